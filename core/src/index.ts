@@ -1,0 +1,3 @@
+export * from './errors.ts';
+export * from './manifest.ts';
+export * from './volume.ts';

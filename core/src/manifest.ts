@@ -1,0 +1,48 @@
+import type { SequenceName } from './volume.ts';
+
+/**
+ * models/<name>/manifest.json — everything the app needs to reproduce training-time
+ * preprocessing and sampling on raw user data. Written by models/train/export.py,
+ * read by the worker. Keep the two in step: this file is the contract.
+ *
+ * ONNX I/O (batch dimension B dynamic):
+ *   inputs  `image`  float32 [B, C, H, W]  normalised sequences, in `channels` order
+ *           `x_t`    float32 [B, 1, H, W]  noisy mask at step t (mask scaled to [-1, 1])
+ *           `t`      float32 [B]           integer timestep 0..T-1 as float
+ *   output  `pred`   float32 [B, 1, H, W]  the model's prediction, of kind `prediction`
+ */
+export interface ModelManifest {
+  name: string;
+  version: string;
+  description: string;
+  /** ONNX file name, relative to the manifest. */
+  file: string;
+  channels: SequenceName[];
+  preprocess: {
+    /** Brain voxels: 'nonzero' = any channel != 0 (skull-stripped inputs, as BraTS). */
+    brainMask: 'nonzero';
+    /** Per-channel z-score over brain voxels of the whole volume; background set to 0. */
+    normalise: 'zscore-brain';
+    /** Values clipped to this range after normalisation. */
+    clip: [number, number];
+    /** Model grid size [H, W]; each axial slice is resized to it. */
+    inputSize: [number, number];
+    /** 'bilinear' = torch F.interpolate(mode='bilinear', align_corners=False, antialias=False). */
+    resize: 'bilinear';
+    /** Slices are taken along this voxel axis of the volume (2 = k, axial for BraTS). */
+    sliceAxis: 0 | 1 | 2;
+  };
+  schedule: {
+    kind: 'linear' | 'cosine';
+    timesteps: number;
+    betaStart?: number;
+    betaEnd?: number;
+  };
+  prediction: 'epsilon' | 'x0' | 'v';
+  /** Mask in [0,1] is mapped to x0 = 2*mask - 1 for diffusion; output mean back via (x0+1)/2. */
+  maskScale: 'pm1';
+  recommended: { sampler: 'ddim' | 'ddpm'; steps: number; members: number; eta: number };
+  training: { data: string; subjects: string[]; heldOut: string[]; licence: string; notes?: string };
+  metrics?: Record<string, unknown>;
+  provenance?: Record<string, unknown>;
+}
