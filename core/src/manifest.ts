@@ -19,8 +19,13 @@ export interface ModelManifest {
   file: string;
   channels: SequenceName[];
   preprocess: {
-    /** Brain voxels: 'nonzero' = any channel != 0 (skull-stripped inputs, as BraTS). */
-    brainMask: 'nonzero';
+    /**
+     * Brain voxels. 'not-mode': a voxel is brain when any channel differs from that channel's
+     * most frequent value. Skull-stripped scans have a constant background (0 in raw BraTS, a
+     * negative constant after BraTS-style z-scoring), and it is always the mode; on our data
+     * this reproduces the expert brain masks exactly.
+     */
+    brainMask: 'not-mode';
     /** Per-channel z-score over brain voxels of the whole volume; background set to 0. */
     normalise: 'zscore-brain';
     /** Values clipped to this range after normalisation. */
