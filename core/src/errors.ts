@@ -28,5 +28,10 @@ export class QuorumError extends Error {
   }
 }
 
-/** Voxel budget: anything claiming more is refused before allocation (4 GiB of float32). */
-export const MAX_VOXELS = 1 << 30;
+/**
+ * Voxel budget: a header claiming more is refused before anything is allocated. 2^28 voxels
+ * (e.g. 1024x1024x256) is far beyond any MRI series and still only 1 GiB as float32.
+ */
+export const MAX_VOXELS = 1 << 28;
+/** Cap on a decompressed gzip stream (NIfTI .gz): float64 at MAX_VOXELS plus headers. */
+export const MAX_DECOMPRESSED_BYTES = MAX_VOXELS * 8 + (1 << 20);

@@ -39,6 +39,10 @@ export interface VolumeSource {
   sequence: SequenceName;
   /** Free-text description (NIfTI descrip, DICOM SeriesDescription). */
   description?: string;
+  /** Things the user should know about how the file was read (e.g. "4-D file: volume 0 of 10 loaded"). */
+  warnings?: string[];
+  /** NIfTI transform codes of the source, reused when writing derived volumes. */
+  nifti?: { qformCode: number; sformCode: number };
   /** DICOM attributes that matter downstream (DICOM SEG export, display). */
   dicom?: {
     studyInstanceUID?: string;

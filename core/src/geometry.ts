@@ -1,0 +1,62 @@
+import type { Mat3, Vec3, Volume } from './volume.ts';
+
+/** A 4x4 matrix, row-major, 16 numbers. */
+export type Affine = number[];
+
+export interface Geometry {
+  dims: Vec3;
+  spacing: Vec3;
+  origin: Vec3;
+  direction: Mat3;
+}
+
+/**
+ * Volume geometry (LPS) -> NIfTI affine (RAS, row-major). RAS = diag(-1,-1,1) * LPS, so the
+ * first two rows change sign; column c of the 3x3 part is spacing[c] * direction axis c.
+ */
+export function affineFromVolume(v: Pick<Geometry, 'spacing' | 'origin' | 'direction'>): Affine {
+  const a: Affine = new Array(16).fill(0);
+  const flip = [-1, -1, 1];
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) a[r * 4 + c] = flip[r] * v.direction[c * 3 + r] * v.spacing[c];
+    a[r * 4 + 3] = flip[r] * v.origin[r];
+  }
+  a[15] = 1;
+  return a;
+}
+
+/** NIfTI affine (RAS, row-major) -> LPS spacing/origin/direction. Exact inverse of affineFromVolume. */
+export function geometryFromAffine(affine: Affine): Omit<Geometry, 'dims'> {
+  const flip = [-1, -1, 1];
+  const spacing: Vec3 = [0, 0, 0];
+  const direction = new Array(9).fill(0) as Mat3;
+  const origin: Vec3 = [0, 0, 0];
+  for (let c = 0; c < 3; c++) {
+    const col = [0, 1, 2].map((r) => flip[r] * affine[r * 4 + c]);
+    const norm = Math.hypot(col[0], col[1], col[2]);
+    // A zero column (broken header) keeps a unit axis so the volume stays displayable.
+    spacing[c] = norm > 0 ? norm : 1;
+    for (let r = 0; r < 3; r++) direction[c * 3 + r] = norm > 0 ? col[r] / norm : r === c ? 1 : 0;
+  }
+  for (let r = 0; r < 3; r++) origin[r] = flip[r] * affine[r * 4 + 3];
+  return { spacing, origin, direction };
+}
+
+/** World (LPS mm) position of voxel (i, j, k). */
+export function voxelToWorld(v: Pick<Geometry, 'spacing' | 'origin' | 'direction'>, ijk: Vec3): Vec3 {
+  const out: Vec3 = [v.origin[0], v.origin[1], v.origin[2]];
+  for (let c = 0; c < 3; c++)
+    for (let r = 0; r < 3; r++) out[r] += v.direction[c * 3 + r] * v.spacing[c] * ijk[c];
+  return out;
+}
+
+/** Largest absolute difference between two volumes' affines, in mm (same-grid check). */
+export function affineDistance(a: Pick<Volume, 'spacing' | 'origin' | 'direction'>, b: typeof a): number {
+  const x = affineFromVolume(a);
+  const y = affineFromVolume(b);
+  return Math.max(...x.map((v, i) => Math.abs(v - y[i])));
+}
+
+export function sameGrid(a: Geometry, b: Geometry, toleranceMm = 1e-3): boolean {
+  return a.dims.every((d, i) => d === b.dims[i]) && affineDistance(a, b) <= toleranceMm;
+}

@@ -1,0 +1,229 @@
+import { gunzipSync } from 'fflate';
+import * as niftiReader from 'nifti-reader-js';
+import { MAX_DECOMPRESSED_BYTES, MAX_VOXELS, QuorumError } from '../errors.ts';
+import { geometryFromAffine } from '../geometry.ts';
+import { detectSequence } from '../sequence.ts';
+import type { Vec3, Volume, VoxelArray } from '../volume.ts';
+import { bestAffine, NIFTI_TYPES, NIFTI_UNSUPPORTED } from './header.ts';
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+
+export function isGzip(b: Uint8Array): boolean {
+  return b.length >= 2 && b[0] === GZIP_MAGIC[0] && b[1] === GZIP_MAGIC[1];
+}
+
+/**
+ * Gunzip with a size cap. The gzip footer's ISIZE (size mod 2^32) is checked first so a
+ * mangled or hostile file cannot make us allocate gigabytes; corrupt streams become QuorumErrors.
+ */
+export function gunzipCapped(b: Uint8Array, fileName: string, maxBytes = MAX_DECOMPRESSED_BYTES): Uint8Array {
+  if (b.length < 18)
+    throw new QuorumError('truncated', 'gzip stream is too short to hold any data', fileName);
+  const isize =
+    (b[b.length - 4] | (b[b.length - 3] << 8) | (b[b.length - 2] << 16) | (b[b.length - 1] << 24)) >>> 0;
+  if (isize > maxBytes) {
+    throw new QuorumError(
+      'too-large',
+      `gzip footer claims ${isize} bytes, over the ${maxBytes}-byte limit`,
+      fileName,
+    );
+  }
+  try {
+    // fflate sizes its output from ISIZE; we already bounded it
+    return gunzipSync(b);
+  } catch (e) {
+    throw new QuorumError('corrupt', `gzip data is damaged or truncated (${(e as Error).message})`, fileName);
+  }
+}
+
+function toArrayBuffer(b: Uint8Array): ArrayBuffer {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
+    ? (b.buffer as ArrayBuffer)
+    : // not b.slice(): on a Node Buffer that is a view, and .buffer would be the whole pool
+      (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+}
+
+type Header = ReturnType<typeof niftiReader.readHeader>;
+
+/** NIfTI-1: sizeof_hdr 348 and "n+1"/"ni1" at 344; NIfTI-2: 540 and "n+2"/"ni2" at 4. Either endian. */
+function niftiMagic(b: Uint8Array): { version: 1 | 2; pair: boolean } | undefined {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const size = (le: boolean) => v.getInt32(0, le);
+  const str = (o: number) => String.fromCharCode(b[o], b[o + 1], b[o + 2]);
+  if ((size(true) === 348 || size(false) === 348) && b.length >= 348) {
+    const m = str(344);
+    if (m === 'n+1' || m === 'ni1') return { version: 1, pair: m === 'ni1' };
+  }
+  if ((size(true) === 540 || size(false) === 540) && b.length >= 540) {
+    const m = str(4);
+    if (m === 'n+2' || m === 'ni2') return { version: 2, pair: m === 'ni2' };
+  }
+  return undefined;
+}
+
+function readHeaderOrThrow(buf: ArrayBuffer, fileName: string, pairOk: boolean): Header {
+  if (buf.byteLength < 348) {
+    throw new QuorumError(
+      buf.byteLength === 0 ? 'truncated' : 'not-nifti',
+      `only ${buf.byteLength} bytes: too short for a NIfTI header (348)`,
+      fileName,
+    );
+  }
+  // Our own magic check: nifti-reader-js's isNIFTI rejects some valid small files and pairs.
+  const magic = niftiMagic(new Uint8Array(buf));
+  if (!magic)
+    throw new QuorumError('not-nifti', 'not a NIfTI-1/NIfTI-2 file (no valid header magic)', fileName);
+  if (magic.pair && !pairOk) {
+    throw new QuorumError(
+      'not-nifti',
+      'this is the header of a .hdr/.img pair; open the .hdr with its .img beside it',
+      fileName,
+    );
+  }
+  let h: Header;
+  try {
+    h = niftiReader.readHeader(buf, pairOk);
+  } catch (e) {
+    throw new QuorumError('corrupt', `unreadable NIfTI header (${(e as Error).message})`, fileName);
+  }
+  if (!h) throw new QuorumError('not-nifti', 'not a NIfTI-1/NIfTI-2 header', fileName);
+  return h;
+}
+
+function voxelArray(
+  raw: ArrayBuffer,
+  offset: number,
+  n: number,
+  code: number,
+  little: boolean,
+): VoxelArray | Float64Array {
+  const view = new DataView(raw, offset);
+  switch (code) {
+    case 2:
+      return new Uint8Array(raw, offset, n).slice();
+    case 256:
+      return new Int8Array(raw, offset, n).slice();
+  }
+  const read = (Ctor: { new (n: number): VoxelArray }, bytes: number, get: (o: number) => number) => {
+    const out = new Ctor(n);
+    for (let i = 0; i < n; i++) out[i] = get(i * bytes);
+    return out;
+  };
+  switch (code) {
+    case 4:
+      return read(Int16Array, 2, (o) => view.getInt16(o, little));
+    case 512:
+      return read(Uint16Array, 2, (o) => view.getUint16(o, little));
+    case 8:
+      return read(Int32Array, 4, (o) => view.getInt32(o, little));
+    case 768:
+      return read(Uint32Array, 4, (o) => view.getUint32(o, little));
+    case 16:
+      return read(Float32Array, 4, (o) => view.getFloat32(o, little));
+    case 64:
+      return read(Float64Array, 8, (o) => view.getFloat64(o, little));
+    case 1024:
+      return read(Float64Array, 8, (o) => Number(view.getBigInt64(o, little)));
+    case 1280:
+      return read(Float64Array, 8, (o) => Number(view.getBigUint64(o, little)));
+  }
+  throw new Error(`unreachable datatype ${code}`);
+}
+
+/**
+ * Reads a NIfTI-1/2 volume (.nii, .nii.gz; for .hdr/.img pairs pass the image bytes as `imageBytes`).
+ * 4-D and 5-D files load their first volume and say so in `source.warnings`.
+ */
+export function readNifti(bytes: Uint8Array, fileName: string, imageBytes?: Uint8Array): Volume {
+  const raw = isGzip(bytes) ? gunzipCapped(bytes, fileName) : bytes;
+  const buf = toArrayBuffer(raw);
+  const h = readHeaderOrThrow(buf, fileName, imageBytes !== undefined);
+  const intent = (h as { intent_code?: number }).intent_code ?? 0;
+  if (intent >= 3000 && intent < 3100) {
+    throw new QuorumError(
+      'unsupported',
+      `CIFTI-2 file (intent code ${intent}): a surface/connectivity matrix, not an image volume`,
+      fileName,
+    );
+  }
+  const code = h.datatypeCode;
+  if (NIFTI_UNSUPPORTED[code]) {
+    throw new QuorumError(
+      'unsupported',
+      `datatype ${NIFTI_UNSUPPORTED[code]} is not a scalar image Quorum can use`,
+      fileName,
+    );
+  }
+  const type = NIFTI_TYPES[code];
+  if (!type) throw new QuorumError('corrupt', `unknown NIfTI datatype code ${code}`, fileName);
+
+  const ndim = h.dims[0];
+  if (!(ndim >= 1 && ndim <= 7))
+    throw new QuorumError('corrupt', `dim[0] = ${ndim} is outside 1..7`, fileName);
+  const dims = [1, 2, 3].map((i) => (i <= ndim ? h.dims[i] : 1)) as Vec3;
+  const extra = h.dims.slice(4, ndim + 1).reduce((a: number, d: number) => a * Math.max(1, d), 1);
+  if (dims.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new QuorumError('corrupt', `invalid dimensions ${dims.join('x')}`, fileName);
+  }
+  const n = dims[0] * dims[1] * dims[2];
+  if (n > MAX_VOXELS)
+    throw new QuorumError(
+      'too-large',
+      `${dims.join('x')} = ${n} voxels exceeds the ${MAX_VOXELS}-voxel limit`,
+      fileName,
+    );
+
+  let data: ArrayBuffer;
+  let offset: number;
+  if (imageBytes) {
+    const img = isGzip(imageBytes) ? gunzipCapped(imageBytes, fileName) : imageBytes;
+    data = toArrayBuffer(img);
+    offset = Math.max(0, Math.floor(h.vox_offset));
+  } else {
+    data = buf;
+    offset = Math.floor(h.vox_offset);
+    if (!(offset >= 348))
+      throw new QuorumError('corrupt', `vox_offset ${h.vox_offset} points inside the header`, fileName);
+  }
+  const need = offset + n * type.bytes;
+  if (need > data.byteLength) {
+    throw new QuorumError(
+      'truncated',
+      `image data ends at byte ${data.byteLength}, ${need} needed for ${dims.join('x')} ${type.name}`,
+      fileName,
+    );
+  }
+
+  let values: VoxelArray | Float64Array = voxelArray(data, offset, n, code, h.littleEndian);
+  const slope = h.scl_slope;
+  const inter = h.scl_inter;
+  // NIfTI: slope 0 (or non-finite) means "no scaling"; identity scaling keeps the stored type.
+  if (Number.isFinite(slope) && slope !== 0 && !(slope === 1 && (inter === 0 || !Number.isFinite(inter)))) {
+    const out = values instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+    const b = Number.isFinite(inter) ? inter : 0;
+    for (let i = 0; i < n; i++) out[i] = values[i] * slope + b;
+    values = out;
+  }
+
+  const { affine, from } = bestAffine(h);
+  if (affine.some((v) => !Number.isFinite(v)))
+    throw new QuorumError('corrupt', `${from} affine has non-finite values`, fileName);
+  const warnings: string[] = [];
+  if (extra > 1) warnings.push(`${ndim}-D file with ${extra} volumes: volume 0 loaded`);
+  if (from === 'base') warnings.push('no qform or sform: orientation guessed from voxel sizes (as nibabel)');
+  const base = fileName.split(/[\\/]/).pop() ?? fileName;
+  return {
+    dims,
+    ...geometryFromAffine(affine),
+    data: values as VoxelArray,
+    source: {
+      path: fileName,
+      format: 'nifti',
+      datatype: type.name,
+      sequence: detectSequence(base, h.description),
+      description: h.description?.trim() || undefined,
+      warnings,
+      nifti: { qformCode: h.qform_code, sformCode: h.sform_code },
+    },
+  };
+}
