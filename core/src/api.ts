@@ -1,0 +1,443 @@
+import type { Mat3, SequenceName, Vec3, VolumeSource } from './volume.ts';
+
+/**
+ * QuorumApi — the ONE interface the renderer talks to. The Node host (workers/src/host/service.ts)
+ * implements it; Electron carries it over IPC (electron/preload.ts, binary as structured-clone
+ * typed arrays) and browser mode over a WebSocket (binary frames built by encodeFrame below, so
+ * voxels never go through JSON). Every method may reject with an ApiError carrying a
+ * QuorumError code; the renderer shows `message` to the user.
+ *
+ * Everything here is types plus small pure helpers: no DOM, no Node.
+ */
+
+/** Voxel grid without the voxels: what cornerstone3D's createLocalVolume needs besides scalars. */
+export interface VolumeGeometry {
+  dims: Vec3;
+  spacing: Vec3;
+  origin: Vec3;
+  /** LPS unit vectors, i axis first (see core/src/volume.ts). */
+  direction: Mat3;
+}
+
+export type DType = 'uint8' | 'int16' | 'uint16' | 'int32' | 'float32';
+
+/** One sequence (or the label) of an open case, as binary. data.length = dims product. */
+export interface VolumeData extends VolumeGeometry {
+  caseId: string;
+  sequence: SequenceName | 'label';
+  dtype: DType;
+  data: Uint8Array | Int16Array | Uint16Array | Int32Array | Float32Array;
+  /** Robust display range (0.5th/99.5th percentile of non-background voxels), for W/L presets. */
+  range: { min: number; max: number; p005: number; p995: number };
+  source: Pick<VolumeSource, 'path' | 'format' | 'datatype' | 'description' | 'warnings'>;
+}
+
+export interface CaseSequenceInfo {
+  sequence: SequenceName;
+  path: string;
+  format: 'nifti' | 'dicom' | 'generated';
+  description?: string;
+}
+
+export interface CaseInfo {
+  id: string;
+  /** Human name: folder name, or patient name/ID for DICOM. */
+  name: string;
+  root: string;
+  format: 'nifti' | 'dicom';
+  geometry: VolumeGeometry;
+  sequences: CaseSequenceInfo[];
+  /** Sequences the model needs that this case lacks (proposals are disabled until assigned). */
+  missingForModel: SequenceName[];
+  hasLabel: boolean;
+  labelPath?: string;
+  /** True when DICOM SEG export is possible (source is a DICOM series with SOP instance UIDs). */
+  canExportDicomSeg: boolean;
+  warnings: string[];
+}
+
+/** What to open: a file, a folder (NIfTI case or DICOM study), several files, or an explicit mapping. */
+export type OpenCaseInput = string | string[] | Partial<Record<'flair' | 't1' | 't1c' | 't2', string>>;
+
+/** Browser-mode drag-and-drop carries bytes, not paths; the host stores them in a temp folder. */
+export interface UploadedFile {
+  name: string;
+  bytes: ArrayBuffer;
+}
+
+export interface ModelInfo {
+  available: boolean;
+  /** Why not, when unavailable (e.g. model.onnx missing). */
+  message?: string;
+  name?: string;
+  version?: string;
+  description?: string;
+  channels: SequenceName[];
+  inputSize?: [number, number];
+  recommended: { sampler: 'ddim' | 'ddpm'; steps: number; members: number; eta: number };
+  devices: string[];
+}
+
+export interface AppInfo {
+  version: string;
+  mode: 'electron' | 'browser';
+  /** Case opened at start-up (sample case or command-line path), if any. */
+  initialCase?: string;
+  sampleCase?: string;
+  /** Native dialogs exist (Electron); in browser mode the renderer asks for a path instead. */
+  nativeDialogs: boolean;
+}
+
+export interface RecentEntry {
+  input: OpenCaseInput;
+  name: string;
+  openedAt: string;
+}
+
+/** 'current' needs `currentSlice`; a range is inclusive; indices are along the model's slice axis. */
+export type SliceSelection = 'current' | 'all' | [number, number] | { slices: number[] };
+
+export interface ProposeParams {
+  caseId: string;
+  slices: SliceSelection;
+  currentSlice?: number;
+  members?: number;
+  steps?: number;
+  sampler?: 'ddim' | 'ddpm';
+  eta?: number;
+  seed?: number;
+  device?: 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+  /** Send each member's mask too (for browsing members); costs members x W x H bytes per slice. */
+  includeMembers?: boolean;
+  /** Skip slices without brain voxels (default true). */
+  skipEmpty?: boolean;
+}
+
+/** Per-slice result, in the VOLUME's in-plane grid (dims[0] x dims[1] for axial, i fastest). */
+export interface SliceResult {
+  k: number;
+  width: number;
+  height: number;
+  /** Mean foreground probability over members, 0..1. */
+  mean: Float32Array;
+  /** mean >= 0.5 as 0/1. */
+  mask: Uint8Array;
+  /** Standard deviation over members: the uncertainty map. */
+  std: Float32Array;
+  entropy?: Float32Array;
+  /** members x width x height, 0/1, member-major. */
+  members?: Uint8Array;
+  memberCount: number;
+  /** Slice uncertainty score used for "next most uncertain slice" (higher = look first). */
+  score: number;
+}
+
+export type ProposalEvent =
+  | { type: 'started'; runId: string; slices: number[]; members: number; steps: number }
+  | {
+      type: 'progress';
+      runId: string;
+      slice: number;
+      step: number;
+      of: number;
+      slicesDone: number;
+      slicesTotal: number;
+      etaSeconds: number;
+    }
+  | { type: 'slice'; runId: string; result: SliceResult }
+  | { type: 'done'; runId: string; slices: number[]; seconds: number }
+  | { type: 'cancelled'; runId: string; slicesDone: number[] }
+  | { type: 'error'; runId: string; code: string; message: string };
+
+export type ExportFormat = 'nifti-mask' | 'nifti-uncertainty' | 'dicom-seg' | 'report-json' | 'report-csv';
+
+export interface ExportRequest {
+  caseId: string;
+  formats: ExportFormat[];
+  /** Full labelmap, volume grid, i fastest, 0 = background, >0 = lesion. */
+  mask: Uint8Array;
+  /** Full uncertainty (std) volume, NaN or 0 where not proposed. */
+  uncertainty?: Float32Array;
+  /** Slices the user changed (for the report). */
+  editedSlices?: number[];
+  /** Slices that have a proposal (for the report). */
+  proposedSlices?: number[];
+  /**
+   * Output folder. Absent: Electron asks with a dialog; the host otherwise uses its export
+   * folder (<outDir>/<case name>/). Files are never written over an input.
+   */
+  targetDir?: string;
+  /** File name stem, default "<case name>_quorum". */
+  baseName?: string;
+}
+
+export interface ExportResult {
+  /** Written files by format. */
+  files: Partial<Record<ExportFormat, string>>;
+  report: LesionReport;
+  warnings: string[];
+}
+
+export interface LesionReport {
+  caseName: string;
+  caseRoot: string;
+  createdAt: string;
+  lesionVoxels: number;
+  lesionVolumeMl: number;
+  voxelVolumeMl: number;
+  slicesWithLesion: number[];
+  slicesEdited: number[];
+  slicesProposed: number[];
+  /** Over lesion voxels of the uncertainty map (std), when provided. */
+  uncertainty?: { mean: number; max: number; p95: number; meanInLesion: number; highFraction: number };
+  model?: { name: string; version: string };
+}
+
+/** A journal entry as carried over the API; F's core/src/journal.ts defines the op content. */
+export interface JournalRecord {
+  /** JSON-able op (F's journal op type). */
+  op: Record<string, unknown>;
+  /** Binary payload of the op (e.g. previous/next voxel values), if any. */
+  bytes?: Uint8Array;
+}
+
+export interface QuorumApi {
+  getAppInfo(): Promise<AppInfo>;
+  getModelInfo(): Promise<ModelInfo>;
+  openSample(): Promise<CaseInfo>;
+  openCase(input: OpenCaseInput): Promise<CaseInfo>;
+  openUploaded(files: UploadedFile[]): Promise<CaseInfo>;
+  /** Reassign a sequence; returns the updated case (same id). */
+  assignSequence(caseId: string, path: string, sequence: SequenceName): Promise<CaseInfo>;
+  closeCase(caseId: string): Promise<void>;
+  listRecent(): Promise<RecentEntry[]>;
+  getVolume(caseId: string, sequence: SequenceName | 'label'): Promise<VolumeData>;
+  /** Native open dialog (Electron); resolves null when cancelled or unavailable (browser mode). */
+  pickPaths(kind: 'files' | 'folder'): Promise<string[] | null>;
+  /** Starts a run; events stream to onEvent until done/cancelled/error. Resolves with the runId. */
+  propose(params: ProposeParams, onEvent: (e: ProposalEvent) => void): Promise<{ runId: string }>;
+  cancel(runId: string): Promise<void>;
+  export(req: ExportRequest): Promise<ExportResult>;
+  appendJournal(caseId: string, records: JournalRecord[]): Promise<void>;
+  readJournal(caseId: string): Promise<JournalRecord[]>;
+}
+
+export type ApiMethod = keyof QuorumApi;
+/** Methods callable as plain request/response (propose's callback is handled separately). */
+export const API_METHODS: readonly ApiMethod[] = [
+  'getAppInfo',
+  'getModelInfo',
+  'openSample',
+  'openCase',
+  'openUploaded',
+  'assignSequence',
+  'closeCase',
+  'listRecent',
+  'getVolume',
+  'pickPaths',
+  'propose',
+  'cancel',
+  'export',
+  'appendJournal',
+  'readJournal',
+];
+
+/** Error as it crosses a process boundary. */
+export interface ApiErrorShape {
+  code: string;
+  message: string;
+  file?: string;
+}
+
+export class ApiError extends Error {
+  readonly code: string;
+  readonly file?: string;
+  constructor(e: ApiErrorShape) {
+    super(e.message);
+    this.name = 'ApiError';
+    this.code = e.code;
+    this.file = e.file;
+  }
+}
+
+/** Axis-aligned in-plane index helper: voxel (i, j) of slice k in a volume's flat array. */
+export function voxelIndex(dims: Vec3, i: number, j: number, k: number): number {
+  return i + dims[0] * (j + dims[1] * k);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire format shared by the WebSocket host and client (and usable by any byte transport).
+// A frame is: u32 LE header length | header JSON (UTF-8) | pad to 8 | blobs, each padded to 8.
+// Typed arrays and ArrayBuffers anywhere in the message are replaced in the JSON by
+// { "$bin": n, "t": "<ctor>" } and their bytes travel raw: no base64, no number arrays.
+
+export type WireMessage =
+  | { kind: 'call'; id: number; method: ApiMethod; args: unknown[] }
+  | { kind: 'result'; id: number; value: unknown }
+  | { kind: 'error'; id: number; error: ApiErrorShape }
+  /** Proposal events carry the id of the propose call that started them. */
+  | { kind: 'event'; callId: number; event: ProposalEvent };
+
+// TextEncoder/Decoder exist in every runtime we target (browsers, Node, Electron) but not in the
+// ES2022 lib that core compiles against; reach them through globalThis with a minimal type.
+const textCodec = globalThis as unknown as {
+  TextEncoder: new () => { encode(s: string): Uint8Array };
+  TextDecoder: new () => { decode(b: Uint8Array): string };
+};
+
+const TYPED = {
+  Uint8Array,
+  Int8Array,
+  Uint16Array,
+  Int16Array,
+  Uint32Array,
+  Int32Array,
+  Float32Array,
+  Float64Array,
+} as const;
+type TypedName = keyof typeof TYPED | 'ArrayBuffer';
+
+function typedName(v: unknown): TypedName | undefined {
+  if (v instanceof ArrayBuffer) return 'ArrayBuffer';
+  if (!ArrayBuffer.isView(v)) return undefined;
+  for (const name of Object.keys(TYPED) as (keyof typeof TYPED)[]) if (v instanceof TYPED[name]) return name;
+  return undefined;
+}
+
+export function encodeFrame(msg: WireMessage): Uint8Array {
+  const blobs: Uint8Array[] = [];
+  const header = JSON.stringify(msg, function (this: unknown, _key, value) {
+    // JSON.stringify calls toJSON first; typed arrays have none, so `value` is the array itself.
+    const t = typedName(value);
+    if (!t) return value;
+    const view = value as ArrayBufferView | ArrayBuffer;
+    const bytes =
+      view instanceof ArrayBuffer
+        ? new Uint8Array(view)
+        : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    blobs.push(bytes);
+    return { $bin: blobs.length - 1, t, n: bytes.byteLength };
+  });
+  const head = new textCodec.TextEncoder().encode(header);
+  const pad8 = (n: number) => (n + 7) & ~7;
+  let total = pad8(4 + head.byteLength);
+  for (const b of blobs) total += pad8(b.byteLength);
+  const out = new Uint8Array(total);
+  new DataView(out.buffer).setUint32(0, head.byteLength, true);
+  out.set(head, 4);
+  let at = pad8(4 + head.byteLength);
+  for (const b of blobs) {
+    out.set(b, at);
+    at += pad8(b.byteLength);
+  }
+  return out;
+}
+
+export function decodeFrame(frame: Uint8Array): WireMessage {
+  if (frame.byteLength < 4)
+    throw new ApiError({ code: 'corrupt', message: 'wire frame shorter than its header' });
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const headLen = dv.getUint32(0, true);
+  if (4 + headLen > frame.byteLength)
+    throw new ApiError({ code: 'corrupt', message: 'wire frame header truncated' });
+  const header = new textCodec.TextDecoder().decode(frame.subarray(4, 4 + headLen));
+  const pad8 = (n: number) => (n + 7) & ~7;
+  // Blob offsets follow from the sizes in the header, in order of appearance.
+  const sizes: number[] = [];
+  const starts: number[] = [];
+  const parsed = JSON.parse(header, (_k, v) => {
+    if (v && typeof v === 'object' && typeof v.$bin === 'number' && typeof v.t === 'string')
+      sizes[v.$bin] = v.n;
+    return v;
+  }) as WireMessage;
+  let at = pad8(4 + headLen);
+  for (let i = 0; i < sizes.length; i++) {
+    starts[i] = at;
+    at += pad8(sizes[i]);
+  }
+  if (at > frame.byteLength) throw new ApiError({ code: 'corrupt', message: 'wire frame blobs truncated' });
+  const revive = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(revive);
+    if (!v || typeof v !== 'object') return v;
+    const o = v as Record<string, unknown>;
+    if (typeof o.$bin === 'number' && typeof o.t === 'string') {
+      // Copy into a fresh, aligned buffer: the frame's offset need not suit Float32Array alignment
+      // after a transport hands us a view, and the receiver may keep the array long after.
+      const src = frame.subarray(starts[o.$bin], starts[o.$bin] + (o.n as number));
+      const buf = src.slice().buffer;
+      if (o.t === 'ArrayBuffer') return buf;
+      const C = TYPED[o.t as keyof typeof TYPED];
+      if (!C) throw new ApiError({ code: 'corrupt', message: `unknown array type ${String(o.t)}` });
+      return new C(buf);
+    }
+    const r: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(o)) r[k] = revive(x);
+    return r;
+  };
+  return revive(parsed) as WireMessage;
+}
+
+/** The subset of WebSocket a client needs (browser WebSocket fits; keeps core free of DOM types). */
+export interface ByteSocket {
+  binaryType: string;
+  send(data: Uint8Array): void;
+  addEventListener(type: 'message', cb: (ev: { data: unknown }) => void): void;
+  addEventListener(type: 'close' | 'error', cb: (ev: unknown) => void): void;
+}
+
+/**
+ * QuorumApi over a connected byte socket (browser mode). Pending calls reject with
+ * 'disconnected' when the socket closes, so the UI never waits forever.
+ */
+export function createSocketApi(socket: ByteSocket): QuorumApi {
+  socket.binaryType = 'arraybuffer';
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  const listeners = new Map<number, (e: ProposalEvent) => void>();
+  let closed: ApiError | undefined;
+  socket.addEventListener('message', (ev) => {
+    const data = ev.data;
+    if (!(data instanceof ArrayBuffer)) return;
+    const msg = decodeFrame(new Uint8Array(data));
+    if (msg.kind === 'event') {
+      listeners.get(msg.callId)?.(msg.event);
+      if (msg.event.type === 'done' || msg.event.type === 'cancelled' || msg.event.type === 'error')
+        listeners.delete(msg.callId);
+      return;
+    }
+    if (msg.kind !== 'result' && msg.kind !== 'error') return;
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    if (msg.kind === 'result') p.resolve(msg.value);
+    else p.reject(new ApiError(msg.error));
+  });
+  const onClose = () => {
+    closed = new ApiError({ code: 'disconnected', message: 'The Quorum host closed the connection.' });
+    for (const p of pending.values()) p.reject(closed);
+    pending.clear();
+  };
+  socket.addEventListener('close', onClose);
+  socket.addEventListener('error', onClose);
+  const call = (
+    method: ApiMethod,
+    args: unknown[],
+    onEvent?: (e: ProposalEvent) => void,
+  ): Promise<unknown> => {
+    if (closed) return Promise.reject(closed);
+    const id = nextId++;
+    if (onEvent) listeners.set(id, onEvent);
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      socket.send(encodeFrame({ kind: 'call', id, method, args }));
+    });
+  };
+  const api: Record<string, unknown> = {};
+  for (const m of API_METHODS) {
+    api[m] =
+      m === 'propose'
+        ? (params: ProposeParams, onEvent: (e: ProposalEvent) => void) => call(m, [params], onEvent)
+        : (...args: unknown[]) => call(m, args);
+  }
+  return api as unknown as QuorumApi;
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { decodeFrame, encodeFrame, type WireMessage } from '../../core/src/api.ts';
+
+describe('API wire frames', () => {
+  it('round-trips typed arrays as raw bytes, not JSON numbers', () => {
+    const mean = new Float32Array([0, 0.25, 0.5, 1, Number.NaN]);
+    const mask = new Uint8Array([0, 1, 1, 0, 1, 1, 1]); // odd length: padding between blobs
+    const sub = new Int16Array([7, -3, 32767, -32768]).subarray(1, 3); // view with an offset
+    const msg: WireMessage = {
+      kind: 'result',
+      id: 42,
+      value: { mean, mask, sub, text: 'ok', nested: [{ a: 1 }] },
+    };
+    const frame = encodeFrame(msg);
+    const headLen = new DataView(frame.buffer).getUint32(0, true);
+    const header = new TextDecoder().decode(frame.subarray(4, 4 + headLen));
+    expect(header).not.toContain('0.25'); // voxels stay out of the JSON
+    const back = decodeFrame(frame) as Extract<WireMessage, { kind: 'result' }>;
+    const v = back.value as {
+      mean: Float32Array;
+      mask: Uint8Array;
+      sub: Int16Array;
+      text: string;
+      nested: unknown;
+    };
+    expect(v.mean).toBeInstanceOf(Float32Array);
+    expect(Array.from(v.mean.subarray(0, 4))).toEqual([0, 0.25, 0.5, 1]);
+    expect(Number.isNaN(v.mean[4])).toBe(true);
+    expect(Array.from(v.mask)).toEqual(Array.from(mask));
+    expect(Array.from(v.sub)).toEqual([-3, 32767]);
+    expect(v.text).toBe('ok');
+    expect(v.nested).toEqual([{ a: 1 }]);
+  });
+
+  it('refuses truncated frames with an error instead of garbage', () => {
+    const frame = encodeFrame({ kind: 'result', id: 1, value: new Float32Array(100) });
+    expect(() => decodeFrame(frame.subarray(0, 2))).toThrow(/shorter/);
+    expect(() => decodeFrame(frame.subarray(0, frame.byteLength - 16))).toThrow(/truncated/);
+  });
+});
