@@ -1,0 +1,120 @@
+"""Export a trained checkpoint to models/<name>/model.onnx + manifest.json.
+
+  /usr/bin/python3 models/train/export.py --run runs/wt2ch [--metrics metrics.json]
+
+Exports the EMA weights, checks ONNX (via onnxruntime-node, the runtime the app uses) against
+PyTorch on real held-out slices, and writes the manifest the app reads (core/src/manifest.ts).
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from data import CHANNELS, CLIP, HELD_OUT, INPUT_SIZE, TRAIN_SUBJECTS, axial_slices, load_subject  # noqa: E402
+from unet import UNet  # noqa: E402
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
+NAME = 'quorum-wt-2ch'
+
+
+def onnx_run(onnx_path, feeds):
+    """Runs the ONNX model with onnxruntime-node (no Python ORT on this machine)."""
+    with tempfile.TemporaryDirectory() as d:
+        for k, v in feeds.items():
+            np.ascontiguousarray(v, dtype=np.float32).tofile(os.path.join(d, k + '.f32'))
+        shapes = {k: list(v.shape) for k, v in feeds.items()}
+        script = os.path.join(REPO, 'models', 'train', 'ort_run.cjs')
+        subprocess.run(['node', script, onnx_path, d, json.dumps(shapes)], check=True, cwd=REPO)
+        return np.fromfile(os.path.join(d, 'pred.f32'), dtype=np.float32)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--run', required=True)
+    ap.add_argument('--metrics', help='JSON file from evaluate.py to embed')
+    ap.add_argument('--steps', type=int, default=10)
+    ap.add_argument('--members', type=int, default=5)
+    args = ap.parse_args()
+    run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
+    ck = torch.load(os.path.join(run, 'last.pt'))
+    meta = ck['meta']
+    model = UNet(**{**meta['arch'], 'mults': tuple(meta['arch']['mults'])})
+    model.load_state_dict(ck['ema'])
+    model.eval()
+
+    out_dir = os.path.join(REPO, 'models', NAME)
+    os.makedirs(out_dir, exist_ok=True)
+    onnx_path = os.path.join(out_dir, 'model.onnx')
+    H, W = INPUT_SIZE
+    dummy = (torch.zeros(2, len(CHANNELS), H, W), torch.zeros(2, 1, H, W), torch.zeros(2))
+    torch.onnx.export(model, dummy, onnx_path + '.tmp', input_names=['image', 'x_t', 't'], output_names=['pred'],
+                      dynamic_axes={'image': {0: 'B'}, 'x_t': {0: 'B'}, 't': {0: 'B'}, 'pred': {0: 'B'}},
+                      opset_version=17, do_constant_folding=True)
+    os.replace(onnx_path + '.tmp', onnx_path)
+
+    # numerical check on real held-out slices (tumour-bearing ones), several timesteps
+    image, label, mask = load_subject(HELD_OUT)
+    img, lab, ks = axial_slices(image, label, mask)
+    sel = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()[::10][:4]
+    g = torch.Generator().manual_seed(1)
+    x_img = img[sel]
+    x_t = torch.randn(len(sel), 1, H, W, generator=g)
+    t = torch.tensor([999.0, 600.0, 250.0, 10.0])[: len(sel)]
+    with torch.no_grad():
+        ref = model(x_img, x_t, t).numpy().ravel()
+    got = onnx_run(onnx_path, {'image': x_img.numpy(), 'x_t': x_t.numpy(), 't': t.numpy()})
+    max_err = float(np.abs(ref - got).max())
+    print(f'ONNX vs PyTorch max abs error on {len(sel)} real slices: {max_err:.2e}')
+    if max_err > 1e-4:
+        raise SystemExit('ONNX export differs from PyTorch by more than 1e-4')
+
+    metrics = json.load(open(args.metrics)) if args.metrics else None
+    git = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    manifest = {
+        'name': NAME,
+        'version': '0.1.0',
+        'description': 'Whole-tumour (label > 0) conditional diffusion segmenter, FLAIR + T1c, axial slices. '
+                       'Wolleb et al. 2022 method (image concatenated with the noisy mask), scaled down for CPU.',
+        'file': 'model.onnx',
+        'channels': CHANNELS,
+        'preprocess': {'brainMask': 'not-mode', 'normalise': 'zscore-brain', 'clip': list(CLIP),
+                       'inputSize': list(INPUT_SIZE), 'resize': 'bilinear', 'sliceAxis': 2},
+        'schedule': {'kind': 'linear', 'timesteps': 1000, 'betaStart': 1e-4, 'betaEnd': 0.02},
+        'prediction': meta.get('prediction', 'x0'),
+        'maskScale': 'pm1',
+        'recommended': {'sampler': 'ddim', 'steps': args.steps, 'members': args.members, 'eta': 1.0},
+        'training': {
+            'data': 'BraTS 2015 (4 subjects redistributed with the DeepMedic examples), FLAIR + T1c, whole tumour = label > 0',
+            'subjects': TRAIN_SUBJECTS,
+            'heldOut': [HELD_OUT],
+            'licence': 'CC BY-NC-SA 3.0 (BraTS 2015 data; Menze et al. 2015)',
+            'notes': f"{ck['iter']} iterations, batch {meta['batch']}, AdamW lr {meta['lr']}, EMA {meta['ema']}, "
+                     'flips/rotations/scaling/intensity jitter, 70% tumour slices per batch',
+        },
+        'metrics': metrics or {},
+        'provenance': {
+            'arch': meta['arch'],
+            'parameters': sum(p.numel() for p in model.parameters()),
+            'torch': torch.__version__,
+            'exported': datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'gitCommit': git,
+            'onnxVsTorchMaxAbsError': max_err,
+            'opset': 17,
+        },
+    }
+    with open(os.path.join(out_dir, 'manifest.json.tmp'), 'w') as f:
+        json.dump(manifest, f, indent=2)
+        f.write('\n')
+    os.replace(os.path.join(out_dir, 'manifest.json.tmp'), os.path.join(out_dir, 'manifest.json'))
+    print(f'wrote {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB) and manifest.json')
+
+
+if __name__ == '__main__':
+    main()

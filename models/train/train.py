@@ -1,0 +1,132 @@
+"""Train Quorum's conditional diffusion segmenter (or the deterministic baseline) on CPU.
+
+  /usr/bin/python3 models/train/train.py --run runs/wt2ch --iters 2400            # diffusion, x0-prediction
+  /usr/bin/python3 models/train/train.py --run runs/base --mode deterministic     # honest UNet baseline
+
+Resumable: re-running with the same --run continues from runs/<run>/last.pt. Logs JSON lines
+to runs/<run>/log.jsonl (plot with plot_curves.py).
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from data import TRAIN_SUBJECTS, load_slices  # noqa: E402
+from diffusion import Schedule, linear_betas  # noqa: E402
+from unet import UNet  # noqa: E402
+
+ARCH = dict(image_channels=2, base=16, mults=(1, 2, 4, 8))
+
+
+def augment(img, lab, g):
+    n = img.shape[0]
+    flip = torch.rand(n, generator=g) < 0.5
+    img[flip] = img[flip].flip(-1)
+    lab[flip] = lab[flip].flip(-1)
+    # small rotations and scalings, one affine grid for image and label
+    ang = (torch.rand(n, generator=g) - 0.5) * (2 * math.pi * 15 / 360)
+    sc = 1 + (torch.rand(n, generator=g) - 0.5) * 0.2
+    cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc
+    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
+    grid = F.affine_grid(theta, img.shape, align_corners=False)
+    img = F.grid_sample(img, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+    lab = (F.grid_sample(lab, grid, mode='bilinear', padding_mode='zeros', align_corners=False) > 0.5).float()
+    # intensity jitter per channel
+    scale = 1 + (torch.rand(n, img.shape[1], 1, 1, generator=g) - 0.5) * 0.2
+    shift = (torch.rand(n, img.shape[1], 1, 1, generator=g) - 0.5) * 0.2
+    img = torch.where(img != 0, img * scale + shift, img)
+    return img, lab
+
+
+def dice_loss(logits_or_prob, target):
+    p = logits_or_prob
+    inter = (p * target).sum((1, 2, 3))
+    return 1 - ((2 * inter + 1) / (p.sum((1, 2, 3)) + target.sum((1, 2, 3)) + 1)).mean()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--run', required=True)
+    ap.add_argument('--mode', choices=['diffusion', 'deterministic'], default='diffusion')
+    ap.add_argument('--prediction', choices=['x0', 'epsilon', 'v'], default='x0')
+    ap.add_argument('--iters', type=int, default=2400)
+    ap.add_argument('--batch', type=int, default=24)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--ema', type=float, default=0.995)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--tumour-fraction', type=float, default=0.7)
+    ap.add_argument('--seed', type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
+    os.makedirs(run, exist_ok=True)
+
+    img, lab = load_slices(TRAIN_SUBJECTS)
+    tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
+    print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
+
+    model = UNet(**ARCH, time_conditioned=args.mode == 'diffusion')
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    schedule = Schedule(linear_betas(1000))
+    start, t_start = 0, time.time()
+    last = os.path.join(run, 'last.pt')
+    if os.path.exists(last):
+        ck = torch.load(last)
+        model.load_state_dict(ck['model'])
+        ema.load_state_dict(ck['ema'])
+        opt.load_state_dict(ck['opt'])
+        start = ck['iter']
+        print(f'resumed at {start}', flush=True)
+    g = torch.Generator().manual_seed(args.seed + start)
+    log = open(os.path.join(run, 'log.jsonl'), 'a')
+    meta = dict(vars(args), arch=ARCH, subjects=TRAIN_SUBJECTS)
+    json.dump(meta, open(os.path.join(run, 'config.json'), 'w'), indent=1)
+
+    for it in range(start, args.iters):
+        lr = args.lr * min(1.0, (it + 1) / 100) * (0.5 * (1 + math.cos(math.pi * it / args.iters)) * 0.97 + 0.03)
+        for group in opt.param_groups:
+            group['lr'] = lr
+        n_t = int(args.batch * args.tumour_fraction)
+        idx = torch.cat([tumour[torch.randint(len(tumour), (n_t,), generator=g)],
+                         torch.randint(len(img), (args.batch - n_t,), generator=g)])
+        x_img, x_lab = augment(img[idx].clone(), lab[idx].clone(), g)
+        x0 = x_lab * 2 - 1
+        if args.mode == 'diffusion':
+            t = torch.randint(0, schedule.T, (args.batch,), generator=g)
+            noise = torch.randn(x0.shape, generator=g)
+            x_t = schedule.q_sample(x0, t, noise)
+            pred = model(x_img, x_t, t.float())
+            target = {'x0': x0, 'epsilon': noise, 'v': schedule.v_target(x0, t, noise)}[args.prediction]
+            loss = F.mse_loss(pred, target)
+        else:
+            logits = model(x_img, torch.zeros_like(x0), torch.zeros(args.batch))
+            loss = F.binary_cross_entropy_with_logits(logits, x_lab) + dice_loss(torch.sigmoid(logits), x_lab)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            d = min(args.ema, (1 + it) / (10 + it))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+        if it % 20 == 0 or it == args.iters - 1:
+            rec = dict(iter=it, loss=float(loss), lr=lr, seconds=round(time.time() - t_start, 1))
+            log.write(json.dumps(rec) + '\n')
+            log.flush()
+            print(rec, flush=True)
+        if (it + 1) % 100 == 0 or it == args.iters - 1:
+            ck = dict(model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), iter=it + 1, meta=meta)
+            torch.save(ck, last + '.tmp')
+            os.replace(last + '.tmp', last)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,201 @@
+import * as ort from 'onnxruntime-node';
+import { DdimSampler, DdpmSampler, type Sampler } from '../../../core/src/diffusion/samplers.ts';
+import { Schedule } from '../../../core/src/diffusion/schedule.ts';
+import { QuorumError } from '../../../core/src/errors.ts';
+import { binaryEntropy, uncertaintyScore } from '../../../core/src/metrics.ts';
+import { prepareCase, resizeBilinear, sliceInput } from '../../../core/src/preprocess.ts';
+import { Rng } from '../../../core/src/rng.ts';
+import type { ProposeRequest, ProposeSummary, SliceResult } from '../protocol.ts';
+import type { LoadedModel } from './session.ts';
+
+/** Forward passes per ONNX call: members x slices batched together (measured sweet spot on 2 cores). */
+const BATCH_IMAGES = 40;
+
+export interface ProposeHooks {
+  isCancelled(): boolean;
+  progress(done: number, total: number, slice: number, step: number, steps: number, etaSeconds: number): void;
+  slice(result: SliceResult): void;
+}
+
+export async function propose(
+  model: LoadedModel,
+  req: ProposeRequest,
+  hooks: ProposeHooks,
+): Promise<ProposeSummary | 'cancelled'> {
+  const t0 = performance.now();
+  const { manifest, session } = model;
+  const members = req.members ?? manifest.recommended.members;
+  const samplerName = req.sampler ?? manifest.recommended.sampler;
+  const steps =
+    samplerName === 'ddpm' ? manifest.schedule.timesteps : (req.steps ?? manifest.recommended.steps);
+  const eta = req.eta ?? manifest.recommended.eta;
+  const seed = req.seed ?? 0;
+  if (!(members >= 1 && members <= 64))
+    throw new QuorumError('bad-argument', `members must be 1..64, got ${members}`);
+  if (!(steps >= 1)) throw new QuorumError('bad-argument', `steps must be >= 1, got ${steps}`);
+
+  const prepared = prepareCase(req.volumes, manifest, req.caseName);
+  const ref = req.volumes[manifest.channels[0]]!;
+  const [nx, ny, nz] = prepared.dims;
+  const [a, b] = req.slices ?? [0, nz - 1];
+  if (!(a >= 0 && b < nz && a <= b))
+    throw new QuorumError('bad-argument', `slice range ${a}:${b} is outside 0:${nz - 1}`, req.caseName);
+  const wanted = new Set(prepared.brainSlices.filter((k) => k >= a && k <= b));
+  const slices = [...wanted].sort((x, y) => x - y);
+  const skipped: number[] = [];
+  for (let k = a; k <= b; k++) if (!wanted.has(k)) skipped.push(k);
+
+  const schedule = Schedule.fromSpec(manifest.schedule);
+  const makeSampler = (): Sampler =>
+    samplerName === 'ddpm'
+      ? new DdpmSampler(schedule, manifest.prediction)
+      : new DdimSampler(schedule, manifest.prediction, eta, steps);
+  const [H, W] = manifest.preprocess.inputSize;
+  const C = manifest.channels.length;
+  const HW = H * W;
+  const perBatch = Math.max(1, Math.floor(BATCH_IMAGES / members));
+  const pixelArea = ref.spacing[0] * ref.spacing[1];
+  let modelSeconds = 0;
+  let done = 0;
+  const total = slices.length;
+
+  for (let s0 = 0; s0 < slices.length; s0 += perBatch) {
+    const batch = slices.slice(s0, s0 + perBatch);
+    const B = batch.length * members;
+    const image = new Float32Array(B * C * HW);
+    for (const [bi, k] of batch.entries()) {
+      const inp = sliceInput(prepared, k, [H, W]);
+      for (let m = 0; m < members; m++) image.set(inp, (bi * members + m) * C * HW);
+    }
+    // One RNG per slice, seeded by (seed, k): a slice's members do not depend on the batching.
+    const rngs = batch.map((k) => new Rng((seed * 100003 + k * 7919 + 1) >>> 0));
+    const drawNoise = (out: Float32Array) => {
+      for (const [bi, rng] of rngs.entries())
+        rng.fillGaussian(out.subarray(bi * members * HW, (bi + 1) * members * HW));
+      return out;
+    };
+    let x: Float32Array = drawNoise(new Float32Array(B * HW));
+    let next: Float32Array = new Float32Array(B * HW);
+    const noise = new Float32Array(B * HW);
+    const sampler = makeSampler();
+    const ts = sampler.timesteps;
+    const imageTensor = new ort.Tensor('float32', image, [B, C, H, W]);
+    for (let i = 0; i < ts.length; i++) {
+      if (hooks.isCancelled()) return 'cancelled';
+      const tm = performance.now();
+      const out = await session.run({
+        image: imageTensor,
+        x_t: new ort.Tensor('float32', x, [B, 1, H, W]),
+        t: new ort.Tensor('float32', new Float32Array(B).fill(ts[i]), [B]),
+      });
+      modelSeconds += (performance.now() - tm) / 1000;
+      const pred = out.pred.data as Float32Array;
+      sampler.step(i, pred, x, sampler.needsNoise(i) ? drawNoise(noise) : undefined, next);
+      [x, next] = [next, x];
+      const elapsed = (performance.now() - t0) / 1000;
+      const fraction = (done + (batch.length * (i + 1)) / ts.length) / total;
+      hooks.progress(
+        done,
+        total,
+        batch[0],
+        i + 1,
+        ts.length,
+        fraction > 0 ? (elapsed / fraction) * (1 - fraction) : 0,
+      );
+    }
+    for (const [bi, k] of batch.entries()) {
+      hooks.slice(
+        sliceResult(
+          x.subarray(bi * members * HW, (bi + 1) * members * HW),
+          k,
+          members,
+          H,
+          W,
+          nx,
+          ny,
+          pixelArea,
+          req.keepMembers,
+        ),
+      );
+      done++;
+    }
+  }
+  const totalSeconds = (performance.now() - t0) / 1000;
+  return {
+    slices,
+    skipped,
+    members,
+    steps,
+    sampler: samplerName,
+    eta,
+    seed,
+    device: model.device,
+    deviceNote: model.note,
+    model: { name: manifest.name, version: manifest.version },
+    seconds: {
+      total: totalSeconds,
+      perSlice: slices.length ? totalSeconds / slices.length : 0,
+      model: modelSeconds,
+    },
+  };
+}
+
+/** Final x0 of each member (model grid, [-1, 1]) -> statistics in the volume's in-plane grid. */
+function sliceResult(
+  x0: Float32Array,
+  k: number,
+  members: number,
+  H: number,
+  W: number,
+  nx: number,
+  ny: number,
+  pixelArea: number,
+  keepMembers?: boolean,
+): SliceResult {
+  const HW = H * W;
+  const n = nx * ny;
+  const mean = new Float32Array(HW);
+  const sq = new Float32Array(HW);
+  const probs: Float32Array[] = [];
+  for (let m = 0; m < members; m++) {
+    const p = new Float32Array(HW);
+    for (let i = 0; i < HW; i++) {
+      const v = (x0[m * HW + i] + 1) / 2;
+      p[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+      mean[i] += p[i] / members;
+      sq[i] += (p[i] * p[i]) / members;
+    }
+    probs.push(p);
+  }
+  const stdModel = new Float32Array(HW);
+  for (let i = 0; i < HW; i++) stdModel[i] = Math.sqrt(Math.max(0, sq[i] - mean[i] * mean[i]));
+  // back to the volume grid: maps bilinearly, masks by thresholding the resized probability
+  const meanV = resizeBilinear(mean, H, W, ny, nx);
+  const stdV = resizeBilinear(stdModel, H, W, ny, nx);
+  const mask = new Uint8Array(n);
+  const entropy = new Float32Array(n);
+  let lesion = 0;
+  for (let i = 0; i < n; i++) {
+    mask[i] = meanV[i] > 0.5 ? 1 : 0;
+    lesion += mask[i];
+    entropy[i] = binaryEntropy(meanV[i]);
+  }
+  const result: SliceResult = {
+    k,
+    mean: meanV,
+    mask,
+    std: stdV,
+    entropy,
+    uncertainty: uncertaintyScore(stdV, pixelArea),
+    lesionAreaMm2: lesion * pixelArea,
+  };
+  if (keepMembers) {
+    result.members = probs.map((p) => {
+      const r = resizeBilinear(p, H, W, ny, nx);
+      const m = new Uint8Array(n);
+      for (let i = 0; i < n; i++) m[i] = r[i] > 0.5 ? 1 : 0;
+      return m;
+    });
+  }
+  return result;
+}
