@@ -58,6 +58,8 @@ def main():
                       dynamic_axes={'image': {0: 'B'}, 'x_t': {0: 'B'}, 't': {0: 'B'}, 'pred': {0: 'B'}},
                       opset_version=17, do_constant_folding=True)
     os.replace(onnx_path + '.tmp', onnx_path)
+    # the exact weights behind the shipped ONNX, for make_fixtures.py and evaluate.py
+    torch.save({'ema': model.state_dict(), 'meta': meta, 'iter': ck['iter']}, os.path.join(run, 'exported.pt'))
 
     # numerical check on real held-out slices (tumour-bearing ones), several timesteps
     image, label, mask = load_subject(HELD_OUT)

@@ -1,0 +1,59 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { readManifest } from '../../workers/src/engine/session.ts';
+import { loadFixture, maxAbsDiff } from '../helpers/fixtures.ts';
+import { REPO } from '../helpers/paths.ts';
+
+const MODEL_DIR = join(REPO, 'models', 'quorum-wt-2ch');
+
+describe('the shipped model', () => {
+  const manifest = readManifest(MODEL_DIR);
+
+  it('has a manifest the app can follow', () => {
+    expect(manifest.channels).toEqual(['flair', 't1c']);
+    expect(manifest.preprocess).toMatchObject({
+      brainMask: 'not-mode',
+      normalise: 'zscore-brain',
+      resize: 'bilinear',
+      sliceAxis: 2,
+    });
+    expect(manifest.preprocess.inputSize).toHaveLength(2);
+    expect(manifest.schedule).toMatchObject({
+      kind: 'linear',
+      timesteps: 1000,
+      betaStart: 1e-4,
+      betaEnd: 0.02,
+    });
+    expect(['epsilon', 'x0', 'v']).toContain(manifest.prediction);
+    expect(manifest.recommended.members).toBeGreaterThanOrEqual(1);
+    expect(manifest.recommended.steps).toBeGreaterThanOrEqual(1);
+    expect(manifest.training.heldOut).toContain('brats_2013_pat0003');
+    expect(manifest.training.subjects).not.toContain('brats_2013_pat0003');
+    expect(manifest.training.licence).toMatch(/CC BY-NC-SA/);
+    expect(manifest.provenance?.onnxVsTorchMaxAbsError as number).toBeLessThan(1e-4);
+  });
+
+  it('is small enough to commit (<= 30 MB)', () => {
+    expect(statSync(join(MODEL_DIR, manifest.file)).size).toBeLessThanOrEqual(30 * 1024 * 1024);
+  });
+
+  it('reproduces the PyTorch denoising step on a real held-out slice to 1e-4 in onnxruntime-node', async () => {
+    const fx = loadFixture('step');
+    const session = await ort.InferenceSession.create(join(MODEL_DIR, manifest.file), {
+      intraOpNumThreads: 2,
+    });
+    const { image, x_t, t, pred } = fx.arrays;
+    const out = await session.run({
+      image: new ort.Tensor('float32', image.data, image.shape),
+      x_t: new ort.Tensor('float32', x_t.data, x_t.shape),
+      t: new ort.Tensor('float32', t.data, t.shape),
+    });
+    expect(out.pred.dims).toEqual(pred.shape);
+    const err = maxAbsDiff(out.pred.data as Float32Array, pred.data);
+    expect(err).toBeLessThan(1e-4);
+    // the step is not trivial: the prediction differs from its input
+    expect(maxAbsDiff(pred.data, x_t.data)).toBeGreaterThan(0.1);
+  });
+});
