@@ -1,0 +1,25 @@
+// Minimal typing of the part of dcmjs (pure JS, no bundled types) that Quorum uses.
+declare module 'dcmjs' {
+  type Naturalized = Record<string, unknown>;
+  export const data: {
+    DicomMetaDictionary: {
+      denaturalizeDataset(ds: Naturalized): Record<string, unknown>;
+      naturalizeDataset(ds: Record<string, unknown>): Naturalized;
+    };
+    DicomDict: new (
+      meta: Record<string, unknown>,
+    ) => {
+      dict: Record<string, unknown>;
+      meta: Record<string, unknown>;
+      write(opts?: Record<string, unknown>): ArrayBuffer;
+    };
+    DicomMessage: {
+      readFile(
+        buffer: ArrayBuffer,
+        opts?: Record<string, unknown>,
+      ): { dict: Record<string, unknown>; meta: Record<string, unknown> };
+    };
+  };
+  const dcmjs: { data: typeof data };
+  export default dcmjs;
+}

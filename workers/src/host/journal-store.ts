@@ -1,0 +1,45 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { decodeFrame, encodeFrame, type JournalRecord } from '../../../core/src/api.ts';
+import { QuorumError } from '../../../core/src/errors.ts';
+
+/**
+ * The edit journal on disk: append-only, one length-prefixed wire frame per record (the op's JSON
+ * with its binary payload raw). Appends are what make it crash-safe: a torn last record is
+ * dropped on read, everything before it survives. The op semantics are F's core/src/journal.ts.
+ */
+export function appendJournalFile(path: string, records: JournalRecord[]): void {
+  if (!records.length) return;
+  mkdirSync(dirname(path), { recursive: true });
+  const parts: Uint8Array[] = [];
+  for (const r of records) {
+    const f = encodeFrame({ kind: 'result', id: 0, value: r });
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, f.byteLength, true);
+    parts.push(len, f);
+  }
+  appendFileSync(path, Buffer.concat(parts));
+}
+
+export function readJournalFile(path: string): JournalRecord[] {
+  if (!existsSync(path)) return [];
+  const b = new Uint8Array(readFileSync(path));
+  const out: JournalRecord[] = [];
+  let at = 0;
+  while (at + 4 <= b.byteLength) {
+    const len = new DataView(b.buffer, b.byteOffset + at).getUint32(0, true);
+    if (at + 4 + len > b.byteLength) break; // torn tail from a crash mid-append
+    try {
+      const m = decodeFrame(b.subarray(at + 4, at + 4 + len));
+      if (m.kind === 'result') out.push(m.value as JournalRecord);
+    } catch (e) {
+      throw new QuorumError(
+        'corrupt',
+        `journal record at byte ${at} is unreadable (${(e as Error).message})`,
+        path,
+      );
+    }
+    at += 4 + len;
+  }
+  return out;
+}

@@ -1,0 +1,391 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type {
+  AppInfo,
+  CaseInfo,
+  ExportRequest,
+  ExportResult,
+  JournalRecord,
+  ModelInfo,
+  OpenCaseInput,
+  ProposalEvent,
+  ProposeParams,
+  QuorumApi,
+  RecentEntry,
+  UploadedFile,
+  VolumeData,
+} from '../../../core/src/api.ts';
+import { QuorumError } from '../../../core/src/errors.ts';
+import type { ModelManifest } from '../../../core/src/manifest.ts';
+import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
+import type { SequenceName, Volume } from '../../../core/src/volume.ts';
+import type { EngineClient } from '../client.ts';
+import type { ChannelVolume, ProposeRequest } from '../protocol.ts';
+import { describeCase, type LoadedCase, loadCase } from './cases.ts';
+import { writeExports } from './exports.ts';
+import { appendJournalFile, readJournalFile } from './journal-store.ts';
+import { toVolumeData } from './volume-data.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = resolve(here, '..', '..', '..');
+export const SAMPLE_CASE = join(REPO_ROOT, 'build', 'sample-case', 'brats_2013_pat0003');
+export const DEFAULT_MODEL_DIR = join(REPO_ROOT, 'models', 'quorum-wt-2ch');
+
+export interface HostOptions {
+  mode: 'electron' | 'browser';
+  modelDir?: string;
+  /** Where exports go when a request names no folder. */
+  outDir?: string;
+  /** Recent list, journals, uploaded files. */
+  stateDir?: string;
+  initialCase?: string;
+  device?: ProposeParams['device'];
+  /** Engine factory; default D's EngineClient (spawned lazily at the first proposal). */
+  startEngine?: () => Promise<EngineClient>;
+  /** Electron supplies native dialogs; browser mode has none. */
+  pickPaths?: QuorumApi['pickPaths'];
+  chooseExportDir?: (suggested: string) => Promise<string | null>;
+}
+
+interface OpenCase {
+  info: CaseInfo;
+  data: LoadedCase;
+  input: OpenCaseInput;
+}
+
+/**
+ * The Node implementation of QuorumApi: one instance per app (Electron main or the browser-mode
+ * host). Transport-agnostic: IPC and WebSocket adapters call these methods as they are.
+ */
+export class QuorumService implements QuorumApi {
+  private cases = new Map<string, OpenCase>();
+  private runs = new Map<string, () => void>();
+  private engine?: Promise<EngineClient>;
+  private manifest?: ModelManifest;
+  private manifestError?: string;
+  readonly stateDir: string;
+  readonly outDir: string;
+
+  constructor(readonly opts: HostOptions) {
+    this.stateDir = opts.stateDir ?? join(homedir(), '.quorum');
+    this.outDir = opts.outDir ?? join(homedir(), 'Quorum', 'exports');
+    const dir = opts.modelDir ?? DEFAULT_MODEL_DIR;
+    try {
+      this.manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ModelManifest;
+      if (!existsSync(join(dir, this.manifest.file)))
+        this.manifestError = `${this.manifest.file} is missing in ${dir}`;
+    } catch (e) {
+      this.manifestError = `no usable model manifest in ${dir}: ${(e as Error).message}`;
+    }
+  }
+
+  private get channels(): SequenceName[] {
+    return this.manifest?.channels ?? [];
+  }
+
+  async getAppInfo(): Promise<AppInfo> {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    return {
+      version: pkg.version,
+      mode: this.opts.mode,
+      initialCase: this.opts.initialCase,
+      sampleCase: existsSync(SAMPLE_CASE) ? SAMPLE_CASE : undefined,
+      nativeDialogs: !!this.opts.pickPaths,
+    };
+  }
+
+  async getModelInfo(): Promise<ModelInfo> {
+    const m = this.manifest;
+    return {
+      available: !!m && !this.manifestError,
+      message: this.manifestError,
+      name: m?.name,
+      version: m?.version,
+      description: m?.description,
+      channels: m?.channels ?? [],
+      inputSize: m?.preprocess.inputSize,
+      recommended: m?.recommended ?? { sampler: 'ddim', steps: 10, members: 5, eta: 1 },
+      devices: ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'],
+    };
+  }
+
+  openSample(): Promise<CaseInfo> {
+    if (!existsSync(SAMPLE_CASE))
+      throw new QuorumError('not-found', 'the sample case is not installed', SAMPLE_CASE);
+    return this.openCase(SAMPLE_CASE);
+  }
+
+  async openCase(input: OpenCaseInput): Promise<CaseInfo> {
+    const data = await loadCase(input);
+    const id = randomUUID();
+    const info = describeCase(id, data, this.channels);
+    this.cases.set(id, { info, data, input });
+    this.remember(input, info.name);
+    return info;
+  }
+
+  async openUploaded(files: UploadedFile[]): Promise<CaseInfo> {
+    if (!files.length) throw new QuorumError('bad-argument', 'no files were dropped');
+    const dir = join(this.stateDir, 'uploads', randomUUID());
+    mkdirSync(dir, { recursive: true });
+    for (const f of files) {
+      // Only the base name: a dropped file must not write outside its upload folder.
+      const name = basename(f.name.replace(/\\/g, '/'));
+      if (!name || name.startsWith('.'))
+        throw new QuorumError('bad-argument', 'a dropped file has no usable name', f.name);
+      writeFileAtomic(join(dir, name), new Uint8Array(f.bytes));
+    }
+    return this.openCase(files.length === 1 ? join(dir, basename(files[0].name)) : dir);
+  }
+
+  async assignSequence(caseId: string, path: string, sequence: SequenceName): Promise<CaseInfo> {
+    const c = this.get(caseId);
+    const entry = (Object.entries(c.data.sequences) as [SequenceName, Volume][]).find(
+      ([, v]) => v.source.path === path,
+    );
+    if (!entry) throw new QuorumError('bad-argument', 'this file is not part of the case', path);
+    const [old, vol] = entry;
+    if (old === sequence) return c.info;
+    const other = c.data.sequences[sequence];
+    delete c.data.sequences[old];
+    if (other) {
+      // Swap, as a user reassigning FLAIR <-> T1c expects.
+      other.source.sequence = old;
+      c.data.sequences[old] = other;
+    }
+    vol.source.sequence = sequence;
+    c.data.sequences[sequence] = vol;
+    c.info = describeCase(caseId, c.data, this.channels);
+    return c.info;
+  }
+
+  async closeCase(caseId: string): Promise<void> {
+    this.cases.delete(caseId);
+  }
+
+  async listRecent(): Promise<RecentEntry[]> {
+    try {
+      return JSON.parse(readFileSync(join(this.stateDir, 'recent.json'), 'utf8')) as RecentEntry[];
+    } catch {
+      return [];
+    }
+  }
+
+  private remember(input: OpenCaseInput, name: string) {
+    const file = join(this.stateDir, 'recent.json');
+    let list: RecentEntry[] = [];
+    try {
+      list = JSON.parse(readFileSync(file, 'utf8')) as RecentEntry[];
+    } catch {}
+    const key = JSON.stringify(input);
+    list = [
+      { input, name, openedAt: new Date().toISOString() },
+      ...list.filter((r) => JSON.stringify(r.input) !== key),
+    ];
+    try {
+      mkdirSync(this.stateDir, { recursive: true });
+      writeFileAtomic(file, JSON.stringify(list.slice(0, 12), null, 1));
+    } catch {
+      // A read-only home must not stop a case from opening.
+    }
+  }
+
+  async getVolume(caseId: string, sequence: SequenceName | 'label'): Promise<VolumeData> {
+    const c = this.get(caseId);
+    const v = sequence === 'label' ? c.data.label : c.data.sequences[sequence];
+    if (!v) throw new QuorumError('missing-sequence', `the case has no ${sequence}`, c.info.root);
+    return toVolumeData(caseId, sequence, v);
+  }
+
+  async pickPaths(kind: 'files' | 'folder'): Promise<string[] | null> {
+    return this.opts.pickPaths ? this.opts.pickPaths(kind) : null;
+  }
+
+  private engineClient(): Promise<EngineClient> {
+    if (!this.engine) {
+      const start =
+        this.opts.startEngine ??
+        (async () => {
+          const { EngineClient } = await import('../client.ts');
+          return EngineClient.start({ device: this.opts.device, modelDir: this.opts.modelDir });
+        });
+      this.engine = start();
+      this.engine.catch(() => {
+        this.engine = undefined;
+      });
+    }
+    return this.engine;
+  }
+
+  async propose(params: ProposeParams, onEvent: (e: ProposalEvent) => void): Promise<{ runId: string }> {
+    const c = this.get(params.caseId);
+    if (this.manifestError) throw new QuorumError('model', this.manifestError);
+    if (c.info.missingForModel.length)
+      throw new QuorumError(
+        'missing-sequence',
+        `the model needs ${c.info.missingForModel.join(', ')}`,
+        c.info.root,
+      );
+    const nz = c.info.geometry.dims[2];
+    let range: [number, number] | undefined;
+    const sel = params.slices;
+    if (sel === 'current') {
+      if (params.currentSlice === undefined)
+        throw new QuorumError('bad-argument', "slices 'current' needs currentSlice");
+      range = [params.currentSlice, params.currentSlice];
+    } else if (Array.isArray(sel)) range = [Math.min(sel[0], sel[1]), Math.max(sel[0], sel[1])];
+    else if (sel !== 'all') range = [Math.min(...sel.slices), Math.max(...sel.slices)];
+    if (
+      range &&
+      (range[0] < 0 || range[1] >= nz || !Number.isInteger(range[0]) || !Number.isInteger(range[1]))
+    )
+      throw new QuorumError('bad-argument', `slices ${range.join('-')} are outside 0-${nz - 1}`);
+    const volumes: Partial<Record<SequenceName, ChannelVolume>> = {};
+    for (const s of this.channels) {
+      const v = c.data.sequences[s] as Volume;
+      volumes[s] = {
+        dims: v.dims,
+        spacing: v.spacing,
+        origin: v.origin,
+        direction: v.direction,
+        data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data),
+      };
+    }
+    const rec = this.manifest?.recommended;
+    const request: ProposeRequest = {
+      volumes,
+      caseName: c.info.name,
+      slices: range,
+      members: params.members ?? rec?.members,
+      steps: params.steps ?? rec?.steps,
+      sampler: params.sampler ?? rec?.sampler,
+      eta: params.eta ?? rec?.eta,
+      seed: params.seed,
+      keepMembers: params.includeMembers,
+    };
+    const runId = randomUUID();
+    const [w, h] = [c.info.geometry.dims[0], c.info.geometry.dims[1]];
+    const engine = await this.engineClient();
+    const t0 = Date.now();
+    const wanted =
+      sel !== 'current' && !Array.isArray(sel) && sel !== 'all' ? new Set(sel.slices) : undefined;
+    let started = false;
+    const run = engine.propose(request, (e) => {
+      if (e.type === 'progress') {
+        if (!started) {
+          started = true;
+          onEvent({
+            type: 'started',
+            runId,
+            slices: [],
+            members: request.members ?? 0,
+            steps: request.steps ?? 0,
+          });
+        }
+        onEvent({
+          type: 'progress',
+          runId,
+          slice: e.slice,
+          step: e.step,
+          of: e.steps,
+          slicesDone: e.done,
+          slicesTotal: e.total,
+          etaSeconds: e.etaSeconds,
+        });
+      } else if (e.type === 'slice') {
+        const r = e.result;
+        if (wanted && !wanted.has(r.k)) return;
+        let members: Uint8Array | undefined;
+        if (r.members) {
+          members = new Uint8Array(r.members.length * w * h);
+          for (let i = 0; i < r.members.length; i++) members.set(r.members[i], i * w * h);
+        }
+        onEvent({
+          type: 'slice',
+          runId,
+          result: {
+            k: r.k,
+            width: w,
+            height: h,
+            mean: r.mean,
+            mask: r.mask,
+            std: r.std,
+            entropy: r.entropy,
+            members,
+            memberCount: request.members ?? 0,
+            score: r.uncertainty,
+          },
+        });
+      }
+    });
+    this.runs.set(runId, run.cancel);
+    run.result
+      .then(
+        (summary) =>
+          onEvent({ type: 'done', runId, slices: summary.slices, seconds: (Date.now() - t0) / 1000 }),
+        (err: Error) => {
+          const code = err instanceof QuorumError ? err.code : 'internal';
+          if (code === 'cancelled') onEvent({ type: 'cancelled', runId, slicesDone: [] });
+          else onEvent({ type: 'error', runId, code, message: err.message });
+        },
+      )
+      .finally(() => this.runs.delete(runId));
+    return { runId };
+  }
+
+  async cancel(runId: string): Promise<void> {
+    this.runs.get(runId)?.();
+  }
+
+  async export(req: ExportRequest): Promise<ExportResult> {
+    const c = this.get(req.caseId);
+    let dir = req.targetDir;
+    if (!dir) {
+      const suggested = join(this.outDir, c.info.name);
+      dir = this.opts.chooseExportDir
+        ? ((await this.opts.chooseExportDir(suggested)) ?? undefined)
+        : suggested;
+      if (!dir) throw new QuorumError('cancelled', 'export cancelled');
+    }
+    return writeExports(c.data, c.info, req, resolve(dir), this.manifest);
+  }
+
+  async appendJournal(caseId: string, records: JournalRecord[]): Promise<void> {
+    appendJournalFile(this.journalPath(caseId), records);
+  }
+
+  async readJournal(caseId: string): Promise<JournalRecord[]> {
+    return readJournalFile(this.journalPath(caseId));
+  }
+
+  /** One journal per case source (not per session id), so reopening a case finds its edits. */
+  private journalPath(caseId: string): string {
+    const c = this.get(caseId);
+    const key = Buffer.from(c.info.root).toString('base64url').slice(-80);
+    return join(this.stateDir, 'journal', `${key}.qjournal`);
+  }
+
+  private get(caseId: string): OpenCase {
+    const c = this.cases.get(caseId);
+    if (!c) throw new QuorumError('bad-argument', `no open case with id ${caseId}`);
+    return c;
+  }
+
+  async close(): Promise<void> {
+    for (const cancel of this.runs.values()) cancel();
+    const e = this.engine;
+    this.engine = undefined;
+    if (e) await (await e.catch(() => undefined))?.close();
+  }
+}
+
+/** Scratch folder for tests and uploads when no state dir is configured. */
+export function scratchDir(prefix: string): string {
+  const d = join(tmpdir(), `${prefix}-${randomUUID()}`);
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, '.quorum'), '');
+  return d;
+}
