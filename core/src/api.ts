@@ -382,7 +382,7 @@ export interface ByteSocket {
   binaryType: string;
   send(data: Uint8Array): void;
   addEventListener(type: 'message', cb: (ev: { data: unknown }) => void): void;
-  addEventListener(type: 'close' | 'error', cb: (ev: unknown) => void): void;
+  addEventListener(type: 'open' | 'close' | 'error', cb: (ev: unknown) => void): void;
 }
 
 /**
@@ -440,4 +440,23 @@ export function createSocketApi(socket: ByteSocket): QuorumApi {
         : (...args: unknown[]) => call(m, args);
   }
   return api as unknown as QuorumApi;
+}
+
+/** Where the API lives: Electron's preload exposes it as window[QUORUM_GLOBAL]; browser mode at WS_PATH. */
+export const QUORUM_GLOBAL = 'quorum';
+export const WS_PATH = '/api';
+
+/**
+ * Browser mode: `await connectSocketApi(new WebSocket(`ws://${location.host}${WS_PATH}`))`.
+ * Resolves once the socket is open; rejects if it fails to connect.
+ */
+export function connectSocketApi(socket: ByteSocket & { readyState: number }): Promise<QuorumApi> {
+  const api = createSocketApi(socket);
+  if (socket.readyState === 1) return Promise.resolve(api);
+  return new Promise((resolve, reject) => {
+    socket.addEventListener('open', () => resolve(api));
+    socket.addEventListener('error', () =>
+      reject(new ApiError({ code: 'disconnected', message: 'Cannot reach the Quorum host.' })),
+    );
+  });
 }
