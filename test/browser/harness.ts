@@ -1,0 +1,119 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { scratchDir } from '../../workers/src/host/service.ts';
+import {
+  RENDERER_DIST,
+  startWebHost,
+  type WebHost,
+  type WebHostOptions,
+} from '../../workers/src/host/web.ts';
+
+/**
+ * Browser-mode test harness: the real host (service + WebSocket API + built renderer) on a random
+ * loopback port, and Debian Chromium driven by playwright-core with software WebGL2. Every request
+ * that leaves 127.0.0.1 is aborted and recorded, so a test can assert the app stayed offline.
+ */
+export const REPO = resolve(__dirname, '../..');
+export const DATA = resolve(REPO, '../shared/data');
+export const ARTEFACTS = join(REPO, 'test-results', 'browser');
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
+
+export interface Harness {
+  page: Page;
+  browser: Browser;
+  context: BrowserContext;
+  host: WebHost;
+  url: string;
+  /** Requests to anything but the host, aborted. Should stay empty. */
+  externalRequests: string[];
+  /** Console errors and uncaught page errors, for diagnosis. */
+  pageErrors: string[];
+  /** Saves a PNG under test-results/browser/ and returns its bytes. */
+  screenshot(name: string): Promise<Buffer>;
+  cleanup(): Promise<void>;
+}
+
+export interface HarnessOptions extends WebHostOptions {
+  viewport?: { width: number; height: number };
+  /** Build renderer/dist first when missing or older than renderer/ sources (default true). */
+  build?: boolean;
+  /** Path appended to the URL, e.g. '?case=...'. */
+  path?: string;
+}
+
+function newestMtime(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === 'node_modules' || e.name === 'dist') continue;
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** True when renderer/dist is missing or older than anything in renderer/ (also used by scripts/start.mjs). */
+export function rendererStale(): boolean {
+  const index = join(RENDERER_DIST, 'index.html');
+  if (!existsSync(index)) return true;
+  return newestMtime(join(REPO, 'renderer')) > statSync(index).mtimeMs;
+}
+
+export function buildRenderer(): void {
+  execFileSync(
+    process.execPath,
+    [join(REPO, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'renderer/vite.config.ts'],
+    {
+      cwd: REPO,
+      stdio: 'inherit',
+    },
+  );
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  if (opts.build !== false && !opts.rendererDir && rendererStale()) buildRenderer();
+  const state = opts.stateDir ?? scratchDir('quorum-harness');
+  const host = await startWebHost({ port: 0, stateDir: state, outDir: join(state, 'exports'), ...opts });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const externalRequests: string[] = [];
+  const pageErrors: string[] = [];
+  const origin = `127.0.0.1:${host.port}`;
+  await context.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if (u.host === origin || u.protocol === 'data:' || u.protocol === 'blob:') return route.continue();
+    externalRequests.push(u.href);
+    return route.abort('blockedbyclient');
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  mkdirSync(ARTEFACTS, { recursive: true });
+  const url = host.url + (opts.path ?? '');
+  return {
+    page,
+    browser,
+    context,
+    host,
+    url,
+    externalRequests,
+    pageErrors,
+    screenshot: (name) => page.screenshot({ path: join(ARTEFACTS, `${name}.png`) }),
+    async cleanup() {
+      await browser.close().catch(() => {});
+      await host.close();
+    },
+  };
+}
