@@ -1,0 +1,102 @@
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CaseInfo, ProposalEvent, SliceResult } from '../../core/src/api.ts';
+import { loadVolume } from '../../core/src/node/load.ts';
+import type { Volume } from '../../core/src/volume.ts';
+import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
+
+const LABEL = resolve(
+  __dirname,
+  '../../../shared/data/brats2015-deepmedic/validation/brats_2013_pat0003_1/OTMultiClass.nii.gz',
+);
+
+function run(svc: QuorumService, params: Parameters<QuorumService['propose']>[0], stopAfter?: number) {
+  const events: ProposalEvent[] = [];
+  return new Promise<ProposalEvent[]>((done, fail) => {
+    let runId = '';
+    let slices = 0;
+    svc
+      .propose(params, (e) => {
+        events.push(e);
+        if (e.type === 'slice' && ++slices === stopAfter) void svc.cancel(e.runId);
+        if (e.type === 'done' || e.type === 'cancelled' || e.type === 'error') done(events);
+      })
+      .then((r) => {
+        runId = r.runId;
+      }, fail);
+    void runId;
+  });
+}
+
+describe('proposals through the host with the real engine and shipped model (held-out pat0003)', () => {
+  let svc: QuorumService;
+  let info: CaseInfo;
+  let label: Volume;
+
+  beforeAll(async () => {
+    svc = new QuorumService({
+      mode: 'browser',
+      stateDir: scratchDir('quorum-prop'),
+      outDir: scratchDir('quorum-prop'),
+    });
+    info = await svc.openSample();
+    label = await loadVolume(LABEL);
+  });
+  afterAll(() => svc.close());
+
+  it('streams progress and per-slice results in the volume grid that agree with the expert label', async () => {
+    const events = await run(svc, { caseId: info.id, slices: [79, 81], members: 3, steps: 5, seed: 7 });
+    const last = events[events.length - 1];
+    expect(last.type).toBe('done');
+    expect(events.some((e) => e.type === 'progress')).toBe(true);
+    const results = events
+      .filter((e) => e.type === 'slice')
+      .map((e) => (e as { result: SliceResult }).result);
+    expect(results.map((r) => r.k)).toEqual([79, 80, 81]);
+    const [nx, ny] = info.geometry.dims;
+    const plane = nx * ny;
+    for (const r of results) {
+      expect([r.width, r.height]).toEqual([nx, ny]);
+      expect(r.mean.length).toBe(plane);
+      expect(r.std.length).toBe(plane);
+      let inter = 0;
+      let a = 0;
+      let b = 0;
+      for (let i = 0; i < plane; i++) {
+        expect(r.mask[i]).toBe(r.mean[i] >= 0.5 ? 1 : 0);
+        const g = label.data[r.k * plane + i] > 0 ? 1 : 0;
+        a += r.mask[i];
+        b += g;
+        inter += r.mask[i] & g;
+      }
+      // The expert whole-tumour label is the independent reference (the model never saw pat0003).
+      expect((2 * inter) / (a + b)).toBeGreaterThan(0.6);
+      expect(r.score).toBeGreaterThan(0);
+    }
+  });
+
+  it('cancels a whole-volume run after the first slice, then runs again', async () => {
+    const events = await run(svc, { caseId: info.id, slices: 'all', members: 1, steps: 1, seed: 1 }, 1);
+    expect(events[events.length - 1].type).toBe('cancelled');
+    const total = events.find((e) => e.type === 'progress') as { slicesTotal: number };
+    // The engine stops at its next check (it works in batches), well before the whole volume.
+    expect(events.filter((e) => e.type === 'slice').length).toBeLessThan(total.slicesTotal / 2);
+    const again = await run(svc, {
+      caseId: info.id,
+      slices: 'current',
+      currentSlice: 60,
+      members: 2,
+      steps: 2,
+    });
+    expect(again[again.length - 1].type).toBe('done');
+  });
+
+  it('rejects slices outside the volume before starting', async () => {
+    await expect(svc.propose({ caseId: info.id, slices: [150, 200] }, () => {})).rejects.toThrow(
+      /outside 0-154/,
+    );
+    await expect(svc.propose({ caseId: info.id, slices: 'current' }, () => {})).rejects.toThrow(
+      /currentSlice/,
+    );
+  });
+});
