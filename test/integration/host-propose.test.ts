@@ -76,7 +76,7 @@ describe('proposals through the host with the real engine and shipped model (hel
   });
 
   it('cancels a whole-volume run after the first slice, then runs again', async () => {
-    const events = await run(svc, { caseId: info.id, slices: 'all', members: 1, steps: 1, seed: 1 }, 1);
+    const events = await run(svc, { caseId: info.id, slices: 'all', members: 2, steps: 3, seed: 1 }, 1);
     expect(events[events.length - 1].type).toBe('cancelled');
     const total = events.find((e) => e.type === 'progress') as { slicesTotal: number };
     // The engine stops at its next check (it works in batches), well before the whole volume.
