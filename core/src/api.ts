@@ -201,7 +201,29 @@ export interface JournalRecord {
   bytes?: Uint8Array;
 }
 
+/** Native-menu commands Electron forwards to the renderer (browser mode: the renderer's own keys). */
+export type MenuCommand =
+  | 'open-file'
+  | 'open-folder'
+  | 'export'
+  | 'undo'
+  | 'redo'
+  | 'toggle-proposal'
+  | 'toggle-uncertainty'
+  | 'toggle-members'
+  | 'layout-1x1'
+  | 'layout-1x3'
+  | 'next-uncertain'
+  | 'propose-slice'
+  | 'propose-all'
+  | 'cancel-proposal';
+
 export interface QuorumApi {
+  /** Electron only: native menu commands (after the main process handled dialogs, e.g. open). */
+  onMenu?(listener: (cmd: MenuCommand, paths?: string[]) => void): () => void;
+  /** Electron only: the file-system path of a dropped File (drag-and-drop opens by path). */
+  pathForFile?(file: unknown): string;
+
   getAppInfo(): Promise<AppInfo>;
   getModelInfo(): Promise<ModelInfo>;
   openSample(): Promise<CaseInfo>;
@@ -222,7 +244,8 @@ export interface QuorumApi {
   readJournal(caseId: string): Promise<JournalRecord[]>;
 }
 
-export type ApiMethod = keyof QuorumApi;
+/** Request/response methods (the Electron-only helpers onMenu/pathForFile are local to the preload). */
+export type ApiMethod = Exclude<keyof QuorumApi, 'onMenu' | 'pathForFile'>;
 /** Methods callable as plain request/response (propose's callback is handled separately). */
 export const API_METHODS: readonly ApiMethod[] = [
   'getAppInfo',

@@ -6,6 +6,7 @@ import { sameGrid } from '../../../core/src/geometry.ts';
 import { loadVolume } from '../../../core/src/node/load.ts';
 import { detectSequence, isBrainMaskFile, isLabelFile } from '../../../core/src/sequence.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
+import { importSource } from './paths.ts';
 
 /** The case shape of core/src/node/case.ts (A's openCase); repeated here so the host compiles alone. */
 export interface LoadedCase {
@@ -26,9 +27,8 @@ type OpenCaseFn = (
  * NIfTI folders, lists of files and explicit mappings, so the host works while A's lands.
  */
 async function coreOpenCase(): Promise<OpenCaseFn | undefined> {
-  const spec = '../../../core/src/node/case.ts';
   try {
-    const mod = (await import(/* @vite-ignore */ spec)) as { openCase?: OpenCaseFn };
+    const mod = await importSource<{ openCase?: OpenCaseFn }>('core/src/node/case.ts');
     return mod.openCase;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, resolve } from 'node:path';
 import type {
   AppInfo,
   CaseInfo,
@@ -27,12 +26,10 @@ import type { ChannelVolume, ProposeRequest } from '../protocol.ts';
 import { describeCase, type LoadedCase, loadCase } from './cases.ts';
 import { writeExports } from './exports.ts';
 import { appendJournalFile, readJournalFile } from './journal-store.ts';
+import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE } from './paths.ts';
 import { toVolumeData } from './volume-data.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const REPO_ROOT = resolve(here, '..', '..', '..');
-export const SAMPLE_CASE = join(REPO_ROOT, 'build', 'sample-case', 'brats_2013_pat0003');
-export const DEFAULT_MODEL_DIR = join(REPO_ROOT, 'models', 'quorum-wt-2ch');
+export { DEFAULT_MODEL_DIR, REPO_ROOT, SAMPLE_CASE };
 
 export interface HostOptions {
   mode: 'electron' | 'browser';
@@ -209,7 +206,8 @@ export class QuorumService implements QuorumApi {
       const start =
         this.opts.startEngine ??
         (async () => {
-          const { EngineClient } = await import('../client.ts');
+          // By path from the app root, so the Electron bundle loads the engine client from source.
+          const { EngineClient } = await importSource<typeof import('../client.ts')>('workers/src/client.ts');
           return EngineClient.start({ device: this.opts.device, modelDir: this.opts.modelDir });
         });
       this.engine = start();

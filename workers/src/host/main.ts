@@ -1,0 +1,44 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { SAMPLE_CASE } from './service.ts';
+import { startWebHost } from './web.ts';
+
+/**
+ * Browser mode entry: `node --import tsx workers/src/host/main.ts [case path] [--port N]`.
+ * Serves renderer/dist and the API on 127.0.0.1; the renderer opens AppInfo.initialCase.
+ */
+export async function runBrowserMode(argv: string[]): Promise<void> {
+  let port = Number(process.env.QUORUM_PORT ?? 5817);
+  let input: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--port') port = Number(argv[++i]);
+    else if (!argv[i].startsWith('--')) input = resolve(argv[i]);
+  }
+  if (input && !existsSync(input)) {
+    console.error(`quorum: ${input}: no such file or folder`);
+    process.exit(1);
+  }
+  const initialCase = input ?? (existsSync(SAMPLE_CASE) ? SAMPLE_CASE : undefined);
+  const host = await startWebHost({ port, initialCase, log: (l) => console.log(l) }).catch(
+    (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') {
+        console.error(`quorum: port ${port} is in use; pass --port N (or QUORUM_PORT=0 for any free port)`);
+        process.exit(1);
+      }
+      throw e;
+    },
+  );
+  console.log(`Quorum is running in browser mode: open ${host.url} in Chrome, Edge or Firefox.`);
+  console.log(initialCase ? `Case: ${initialCase}` : 'No case given and no sample case installed.');
+  console.log('Offline: the host listens on 127.0.0.1 only. Ctrl+C to stop.');
+  const stop = async () => {
+    await host.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename ?? '')) {
+  await runBrowserMode(process.argv.slice(2));
+}
