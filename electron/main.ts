@@ -223,6 +223,7 @@ app.whenReady().then(() => {
   registerIpc();
   buildMenu();
   createWindow();
+  service.warmEngine();
 });
 app.on('window-all-closed', () => {
   void service.close().finally(() => app.quit());

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { scratchDir } from '../../workers/src/host/service.ts';
+import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
 import {
   RENDERER_DIST,
   startWebHost,
@@ -83,7 +83,14 @@ export function buildRenderer(): void {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   if (opts.build !== false && !opts.rendererDir && rendererStale()) buildRenderer();
   const state = opts.stateDir ?? scratchDir('quorum-harness');
-  const host = await startWebHost({ port: 0, stateDir: state, outDir: join(state, 'exports'), ...opts });
+  // Like `npm run web`: the sample case is the initial case unless the test names another.
+  const host = await startWebHost({
+    port: 0,
+    stateDir: state,
+    outDir: join(state, 'exports'),
+    initialCase: SAMPLE_CASE,
+    ...opts,
+  });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 } });
   const page = await context.newPage();

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -67,6 +67,23 @@ describe('browser-mode host: HTTP + WebSocket API on 127.0.0.1', () => {
     for (let i = 0; i < ref.data.length; i++) if (v.data[i] !== ref.data[i]) same = false;
     expect(same).toBe(true);
     expect(v.dims).toEqual(ref.dims);
+  });
+
+  it('opens dropped files sent as bytes (browser drag-and-drop has no paths)', async () => {
+    const files = ['flair.nii.gz', 't1c.nii.gz'].map((name) => {
+      const b = readFileSync(join(SAMPLE_CASE, name));
+      return { name: `case7_${name}`, bytes: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) };
+    });
+    const info = await api.openUploaded(files);
+    expect(info.sequences.map((s) => s.sequence).sort()).toEqual(['flair', 't1c']);
+    expect(info.root.startsWith(state)).toBe(true);
+    const up = await api.getVolume(info.id, 't1c');
+    const ref = await loadVolume(join(SAMPLE_CASE, 't1c.nii.gz'));
+    expect(up.data[5_000_000]).toBe(ref.data[5_000_000]);
+    const bad = await api
+      .openUploaded([{ name: '../../evil.nii', bytes: new ArrayBuffer(10) }])
+      .catch((e) => e);
+    expect(bad.code).toBe('not-nifti');
   });
 
   it('reports errors as ApiError with the QuorumError code and file', async () => {

@@ -28,6 +28,7 @@ export async function runBrowserMode(argv: string[]): Promise<void> {
       throw e;
     },
   );
+  host.service.warmEngine();
   console.log(`Quorum is running in browser mode: open ${host.url} in Chrome, Edge or Firefox.`);
   console.log(initialCase ? `Case: ${initialCase}` : 'No case given and no sample case installed.');
   console.log('Offline: the host listens on 127.0.0.1 only. Ctrl+C to stop.');

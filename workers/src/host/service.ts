@@ -218,6 +218,11 @@ export class QuorumService implements QuorumApi {
     return this.engine;
   }
 
+  /** Starts the engine in the background so the first proposal does not wait for model loading. */
+  warmEngine(): void {
+    if (!this.manifestError) this.engineClient().catch(() => {});
+  }
+
   async propose(params: ProposeParams, onEvent: (e: ProposalEvent) => void): Promise<{ runId: string }> {
     const c = this.get(params.caseId);
     if (this.manifestError) throw new QuorumError('model', this.manifestError);
