@@ -133,6 +133,7 @@ export interface SliceResult {
 }
 
 export type ProposalEvent =
+  /** `slices` = the requested slices; the engine skips those without brain (no 'slice' event for them). */
   | { type: 'started'; runId: string; slices: number[]; members: number; steps: number }
   | {
       type: 'progress';

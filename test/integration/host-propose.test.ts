@@ -49,6 +49,7 @@ describe('proposals through the host with the real engine and shipped model (hel
     const last = events[events.length - 1];
     expect(last.type).toBe('done');
     expect(events.some((e) => e.type === 'progress')).toBe(true);
+    expect(events[0]).toMatchObject({ type: 'started', slices: [79, 80, 81], members: 3, steps: 5 });
     const results = events
       .filter((e) => e.type === 'slice')
       .map((e) => (e as { result: SliceResult }).result);
@@ -77,7 +78,11 @@ describe('proposals through the host with the real engine and shipped model (hel
 
   it('cancels a whole-volume run after the first slice, then runs again', async () => {
     const events = await run(svc, { caseId: info.id, slices: 'all', members: 2, steps: 3, seed: 1 }, 1);
-    expect(events[events.length - 1].type).toBe('cancelled');
+    const end = events[events.length - 1] as Extract<ProposalEvent, { type: 'cancelled' }>;
+    expect(end.type).toBe('cancelled');
+    expect(end.slicesDone).toEqual(
+      events.filter((e) => e.type === 'slice').map((e) => (e as { result: SliceResult }).result.k),
+    );
     const total = events.find((e) => e.type === 'progress') as { slicesTotal: number };
     // The engine stops at its next check (it works in batches), well before the whole volume.
     expect(events.filter((e) => e.type === 'slice').length).toBeLessThan(total.slicesTotal / 2);

@@ -73,10 +73,25 @@ async function fallbackOpen(
 }
 
 export async function loadCase(input: OpenCaseInput): Promise<LoadedCase> {
+  try {
+    return await loadCaseUnchecked(input);
+  } catch (e) {
+    // A missing optional module (e.g. DICOM support not built) is a user-facing limitation, not a crash.
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND')
+      throw new QuorumError(
+        'unsupported',
+        `this build cannot read it (${(e as Error).message.split('\n')[0]})`,
+        String(input),
+      );
+    throw e;
+  }
+}
+
+async function loadCaseUnchecked(input: OpenCaseInput): Promise<LoadedCase> {
   const open = await coreOpenCase();
   if (Array.isArray(input)) {
     if (input.length === 0) throw new QuorumError('bad-argument', 'no files given');
-    if (input.length === 1) return loadCase(input[0]);
+    if (input.length === 1) return loadCaseUnchecked(input[0]);
     // Several files: map them by name, then open as an explicit mapping.
     const mapping: Record<string, string> = {};
     for (const f of input.map((p) => resolve(p))) {

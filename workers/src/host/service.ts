@@ -276,6 +276,12 @@ export class QuorumService implements QuorumApi {
     const wanted =
       sel !== 'current' && !Array.isArray(sel) && sel !== 'all' ? new Set(sel.slices) : undefined;
     let started = false;
+    const delivered: number[] = [];
+    const requested = range
+      ? Array.from({ length: range[1] - range[0] + 1 }, (_, i) => range[0] + i).filter(
+          (k) => !wanted || wanted.has(k),
+        )
+      : Array.from({ length: nz }, (_, i) => i);
     const run = engine.propose(request, (e) => {
       if (e.type === 'progress') {
         if (!started) {
@@ -301,6 +307,7 @@ export class QuorumService implements QuorumApi {
       } else if (e.type === 'slice') {
         const r = e.result;
         if (wanted && !wanted.has(r.k)) return;
+        delivered.push(r.k);
         let members: Uint8Array | undefined;
         if (r.members) {
           members = new Uint8Array(r.members.length * w * h);
@@ -331,7 +338,7 @@ export class QuorumService implements QuorumApi {
           onEvent({ type: 'done', runId, slices: summary.slices, seconds: (Date.now() - t0) / 1000 }),
         (err: Error) => {
           const code = err instanceof QuorumError ? err.code : 'internal';
-          if (code === 'cancelled') onEvent({ type: 'cancelled', runId, slicesDone: [] });
+          if (code === 'cancelled') onEvent({ type: 'cancelled', runId, slicesDone: delivered });
           else onEvent({ type: 'error', runId, code, message: err.message });
         },
       )
