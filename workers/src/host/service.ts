@@ -289,7 +289,7 @@ export class QuorumService implements QuorumApi {
           onEvent({
             type: 'started',
             runId,
-            slices: [],
+            slices: requested,
             members: request.members ?? 0,
             steps: request.steps ?? 0,
           });
