@@ -184,6 +184,9 @@ function lockDown() {
     const headers = new Headers(res.headers);
     headers.set('Content-Security-Policy', CSP);
     headers.set('X-Content-Type-Options', 'nosniff');
+    // Cross-origin isolation, as in browser mode: lets cornerstone3D use SharedArrayBuffer.
+    headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+    headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
     return new Response(res.body, { status: res.status, headers });
   });
   app.on('web-contents-created', (_e, wc) => {
