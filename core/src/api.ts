@@ -157,11 +157,11 @@ export interface ExportRequest {
   formats: ExportFormat[];
   /** Full labelmap, volume grid, i fastest, 0 = background, >0 = lesion. */
   mask: Uint8Array;
-  /** Full uncertainty (std) volume, NaN or 0 where not proposed. */
+  /** Full uncertainty (std) volume, 0 where not proposed. Absent: the host's map of all proposals so far. */
   uncertainty?: Float32Array;
   /** Slices the user changed (for the report). */
   editedSlices?: number[];
-  /** Slices that have a proposal (for the report). */
+  /** Slices that have a proposal (for the report). Absent: the slices the host proposed. */
   proposedSlices?: number[];
   /**
    * Output folder. Absent: Electron asks with a dialog; the host otherwise uses its export

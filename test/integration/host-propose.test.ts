@@ -76,6 +76,23 @@ describe('proposals through the host with the real engine and shipped model (hel
     }
   });
 
+  it('exports the uncertainty of the proposed slices kept by the host', async () => {
+    const out = scratchDir('quorum-prop-export');
+    const n = info.geometry.dims[0] * info.geometry.dims[1] * info.geometry.dims[2];
+    const res = await svc.export({
+      caseId: info.id,
+      formats: ['nifti-uncertainty', 'report-json'],
+      mask: new Uint8Array(n),
+      targetDir: out,
+    });
+    const u = await loadVolume(res.files['nifti-uncertainty'] as string);
+    const plane = info.geometry.dims[0] * info.geometry.dims[1];
+    const slicesWithStd = new Set<number>();
+    for (let i = 0; i < u.data.length; i++) if (u.data[i] > 0) slicesWithStd.add(Math.floor(i / plane));
+    expect([...slicesWithStd].sort((a, b) => a - b)).toEqual([79, 80, 81]);
+    expect(res.report.slicesProposed).toEqual([79, 80, 81]);
+  });
+
   it('cancels a whole-volume run after the first slice, then runs again', async () => {
     const events = await run(svc, { caseId: info.id, slices: 'all', members: 2, steps: 3, seed: 1 }, 1);
     const end = events[events.length - 1] as Extract<ProposalEvent, { type: 'cancelled' }>;

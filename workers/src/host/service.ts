@@ -51,6 +51,9 @@ interface OpenCase {
   info: CaseInfo;
   data: LoadedCase;
   input: OpenCaseInput;
+  /** Uncertainty (std) of every slice proposed so far, volume grid; allocated at the first result. */
+  uncertainty?: Float32Array;
+  proposed: Set<number>;
 }
 
 /**
@@ -119,7 +122,7 @@ export class QuorumService implements QuorumApi {
     const data = await loadCase(input);
     const id = randomUUID();
     const info = describeCase(id, data, this.channels);
-    this.cases.set(id, { info, data, input });
+    this.cases.set(id, { info, data, input, proposed: new Set() });
     this.remember(input, info.name);
     return info;
   }
@@ -308,6 +311,10 @@ export class QuorumService implements QuorumApi {
         const r = e.result;
         if (wanted && !wanted.has(r.k)) return;
         delivered.push(r.k);
+        // Kept host-side so an export has the uncertainty map even if the renderer sends none.
+        c.uncertainty ??= new Float32Array(w * h * nz);
+        c.uncertainty.set(r.std, r.k * w * h);
+        c.proposed.add(r.k);
         let members: Uint8Array | undefined;
         if (r.members) {
           members = new Uint8Array(r.members.length * w * h);
@@ -360,7 +367,12 @@ export class QuorumService implements QuorumApi {
         : suggested;
       if (!dir) throw new QuorumError('cancelled', 'export cancelled');
     }
-    return writeExports(c.data, c.info, req, resolve(dir), this.manifest);
+    const withHostMaps: ExportRequest = {
+      ...req,
+      uncertainty: req.uncertainty ?? c.uncertainty,
+      proposedSlices: req.proposedSlices ?? [...c.proposed],
+    };
+    return writeExports(c.data, c.info, withHostMaps, resolve(dir), this.manifest);
   }
 
   async appendJournal(caseId: string, records: JournalRecord[]): Promise<void> {
