@@ -484,3 +484,17 @@ export function connectSocketApi(socket: ByteSocket & { readyState: number }): P
     );
   });
 }
+
+/**
+ * The renderer's one call to get the API in either mode: Electron's preload global when present,
+ * else the browser-mode WebSocket on the page's own host. `await connectQuorumApi(window)`.
+ */
+export function connectQuorumApi(g: {
+  [QUORUM_GLOBAL]?: QuorumApi;
+  location: { host: string };
+  WebSocket: new (url: string) => ByteSocket & { readyState: number };
+}): Promise<QuorumApi> {
+  const injected = g[QUORUM_GLOBAL];
+  if (injected) return Promise.resolve(injected);
+  return connectSocketApi(new g.WebSocket(`ws://${g.location.host}${WS_PATH}`));
+}

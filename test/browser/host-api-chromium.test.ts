@@ -22,8 +22,8 @@ describe('QuorumApi over WebSocket inside Chromium', () => {
     );
     writeFileSync(
       join(dist, 'entry.ts'),
-      `import { connectSocketApi, WS_PATH } from '${join(REPO, 'core/src/api.ts')}';
-(window as any).connect = () => connectSocketApi(new WebSocket('ws://' + location.host + WS_PATH));`,
+      `import { connectQuorumApi } from '${join(REPO, 'core/src/api.ts')}';
+(window as any).connect = () => connectQuorumApi(window);`,
     );
     await build({
       entryPoints: [join(dist, 'entry.ts')],

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { decodeFrame, encodeFrame, type JournalRecord } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
@@ -11,6 +11,11 @@ import { QuorumError } from '../../../core/src/errors.ts';
 export function appendJournalFile(path: string, records: JournalRecord[]): void {
   if (!records.length) return;
   mkdirSync(dirname(path), { recursive: true });
+  // Cut a torn tail first, or new records would sit behind it, unreadable.
+  if (existsSync(path)) {
+    const end = completeLength(new Uint8Array(readFileSync(path)));
+    if (end !== statSync(path).size) truncateSync(path, end);
+  }
   const parts: Uint8Array[] = [];
   for (const r of records) {
     const f = encodeFrame({ kind: 'result', id: 0, value: r });
@@ -19,6 +24,17 @@ export function appendJournalFile(path: string, records: JournalRecord[]): void 
     parts.push(len, f);
   }
   appendFileSync(path, Buffer.concat(parts));
+}
+
+/** Byte length of the complete records at the start of a journal. */
+function completeLength(b: Uint8Array): number {
+  let at = 0;
+  while (at + 4 <= b.byteLength) {
+    const len = new DataView(b.buffer, b.byteOffset + at).getUint32(0, true);
+    if (at + 4 + len > b.byteLength) break;
+    at += 4 + len;
+  }
+  return at;
 }
 
 export function readJournalFile(path: string): JournalRecord[] {
