@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseInfo, ProposalEvent, SliceResult } from '../../core/src/api.ts';
@@ -42,7 +43,10 @@ describe('proposals through the host with the real engine and shipped model (hel
     info = await svc.openSample();
     label = await loadVolume(LABEL);
   });
-  afterAll(() => svc.close());
+  afterAll(async () => {
+    await svc.close();
+    rmSync(state, { recursive: true, force: true });
+  });
 
   it('streams progress and per-slice results in the volume grid that agree with the expert label', async () => {
     const events = await run(svc, { caseId: info.id, slices: [79, 81], members: 3, steps: 5, seed: 7 });
@@ -77,7 +81,7 @@ describe('proposals through the host with the real engine and shipped model (hel
   });
 
   it('exports the uncertainty of the proposed slices kept by the host', async () => {
-    const out = scratchDir('quorum-prop-export');
+    const out = join(state, 'export');
     const n = info.geometry.dims[0] * info.geometry.dims[1] * info.geometry.dims[2];
     const res = await svc.export({
       caseId: info.id,
