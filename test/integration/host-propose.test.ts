@@ -34,12 +34,10 @@ describe('proposals through the host with the real engine and shipped model (hel
   let info: CaseInfo;
   let label: Volume;
 
+  const state = scratchDir('quorum-prop');
+
   beforeAll(async () => {
-    svc = new QuorumService({
-      mode: 'browser',
-      stateDir: scratchDir('quorum-prop'),
-      outDir: scratchDir('quorum-prop'),
-    });
+    svc = new QuorumService({ mode: 'browser', stateDir: state, outDir: join(state, 'out') });
     info = await svc.openSample();
     label = await loadVolume(LABEL);
   });
