@@ -1,0 +1,61 @@
+import { QuorumError } from '../../../../core/src/errors.ts';
+import { sameGrid } from '../../../../core/src/geometry.ts';
+import { dice, hd95, volumeMl } from '../../../../core/src/metrics.ts';
+import { loadVolume } from '../../../../core/src/node/load.ts';
+import { numFlag, parseArgs } from '../args.ts';
+
+export const summary =
+  'compare a predicted mask with a reference label: Dice, HD95 (mm), volumes, per slice (JSON)';
+
+export async function run(argv: string[]): Promise<number> {
+  const { flags } = parseArgs(argv);
+  if (typeof flags.pred !== 'string' || typeof flags.truth !== 'string') {
+    console.error(
+      'usage: quorum evaluate --pred mask.nii.gz --truth label.nii.gz [--truth-threshold 0] [--pred-threshold 0]',
+    );
+    return 2;
+  }
+  const pred = await loadVolume(flags.pred);
+  const truth = await loadVolume(flags.truth);
+  if (!sameGrid(pred, truth)) {
+    throw new QuorumError(
+      'inconsistent-series',
+      `prediction ${pred.dims.join('x')} and truth ${truth.dims.join('x')} are not on the same grid`,
+      flags.pred,
+    );
+  }
+  const tt = numFlag(flags, 'truth-threshold') ?? 0;
+  const pt = numFlag(flags, 'pred-threshold') ?? 0;
+  const n = pred.data.length;
+  const p = new Uint8Array(n);
+  const t = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    p[i] = pred.data[i] > pt ? 1 : 0;
+    t[i] = truth.data[i] > tt ? 1 : 0;
+  }
+  const [nx, ny, nz] = pred.dims;
+  const plane = nx * ny;
+  const perSlice = [];
+  for (let k = 0; k < nz; k++) {
+    const ps = p.subarray(k * plane, (k + 1) * plane);
+    const ts = t.subarray(k * plane, (k + 1) * plane);
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < plane; i++) {
+      a += ps[i];
+      b += ts[i];
+    }
+    if (a || b) perSlice.push({ k, dice: dice(ps, ts), predVoxels: a, truthVoxels: b });
+  }
+  const result = {
+    pred: flags.pred,
+    truth: flags.truth,
+    dice: dice(p, t),
+    hd95Mm: hd95(p, t, pred.dims, pred.spacing),
+    predVolumeMl: volumeMl(p, pred.spacing),
+    truthVolumeMl: volumeMl(t, pred.spacing),
+    perSlice,
+  };
+  console.log(JSON.stringify(result, null, 2));
+  return 0;
+}

@@ -1,0 +1,47 @@
+import { existsSync, statSync } from 'node:fs';
+import { QuorumError } from '../../../../core/src/errors.ts';
+import { loadVolume } from '../../../../core/src/node/load.ts';
+import type { Volume } from '../../../../core/src/volume.ts';
+
+export const summary =
+  'describe a NIfTI file or DICOM folder as JSON (dims, spacing, geometry, datatype, range, sequence, series)';
+
+export function describeVolume(v: Volume) {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const x of v.data) {
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  return {
+    file: v.source.path,
+    format: v.source.format,
+    dims: v.dims,
+    spacing: v.spacing,
+    origin: v.origin,
+    direction: v.direction,
+    coordinates: 'LPS',
+    datatype: v.source.datatype,
+    range: [min, max],
+    sequence: v.source.sequence,
+    description: v.source.description,
+    warnings: v.source.warnings ?? [],
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const path = argv[0];
+  if (!path) {
+    console.error('usage: quorum info <file-or-folder>');
+    return 2;
+  }
+  if (!existsSync(path)) throw new QuorumError('not-found', 'no such file or folder', path);
+  if (statSync(path).isDirectory()) {
+    const { scanDicom } = await import('../../../../core/src/node/dicom-fs.ts');
+    const series = await scanDicom(path);
+    console.log(JSON.stringify({ folder: path, series }, null, 2));
+    return 0;
+  }
+  console.log(JSON.stringify(describeVolume(await loadVolume(path)), null, 2));
+  return 0;
+}
