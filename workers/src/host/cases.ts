@@ -92,7 +92,9 @@ async function loadCaseUnchecked(input: OpenCaseInput): Promise<LoadedCase> {
   if (Array.isArray(input)) {
     if (input.length === 0) throw new QuorumError('bad-argument', 'no files given');
     if (input.length === 1) return loadCaseUnchecked(input[0]);
-    // Several files: map them by name, then open as an explicit mapping.
+    // Several DICOM files (no NIfTI among them): the series they belong to is their folder.
+    if (!input.some((f) => NIFTI.test(f))) return loadCaseUnchecked(resolve(input[0], '..'));
+    // Several NIfTI files: map them by name, then open as an explicit mapping.
     const mapping: Record<string, string> = {};
     for (const f of input.map((p) => resolve(p))) {
       if (isBrainMaskFile(f)) continue;
