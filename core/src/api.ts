@@ -357,6 +357,10 @@ export function encodeFrame(msg: WireMessage): Uint8Array {
   return out;
 }
 
+/**
+ * Typed arrays in the result may be views onto `frame`'s buffer (zero copy): pass a frame whose
+ * buffer the caller owns and will not reuse (not a pooled Node Buffer).
+ */
 export function decodeFrame(frame: Uint8Array): WireMessage {
   if (frame.byteLength < 4)
     throw new ApiError({ code: 'corrupt', message: 'wire frame shorter than its header' });
@@ -385,14 +389,18 @@ export function decodeFrame(frame: Uint8Array): WireMessage {
     if (!v || typeof v !== 'object') return v;
     const o = v as Record<string, unknown>;
     if (typeof o.$bin === 'number' && typeof o.t === 'string') {
-      // Copy into a fresh, aligned buffer: the frame's offset need not suit Float32Array alignment
-      // after a transport hands us a view, and the receiver may keep the array long after.
-      const src = frame.subarray(starts[o.$bin], starts[o.$bin] + (o.n as number));
-      const buf = src.slice().buffer;
-      if (o.t === 'ArrayBuffer') return buf;
+      const start = starts[o.$bin];
+      const n = o.n as number;
+      const src = frame.subarray(start, start + n);
+      if (o.t === 'ArrayBuffer') return src.slice().buffer;
       const C = TYPED[o.t as keyof typeof TYPED];
       if (!C) throw new ApiError({ code: 'corrupt', message: `unknown array type ${String(o.t)}` });
-      return new C(buf);
+      // A view onto the frame when aligned (no copy of a 36 MB volume); else a copy, since the
+      // transport's buffer offset need not suit Float32Array alignment.
+      const at = frame.byteOffset + start;
+      return at % C.BYTES_PER_ELEMENT === 0 && n % C.BYTES_PER_ELEMENT === 0
+        ? new C(frame.buffer as ArrayBuffer, at, n / C.BYTES_PER_ELEMENT)
+        : new C(src.slice().buffer);
     }
     const r: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(o)) r[k] = revive(x);

@@ -32,6 +32,16 @@ describe('API wire frames', () => {
     expect(v.nested).toEqual([{ a: 1 }]);
   });
 
+  it('decodes a frame that sits at an odd offset in a larger buffer (copying when misaligned)', () => {
+    const f = encodeFrame({ kind: 'result', id: 3, value: new Float32Array([1.5, -2, 3.25]) });
+    const big = new Uint8Array(f.byteLength + 1);
+    big.set(f, 1);
+    const v = (decodeFrame(big.subarray(1)) as { value: Float32Array }).value;
+    expect(Array.from(v)).toEqual([1.5, -2, 3.25]);
+    const aligned = (decodeFrame(f) as { value: Float32Array }).value;
+    expect(aligned.buffer).toBe(f.buffer); // zero copy when aligned
+  });
+
   it('refuses truncated frames with an error instead of garbage', () => {
     const frame = encodeFrame({ kind: 'result', id: 1, value: new Float32Array(100) });
     expect(() => decodeFrame(frame.subarray(0, 2))).toThrow(/shorter/);

@@ -39,7 +39,7 @@ function completeLength(b: Uint8Array): number {
 
 export function readJournalFile(path: string): JournalRecord[] {
   if (!existsSync(path)) return [];
-  const b = new Uint8Array(readFileSync(path));
+  const b = new Uint8Array(readFileSync(path)); // own copy: records are views onto it
   const out: JournalRecord[] = [];
   let at = 0;
   while (at + 4 <= b.byteLength) {

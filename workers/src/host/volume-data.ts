@@ -42,7 +42,7 @@ export function toVolumeData(caseId: string, sequence: SequenceName | 'label', v
     dtype,
     data,
     ...geometryOf(v),
-    range: displayRange(data),
+    range: cachedRange(v, data),
     source: {
       path: v.source.path,
       format: v.source.format,
@@ -51,6 +51,15 @@ export function toVolumeData(caseId: string, sequence: SequenceName | 'label', v
       warnings: v.source.warnings,
     },
   };
+}
+
+const ranges = new WeakMap<Volume, VolumeData['range']>();
+function cachedRange(v: Volume, data: ArrayLike<number>): VolumeData['range'] {
+  const known = ranges.get(v);
+  if (known) return known;
+  const r = displayRange(data);
+  ranges.set(v, r);
+  return r;
 }
 
 /**

@@ -174,7 +174,8 @@ function serveSocket(ws: WebSocket, service: QuorumService, log: (l: string) => 
     try {
       if (!isBinary) throw new QuorumError('bad-argument', 'text frames are not part of the protocol');
       const buf = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
-      msg = decodeFrame(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+      // A copy: ws may hand us pooled Buffers, and decoded arrays are views onto the frame.
+      msg = decodeFrame(new Uint8Array(buf));
     } catch (e) {
       log(`dropped a bad frame: ${(e as Error).message}`);
       return;
