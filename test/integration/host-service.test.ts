@@ -98,6 +98,7 @@ describe('host service on the shipped sample case (BraTS pat0003)', () => {
     copyFileSync(join(SAMPLE_CASE, 'flair.nii.gz'), flair);
     const before = readFileSync(flair);
     const c = await svc.openCase({ flair, t1c: join(SAMPLE_CASE, 't1c.nii.gz') });
+    expect(c.root).toBe(dir); // explicit files: the case lives in the reference file's folder
     const n = c.geometry.dims[0] * c.geometry.dims[1] * c.geometry.dims[2];
     await expect(
       svc.export({
@@ -128,6 +129,11 @@ describe('host service on the shipped sample case (BraTS pat0003)', () => {
     const j = await svc.readJournal(info.id);
     expect(j.map((r) => r.op.kind)).toEqual(['paint', 'undo']);
     expect(Array.from(j[0].bytes as Uint8Array)).toEqual([1, 2, 3]);
+    // Reopening the same files finds the journal; other files have their own.
+    const again = await svc.openCase(SAMPLE_CASE);
+    expect((await svc.readJournal(again.id)).length).toBe(2);
+    const other = await svc.openCase({ flair: join(SAMPLE_CASE, 'flair.nii.gz') });
+    expect(await svc.readJournal(other.id)).toEqual([]);
     const recent = await svc.listRecent();
     expect(recent.map((r) => r.input)).toContain(SAMPLE_CASE);
   });

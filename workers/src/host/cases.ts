@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { CaseInfo, CaseSequenceInfo, OpenCaseInput, VolumeGeometry } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { sameGrid } from '../../../core/src/geometry.ts';
@@ -140,6 +140,8 @@ export function referenceVolume(c: LoadedCase, channels: SequenceName[] = []): V
 
 export function describeCase(id: string, c: LoadedCase, modelChannels: SequenceName[]): CaseInfo {
   const ref = referenceVolume(c, modelChannels);
+  // A case opened from explicit files may have no folder of its own: use the reference file's.
+  if (!isAbsolute(c.root)) c.root = dirname(ref.source.path);
   const format = ref.source.format === 'dicom' ? 'dicom' : 'nifti';
   const sequences: CaseSequenceInfo[] = (Object.entries(c.sequences) as [SequenceName, Volume][]).map(
     ([sequence, v]) => ({

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -386,7 +386,12 @@ export class QuorumService implements QuorumApi {
   /** One journal per case source (not per session id), so reopening a case finds its edits. */
   private journalPath(caseId: string): string {
     const c = this.get(caseId);
-    const key = Buffer.from(c.info.root).toString('base64url').slice(-80);
+    // Keyed by the source files, not the folder: two cases picked from one folder stay apart.
+    const sources = c.info.sequences
+      .map((s) => s.path)
+      .sort()
+      .join('\n');
+    const key = createHash('sha256').update(sources).digest('hex').slice(0, 32);
     return join(this.stateDir, 'journal', `${key}.qjournal`);
   }
 
