@@ -1,76 +1,13 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import type { CaseInfo, CaseSequenceInfo, OpenCaseInput, VolumeGeometry } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { sameGrid } from '../../../core/src/geometry.ts';
-import { loadVolume } from '../../../core/src/node/load.ts';
+import { type Case, openCase } from '../../../core/src/node/case.ts';
 import { detectSequence, isBrainMaskFile, isLabelFile } from '../../../core/src/sequence.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
-import { importSource } from './paths.ts';
 
-/** The case shape of core/src/node/case.ts (A's openCase); repeated here so the host compiles alone. */
-export interface LoadedCase {
-  id: string;
-  root: string;
-  sequences: Partial<Record<SequenceName, Volume>>;
-  label?: Volume;
-  labelPath?: string;
-  warnings: string[];
-}
-
-type OpenCaseFn = (
-  input: string | Partial<Record<'flair' | 't1' | 't1c' | 't2', string>>,
-) => Promise<LoadedCase>;
-
-/**
- * A's openCase (core/src/node/case.ts) when it is there; else a small equivalent that covers
- * NIfTI folders, lists of files and explicit mappings, so the host works while A's lands.
- */
-async function coreOpenCase(): Promise<OpenCaseFn | undefined> {
-  try {
-    const mod = await importSource<{ openCase?: OpenCaseFn }>('core/src/node/case.ts');
-    return mod.openCase;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw e;
-  }
-}
+export type LoadedCase = Case;
 
 const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
-
-async function fallbackOpen(
-  files: string[],
-  root: string,
-  explicit?: Record<string, string>,
-): Promise<LoadedCase> {
-  const c: LoadedCase = { id: root, root, sequences: {}, warnings: [] };
-  const entries: [SequenceName | 'label', string][] = explicit
-    ? (Object.entries(explicit) as [SequenceName, string][])
-    : files
-        .filter((f) => NIFTI.test(f) && !isBrainMaskFile(f))
-        .map((f) => [isLabelFile(f) ? 'label' : detectSequence(f), f]);
-  for (const [seq, file] of entries) {
-    const v = await loadVolume(file);
-    if (seq === 'label') {
-      c.label = v;
-      c.labelPath = file;
-    } else if (c.sequences[seq]) c.warnings.push(`${basename(file)}: a second ${seq} file, ignored`);
-    else {
-      v.source.sequence = seq;
-      c.sequences[seq] = v;
-    }
-  }
-  const vols = Object.values(c.sequences);
-  if (vols.length === 0) throw new QuorumError('missing-sequence', 'no MRI sequence found', root);
-  for (const v of [...vols.slice(1), ...(c.label ? [c.label] : [])])
-    if (!sameGrid(vols[0], v))
-      throw new QuorumError(
-        'inconsistent-series',
-        `${basename(v.source.path)} is not on the grid of ${basename(vols[0].source.path)}`,
-        root,
-      );
-  return c;
-}
 
 export async function loadCase(input: OpenCaseInput): Promise<LoadedCase> {
   try {
@@ -81,50 +18,33 @@ export async function loadCase(input: OpenCaseInput): Promise<LoadedCase> {
       throw new QuorumError(
         'unsupported',
         `this build cannot read it (${(e as Error).message.split('\n')[0]})`,
-        String(input),
+        typeof input === 'string' ? input : JSON.stringify(input),
       );
     throw e;
   }
 }
 
 async function loadCaseUnchecked(input: OpenCaseInput): Promise<LoadedCase> {
-  const open = await coreOpenCase();
   if (Array.isArray(input)) {
     if (input.length === 0) throw new QuorumError('bad-argument', 'no files given');
-    if (input.length === 1) return loadCaseUnchecked(input[0]);
+    if (input.length === 1) return openCase(resolve(input[0]));
     // Several DICOM files (no NIfTI among them): the series they belong to is their folder.
-    if (!input.some((f) => NIFTI.test(f))) return loadCaseUnchecked(resolve(input[0], '..'));
+    if (!input.some((f) => NIFTI.test(f))) return openCase(resolve(input[0], '..'));
     // Several NIfTI files: map them by name, then open as an explicit mapping.
     const mapping: Record<string, string> = {};
     for (const f of input.map((p) => resolve(p))) {
-      if (isBrainMaskFile(f)) continue;
-      const s = isLabelFile(f) ? 'label' : detectSequence(f);
-      if (s !== 'unknown' && s !== 'label') mapping[s] = f;
+      if (isBrainMaskFile(f) || isLabelFile(f)) continue;
+      const s = detectSequence(f);
+      if (s !== 'unknown') mapping[s] = f;
     }
     if (Object.keys(mapping).length === 0)
       throw new QuorumError('missing-sequence', 'none of the files could be assigned a sequence', input[0]);
-    return open ? open(mapping) : fallbackOpen([], resolve(input[0], '..'), mapping);
+    return openCase(mapping);
   }
-  if (typeof input === 'string') {
-    const p = resolve(input);
-    if (!existsSync(p)) throw new QuorumError('not-found', 'no such file or folder', p);
-    if (open) return open(p);
-    if (statSync(p).isDirectory()) {
-      const files = readdirSync(p).map((f) => join(p, f));
-      if (!files.some((f) => NIFTI.test(f))) {
-        const v = await loadVolume(p); // DICOM folder: one series
-        return { id: p, root: p, sequences: { [v.source.sequence]: v }, warnings: [] };
-      }
-      return fallbackOpen(files, p);
-    }
-    const v = await loadVolume(p);
-    const seq = v.source.sequence === 'unknown' ? detectSequence(p) : v.source.sequence;
-    return { id: p, root: resolve(p, '..'), sequences: { [seq]: v }, warnings: [] };
-  }
+  if (typeof input === 'string') return openCase(resolve(input));
   const mapping = Object.fromEntries(Object.entries(input).map(([k, v]) => [k, resolve(v as string)]));
-  const first = Object.values(mapping)[0];
-  if (!first) throw new QuorumError('bad-argument', 'empty sequence mapping');
-  return open ? open(mapping) : fallbackOpen([], resolve(first, '..'), mapping);
+  if (!Object.keys(mapping).length) throw new QuorumError('bad-argument', 'empty sequence mapping');
+  return openCase(mapping);
 }
 
 export function geometryOf(v: Volume): VolumeGeometry {
