@@ -1,0 +1,141 @@
+import dicomParser from 'dicom-parser';
+import { MAX_VOXELS, QuorumError } from '../errors.ts';
+
+/** The attributes of one DICOM image file that geometry, decoding and DICOM SEG export need. */
+export interface DicomImage {
+  file: string;
+  transferSyntaxUID: string;
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+  sopClassUID: string;
+  frameOfReferenceUID: string;
+  modality: string;
+  seriesDescription: string;
+  seriesNumber: number;
+  instanceNumber: number;
+  acquisitionNumber: number;
+  temporalPosition: number;
+  echoTime: number;
+  patientName: string;
+  patientID: string;
+  imageType: string;
+  rows: number;
+  columns: number;
+  frames: number;
+  imagePosition?: [number, number, number];
+  imageOrientation?: [number, number, number, number, number, number];
+  pixelSpacing: [number, number];
+  bitsAllocated: number;
+  bitsStored: number;
+  pixelRepresentation: number;
+  samplesPerPixel: number;
+  photometric: string;
+  rescaleSlope: number;
+  rescaleIntercept: number;
+  /** Siemens NumberOfImagesInMosaic (0019,100A); 0 when not a mosaic. */
+  mosaicImages: number;
+  spacingBetweenSlices: number;
+  sliceThickness: number;
+  /** for decoding */
+  dataSet: dicomParser.DataSet;
+}
+
+export const TRANSFER_SYNTAX_NAMES: Record<string, string> = {
+  '1.2.840.10008.1.2': 'Implicit VR Little Endian',
+  '1.2.840.10008.1.2.1': 'Explicit VR Little Endian',
+  '1.2.840.10008.1.2.1.99': 'Deflated Explicit VR Little Endian',
+  '1.2.840.10008.1.2.2': 'Explicit VR Big Endian',
+  '1.2.840.10008.1.2.5': 'RLE Lossless',
+  '1.2.840.10008.1.2.4.50': 'JPEG Baseline (8-bit)',
+  '1.2.840.10008.1.2.4.51': 'JPEG Extended (12-bit)',
+  '1.2.840.10008.1.2.4.57': 'JPEG Lossless',
+  '1.2.840.10008.1.2.4.70': 'JPEG Lossless SV1',
+  '1.2.840.10008.1.2.4.80': 'JPEG-LS Lossless',
+  '1.2.840.10008.1.2.4.81': 'JPEG-LS Near-Lossless',
+  '1.2.840.10008.1.2.4.90': 'JPEG 2000 Lossless',
+  '1.2.840.10008.1.2.4.91': 'JPEG 2000',
+};
+
+function nums(ds: dicomParser.DataSet, tag: string): number[] | undefined {
+  const s = ds.string(tag);
+  if (!s) return undefined;
+  const v = s.split('\\').map(Number);
+  return v.every(Number.isFinite) ? v : undefined;
+}
+
+/** True when the bytes start like a DICOM Part 10 file (128-byte preamble + "DICM"). */
+export function hasDicmPrefix(b: Uint8Array): boolean {
+  return b.length > 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
+}
+
+/** Parses one file; throws QuorumError 'not-dicom' / 'truncated' / 'corrupt' / 'too-large'. */
+export function parseDicom(bytes: Uint8Array, file: string): DicomImage {
+  let ds: dicomParser.DataSet;
+  try {
+    ds = dicomParser.parseDicom(bytes, { untilTag: undefined } as never);
+  } catch (e) {
+    const msg =
+      typeof e === 'string'
+        ? e
+        : ((e as { exception?: string }).exception ?? (e as Error).message ?? String(e));
+    const code = /buffer overread|end of buffer|beyond|overrun/i.test(msg)
+      ? 'truncated'
+      : hasDicmPrefix(bytes)
+        ? 'corrupt'
+        : 'not-dicom';
+    throw new QuorumError(
+      code,
+      code === 'not-dicom' ? 'not a DICOM file' : `unreadable DICOM (${msg})`,
+      file,
+    );
+  }
+  const rows = ds.uint16('x00280010') ?? 0;
+  const columns = ds.uint16('x00280011') ?? 0;
+  const frames = Number(ds.string('x00280008') ?? 1) || 1;
+  if (!rows || !columns || !ds.elements.x7fe00010) {
+    throw new QuorumError('unsupported', 'no image in this DICOM object (no Rows/Columns/PixelData)', file);
+  }
+  if (rows * columns * frames > MAX_VOXELS)
+    throw new QuorumError('too-large', `${columns}x${rows}x${frames} exceeds the voxel limit`, file);
+  const ipp = nums(ds, 'x00200032');
+  const iop = nums(ds, 'x00200037');
+  const ps = nums(ds, 'x00280030') ?? nums(ds, 'x00181164') ?? [1, 1];
+  return {
+    file,
+    transferSyntaxUID: (ds.string('x00020010') ?? '1.2.840.10008.1.2').replace(/\0/g, '').trim(),
+    studyInstanceUID: ds.string('x0020000d') ?? '',
+    seriesInstanceUID: ds.string('x0020000e') ?? '(no SeriesInstanceUID)',
+    sopInstanceUID: ds.string('x00080018') ?? '',
+    sopClassUID: ds.string('x00080016') ?? '',
+    frameOfReferenceUID: ds.string('x00200052') ?? '',
+    modality: ds.string('x00080060') ?? '',
+    seriesDescription: ds.string('x0008103e') ?? '',
+    seriesNumber: Number(ds.string('x00200011') ?? 0) || 0,
+    instanceNumber: Number(ds.string('x00200013') ?? 0) || 0,
+    acquisitionNumber: Number(ds.string('x00200012') ?? 0) || 0,
+    temporalPosition: Number(ds.string('x00200100') ?? 0) || 0,
+    echoTime: Number(ds.string('x00180081') ?? 0) || 0,
+    patientName: ds.string('x00100010') ?? '',
+    patientID: ds.string('x00100020') ?? '',
+    imageType: ds.string('x00080008') ?? '',
+    rows,
+    columns,
+    frames,
+    imagePosition: ipp?.length === 3 ? (ipp as [number, number, number]) : undefined,
+    imageOrientation:
+      iop?.length === 6 ? (iop as [number, number, number, number, number, number]) : undefined,
+    pixelSpacing: [ps[0] || 1, ps[1] || 1],
+    bitsAllocated: ds.uint16('x00280100') ?? 16,
+    bitsStored: ds.uint16('x00280101') ?? 16,
+    pixelRepresentation: ds.uint16('x00280103') ?? 0,
+    samplesPerPixel: ds.uint16('x00280002') ?? 1,
+    photometric: (ds.string('x00280004') ?? 'MONOCHROME2').trim(),
+    rescaleSlope: Number(ds.string('x00281053') ?? 1) || 1,
+    rescaleIntercept: Number(ds.string('x00281052') ?? 0) || 0,
+    mosaicImages: /MOSAIC/i.test(ds.string('x00080008') ?? '') ? (ds.uint16('x0019100a') ?? 0) : 0,
+    spacingBetweenSlices: Number(ds.string('x00180088') ?? 0) || 0,
+    sliceThickness: Number(ds.string('x00180050') ?? 0) || 0,
+    dataSet: ds,
+  };
+}
