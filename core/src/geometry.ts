@@ -50,6 +50,29 @@ export function voxelToWorld(v: Pick<Geometry, 'spacing' | 'origin' | 'direction
   return out;
 }
 
+/**
+ * Voxel (continuous) index of a world (LPS mm) position: the inverse of voxelToWorld. The 3x3
+ * part (direction axis c times spacing[c], column c) is inverted by its adjugate, so sheared
+ * (non-orthogonal) grids invert exactly too.
+ */
+export function worldToVoxel(v: Pick<Geometry, 'spacing' | 'origin' | 'direction'>, xyz: Vec3): Vec3 {
+  // m[r][c]: world component r per unit step along voxel axis c
+  const m = [0, 1, 2].map((r) => [0, 1, 2].map((c) => v.direction[c * 3 + r] * v.spacing[c]));
+  const d = [0, 1, 2].map((r) => xyz[r] - v.origin[r]);
+  const cof = (r: number, c: number) => {
+    const r1 = (r + 1) % 3;
+    const r2 = (r + 2) % 3;
+    const c1 = (c + 1) % 3;
+    const c2 = (c + 2) % 3;
+    return m[r1][c1] * m[r2][c2] - m[r1][c2] * m[r2][c1];
+  };
+  const det = m[0][0] * cof(0, 0) + m[0][1] * cof(0, 1) + m[0][2] * cof(0, 2);
+  // inverse[c][r] = cof(r, c) / det
+  const out: Vec3 = [0, 0, 0];
+  for (let c = 0; c < 3; c++) out[c] = (cof(0, c) * d[0] + cof(1, c) * d[1] + cof(2, c) * d[2]) / det;
+  return out;
+}
+
 /** Largest absolute difference between two volumes' affines, in mm (same-grid check). */
 export function affineDistance(a: Pick<Volume, 'spacing' | 'origin' | 'direction'>, b: typeof a): number {
   const x = affineFromVolume(a);
