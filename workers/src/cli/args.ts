@@ -43,3 +43,13 @@ export function numFlag(flags: Record<string, string | true>, name: string): num
     throw new QuorumError('bad-argument', `--${name} must be a number, got ${v}`);
   return n;
 }
+
+/** --slices a:b, an inclusive axial slice range. */
+export function slicesFlag(flags: Record<string, string | true>): [number, number] | undefined {
+  const v = flags.slices;
+  if (v === undefined) return undefined;
+  const m = typeof v === 'string' ? /^(\d+):(\d+)$/.exec(v) : null;
+  if (!m)
+    throw new QuorumError('bad-argument', `--slices must be a:b (inclusive axial slice range), got ${v}`);
+  return [Number(m[1]), Number(m[2])];
+}

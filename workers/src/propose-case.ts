@@ -1,0 +1,201 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../../core/src/node/atomic.ts';
+import type { Case } from '../../core/src/node/case.ts';
+import { writeNiftiFile } from '../../core/src/node/load.ts';
+import type { Volume } from '../../core/src/volume.ts';
+import type { EngineClient } from './client.ts';
+import type { ChannelVolume, EngineEvent, SamplerName, SliceResult } from './protocol.ts';
+
+/**
+ * One case → mask.nii.gz + uncertainty.nii.gz + report.json in a folder. Shared by
+ * `quorum propose`, `quorum propose-dataset` and the host's pre-labelling queue.
+ * report.json is written last (atomically, like the images): its presence with every listed
+ * output is what "this case is done" means, so a run killed mid-case is simply redone.
+ */
+export interface ProposeSettings {
+  slices?: [number, number];
+  members?: number;
+  steps?: number;
+  sampler?: SamplerName;
+  eta?: number;
+  seed?: number;
+}
+
+export interface CaseReport {
+  case: string;
+  inputs: Record<string, string>;
+  model: { name: string; version: string };
+  settings: {
+    members: number;
+    steps: number;
+    sampler: SamplerName;
+    eta: number;
+    seed: number;
+    slices: [number, number] | 'all with brain';
+  };
+  device: string;
+  deviceNote?: string;
+  timings: { totalSeconds: number; engineSeconds: number; modelSeconds: number; secondsPerSlice: number };
+  lesionVolumeMl: number;
+  /** Expected disagreement volume: sum over slices of the slice uncertainty score times thickness. */
+  uncertaintyMm3: number;
+  slices: { k: number; lesionAreaMm2: number; uncertainty: number }[];
+  skippedSlices: number[];
+  outputs: string[];
+}
+
+export const REPORT_FILE = 'report.json';
+
+function toChannel(v: Volume): ChannelVolume {
+  return {
+    dims: v.dims,
+    spacing: v.spacing,
+    origin: v.origin,
+    direction: v.direction,
+    data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data),
+  };
+}
+
+export interface ProposeCaseRun {
+  result: Promise<CaseReport>;
+  cancel(): void;
+}
+
+/** Runs the ensemble on `kase` and writes its outputs into `outDir` (created if needed). */
+export function proposeCaseToDir(
+  engine: EngineClient,
+  kase: Case,
+  outDir: string,
+  settings: ProposeSettings,
+  onEvent: (e: EngineEvent) => void = () => {},
+): ProposeCaseRun {
+  const t0 = performance.now();
+  const sequences = Object.values(kase.sequences) as Volume[];
+  const sources = sequences.map((v) => v.source.path);
+  const reference = sequences[0];
+  const results: SliceResult[] = [];
+  const run = engine.propose(
+    {
+      caseName: kase.root,
+      volumes: Object.fromEntries(Object.entries(kase.sequences).map(([k, v]) => [k, toChannel(v!)])),
+      slices: settings.slices,
+      members: settings.members,
+      steps: settings.steps,
+      sampler: settings.sampler,
+      eta: settings.eta,
+      seed: settings.seed ?? 0,
+    },
+    (e) => {
+      if (e.type === 'slice') results.push(e.result);
+      onEvent(e);
+    },
+  );
+  const result = run.result.then((s) => {
+    mkdirSync(outDir, { recursive: true });
+    // assemble volumes on the input grid
+    const [nx, ny, nz] = reference.dims;
+    const plane = nx * ny;
+    const mask = new Uint8Array(plane * nz);
+    const std = new Float32Array(plane * nz);
+    for (const r of results) {
+      mask.set(r.mask, r.k * plane);
+      std.set(r.std, r.k * plane);
+    }
+    const geometry = {
+      dims: reference.dims,
+      spacing: reference.spacing,
+      origin: reference.origin,
+      direction: reference.direction,
+      source: reference.source,
+    };
+    writeNiftiFile(
+      join(outDir, 'mask.nii.gz'),
+      { ...geometry, data: mask },
+      { datatype: 'uint8', description: 'Quorum proposal', sources },
+    );
+    writeNiftiFile(
+      join(outDir, 'uncertainty.nii.gz'),
+      { ...geometry, data: std },
+      { datatype: 'float32', description: 'Quorum ensemble std', sources },
+    );
+    const voxelMl = (reference.spacing[0] * reference.spacing[1] * reference.spacing[2]) / 1000;
+    let lesionVoxels = 0;
+    for (let i = 0; i < mask.length; i++) lesionVoxels += mask[i];
+    results.sort((a, b) => a.k - b.k);
+    const report: CaseReport = {
+      case: kase.root,
+      inputs: Object.fromEntries(Object.entries(kase.sequences).map(([k, v]) => [k, v!.source.path])),
+      model: s.model,
+      settings: {
+        members: s.members,
+        steps: s.steps,
+        sampler: s.sampler,
+        eta: s.eta,
+        seed: s.seed,
+        slices: settings.slices ?? 'all with brain',
+      },
+      device: s.device,
+      deviceNote: s.deviceNote,
+      timings: {
+        totalSeconds: (performance.now() - t0) / 1000,
+        engineSeconds: s.seconds.total,
+        modelSeconds: s.seconds.model,
+        secondsPerSlice: s.seconds.perSlice,
+      },
+      lesionVolumeMl: lesionVoxels * voxelMl,
+      uncertaintyMm3: results.reduce((a, r) => a + r.uncertainty, 0) * reference.spacing[2],
+      slices: results.map((r) => ({ k: r.k, lesionAreaMm2: r.lesionAreaMm2, uncertainty: r.uncertainty })),
+      skippedSlices: s.skipped,
+      outputs: ['mask.nii.gz', 'uncertainty.nii.gz'],
+    };
+    writeFileAtomic(join(outDir, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
+    return report;
+  });
+  return { result, cancel: run.cancel };
+}
+
+/**
+ * The report of a finished case in `outDir`, or undefined when the case must be (re)done: no
+ * report, an unreadable one, a listed output missing, or settings other than those asked for
+ * (only the settings given explicitly are compared).
+ */
+export function completeReport(outDir: string, wanted: ProposeSettings = {}): CaseReport | undefined {
+  let r: CaseReport;
+  try {
+    r = JSON.parse(readFileSync(join(outDir, REPORT_FILE), 'utf8')) as CaseReport;
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(r.outputs) || typeof r.lesionVolumeMl !== 'number') return undefined;
+  if (!r.outputs.every((f) => existsSync(join(outDir, f)))) return undefined;
+  const s = r.settings ?? {};
+  for (const k of ['members', 'steps', 'sampler', 'eta', 'seed'] as const)
+    if (wanted[k] !== undefined && s[k] !== wanted[k]) return undefined;
+  if (wanted.slices && JSON.stringify(s.slices) !== JSON.stringify(wanted.slices)) return undefined;
+  return r;
+}
+
+/**
+ * The cases of a dataset folder: its subfolders (symlinks followed), sorted by name, hidden
+ * ones and `exclude` (e.g. an output folder inside it) left out.
+ */
+export function listDatasetCases(folder: string, exclude: string[] = []): { name: string; path: string }[] {
+  const root = resolve(folder);
+  const skip = new Set(exclude.map((p) => resolve(p)));
+  const out: { name: string; path: string }[] = [];
+  for (const name of readdirSync(root).sort()) {
+    if (name.startsWith('.')) continue;
+    const path = join(root, name);
+    if (skip.has(path)) continue;
+    try {
+      if (!statSync(path).isDirectory()) continue;
+    } catch {
+      // A dangling symlink is a broken case: list it so it is reported, not silently dropped.
+      out.push({ name, path });
+      continue;
+    }
+    out.push({ name, path });
+  }
+  return out;
+}
