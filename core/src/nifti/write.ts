@@ -14,7 +14,7 @@ const OUT: Record<NiftiOutType, { code: number; bits: number }> = {
  * Quaternion (b, c, d), qfac for a 3x3 rotation given column-wise, following NIfTI's
  * nifti_mat44_to_quatern: a reflection is folded into qfac by flipping the third column.
  */
-function quaternion(cols: number[][]): { b: number; c: number; d: number; qfac: number } {
+function quaternion(cols: number[][]): { b: number; c: number; d: number; qfac: number; m: number[][] } {
   const m = [0, 1, 2].map((r) => [cols[0][r], cols[1][r], cols[2][r]]);
   const det =
     m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
@@ -57,7 +57,57 @@ function quaternion(cols: number[][]): { b: number; c: number; d: number; qfac: 
       d = -d;
     }
   }
-  return { b, c, d, qfac };
+  return { b, c, d, qfac, m };
+}
+
+/** The float32 next to x, `steps` ulps away (x must already be a float32 value). */
+function f32Step(x: number, steps: number): number {
+  if (steps === 0) return x;
+  const f = new Float32Array([x]);
+  const i = new Int32Array(f.buffer);
+  // float32 bit patterns are ordered like sign-magnitude integers
+  if (x === 0) i[0] = steps > 0 ? steps : 0x80000000 | -steps;
+  else i[0] += (x > 0 ? 1 : -1) * steps;
+  return f[0];
+}
+
+/**
+ * (b, c, d) as the float32 values the header will hold. Readers rebuild a = sqrt(1 - b²-c²-d²)
+ * from those float32 values; when a is near 0 (rotations near 180°, e.g. every axial DICOM grid
+ * seen from RAS) plain rounding leaves 1 - Σ around ±1e-7, i.e. a ≈ 3e-4 instead of 0, which tilts
+ * the qform by ~1e-3 mm per voxel. So the neighbours (±2 ulp) of the rounded values are tried and
+ * the triple whose rebuilt rotation is closest to the wanted one is kept. Σ may exceed 1 only by
+ * less than nibabel's tolerance (3 float32 eps), which readers clamp to a = 0.
+ */
+function float32Quaternion(q: { b: number; c: number; d: number }, m: number[][]): [number, number, number] {
+  const base = [q.b, q.c, q.d].map(Math.fround);
+  const rebuildError = (b: number, c: number, d: number) => {
+    const w2 = 1 - (b * b + c * c + d * d);
+    const a = w2 < 0 ? 0 : Math.sqrt(w2);
+    const R = [
+      [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
+      [2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)],
+      [2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b],
+    ];
+    let e = 0;
+    for (let r = 0; r < 3; r++)
+      for (let col = 0; col < 3; col++) e = Math.max(e, Math.abs(R[r][col] - m[r][col]));
+    return e;
+  };
+  let best = base as [number, number, number];
+  let bestErr = rebuildError(base[0], base[1], base[2]);
+  for (let i = -2; i <= 2; i++)
+    for (let j = -2; j <= 2; j++)
+      for (let k = -2; k <= 2; k++) {
+        const t = [f32Step(base[0], i), f32Step(base[1], j), f32Step(base[2], k)];
+        if (t[0] * t[0] + t[1] * t[1] + t[2] * t[2] - 1 > 2.5 * 2 ** -23) continue;
+        const e = rebuildError(t[0], t[1], t[2]);
+        if (e < bestErr) {
+          bestErr = e;
+          best = t as [number, number, number];
+        }
+      }
+  return best;
 }
 
 export interface EncodeOptions {
@@ -114,9 +164,10 @@ export function encodeNifti(
   const qformCode = orthogonal ? (srcCodes && srcCodes.qformCode > 0 ? srcCodes.qformCode : sformCode) : 0;
   v.setInt16(252, qformCode, L);
   v.setInt16(254, sformCode, L);
-  v.setFloat32(256, q.b, L);
-  v.setFloat32(260, q.c, L);
-  v.setFloat32(264, q.d, L);
+  const [qb, qc, qd] = float32Quaternion(q, q.m);
+  v.setFloat32(256, qb, L);
+  v.setFloat32(260, qc, L);
+  v.setFloat32(264, qd, L);
   for (let i = 0; i < 3; i++) v.setFloat32(268 + 4 * i, aff[i * 4 + 3], L);
   for (let i = 0; i < 12; i++) v.setFloat32(280 + 4 * i, aff[i], L);
   out.set([0x6e, 0x2b, 0x31, 0x00], 344); // "n+1\0"
