@@ -1,0 +1,82 @@
+/**
+ * `quorum info <file-or-folder>` as a user runs it (node bin/quorum.mjs), checked against
+ * nibabel (NIfTI) and dcm2niix's reference output (DICOM folder).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { affineFromVolume } from '../../core/src/geometry.ts';
+import { DATA, PAT3, PYTHON, REPO } from '../helpers/paths.ts';
+
+function quorum(...args: string[]) {
+  const r = spawnSync('node', [join(REPO, 'bin', 'quorum.mjs'), ...args], {
+    encoding: 'utf8',
+    cwd: REPO,
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('quorum info', () => {
+  it('a NIfTI file: dims, geometry (LPS), datatype, range and sequence as nibabel sees them', () => {
+    const file = join(PAT3, 'Flair_subtrMeanDivStd.nii.gz');
+    const r = quorum('info', file);
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout);
+    const nib = JSON.parse(
+      execFileSync(PYTHON, [join(__dirname, '..', 'helpers', 'nibabel_ref.py'), file], { encoding: 'utf8' }),
+    )[file];
+    expect(info.file).toBe(file);
+    expect(info.format).toBe('nifti');
+    expect(info.coordinates).toBe('LPS');
+    expect(info.dims).toEqual(nib.shape);
+    // spacing/origin/direction reproduce nibabel's RAS affine
+    const aff = affineFromVolume(info);
+    for (const [i, v] of nib.affine.entries()) expect(Math.abs(aff[i] - v)).toBeLessThan(1e-5);
+    expect(info.datatype).toBe('float32');
+    expect(info.range[0]).toBeCloseTo(nib.min, 5);
+    expect(info.range[1]).toBeCloseTo(nib.max, 5);
+    expect(info.sequence).toBe('flair');
+    expect(info.warnings).toEqual([]);
+  });
+
+  it('a DICOM folder: its series with slices and time points as dcm2niix wrote them', () => {
+    const dir = join(DATA, 'dicom', 'dcm_qa_nih', 'In', '20180918GE', 'mr_0004');
+    const r = quorum('info', dir);
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.folder).toBe(dir);
+    expect(info.series).toHaveLength(1);
+    const s = info.series[0];
+    const refNii = join(DATA, 'dicom', 'dcm_qa_nih', 'Ref', 'DCM2NIIX_regression_test_4.nii');
+    const ref = JSON.parse(readFileSync(refNii.replace(/\.nii$/, '.json'), 'utf8'));
+    const hdr = readFileSync(refNii);
+    const refDims = [0, 1, 2, 3].map((i) => hdr.readInt16LE(42 + 2 * i));
+    expect(s.seriesDescription).toBe(ref.SeriesDescription);
+    expect(s.modality).toBe(ref.Modality);
+    expect([s.columns, s.rows, s.slices, s.volumes]).toEqual(refDims);
+    expect(s.files).toHaveLength(refDims[2] * refDims[3]);
+    expect(s.transferSyntaxUID).toBe('1.2.840.10008.1.2.1');
+    expect(s.problem).toBeUndefined();
+  });
+
+  it('not-nifti.nii: a one-line error naming the file, exit code 1, nothing on stdout', () => {
+    const file = join(DATA, 'nifti', 'nifti-reader-js', 'not-nifti.nii');
+    const r = quorum('info', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe(`quorum info: ${file}: not a NIfTI-1/NIfTI-2 file (no valid header magic)`);
+  });
+
+  it('a missing path and a missing argument fail with non-zero exit codes', () => {
+    const missing = join(DATA, 'no-such-file.nii.gz');
+    const r = quorum('info', missing);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${missing}: no such file or folder`);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace for user errors
+    const u = quorum('info');
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/usage: quorum info/);
+  });
+});
