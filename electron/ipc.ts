@@ -4,7 +4,9 @@ export const IPC = {
   call: 'quorum:call',
   /** invoke(callId, params) → { runId }; events follow on `event`. */
   propose: 'quorum:propose',
-  /** main → renderer: (callId, ProposalEvent). */
+  /** invoke(callId, method, args) → result, for the other streaming methods (prelabel); events on `event`. */
+  stream: 'quorum:stream',
+  /** main → renderer: (callId, ProposalEvent | DatasetEvent). */
   event: 'quorum:event',
   /** main → renderer: (MenuCommand, paths?). */
   menu: 'quorum:menu',

@@ -12,7 +12,15 @@ import {
   protocol,
   session,
 } from 'electron';
-import { API_METHODS, type ApiMethod, type MenuCommand, type ProposeParams } from '../core/src/api.ts';
+import {
+  API_METHODS,
+  type ApiMethod,
+  type DatasetEvent,
+  type MenuCommand,
+  type PrelabelParams,
+  type ProposeParams,
+  STREAM_METHODS,
+} from '../core/src/api.ts';
 import { QuorumService, REPO_ROOT, SAMPLE_CASE } from '../workers/src/host/service.ts';
 import { IPC, type IpcReply } from './ipc.ts';
 
@@ -146,7 +154,8 @@ function buildMenu() {
 function registerIpc() {
   ipcMain.handle(IPC.call, async (_e, method: ApiMethod, args: unknown[]): Promise<IpcReply> => {
     try {
-      if (!API_METHODS.includes(method) || method === 'propose') throw new Error(`unknown method ${method}`);
+      if (!API_METHODS.includes(method) || (STREAM_METHODS as readonly ApiMethod[]).includes(method))
+        throw new Error(`unknown method ${method}`);
       const fn = service[method] as (...a: unknown[]) => Promise<unknown>;
       return { ok: true, value: await fn.apply(service, args) };
     } catch (err) {
@@ -166,6 +175,24 @@ function registerIpc() {
       return { ok: false, error: { code: x.code ?? 'internal', message: x.message, file: x.file } };
     }
   });
+  ipcMain.handle(
+    IPC.stream,
+    async (e, callId: number, method: ApiMethod, args: unknown[]): Promise<IpcReply> => {
+      try {
+        if (method !== 'prelabel') throw new Error(`unknown streaming method ${method}`);
+        const sender = e.sender;
+        const datasetId = args[0] as string;
+        const onEvent = (event: DatasetEvent) => {
+          if (!sender.isDestroyed()) sender.send(IPC.event, callId, event);
+          else service.unsubscribePrelabel(datasetId, onEvent);
+        };
+        return { ok: true, value: await service.prelabel(datasetId, args[1] as PrelabelParams, onEvent) };
+      } catch (err) {
+        const x = err as Error & { code?: string; file?: string };
+        return { ok: false, error: { code: x.code ?? 'internal', message: x.message, file: x.file } };
+      }
+    },
+  );
 }
 
 function lockDown() {

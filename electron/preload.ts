@@ -2,11 +2,15 @@ import { contextBridge, ipcRenderer, webUtils } from 'electron';
 import {
   API_METHODS,
   type ApiError,
+  type ApiEvent,
+  type ApiMethod,
+  isFinalEvent,
   type MenuCommand,
   type ProposalEvent,
   type ProposeParams,
   QUORUM_GLOBAL,
   type QuorumApi,
+  STREAM_METHODS,
 } from '../core/src/api.ts';
 import { IPC, type IpcReply } from './ipc.ts';
 
@@ -22,21 +26,35 @@ const unwrap = (r: IpcReply) => {
   throw { name: 'ApiError', ...r.error } satisfies Pick<ApiError, 'name' | 'code' | 'message'>;
 };
 
-const listeners = new Map<number, (e: ProposalEvent) => void>();
+const listeners = new Map<number, (e: ApiEvent) => void>();
 let nextCall = 1;
-ipcRenderer.on(IPC.event, (_e, callId: number, event: ProposalEvent) => {
+ipcRenderer.on(IPC.event, (_e, callId: number, event: ApiEvent) => {
   listeners.get(callId)?.(event);
-  if (event.type === 'done' || event.type === 'cancelled' || event.type === 'error') listeners.delete(callId);
+  if (isFinalEvent(event)) listeners.delete(callId);
 });
 
 const api: Record<string, unknown> = {};
 for (const m of API_METHODS) {
-  if (m === 'propose') continue;
+  if ((STREAM_METHODS as readonly ApiMethod[]).includes(m)) {
+    if (m === 'propose') continue;
+    // Other streaming methods (prelabel): the callback stays here, the other arguments travel.
+    api[m] = async (...args: unknown[]) => {
+      const callId = nextCall++;
+      listeners.set(callId, args.at(-1) as (e: ApiEvent) => void);
+      try {
+        return unwrap(await ipcRenderer.invoke(IPC.stream, callId, m, args.slice(0, -1)));
+      } catch (e) {
+        listeners.delete(callId);
+        throw e;
+      }
+    };
+    continue;
+  }
   api[m] = async (...args: unknown[]) => unwrap(await ipcRenderer.invoke(IPC.call, m, args));
 }
 api.propose = async (params: ProposeParams, onEvent: (e: ProposalEvent) => void) => {
   const callId = nextCall++;
-  listeners.set(callId, onEvent);
+  listeners.set(callId, onEvent as (e: ApiEvent) => void);
   try {
     return unwrap(await ipcRenderer.invoke(IPC.propose, callId, params));
   } catch (e) {

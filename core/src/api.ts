@@ -202,6 +202,94 @@ export interface JournalRecord {
   bytes?: Uint8Array;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Dataset mode: a folder of cases (one per subfolder) worked through as a worklist. The host keeps
+// it in a project file next to (never inside) the image folder and pre-labels cases in the
+// background, one at a time, so the annotator starts with the most uncertain proposals.
+
+/** new: nothing yet; proposed: a pre-label proposal exists; in-review: being corrected; done. */
+export type WorklistStatus = 'new' | 'proposed' | 'in-review' | 'done';
+
+export interface WorklistCase {
+  /** Subfolder name, unique within the dataset. */
+  name: string;
+  /** The case folder (pass it to openCase). */
+  path: string;
+  status: WorklistStatus;
+  /** From the pre-label proposal. */
+  lesionVolumeMl?: number;
+  /** Expected disagreement volume of the proposal in mL (sum of slice scores); higher = look first. */
+  uncertaintyMl?: number;
+  /** Seconds spent in review, including the running review period. */
+  secondsSpent: number;
+  /** Folder with the proposal (mask.nii.gz, uncertainty.nii.gz, report.json), once proposed. */
+  proposalDir?: string;
+  /** Why pre-labelling this case failed (the queue goes on with the next case). */
+  error?: string;
+}
+
+/** Settings of the pre-labelling queue (model defaults for what is left out). */
+export interface PrelabelParams {
+  members?: number;
+  steps?: number;
+  sampler?: 'ddim' | 'ddpm';
+  eta?: number;
+  seed?: number;
+  /** Inclusive axial slice range; default every slice with brain. */
+  slices?: [number, number];
+}
+
+export type PrelabelState = 'idle' | 'running' | 'paused';
+
+export interface PrelabelQueue {
+  state: PrelabelState;
+  params: PrelabelParams;
+  /** Case being pre-labelled now. */
+  current?: string;
+  /** Cases still to pre-label (status new, no error). */
+  pending: number;
+}
+
+export interface Worklist {
+  /** Pass to the other dataset methods. */
+  id: string;
+  folder: string;
+  /** The project file (JSON), next to the image folder; in the app's state folder if that is read-only. */
+  projectFile: string;
+  /** Sorted: most uncertain proposal first, unproposed cases last (then by name). */
+  cases: WorklistCase[];
+  queue: PrelabelQueue;
+  warnings: string[];
+}
+
+/** Pre-labelling events. The stream of one prelabel call ends with a 'queue' event that is not 'running'. */
+export type DatasetEvent =
+  | { type: 'queue'; datasetId: string; state: PrelabelState; pending: number }
+  | { type: 'case-started'; datasetId: string; case: string }
+  | {
+      type: 'case-progress';
+      datasetId: string;
+      case: string;
+      slicesDone: number;
+      slicesTotal: number;
+      etaSeconds: number;
+    }
+  | { type: 'case-done'; datasetId: string; case: WorklistCase }
+  | { type: 'case-error'; datasetId: string; case: WorklistCase };
+
+/** Any event streamed to a callback of a streaming method (propose, prelabel). */
+export type ApiEvent = ProposalEvent | DatasetEvent;
+
+/** True for the last event of a stream (the transport drops its listener after it). */
+export function isFinalEvent(e: ApiEvent): boolean {
+  return (
+    e.type === 'done' ||
+    e.type === 'cancelled' ||
+    e.type === 'error' ||
+    (e.type === 'queue' && e.state !== 'running')
+  );
+}
+
 /** Native-menu commands Electron forwards to the renderer (browser mode: the renderer's own keys). */
 export type MenuCommand =
   | 'open-file'
@@ -243,6 +331,24 @@ export interface QuorumApi {
   export(req: ExportRequest): Promise<ExportResult>;
   appendJournal(caseId: string, records: JournalRecord[]): Promise<void>;
   readJournal(caseId: string): Promise<JournalRecord[]>;
+
+  /** Opens (or reopens) a dataset folder as a worklist; resumes a pre-labelling queue left running. */
+  openDataset(folder: string): Promise<Worklist>;
+  getWorklist(datasetId: string): Promise<Worklist>;
+  setCaseStatus(datasetId: string, caseName: string, status: WorklistStatus): Promise<WorklistCase>;
+  /** The next case not done, in worklist order (most uncertain first), after `after` if given; null when all are done. */
+  nextCase(datasetId: string, after?: string): Promise<WorklistCase | null>;
+  /**
+   * Starts or resumes background pre-labelling (one case at a time) and streams its events until
+   * it pauses or runs out of cases. Already running: just subscribes (params are ignored).
+   */
+  prelabel(
+    datasetId: string,
+    params: PrelabelParams,
+    onEvent: (e: DatasetEvent) => void,
+  ): Promise<PrelabelQueue>;
+  /** Pauses the queue; the case in flight is cancelled and redone on resume. */
+  pausePrelabel(datasetId: string): Promise<PrelabelQueue>;
 }
 
 /** Request/response methods (the Electron-only helpers onMenu/pathForFile are local to the preload). */
@@ -264,7 +370,17 @@ export const API_METHODS: readonly ApiMethod[] = [
   'export',
   'appendJournal',
   'readJournal',
+  'openDataset',
+  'getWorklist',
+  'setCaseStatus',
+  'nextCase',
+  'prelabel',
+  'pausePrelabel',
 ];
+
+/** Methods whose last argument is an event callback; the transports stream events to it. */
+export const STREAM_METHODS = ['propose', 'prelabel'] as const satisfies readonly ApiMethod[];
+export type StreamMethod = (typeof STREAM_METHODS)[number];
 
 /** Error as it crosses a process boundary. */
 export interface ApiErrorShape {
@@ -299,8 +415,8 @@ export type WireMessage =
   | { kind: 'call'; id: number; method: ApiMethod; args: unknown[] }
   | { kind: 'result'; id: number; value: unknown }
   | { kind: 'error'; id: number; error: ApiErrorShape }
-  /** Proposal events carry the id of the propose call that started them. */
-  | { kind: 'event'; callId: number; event: ProposalEvent };
+  /** Events carry the id of the streaming call (propose, prelabel) that started them. */
+  | { kind: 'event'; callId: number; event: ApiEvent };
 
 // TextEncoder/Decoder exist in every runtime we target (browsers, Node, Electron) but not in the
 // ES2022 lib that core compiles against; reach them through globalThis with a minimal type.
@@ -425,7 +541,7 @@ export function createSocketApi(socket: ByteSocket): QuorumApi {
   socket.binaryType = 'arraybuffer';
   let nextId = 1;
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  const listeners = new Map<number, (e: ProposalEvent) => void>();
+  const listeners = new Map<number, (e: ApiEvent) => void>();
   let closed: ApiError | undefined;
   socket.addEventListener('message', (ev) => {
     const data = ev.data;
@@ -433,8 +549,7 @@ export function createSocketApi(socket: ByteSocket): QuorumApi {
     const msg = decodeFrame(new Uint8Array(data));
     if (msg.kind === 'event') {
       listeners.get(msg.callId)?.(msg.event);
-      if (msg.event.type === 'done' || msg.event.type === 'cancelled' || msg.event.type === 'error')
-        listeners.delete(msg.callId);
+      if (isFinalEvent(msg.event)) listeners.delete(msg.callId);
       return;
     }
     if (msg.kind !== 'result' && msg.kind !== 'error') return;
@@ -451,25 +566,27 @@ export function createSocketApi(socket: ByteSocket): QuorumApi {
   };
   socket.addEventListener('close', onClose);
   socket.addEventListener('error', onClose);
-  const call = (
-    method: ApiMethod,
-    args: unknown[],
-    onEvent?: (e: ProposalEvent) => void,
-  ): Promise<unknown> => {
+  const call = (method: ApiMethod, args: unknown[], onEvent?: (e: ApiEvent) => void): Promise<unknown> => {
     if (closed) return Promise.reject(closed);
     const id = nextId++;
     if (onEvent) listeners.set(id, onEvent);
     return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      pending.set(id, {
+        resolve,
+        reject: (e) => {
+          listeners.delete(id);
+          reject(e);
+        },
+      });
       socket.send(encodeFrame({ kind: 'call', id, method, args }));
     });
   };
   const api: Record<string, unknown> = {};
   for (const m of API_METHODS) {
-    api[m] =
-      m === 'propose'
-        ? (params: ProposeParams, onEvent: (e: ProposalEvent) => void) => call(m, [params], onEvent)
-        : (...args: unknown[]) => call(m, args);
+    api[m] = (STREAM_METHODS as readonly ApiMethod[]).includes(m)
+      ? // the callback stays here; the other arguments travel
+        (...args: unknown[]) => call(m, args.slice(0, -1), args.at(-1) as (e: ApiEvent) => void)
+      : (...args: unknown[]) => call(m, args);
   }
   return api as unknown as QuorumApi;
 }

@@ -5,17 +5,23 @@ import { basename, join, resolve } from 'node:path';
 import type {
   AppInfo,
   CaseInfo,
+  DatasetEvent,
   ExportRequest,
   ExportResult,
   JournalRecord,
   ModelInfo,
   OpenCaseInput,
+  PrelabelParams,
+  PrelabelQueue,
   ProposalEvent,
   ProposeParams,
   QuorumApi,
   RecentEntry,
   UploadedFile,
   VolumeData,
+  Worklist,
+  WorklistCase,
+  WorklistStatus,
 } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
@@ -28,6 +34,7 @@ import { writeExports } from './exports.ts';
 import { appendJournalFile, readJournalFile } from './journal-store.ts';
 import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE } from './paths.ts';
 import { toVolumeData } from './volume-data.ts';
+import { DatasetWorklist } from './worklist.ts';
 
 export { DEFAULT_MODEL_DIR, REPO_ROOT, SAMPLE_CASE };
 
@@ -63,6 +70,7 @@ interface OpenCase {
 export class QuorumService implements QuorumApi {
   private cases = new Map<string, OpenCase>();
   private runs = new Map<string, () => void>();
+  private datasets = new Map<string, DatasetWorklist>();
   private engine?: Promise<EngineClient>;
   private manifest?: ModelManifest;
   private manifestError?: string;
@@ -395,6 +403,61 @@ export class QuorumService implements QuorumApi {
     return join(this.stateDir, 'journal', `${key}.qjournal`);
   }
 
+  async openDataset(folder: string): Promise<Worklist> {
+    const root = resolve(folder);
+    let w = this.datasets.get(root);
+    if (!w) {
+      const rec = this.manifest?.recommended;
+      w = DatasetWorklist.open(root, {
+        stateDir: this.stateDir,
+        engine: () => {
+          if (this.manifestError) return Promise.reject(new QuorumError('model', this.manifestError));
+          return this.engineClient();
+        },
+        defaults: rec && { members: rec.members, steps: rec.steps, sampler: rec.sampler, eta: rec.eta },
+      });
+      this.datasets.set(w.id, w);
+    }
+    return w.worklist();
+  }
+
+  async getWorklist(datasetId: string): Promise<Worklist> {
+    return this.dataset(datasetId).worklist();
+  }
+
+  async setCaseStatus(datasetId: string, caseName: string, status: WorklistStatus): Promise<WorklistCase> {
+    return this.dataset(datasetId).setStatus(caseName, status);
+  }
+
+  async nextCase(datasetId: string, after?: string): Promise<WorklistCase | null> {
+    return this.dataset(datasetId).next(after ?? undefined);
+  }
+
+  async prelabel(
+    datasetId: string,
+    params: PrelabelParams,
+    onEvent: (e: DatasetEvent) => void,
+  ): Promise<PrelabelQueue> {
+    const w = this.dataset(datasetId);
+    w.subscribe(onEvent);
+    return w.start(params ?? {});
+  }
+
+  /** Transports call this when the subscriber goes away (the queue itself keeps running). */
+  unsubscribePrelabel(datasetId: string, onEvent: (e: DatasetEvent) => void): void {
+    this.datasets.get(datasetId)?.subscribe(onEvent)();
+  }
+
+  async pausePrelabel(datasetId: string): Promise<PrelabelQueue> {
+    return this.dataset(datasetId).pause();
+  }
+
+  private dataset(id: string): DatasetWorklist {
+    const w = this.datasets.get(id) ?? this.datasets.get(resolve(id));
+    if (!w) throw new QuorumError('bad-argument', `no open dataset ${id} (openDataset first)`);
+    return w;
+  }
+
   private get(caseId: string): OpenCase {
     const c = this.cases.get(caseId);
     if (!c) throw new QuorumError('bad-argument', `no open case with id ${caseId}`);
@@ -403,6 +466,8 @@ export class QuorumService implements QuorumApi {
 
   async close(): Promise<void> {
     for (const cancel of this.runs.values()) cancel();
+    // Saved state untouched: a queue left running resumes when the dataset is opened again.
+    await Promise.all([...this.datasets.values()].map((w) => w.close()));
     const e = this.engine;
     this.engine = undefined;
     if (e) await (await e.catch(() => undefined))?.close();

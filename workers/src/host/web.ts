@@ -5,6 +5,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import {
   API_METHODS,
+  type DatasetEvent,
   decodeFrame,
   encodeFrame,
   type ProposalEvent,
@@ -163,9 +164,13 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
   };
 }
 
-/** One browser tab: calls in, results and proposal events out, runs cancelled when it goes. */
+/**
+ * One browser tab: calls in, results and events out. When it goes, its proposal runs are
+ * cancelled and its pre-labelling subscriptions dropped (the queue itself runs on).
+ */
 function serveSocket(ws: WebSocket, service: QuorumService, log: (l: string) => void) {
   const runs = new Set<string>();
+  const subscriptions: [string, (e: DatasetEvent) => void][] = [];
   const send = (m: WireMessage) => {
     if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(m));
   };
@@ -195,6 +200,15 @@ function serveSocket(ws: WebSocket, service: QuorumService, log: (l: string) => 
         const r = await service.propose(args[0] as Parameters<QuorumService['propose']>[0], onEvent);
         runs.add(r.runId);
         value = r;
+      } else if (method === 'prelabel') {
+        const datasetId = args[0] as string;
+        const onEvent = (event: DatasetEvent) => send({ kind: 'event', callId: id, event });
+        subscriptions.push([datasetId, onEvent]);
+        value = await service.prelabel(
+          datasetId,
+          args[1] as Parameters<QuorumService['prelabel']>[1],
+          onEvent,
+        );
       } else {
         const fn = service[method] as (...a: unknown[]) => Promise<unknown>;
         value = await fn.apply(service, args);
@@ -212,5 +226,6 @@ function serveSocket(ws: WebSocket, service: QuorumService, log: (l: string) => 
   });
   ws.on('close', () => {
     for (const r of runs) void service.cancel(r);
+    for (const [d, l] of subscriptions) service.unsubscribePrelabel(d, l);
   });
 }

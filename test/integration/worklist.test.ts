@@ -1,0 +1,221 @@
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import {
+  type ByteSocket,
+  connectSocketApi,
+  type DatasetEvent,
+  type PrelabelParams,
+  type QuorumApi,
+  WS_PATH,
+} from '../../core/src/api.ts';
+import { loadVolume } from '../../core/src/node/load.ts';
+import { QuorumService } from '../../workers/src/host/service.ts';
+import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
+import { BRATS, PAT3 } from '../helpers/paths.ts';
+
+const PAT4 = join(BRATS, 'validation', 'brats_2013_pat0004_1');
+const root = mkdtempSync(join(tmpdir(), 'quorum-worklist-'));
+const state = join(root, 'state');
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const FAST: PrelabelParams = { slices: [75, 76], members: 2, steps: 2, seed: 1 };
+
+/** A dataset folder of symlinks to real subjects (+ a broken case with a truncated FLAIR). */
+function dataset(name: string, broken: boolean): string {
+  const ds = join(root, name);
+  mkdirSync(ds);
+  symlinkSync(PAT3, join(ds, 'pat3'));
+  symlinkSync(PAT4, join(ds, 'pat4'));
+  if (broken) {
+    mkdirSync(join(ds, 'broken'));
+    writeFileSync(
+      join(ds, 'broken', 'flair.nii.gz'),
+      readFileSync(join(PAT4, 'Flair_subtrMeanDivStd.nii.gz')).subarray(0, 5000),
+    );
+    copyFileSync(join(PAT4, 'T1c_subtrMeanDivStd.nii.gz'), join(ds, 'broken', 't1c.nii.gz'));
+  }
+  return ds;
+}
+
+async function connect(host: WebHost): Promise<{ api: QuorumApi; ws: WebSocket }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${host.port}${WS_PATH}`);
+  const api = await connectSocketApi(ws as unknown as ByteSocket & { readyState: number });
+  return { api, ws };
+}
+
+/** Runs prelabel until the stream's final 'queue' event; resolves with every event. */
+function prelabelToEnd(api: QuorumApi, id: string, params: PrelabelParams): Promise<DatasetEvent[]> {
+  return new Promise((ok, fail) => {
+    const events: DatasetEvent[] = [];
+    api
+      .prelabel(id, params, (e) => {
+        events.push(e);
+        if (e.type === 'queue' && e.state !== 'running') ok(events);
+      })
+      .catch(fail);
+  });
+}
+
+describe('dataset worklist over the browser-mode API', () => {
+  const ds = dataset('study', true);
+  let host: WebHost;
+  let api: QuorumApi;
+  let ws: WebSocket;
+  afterAll(async () => {
+    ws?.close();
+    await host?.close();
+  });
+
+  it('opens a folder as a worklist with a project file next to it, pre-labels in the background, reports the broken case and sorts by uncertainty', async () => {
+    host = await startWebHost({ port: 0, stateDir: state, outDir: state, rendererDir: root });
+    ({ api, ws } = await connect(host));
+    const w0 = await api.openDataset(ds);
+    expect(w0.projectFile).toBe(join(root, 'study.quorum', 'project.json'));
+    expect(existsSync(w0.projectFile)).toBe(true);
+    expect(readdirSync(ds).sort()).toEqual(['broken', 'pat3', 'pat4']); // nothing written inside
+    expect(w0.cases.map((c) => [c.name, c.status])).toEqual([
+      ['broken', 'new'],
+      ['pat3', 'new'],
+      ['pat4', 'new'],
+    ]);
+    expect(w0.queue).toMatchObject({ state: 'idle', pending: 3 });
+
+    const t0 = performance.now();
+    const events = await prelabelToEnd(api, w0.id, FAST);
+    const seconds = (performance.now() - t0) / 1000;
+    expect(events[0]).toMatchObject({ type: 'queue', state: 'running', pending: 3 });
+    expect(events.at(-1)).toMatchObject({ type: 'queue', state: 'idle', pending: 0 });
+    const started = events.filter((e) => e.type === 'case-started').map((e) => e.case);
+    expect(started).toEqual(['broken', 'pat3', 'pat4']); // one at a time, in name order
+    for (const name of ['pat3', 'pat4'])
+      expect(events.some((e) => e.type === 'case-progress' && e.case === name && e.slicesTotal === 2)).toBe(
+        true,
+      );
+    const err = events.find((e) => e.type === 'case-error');
+    expect(err?.type === 'case-error' && err.case.error).toMatch(/gzip data is damaged or truncated/);
+    expect(events.filter((e) => e.type === 'case-done').length).toBe(2);
+    console.log(`pre-labelled 2 cases (+1 broken) in ${seconds.toFixed(1)} s`);
+
+    const w1 = await api.getWorklist(w0.id);
+    const [first, second, last] = w1.cases;
+    // most uncertain first; the case without a proposal last
+    expect(first.uncertaintyMl!).toBeGreaterThan(second.uncertaintyMl!);
+    expect(last).toMatchObject({ name: 'broken', status: 'new' });
+    expect(last.uncertaintyMl).toBeUndefined();
+    expect(last.error).toMatch(/truncated/);
+    for (const c of [first, second]) {
+      expect(c.status).toBe('proposed');
+      expect(c.lesionVolumeMl!).toBeGreaterThan(0.5);
+      const report = JSON.parse(readFileSync(join(c.proposalDir!, 'report.json'), 'utf8'));
+      expect(report.settings).toMatchObject({ members: 2, steps: 2, seed: 1, slices: [75, 76] });
+      expect(c.uncertaintyMl).toBeCloseTo(report.uncertaintyMm3 / 1000, 9);
+      const mask = await loadVolume(join(c.proposalDir!, 'mask.nii.gz'));
+      expect(mask.dims).toEqual([240, 240, 155]);
+    }
+    expect(w1.queue.state).toBe('idle');
+    // persisted
+    const saved = JSON.parse(readFileSync(w1.projectFile, 'utf8'));
+    expect(saved.cases.find((c: { name: string }) => c.name === first.name).status).toBe('proposed');
+  });
+
+  it('nextCase follows the uncertainty order; status changes are saved and review time is counted', async () => {
+    const w = await api.getWorklist(ds);
+    const order = w.cases.map((c) => c.name);
+    expect((await api.nextCase(w.id))?.name).toBe(order[0]);
+    await api.setCaseStatus(w.id, order[0], 'in-review');
+    await new Promise((r) => setTimeout(r, 1100));
+    const reviewed = await api.setCaseStatus(w.id, order[0], 'done');
+    expect(reviewed.secondsSpent).toBeGreaterThanOrEqual(1);
+    expect(reviewed.secondsSpent).toBeLessThan(5);
+    expect((await api.nextCase(w.id))?.name).toBe(order[1]);
+    expect((await api.nextCase(w.id, order[1]))?.name).toBe(order[2]);
+    expect((await api.nextCase(w.id, order[2]))?.name).toBe(order[1]); // wraps, skips done
+    await api.setCaseStatus(w.id, order[1], 'done');
+    await api.setCaseStatus(w.id, order[2], 'done');
+    expect(await api.nextCase(w.id)).toBeNull();
+    await expect(api.setCaseStatus(w.id, 'nope', 'done')).rejects.toMatchObject({ code: 'bad-argument' });
+    const saved = JSON.parse(readFileSync(w.projectFile, 'utf8'));
+    expect(saved.cases.map((c: { status: string }) => c.status)).toEqual(['done', 'done', 'done']);
+    expect(
+      saved.cases.find((c: { name: string }) => c.name === order[0]).secondsSpent,
+    ).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('pre-labelling queue: pause, resume, restart', () => {
+  it('pauses mid-case (the case is redone on resume) and resumes after a host restart from the project file', async () => {
+    const ds = dataset('restart', false);
+    // pat3 was already proposed elsewhere (e.g. `quorum propose-dataset --out restart.quorum/proposals`)
+    const from = join(root, 'study.quorum', 'proposals', 'pat3');
+    mkdirSync(join(root, 'restart.quorum', 'proposals'), { recursive: true });
+    cpSync(from, join(root, 'restart.quorum', 'proposals', 'pat3'), { recursive: true });
+
+    let s = new QuorumService({ mode: 'browser', stateDir: state, outDir: state });
+    const w0 = await s.openDataset(ds);
+    expect(w0.cases.map((c) => `${c.name}:${c.status}`)).toEqual(['pat3:proposed', 'pat4:new']);
+    expect(w0.queue.pending).toBe(1);
+
+    // start, and pause as soon as pat4 is under way (after its first of 8 steps: mid-case)
+    const SLOWER: PrelabelParams = { ...FAST, steps: 8 };
+    const paused = new Promise<DatasetEvent[]>((ok) => {
+      const events: DatasetEvent[] = [];
+      void s.prelabel(w0.id, SLOWER, (e) => {
+        events.push(e);
+        if (e.type === 'case-progress') void s.pausePrelabel(w0.id);
+        if (e.type === 'queue' && e.state !== 'running') ok(events);
+      });
+    });
+    const ev = await paused;
+    expect(ev.at(-1)).toMatchObject({ type: 'queue', state: 'paused', pending: 1 });
+    expect(ev.some((e) => e.type === 'case-done')).toBe(false);
+    expect(existsSync(join(root, 'restart.quorum', 'proposals', 'pat4', 'report.json'))).toBe(false);
+    expect((await s.getWorklist(w0.id)).cases.find((c) => c.name === 'pat4')?.status).toBe('new');
+    await s.close();
+
+    // a new host: paused stays paused
+    s = new QuorumService({ mode: 'browser', stateDir: state, outDir: state });
+    const w1 = await s.openDataset(ds);
+    expect(w1.queue).toMatchObject({ state: 'paused', pending: 1, params: SLOWER });
+    // resume, then stop the host while it runs: the saved state is 'running'
+    const running = new Promise<void>((ok) => {
+      void s.prelabel(w1.id, {}, (e) => e.type === 'case-progress' && ok());
+    });
+    await running;
+    await s.close();
+    expect(JSON.parse(readFileSync(w1.projectFile, 'utf8')).queue.state).toBe('running');
+
+    // the next host resumes it by itself on open; prelabel only subscribes
+    s = new QuorumService({ mode: 'browser', stateDir: state, outDir: state });
+    const w2 = await s.openDataset(ds);
+    expect(w2.queue.state).toBe('running');
+    const end = await new Promise<DatasetEvent[]>((ok) => {
+      const events: DatasetEvent[] = [];
+      void s.prelabel(w2.id, {}, (e) => {
+        events.push(e);
+        if (e.type === 'queue' && e.state !== 'running') ok(events);
+      });
+    });
+    expect(end.at(-1)).toMatchObject({ type: 'queue', state: 'idle', pending: 0 });
+    const w3 = await s.getWorklist(w2.id);
+    expect(w3.cases.every((c) => c.status === 'proposed')).toBe(true);
+    const report = JSON.parse(
+      readFileSync(join(root, 'restart.quorum', 'proposals', 'pat4', 'report.json'), 'utf8'),
+    );
+    expect(report.settings).toMatchObject({ members: 2, steps: 8, seed: 1, slices: [75, 76] });
+    await s.close();
+  });
+});

@@ -1,0 +1,370 @@
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type {
+  DatasetEvent,
+  PrelabelParams,
+  PrelabelQueue,
+  PrelabelState,
+  Worklist,
+  WorklistCase,
+  WorklistStatus,
+} from '../../../core/src/api.ts';
+import { QuorumError } from '../../../core/src/errors.ts';
+import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
+import { openCase } from '../../../core/src/node/case.ts';
+import type { EngineClient } from '../client.ts';
+import { completeReport, listDatasetCases, type ProposeCaseRun, proposeCaseToDir } from '../propose-case.ts';
+
+/**
+ * A dataset folder worked through as a worklist. State lives in a project folder NEXT TO the
+ * image folder (`<parent>/<name>.quorum/`: project.json + proposals/<case>/), never inside it;
+ * when the parent is read-only, in the app's state folder instead. The proposals folder has the
+ * layout of `quorum propose-dataset --out`, so a dataset pre-labelled on a cluster with
+ * `--out <name>.quorum/proposals` opens here as proposed.
+ *
+ * Pre-labelling is one queue per dataset on the app's one engine: one case at a time, pausable,
+ * and persisted, so a queue left running resumes when the dataset is opened after a restart.
+ * A case whose proposal is interrupted has no report.json and is simply redone.
+ */
+export const PROJECT_VERSION = 1;
+
+interface StoredCase {
+  name: string;
+  status: WorklistStatus;
+  lesionVolumeMl?: number;
+  uncertaintyMl?: number;
+  secondsSpent: number;
+  /** ISO time the running review period began (status in-review). */
+  reviewStartedAt?: string;
+  error?: string;
+}
+
+interface ProjectFile {
+  quorumProject: number;
+  folder: string;
+  savedAt: string;
+  queue: { state: PrelabelState; params: PrelabelParams };
+  cases: StoredCase[];
+}
+
+export interface WorklistOptions {
+  /** App state folder: where the project goes when the dataset's parent folder is read-only. */
+  stateDir: string;
+  engine: () => Promise<EngineClient>;
+  /** Settings for what prelabel params leave out (the model's recommendation). */
+  defaults?: PrelabelParams;
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where a dataset's project folder goes. */
+export function projectDirFor(folder: string, stateDir: string): { dir: string; warnings: string[] } {
+  const root = resolve(folder);
+  const parent = dirname(root);
+  const next = join(parent, `${basename(root)}.quorum`);
+  if (parent !== root && (existsSync(next) ? writable(next) : writable(parent)))
+    return { dir: next, warnings: [] };
+  const key = createHash('sha256').update(root).digest('hex').slice(0, 16);
+  const dir = join(stateDir, 'projects', `${basename(root)}-${key}`);
+  return { dir, warnings: [`${parent} is not writable: the project is kept in ${dir}`] };
+}
+
+export class DatasetWorklist {
+  readonly id: string;
+  readonly folder: string;
+  readonly projectDir: string;
+  readonly projectFile: string;
+  readonly proposalsDir: string;
+  private cases = new Map<string, StoredCase & { path: string }>();
+  private queueState: PrelabelState = 'idle';
+  private params: PrelabelParams = {};
+  private current?: { name: string; run?: ProposeCaseRun };
+  private loop?: Promise<void>;
+  private listeners = new Set<(e: DatasetEvent) => void>();
+  private warnings: string[];
+
+  private constructor(
+    folder: string,
+    private readonly opts: WorklistOptions,
+  ) {
+    this.folder = resolve(folder);
+    this.id = this.folder;
+    const where = projectDirFor(this.folder, opts.stateDir);
+    this.projectDir = where.dir;
+    this.warnings = where.warnings;
+    this.projectFile = join(this.projectDir, 'project.json');
+    this.proposalsDir = join(this.projectDir, 'proposals');
+  }
+
+  /**
+   * Opens a dataset: its subfolders merged with the project file (new subfolders appear as new,
+   * vanished ones are dropped, proposals found on disk count as proposed). A queue saved as
+   * running starts again.
+   */
+  static open(folder: string, opts: WorklistOptions): DatasetWorklist {
+    const root = resolve(folder);
+    if (!existsSync(root) || !statSync(root).isDirectory())
+      throw new QuorumError('not-found', 'no such folder', folder);
+    const w = new DatasetWorklist(root, opts);
+    let stored: ProjectFile | undefined;
+    if (existsSync(w.projectFile)) {
+      try {
+        stored = JSON.parse(readFileSync(w.projectFile, 'utf8')) as ProjectFile;
+        if (stored.quorumProject !== PROJECT_VERSION) throw new Error(`version ${stored.quorumProject}`);
+      } catch (e) {
+        throw new QuorumError('corrupt', `unreadable project file (${(e as Error).message})`, w.projectFile);
+      }
+    }
+    const byName = new Map(stored?.cases.map((c) => [c.name, c]));
+    for (const { name, path } of listDatasetCases(root)) {
+      const s: StoredCase = byName.get(name) ?? { name, status: 'new', secondsSpent: 0 };
+      if (s.reviewStartedAt && stored) {
+        // The app stopped mid-review: count the period up to the last save, not the downtime.
+        s.secondsSpent += Math.max(0, (Date.parse(stored.savedAt) - Date.parse(s.reviewStartedAt)) / 1000);
+        s.reviewStartedAt = new Date().toISOString();
+      }
+      w.cases.set(name, { ...s, path });
+      w.adoptProposal(name);
+    }
+    if (stored) {
+      w.params = stored.queue.params ?? {};
+      if (stored.queue.state === 'paused') w.queueState = 'paused';
+    }
+    mkdirSync(w.projectDir, { recursive: true });
+    w.save();
+    if (stored?.queue.state === 'running') w.start();
+    return w;
+  }
+
+  /** A complete proposal on disk (this queue's or a CLI run's) makes a new case proposed. */
+  private adoptProposal(name: string): boolean {
+    const c = this.cases.get(name)!;
+    const r = completeReport(join(this.proposalsDir, name));
+    if (!r) return false;
+    c.lesionVolumeMl = r.lesionVolumeMl;
+    c.uncertaintyMl = r.uncertaintyMm3 / 1000;
+    c.error = undefined;
+    if (c.status === 'new') c.status = 'proposed';
+    return true;
+  }
+
+  private save(): void {
+    const file: ProjectFile = {
+      quorumProject: PROJECT_VERSION,
+      folder: this.folder,
+      savedAt: new Date().toISOString(),
+      queue: { state: this.queueState, params: this.params },
+      cases: [...this.cases.values()].map(({ path: _p, ...c }) => c),
+    };
+    writeFileAtomic(this.projectFile, `${JSON.stringify(file, null, 1)}\n`);
+  }
+
+  private view(c: StoredCase & { path: string }): WorklistCase {
+    const running = c.reviewStartedAt ? (Date.now() - Date.parse(c.reviewStartedAt)) / 1000 : 0;
+    const proposalDir = join(this.proposalsDir, c.name);
+    return {
+      name: c.name,
+      path: c.path,
+      status: c.status,
+      lesionVolumeMl: c.lesionVolumeMl,
+      uncertaintyMl: c.uncertaintyMl,
+      secondsSpent: Math.round((c.secondsSpent + running) * 10) / 10,
+      proposalDir: c.uncertaintyMl !== undefined ? proposalDir : undefined,
+      error: c.error,
+    };
+  }
+
+  /** Most uncertain proposal first; cases without one after, by name. */
+  private ordered(): (StoredCase & { path: string })[] {
+    return [...this.cases.values()].sort((a, b) => {
+      const ua = a.uncertaintyMl ?? Number.NEGATIVE_INFINITY;
+      const ub = b.uncertaintyMl ?? Number.NEGATIVE_INFINITY;
+      return ub - ua || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    });
+  }
+
+  private pendingCases(): (StoredCase & { path: string })[] {
+    return [...this.cases.values()]
+      .filter((c) => c.status === 'new' && !c.error)
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  queue(): PrelabelQueue {
+    return {
+      state: this.queueState,
+      params: this.params,
+      current: this.current?.name,
+      pending: this.pendingCases().length,
+    };
+  }
+
+  worklist(): Worklist {
+    return {
+      id: this.id,
+      folder: this.folder,
+      projectFile: this.projectFile,
+      cases: this.ordered().map((c) => this.view(c)),
+      queue: this.queue(),
+      warnings: [...this.warnings],
+    };
+  }
+
+  private get(name: string) {
+    const c = this.cases.get(name);
+    if (!c) throw new QuorumError('bad-argument', `no case ${name} in this dataset`, this.folder);
+    return c;
+  }
+
+  setStatus(name: string, status: WorklistStatus): WorklistCase {
+    if (!['new', 'proposed', 'in-review', 'done'].includes(status))
+      throw new QuorumError('bad-argument', `unknown case status ${String(status)}`);
+    const c = this.get(name);
+    const now = Date.now();
+    if (c.reviewStartedAt && status !== 'in-review') {
+      c.secondsSpent += (now - Date.parse(c.reviewStartedAt)) / 1000;
+      c.reviewStartedAt = undefined;
+    }
+    if (status === 'in-review' && !c.reviewStartedAt) c.reviewStartedAt = new Date(now).toISOString();
+    c.status = status;
+    this.save();
+    return this.view(c);
+  }
+
+  /** The next case not done in worklist order, starting after `after` and wrapping around. */
+  next(after?: string): WorklistCase | null {
+    const list = this.ordered();
+    const at = after === undefined ? -1 : list.findIndex((c) => c.name === after);
+    for (let i = 1; i <= list.length; i++) {
+      const c = list[(at + i + list.length) % list.length];
+      if (c.status !== 'done' && c.name !== after) return this.view(c);
+    }
+    return null;
+  }
+
+  private emit(e: DatasetEvent) {
+    for (const l of [...this.listeners]) {
+      try {
+        l(e);
+      } catch {}
+    }
+  }
+
+  private emitQueue() {
+    const q = this.queue();
+    this.emit({ type: 'queue', datasetId: this.id, state: q.state, pending: q.pending });
+    if (q.state !== 'running') this.listeners.clear();
+  }
+
+  subscribe(l: (e: DatasetEvent) => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /** Starts or resumes the queue (params apply when it was not running). */
+  start(params?: PrelabelParams): PrelabelQueue {
+    if (this.queueState !== 'running') {
+      if (params && Object.keys(params).length) this.params = { ...params };
+      // A new start retries the cases that failed before.
+      for (const c of this.cases.values()) c.error = undefined;
+      this.queueState = 'running';
+      this.save();
+    }
+    this.loop ??= this.runQueue().finally(() => {
+      this.loop = undefined;
+    });
+    return this.queue();
+  }
+
+  /** Pauses: the case in flight is cancelled (it is redone on resume). Resolves once stopped. */
+  async pause(): Promise<PrelabelQueue> {
+    if (this.queueState === 'running') {
+      this.queueState = 'paused';
+      this.save();
+      this.current?.run?.cancel();
+    }
+    await this.loop;
+    return this.queue();
+  }
+
+  /** Stops the loop without changing the saved state (app shutdown: a running queue resumes next time). */
+  async close(): Promise<void> {
+    const saved = this.queueState;
+    this.queueState = saved === 'running' ? 'paused' : saved;
+    this.current?.run?.cancel();
+    await this.loop;
+    this.queueState = saved;
+    this.listeners.clear();
+  }
+
+  private async runQueue(): Promise<void> {
+    this.emitQueue();
+    const crashed = new Set<string>();
+    while (this.queueState === 'running') {
+      const c = this.pendingCases()[0];
+      if (!c) {
+        this.queueState = 'idle';
+        this.save();
+        break;
+      }
+      this.current = { name: c.name };
+      this.emit({ type: 'case-started', datasetId: this.id, case: c.name });
+      const outDir = join(this.proposalsDir, c.name);
+      try {
+        if (!this.adoptProposal(c.name)) {
+          const kase = await openCase(c.path);
+          const engine = await this.opts.engine();
+          if (this.queueState !== 'running') break;
+          const run = proposeCaseToDir(
+            engine,
+            kase,
+            outDir,
+            { ...this.opts.defaults, ...this.params },
+            (e) => {
+              if (e.type === 'progress')
+                this.emit({
+                  type: 'case-progress',
+                  datasetId: this.id,
+                  case: c.name,
+                  slicesDone: e.done,
+                  slicesTotal: e.total,
+                  etaSeconds: e.etaSeconds,
+                });
+            },
+          );
+          this.current.run = run;
+          const report = await run.result;
+          c.lesionVolumeMl = report.lesionVolumeMl;
+          c.uncertaintyMl = report.uncertaintyMm3 / 1000;
+          c.error = undefined;
+          // The user may have opened it meanwhile: keep a status they set.
+          if (c.status === 'new') c.status = 'proposed';
+        }
+        this.save();
+        this.emit({ type: 'case-done', datasetId: this.id, case: this.view(c) });
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        if (err.code === 'cancelled' && this.queueState !== 'running') break;
+        // A crashed engine is restarted by the next request: give the case one more try.
+        if (err.code === 'worker-crashed' && !crashed.has(c.name)) {
+          crashed.add(c.name);
+          continue;
+        }
+        c.error = err.message;
+        this.save();
+        this.emit({ type: 'case-error', datasetId: this.id, case: this.view(c) });
+      } finally {
+        this.current = undefined;
+      }
+    }
+    this.current = undefined;
+    this.emitQueue();
+  }
+}
