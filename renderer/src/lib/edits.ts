@@ -1,0 +1,148 @@
+import type { JournalRecord } from '../../../core/src/api.ts';
+
+/**
+ * Undo/redo over labelmap voxel diffs. Every change to the labelmap that the user makes or
+ * accepts (brush strokes, eraser, fill, accepting or rejecting a proposal) becomes one command:
+ * the flat voxel indices it changed with their values before and after. Undo writes `before`
+ * back only where the voxel still holds `after`, so a proposal that streamed in meanwhile is
+ * not clobbered. Each command (and each undo/redo) is also a journal record.
+ */
+export type EditKind = 'brush' | 'eraser' | 'threshold' | 'fill' | 'accept' | 'reject' | 'paint';
+
+export interface EditCommand {
+  kind: EditKind;
+  indices: Uint32Array;
+  before: Uint8Array;
+  after: Uint8Array;
+  slices: number[];
+  at: string;
+}
+
+export class EditHistory {
+  private undoStack: EditCommand[] = [];
+  private redoStack: EditCommand[] = [];
+  private snapshot?: Uint8Array;
+  readonly editedSlices = new Set<number>();
+
+  constructor(
+    readonly labels: Uint8Array,
+    private readonly sliceSize: number,
+    private readonly journal: (records: JournalRecord[]) => void,
+    private readonly limit = 200,
+  ) {}
+
+  get canUndo(): boolean {
+    return this.undoStack.length > 0;
+  }
+  get canRedo(): boolean {
+    return this.redoStack.length > 0;
+  }
+  get depth(): number {
+    return this.undoStack.length;
+  }
+
+  /** Before a tool touches the labelmap (mouse down). */
+  begin(): void {
+    this.snapshot = this.labels.slice();
+  }
+
+  /** After the tool is done (mouse up): records what changed since begin(). */
+  end(kind: EditKind): EditCommand | undefined {
+    const before = this.snapshot;
+    this.snapshot = undefined;
+    if (!before) return undefined;
+    const changed: number[] = [];
+    const labels = this.labels;
+    for (let i = 0; i < labels.length; i++) if (labels[i] !== before[i]) changed.push(i);
+    if (changed.length === 0) return undefined;
+    const indices = Uint32Array.from(changed);
+    const b = new Uint8Array(indices.length);
+    const a = new Uint8Array(indices.length);
+    for (let n = 0; n < indices.length; n++) {
+      b[n] = before[indices[n]];
+      a[n] = labels[indices[n]];
+    }
+    return this.push(kind, indices, b, a);
+  }
+
+  /** A programmatic edit: `fn(value)` gives the new value of each voxel in the given k-slices. */
+  apply(kind: EditKind, slices: number[], fn: (value: number) => number): EditCommand | undefined {
+    const idx: number[] = [];
+    const b: number[] = [];
+    const a: number[] = [];
+    for (const k of slices) {
+      const start = k * this.sliceSize;
+      for (let i = start; i < start + this.sliceSize; i++) {
+        const v = this.labels[i];
+        const w = fn(v);
+        if (w !== v) {
+          idx.push(i);
+          b.push(v);
+          a.push(w);
+          this.labels[i] = w;
+        }
+      }
+    }
+    if (idx.length === 0) return undefined;
+    return this.push(kind, Uint32Array.from(idx), Uint8Array.from(b), Uint8Array.from(a));
+  }
+
+  private push(kind: EditKind, indices: Uint32Array, before: Uint8Array, after: Uint8Array): EditCommand {
+    const slices = new Set<number>();
+    for (let n = 0; n < indices.length; n++) slices.add(Math.floor(indices[n] / this.sliceSize));
+    const cmd: EditCommand = {
+      kind,
+      indices,
+      before,
+      after,
+      slices: [...slices].sort((x, y) => x - y),
+      at: new Date().toISOString(),
+    };
+    for (const k of cmd.slices) this.editedSlices.add(k);
+    this.undoStack.push(cmd);
+    if (this.undoStack.length > this.limit) this.undoStack.shift();
+    this.redoStack = [];
+    this.record('edit', cmd);
+    return cmd;
+  }
+
+  undo(): EditCommand | undefined {
+    const cmd = this.undoStack.pop();
+    if (!cmd) return undefined;
+    this.write(cmd, cmd.after, cmd.before);
+    this.redoStack.push(cmd);
+    this.record('undo', cmd);
+    return cmd;
+  }
+
+  redo(): EditCommand | undefined {
+    const cmd = this.redoStack.pop();
+    if (!cmd) return undefined;
+    this.write(cmd, cmd.before, cmd.after);
+    this.undoStack.push(cmd);
+    this.record('redo', cmd);
+    return cmd;
+  }
+
+  private write(cmd: EditCommand, from: Uint8Array, to: Uint8Array) {
+    for (let n = 0; n < cmd.indices.length; n++) {
+      const i = cmd.indices[n];
+      if (this.labels[i] === from[n]) this.labels[i] = to[n];
+    }
+  }
+
+  /** Journal op: what happened; bytes: indices (u32 LE) then before then after. */
+  private record(type: 'edit' | 'undo' | 'redo', cmd: EditCommand) {
+    const n = cmd.indices.length;
+    const bytes = new Uint8Array(n * 6);
+    bytes.set(new Uint8Array(cmd.indices.buffer, cmd.indices.byteOffset, n * 4), 0);
+    bytes.set(cmd.before, n * 4);
+    bytes.set(cmd.after, n * 5);
+    this.journal([
+      {
+        op: { type, kind: cmd.kind, slices: cmd.slices, voxels: n, at: new Date().toISOString() },
+        bytes,
+      },
+    ]);
+  }
+}

@@ -1,0 +1,402 @@
+import type {
+  CaseInfo,
+  ExportFormat,
+  ExportResult,
+  ModelInfo,
+  ProposalEvent,
+  QuorumApi,
+  SliceSelection,
+  VolumeData,
+} from '../../../core/src/api.ts';
+import type { SequenceName } from '../../../core/src/volume.ts';
+import { errorMessage } from '../api.ts';
+import { EditHistory, type EditKind } from './edits.ts';
+import type { ToolMode, ViewportName } from './engine.ts';
+import { ProposalStore } from './proposals.ts';
+import { LESION, PENDING, type SliceInfo, type UncertaintyStyle, type Viewer } from './viewer.ts';
+
+export interface RunState {
+  runId?: string;
+  running: boolean;
+  slicesDone: number;
+  slicesTotal: number;
+  step: number;
+  of: number;
+  etaSeconds?: number;
+  message?: string;
+}
+
+export interface ProposeOptions {
+  members: number;
+  steps: number;
+  seed?: number;
+}
+
+/** Everything the UI shows, as one plain object (App.svelte keeps it in $state). */
+export interface UiState {
+  caseInfo?: CaseInfo;
+  model?: ModelInfo;
+  sequence?: SequenceName;
+  loading: boolean;
+  error?: string;
+  slices: Record<ViewportName, SliceInfo>;
+  window?: { lower: number; upper: number };
+  range?: VolumeData['range'];
+  tool: ToolMode;
+  brushSize: number;
+  canUndo: boolean;
+  canRedo: boolean;
+  labelmapVisible: boolean;
+  uncertainty: UncertaintyStyle;
+  membersVisible: boolean;
+  run: RunState;
+  proposed: number[];
+  pending: number[];
+  editedSlices: number[];
+  currentScore?: number;
+  exportResult?: ExportResult;
+  exporting: boolean;
+}
+
+const EDIT_TOOLS: Partial<Record<ToolMode, EditKind>> = {
+  brush: 'brush',
+  eraser: 'eraser',
+  threshold: 'threshold',
+  fill: 'fill',
+};
+
+/** The open case and everything done to it: drives the Viewer, talks to the API. */
+export class Session {
+  caseInfo?: CaseInfo;
+  model?: ModelInfo;
+  image?: VolumeData;
+  history?: EditHistory;
+  proposals?: ProposalStore;
+  labels?: Uint8Array;
+  ui: UiState;
+  private listeners = new Set<(ui: UiState) => void>();
+  private emitQueued = false;
+
+  constructor(
+    readonly api: QuorumApi,
+    readonly viewer: Viewer,
+  ) {
+    const s = { index: 0, count: 0 };
+    this.ui = {
+      loading: false,
+      slices: { axial: s, sagittal: s, coronal: s },
+      tool: 'windowlevel',
+      brushSize: 6,
+      canUndo: false,
+      canRedo: false,
+      labelmapVisible: true,
+      uncertainty: viewer.uncertaintyStyle,
+      membersVisible: true,
+      run: { running: false, slicesDone: 0, slicesTotal: 0, step: 0, of: 0 },
+      proposed: [],
+      pending: [],
+      editedSlices: [],
+      exporting: false,
+    };
+    viewer.onChange(() => this.changed());
+    this.watchStrokes();
+  }
+
+  subscribe(cb: (ui: UiState) => void): () => void {
+    this.listeners.add(cb);
+    cb(this.ui);
+    return () => this.listeners.delete(cb);
+  }
+
+  /** Coalesces updates to one per animation frame. */
+  changed(): void {
+    if (this.emitQueued) return;
+    this.emitQueued = true;
+    requestAnimationFrame(() => {
+      this.emitQueued = false;
+      this.refresh();
+    });
+  }
+
+  private refresh() {
+    const v = this.viewer;
+    const k = this.caseInfo ? v.sliceInfo('axial').index : 0;
+    this.ui = {
+      ...this.ui,
+      caseInfo: this.caseInfo,
+      model: this.model,
+      sequence: this.image?.sequence === 'label' ? undefined : this.image?.sequence,
+      slices: this.caseInfo
+        ? { axial: v.sliceInfo('axial'), sagittal: v.sliceInfo('sagittal'), coronal: v.sliceInfo('coronal') }
+        : this.ui.slices,
+      window: this.caseInfo ? v.getWindow() : undefined,
+      range: this.image?.range,
+      canUndo: this.history?.canUndo ?? false,
+      canRedo: this.history?.canRedo ?? false,
+      uncertainty: v.uncertaintyStyle,
+      proposed: this.proposals?.proposedSlices() ?? [],
+      pending: this.proposals?.pendingSlices() ?? [],
+      editedSlices: [...(this.history?.editedSlices ?? [])].sort((a, b) => a - b),
+      currentScore: this.proposals?.slices.get(k)?.score,
+    };
+    for (const cb of this.listeners) cb(this.ui);
+  }
+
+  private set(patch: Partial<UiState>) {
+    this.ui = { ...this.ui, ...patch };
+    this.changed();
+  }
+
+  fail(e: unknown): void {
+    this.set({ error: errorMessage(e), loading: false, exporting: false });
+  }
+
+  dismissError(): void {
+    this.set({ error: undefined });
+  }
+
+  async open(what: () => Promise<CaseInfo>): Promise<void> {
+    this.set({ loading: true, error: undefined });
+    try {
+      if (this.ui.run.running && this.ui.run.runId) await this.api.cancel(this.ui.run.runId);
+      this.model ??= await this.api.getModelInfo();
+      const info = await what();
+      const seq = pickSequence(info, this.model);
+      const image = await this.api.getVolume(info.id, seq);
+      const [nx, ny, nz] = image.dims;
+      const labels = new Uint8Array(nx * ny * nz);
+      this.caseInfo = info;
+      this.image = image;
+      this.labels = labels;
+      this.proposals = new ProposalStore(labels, nx * ny);
+      this.history = new EditHistory(labels, nx * ny, (records) => {
+        this.api.appendJournal(info.id, records).catch((e) => this.fail(e));
+      });
+      await this.viewer.showCase(image, labels, this.proposals.uncertainty);
+      this.viewer.setTool(this.ui.tool);
+      this.viewer.setBrushSize(this.ui.brushSize);
+      this.set({ loading: false, exportResult: undefined });
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  async showSequence(seq: SequenceName): Promise<void> {
+    if (!this.caseInfo) return;
+    this.set({ loading: true });
+    try {
+      this.image = await this.api.getVolume(this.caseInfo.id, seq);
+      await this.viewer.showImage(this.image);
+      this.set({ loading: false });
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  async assignSequence(path: string, seq: SequenceName): Promise<void> {
+    if (!this.caseInfo) return;
+    try {
+      this.caseInfo = await this.api.assignSequence(this.caseInfo.id, path, seq);
+      const shown = this.caseInfo.sequences.find((s) => s.sequence === this.image?.sequence);
+      if (shown && shown.path !== this.image?.source.path) await this.showSequence(shown.sequence);
+      this.changed();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  setTool(mode: ToolMode): void {
+    this.viewer.setTool(mode);
+    this.set({ tool: mode });
+  }
+
+  setBrushSize(mm: number): void {
+    this.viewer.setBrushSize(mm);
+    this.set({ brushSize: mm });
+  }
+
+  setLabelmapVisible(v: boolean): void {
+    this.viewer.setLabelmapVisible(v);
+    this.set({ labelmapVisible: v });
+  }
+
+  setUncertainty(s: Partial<UncertaintyStyle>): void {
+    this.viewer.setUncertaintyStyle(s);
+    this.changed();
+  }
+
+  setMembersVisible(v: boolean): void {
+    this.set({ membersVisible: v });
+  }
+
+  /** Brush strokes: snapshot on press, diff on release (after the tool's own mouse-up work). */
+  private watchStrokes() {
+    let active: EditKind | undefined;
+    for (const el of Object.values(this.viewer.elements)) {
+      el.addEventListener(
+        'pointerdown',
+        (e) => {
+          const kind = EDIT_TOOLS[this.ui.tool];
+          if (!kind || e.button !== 0 || !this.history) return;
+          active = kind;
+          this.history.begin();
+        },
+        { capture: true },
+      );
+    }
+    window.addEventListener('pointerup', () => {
+      if (!active) return;
+      const kind = active;
+      active = undefined;
+      setTimeout(() => {
+        const cmd = this.history?.end(kind);
+        if (cmd) this.viewer.labelsChanged(cmd.slices);
+        this.changed();
+      }, 60);
+    });
+  }
+
+  undo(): void {
+    const cmd = this.history?.undo();
+    if (cmd) this.viewer.labelsChanged(cmd.slices);
+    this.changed();
+  }
+
+  redo(): void {
+    const cmd = this.history?.redo();
+    if (cmd) this.viewer.labelsChanged(cmd.slices);
+    this.changed();
+  }
+
+  currentSlice(): number {
+    return this.viewer.sliceInfo('axial').index;
+  }
+
+  /** Accept (pending -> lesion) or reject (pending -> background) on one slice or all. */
+  review(kind: 'accept' | 'reject', scope: 'slice' | 'all'): void {
+    if (!this.history || !this.proposals) return;
+    const slices = scope === 'slice' ? [this.currentSlice()] : this.proposals.pendingSlices();
+    const to = kind === 'accept' ? LESION : 0;
+    const cmd = this.history.apply(kind, slices, (v) => (v === PENDING ? to : v));
+    this.proposals.markReviewed(slices);
+    if (cmd) this.viewer.labelsChanged(cmd.slices);
+    this.changed();
+  }
+
+  nextUncertain(): void {
+    const k = this.proposals?.nextUncertain(this.currentSlice());
+    if (k !== undefined) this.viewer.goToSlice('axial', k);
+  }
+
+  async propose(slices: SliceSelection, opts: ProposeOptions): Promise<void> {
+    if (!this.caseInfo || !this.proposals || this.ui.run.running) return;
+    const caseId = this.caseInfo.id;
+    const run: RunState = { running: true, slicesDone: 0, slicesTotal: 0, step: 0, of: opts.steps };
+    this.set({ run, error: undefined });
+    const onEvent = (e: ProposalEvent) => this.onProposalEvent(e);
+    try {
+      const { runId } = await this.api.propose(
+        {
+          caseId,
+          slices,
+          currentSlice: this.currentSlice(),
+          members: opts.members,
+          steps: opts.steps,
+          seed: opts.seed,
+          includeMembers: true,
+        },
+        onEvent,
+      );
+      if (this.ui.run.running) this.set({ run: { ...this.ui.run, runId } });
+    } catch (e) {
+      this.set({ run: { ...run, running: false, message: errorMessage(e) } });
+    }
+  }
+
+  private onProposalEvent(e: ProposalEvent) {
+    const run = { ...this.ui.run, runId: e.runId };
+    switch (e.type) {
+      case 'started':
+        Object.assign(run, { slicesTotal: e.slices.length, of: e.steps, message: undefined });
+        break;
+      case 'progress':
+        Object.assign(run, {
+          step: e.step,
+          of: e.of,
+          slicesDone: e.slicesDone,
+          slicesTotal: e.slicesTotal,
+          etaSeconds: e.etaSeconds,
+        });
+        break;
+      case 'slice':
+        this.proposals?.add(e.result);
+        this.viewer.labelsChanged([e.result.k]);
+        this.viewer.uncertaintyChanged([e.result.k]);
+        run.slicesDone = Math.max(run.slicesDone, this.proposals?.slices.size ?? 0);
+        break;
+      case 'done':
+        Object.assign(run, {
+          running: false,
+          slicesDone: e.slices.length,
+          message: `Done: ${e.slices.length} slices in ${e.seconds.toFixed(1)} s`,
+        });
+        this.journalProposal(e.slices, 'done');
+        break;
+      case 'cancelled':
+        Object.assign(run, { running: false, message: `Cancelled after ${e.slicesDone.length} slices` });
+        this.journalProposal(e.slicesDone, 'cancelled');
+        break;
+      case 'error':
+        Object.assign(run, { running: false, message: e.message });
+        break;
+    }
+    this.set({ run });
+  }
+
+  private journalProposal(slices: number[], outcome: string) {
+    if (!this.caseInfo) return;
+    this.api
+      .appendJournal(this.caseInfo.id, [
+        { op: { type: 'proposal', outcome, slices, at: new Date().toISOString() } },
+      ])
+      .catch((e) => this.fail(e));
+  }
+
+  async cancel(): Promise<void> {
+    const id = this.ui.run.runId;
+    if (id) await this.api.cancel(id).catch((e) => this.fail(e));
+  }
+
+  async export(formats: ExportFormat[], includePending: boolean, targetDir?: string): Promise<void> {
+    if (!this.caseInfo || !this.proposals || !this.history) return;
+    this.set({ exporting: true, exportResult: undefined, error: undefined });
+    try {
+      const proposed = this.proposals.proposedSlices();
+      const result = await this.api.export({
+        caseId: this.caseInfo.id,
+        formats,
+        mask: this.proposals.exportMask(includePending),
+        uncertainty: proposed.length ? this.proposals.uncertainty : undefined,
+        editedSlices: [...this.history.editedSlices].sort((a, b) => a - b),
+        proposedSlices: proposed,
+        targetDir: targetDir || undefined,
+      });
+      this.set({ exporting: false, exportResult: result });
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Voxel counts per label value (test hook and status line). */
+  labelCounts(): Record<number, number> {
+    const out: Record<number, number> = { 0: 0, [LESION]: 0, [PENDING]: 0 };
+    for (const v of this.labels ?? []) out[v] = (out[v] ?? 0) + 1;
+    return out;
+  }
+}
+
+function pickSequence(info: CaseInfo, model: ModelInfo | undefined): SequenceName {
+  const have = info.sequences.map((s) => s.sequence);
+  for (const s of model?.channels ?? ['flair']) if (have.includes(s)) return s;
+  return have[0] ?? 'flair';
+}

@@ -1,0 +1,47 @@
+import type { ViewportName } from './engine.ts';
+import type { Session } from './session.ts';
+
+/**
+ * A read-only window for the browser tests (test/browser/viewer.test.ts): where the viewer is and
+ * what the labelmap holds. Screenshots are still what the tests check for rendered pixels.
+ */
+export interface QuorumTestHook {
+  ready(): boolean;
+  slice(id: ViewportName): number;
+  labelCounts(): Record<number, number>;
+  /** Canvas rectangle of a viewport in page pixels. */
+  rect(id: ViewportName): { x: number; y: number; width: number; height: number };
+  /** Page position of voxel (i, j, k)'s centre in a viewport. */
+  voxelToPage(id: ViewportName, ijk: [number, number, number]): [number, number];
+  labelAt(ijk: [number, number, number]): number;
+  goToSlice(id: ViewportName, index: number): void;
+  dims(): [number, number, number];
+  runActive(): boolean;
+}
+
+export function installTestHook(s: Session): void {
+  const v = s.viewer;
+  const hook: QuorumTestHook = {
+    ready: () => !!s.caseInfo && !s.ui.loading,
+    slice: (id) => v.sliceInfo(id).index,
+    labelCounts: () => s.labelCounts(),
+    rect: (id) => {
+      const r = v.elements[id].getBoundingClientRect();
+      return { x: r.x, y: r.y, width: r.width, height: r.height };
+    },
+    voxelToPage: (id, ijk) => {
+      const world = v.base!.imageData!.indexToWorld(ijk);
+      const [x, y] = v.viewport(id).worldToCanvas(world as [number, number, number]);
+      const r = v.elements[id].getBoundingClientRect();
+      return [r.x + x, r.y + y];
+    },
+    labelAt: ([i, j, k]) => {
+      const [nx, ny] = v.geometry.dims;
+      return s.labels?.[i + nx * (j + ny * k)] ?? -1;
+    },
+    goToSlice: (id, index) => v.goToSlice(id, index),
+    dims: () => [...v.geometry.dims] as [number, number, number],
+    runActive: () => s.ui.run.running,
+  };
+  (window as unknown as { __quorumTest: QuorumTestHook }).__quorumTest = hook;
+}

@@ -1,0 +1,321 @@
+import {
+  cache,
+  Enums,
+  type RenderingEngine,
+  setVolumesForViewports,
+  type Types,
+  utilities,
+} from '@cornerstonejs/core';
+import {
+  segmentation,
+  Enums as ToolEnums,
+  type Types as ToolTypes,
+  utilities as toolUtils,
+} from '@cornerstonejs/tools';
+import type { VolumeData, VolumeGeometry } from '../../../core/src/api.ts';
+import {
+  createEngine,
+  createToolGroup,
+  initCornerstone,
+  setPrimaryTool,
+  TOOL_GROUP_ID,
+  type ToolMode,
+  UNCERTAINTY_COLORMAP,
+  VIEWPORTS,
+  type ViewportName,
+} from './engine.ts';
+import { createFloatOverlay, createImageVolume, createLabelmap, markSlices } from './volumes.ts';
+
+/** Labelmap values: accepted/edited lesion and a pending (not yet accepted) proposal. */
+export const LESION = 1;
+export const PENDING = 2;
+export const SEGMENT_COLORS: Record<number, [number, number, number, number]> = {
+  [LESION]: [255, 40, 40, 255],
+  [PENDING]: [40, 255, 90, 255],
+};
+
+export interface SliceInfo {
+  /** Voxel index along the viewport's normal axis (axial k, sagittal i, coronal j). */
+  index: number;
+  count: number;
+}
+
+export interface UncertaintyStyle {
+  visible: boolean;
+  opacity: number;
+  /** Values below are transparent (std units). */
+  threshold: number;
+  /** Top of the colour range (std of 0/1 members is at most 0.5). */
+  max: number;
+}
+
+/** Transparent below the threshold (and at 0, where nothing was proposed), `opacity` above. */
+function opacityMapping(s: UncertaintyStyle): { value: number; opacity: number }[] {
+  const o = s.visible ? s.opacity : 0;
+  const t = Math.max(s.threshold, 1e-4);
+  return [
+    { value: 0, opacity: 0 },
+    { value: t * 0.999, opacity: 0 },
+    { value: t, opacity: o },
+    { value: Math.max(s.max, t * 1.01), opacity: o },
+  ];
+}
+
+const AXIS: Record<ViewportName, 0 | 1 | 2> = { sagittal: 0, coronal: 1, axial: 2 };
+
+/**
+ * The 3-plane viewer: one base image volume (the chosen sequence), the uncertainty volume fused
+ * over it with a colour map, and the labelmap segmentation. Owns no app state beyond what
+ * cornerstone needs; App.svelte drives it.
+ */
+export class Viewer {
+  engine!: RenderingEngine;
+  group!: ToolTypes.IToolGroup;
+  geometry!: VolumeGeometry;
+  base?: Types.IImageVolume;
+  uncertaintyVolume?: Types.IImageVolume;
+  labelmapVolume?: Types.IImageVolume;
+  readonly segmentationId = 'quorum-labelmap';
+  private frame = 'quorum-frame';
+  private listeners = new Set<() => void>();
+  private labelmapShown = true;
+  uncertaintyStyle: UncertaintyStyle = { visible: true, opacity: 0.6, threshold: 0.02, max: 0.5 };
+
+  constructor(readonly elements: Record<ViewportName, HTMLDivElement>) {}
+
+  async init(): Promise<void> {
+    await initCornerstone();
+    this.engine = createEngine(this.elements);
+    this.group = createToolGroup();
+    const notify = () => this.emit();
+    for (const id of VIEWPORTS) {
+      this.elements[id].addEventListener(Enums.Events.CAMERA_MODIFIED, notify);
+      this.elements[id].addEventListener(Enums.Events.VOI_MODIFIED, notify);
+    }
+  }
+
+  onChange(cb: () => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  private emit() {
+    for (const cb of this.listeners) cb();
+  }
+
+  viewport(id: ViewportName): Types.IVolumeViewport {
+    return this.engine.getViewport(id) as Types.IVolumeViewport;
+  }
+
+  /**
+   * Shows a case: `image` is the displayed sequence; `labels` and `uncertainty` are full-volume
+   * arrays owned by the caller and rendered in place.
+   */
+  async showCase(image: VolumeData, labels: Uint8Array, uncertainty: Float32Array): Promise<void> {
+    this.geometry = image;
+    this.frame = `quorum-frame-${image.caseId}`;
+    this.clearSegmentation();
+    this.base = createImageVolume(image, this.frame);
+    this.uncertaintyVolume = createFloatOverlay(image, this.frame, uncertainty, 'uncertainty');
+    this.labelmapVolume = createLabelmap(image, this.frame, labels, this.base.volumeId);
+    await this.setVolumes(image);
+    segmentation.addSegmentations([
+      {
+        segmentationId: this.segmentationId,
+        representation: {
+          type: ToolEnums.SegmentationRepresentations.Labelmap,
+          data: { volumeId: this.labelmapVolume.volumeId, referencedVolumeId: this.base.volumeId },
+        },
+        config: { segments: { [LESION]: { label: 'Lesion' }, [PENDING]: { label: 'Proposal (pending)' } } },
+      },
+    ]);
+    await this.addLabelmapRepresentation();
+    for (const id of VIEWPORTS) this.viewport(id).resetCamera();
+    this.engine.render();
+    this.emit();
+  }
+
+  /** Switches the displayed sequence; labelmap and uncertainty stay. */
+  async showImage(image: VolumeData): Promise<void> {
+    const old = this.base;
+    const cameras = VIEWPORTS.map((id) => this.viewport(id).getCamera());
+    this.base = createImageVolume(image, this.frame);
+    for (const id of VIEWPORTS)
+      segmentation.removeSegmentationRepresentations(id, { segmentationId: this.segmentationId });
+    await this.setVolumes(image);
+    await this.addLabelmapRepresentation();
+    VIEWPORTS.forEach((id, n) => {
+      this.viewport(id).setCamera(cameras[n]);
+    });
+    if (old) cache.removeVolumeLoadObject(old.volumeId);
+    this.engine.render();
+    this.emit();
+  }
+
+  private async setVolumes(image: VolumeData) {
+    const base = this.base!;
+    const unc = this.uncertaintyVolume!;
+    await setVolumesForViewports(
+      this.engine,
+      [{ volumeId: base.volumeId }, { volumeId: unc.volumeId }],
+      [...VIEWPORTS],
+    );
+    const lo = image.range.p005;
+    const hi = image.range.p995 > lo ? image.range.p995 : image.range.max;
+    for (const id of VIEWPORTS) {
+      const vp = this.viewport(id);
+      vp.setProperties({ voiRange: { lower: lo, upper: hi } }, base.volumeId);
+    }
+    this.applyUncertaintyStyle();
+  }
+
+  private async addLabelmapRepresentation() {
+    const lut: Types.ColorLUT = [[0, 0, 0, 0], SEGMENT_COLORS[LESION], SEGMENT_COLORS[PENDING]];
+    const map: Record<string, { segmentationId: string; config: { colorLUTOrIndex: Types.ColorLUT } }[]> = {};
+    for (const id of VIEWPORTS)
+      map[id] = [{ segmentationId: this.segmentationId, config: { colorLUTOrIndex: lut } }];
+    await segmentation.addLabelmapRepresentationToViewportMap(map);
+    for (const id of VIEWPORTS)
+      segmentation.activeSegmentation.setActiveSegmentation(id, this.segmentationId);
+    segmentation.segmentIndex.setActiveSegmentIndex(this.segmentationId, LESION);
+    segmentation.segmentationStyle.setStyle(
+      { type: ToolEnums.SegmentationRepresentations.Labelmap },
+      { fillAlpha: 0.45, renderOutline: true, outlineWidth: 1 },
+    );
+    this.setLabelmapVisible(this.labelmapShown);
+  }
+
+  private clearSegmentation() {
+    if (!segmentation.state.getSegmentation(this.segmentationId)) return;
+    for (const id of VIEWPORTS)
+      segmentation.removeSegmentationRepresentations(id, { segmentationId: this.segmentationId });
+    segmentation.removeSegmentation(this.segmentationId);
+    for (const v of [this.base, this.uncertaintyVolume, this.labelmapVolume])
+      if (v) cache.removeVolumeLoadObject(v.volumeId);
+  }
+
+  setLabelmapVisible(visible: boolean): void {
+    this.labelmapShown = visible;
+    for (const id of VIEWPORTS)
+      segmentation.config.visibility.setSegmentationRepresentationVisibility(
+        id,
+        { segmentationId: this.segmentationId, type: ToolEnums.SegmentationRepresentations.Labelmap },
+        visible,
+      );
+    this.engine.render();
+  }
+
+  setUncertaintyStyle(style: Partial<UncertaintyStyle>): void {
+    this.uncertaintyStyle = { ...this.uncertaintyStyle, ...style };
+    this.applyUncertaintyStyle();
+    this.engine.render();
+  }
+
+  private applyUncertaintyStyle() {
+    const unc = this.uncertaintyVolume;
+    if (!unc) return;
+    const s = this.uncertaintyStyle;
+    for (const id of VIEWPORTS) {
+      const vp = this.viewport(id);
+      vp.setProperties(
+        {
+          voiRange: { lower: 0, upper: s.max },
+          colormap: { name: UNCERTAINTY_COLORMAP, opacity: opacityMapping(s) },
+        },
+        unc.volumeId,
+      );
+    }
+  }
+
+  /** After writing labelmap voxels of these k-slices: upload and redraw. */
+  labelsChanged(slices: number[]): void {
+    if (!this.labelmapVolume) return;
+    markSlices(this.labelmapVolume, slices);
+    segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(this.segmentationId, slices);
+    this.engine.render();
+  }
+
+  uncertaintyChanged(slices: number[]): void {
+    if (!this.uncertaintyVolume) return;
+    markSlices(this.uncertaintyVolume, slices);
+    this.engine.render();
+  }
+
+  setTool(mode: ToolMode): void {
+    setPrimaryTool(this.group, mode);
+  }
+
+  setBrushSize(mm: number): void {
+    toolUtils.segmentation.setBrushSizeForToolGroup(TOOL_GROUP_ID, mm);
+  }
+
+  setBrushThreshold(range: [number, number]): void {
+    toolUtils.segmentation.setBrushThresholdForToolGroup(TOOL_GROUP_ID, {
+      range,
+      isDynamic: false,
+      dynamicRadius: 0,
+    });
+  }
+
+  setWindow(lower: number, upper: number): void {
+    if (!this.base) return;
+    for (const id of VIEWPORTS)
+      this.viewport(id).setProperties({ voiRange: { lower, upper } }, this.base.volumeId);
+    this.engine.render();
+    this.emit();
+  }
+
+  getWindow(): { lower: number; upper: number } | undefined {
+    if (!this.base) return undefined;
+    return this.viewport('axial').getProperties(this.base.volumeId)?.voiRange;
+  }
+
+  /** Voxel (i, j, k) under the camera focal point of a viewport. */
+  focalIndex(id: ViewportName): [number, number, number] | undefined {
+    if (!this.base?.imageData) return undefined;
+    const cam = this.viewport(id).getCamera();
+    const ijk = utilities.transformWorldToIndex(this.base.imageData, cam.focalPoint as Types.Point3);
+    return [Math.round(ijk[0]), Math.round(ijk[1]), Math.round(ijk[2])];
+  }
+
+  sliceInfo(id: ViewportName): SliceInfo {
+    const axis = AXIS[id];
+    const ijk = this.focalIndex(id);
+    return { index: ijk ? ijk[axis] : 0, count: this.geometry ? this.geometry.dims[axis] : 0 };
+  }
+
+  /** Moves a viewport (its camera, along its normal) to voxel index `index` on its axis. */
+  goToSlice(id: ViewportName, index: number): void {
+    const ijk = this.focalIndex(id);
+    if (!ijk || !this.base) return;
+    const axis = AXIS[id];
+    ijk[axis] = Math.max(0, Math.min(this.geometry.dims[axis] - 1, index));
+    const target = this.base.imageData!.indexToWorld(ijk as Types.Point3) as Types.Point3;
+    const vp = this.viewport(id);
+    const cam = vp.getCamera();
+    const n = cam.viewPlaneNormal!;
+    const fp = cam.focalPoint!;
+    const pos = cam.position!;
+    const d = (target[0] - fp[0]) * n[0] + (target[1] - fp[1]) * n[1] + (target[2] - fp[2]) * n[2];
+    vp.setCamera({
+      focalPoint: [fp[0] + d * n[0], fp[1] + d * n[1], fp[2] + d * n[2]],
+      position: [pos[0] + d * n[0], pos[1] + d * n[1], pos[2] + d * n[2]],
+    });
+    vp.render();
+    this.emit();
+  }
+
+  scroll(id: ViewportName, delta: number): void {
+    const info = this.sliceInfo(id);
+    this.goToSlice(id, info.index + delta);
+  }
+
+  resize(): void {
+    this.engine?.resize(true, false);
+    this.engine?.render();
+  }
+
+  render(): void {
+    this.engine.render();
+  }
+}
