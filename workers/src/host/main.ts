@@ -4,14 +4,18 @@ import { SAMPLE_CASE } from './service.ts';
 import { startWebHost } from './web.ts';
 
 /**
- * Browser mode entry: `node --import tsx workers/src/host/main.ts [case path] [--port N]`.
- * Serves renderer/dist and the API on 127.0.0.1; the renderer opens AppInfo.initialCase.
+ * Browser mode entry: `node --import tsx workers/src/host/main.ts [case path] [--port N]
+ * [--state-dir DIR]`. Serves renderer/dist and the API on 127.0.0.1; the renderer opens
+ * AppInfo.initialCase. The state folder (journals, recent list, uploads; default ~/.quorum) can
+ * also be set with QUORUM_STATE_DIR.
  */
 export async function runBrowserMode(argv: string[]): Promise<void> {
   let port = Number(process.env.QUORUM_PORT ?? 5817);
+  let stateDir = process.env.QUORUM_STATE_DIR || undefined;
   let input: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--port') port = Number(argv[++i]);
+    else if (argv[i] === '--state-dir') stateDir = resolve(argv[++i]);
     else if (!argv[i].startsWith('--')) input = resolve(argv[i]);
   }
   if (input && !existsSync(input)) {
@@ -19,7 +23,7 @@ export async function runBrowserMode(argv: string[]): Promise<void> {
     process.exit(1);
   }
   const initialCase = input ?? (existsSync(SAMPLE_CASE) ? SAMPLE_CASE : undefined);
-  const host = await startWebHost({ port, initialCase, log: (l) => console.log(l) }).catch(
+  const host = await startWebHost({ port, initialCase, stateDir, log: (l) => console.log(l) }).catch(
     (e: NodeJS.ErrnoException) => {
       if (e.code === 'EADDRINUSE') {
         console.error(`quorum: port ${port} is in use; pass --port N (or QUORUM_PORT=0 for any free port)`);
