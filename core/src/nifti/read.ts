@@ -80,9 +80,15 @@ function readHeaderOrThrow(buf: ArrayBuffer, fileName: string, pairOk: boolean):
       fileName,
     );
   }
+  // nifti-reader-js follows the extension chain when the flag after the header is set, and a
+  // negative esize walks it backwards: a crafted or bit-flipped file looped forever, growing
+  // memory. Quorum uses no extensions, so the header is parsed alone with that flag cleared.
+  const size = magic.version === 1 ? 348 : 540;
+  const head = new Uint8Array(size + 4);
+  head.set(new Uint8Array(buf, 0, size));
   let h: Header;
   try {
-    h = niftiReader.readHeader(buf, pairOk);
+    h = niftiReader.readHeader(head.buffer, pairOk);
   } catch (e) {
     throw new QuorumError('corrupt', `unreadable NIfTI header (${(e as Error).message})`, fileName);
   }
