@@ -64,6 +64,34 @@ function nums(ds: dicomParser.DataSet, tag: string): number[] | undefined {
   return v.every(Number.isFinite) ? v : undefined;
 }
 
+/** A numeric string attribute, or `fallback` when absent or not a finite number ("1e309", "nan"). */
+function num(ds: dicomParser.DataSet, tag: string, fallback: number): number {
+  const v = Number(ds.string(tag) ?? Number.NaN);
+  return Number.isFinite(v) ? v : fallback;
+}
+
+/**
+ * ImageOrientationPatient as two unit vectors. Writers round them to a few decimals, so small
+ * errors are renormalised; a zero, scaled or skewed pair (a damaged file) used to give a volume
+ * with degenerate or non-unit axes, and is now refused.
+ */
+function orientation(iop: number[] | undefined, file: string): DicomImage['imageOrientation'] {
+  if (iop?.length !== 6) return undefined;
+  const row = iop.slice(0, 3);
+  const col = iop.slice(3, 6);
+  const nr = Math.hypot(row[0], row[1], row[2]);
+  const nc = Math.hypot(col[0], col[1], col[2]);
+  const cos = (row[0] * col[0] + row[1] * col[1] + row[2] * col[2]) / (nr * nc);
+  if (!(Math.abs(nr - 1) < 0.01 && Math.abs(nc - 1) < 0.01 && Math.abs(cos) < 1e-3)) {
+    throw new QuorumError(
+      'corrupt',
+      `ImageOrientationPatient ${iop.join('\\')} is not two orthogonal unit vectors`,
+      file,
+    );
+  }
+  return [...row.map((v) => v / nr), ...col.map((v) => v / nc)] as DicomImage['imageOrientation'];
+}
+
 /** True when the bytes start like a DICOM Part 10 file (128-byte preamble + "DICM"). */
 export function hasDicmPrefix(b: Uint8Array): boolean {
   return b.length > 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
@@ -90,6 +118,21 @@ export function parseDicom(bytes: Uint8Array, file: string): DicomImage {
       file,
     );
   }
+  try {
+    return attributes(ds, file);
+  } catch (e) {
+    if (e instanceof QuorumError) throw e;
+    // dicom-parser reads values lazily and throws strings for values cut off by the end of the file
+    const msg = typeof e === 'string' ? e : ((e as Error).message ?? String(e));
+    throw new QuorumError(
+      /past end|overread|beyond|overrun/i.test(msg) ? 'truncated' : 'corrupt',
+      `unreadable DICOM attribute (${msg})`,
+      file,
+    );
+  }
+}
+
+function attributes(ds: dicomParser.DataSet, file: string): DicomImage {
   const rows = ds.uint16('x00280010') ?? 0;
   const columns = ds.uint16('x00280011') ?? 0;
   const frames = Number(ds.string('x00280008') ?? 1) || 1;
@@ -101,6 +144,9 @@ export function parseDicom(bytes: Uint8Array, file: string): DicomImage {
   const ipp = nums(ds, 'x00200032');
   const iop = nums(ds, 'x00200037');
   const ps = nums(ds, 'x00280030') ?? nums(ds, 'x00181164') ?? [1, 1];
+  // a negative or zero PixelSpacing gave a volume with negative/zero voxel size
+  if (ps.length < 2 || !(ps[0] > 0 && ps[1] > 0))
+    throw new QuorumError('corrupt', `PixelSpacing ${ps.join('\\')} is not two positive numbers`, file);
   return {
     file,
     transferSyntaxUID: (ds.string('x00020010') ?? '1.2.840.10008.1.2').replace(/\0/g, '').trim(),
@@ -123,19 +169,19 @@ export function parseDicom(bytes: Uint8Array, file: string): DicomImage {
     columns,
     frames,
     imagePosition: ipp?.length === 3 ? (ipp as [number, number, number]) : undefined,
-    imageOrientation:
-      iop?.length === 6 ? (iop as [number, number, number, number, number, number]) : undefined,
-    pixelSpacing: [ps[0] || 1, ps[1] || 1],
+    imageOrientation: orientation(iop, file),
+    pixelSpacing: [ps[0], ps[1]],
     bitsAllocated: ds.uint16('x00280100') ?? 16,
     bitsStored: ds.uint16('x00280101') ?? 16,
     pixelRepresentation: ds.uint16('x00280103') ?? 0,
     samplesPerPixel: ds.uint16('x00280002') ?? 1,
     photometric: (ds.string('x00280004') ?? 'MONOCHROME2').trim(),
-    rescaleSlope: Number(ds.string('x00281053') ?? 1) || 1,
-    rescaleIntercept: Number(ds.string('x00281052') ?? 0) || 0,
+    rescaleSlope: num(ds, 'x00281053', 1) || 1,
+    rescaleIntercept: num(ds, 'x00281052', 0),
     mosaicImages: /MOSAIC/i.test(ds.string('x00080008') ?? '') ? (ds.uint16('x0019100a') ?? 0) : 0,
-    spacingBetweenSlices: Number(ds.string('x00180088') ?? 0) || 0,
-    sliceThickness: Number(ds.string('x00180050') ?? 0) || 0,
+    // fall-backs for the slice step (single slices, mosaics): only positive finite values count
+    spacingBetweenSlices: Math.max(0, num(ds, 'x00180088', 0)),
+    sliceThickness: Math.max(0, num(ds, 'x00180050', 0)),
     dataSet: ds,
   };
 }
