@@ -21,6 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseDicom } from '../../core/src/dicom/parse.ts';
 import { QuorumError } from '../../core/src/errors.ts';
 import { affineFromVolume, voxelToWorld, worldToVoxel } from '../../core/src/geometry.ts';
 import { loadDicomSeries, scanDicom } from '../../core/src/node/dicom-fs.ts';
@@ -241,9 +242,15 @@ describe('bad and unusual DICOM input gives typed errors that name the file', ()
       'EPI PE=RL': 2,
       '': 1, // CT_small has no SeriesDescription
     });
-    // every image of a group shares its UID, and the groups partition the images
-    const uids = new Set(series.map((s) => s.seriesInstanceUID));
-    expect(uids.size).toBe(series.length);
+    // the groups partition the 155 images (README-Series.txt skipped), each by its own UID
+    const all = series.flatMap((s) => s.files);
+    expect(all).toHaveLength(155);
+    expect(new Set(all).size).toBe(155);
+    expect(all.some((f) => f.endsWith('.txt'))).toBe(false);
+    for (const s of series)
+      for (const f of s.files)
+        expect(parseDicom(readFileSync(f), f).seriesInstanceUID).toBe(s.seriesInstanceUID);
+    expect(new Set(series.map((s) => s.seriesInstanceUID)).size).toBe(series.length);
     // the folder loads its largest series and says there were others
     const vol = await loadDicomSeries(dir);
     expect(vol.source.dicom?.seriesDescription).toBe('Axial EPI-FMRI (Interleaved I to S)');
