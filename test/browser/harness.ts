@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
 import {
@@ -15,7 +16,8 @@ import {
  * loopback port, and Debian Chromium driven by playwright-core with software WebGL2. Every request
  * that leaves 127.0.0.1 is aborted and recorded, so a test can assert the app stayed offline.
  */
-export const REPO = resolve(__dirname, '../..');
+// import.meta.url, not __dirname: bench/viewer.bench.ts runs this under tsx as plain ESM.
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DATA = resolve(REPO, '../shared/data');
 export const ARTEFACTS = join(REPO, 'test-results', 'browser');
 export const CHROMIUM = '/usr/bin/chromium';

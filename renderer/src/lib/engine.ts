@@ -39,8 +39,8 @@ export const TOOL_NAMES: Record<ToolMode, string> = {
 
 /** Stops of the uncertainty colour map over 0..1 of its range (also drawn by the colour bar). */
 export const UNCERTAINTY_STOPS: [number, number, number, number][] = [
-  [0, 0.05, 0.1, 0.6],
-  [0.35, 0.0, 0.6, 1.0],
+  [0, 0.0, 0.35, 1.0],
+  [0.35, 0.0, 0.85, 1.0],
   [0.6, 0.3, 1.0, 0.3],
   [0.8, 1.0, 0.85, 0.0],
   [1, 1.0, 0.0, 1.0],

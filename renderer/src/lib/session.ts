@@ -172,6 +172,7 @@ export class Session {
       this.history = new EditHistory(labels, nx * ny, (records) => {
         this.api.appendJournal(info.id, records).catch((e) => this.fail(e));
       });
+      if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
@@ -330,6 +331,7 @@ export class Session {
         break;
       case 'slice':
         this.proposals?.add(e.result);
+        this.followStdMax(e.result.std);
         this.viewer.labelsChanged([e.result.k]);
         this.viewer.uncertaintyChanged([e.result.k]);
         run.slicesDone = Math.max(run.slicesDone, this.proposals?.slices.size ?? 0);
@@ -351,6 +353,15 @@ export class Session {
         break;
     }
     this.set({ run });
+  }
+
+  /** Colour range of the heat map: up to the largest std so far, in steps of 0.05. */
+  private followStdMax(std: Float32Array) {
+    let m = 0;
+    for (let i = 0; i < std.length; i++) if (std[i] > m) m = std[i];
+    const s = this.viewer.uncertaintyStyle;
+    const max = Math.max(0.05, Math.ceil(m * 20) / 20);
+    if (s.autoMax && max > s.max) this.viewer.setUncertaintyStyle({ max });
   }
 
   private journalProposal(slices: number[], outcome: string) {

@@ -47,6 +47,8 @@ export interface UncertaintyStyle {
   threshold: number;
   /** Top of the colour range (std of 0/1 members is at most 0.5). */
   max: number;
+  /** Follow the largest std received so far (else `max` stays where the user put it). */
+  autoMax: boolean;
 }
 
 /** Transparent below the threshold (and at 0, where nothing was proposed), `opacity` above. */
@@ -79,7 +81,13 @@ export class Viewer {
   private frame = 'quorum-frame';
   private listeners = new Set<() => void>();
   private labelmapShown = true;
-  uncertaintyStyle: UncertaintyStyle = { visible: true, opacity: 0.6, threshold: 0.02, max: 0.5 };
+  uncertaintyStyle: UncertaintyStyle = {
+    visible: true,
+    opacity: 0.6,
+    threshold: 0.01,
+    max: 0.5,
+    autoMax: true,
+  };
 
   constructor(readonly elements: Record<ViewportName, HTMLDivElement>) {}
 
@@ -217,11 +225,10 @@ export class Viewer {
     const s = this.uncertaintyStyle;
     for (const id of VIEWPORTS) {
       const vp = this.viewport(id);
+      // The range first: the colour map is stretched over the transfer function's current range.
+      vp.setProperties({ voiRange: { lower: 0, upper: s.max } }, unc.volumeId);
       vp.setProperties(
-        {
-          voiRange: { lower: 0, upper: s.max },
-          colormap: { name: UNCERTAINTY_COLORMAP, opacity: opacityMapping(s) },
-        },
+        { colormap: { name: UNCERTAINTY_COLORMAP, opacity: opacityMapping(s) } },
         unc.volumeId,
       );
     }

@@ -1,0 +1,243 @@
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadVolume } from '../../core/src/node/load.ts';
+import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
+import { type Harness, startHarness } from './harness.ts';
+import {
+  countPixels,
+  decodePng,
+  isColour,
+  isGreen,
+  isGrey,
+  isRed,
+  isTinted,
+  pixel,
+  type Region,
+} from './viewer-png.ts';
+
+/**
+ * The viewer (renderer/) in Chromium against the real host, engine and ONNX model on the shipped
+ * sample case (BraTS 2015 pat0003): rendered pixels are checked in screenshots, the labelmap
+ * through the page's read-only test hook, and the exported mask by reading the NIfTI back.
+ */
+type Vp = 'axial' | 'sagittal' | 'coronal';
+interface Hook {
+  ready(): boolean;
+  slice(id: Vp): number;
+  labelCounts(): Record<number, number>;
+  rect(id: Vp): Region;
+  voxelToPage(id: Vp, ijk: [number, number, number]): [number, number];
+  labelAt(ijk: [number, number, number]): number;
+  goToSlice(id: Vp, index: number): void;
+  runActive(): boolean;
+}
+const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
+  page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+
+/** The tumour slice of pat0003 the tests work on (0-based axial k; ~3700 tumour voxels). */
+const K = 80;
+/** A viewport without its edge labels (orientation letters, slice number, border). */
+const inner = (r: Region): Region => ({
+  x: r.x + 40,
+  y: r.y + 40,
+  width: r.width - 80,
+  height: r.height - 80,
+});
+
+describe('viewer on the sample case', () => {
+  let h: Harness;
+  const out = scratchDir('quorum-viewer-test');
+  let rects: Record<Vp, Region>;
+
+  const shot = async (name: string) => decodePng(await h.screenshot(name));
+  const settle = () => h.page.waitForTimeout(400);
+
+  beforeAll(async () => {
+    h = await startHarness({});
+    await h.page.goto(h.url);
+    await h.page.waitForFunction(
+      () => (window as unknown as { __quorumTest?: Hook }).__quorumTest?.ready(),
+      null,
+      {
+        timeout: 120_000,
+      },
+    );
+    rects = {
+      axial: await hook(h.page, (t) => t.rect('axial')),
+      sagittal: await hook(h.page, (t) => t.rect('sagittal')),
+      coronal: await hook(h.page, (t) => t.rect('coronal')),
+    };
+  });
+  afterAll(async () => {
+    await h?.cleanup();
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('renders the three planes of the real volume with no overlay yet', async () => {
+    await settle();
+    const img = await shot('viewer-1-open');
+    for (const id of ['axial', 'sagittal', 'coronal'] as Vp[]) {
+      const r = rects[id];
+      const grey = countPixels(img, r, isGrey);
+      // A brain fills a good part of each plane; a blank or failed WebGL canvas has none.
+      expect(grey, id).toBeGreaterThan(0.05 * r.width * r.height);
+      expect(countPixels(img, inner(r), isColour), id).toBeLessThan(20);
+    }
+    expect(h.pageErrors).toEqual([]);
+    expect(h.externalRequests).toEqual([]);
+  });
+
+  it('scrolls with the mouse wheel and the arrow keys', async () => {
+    const r = rects.axial;
+    const before = await hook(h.page, (t) => t.slice('axial'));
+    await h.page.mouse.move(r.x + r.width / 2, r.y + r.height / 2);
+    await h.page.mouse.wheel(0, 300);
+    await settle();
+    const afterWheel = await hook(h.page, (t) => t.slice('axial'));
+    expect(afterWheel).not.toBe(before);
+    await h.page.mouse.click(r.x + 10, r.y + 30, { button: 'middle' });
+    await h.page.keyboard.press('ArrowUp');
+    await settle();
+    expect(await hook(h.page, (t) => t.slice('axial'))).toBe(afterWheel + 1);
+    const label = await h.page.getByTestId('slice-axial').textContent();
+    expect(label).toBe(`${afterWheel + 2} / 155`);
+  });
+
+  it('streams a real proposal into the labelmap and the uncertainty heat map', async () => {
+    await h.page.evaluate(`window.__quorumTest.goToSlice('axial', ${K})`);
+    await h.page.getByTestId('members').fill('3');
+    await h.page.getByTestId('steps').fill('3');
+    await h.page.getByTestId('range-from').fill(String(K));
+    await h.page.getByTestId('range-to').fill(String(K + 2));
+    const t0 = Date.now();
+    await h.page.getByTestId('propose-range').click();
+    await h.page.getByTestId('run-message').filter({ hasText: 'Done' }).waitFor({ timeout: 150_000 });
+    console.log(`proposal of 3 slices (3 members x 3 steps): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const counts = await hook(h.page, (t) => t.labelCounts());
+    expect(counts[2]).toBeGreaterThan(1000);
+    await settle();
+
+    // Labelmap alone: the pending proposal in green over the tumour.
+    await h.page.getByTestId('toggle-uncertainty').uncheck();
+    await settle();
+    const lab = await shot('viewer-2-proposal-labelmap');
+    const green = countPixels(lab, rects.axial, isGreen);
+    expect(green).toBeGreaterThan(300);
+
+    // Both off: the grey image only. Heat map alone: tinted pixels where the members disagree.
+    await h.page.getByTestId('toggle-labelmap').uncheck();
+    await settle();
+    const none = await shot('viewer-3-proposal-overlays-off');
+    await h.page.getByTestId('toggle-uncertainty').check();
+    await settle();
+    const heat = await shot('viewer-3-proposal-uncertainty');
+    const tinted = countPixels(heat, inner(rects.axial), isTinted);
+    console.log(`heat map: ${tinted} tinted pixels in the axial view`);
+    expect(countPixels(none, inner(rects.axial), isTinted)).toBeLessThan(20);
+    expect(tinted).toBeGreaterThan(150);
+    expect(countPixels(heat, rects.axial, isGreen)).toBeLessThan(green / 4);
+
+    await h.page.getByTestId('toggle-labelmap').check();
+    await settle();
+    await shot('viewer-4-proposal-both');
+  });
+
+  it('accepts the proposal on a slice, undoes and redoes it', async () => {
+    await h.page.getByTestId('toggle-labelmap').check();
+    await h.page.getByTestId('toggle-uncertainty').uncheck();
+    const pending = (await hook(h.page, (t) => t.labelCounts()))[2];
+    await h.page.getByTestId('accept-slice').click();
+    await settle();
+    const after = await hook(h.page, (t) => t.labelCounts());
+    expect(after[1]).toBeGreaterThan(500);
+    expect(after[2]).toBe(pending - after[1]);
+    const img = await shot('viewer-5-accepted');
+    expect(countPixels(img, rects.axial, isRed)).toBeGreaterThan(300);
+    await h.page.getByTestId('undo').click();
+    expect((await hook(h.page, (t) => t.labelCounts()))[1]).toBe(0);
+    await h.page.getByTestId('redo').click();
+    expect((await hook(h.page, (t) => t.labelCounts()))[1]).toBe(after[1]);
+  });
+
+  const painted: [number, number, number] = [0, 0, K];
+  const erased: [number, number, number] = [0, 0, K];
+
+  it('paints with the brush and erases with the eraser (mouse drags), with undo', async () => {
+    const page = h.page;
+    const before = (await hook(page, (t) => t.labelCounts()))[1];
+    // A stroke across healthy tissue of the other hemisphere, 60 voxels long in i.
+    const from = await hook(page, (t) => t.voxelToPage('axial', [150, 120, 80]));
+    const to = await hook(page, (t) => t.voxelToPage('axial', [190, 120, 80]));
+    await page.locator('[data-tool="brush"]').click();
+    await page.mouse.move(from[0], from[1]);
+    await page.mouse.down();
+    for (let s = 1; s <= 10; s++)
+      await page.mouse.move(from[0] + ((to[0] - from[0]) * s) / 10, from[1] + ((to[1] - from[1]) * s) / 10);
+    await page.mouse.up();
+    await page.waitForTimeout(500);
+    const brushed = (await hook(page, (t) => t.labelCounts()))[1];
+    expect(brushed).toBeGreaterThan(before + 100);
+    painted[0] = 170;
+    painted[1] = 120;
+    expect(await hook(page, (t) => t.labelAt([170, 120, 80]))).toBe(1);
+    const img = await shot('viewer-6-brush');
+    const mid = await hook(page, (t) => t.voxelToPage('axial', [170, 120, 80]));
+    const [r, g, b] = pixel(img, mid[0], mid[1]);
+    expect(isRed(r, g, b), `pixel ${r},${g},${b}`).toBe(true);
+
+    // Erase the right end of the stroke.
+    const e0 = await hook(page, (t) => t.voxelToPage('axial', [185, 110, 80]));
+    const e1 = await hook(page, (t) => t.voxelToPage('axial', [185, 130, 80]));
+    await page.locator('[data-tool="eraser"]').click();
+    await page.mouse.move(e0[0], e0[1]);
+    await page.mouse.down();
+    for (let s = 1; s <= 6; s++)
+      await page.mouse.move(e0[0] + ((e1[0] - e0[0]) * s) / 6, e0[1] + ((e1[1] - e0[1]) * s) / 6);
+    await page.mouse.up();
+    await page.waitForTimeout(500);
+    expect((await hook(page, (t) => t.labelCounts()))[1]).toBeLessThan(brushed);
+    expect(await hook(page, (t) => t.labelAt([185, 120, 80]))).toBe(0);
+    erased[0] = 185;
+    erased[1] = 120;
+    await shot('viewer-7-erased');
+
+    await page.keyboard.press('Control+z');
+    await page.waitForTimeout(200);
+    expect(await hook(page, (t) => t.labelAt([185, 120, 80]))).toBe(1);
+    expect((await hook(page, (t) => t.labelCounts()))[1]).toBe(brushed);
+    await page.keyboard.press('Control+y');
+    await page.waitForTimeout(200);
+    expect(await hook(page, (t) => t.labelAt([185, 120, 80]))).toBe(0);
+  });
+
+  it('exports the mask NIfTI on the source grid with the painted voxels set', async () => {
+    const page = h.page;
+    for (const f of ['nifti-uncertainty', 'report-json']) await page.getByTestId(`fmt-${f}`).uncheck();
+    await page.getByTestId('fmt-nifti-mask').check();
+    await page.getByTestId('export-dir').fill(out);
+    await page.getByTestId('export').click();
+    const line = page.locator('[data-testid="export-result"] [data-format="nifti-mask"]');
+    await line.waitFor({ timeout: 60_000 });
+    const path = (await line.textContent())!.trim();
+    expect(path.startsWith(out)).toBe(true);
+    expect(existsSync(path)).toBe(true);
+
+    const mask = await loadVolume(path);
+    const src = await loadVolume(join(SAMPLE_CASE, 'flair.nii.gz'));
+    expect(mask.dims).toEqual(src.dims);
+    for (let n = 0; n < 3; n++) {
+      expect(mask.spacing[n]).toBeCloseTo(src.spacing[n], 5);
+      expect(mask.origin[n]).toBeCloseTo(src.origin[n], 4);
+    }
+    for (let n = 0; n < 9; n++) expect(mask.direction[n]).toBeCloseTo(src.direction[n], 5);
+    const at = ([i, j, k]: number[]) => mask.data[i + mask.dims[0] * (j + mask.dims[1] * k)];
+    expect(at(painted)).toBe(1);
+    expect(at(erased)).toBe(0);
+    let total = 0;
+    for (let i = 0; i < mask.data.length; i++) total += mask.data[i] ? 1 : 0;
+    expect(total).toBe((await hook(page, (t) => t.labelCounts()))[1]);
+    expect(h.pageErrors).toEqual([]);
+  });
+});
