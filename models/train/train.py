@@ -63,6 +63,8 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--tumour-fraction', type=float, default=0.7)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--base', type=int, default=ARCH['base'], help='UNet width (size sweep)')
+    ap.add_argument('--mults', default=','.join(map(str, ARCH['mults'])), help='UNet channel multipliers')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
@@ -72,7 +74,8 @@ def main():
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
 
-    model = UNet(**ARCH, time_conditioned=args.mode == 'diffusion')
+    arch = dict(ARCH, base=args.base, mults=tuple(int(m) for m in args.mults.split(',')))
+    model = UNet(**arch, time_conditioned=args.mode == 'diffusion')
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = Schedule(linear_betas(1000))
@@ -87,7 +90,7 @@ def main():
         print(f'resumed at {start}', flush=True)
     g = torch.Generator().manual_seed(args.seed + start)
     log = open(os.path.join(run, 'log.jsonl'), 'a')
-    meta = dict(vars(args), arch=ARCH, subjects=TRAIN_SUBJECTS)
+    meta = dict(vars(args), arch=arch, subjects=TRAIN_SUBJECTS)
     json.dump(meta, open(os.path.join(run, 'config.json'), 'w'), indent=1)
 
     for it in range(start, args.iters):
