@@ -1,0 +1,65 @@
+/**
+ * Viewer frame time in Chromium (browser mode, software WebGL2 via SwiftShader on this machine):
+ * the sample case (240 x 240 x 155) in the 1x3 layout with both overlays on (labelmap with a real
+ * proposal on a few slices, uncertainty fused with its colour map; both are full-volume textures,
+ * so the cost does not depend on how much of them is filled). The axial viewport is scrolled
+ * through all 155 slices by keyboard events dispatched in the page; each frame is timed from the
+ * key event to cornerstone's IMAGE_RENDERED for that viewport.
+ */
+import { join } from 'node:path';
+import { startHarness } from '../test/browser/harness.ts';
+import type { BenchRow } from './types.ts';
+
+export const title = 'viewer (Chromium, scroll 155 axial slices with both overlays)';
+
+const SLICES = 155;
+
+export async function run(): Promise<BenchRow[]> {
+  const h = await startHarness({});
+  try {
+    await h.page.goto(h.url);
+    await h.page.waitForFunction(
+      () => (window as unknown as { __quorumTest?: { ready(): boolean } }).__quorumTest?.ready(),
+      null,
+      { timeout: 120_000 },
+    );
+    // A small real proposal so the overlays have content; then both overlays on.
+    await h.page.getByTestId('members').fill('2');
+    await h.page.getByTestId('steps').fill('2');
+    await h.page.getByTestId('range-from').fill('79');
+    await h.page.getByTestId('range-to').fill('81');
+    await h.page.getByTestId('propose-range').click();
+    await h.page.getByTestId('run-message').waitFor({ timeout: 180_000 });
+    await h.page.getByTestId('toggle-labelmap').check();
+    await h.page.getByTestId('toggle-uncertainty').check();
+
+    const times = (await h.page.evaluate(`(async () => {
+      const t = window.__quorumTest;
+      const el = document.querySelector('[data-viewport="axial"] .vp');
+      t.goToSlice('axial', 0);
+      await new Promise((r) => setTimeout(r, 300));
+      const frame = () => new Promise((resolve) => {
+        const t0 = performance.now();
+        const done = () => { el.removeEventListener('CORNERSTONE_IMAGE_RENDERED', done); resolve(performance.now() - t0); };
+        el.addEventListener('CORNERSTONE_IMAGE_RENDERED', done);
+        window.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowUp', bubbles: true }));
+      });
+      const out = [];
+      for (let i = 1; i < ${SLICES}; i++) out.push(await frame());
+      return { out, last: t.slice('axial') };
+    })()`)) as { out: number[]; last: number };
+    if (times.last !== SLICES - 1) throw new Error(`scrolled to ${times.last}, expected ${SLICES - 1}`);
+    await h.screenshot('bench-viewer-scrolled');
+    const sorted = [...times.out].sort((a, b) => a - b);
+    const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+    const p95 = sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))];
+    const note = `${sorted.length} frames, SwiftShader WebGL2, screenshot ${join('test-results', 'browser', 'bench-viewer-scrolled.png')}`;
+    return [
+      { group: 'viewer', name: 'scroll frame time, mean', value: mean, unit: 'ms', note },
+      { group: 'viewer', name: 'scroll frame time, p95', value: p95, unit: 'ms' },
+      { group: 'viewer', name: 'scroll frame rate (1 / mean)', value: 1000 / mean, unit: 'fps' },
+    ];
+  } finally {
+    await h.cleanup();
+  }
+}
