@@ -329,6 +329,11 @@ export interface QuorumApi {
   propose(params: ProposeParams, onEvent: (e: ProposalEvent) => void): Promise<{ runId: string }>;
   cancel(runId: string): Promise<void>;
   export(req: ExportRequest): Promise<ExportResult>;
+  /**
+   * Appends edit records to the case's crash-safe journal. The host writes and fsyncs them before
+   * resolving; call it after every stroke (or batch for at most ~1 s) so that a crash loses at
+   * most the last second of work.
+   */
   appendJournal(caseId: string, records: JournalRecord[]): Promise<void>;
   readJournal(caseId: string): Promise<JournalRecord[]>;
 

@@ -169,8 +169,8 @@ describe('pre-labelling queue: pause, resume, restart', () => {
     expect(w0.cases.map((c) => `${c.name}:${c.status}`)).toEqual(['pat3:proposed', 'pat4:new']);
     expect(w0.queue.pending).toBe(1);
 
-    // start, and pause as soon as pat4 is under way (after its first of 8 steps: mid-case)
-    const SLOWER: PrelabelParams = { ...FAST, steps: 8 };
+    // start, and pause as soon as pat4 is under way (after its first of 5 steps: mid-case)
+    const SLOWER: PrelabelParams = { ...FAST, steps: 5 };
     const paused = new Promise<DatasetEvent[]>((ok) => {
       const events: DatasetEvent[] = [];
       void s.prelabel(w0.id, SLOWER, (e) => {
@@ -215,7 +215,7 @@ describe('pre-labelling queue: pause, resume, restart', () => {
     const report = JSON.parse(
       readFileSync(join(root, 'restart.quorum', 'proposals', 'pat4', 'report.json'), 'utf8'),
     );
-    expect(report.settings).toMatchObject({ members: 2, steps: 8, seed: 1, slices: [75, 76] });
+    expect(report.settings).toMatchObject({ members: 2, steps: 5, seed: 1, slices: [75, 76] });
     await s.close();
   });
 });
