@@ -32,6 +32,7 @@ interface Hook {
   labelAt(ijk: [number, number, number]): number;
   goToSlice(id: Vp, index: number): void;
   runActive(): boolean;
+  caseId(): string | undefined;
 }
 const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
   page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
@@ -239,5 +240,51 @@ describe('viewer on the sample case', () => {
     for (let i = 0; i < mask.data.length; i++) total += mask.data[i] ? 1 : 0;
     expect(total).toBe((await hook(page, (t) => t.labelCounts()))[1]);
     expect(h.pageErrors).toEqual([]);
+  });
+
+  it('jumps to the most uncertain slice, switches layout and sequence, keeps the labelmap', async () => {
+    const page = h.page;
+    await page.getByTestId('next-uncertain').click();
+    await settle();
+    const k = await hook(page, (t) => t.slice('axial'));
+    expect([K - 1, K, K + 1]).toContain(k);
+
+    await page.getByTestId('layout-1x1').click();
+    await settle();
+    const big = await hook(page, (t) => t.rect('axial'));
+    expect(big.width).toBeGreaterThan(2 * rects.axial.width);
+    const one = await shot('viewer-8-layout-1x1');
+    expect(countPixels(one, big, isGrey)).toBeGreaterThan(0.05 * big.width * big.height);
+    await page.getByTestId('layout-1x3').click();
+    await settle();
+
+    const lesion = (await hook(page, (t) => t.labelCounts()))[1];
+    await page.locator('button', { hasText: /^t1c$/ }).click();
+    await page.waitForFunction(() => (window as unknown as { __quorumTest: Hook }).__quorumTest.ready());
+    await hook(page, (t) => t.goToSlice('axial', 80));
+    await settle();
+    const t1c = await shot('viewer-9-t1c');
+    expect(countPixels(t1c, rects.axial, isGrey)).toBeGreaterThan(
+      0.05 * rects.axial.width * rects.axial.height,
+    );
+    expect(countPixels(t1c, inner(rects.axial), isRed)).toBeGreaterThan(300);
+    expect((await hook(page, (t) => t.labelCounts()))[1]).toBe(lesion);
+    await page.locator('[data-tool="crosshairs"]').click();
+    await settle();
+    await shot('viewer-10-crosshairs');
+    expect(h.pageErrors).toEqual([]);
+  });
+
+  it('journals every edit, undo and redo through the API', async () => {
+    const id = await hook(h.page, (t) => t.caseId());
+    const records = await h.host.service.readJournal(id!);
+    const ops = records.map((r) => r.op as { type: string; kind?: string });
+    const edits = ops.filter((o) => o.type === 'edit').map((o) => o.kind);
+    expect(edits).toEqual(expect.arrayContaining(['accept', 'brush', 'eraser']));
+    expect(ops.filter((o) => o.type === 'undo').length).toBeGreaterThanOrEqual(2);
+    expect(ops.filter((o) => o.type === 'redo').length).toBeGreaterThanOrEqual(2);
+    expect(ops.some((o) => o.type === 'proposal')).toBe(true);
+    const brush = records.find((r) => (r.op as { kind?: string }).kind === 'brush')!;
+    expect(brush.bytes!.byteLength).toBe(6 * (brush.op as { voxels: number }).voxels);
   });
 });

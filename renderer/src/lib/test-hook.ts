@@ -17,6 +17,7 @@ export interface QuorumTestHook {
   goToSlice(id: ViewportName, index: number): void;
   dims(): [number, number, number];
   runActive(): boolean;
+  caseId(): string | undefined;
 }
 
 export function installTestHook(s: Session): void {
@@ -42,6 +43,7 @@ export function installTestHook(s: Session): void {
     goToSlice: (id, index) => v.goToSlice(id, index),
     dims: () => [...v.geometry.dims] as [number, number, number],
     runActive: () => s.ui.run.running,
+    caseId: () => s.caseInfo?.id,
   };
   (window as unknown as { __quorumTest: QuorumTestHook }).__quorumTest = hook;
 }
