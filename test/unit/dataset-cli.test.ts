@@ -1,0 +1,45 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseShard, summaryCsv } from '../../workers/src/cli/commands/propose-dataset.ts';
+import { listDatasetCases } from '../../workers/src/propose-case.ts';
+
+describe('propose-dataset helpers', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'quorum-ds-list-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('summary CSV: fixed columns, numbers rounded, messages with commas, quotes and newlines quoted', () => {
+    const csv = summaryCsv([
+      { case: 'a', status: 'done', lesionVolumeMl: 12.345678, uncertaintyMl: 0.1, seconds: 3.21 },
+      { case: 'b,c', status: 'error', seconds: 0.5, error: 'bad "file", see\nline 2' },
+      { case: 'd', status: 'skipped', lesionVolumeMl: 0, uncertaintyMl: Number.NaN, seconds: 0 },
+    ]);
+    expect(csv).toBe(
+      'case,status,lesion_ml,uncertainty_ml,seconds,error\n' +
+        'a,done,12.3457,0.1,3.21,\n' +
+        '"b,c",error,,,0.5,"bad ""file"", see line 2"\n' +
+        'd,skipped,0,,0,\n',
+    );
+  });
+
+  it('--shard i/n: 0 <= i < n', () => {
+    expect(parseShard(undefined)).toEqual([0, 1]);
+    expect(parseShard('3/8')).toEqual([3, 8]);
+    for (const bad of ['8/8', '1/0', '-1/2', '1', 'a/b', true] as const)
+      expect(() => parseShard(bad)).toThrow(/--shard must be i\/n/);
+  });
+
+  it('cases are the sorted subfolders, symlinks followed, hidden and output folders left out, dangling links kept', () => {
+    for (const d of ['b', 'a', '.cache', 'out']) mkdirSync(join(dir, d));
+    writeFileSync(join(dir, 'notes.txt'), 'x');
+    symlinkSync(join(dir, 'a'), join(dir, 'c-link'));
+    symlinkSync(join(dir, 'missing'), join(dir, 'd-dangling'));
+    expect(listDatasetCases(dir, [join(dir, 'out')]).map((c) => c.name)).toEqual([
+      'a',
+      'b',
+      'c-link',
+      'd-dangling',
+    ]);
+  });
+});
