@@ -135,11 +135,23 @@ export class Session {
       canRedo: this.history?.canRedo ?? false,
       uncertainty: v.uncertaintyStyle,
       proposed: this.proposals?.proposedSlices() ?? [],
-      pending: this.proposals?.pendingSlices() ?? [],
+      pending: this.pendingCache(),
       editedSlices: [...(this.history?.editedSlices ?? [])].sort((a, b) => a - b),
       currentScore: this.proposals?.slices.get(k)?.score,
     };
     for (const cb of this.listeners) cb(this.ui);
+  }
+
+  /** Slices with pending proposal voxels: recounted only after the labelmap changed. */
+  private pending?: number[];
+  private pendingCache(): number[] {
+    this.pending ??= this.proposals?.pendingSlices() ?? [];
+    return this.pending;
+  }
+
+  private labelsChanged(slices: number[]) {
+    this.pending = undefined;
+    this.viewer.labelsChanged(slices);
   }
 
   private set(patch: Partial<UiState>) {
@@ -169,6 +181,7 @@ export class Session {
       this.image = image;
       this.labels = labels;
       this.proposals = new ProposalStore(labels, nx * ny);
+      this.pending = undefined;
       this.history = new EditHistory(labels, nx * ny, (records) => {
         this.api.appendJournal(info.id, records).catch((e) => this.fail(e));
       });
@@ -251,7 +264,7 @@ export class Session {
       active = undefined;
       setTimeout(() => {
         const cmd = this.history?.end(kind);
-        if (cmd) this.viewer.labelsChanged(cmd.slices);
+        if (cmd) this.labelsChanged(cmd.slices);
         this.changed();
       }, 60);
     });
@@ -259,13 +272,13 @@ export class Session {
 
   undo(): void {
     const cmd = this.history?.undo();
-    if (cmd) this.viewer.labelsChanged(cmd.slices);
+    if (cmd) this.labelsChanged(cmd.slices);
     this.changed();
   }
 
   redo(): void {
     const cmd = this.history?.redo();
-    if (cmd) this.viewer.labelsChanged(cmd.slices);
+    if (cmd) this.labelsChanged(cmd.slices);
     this.changed();
   }
 
@@ -280,7 +293,7 @@ export class Session {
     const to = kind === 'accept' ? LESION : 0;
     const cmd = this.history.apply(kind, slices, (v) => (v === PENDING ? to : v));
     this.proposals.markReviewed(slices);
-    if (cmd) this.viewer.labelsChanged(cmd.slices);
+    if (cmd) this.labelsChanged(cmd.slices);
     this.changed();
   }
 
@@ -332,7 +345,7 @@ export class Session {
       case 'slice':
         this.proposals?.add(e.result);
         this.followStdMax(e.result.std);
-        this.viewer.labelsChanged([e.result.k]);
+        this.labelsChanged([e.result.k]);
         this.viewer.uncertaintyChanged([e.result.k]);
         run.slicesDone = Math.max(run.slicesDone, this.proposals?.slices.size ?? 0);
         break;

@@ -318,7 +318,7 @@ export class Viewer {
   }
 
   resize(): void {
-    this.engine?.resize(true, false);
+    this.engine?.resize(true, true);
     this.engine?.render();
   }
 
