@@ -1,0 +1,252 @@
+/**
+ * Engine speed on a real held-out BraTS volume (pat0003) with the shipped model, next to the
+ * paper's configuration on this same machine and the machine's measured GEMM rate.
+ *
+ * - default steps: the whole volume (every brain slice), 5 members, the manifest's sampler.
+ * - 1000 DDPM steps: too slow to run whole; one full batch of slices is run for DDPM_STEPS
+ *   steps, then cancelled, and the per-step time is extrapolated to 1000 (said in the note).
+ * - paper: their UNet (models/train/paper_unet.py, random weights, 113.7 M parameters) exported
+ *   to a temp dir by /usr/bin/python3 if missing, one 224x224 forward timed in onnxruntime-node,
+ *   x 1000 steps x 5 members per slice.
+ * Env: QUORUM_BENCH_SLICES=a:b limits the whole-volume run (for a quick look).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { loadVolume } from '../core/src/node/load.ts';
+import type { Volume } from '../core/src/volume.ts';
+import { EngineClient } from '../workers/src/client.ts';
+import type { ChannelVolume, ProposeRequest } from '../workers/src/protocol.ts';
+import type { BenchRow } from './types.ts';
+
+export const title = 'diffusion engine (shipped model vs the paper, pat0003)';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PAT3 = join(REPO, '..', 'shared', 'data', 'brats2015-deepmedic', 'validation', 'brats_2013_pat0003_1');
+const WORK = join(tmpdir(), 'quorum-bench');
+const MEMBERS = 5;
+const DDPM_STEPS = 20;
+
+const ch = (v: Volume): ChannelVolume => ({ ...v, data: v.data as Float32Array });
+
+function python(...args: string[]): Record<string, unknown> {
+  const out = execFileSync('/usr/bin/python3', [join(REPO, 'models', 'train', 'paper_unet.py'), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+/** Peak resident set of a process (Linux VmHWM), in MiB; NaN elsewhere. */
+function peakRssMiB(pid: number | undefined): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Best-of-n wall time of one session.run, after one warm-up. */
+async function timeRun(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, n: number) {
+  await session.run(feeds);
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    best = Math.min(best, (performance.now() - t) / 1000);
+  }
+  return best;
+}
+
+async function ortSession(path: string) {
+  return ort.InferenceSession.create(path, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: cpus().length,
+    graphOptimizationLevel: 'all',
+  });
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const g = 'engine';
+  const [flair, t1c] = await Promise.all([
+    loadVolume(join(PAT3, 'Flair_subtrMeanDivStd.nii.gz')),
+    loadVolume(join(PAT3, 'T1c_subtrMeanDivStd.nii.gz')),
+  ]);
+  const volumes = { flair: ch(flair), t1c: ch(t1c) };
+  const range = process.env.QUORUM_BENCH_SLICES?.split(':').map(Number) as [number, number] | undefined;
+  const engine = await EngineClient.start({ device: 'cpu' });
+  let perSliceDefault = Number.NaN;
+  let ourModelSeconds = Number.NaN;
+  let ourForwards = 0;
+  try {
+    // warm the session (first run pays graph optimisation and allocation)
+    await engine.propose({ caseName: 'pat0003', volumes, slices: [75, 75], members: MEMBERS, steps: 1 })
+      .result;
+    const req: ProposeRequest = { caseName: 'pat0003', volumes, members: MEMBERS, seed: 1, slices: range };
+    const t0 = performance.now();
+    const s = await engine.propose(req).result;
+    const wall = (performance.now() - t0) / 1000;
+    perSliceDefault = wall / s.slices.length;
+    ourModelSeconds = s.seconds.model;
+    ourForwards = s.slices.length * MEMBERS * s.steps;
+    const cfg = `${MEMBERS} members, ${s.sampler} ${s.steps} steps, eta ${s.eta}, ${s.device}`;
+    rows.push(
+      {
+        group: g,
+        name: 'default steps: s per slice',
+        value: perSliceDefault,
+        unit: 's',
+        goal: '<= 1',
+        note: cfg,
+      },
+      {
+        group: g,
+        name: 'default steps: s per volume',
+        value: wall,
+        unit: 's',
+        goal: '<= 60',
+        note: `${s.slices.length} brain slices of ${flair.dims[2]} (${s.skipped.length} skipped: no brain)`,
+      },
+      { group: g, name: 'default steps: model share', value: s.seconds.model / wall, unit: 'fraction' },
+    );
+
+    // 1000-step DDPM: run one full batch for DDPM_STEPS steps, then cancel; extrapolate
+    const batchSlices = Math.max(1, Math.floor(40 / MEMBERS));
+    const stamps: number[] = [];
+    const ddpm = engine.propose(
+      {
+        caseName: 'pat0003',
+        volumes,
+        members: MEMBERS,
+        sampler: 'ddpm',
+        seed: 1,
+        slices: [70, 70 + batchSlices - 1],
+      },
+      (e) => {
+        if (e.type !== 'progress') return;
+        stamps.push(performance.now());
+        if (stamps.length === DDPM_STEPS + 1) ddpm.cancel();
+      },
+    );
+    await ddpm.result.catch(() => undefined);
+    const perStep = (stamps[stamps.length - 1] - stamps[0]) / 1000 / (stamps.length - 1);
+    const perSlice1000 = (perStep * 1000) / batchSlices;
+    rows.push(
+      {
+        group: g,
+        name: '1000 DDPM steps: s per slice',
+        value: perSlice1000,
+        unit: 's',
+        note: `extrapolated: ${stamps.length - 1} steps timed on a batch of ${batchSlices} slices x ${MEMBERS} members`,
+      },
+      {
+        group: g,
+        name: '1000 DDPM steps: s per volume',
+        value: perSlice1000 * s.slices.length,
+        unit: 's',
+        note: 'extrapolated from the line above',
+      },
+    );
+    rows.push({
+      group: g,
+      name: 'engine peak RSS',
+      value: peakRssMiB(engine.pid),
+      unit: 'MiB',
+      note: 'VmHWM of the engine process',
+    });
+  } finally {
+    engine.close();
+  }
+
+  // the paper's network at random weights, the machine's GEMM rate, and FLOPs
+  mkdirSync(WORK, { recursive: true });
+  const paper = python('paper', '--out', WORK) as { path: string; parameters: number; flops: number };
+  const ours = python('ours') as { parameters: number; flops: number };
+  const gemm = python('gemm', '--out', WORK, '--n', '1024') as { path: string; n: number; flops: number };
+  if (!existsSync(paper.path)) throw new Error(`paper_unet.py did not write ${paper.path}`);
+
+  const ps = await ortSession(paper.path);
+  const paperForward = await timeRun(
+    ps,
+    {
+      x: new ort.Tensor('float32', new Float32Array(5 * 224 * 224), [1, 5, 224, 224]),
+      t: new ort.Tensor('float32', new Float32Array([500]), [1]),
+    },
+    2,
+  );
+  await ps.release();
+  const paperPerSlice = paperForward * 1000 * MEMBERS;
+  const gs = await ortSession(gemm.path);
+  const n = gemm.n;
+  const m = new Float32Array(n * n).map((_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5);
+  const gemmSeconds = await timeRun(
+    gs,
+    { a: new ort.Tensor('float32', m, [n, n]), b: new ort.Tensor('float32', m, [n, n]) },
+    5,
+  );
+  await gs.release();
+  const gemmRate = gemm.flops / gemmSeconds / 1e9;
+  const ourRate = (ours.flops * ourForwards) / ourModelSeconds / 1e9;
+
+  rows.push(
+    {
+      group: 'paper',
+      name: 'paper UNet parameters',
+      value: paper.parameters / 1e6,
+      unit: 'M',
+      note: 'their configuration, random weights',
+    },
+    { group: 'paper', name: 'paper UNet forward (224x224, batch 1)', value: paperForward, unit: 's' },
+    { group: 'paper', name: 'paper UNet GFLOP per forward', value: paper.flops / 1e9, unit: 'GFLOP' },
+    {
+      group: 'paper',
+      name: 'paper sampling: s per slice',
+      value: paperPerSlice,
+      unit: 's',
+      note: `forward x 1000 steps x ${MEMBERS} members`,
+    },
+    {
+      group: 'paper',
+      name: 'paper / ours per slice',
+      value: paperPerSlice / perSliceDefault,
+      unit: 'x',
+      goal: '>= 5000',
+      note: 'ours at the default steps, whole-volume wall time',
+    },
+    {
+      group: 'machine',
+      name: 'our GFLOP per forward',
+      value: ours.flops / 1e9,
+      unit: 'GFLOP',
+      note: `${(ours.parameters / 1e6).toFixed(2)} M parameters`,
+    },
+    {
+      group: 'machine',
+      name: 'GEMM rate (ORT MatMul 1024^3)',
+      value: gemmRate,
+      unit: 'GFLOP/s',
+      note: `${cpus().length} cores`,
+    },
+    {
+      group: 'machine',
+      name: 'our achieved rate in the engine',
+      value: ourRate,
+      unit: 'GFLOP/s',
+      note: 'conv/linear FLOPs / model seconds',
+    },
+    { group: 'machine', name: 'our share of the GEMM rate', value: ourRate / gemmRate, unit: 'fraction' },
+    {
+      group: 'machine',
+      name: 'paper per slice at the GEMM rate',
+      value: (paper.flops * 1000 * MEMBERS) / (gemmRate * 1e9),
+      unit: 's',
+      note: 'lower bound if every FLOP ran at the GEMM rate',
+    },
+  );
+  return rows;
+}
