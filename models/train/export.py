@@ -41,7 +41,19 @@ def main():
     ap.add_argument('--metrics', help='JSON file from evaluate.py to embed')
     ap.add_argument('--steps', type=int, default=10)
     ap.add_argument('--members', type=int, default=5)
+    ap.add_argument('--metrics-only', action='store_true',
+                    help='only (re)write the metrics of the existing manifest; the ONNX is left untouched')
     args = ap.parse_args()
+    if args.metrics_only:
+        path = os.path.join(REPO, 'models', NAME, 'manifest.json')
+        manifest = json.load(open(path))
+        manifest['metrics'] = json.load(open(args.metrics))
+        with open(path + '.tmp', 'w') as f:
+            json.dump(manifest, f, indent=2)
+            f.write('\n')
+        os.replace(path + '.tmp', path)
+        print(f'metrics written into {path}')
+        return
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     ck = torch.load(os.path.join(run, 'last.pt'))
     meta = ck['meta']

@@ -131,9 +131,10 @@ describe('quorum propose / evaluate (CLI, subprocess)', () => {
     );
     const proposed = r.perSlice.filter((s: { k: number }) => s.k >= 70 && s.k <= 77);
     expect(proposed).toHaveLength(8);
-    // on the proposed slices the model must find the tumour (an empty mask scores 0)
+    // the shipped model scores ~0.89 mean Dice on these held-out slices at 5 members x 10 steps
+    // (models/quorum-wt-2ch/manifest.json); 0.8 leaves room for 3 members x 5 steps and seeds
     const meanDice = proposed.reduce((a: number, s: { dice: number }) => a + s.dice, 0) / proposed.length;
-    expect(meanDice).toBeGreaterThan(Number(process.env.QUORUM_MIN_SLICE_DICE ?? 0.6));
+    expect(meanDice).toBeGreaterThan(Number(process.env.QUORUM_MIN_SLICE_DICE ?? 0.8));
   });
 
   it('refuses to write over an input', () => {
