@@ -22,6 +22,8 @@ export class EditHistory {
   private undoStack: EditCommand[] = [];
   private redoStack: EditCommand[] = [];
   private snapshot?: Uint8Array;
+  /** True while replaying the journal: the records are already on disk. */
+  private muted = false;
   readonly editedSlices = new Set<number>();
 
   constructor(
@@ -87,6 +89,24 @@ export class EditHistory {
     return this.push(kind, Uint32Array.from(idx), Uint8Array.from(b), Uint8Array.from(a));
   }
 
+  /**
+   * Replays one journal record (see replay.ts): an edit re-applies its voxel values and is pushed
+   * like a live one, undo/redo walk the same stacks, so the restored state and the undo history
+   * equal what was on screen. Nothing is journalled again.
+   */
+  replay(type: 'edit' | 'undo' | 'redo', cmd?: Omit<EditCommand, 'slices' | 'at'>): EditCommand | undefined {
+    this.muted = true;
+    try {
+      if (type === 'undo') return this.undo();
+      if (type === 'redo') return this.redo();
+      if (!cmd) return undefined;
+      for (let n = 0; n < cmd.indices.length; n++) this.labels[cmd.indices[n]] = cmd.after[n];
+      return this.push(cmd.kind, cmd.indices, cmd.before, cmd.after);
+    } finally {
+      this.muted = false;
+    }
+  }
+
   private push(kind: EditKind, indices: Uint32Array, before: Uint8Array, after: Uint8Array): EditCommand {
     const slices = new Set<number>();
     for (let n = 0; n < indices.length; n++) slices.add(Math.floor(indices[n] / this.sliceSize));
@@ -133,6 +153,7 @@ export class EditHistory {
 
   /** Journal op: what happened; bytes: indices (u32 LE) then before then after. */
   private record(type: 'edit' | 'undo' | 'redo', cmd: EditCommand) {
+    if (this.muted) return;
     const n = cmd.indices.length;
     const bytes = new Uint8Array(n * 6);
     bytes.set(new Uint8Array(cmd.indices.buffer, cmd.indices.byteOffset, n * 4), 0);

@@ -1,62 +1,24 @@
 import type {
   CaseInfo,
   ExportFormat,
-  ExportResult,
+  JournalRecord,
   ModelInfo,
   ProposalEvent,
   QuorumApi,
+  SliceResult,
   SliceSelection,
   VolumeData,
 } from '../../../core/src/api.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
 import { EditHistory, type EditKind } from './edits.ts';
-import type { ToolMode, ViewportName } from './engine.ts';
+import type { ToolMode } from './engine.ts';
 import { ProposalStore } from './proposals.ts';
-import { LESION, PENDING, type SliceInfo, type UncertaintyStyle, type Viewer } from './viewer.ts';
+import { proposalRecord, replayJournal, resetRecord } from './replay.ts';
+import { type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
+import { LESION, PENDING, type UncertaintyStyle, type Viewer } from './viewer.ts';
 
-export interface RunState {
-  runId?: string;
-  running: boolean;
-  slicesDone: number;
-  slicesTotal: number;
-  step: number;
-  of: number;
-  etaSeconds?: number;
-  message?: string;
-}
-
-export interface ProposeOptions {
-  members: number;
-  steps: number;
-  seed?: number;
-}
-
-/** Everything the UI shows, as one plain object (App.svelte keeps it in $state). */
-export interface UiState {
-  caseInfo?: CaseInfo;
-  model?: ModelInfo;
-  sequence?: SequenceName;
-  loading: boolean;
-  error?: string;
-  slices: Record<ViewportName, SliceInfo>;
-  window?: { lower: number; upper: number };
-  range?: VolumeData['range'];
-  tool: ToolMode;
-  brushSize: number;
-  canUndo: boolean;
-  canRedo: boolean;
-  labelmapVisible: boolean;
-  uncertainty: UncertaintyStyle;
-  membersVisible: boolean;
-  run: RunState;
-  proposed: number[];
-  pending: number[];
-  editedSlices: number[];
-  currentScore?: number;
-  exportResult?: ExportResult;
-  exporting: boolean;
-}
+export type { ProposeOptions, RunState, UiState } from './ui-state.ts';
 
 const EDIT_TOOLS: Partial<Record<ToolMode, EditKind>> = {
   brush: 'brush',
@@ -182,17 +144,85 @@ export class Session {
       this.labels = labels;
       this.proposals = new ProposalStore(labels, nx * ny);
       this.pending = undefined;
-      this.history = new EditHistory(labels, nx * ny, (records) => {
-        this.api.appendJournal(info.id, records).catch((e) => this.fail(e));
-      });
+      this.history = new EditHistory(labels, nx * ny, (records) => this.journal(records));
       if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
+      const restored = await this.replay(info.id);
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
-      this.set({ loading: false, exportResult: undefined });
+      this.set({ loading: false, exportResult: undefined, restored });
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  /**
+   * Rebuilds the labelmap, proposal and undo stack from the case journal (the work of an earlier
+   * session, closed or crashed). Returns what was restored, or undefined when there was nothing.
+   */
+  private async replay(caseId: string) {
+    const records = await this.api.readJournal(caseId);
+    if (!records.length || !this.labels || !this.history || !this.proposals) return undefined;
+    const touched = new Set<number>();
+    const [nx, ny] = this.image!.dims;
+    const summary = replayJournal(records, {
+      labels: this.labels,
+      history: this.history,
+      proposals: this.proposals,
+      sliceSize: nx * ny,
+      touched,
+    });
+    for (const r of this.proposals.slices.values()) this.followStdMax(this.proposals.uncertainty, r.k);
+    return summary.records > 0 ? summary : undefined;
+  }
+
+  /** "Start over": forgets the restored work (a reset record, so a later replay skips it too). */
+  async discardRestored(): Promise<void> {
+    if (!this.caseInfo || !this.labels || !this.image) return;
+    this.journal([resetRecord()]);
+    const [nx, ny] = this.image.dims;
+    this.labels.fill(0);
+    this.proposals = new ProposalStore(this.labels, nx * ny);
+    this.history = new EditHistory(this.labels, nx * ny, (records) => this.journal(records));
+    this.pending = undefined;
+    await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
+    this.set({ restored: undefined });
+  }
+
+  /** Keeps the restored work and hides the notice. */
+  dismissRestored(): void {
+    this.set({ restored: undefined });
+  }
+
+  /** Appends to the case journal; the host fsyncs before answering (see QuorumApi.appendJournal). */
+  private journal(records: JournalRecord[]) {
+    const id = this.caseInfo?.id;
+    if (!id) return;
+    this.journalInFlight++;
+    this.api
+      .appendJournal(id, records)
+      .catch((e) => this.fail(e))
+      .finally(() => this.journalInFlight--);
+  }
+
+  /** Journal appends not yet acknowledged (on disk) by the host. */
+  journalInFlight = 0;
+
+  /**
+   * Proposal slices from any source (the engine's stream, a pre-labelled case's files): into the
+   * labelmap as pending, the uncertainty overlay and the journal.
+   */
+  addProposalSlices(results: SliceResult[]): void {
+    if (!this.proposals) return;
+    for (const r of results) {
+      this.proposals.add(r);
+      this.followStdMax(r.std);
+    }
+    const ks = results.map((r) => r.k);
+    this.labelsChanged(ks);
+    this.viewer.uncertaintyChanged(ks);
+    this.journal(results.map(proposalRecord));
+    this.changed();
   }
 
   async showSequence(seq: SequenceName): Promise<void> {
@@ -343,10 +373,7 @@ export class Session {
         });
         break;
       case 'slice':
-        this.proposals?.add(e.result);
-        this.followStdMax(e.result.std);
-        this.labelsChanged([e.result.k]);
-        this.viewer.uncertaintyChanged([e.result.k]);
+        this.addProposalSlices([e.result]);
         run.slicesDone = Math.max(run.slicesDone, this.proposals?.slices.size ?? 0);
         break;
       case 'done':
@@ -369,21 +396,19 @@ export class Session {
   }
 
   /** Colour range of the heat map: up to the largest std so far, in steps of 0.05. */
-  private followStdMax(std: Float32Array) {
+  private followStdMax(std: Float32Array, k?: number) {
+    const n = this.image ? this.image.dims[0] * this.image.dims[1] : std.length;
+    const from = k === undefined ? 0 : k * n;
+    const to = k === undefined ? std.length : from + n;
     let m = 0;
-    for (let i = 0; i < std.length; i++) if (std[i] > m) m = std[i];
+    for (let i = from; i < to; i++) if (std[i] > m) m = std[i];
     const s = this.viewer.uncertaintyStyle;
     const max = Math.max(0.05, Math.ceil(m * 20) / 20);
     if (s.autoMax && max > s.max) this.viewer.setUncertaintyStyle({ max });
   }
 
   private journalProposal(slices: number[], outcome: string) {
-    if (!this.caseInfo) return;
-    this.api
-      .appendJournal(this.caseInfo.id, [
-        { op: { type: 'proposal', outcome, slices, at: new Date().toISOString() } },
-      ])
-      .catch((e) => this.fail(e));
+    this.journal([{ op: { type: 'proposal', outcome, slices, at: new Date().toISOString() } }]);
   }
 
   async cancel(): Promise<void> {
@@ -417,10 +442,4 @@ export class Session {
     for (const v of this.labels ?? []) out[v] = (out[v] ?? 0) + 1;
     return out;
   }
-}
-
-function pickSequence(info: CaseInfo, model: ModelInfo | undefined): SequenceName {
-  const have = info.sequences.map((s) => s.sequence);
-  for (const s of model?.channels ?? ['flair']) if (have.includes(s)) return s;
-  return have[0] ?? 'flair';
 }

@@ -1,4 +1,5 @@
 import type { ViewportName } from './engine.ts';
+import type { ReplaySummary } from './replay.ts';
 import type { Session } from './session.ts';
 
 /**
@@ -18,6 +19,14 @@ export interface QuorumTestHook {
   dims(): [number, number, number];
   runActive(): boolean;
   caseId(): string | undefined;
+  /** What opening the case restored from its journal, if anything. */
+  restored(): ReplaySummary | undefined;
+  /** Non-zero labelmap voxels as flat [index, value, index, value, ...]. */
+  nonZero(): number[];
+  /** Journal appends the host has not acknowledged yet. */
+  journalPending(): number;
+  canUndo(): boolean;
+  canRedo(): boolean;
 }
 
 export function installTestHook(s: Session): void {
@@ -44,6 +53,16 @@ export function installTestHook(s: Session): void {
     dims: () => [...v.geometry.dims] as [number, number, number],
     runActive: () => s.ui.run.running,
     caseId: () => s.caseInfo?.id,
+    restored: () => s.ui.restored,
+    nonZero: () => {
+      const out: number[] = [];
+      const l = s.labels ?? new Uint8Array(0);
+      for (let i = 0; i < l.length; i++) if (l[i]) out.push(i, l[i]);
+      return out;
+    },
+    journalPending: () => s.journalInFlight,
+    canUndo: () => s.history?.canUndo ?? false,
+    canRedo: () => s.history?.canRedo ?? false,
   };
   (window as unknown as { __quorumTest: QuorumTestHook }).__quorumTest = hook;
 }

@@ -1,0 +1,58 @@
+import type { CaseInfo, ExportResult, ModelInfo, VolumeData } from '../../../core/src/api.ts';
+import type { SequenceName } from '../../../core/src/volume.ts';
+import type { ToolMode, ViewportName } from './engine.ts';
+import type { ReplaySummary } from './replay.ts';
+import type { SliceInfo, UncertaintyStyle } from './viewer.ts';
+
+/** UI state types of the Session (session.ts), kept apart so components import only types. */
+
+export interface RunState {
+  runId?: string;
+  running: boolean;
+  slicesDone: number;
+  slicesTotal: number;
+  step: number;
+  of: number;
+  etaSeconds?: number;
+  message?: string;
+}
+
+export interface ProposeOptions {
+  members: number;
+  steps: number;
+  seed?: number;
+}
+
+/** Everything the UI shows, as one plain object (App.svelte keeps it in $state). */
+export interface UiState {
+  caseInfo?: CaseInfo;
+  model?: ModelInfo;
+  sequence?: SequenceName;
+  loading: boolean;
+  error?: string;
+  slices: Record<ViewportName, SliceInfo>;
+  window?: { lower: number; upper: number };
+  range?: VolumeData['range'];
+  tool: ToolMode;
+  brushSize: number;
+  canUndo: boolean;
+  canRedo: boolean;
+  labelmapVisible: boolean;
+  uncertainty: UncertaintyStyle;
+  membersVisible: boolean;
+  run: RunState;
+  proposed: number[];
+  pending: number[];
+  editedSlices: number[];
+  currentScore?: number;
+  exportResult?: ExportResult;
+  exporting: boolean;
+  /** Set when opening the case replayed its journal (work restored after a close or a crash). */
+  restored?: ReplaySummary;
+}
+
+export function pickSequence(info: CaseInfo, model: ModelInfo | undefined): SequenceName {
+  const have = info.sequences.map((s) => s.sequence);
+  for (const s of model?.channels ?? ['flair']) if (have.includes(s)) return s;
+  return have[0] ?? 'flair';
+}
