@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectedComponent } from '../../core/src/components.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
 import { type Harness, startHarness } from './harness.ts';
@@ -33,6 +34,8 @@ interface Hook {
   goToSlice(id: Vp, index: number): void;
   runActive(): boolean;
   caseId(): string | undefined;
+  dims(): [number, number, number];
+  nonZero(): number[];
 }
 const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
   page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
@@ -160,6 +163,58 @@ describe('viewer on the sample case', () => {
     expect((await hook(h.page, (t) => t.labelCounts()))[1]).toBe(0);
     await h.page.getByTestId('redo').click();
     expect((await hook(h.page, (t) => t.labelCounts()))[1]).toBe(after[1]);
+  });
+
+  it('accepts and rejects one proposed lesion (3D connected component) with the lesion tool', async () => {
+    const page = h.page;
+    const [nx, ny, nz] = await hook(page, (t) => t.dims());
+    const labels = new Uint8Array(nx * ny * nz);
+    const nonZero = await hook(page, (t) => t.nonZero());
+    for (let n = 0; n < nonZero.length; n += 2) labels[nonZero[n]] = nonZero[n + 1];
+    // A pending voxel on slice K+1 whose in-plane neighbours are pending too (a click may round
+    // to a neighbour); its component, computed here by core's own function, is what must change.
+    const k = K + 1;
+    let seed = -1;
+    for (let v = k * nx * ny; v < (k + 1) * nx * ny && seed < 0; v++)
+      if ([0, 1, -1, nx, -nx].every((d) => labels[v + d] === 2)) seed = v;
+    expect(seed).toBeGreaterThan(0);
+    const comp = connectedComponent(labels, [nx, ny, nz], seed, 2).length;
+    expect(comp).toBeGreaterThan(50);
+    const ijk: [number, number, number] = [seed % nx, Math.floor(seed / nx) % ny, k];
+    await page.evaluate(
+      (kk) => (window as unknown as { __quorumTest: Hook }).__quorumTest.goToSlice('axial', kk),
+      k,
+    );
+    await settle();
+    const at = await page.evaluate(
+      (p) => (window as unknown as { __quorumTest: Hook }).__quorumTest.voxelToPage('axial', p),
+      ijk,
+    );
+    const before = await hook(page, (t) => t.labelCounts());
+    await page.locator('[data-tool="lesion"]').click();
+    await page.keyboard.down('Shift');
+    await page.mouse.click(at[0], at[1]);
+    await page.keyboard.up('Shift');
+    const rejected = await hook(page, (t) => t.labelCounts());
+    expect(rejected[2]).toBe(before[2] - comp);
+    expect(rejected[1]).toBe(before[1]);
+    await expect
+      .poll(() => page.getByTestId('notice').textContent())
+      .toBe(`Rejected a lesion of ${comp} voxels`);
+    await page.getByTestId('undo').click();
+    expect(await hook(page, (t) => t.labelCounts())).toEqual(before);
+    await page.mouse.click(at[0], at[1]);
+    const accepted = await hook(page, (t) => t.labelCounts());
+    expect(accepted[1]).toBe(before[1] + comp);
+    expect(accepted[2]).toBe(before[2] - comp);
+    await page.getByTestId('undo').click();
+    expect(await hook(page, (t) => t.labelCounts())).toEqual(before);
+    await page.locator('[data-tool="windowlevel"]').click();
+    await page.evaluate(
+      (kk) => (window as unknown as { __quorumTest: Hook }).__quorumTest.goToSlice('axial', kk),
+      K,
+    );
+    await settle();
   });
 
   const painted: [number, number, number] = [0, 0, K];

@@ -89,6 +89,20 @@ export class EditHistory {
     return this.push(kind, Uint32Array.from(idx), Uint8Array.from(b), Uint8Array.from(a));
   }
 
+  /** Sets the given voxels to `value` as one command (a connected component accepted or rejected). */
+  setVoxels(kind: EditKind, indices: Uint32Array, value: number): EditCommand | undefined {
+    const idx: number[] = [];
+    const b: number[] = [];
+    for (const i of indices)
+      if (this.labels[i] !== value) {
+        idx.push(i);
+        b.push(this.labels[i]);
+        this.labels[i] = value;
+      }
+    if (idx.length === 0) return undefined;
+    return this.push(kind, Uint32Array.from(idx), Uint8Array.from(b), new Uint8Array(idx.length).fill(value));
+  }
+
   /**
    * Replays one journal record (see replay.ts): an edit re-applies its voxel values and is pushed
    * like a live one, undo/redo walk the same stacks, so the restored state and the undo history

@@ -25,10 +25,14 @@ export const VIEWPORTS = ['axial', 'sagittal', 'coronal'] as const;
 export type ViewportName = (typeof VIEWPORTS)[number];
 export const UNCERTAINTY_COLORMAP = 'quorum-uncertainty';
 
-/** The mouse-primary tool: navigation (W/L), crosshairs, or one of the label editors. */
-export type ToolMode = 'windowlevel' | 'crosshairs' | 'brush' | 'eraser' | 'threshold' | 'fill';
+/**
+ * The mouse-primary tool: navigation (W/L), crosshairs, one of the label editors, or 'lesion':
+ * click a proposed lesion to accept it, Shift+click to reject it (session.ts does that, no
+ * cornerstone tool is primary then).
+ */
+export type ToolMode = 'windowlevel' | 'crosshairs' | 'brush' | 'eraser' | 'threshold' | 'fill' | 'lesion';
 
-export const TOOL_NAMES: Record<ToolMode, string> = {
+export const TOOL_NAMES: Record<Exclude<ToolMode, 'lesion'>, string> = {
   windowlevel: WindowLevelTool.toolName,
   crosshairs: CrosshairsTool.toolName,
   brush: 'QuorumBrush',
@@ -129,5 +133,6 @@ export function setPrimaryTool(group: ToolTypes.IToolGroup, mode: ToolMode): voi
     if (m === 'crosshairs') group.setToolDisabled(name);
     else group.setToolPassive(name);
   }
+  if (mode === 'lesion') return;
   group.setToolActive(TOOL_NAMES[mode], { bindings: [{ mouseButton: ToolEnums.MouseBindings.Primary }] });
 }

@@ -70,6 +70,7 @@ const TOOL_KEYS = {
   e: 'eraser',
   t: 'threshold',
   f: 'fill',
+  i: 'lesion',
 } as const;
 
 /** Returns true when the key was handled. */

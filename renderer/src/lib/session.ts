@@ -9,10 +9,11 @@ import type {
   SliceSelection,
   VolumeData,
 } from '../../../core/src/api.ts';
+import { connectedComponent } from '../../../core/src/components.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
 import { EditHistory, type EditKind } from './edits.ts';
-import type { ToolMode } from './engine.ts';
+import type { ToolMode, ViewportName } from './engine.ts';
 import { ProposalStore } from './proposals.ts';
 import { proposalRecord, replayJournal, resetRecord } from './replay.ts';
 import { type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
@@ -276,10 +277,15 @@ export class Session {
   /** Brush strokes: snapshot on press, diff on release (after the tool's own mouse-up work). */
   private watchStrokes() {
     let active: EditKind | undefined;
-    for (const el of Object.values(this.viewer.elements)) {
+    for (const [id, el] of Object.entries(this.viewer.elements) as [ViewportName, HTMLDivElement][]) {
       el.addEventListener(
         'pointerdown',
         (e) => {
+          if (this.ui.tool === 'lesion' && e.button === 0) {
+            const ijk = this.viewer.indexAtPoint(id, e.clientX, e.clientY);
+            if (ijk) this.reviewComponent(e.shiftKey ? 'reject' : 'accept', ijk);
+            return;
+          }
           const kind = EDIT_TOOLS[this.ui.tool];
           if (!kind || e.button !== 0 || !this.history) return;
           active = kind;
@@ -325,6 +331,27 @@ export class Session {
     this.proposals.markReviewed(slices);
     if (cmd) this.labelsChanged(cmd.slices);
     this.changed();
+  }
+
+  /**
+   * Accepts (pending -> lesion) or rejects (pending -> background) the 3D connected proposal
+   * component at a voxel; rejecting an accepted lesion's component removes it. One undo step.
+   */
+  reviewComponent(kind: 'accept' | 'reject', ijk: [number, number, number]): number {
+    if (!this.history || !this.labels || !this.image) return 0;
+    const dims = this.image.dims;
+    const seed = ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]);
+    const here = this.labels[seed];
+    const from = here === PENDING || (kind === 'reject' && here === LESION) ? here : undefined;
+    if (from === undefined) {
+      this.set({ notice: 'No proposed lesion under the pointer' });
+      return 0;
+    }
+    const comp = connectedComponent(this.labels, dims, seed, from);
+    const cmd = this.history.setVoxels(kind, comp, kind === 'accept' ? LESION : 0);
+    if (cmd) this.labelsChanged(cmd.slices);
+    this.set({ notice: `${kind === 'accept' ? 'Accepted' : 'Rejected'} a lesion of ${comp.length} voxels` });
+    return comp.length;
   }
 
   nextUncertain(): void {

@@ -49,6 +49,8 @@ export interface UiState {
   exporting: boolean;
   /** Set when opening the case replayed its journal (work restored after a close or a crash). */
   restored?: ReplaySummary;
+  /** A short status line (e.g. what a click with the lesion tool did). */
+  notice?: string;
 }
 
 export function pickSequence(info: CaseInfo, model: ModelInfo | undefined): SequenceName {

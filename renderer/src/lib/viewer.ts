@@ -285,6 +285,17 @@ export class Viewer {
     return [Math.round(ijk[0]), Math.round(ijk[1]), Math.round(ijk[2])];
   }
 
+  /** Voxel (i, j, k) under a page point in a viewport, or undefined outside the volume. */
+  indexAtPoint(id: ViewportName, clientX: number, clientY: number): [number, number, number] | undefined {
+    if (!this.base?.imageData) return undefined;
+    const r = this.elements[id].getBoundingClientRect();
+    const world = this.viewport(id).canvasToWorld([clientX - r.left, clientY - r.top]);
+    const ijk = (utilities.transformWorldToIndex(this.base.imageData, world) as number[]).map(Math.round);
+    const d = this.geometry.dims;
+    if (ijk.some((v: number, a: number) => v < 0 || v >= d[a])) return undefined;
+    return ijk as [number, number, number];
+  }
+
   sliceInfo(id: ViewportName): SliceInfo {
     const axis = AXIS[id];
     const ijk = this.focalIndex(id);
