@@ -354,6 +354,20 @@ export interface QuorumApi {
   ): Promise<PrelabelQueue>;
   /** Pauses the queue; the case in flight is cancelled and redone on resume. */
   pausePrelabel(datasetId: string): Promise<PrelabelQueue>;
+  /**
+   * A pre-labelled proposal read back for review: `proposalDir` is a proposal folder (a worklist
+   * case's `proposalDir`, or a `quorum propose` / `propose-dataset --out` case folder) holding
+   * mask.nii.gz (uint8), uncertainty.nii.gz (float32 std) and report.json. Returns one result per
+   * slice with a mask voxel or a non-zero std, sorted by k, on the open case's grid, ready for the
+   * same path as streamed slices (the renderer's Session.addProposalSlices). `mean` is the mask as
+   * 0/1 (the files keep no mean), `memberCount` the report's members, `score` the report's slice
+   * uncertainty (the engine's score: sum of std x pixel area, mm²), computed the same way from the
+   * std for a slice the report does not list. The host also keeps the std for exports, as after
+   * `propose`. Rejects with a QuorumError naming the file when one is missing ('not-found') or
+   * unreadable ('corrupt', or the NIfTI reader's code), or when its dims differ from the case's
+   * volume ('bad-argument').
+   */
+  loadProposal(caseId: string, proposalDir: string): Promise<SliceResult[]>;
 }
 
 /** Request/response methods (the Electron-only helpers onMenu/pathForFile are local to the preload). */
@@ -381,6 +395,7 @@ export const API_METHODS: readonly ApiMethod[] = [
   'nextCase',
   'prelabel',
   'pausePrelabel',
+  'loadProposal',
 ];
 
 /** Methods whose last argument is an event callback; the transports stream events to it. */

@@ -17,6 +17,7 @@ import type {
   ProposeParams,
   QuorumApi,
   RecentEntry,
+  SliceResult,
   UploadedFile,
   VolumeData,
   Worklist,
@@ -33,6 +34,7 @@ import { describeCase, type LoadedCase, loadCase } from './cases.ts';
 import { writeExports } from './exports.ts';
 import { appendJournalFile, readJournalFile } from './journal-store.ts';
 import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE } from './paths.ts';
+import { readProposalDir } from './proposal-files.ts';
 import { toVolumeData } from './volume-data.ts';
 import { DatasetWorklist } from './worklist.ts';
 
@@ -450,6 +452,21 @@ export class QuorumService implements QuorumApi {
 
   async pausePrelabel(datasetId: string): Promise<PrelabelQueue> {
     return this.dataset(datasetId).pause();
+  }
+
+  async loadProposal(caseId: string, proposalDir: string): Promise<SliceResult[]> {
+    const c = this.get(caseId);
+    if (typeof proposalDir !== 'string' || !proposalDir)
+      throw new QuorumError('bad-argument', 'no proposal folder given');
+    const results = await readProposalDir(proposalDir, c.info.geometry);
+    // Kept host-side like a streamed proposal, so an export has the uncertainty map.
+    const [nx, ny, nz] = c.info.geometry.dims;
+    for (const r of results) {
+      c.uncertainty ??= new Float32Array(nx * ny * nz);
+      c.uncertainty.set(r.std, r.k * nx * ny);
+      c.proposed.add(r.k);
+    }
+    return results;
   }
 
   private dataset(id: string): DatasetWorklist {
