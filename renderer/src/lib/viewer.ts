@@ -155,7 +155,10 @@ export class Viewer {
     VIEWPORTS.forEach((id, n) => {
       this.viewport(id).setCamera(cameras[n]);
     });
-    if (old) cache.removeVolumeLoadObject(old.volumeId);
+    // The labelmap's referenced volume must stay in the cache: cornerstone's brushes look it up
+    // and silently paint nothing when it is gone (seen after switching FLAIR -> T1c).
+    if (old && old.volumeId !== this.labelmapVolume?.referencedVolumeId)
+      cache.removeVolumeLoadObject(old.volumeId);
     this.engine.render();
     this.emit();
   }
