@@ -48,14 +48,18 @@ export class EditHistory {
     this.snapshot = this.labels.slice();
   }
 
-  /** After the tool is done (mouse up): records what changed since begin(). */
-  end(kind: EditKind): EditCommand | undefined {
+  /**
+   * After the tool is done (mouse up): records what changed since begin(). With keepIfUnchanged,
+   * an empty diff keeps the snapshot so the caller can look again (tools that write late).
+   */
+  end(kind: EditKind, keepIfUnchanged = false): EditCommand | undefined {
     const before = this.snapshot;
-    this.snapshot = undefined;
     if (!before) return undefined;
     const changed: number[] = [];
     const labels = this.labels;
     for (let i = 0; i < labels.length; i++) if (labels[i] !== before[i]) changed.push(i);
+    if (changed.length === 0 && keepIfUnchanged) return undefined;
+    this.snapshot = undefined;
     if (changed.length === 0) return undefined;
     const indices = Uint32Array.from(changed);
     const b = new Uint8Array(indices.length);

@@ -277,10 +277,37 @@ export class Session {
   /** Brush strokes: snapshot on press, diff on release (after the tool's own mouse-up work). */
   private watchStrokes() {
     let active: EditKind | undefined;
+    let waiting: { kind: EditKind; timer: ReturnType<typeof setTimeout> } | undefined;
+    /** Records the stroke; false when nothing changed yet and it may still (keeps the snapshot). */
+    const finish = (kind: EditKind, final: boolean): boolean => {
+      const cmd = this.history?.end(kind, !final);
+      if (cmd) this.labelsChanged(cmd.slices);
+      this.changed();
+      return cmd !== undefined || final;
+    };
+    // Brushes write while the mouse moves, but the fill tool writes after the button is released,
+    // later on a busy machine: look again every 50 ms for up to 2 s before deciding a stroke
+    // changed nothing (a fill that lands after the check would be neither undoable nor journalled).
+    const settle = (kind: EditKind, tries: number) => {
+      const timer = setTimeout(
+        () => {
+          waiting = undefined;
+          if (!finish(kind, tries === 0)) settle(kind, tries - 1);
+        },
+        tries === 40 ? 60 : 50,
+      );
+      waiting = { kind, timer };
+    };
     for (const [id, el] of Object.entries(this.viewer.elements) as [ViewportName, HTMLDivElement][]) {
       el.addEventListener(
         'pointerdown',
         (e) => {
+          if (waiting) {
+            // the previous stroke ends here, before this one begins
+            clearTimeout(waiting.timer);
+            finish(waiting.kind, true);
+            waiting = undefined;
+          }
           if (this.ui.tool === 'lesion' && e.button === 0) {
             const ijk = this.viewer.indexAtPoint(id, e.clientX, e.clientY);
             if (ijk) this.reviewComponent(e.shiftKey ? 'reject' : 'accept', ijk);
@@ -298,11 +325,7 @@ export class Session {
       if (!active) return;
       const kind = active;
       active = undefined;
-      setTimeout(() => {
-        const cmd = this.history?.end(kind);
-        if (cmd) this.labelsChanged(cmd.slices);
-        this.changed();
-      }, 60);
+      settle(kind, 40);
     });
   }
 
