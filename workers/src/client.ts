@@ -59,6 +59,9 @@ export class EngineClient {
       },
     );
     this.child = child;
+    // An IPC send/disconnect racing the engine's exit surfaces as an 'error' event; the 'exit'
+    // handler below reports the stop, so this only keeps it from being an unhandled error.
+    child.on('error', () => {});
     let stderr = '';
     child.stderr?.on('data', (d) => {
       stderr = (stderr + d).slice(-4000);
@@ -120,7 +123,7 @@ export class EngineClient {
   }
 
   private send(msg: HostToEngine) {
-    this.child?.send(msg);
+    if (this.child?.connected) this.child.send(msg);
   }
 
   async close(): Promise<void> {
@@ -129,7 +132,7 @@ export class EngineClient {
     if (!child) return;
     await new Promise<void>((r) => {
       child.once('exit', () => r());
-      child.disconnect?.();
+      if (child.connected) child.disconnect();
       setTimeout(() => child.kill('SIGKILL'), 2000).unref();
     });
   }

@@ -24,6 +24,7 @@ import type {
   WorklistCase,
   WorklistStatus,
 } from '../../../core/src/api.ts';
+import { isFinalEvent } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
@@ -295,11 +296,20 @@ export class QuorumService implements QuorumApi {
           (k) => !wanted || wanted.has(k),
         )
       : Array.from({ length: nz }, (_, i) => i);
+    // Cancel answers at once: the engine stops at its next step (a second or more on a busy CPU
+    // with a big batch), but the user need not wait for it; what it sends after that is dropped.
+    let ended = false;
+    const emit = (ev: ProposalEvent) => {
+      if (ended) return;
+      if (isFinalEvent(ev)) ended = true;
+      onEvent(ev);
+    };
     const run = engine.propose(request, (e) => {
+      if (ended) return;
       if (e.type === 'progress') {
         if (!started) {
           started = true;
-          onEvent({
+          emit({
             type: 'started',
             runId,
             slices: requested,
@@ -307,7 +317,7 @@ export class QuorumService implements QuorumApi {
             steps: request.steps ?? 0,
           });
         }
-        onEvent({
+        emit({
           type: 'progress',
           runId,
           slice: e.slice,
@@ -330,7 +340,7 @@ export class QuorumService implements QuorumApi {
           members = new Uint8Array(r.members.length * w * h);
           for (let i = 0; i < r.members.length; i++) members.set(r.members[i], i * w * h);
         }
-        onEvent({
+        emit({
           type: 'slice',
           runId,
           result: {
@@ -348,15 +358,17 @@ export class QuorumService implements QuorumApi {
         });
       }
     });
-    this.runs.set(runId, run.cancel);
+    this.runs.set(runId, () => {
+      run.cancel();
+      emit({ type: 'cancelled', runId, slicesDone: [...delivered] });
+    });
     run.result
       .then(
-        (summary) =>
-          onEvent({ type: 'done', runId, slices: summary.slices, seconds: (Date.now() - t0) / 1000 }),
+        (summary) => emit({ type: 'done', runId, slices: summary.slices, seconds: (Date.now() - t0) / 1000 }),
         (err: Error) => {
           const code = err instanceof QuorumError ? err.code : 'internal';
-          if (code === 'cancelled') onEvent({ type: 'cancelled', runId, slicesDone: delivered });
-          else onEvent({ type: 'error', runId, code, message: err.message });
+          if (code === 'cancelled') emit({ type: 'cancelled', runId, slicesDone: delivered });
+          else emit({ type: 'error', runId, code, message: err.message });
         },
       )
       .finally(() => this.runs.delete(runId));
