@@ -390,6 +390,92 @@ describe('viewer on the sample case', () => {
     expect(h.pageErrors).toEqual([]);
   });
 
+  // Runs after the sequence switch above: editing must still work with T1c shown.
+  it('fills the inside of a closed brush outline with the fill tool, with undo', async () => {
+    const page = h.page;
+    // leave the previous test's crosshairs first: with them on, a drag can grab a crosshair line
+    await page.locator('[data-tool="windowlevel"]').click();
+    const k = 68; // K - 12: a slice with no proposal and no edits so far (literal: hook bodies run in the page)
+    await page.evaluate(
+      (kk) => (window as unknown as { __quorumTest: Hook }).__quorumTest.goToSlice('axial', kk),
+      k,
+    );
+    await settle();
+    const pageAt = (i: number, j: number) =>
+      page.evaluate(
+        (p) => (window as unknown as { __quorumTest: Hook }).__quorumTest.voxelToPage('axial', p),
+        [i, j, k] as [number, number, number],
+      );
+    // A closed square outline, 40 voxels a side, around (150, 120).
+    const corners = [
+      await pageAt(130, 100),
+      await pageAt(170, 100),
+      await pageAt(170, 140),
+      await pageAt(130, 140),
+    ];
+    await page.locator('[data-tool="brush"]').click();
+    await page.mouse.move(corners[0][0], corners[0][1]);
+    await page.mouse.down();
+    for (let c = 1; c <= 4; c++) {
+      const [a, b] = [corners[c - 1], corners[c % 4]];
+      // moves 2 voxels apart (the 6 mm brush overlaps): the outline must be closed, or the fill leaks
+      for (let s = 1; s <= 20; s++)
+        await page.mouse.move(a[0] + ((b[0] - a[0]) * s) / 20, a[1] + ((b[1] - a[1]) * s) / 20);
+    }
+    await page.mouse.up();
+    await page.waitForTimeout(500);
+    const outline = (await hook(page, (t) => t.labelCounts()))[1];
+    await shot('viewer-11-outline');
+    expect(
+      await hook(page, (t) => [t.slice('axial'), t.labelAt([130, 120, 68]), t.labelAt([150, 120, 68])]),
+    ).toEqual([68, 1, 0]);
+    await page.locator('[data-tool="fill"]').click();
+    const centre = await pageAt(150, 120);
+    await page.mouse.click(centre[0], centre[1]);
+    await page.waitForTimeout(500);
+    const filled = (await hook(page, (t) => t.labelCounts()))[1];
+    expect(await hook(page, (t) => t.labelAt([150, 120, 68]))).toBe(1);
+    // The interior of the outline, not the slice: at most the 41 x 41 square, at least its
+    // part inside a 6 mm brush's half-width from the edges.
+    expect(filled - outline).toBeGreaterThan(25 * 25);
+    expect(filled - outline).toBeLessThan(41 * 41);
+    expect(await hook(page, (t) => t.labelAt([100, 120, 68]))).toBe(0);
+    await shot('viewer-11-fill');
+    // Undo takes the fill back and keeps the outline; a second undo takes the outline.
+    await page.getByTestId('undo').click();
+    expect(await hook(page, (t) => [t.labelAt([150, 120, 68]), t.labelAt([130, 120, 68])])).toEqual([0, 1]);
+    expect((await hook(page, (t) => t.labelCounts()))[1]).toBeLessThan(filled - 25 * 25);
+    await page.getByTestId('undo').click();
+    expect(await hook(page, (t) => t.labelAt([130, 120, 68]))).toBe(0);
+    await page.locator('[data-tool="windowlevel"]').click();
+  });
+
+  it('cancels a whole-volume proposal at once and keeps the slices done', async () => {
+    const page = h.page;
+    const proposed = await hook(page, (t) => t.labelCounts());
+    await page.getByTestId('members').fill('2');
+    await page.getByTestId('steps').fill('2');
+    await page.getByTestId('propose-all').click();
+    // wait for the first streamed slice of this run, then cancel
+    await page.getByTestId('run-count').waitFor({ timeout: 60_000 });
+    await expect
+      .poll(() => page.getByTestId('run-count').textContent(), { timeout: 90_000 })
+      .toMatch(/^[1-9]\d*\//);
+    const t0 = Date.now();
+    await page.getByTestId('cancel').click();
+    await page.getByTestId('run-message').filter({ hasText: 'Cancelled' }).waitFor({ timeout: 30_000 });
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(`cancel took effect after ${seconds.toFixed(1)} s`);
+    // The host answers a cancel at once (the engine stops at its next step in the background).
+    expect(seconds).toBeLessThan(5);
+    expect(await hook(page, (t) => t.runActive())).toBe(false);
+    const msg = (await page.getByTestId('run-message').textContent())!;
+    const done = Number(/Cancelled after (\d+) slices/.exec(msg)?.[1]);
+    expect(done).toBeGreaterThan(0);
+    expect(done).toBeLessThan(100); // far from the whole volume
+    expect((await hook(page, (t) => t.labelCounts()))[2]).toBeGreaterThanOrEqual(proposed[2]);
+  });
+
   it('journals every edit, undo and redo through the API', async () => {
     const id = await hook(h.page, (t) => t.caseId());
     const records = await h.host.service.readJournal(id!);
