@@ -12,21 +12,15 @@ import type {
 import { connectedComponent } from '../../../core/src/components.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
-import { EditHistory, type EditKind } from './edits.ts';
-import type { ToolMode, ViewportName } from './engine.ts';
+import { EditHistory } from './edits.ts';
+import type { ToolMode } from './engine.ts';
 import { ProposalStore } from './proposals.ts';
 import { proposalRecord, replayJournal, resetRecord } from './replay.ts';
+import { watchStrokes } from './strokes.ts';
 import { type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
 import { LESION, PENDING, type UncertaintyStyle, type Viewer } from './viewer.ts';
 
 export type { ProposeOptions, RunState, UiState } from './ui-state.ts';
-
-const EDIT_TOOLS: Partial<Record<ToolMode, EditKind>> = {
-  brush: 'brush',
-  eraser: 'eraser',
-  threshold: 'threshold',
-  fill: 'fill',
-};
 
 /** The open case and everything done to it: drives the Viewer, talks to the API. */
 export class Session {
@@ -62,7 +56,7 @@ export class Session {
       exporting: false,
     };
     viewer.onChange(() => this.changed());
-    this.watchStrokes();
+    watchStrokes(this);
   }
 
   subscribe(cb: (ui: UiState) => void): () => void {
@@ -135,6 +129,7 @@ export class Session {
     try {
       if (this.ui.run.running && this.ui.run.runId) await this.api.cancel(this.ui.run.runId);
       this.model ??= await this.api.getModelInfo();
+      await Promise.all(this.journalWrites);
       const info = await what();
       const seq = pickSequence(info, this.model);
       const image = await this.api.getVolume(info.id, seq);
@@ -200,11 +195,18 @@ export class Session {
     const id = this.caseInfo?.id;
     if (!id) return;
     this.journalInFlight++;
-    this.api
+    const write: Promise<void> = this.api
       .appendJournal(id, records)
       .catch((e) => this.fail(e))
-      .finally(() => this.journalInFlight--);
+      .finally(() => {
+        this.journalInFlight--;
+        this.journalWrites.delete(write);
+      });
+    this.journalWrites.add(write);
   }
+
+  /** Appends in flight: opening a case waits for them, so reopening it reads every record. */
+  private journalWrites = new Set<Promise<void>>();
 
   /** Journal appends not yet acknowledged (on disk) by the host. */
   journalInFlight = 0;
@@ -274,59 +276,10 @@ export class Session {
     this.set({ membersVisible: v });
   }
 
-  /** Brush strokes: snapshot on press, diff on release (after the tool's own mouse-up work). */
-  private watchStrokes() {
-    let active: EditKind | undefined;
-    let waiting: { kind: EditKind; timer: ReturnType<typeof setTimeout> } | undefined;
-    /** Records the stroke; false when nothing changed yet and it may still (keeps the snapshot). */
-    const finish = (kind: EditKind, final: boolean): boolean => {
-      const cmd = this.history?.end(kind, !final);
-      if (cmd) this.labelsChanged(cmd.slices);
-      this.changed();
-      return cmd !== undefined || final;
-    };
-    // Brushes write while the mouse moves, but the fill tool writes after the button is released,
-    // later on a busy machine: look again every 50 ms for up to 2 s before deciding a stroke
-    // changed nothing (a fill that lands after the check would be neither undoable nor journalled).
-    const settle = (kind: EditKind, tries: number) => {
-      const timer = setTimeout(
-        () => {
-          waiting = undefined;
-          if (!finish(kind, tries === 0)) settle(kind, tries - 1);
-        },
-        tries === 40 ? 60 : 50,
-      );
-      waiting = { kind, timer };
-    };
-    for (const [id, el] of Object.entries(this.viewer.elements) as [ViewportName, HTMLDivElement][]) {
-      el.addEventListener(
-        'pointerdown',
-        (e) => {
-          if (waiting) {
-            // the previous stroke ends here, before this one begins
-            clearTimeout(waiting.timer);
-            finish(waiting.kind, true);
-            waiting = undefined;
-          }
-          if (this.ui.tool === 'lesion' && e.button === 0) {
-            const ijk = this.viewer.indexAtPoint(id, e.clientX, e.clientY);
-            if (ijk) this.reviewComponent(e.shiftKey ? 'reject' : 'accept', ijk);
-            return;
-          }
-          const kind = EDIT_TOOLS[this.ui.tool];
-          if (!kind || e.button !== 0 || !this.history) return;
-          active = kind;
-          this.history.begin();
-        },
-        { capture: true },
-      );
-    }
-    window.addEventListener('pointerup', () => {
-      if (!active) return;
-      const kind = active;
-      active = undefined;
-      settle(kind, 40);
-    });
+  /** A stroke became an edit (strokes.ts): repaint its slices. */
+  strokeRecorded(slices: number[]): void {
+    this.labelsChanged(slices);
+    this.changed();
   }
 
   undo(): void {
