@@ -144,6 +144,14 @@ describe('dataset worklist over the browser-mode API', () => {
     expect((await api.nextCase(w.id))?.name).toBe(order[1]);
     expect((await api.nextCase(w.id, order[1]))?.name).toBe(order[2]);
     expect((await api.nextCase(w.id, order[2]))?.name).toBe(order[1]); // wraps, skips done
+    // Opening another case without "Done" stops the first one's clock; it stays in review.
+    await api.setCaseStatus(w.id, order[1], 'in-review');
+    await new Promise((r) => setTimeout(r, 300));
+    await api.setCaseStatus(w.id, order[2], 'in-review');
+    await new Promise((r) => setTimeout(r, 1100));
+    const left = (await api.getWorklist(w.id)).cases.find((c) => c.name === order[1])!;
+    expect(left.status).toBe('in-review');
+    expect(left.secondsSpent).toBeLessThan(1);
     await api.setCaseStatus(w.id, order[1], 'done');
     await api.setCaseStatus(w.id, order[2], 'done');
     expect(await api.nextCase(w.id)).toBeNull();

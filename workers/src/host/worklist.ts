@@ -232,7 +232,16 @@ export class DatasetWorklist {
       c.secondsSpent += (now - Date.parse(c.reviewStartedAt)) / 1000;
       c.reviewStartedAt = undefined;
     }
-    if (status === 'in-review' && !c.reviewStartedAt) c.reviewStartedAt = new Date(now).toISOString();
+    if (status === 'in-review' && !c.reviewStartedAt) {
+      c.reviewStartedAt = new Date(now).toISOString();
+      // One annotator reviews one case at a time: opening this one stops the clock of a case
+      // left in review without "Done" (it stays in review, its time is kept).
+      for (const o of this.cases.values())
+        if (o !== c && o.reviewStartedAt) {
+          o.secondsSpent += (now - Date.parse(o.reviewStartedAt)) / 1000;
+          o.reviewStartedAt = undefined;
+        }
+    }
     c.status = status;
     this.save();
     return this.view(c);
