@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratchDir } from '../../workers/src/host/service.ts';
+import { spawnHost } from '../helpers/host-process.ts';
 import { buildRenderer, CHROMIUM, CHROMIUM_ARGS, REPO, rendererStale } from './harness.ts';
 import { countPixels, decodePng, isGreen, isRed, type Region } from './viewer-png.ts';
 
@@ -35,25 +36,9 @@ const state = scratchDir('quorum-recovery-browser');
 const hosts: ChildProcess[] = [];
 
 async function startHost(): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(REPO, 'workers', 'src', 'host', 'main.ts'), '--port', '0', '--state-dir', state],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  hosts.push(proc);
-  let out = '';
-  const url = await new Promise<string>((ok, fail) => {
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /browser mode on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (m) ok(m[1]);
-    });
-    proc.stderr!.on('data', (d) => {
-      out += d;
-    });
-    proc.on('exit', (code) => fail(new Error(`host exited (${code}): ${out}`)));
-  });
-  return { proc, url };
+  const h = await spawnHost(state);
+  hosts.push(h.proc);
+  return h;
 }
 
 async function openApp(page: Page, url: string) {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import {
   WS_PATH,
 } from '../../core/src/api.ts';
 import { Rng } from '../../core/src/rng.ts';
-import { REPO } from '../helpers/paths.ts';
+import { spawnHost } from '../helpers/host-process.ts';
 
 /**
  * Crash recovery with real processes: the browser-mode host as it is started in production
@@ -33,24 +33,8 @@ interface Host {
 }
 
 async function startHost(): Promise<Host> {
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(REPO, 'workers', 'src', 'host', 'main.ts'), '--port', '0', '--state-dir', state],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const { proc, port } = await spawnHost(state);
   hosts.push(proc);
-  let out = '';
-  const port = await new Promise<number>((ok, fail) => {
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /browser mode on http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (m) ok(Number(m[1]));
-    });
-    proc.stderr!.on('data', (d) => {
-      out += d;
-    });
-    proc.on('exit', (code) => fail(new Error(`host exited (${code}): ${out}`)));
-  });
   const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`);
   const api = await connectSocketApi(ws as unknown as ByteSocket & { readyState: number });
   return { proc, api, ws };
