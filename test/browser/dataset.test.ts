@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
-import { DATA, type Harness, startHarness } from './harness.ts';
+import { DATA, type Harness, openApp, startHarness } from './harness.ts';
 import { countPixels, decodePng, isGreen, type Region } from './viewer-png.ts';
 
 /**
@@ -86,14 +86,7 @@ describe('dataset worklist panel', () => {
 
   beforeAll(async () => {
     h = await startHarness({});
-    await h.page.goto(h.url);
-    await h.page.waitForFunction(
-      () => (window as unknown as { __quorumTest?: Hook }).__quorumTest?.ready(),
-      null,
-      {
-        timeout: 120_000,
-      },
-    );
+    await openApp(h.page, h.url);
   });
   afterAll(async () => {
     await h?.cleanup();

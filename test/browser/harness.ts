@@ -126,3 +126,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
   };
 }
+
+/** Loads the app at `url` and waits until its case is open (window.__quorumTest.ready()). */
+export async function openApp(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForFunction(
+    () => (window as unknown as { __quorumTest?: { ready(): boolean } }).__quorumTest?.ready(),
+    null,
+    { timeout: 120_000 },
+  );
+}

@@ -5,7 +5,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratchDir } from '../../workers/src/host/service.ts';
 import { spawnHost } from '../helpers/host-process.ts';
-import { buildRenderer, CHROMIUM, CHROMIUM_ARGS, REPO, rendererStale } from './harness.ts';
+import { buildRenderer, CHROMIUM, CHROMIUM_ARGS, openApp, REPO, rendererStale } from './harness.ts';
 import { countPixels, decodePng, isGreen, isRed, type Region } from './viewer-png.ts';
 
 /**
@@ -39,17 +39,6 @@ async function startHost(): Promise<{ proc: ChildProcess; url: string }> {
   const h = await spawnHost(state);
   hosts.push(h.proc);
   return h;
-}
-
-async function openApp(page: Page, url: string) {
-  await page.goto(url);
-  await page.waitForFunction(
-    () => (window as unknown as { __quorumTest?: Hook }).__quorumTest?.ready(),
-    null,
-    {
-      timeout: 120_000,
-    },
-  );
 }
 
 async function drag(page: Page, a: [number, number], b: [number, number], steps = 8) {

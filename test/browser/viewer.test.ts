@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectedComponent } from '../../core/src/components.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
-import { type Harness, startHarness } from './harness.ts';
+import { type Harness, openApp, startHarness } from './harness.ts';
 import {
   countPixels,
   decodePng,
@@ -60,14 +60,7 @@ describe('viewer on the sample case', () => {
 
   beforeAll(async () => {
     h = await startHarness({});
-    await h.page.goto(h.url);
-    await h.page.waitForFunction(
-      () => (window as unknown as { __quorumTest?: Hook }).__quorumTest?.ready(),
-      null,
-      {
-        timeout: 120_000,
-      },
-    );
+    await openApp(h.page, h.url);
     rects = {
       axial: await hook(h.page, (t) => t.rect('axial')),
       sagittal: await hook(h.page, (t) => t.rect('sagittal')),
