@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratchDir } from '../../workers/src/host/service.ts';
-import { spawnHost } from '../helpers/host-process.ts';
+import { children, spawnHost } from '../helpers/host-process.ts';
 import { buildRenderer, CHROMIUM, CHROMIUM_ARGS, openApp, REPO, rendererStale } from './harness.ts';
 import { countPixels, decodePng, isGreen, isRed, type Region } from './viewer-png.ts';
 
@@ -24,6 +24,7 @@ interface Hook {
   journalPending(): number;
   canUndo(): boolean;
   canRedo(): boolean;
+  runActive(): boolean;
   restored():
     | { edits: number; undos: number; redos: number; proposalSlices: number; skipped: number }
     | undefined;
@@ -33,10 +34,11 @@ const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
 
 const K = 80;
 const state = scratchDir('quorum-recovery-browser');
+const state2 = scratchDir('quorum-recovery-browser-engine');
 const hosts: ChildProcess[] = [];
 
-async function startHost(): Promise<{ proc: ChildProcess; url: string }> {
-  const h = await spawnHost(state);
+async function startHost(stateDir = state): Promise<{ proc: ChildProcess; url: string }> {
+  const h = await spawnHost(stateDir);
   hosts.push(h.proc);
   return h;
 }
@@ -72,6 +74,7 @@ describe('crash recovery in the browser (kill -9 of the host mid-editing)', () =
     await browser?.close().catch(() => {});
     for (const h of hosts) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');
     rmSync(state, { recursive: true, force: true });
+    rmSync(state2, { recursive: true, force: true });
   });
 
   it('restores every drawn voxel, the proposal and undo/redo after the host is killed, and says so', async () => {
@@ -169,6 +172,55 @@ describe('crash recovery in the browser (kill -9 of the host mid-editing)', () =
     await openApp(page, host.url);
     expect(await hook(page, (t) => t.restored())).toBeUndefined();
     expect(await hook(page, (t) => t.nonZero().length)).toBe(0);
+    host.proc.kill('SIGKILL');
+  });
+
+  it('kill -9 of the engine mid-proposal: the UI reports the lost run, keeps every drawn voxel, and proposes again', async () => {
+    const host = await startHost(state2);
+    await openApp(page, host.url);
+    await hook(page, (t) => t.goToSlice('axial', 80));
+    await page.locator('[data-tool="brush"]').click();
+    const p = (i: number, j: number) =>
+      page.evaluate(
+        ([i, j, k]) =>
+          (window as unknown as { __quorumTest: Hook }).__quorumTest.voxelToPage('axial', [i, j, k]),
+        [i, j, K] as [number, number, number],
+      );
+    await drag(page, await p(150, 120), await p(190, 120));
+    await journalled(page);
+    const drawn = await hook(page, (t) => t.nonZero());
+    expect(drawn.length / 2).toBeGreaterThan(100);
+
+    const engine = () => children(host.proc.pid!).find((c) => /engine\/main\.ts/.test(c.cmd));
+    await expect.poll(engine, { timeout: 30_000 }).toBeDefined();
+    await page.locator('[data-tool="windowlevel"]').click();
+    await page.getByTestId('members').fill('2');
+    await page.getByTestId('steps').fill('30');
+    await page.getByTestId('range-from').fill('70');
+    await page.getByTestId('range-to').fill('90');
+    await page.getByTestId('propose-range').click();
+    await page.getByTestId('run-count').waitFor({ timeout: 60_000 });
+    process.kill(engine()!.pid, 'SIGKILL');
+    const msg = page.getByTestId('run-message');
+    await msg.waitFor({ timeout: 30_000 });
+    console.log(`after the engine was killed: ${await msg.textContent()}`);
+    expect(await msg.textContent()).toMatch(/engine process stopped.*this run was lost/);
+    expect(await hook(page, (t) => t.runActive())).toBe(false);
+    // What was drawn is untouched (slices that streamed in before the kill only add pending voxels).
+    const after = new Map<number, number>();
+    const now = await hook(page, (t) => t.nonZero());
+    for (let n = 0; n < now.length; n += 2) after.set(now[n], now[n + 1]);
+    let lost = 0;
+    for (let n = 0; n < drawn.length; n += 2) if (after.get(drawn[n]) !== drawn[n + 1]) lost++;
+    expect(lost).toBe(0);
+
+    // The next proposal starts a fresh engine and completes.
+    await page.getByTestId('steps').fill('2');
+    await page.getByTestId('range-from').fill('80');
+    await page.getByTestId('range-to').fill('80');
+    await page.getByTestId('propose-range').click();
+    await page.getByTestId('run-message').filter({ hasText: 'Done' }).waitFor({ timeout: 120_000 });
+    expect((await hook(page, (t) => t.labelCounts()))[2]).toBeGreaterThan(100);
     host.proc.kill('SIGKILL');
   });
 });

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './paths.ts';
 
@@ -35,4 +36,19 @@ export async function spawnHost(
     proc.on('exit', (code) => fail(new Error(`host exited (${code}): ${out}`)));
   });
   return { proc, url, port: Number(new URL(url).port) };
+}
+
+/** Child processes of a pid (Linux /proc), with their command lines. */
+export function children(pid: number): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid)
+        out.push({ pid: Number(d), cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ') });
+    } catch {}
+  }
+  return out;
 }

@@ -13,7 +13,7 @@ import {
   WS_PATH,
 } from '../../core/src/api.ts';
 import { Rng } from '../../core/src/rng.ts';
-import { spawnHost } from '../helpers/host-process.ts';
+import { children, spawnHost } from '../helpers/host-process.ts';
 
 /**
  * Crash recovery with real processes: the browser-mode host as it is started in production
@@ -38,21 +38,6 @@ async function startHost(): Promise<Host> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`);
   const api = await connectSocketApi(ws as unknown as ByteSocket & { readyState: number });
   return { proc, api, ws };
-}
-
-/** Child processes of a pid (Linux /proc), with their command lines. */
-function children(pid: number): { pid: number; cmd: string }[] {
-  const out: { pid: number; cmd: string }[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid)
-        out.push({ pid: Number(d), cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ') });
-    } catch {}
-  }
-  return out;
 }
 
 function alive(pid: number): boolean {

@@ -92,7 +92,17 @@ export class EngineClient {
           this.child = undefined;
           this.ready = undefined;
         }
-        const why = `the engine process stopped (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+        // Killed by a signal: its stderr (e.g. onnxruntime noting a GPU provider it could not load)
+        // is not the cause. Exited by itself: the last lines of stderr say why.
+        const tail = signal
+          ? ''
+          : stderr
+              .replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '') // ANSI colours
+              .trim()
+              .split('\n')
+              .slice(-3)
+              .join(' | ');
+        const why = `the engine process stopped (${signal ?? `exit ${code}`})${tail ? `: ${tail}` : ''}`;
         rejectReady(new QuorumError('worker-crashed', why));
         for (const [id, p] of this.pending) {
           this.pending.delete(id);
