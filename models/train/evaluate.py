@@ -77,7 +77,7 @@ def to_native(prob, size):
 
 
 @torch.no_grad()
-def ensemble(model, sched, img, members, steps, eta, seed, sampler='ddim', batch=40):
+def ensemble(model, sched, img, members, steps, eta, seed, sampler='ddim', batch=40, prediction='x0'):
     """Returns member probabilities [M, Z, 1, h, w] for the slices img [Z, C, h, w]."""
     g = torch.Generator().manual_seed(seed)
     z = img.shape[0]
@@ -92,10 +92,10 @@ def ensemble(model, sched, img, members, steps, eta, seed, sampler='ddim', batch
             if sampler == 'ddim':
                 t_prev = ts[i + 1] if i + 1 < len(ts) else -1
                 noise = torch.randn(xb.shape, generator=g) if eta > 0 else torch.zeros_like(xb)
-                xb = sched.ddim_step(pred, xb, t, t_prev, noise, 'x0', eta)
+                xb = sched.ddim_step(pred, xb, t, t_prev, noise, prediction, eta)
             else:
                 noise = torch.randn(xb.shape, generator=g) if t > 0 else torch.zeros_like(xb)
-                xb = sched.ddpm_step(pred, xb, t, noise, 'x0')
+                xb = sched.ddpm_step(pred, xb, t, noise, prediction)
         out[s0:s0 + batch] = xb
     return ((out + 1) / 2).clamp(0, 1).reshape(members, z, 1, *img.shape[-2:])
 
@@ -106,6 +106,9 @@ def scores(probs, truth, size, spacing=None):
     mean = to_native(probs.mean(0), size) > 0.5
     res = {'single': {'dice': dice(single, truth)}, 'ensemble': {'dice': dice(mean, truth)}}
     res['member_dice'] = [dice(to_native(p, size) > 0.5, truth) for p in probs]
+    # Dice of the ensemble of the first m members, m = 1..M: the "Dice vs members" curve.
+    res['ensemble_dice_by_members'] = [dice(to_native(probs[:m].mean(0), size) > 0.5, truth)
+                                       for m in range(1, len(probs) + 1)]
     if spacing is not None:
         vox_ml = float(np.prod(spacing)) / 1000
         for key, m in (('single', single), ('ensemble', mean)):
@@ -134,6 +137,7 @@ def main():
     torch.set_num_threads(args.threads)
 
     model, meta, it = load_model(args.run, checkpoint=args.checkpoint)
+    pred_kind = meta.get('prediction', 'x0')
     sched = Schedule(linear_betas(1000))
     image, label, mask = load_subject(HELD_OUT)
     img, _, ks = axial_slices(image, label, mask)
@@ -148,7 +152,7 @@ def main():
 
     if 'full' in parts:
         probs = torch.zeros((args.members, truth.shape[0], 1, *img.shape[-2:]))
-        probs[:, ks] = ensemble(model, sched, img, args.members, args.steps, args.eta, args.seed)
+        probs[:, ks] = ensemble(model, sched, img, args.members, args.steps, args.eta, args.seed, prediction=pred_kind)
         result['whole_volume'] = {'sampler': 'ddim', 'steps': args.steps, 'slices': int(len(ks)),
                                   **scores(probs, truth, size, spacing), 'seconds': round(time.time() - t0, 1)}
         print(json.dumps(result['whole_volume']), flush=True)
@@ -165,7 +169,7 @@ def main():
                                     if {'ddim': 'sweep', 'ddpm': 'ddpm'}[r['sampler']] not in parts]}
     for steps in ([int(s) for s in args.sweep_steps.split(',')] if 'sweep' in parts else []):
         t1 = time.time()
-        probs = ensemble(model, sched, img[pos], args.members, steps, args.eta, args.seed + steps)
+        probs = ensemble(model, sched, img[pos], args.members, steps, args.eta, args.seed + steps, prediction=pred_kind)
         row = {'sampler': 'ddim', 'steps': steps, **scores(probs, truth[sweep_ks], size),
                'on_ddpm_slices': scores(probs[:, ddpm_idx], truth[ddpm_ks], size),
                'seconds': round(time.time() - t1, 1)}
@@ -174,7 +178,7 @@ def main():
     if 'ddpm' in parts and args.ddpm_slices:
         t1 = time.time()
         probs = ensemble(model, sched, img[[pos[i] for i in ddpm_idx]], args.members, 1000, 1.0, args.seed,
-                         sampler='ddpm')
+                         sampler='ddpm', prediction=pred_kind)
         row = {'sampler': 'ddpm', 'steps': 1000, 'on_ddpm_slices': scores(probs, truth[ddpm_ks], size),
                'seconds': round(time.time() - t1, 1)}
         result['sweep']['rows'].append(row)
