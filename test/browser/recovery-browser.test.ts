@@ -43,6 +43,14 @@ async function startHost(stateDir = state): Promise<{ proc: ChildProcess; url: s
   return h;
 }
 
+/** Page position of voxel (i, j, k)'s centre in the axial view. */
+function pageAt(page: Page, ijk: [number, number, number]): Promise<[number, number]> {
+  return page.evaluate(
+    (v) => (window as unknown as { __quorumTest: Hook }).__quorumTest.voxelToPage('axial', v),
+    ijk,
+  );
+}
+
 async function drag(page: Page, a: [number, number], b: [number, number], steps = 8) {
   await page.mouse.move(a[0], a[1]);
   await page.mouse.down();
@@ -95,12 +103,7 @@ describe('crash recovery in the browser (kill -9 of the host mid-editing)', () =
     // Paint two strokes, erase across the first, undo twice and redo once: the eraser stroke is
     // left undone on the redo stack.
     await page.locator('[data-tool="brush"]').click();
-    const p = (i: number, j: number) =>
-      page.evaluate(
-        ([i, j, k]) =>
-          (window as unknown as { __quorumTest: Hook }).__quorumTest.voxelToPage('axial', [i, j, k]),
-        [i, j, K] as [number, number, number],
-      );
+    const p = (i: number, j: number) => pageAt(page, [i, j, K]);
     await drag(page, await p(60, 60), await p(100, 80));
     await drag(page, await p(170, 170), await p(190, 150));
     await page.locator('[data-tool="eraser"]').click();
@@ -180,12 +183,7 @@ describe('crash recovery in the browser (kill -9 of the host mid-editing)', () =
     await openApp(page, host.url);
     await hook(page, (t) => t.goToSlice('axial', 80));
     await page.locator('[data-tool="brush"]').click();
-    const p = (i: number, j: number) =>
-      page.evaluate(
-        ([i, j, k]) =>
-          (window as unknown as { __quorumTest: Hook }).__quorumTest.voxelToPage('axial', [i, j, k]),
-        [i, j, K] as [number, number, number],
-      );
+    const p = (i: number, j: number) => pageAt(page, [i, j, K]);
     await drag(page, await p(150, 120), await p(190, 120));
     await journalled(page);
     const drawn = await hook(page, (t) => t.nonZero());
