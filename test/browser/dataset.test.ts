@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
-import { DATA, type Harness, openApp, startHarness } from './harness.ts';
+import { linkDataset } from '../helpers/dataset.ts';
+import { type Harness, openApp, startHarness } from './harness.ts';
 import { countPixels, decodePng, isGreen, type Region } from './viewer-png.ts';
 
 /**
@@ -27,12 +28,8 @@ interface Hook {
 const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
   page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
 
-const BRATS = join(DATA, 'brats2015-deepmedic', 'validation');
 const root = mkdtempSync(join(tmpdir(), 'quorum-dataset-ui-'));
-const ds = join(root, 'study');
-mkdirSync(ds);
-symlinkSync(join(BRATS, 'brats_2013_pat0003_1'), join(ds, 'pat3'));
-symlinkSync(join(BRATS, 'brats_2013_pat0004_1'), join(ds, 'pat4'));
+const ds = linkDataset(join(root, 'study'), false);
 const projectFile = join(root, 'study.quorum', 'project.json');
 /** 0-based axial slices pre-labelled (the panel's range is 1-based: 76-77). */
 const SLICES = [75, 76];

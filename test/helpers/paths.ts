@@ -11,3 +11,4 @@ export const PYTHON = '/usr/bin/python3';
 
 if (!existsSync(DATA))
   throw new Error(`test data not found at ${DATA}: tests need ../shared/data beside the checkout`);
+export const PAT4 = resolve(BRATS, 'validation', 'brats_2013_pat0004_1');

@@ -2,10 +2,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { ApiError, type ByteSocket, connectSocketApi, type QuorumApi, WS_PATH } from '../../core/src/api.ts';
+import { ApiError, type QuorumApi, WS_PATH } from '../../core/src/api.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
 import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
+import { connectApi } from '../helpers/dataset.ts';
 
 describe('browser-mode host: HTTP + WebSocket API on 127.0.0.1', () => {
   let host: WebHost;
@@ -19,8 +20,7 @@ describe('browser-mode host: HTTP + WebSocket API on 127.0.0.1', () => {
     writeFileSync(join(dist, 'index.html'), '<!doctype html><title>Quorum test page</title>');
     writeFileSync(join(dist, 'assets', 'app.js'), 'console.log(1)');
     host = await startWebHost({ port: 0, rendererDir: dist, stateDir: state, outDir: state });
-    ws = new WebSocket(`ws://127.0.0.1:${host.port}${WS_PATH}`);
-    api = await connectSocketApi(ws as unknown as ByteSocket & { readyState: number });
+    ({ api, ws } = await connectApi(host.port));
   });
   afterAll(async () => {
     ws?.close();

@@ -2,14 +2,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import {
-  type ByteSocket,
-  type CaseInfo,
-  connectSocketApi,
-  type SliceResult,
-  WS_PATH,
-} from '../../core/src/api.ts';
+import type { WebSocket } from 'ws';
+import type { CaseInfo, SliceResult } from '../../core/src/api.ts';
 import { uncertaintyScore } from '../../core/src/metrics.ts';
 import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
@@ -18,6 +12,7 @@ import { EngineClient } from '../../workers/src/client.ts';
 import { QuorumService } from '../../workers/src/host/service.ts';
 import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
 import { type CaseReport, proposeCaseToDir } from '../../workers/src/propose-case.ts';
+import { connectApi } from '../helpers/dataset.ts';
 import { PAT3 } from '../helpers/paths.ts';
 
 /**
@@ -119,8 +114,9 @@ describe('loadProposal: a pre-labelled proposal folder back as slice results', (
 
   it('arrives the same over the browser-mode WebSocket (binary frames)', async () => {
     host = await startWebHost({ port: 0, service: svc, rendererDir: root });
-    ws = new WebSocket(`ws://127.0.0.1:${host.port}${WS_PATH}`);
-    const api = await connectSocketApi(ws as unknown as ByteSocket & { readyState: number });
+    const c = await connectApi(host.port);
+    ws = c.ws;
+    const api = c.api;
     const remote = await api.loadProposal(info.id, proposal);
     expect(remote.map((r) => r.k)).toEqual(results.map((r) => r.k));
     for (const [i, r] of remote.entries()) {

@@ -1,38 +1,17 @@
 import { execFile, spawn } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
-import { BRATS, PAT3, REPO } from '../helpers/paths.ts';
+import { linkDataset } from '../helpers/dataset.ts';
+import { PAT3, REPO } from '../helpers/paths.ts';
 
-const PAT4 = join(BRATS, 'validation', 'brats_2013_pat0004_1');
 const root = mkdtempSync(join(tmpdir(), 'quorum-dataset-'));
 const ds = join(root, 'dataset');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-// The dataset: two real BraTS subjects (symlinks, never copies of the data) and one broken case
-// whose FLAIR is a truncated copy of a real file. Sorted: broken, pat3, pat4.
-mkdirSync(ds);
-symlinkSync(PAT3, join(ds, 'pat3'));
-symlinkSync(PAT4, join(ds, 'pat4'));
-mkdirSync(join(ds, 'broken'));
-writeFileSync(
-  join(ds, 'broken', 'flair.nii.gz'),
-  readFileSync(join(PAT4, 'Flair_subtrMeanDivStd.nii.gz')).subarray(0, 5000),
-);
-copyFileSync(join(PAT4, 'T1c_subtrMeanDivStd.nii.gz'), join(ds, 'broken', 't1c.nii.gz'));
+linkDataset(ds, true);
 
 const FAST = ['--slices', '75:76', '--members', '2', '--steps', '2', '--seed', '3'];
 const BIN = join(REPO, 'bin', 'quorum.mjs');

@@ -3,16 +3,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import {
-  type ByteSocket,
-  connectSocketApi,
-  type JournalRecord,
-  type ProposalEvent,
-  type QuorumApi,
-  WS_PATH,
-} from '../../core/src/api.ts';
+import type { WebSocket } from 'ws';
+import type { JournalRecord, ProposalEvent, QuorumApi } from '../../core/src/api.ts';
 import { Rng } from '../../core/src/rng.ts';
+import { connectApi } from '../helpers/dataset.ts';
 import { children, spawnHost } from '../helpers/host-process.ts';
 
 /**
@@ -35,8 +29,7 @@ interface Host {
 async function startHost(): Promise<Host> {
   const { proc, port } = await spawnHost(state);
   hosts.push(proc);
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`);
-  const api = await connectSocketApi(ws as unknown as ByteSocket & { readyState: number });
+  const { api, ws } = await connectApi(port);
   return { proc, api, ws };
 }
 

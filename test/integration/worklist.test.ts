@@ -1,61 +1,22 @@
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import {
-  type ByteSocket,
-  connectSocketApi,
-  type DatasetEvent,
-  type PrelabelParams,
-  type QuorumApi,
-  WS_PATH,
-} from '../../core/src/api.ts';
+import type { WebSocket } from 'ws';
+import type { DatasetEvent, PrelabelParams, QuorumApi } from '../../core/src/api.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { QuorumService } from '../../workers/src/host/service.ts';
 import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
-import { BRATS, PAT3 } from '../helpers/paths.ts';
+import { connectApi, linkDataset } from '../helpers/dataset.ts';
 
-const PAT4 = join(BRATS, 'validation', 'brats_2013_pat0004_1');
 const root = mkdtempSync(join(tmpdir(), 'quorum-worklist-'));
 const state = join(root, 'state');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const FAST: PrelabelParams = { slices: [75, 76], members: 2, steps: 2, seed: 1 };
 
-/** A dataset folder of symlinks to real subjects (+ a broken case with a truncated FLAIR). */
-function dataset(name: string, broken: boolean): string {
-  const ds = join(root, name);
-  mkdirSync(ds);
-  symlinkSync(PAT3, join(ds, 'pat3'));
-  symlinkSync(PAT4, join(ds, 'pat4'));
-  if (broken) {
-    mkdirSync(join(ds, 'broken'));
-    writeFileSync(
-      join(ds, 'broken', 'flair.nii.gz'),
-      readFileSync(join(PAT4, 'Flair_subtrMeanDivStd.nii.gz')).subarray(0, 5000),
-    );
-    copyFileSync(join(PAT4, 'T1c_subtrMeanDivStd.nii.gz'), join(ds, 'broken', 't1c.nii.gz'));
-  }
-  return ds;
-}
-
-async function connect(host: WebHost): Promise<{ api: QuorumApi; ws: WebSocket }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${host.port}${WS_PATH}`);
-  const api = await connectSocketApi(ws as unknown as ByteSocket & { readyState: number });
-  return { api, ws };
-}
+const dataset = (name: string, broken: boolean) => linkDataset(join(root, name), broken);
+const connect = (host: WebHost) => connectApi(host.port);
 
 /** Runs prelabel until the stream's final 'queue' event; resolves with every event. */
 function prelabelToEnd(api: QuorumApi, id: string, params: PrelabelParams): Promise<DatasetEvent[]> {

@@ -1,0 +1,31 @@
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WebSocket } from 'ws';
+import { type ByteSocket, connectSocketApi, type QuorumApi, WS_PATH } from '../../core/src/api.ts';
+import { PAT3, PAT4 } from './paths.ts';
+
+/**
+ * A dataset folder at `ds`: two real BraTS subjects as symlinks (never copies of the data), and
+ * with `broken` a third case whose FLAIR is a truncated copy of a real file. Sorted: broken, pat3, pat4.
+ */
+export function linkDataset(ds: string, broken: boolean): string {
+  mkdirSync(ds);
+  symlinkSync(PAT3, join(ds, 'pat3'));
+  symlinkSync(PAT4, join(ds, 'pat4'));
+  if (broken) {
+    mkdirSync(join(ds, 'broken'));
+    writeFileSync(
+      join(ds, 'broken', 'flair.nii.gz'),
+      readFileSync(join(PAT4, 'Flair_subtrMeanDivStd.nii.gz')).subarray(0, 5000),
+    );
+    copyFileSync(join(PAT4, 'T1c_subtrMeanDivStd.nii.gz'), join(ds, 'broken', 't1c.nii.gz'));
+  }
+  return ds;
+}
+
+/** The browser-mode API over a real WebSocket to a host on 127.0.0.1:`port`. */
+export async function connectApi(port: number): Promise<{ api: QuorumApi; ws: WebSocket }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`);
+  const api = await connectSocketApi(ws as unknown as ByteSocket & { readyState: number });
+  return { api, ws };
+}
