@@ -37,18 +37,20 @@ export interface TransformFields {
 }
 
 /** qform affine as nibabel computes it (quaternion, pixdims, qfac from pixdim[0]). */
-export function qformAffine(h: TransformFields): Affine {
-  const b = h.quatern_b;
-  const c = h.quatern_c;
-  const d = h.quatern_d;
+/** The qform rotation of quaternion (b, c, d); also used by the writer to check its float32 rounding. */
+export function quaternionRotation(b: number, c: number, d: number): number[][] {
   // nibabel's fillpositive: a = sqrt(1 - b²-c²-d²), tiny negative round-off treated as 0
   const w2 = 1 - (b * b + c * c + d * d);
   const a = w2 < 0 ? 0 : Math.sqrt(w2);
-  const R = [
+  return [
     [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
     [2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)],
     [2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b],
   ];
+}
+
+export function qformAffine(h: TransformFields): Affine {
+  const R = quaternionRotation(h.quatern_b, h.quatern_c, h.quatern_d);
   const qfac = h.pixDims[0] === -1 ? -1 : 1;
   const zooms = [h.pixDims[1], h.pixDims[2], h.pixDims[3] * qfac].map((z) => (z > 0 || z < 0 ? z : 1));
   const off = [h.qoffset_x, h.qoffset_y, h.qoffset_z];

@@ -2,6 +2,7 @@ import { gzipSync } from 'fflate';
 import { QuorumError } from '../errors.ts';
 import { affineFromVolume } from '../geometry.ts';
 import type { Volume } from '../volume.ts';
+import { quaternionRotation } from './header.ts';
 
 export type NiftiOutType = 'uint8' | 'int16' | 'float32';
 const OUT: Record<NiftiOutType, { code: number; bits: number }> = {
@@ -82,13 +83,7 @@ function f32Step(x: number, steps: number): number {
 function float32Quaternion(q: { b: number; c: number; d: number }, m: number[][]): [number, number, number] {
   const base = [q.b, q.c, q.d].map(Math.fround);
   const rebuildError = (b: number, c: number, d: number) => {
-    const w2 = 1 - (b * b + c * c + d * d);
-    const a = w2 < 0 ? 0 : Math.sqrt(w2);
-    const R = [
-      [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
-      [2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)],
-      [2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b],
-    ];
+    const R = quaternionRotation(b, c, d);
     let e = 0;
     for (let r = 0; r < 3; r++)
       for (let col = 0; col < 3; col++) e = Math.max(e, Math.abs(R[r][col] - m[r][col]));
