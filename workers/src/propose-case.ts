@@ -5,7 +5,7 @@ import type { Case } from '../../core/src/node/case.ts';
 import { writeNiftiFile } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import type { EngineClient } from './client.ts';
-import type { ChannelVolume, EngineEvent, SamplerName, SliceResult } from './protocol.ts';
+import type { ChannelVolume, EngineEvent, ProposeRequest, SamplerName, SliceResult } from './protocol.ts';
 
 /**
  * One case → mask.nii.gz + uncertainty.nii.gz + report.json in a folder. Shared by
@@ -13,14 +13,11 @@ import type { ChannelVolume, EngineEvent, SamplerName, SliceResult } from './pro
  * report.json is written last (atomically, like the images): its presence with every listed
  * output is what "this case is done" means, so a run killed mid-case is simply redone.
  */
-export interface ProposeSettings {
-  slices?: [number, number];
-  members?: number;
-  steps?: number;
-  sampler?: SamplerName;
-  eta?: number;
-  seed?: number;
-}
+/** The sampling settings of an engine request (the rest of it is built from the case). */
+export type ProposeSettings = Pick<
+  ProposeRequest,
+  'slices' | 'members' | 'steps' | 'sampler' | 'eta' | 'seed'
+>;
 
 export interface CaseReport {
   case: string;
