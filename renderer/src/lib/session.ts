@@ -194,14 +194,10 @@ export class Session {
   private journal(records: JournalRecord[]) {
     const id = this.caseInfo?.id;
     if (!id) return;
-    this.journalInFlight++;
     const write: Promise<void> = this.api
       .appendJournal(id, records)
       .catch((e) => this.fail(e))
-      .finally(() => {
-        this.journalInFlight--;
-        this.journalWrites.delete(write);
-      });
+      .finally(() => this.journalWrites.delete(write));
     this.journalWrites.add(write);
   }
 
@@ -209,7 +205,9 @@ export class Session {
   private journalWrites = new Set<Promise<void>>();
 
   /** Journal appends not yet acknowledged (on disk) by the host. */
-  journalInFlight = 0;
+  get journalInFlight(): number {
+    return this.journalWrites.size;
+  }
 
   /**
    * Proposal slices from any source (the engine's stream, a pre-labelled case's files): into the
