@@ -39,6 +39,13 @@ interface Hook {
 }
 const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
   page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+/** The hook with values from the test (serialised as JSON into the page). */
+const goToSlice = (page: Page, k: number) =>
+  page.evaluate(`window.__quorumTest.goToSlice('axial', ${JSON.stringify(k)})`);
+const voxelToPage = (page: Page, ijk: [number, number, number]) =>
+  page.evaluate(`window.__quorumTest.voxelToPage('axial', ${JSON.stringify(ijk)})`) as Promise<
+    [number, number]
+  >;
 
 /** The tumour slice of pat0003 the tests work on (0-based axial k; ~3700 tumour voxels). */
 const K = 80;
@@ -174,15 +181,9 @@ describe('viewer on the sample case', () => {
     const comp = connectedComponent(labels, [nx, ny, nz], seed, 2).length;
     expect(comp).toBeGreaterThan(50);
     const ijk: [number, number, number] = [seed % nx, Math.floor(seed / nx) % ny, k];
-    await page.evaluate(
-      (kk) => (window as unknown as { __quorumTest: Hook }).__quorumTest.goToSlice('axial', kk),
-      k,
-    );
+    await goToSlice(page, k);
     await settle();
-    const at = await page.evaluate(
-      (p) => (window as unknown as { __quorumTest: Hook }).__quorumTest.voxelToPage('axial', p),
-      ijk,
-    );
+    const at = await voxelToPage(page, ijk);
     const before = await hook(page, (t) => t.labelCounts());
     await page.locator('[data-tool="lesion"]').click();
     await page.keyboard.down('Shift');
@@ -203,10 +204,7 @@ describe('viewer on the sample case', () => {
     await page.getByTestId('undo').click();
     expect(await hook(page, (t) => t.labelCounts())).toEqual(before);
     await page.locator('[data-tool="windowlevel"]').click();
-    await page.evaluate(
-      (kk) => (window as unknown as { __quorumTest: Hook }).__quorumTest.goToSlice('axial', kk),
-      K,
-    );
+    await goToSlice(page, K);
     await settle();
   });
 
@@ -389,16 +387,9 @@ describe('viewer on the sample case', () => {
     // leave the previous test's crosshairs first: with them on, a drag can grab a crosshair line
     await page.locator('[data-tool="windowlevel"]').click();
     const k = 68; // K - 12: a slice with no proposal and no edits so far (literal: hook bodies run in the page)
-    await page.evaluate(
-      (kk) => (window as unknown as { __quorumTest: Hook }).__quorumTest.goToSlice('axial', kk),
-      k,
-    );
+    await goToSlice(page, k);
     await settle();
-    const pageAt = (i: number, j: number) =>
-      page.evaluate(
-        (p) => (window as unknown as { __quorumTest: Hook }).__quorumTest.voxelToPage('axial', p),
-        [i, j, k] as [number, number, number],
-      );
+    const pageAt = (i: number, j: number) => voxelToPage(page, [i, j, k]);
     // A closed square outline, 40 voxels a side, around (150, 120).
     const corners = [
       await pageAt(130, 100),
