@@ -187,3 +187,62 @@ export function uncertaintyScore(std: ArrayLike<number>, pixelAreaMm2: number): 
   for (let i = 0; i < std.length; i++) s += std[i];
   return s * pixelAreaMm2;
 }
+
+/**
+ * Member-agreement sums of one slice, on the model grid (pixel counts). With b_m = p_m > 0.5 the
+ * member masks and c = mean > 0.5 the ensemble (consensus) mask: `intersection` = Σ_m |b_m ∧ c|,
+ * `memberArea` = Σ_m |b_m|, `consensusArea` = |c|, `members` = M. Summed over a case's slices
+ * they give its confidence (caseConfidence).
+ */
+export interface AgreementSums {
+  intersection: number;
+  memberArea: number;
+  consensusArea: number;
+  members: number;
+}
+
+/** A slice's agreement sums from its member probability maps (0..1) and their mean, equal lengths. */
+export function sliceAgreement(
+  members: readonly ArrayLike<number>[],
+  mean: ArrayLike<number>,
+): AgreementSums {
+  let intersection = 0;
+  let memberArea = 0;
+  let consensusArea = 0;
+  const n = mean.length;
+  for (let i = 0; i < n; i++) if (mean[i] > 0.5) consensusArea++;
+  for (const p of members) {
+    if (p.length !== n) throw new RangeError(`member of length ${p.length}, mean of length ${n}`);
+    for (let i = 0; i < n; i++)
+      if (p[i] > 0.5) {
+        memberArea++;
+        if (mean[i] > 0.5) intersection++;
+      }
+  }
+  return { intersection, memberArea, consensusArea, members: members.length };
+}
+
+/**
+ * Case confidence, the member-agreement Dice: Σ 2·intersection / Σ (memberArea + members ·
+ * consensusArea) over slices (and members), 0..1; 1 when nothing is proposed anywhere (the
+ * denominator is 0). Low when members disagree with their consensus: a proposal likely to have
+ * failed. models/train computes the same on validation data.
+ */
+export function caseConfidence(slices: Iterable<AgreementSums>): number {
+  let num = 0;
+  let den = 0;
+  for (const s of slices) {
+    num += 2 * s.intersection;
+    den += s.memberArea + s.members * s.consensusArea;
+  }
+  return den === 0 ? 1 : num / den;
+}
+
+/** Below this case confidence a proposal is flagged low-confidence unless the model's manifest says otherwise. */
+export const DEFAULT_LOW_CONFIDENCE = 0.8;
+
+/** The low-confidence threshold of a model: its manifest's `caseConfidence.lowBelow`, else the default. */
+export function lowConfidenceThreshold(manifest?: { caseConfidence?: { lowBelow?: unknown } }): number {
+  const t = manifest?.caseConfidence?.lowBelow;
+  return typeof t === 'number' && Number.isFinite(t) ? t : DEFAULT_LOW_CONFIDENCE;
+}
