@@ -47,6 +47,11 @@ export interface ModelManifest {
   /** Mask in [0,1] is mapped to x0 = 2*mask - 1 for diffusion; output mean back via (x0+1)/2. */
   maskScale: 'pm1';
   recommended: { sampler: 'ddim' | 'ddpm'; steps: number; members: number; eta: number };
+  /**
+   * Case confidence (core/src/metrics.ts caseConfidence): a proposal whose member-agreement Dice
+   * is below `lowBelow` is flagged low-confidence (default 0.8 when absent), chosen on validation data.
+   */
+  caseConfidence?: { kind: 'member-agreement-dice'; lowBelow: number };
   training: { data: string; subjects: string[]; heldOut: string[]; licence: string; notes?: string };
   metrics?: Record<string, unknown>;
   provenance?: Record<string, unknown>;

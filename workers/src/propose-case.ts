@@ -37,6 +37,18 @@ export interface CaseReport {
   lesionVolumeMl: number;
   /** Expected disagreement volume: sum over slices of the slice uncertainty score times thickness. */
   uncertaintyMm3: number;
+  /** uncertaintyMm3 in mL (uncertain tissue). Absent in reports written before the case confidence. */
+  uncertainMl?: number;
+  /**
+   * Case confidence, 0..1: how well the ensemble members agree with their consensus mask over the
+   * proposed slices (member-agreement Dice, core/src/metrics.ts caseConfidence). Low = the
+   * proposal probably failed. Absent in reports written before it existed (unknown).
+   */
+  confidence?: number;
+  /** confidence < confidenceLowBelow: review this case first. */
+  lowConfidence?: boolean;
+  /** The model's threshold used for lowConfidence (manifest caseConfidence.lowBelow, else 0.8). */
+  confidenceLowBelow?: number;
   slices: { k: number; lesionAreaMm2: number; uncertainty: number }[];
   skippedSlices: number[];
   outputs: string[];
@@ -120,6 +132,7 @@ export function proposeCaseToDir(
     let lesionVoxels = 0;
     for (let i = 0; i < mask.length; i++) lesionVoxels += mask[i];
     results.sort((a, b) => a.k - b.k);
+    const uncertaintyMm3 = results.reduce((a, r) => a + r.uncertainty, 0) * reference.spacing[2];
     const report: CaseReport = {
       case: kase.root,
       inputs: Object.fromEntries(Object.entries(kase.sequences).map(([k, v]) => [k, v!.source.path])),
@@ -141,7 +154,11 @@ export function proposeCaseToDir(
         secondsPerSlice: s.seconds.perSlice,
       },
       lesionVolumeMl: lesionVoxels * voxelMl,
-      uncertaintyMm3: results.reduce((a, r) => a + r.uncertainty, 0) * reference.spacing[2],
+      uncertaintyMm3,
+      uncertainMl: uncertaintyMm3 / 1000,
+      confidence: s.confidence,
+      lowConfidence: s.confidence < s.confidenceLowBelow,
+      confidenceLowBelow: s.confidenceLowBelow,
       slices: results.map((r) => ({ k: r.k, lesionAreaMm2: r.lesionAreaMm2, uncertainty: r.uncertainty })),
       skippedSlices: s.skipped,
       outputs: ['mask.nii.gz', 'uncertainty.nii.gz'],

@@ -1,4 +1,5 @@
 import type { QuorumErrorCode } from '../../core/src/errors.ts';
+import type { AgreementSums } from '../../core/src/metrics.ts';
 import type { Mat3, SequenceName, Vec3 } from '../../core/src/volume.ts';
 
 /**
@@ -43,6 +44,8 @@ export interface SliceResult {
   /** Expected disagreement area in mm² (see core/src/metrics.ts uncertaintyScore). */
   uncertainty: number;
   lesionAreaMm2: number;
+  /** Member-agreement pixel counts on the model grid, for the case confidence (core/src/metrics.ts). */
+  agreement: AgreementSums;
 }
 
 export interface ProposeSummary {
@@ -57,6 +60,10 @@ export interface ProposeSummary {
   deviceNote?: string;
   model: { name: string; version: string };
   seconds: { total: number; perSlice: number; model: number };
+  /** Member-agreement Dice over the proposed slices, 0..1 (core/src/metrics.ts caseConfidence). */
+  confidence: number;
+  /** The model's low-confidence threshold (manifest caseConfidence.lowBelow, else 0.8). */
+  confidenceLowBelow: number;
 }
 
 export type HostToEngine =

@@ -2,7 +2,14 @@ import * as ort from 'onnxruntime-node';
 import { DdimSampler, DdpmSampler, type Sampler } from '../../../core/src/diffusion/samplers.ts';
 import { Schedule } from '../../../core/src/diffusion/schedule.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { binaryEntropy, uncertaintyScore } from '../../../core/src/metrics.ts';
+import {
+  type AgreementSums,
+  binaryEntropy,
+  caseConfidence,
+  lowConfidenceThreshold,
+  sliceAgreement,
+  uncertaintyScore,
+} from '../../../core/src/metrics.ts';
 import { prepareCase, resizeBilinear, sliceInput } from '../../../core/src/preprocess.ts';
 import { Rng } from '../../../core/src/rng.ts';
 import type { ProposeRequest, ProposeSummary, SliceResult } from '../protocol.ts';
@@ -57,6 +64,7 @@ export async function propose(
   const pixelArea = ref.spacing[0] * ref.spacing[1];
   let modelSeconds = 0;
   let done = 0;
+  const agreement: AgreementSums[] = [];
   const total = slices.length;
 
   for (let s0 = 0; s0 < slices.length; s0 += perBatch) {
@@ -104,19 +112,19 @@ export async function propose(
       );
     }
     for (const [bi, k] of batch.entries()) {
-      hooks.slice(
-        sliceResult(
-          x.subarray(bi * members * HW, (bi + 1) * members * HW),
-          k,
-          members,
-          H,
-          W,
-          nx,
-          ny,
-          pixelArea,
-          req.keepMembers,
-        ),
+      const result = sliceResult(
+        x.subarray(bi * members * HW, (bi + 1) * members * HW),
+        k,
+        members,
+        H,
+        W,
+        nx,
+        ny,
+        pixelArea,
+        req.keepMembers,
       );
+      agreement.push(result.agreement);
+      hooks.slice(result);
       done++;
     }
   }
@@ -137,6 +145,8 @@ export async function propose(
       perSlice: slices.length ? totalSeconds / slices.length : 0,
       model: modelSeconds,
     },
+    confidence: caseConfidence(agreement),
+    confidenceLowBelow: lowConfidenceThreshold(manifest),
   };
 }
 
@@ -182,6 +192,7 @@ function sliceResult(
   }
   const result: SliceResult = {
     k,
+    agreement: sliceAgreement(probs, mean),
     mean: meanV,
     mask,
     std: stdV,
