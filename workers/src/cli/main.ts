@@ -1,4 +1,5 @@
 import { QuorumError } from '../../../core/src/errors.ts';
+import { UsageError } from './args.ts';
 
 /**
  * `quorum <command> [args]`. Each command is a module in ./commands/<name>.ts exporting
@@ -27,6 +28,7 @@ async function usage(): Promise<string> {
     const cmd = await load(name);
     if (cmd) lines.push(`  ${name.padEnd(16)} ${cmd.summary}`);
   }
+  lines.push('', "'quorum <command> --help' describes a command's options.");
   return lines.join('\n');
 }
 
@@ -45,6 +47,11 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(args);
   } catch (e) {
     // User-caused problems get their message; anything else is a bug and keeps its stack.
+    // A malformed command line exits 2 (as getopt tools do), a refused input or value 1.
+    if (e instanceof UsageError) {
+      console.error(`quorum ${name}: ${e.message}`);
+      return 2;
+    }
     if (e instanceof QuorumError) {
       console.error(`quorum ${name}: ${e.message}`);
       return 1;

@@ -2,17 +2,32 @@ import { QuorumError } from '../../../../core/src/errors.ts';
 import { sameGrid } from '../../../../core/src/geometry.ts';
 import { dice, hd95, volumeMl } from '../../../../core/src/metrics.ts';
 import { loadVolume } from '../../../../core/src/node/load.ts';
-import { numFlag, parseArgs } from '../args.ts';
+import { type CommandSpec, numFlag, parseCommand } from '../args.ts';
 
 export const summary =
   'compare a predicted mask with a reference label: Dice, HD95 (mm), volumes, per slice (JSON)';
 
+const SPEC: CommandSpec = {
+  usage: `usage: quorum evaluate --pred mask.nii.gz --truth label.nii.gz [--truth-threshold 0] [--pred-threshold 0]
+  Voxels above a threshold count as lesion (labels 1-4 are all lesion with the default 0).`,
+  options: {
+    pred: { type: 'string' },
+    truth: { type: 'string' },
+    'truth-threshold': { type: 'string' },
+    'pred-threshold': { type: 'string' },
+  },
+  maxPositionals: 0,
+};
+
 export async function run(argv: string[]): Promise<number> {
-  const { flags } = parseArgs(argv);
+  const args = parseCommand(argv, SPEC);
+  if (args === 'help') {
+    console.log(SPEC.usage);
+    return 0;
+  }
+  const { flags } = args;
   if (typeof flags.pred !== 'string' || typeof flags.truth !== 'string') {
-    console.error(
-      'usage: quorum evaluate --pred mask.nii.gz --truth label.nii.gz [--truth-threshold 0] [--pred-threshold 0]',
-    );
+    console.error(SPEC.usage);
     return 2;
   }
   const pred = await loadVolume(flags.pred);

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { QuorumError } from '../../../../core/src/errors.ts';
 import { loadVolume } from '../../../../core/src/node/load.ts';
 import type { Volume } from '../../../../core/src/volume.ts';
+import { type CommandSpec, parseCommand } from '../args.ts';
 
 export const summary =
   'describe a NIfTI file or DICOM folder as JSON (dims, spacing, geometry, datatype, range, sequence, series)';
@@ -29,10 +30,23 @@ export function describeVolume(v: Volume) {
   };
 }
 
+const SPEC: CommandSpec = {
+  usage: `usage: quorum info <file-or-folder>
+  A NIfTI file: its geometry (LPS), datatype, value range and sequence. A folder: every DICOM
+  series in it, with its geometry and the sequence recognised (and why), as JSON on stdout.`,
+  options: {},
+  maxPositionals: 1,
+};
+
 export async function run(argv: string[]): Promise<number> {
-  const path = argv[0];
+  const args = parseCommand(argv, SPEC);
+  if (args === 'help') {
+    console.log(SPEC.usage);
+    return 0;
+  }
+  const path = args.positional[0];
   if (!path) {
-    console.error('usage: quorum info <file-or-folder>');
+    console.error(SPEC.usage);
     return 2;
   }
   if (!existsSync(path)) throw new QuorumError('not-found', 'no such file or folder', path);

@@ -12,8 +12,8 @@ import {
   proposeCaseToDir,
   REPORT_FILE,
 } from '../../propose-case.ts';
-import type { Device, SamplerName } from '../../protocol.ts';
-import { intFlag, numFlag, parseArgs, slicesFlag } from '../args.ts';
+import { type CommandSpec, choiceFlag, parseCommand, strFlag } from '../args.ts';
+import { DEVICES, PROPOSE_OPTIONS, proposeSettings } from './propose.ts';
 
 export const summary =
   'propose every case (subfolder) of a dataset folder; resumable, shardable (--shard i/n), summary CSV';
@@ -24,6 +24,12 @@ const USAGE = `usage: quorum propose-dataset <folder> --out <folder> [--members 
   One case per subfolder of <folder> (NIfTI or DICOM); outputs in <out>/<case>/ as with
   'quorum propose'; cases already complete in <out> are skipped. --shard i/n (0 <= i < n) takes
   every n-th case starting at the i-th, for one process per shard (SLURM array, Indexed Job).`;
+
+const SPEC: CommandSpec = {
+  usage: USAGE,
+  options: { ...PROPOSE_OPTIONS, shard: { type: 'string' } },
+  maxPositionals: 1,
+};
 
 export type CaseStatus = 'done' | 'skipped' | 'error';
 
@@ -54,7 +60,7 @@ export function summaryCsv(rows: SummaryRow[]): string {
 }
 
 /** "i/n" → [i, n] with 0 <= i < n. */
-export function parseShard(v: string | true | undefined): [number, number] {
+export function parseShard(v: string | boolean | undefined): [number, number] {
   if (v === undefined) return [0, 1];
   const m = typeof v === 'string' ? /^(\d+)\/(\d+)$/.exec(v) : null;
   const i = Number(m?.[1]);
@@ -73,8 +79,13 @@ function bar(casesDone: number, cases: number, caseFraction: number, detail: str
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { positional, flags } = parseArgs(argv);
-  if (flags.help || !positional[0]) {
+  const args = parseCommand(argv, SPEC);
+  if (args === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const { positional, flags } = args;
+  if (!positional[0]) {
     console.error(USAGE);
     return 2;
   }
@@ -83,17 +94,9 @@ export async function run(argv: string[]): Promise<number> {
   const folder = resolve(positional[0]);
   const outRoot = resolve(flags.out);
   const [shard, shards] = parseShard(flags.shard);
-  const sampler = flags.sampler as SamplerName | undefined;
-  if (sampler !== undefined && sampler !== 'ddim' && sampler !== 'ddpm')
-    throw new QuorumError('bad-argument', `--sampler must be ddim or ddpm, got ${sampler}`);
-  const settings: ProposeSettings = {
-    slices: slicesFlag(flags),
-    members: intFlag(flags, 'members'),
-    steps: intFlag(flags, 'steps'),
-    sampler,
-    eta: numFlag(flags, 'eta'),
-    seed: intFlag(flags, 'seed', 0),
-  };
+  const settings: ProposeSettings = proposeSettings(flags);
+  const device = choiceFlag(flags, 'device', DEVICES, 'auto');
+  const modelFlag = strFlag(flags, 'model');
   let all: { name: string; path: string }[];
   try {
     all = listDatasetCases(folder, [outRoot]);
@@ -150,8 +153,8 @@ export async function run(argv: string[]): Promise<number> {
         for (const f of ['mask.nii.gz', 'uncertainty.nii.gz', REPORT_FILE])
           assertNotSource(join(outDir, f), sources);
         engine ??= await EngineClient.start({
-          device: (flags.device ?? 'auto') as Device,
-          modelDir: typeof flags.model === 'string' ? resolve(flags.model) : undefined,
+          device,
+          modelDir: modelFlag ? resolve(modelFlag) : undefined,
         });
         if (interrupted) {
           log(`${c.name}: interrupted`);

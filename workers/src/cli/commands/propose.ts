@@ -4,16 +4,61 @@ import { QuorumError } from '../../../../core/src/errors.ts';
 import { assertNotSource } from '../../../../core/src/node/atomic.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
 import { EngineClient } from '../../client.ts';
-import { proposeCaseToDir } from '../../propose-case.ts';
+import { type ProposeSettings, proposeCaseToDir } from '../../propose-case.ts';
 import type { Device, SamplerName } from '../../protocol.ts';
-import { intFlag, numFlag, parseArgs, slicesFlag } from '../args.ts';
+import {
+  type CommandSpec,
+  choiceFlag,
+  type Flags,
+  intFlag,
+  numFlag,
+  parseCommand,
+  slicesFlag,
+  strFlag,
+} from '../args.ts';
 
 export const summary =
   'propose a lesion mask + uncertainty map for a case (NIfTI folder, DICOM folder or --flair/--t1c/...)';
 
 const USAGE = `usage: quorum propose <case> --out <dir> [--members 5] [--steps N] [--sampler ddim|ddpm] [--eta E]
                       [--device auto|cpu|webgpu|cuda|dml|coreml] [--seed S] [--slices a:b] [--model DIR]
-       quorum propose --flair F --t1c F [--t1 F] [--t2 F] --out <dir> ...`;
+       quorum propose --flair F --t1c F [--t1 F] [--t2 F] --out <dir> ...
+  <case> is a folder of NIfTI sequences (BraTS-style names), a DICOM study folder or one file.
+  Writes <dir>/mask.nii.gz, uncertainty.nii.gz and report.json on the reference (FLAIR) grid.`;
+
+export const DEVICES = [
+  'auto',
+  'cpu',
+  'webgpu',
+  'cuda',
+  'dml',
+  'coreml',
+] as const satisfies readonly Device[];
+
+/** Options shared with propose-dataset: the sampling settings and where the engine runs. */
+export const PROPOSE_OPTIONS: CommandSpec['options'] = {
+  out: { type: 'string', short: 'o' },
+  members: { type: 'string' },
+  steps: { type: 'string' },
+  sampler: { type: 'string' },
+  eta: { type: 'string' },
+  seed: { type: 'string' },
+  slices: { type: 'string' },
+  device: { type: 'string' },
+  model: { type: 'string' },
+};
+
+const SPEC: CommandSpec = {
+  usage: USAGE,
+  options: {
+    ...PROPOSE_OPTIONS,
+    flair: { type: 'string' },
+    t1c: { type: 'string' },
+    t1: { type: 'string' },
+    t2: { type: 'string' },
+  },
+  maxPositionals: 1,
+};
 
 export function progressLine(done: number, total: number, eta: number): string {
   const width = 30;
@@ -21,9 +66,26 @@ export function progressLine(done: number, total: number, eta: number): string {
   return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} slices  ETA ${Math.ceil(eta)} s `;
 }
 
+/** The sampling settings given on the command line (unset ones are the model's defaults). */
+export function proposeSettings(flags: Flags): ProposeSettings {
+  return {
+    slices: slicesFlag(flags),
+    members: intFlag(flags, 'members'),
+    steps: intFlag(flags, 'steps'),
+    sampler: choiceFlag<SamplerName>(flags, 'sampler', ['ddim', 'ddpm']),
+    eta: numFlag(flags, 'eta'),
+    seed: intFlag(flags, 'seed', 0),
+  };
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const { positional, flags } = parseArgs(argv);
-  if (flags.help || (!positional[0] && !flags.flair && !flags.t1c)) {
+  const args = parseCommand(argv, SPEC);
+  if (args === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const { positional, flags } = args;
+  if (!positional[0] && !flags.flair && !flags.t1c) {
     console.error(USAGE);
     return 2;
   }
@@ -34,12 +96,13 @@ export async function run(argv: string[]): Promise<number> {
       .filter((s) => typeof flags[s] === 'string')
       .map((s) => [s, resolve(flags[s] as string)]),
   );
+  // Every option value is checked before any file is read: a typo costs no loading time.
+  const parsed = proposeSettings(flags);
+  const settings = { ...parsed, sampler: parsed.sampler ?? 'ddim' };
+  const device = choiceFlag(flags, 'device', DEVICES, 'auto');
+  const modelFlag = strFlag(flags, 'model');
   const kase = await openCase(Object.keys(explicit).length ? explicit : positional[0]);
   for (const w of kase.warnings) console.error(`warning: ${w}`);
-  const slices = slicesFlag(flags);
-  const sampler = (flags.sampler ?? 'ddim') as SamplerName;
-  if (sampler !== 'ddim' && sampler !== 'ddpm')
-    throw new QuorumError('bad-argument', `--sampler must be ddim or ddpm, got ${sampler}`);
 
   const outDir = resolve(out);
   mkdirSync(outDir, { recursive: true });
@@ -48,28 +111,15 @@ export async function run(argv: string[]): Promise<number> {
   for (const f of ['mask.nii.gz', 'uncertainty.nii.gz']) assertNotSource(join(outDir, f), sources);
 
   const engine = await EngineClient.start({
-    device: (flags.device ?? 'auto') as Device,
-    modelDir: typeof flags.model === 'string' ? resolve(flags.model) : undefined,
+    device,
+    modelDir: modelFlag ? resolve(modelFlag) : undefined,
   });
   if (engine.info?.note) console.error(`device: ${engine.info.note}`);
   const tty = process.stderr.isTTY;
   try {
-    const run = proposeCaseToDir(
-      engine,
-      kase,
-      outDir,
-      {
-        slices,
-        members: intFlag(flags, 'members'),
-        steps: intFlag(flags, 'steps'),
-        sampler,
-        eta: numFlag(flags, 'eta'),
-        seed: intFlag(flags, 'seed', 0),
-      },
-      (e) => {
-        if (e.type === 'progress' && tty) process.stderr.write(progressLine(e.done, e.total, e.etaSeconds));
-      },
-    );
+    const run = proposeCaseToDir(engine, kase, outDir, settings, (e) => {
+      if (e.type === 'progress' && tty) process.stderr.write(progressLine(e.done, e.total, e.etaSeconds));
+    });
     process.once('SIGINT', () => run.cancel());
     const report = await run.result;
     const n = report.slices.length;
