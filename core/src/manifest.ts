@@ -18,25 +18,8 @@ export interface ModelManifest {
   /** ONNX file name, relative to the manifest. */
   file: string;
   channels: SequenceName[];
-  preprocess: {
-    /**
-     * Brain voxels. 'not-mode': a voxel is brain when any channel differs from that channel's
-     * most frequent value. Skull-stripped scans have a constant background (0 in raw BraTS, a
-     * negative constant after BraTS-style z-scoring), and it is always the mode; on our data
-     * this reproduces the expert brain masks exactly.
-     */
-    brainMask: 'not-mode';
-    /** Per-channel z-score over brain voxels of the whole volume; background set to 0. */
-    normalise: 'zscore-brain';
-    /** Values clipped to this range after normalisation. */
-    clip: [number, number];
-    /** Model grid size [H, W]; each axial slice is resized to it. */
-    inputSize: [number, number];
-    /** 'bilinear' = torch F.interpolate(mode='bilinear', align_corners=False, antialias=False). */
-    resize: 'bilinear';
-    /** Slices are taken along this voxel axis of the volume (2 = k, axial for BraTS). */
-    sliceAxis: 0 | 1 | 2;
-  };
+  /** How raw scans become model input; `kind` selects the preprocessor (core/src/model-frame.ts). */
+  preprocess: PreprocessSpec;
   schedule: {
     kind: 'linear' | 'cosine';
     timesteps: number;
@@ -56,3 +39,47 @@ export interface ModelManifest {
   metrics?: Record<string, unknown>;
   provenance?: Record<string, unknown>;
 }
+
+/** The v1 block (models/quorum-wt-2ch): no `kind` field, skull-stripped BraTS-style input. */
+export interface PreprocessV1 {
+  kind?: undefined;
+  /**
+   * Brain voxels. 'not-mode': a voxel is brain when any channel differs from that channel's
+   * most frequent value. Skull-stripped scans have a constant background (0 in raw BraTS, a
+   * negative constant after BraTS-style z-scoring), and it is always the mode; on our data
+   * this reproduces the expert brain masks exactly.
+   */
+  brainMask: 'not-mode';
+  /** Per-channel z-score over brain voxels of the whole volume; background set to 0. */
+  normalise: 'zscore-brain';
+  /** Values clipped to this range after normalisation. */
+  clip: [number, number];
+  /** Model grid size [H, W]; each axial slice is resized to it. */
+  inputSize: [number, number];
+  /** 'bilinear' = torch F.interpolate(mode='bilinear', align_corners=False, antialias=False). */
+  resize: 'bilinear';
+  /** Slices are taken along this voxel axis of the volume (2 = k, axial for BraTS). */
+  sliceAxis: 0 | 1 | 2;
+}
+
+/**
+ * 'head-robust-v2' (models/train/preprocess.py, core/src/preprocess-v2.ts): any voxel order,
+ * skull or not, any intensity scale. The numbers are the Python module's constants.
+ */
+export interface PreprocessHeadRobustV2 {
+  kind: 'head-robust-v2';
+  /** Model grid [H, W]: rows run along the voxel axis closest to P, columns closest to L. */
+  inputSize: [number, number];
+  /** Pixel size of the model grid in mm (both directions). */
+  spacingMm: number;
+  /** z = (v - p50) / (p99 - p1) of the foreground is clipped to this range. */
+  clip: [number, number];
+  /** Bins of the histogram of [min, 99.9th percentile] that Otsu's threshold is found on. */
+  histogramBins: number;
+  /** Statistics are taken on every max(1, floor(N / sampleTarget))-th voxel. */
+  sampleTarget: number;
+  /** Slices with at least this much foreground (mm^2) are proposed. */
+  minSliceForegroundMm2: number;
+}
+
+export type PreprocessSpec = PreprocessV1 | PreprocessHeadRobustV2;

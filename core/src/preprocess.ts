@@ -1,6 +1,7 @@
 import { QuorumError } from './errors.ts';
-import type { ModelManifest } from './manifest.ts';
-import type { SequenceName, Volume } from './volume.ts';
+import type { ModelManifest, PreprocessV1 } from './manifest.ts';
+import type { ModelFrame, Preprocessor } from './model-frame.ts';
+import type { SequenceName, Vec3 } from './volume.ts';
 
 /**
  * Training-time preprocessing, reproduced on user data exactly as manifest.json states it
@@ -111,12 +112,15 @@ export interface PreparedCase {
   brainSlices: number[];
 }
 
-/** Picks the manifest's channels by sequence (clear error naming what is missing) and normalises. */
-export function prepareCase(
-  volumes: Partial<Record<SequenceName, Pick<Volume, 'dims' | 'data'>>>,
+/**
+ * The manifest's channels, in its order, from the case's sequences; a clear error names what is
+ * missing or does not match. Shared by every preprocessor.
+ */
+export function pickChannels<V extends { dims: Vec3 }>(
+  volumes: Partial<Record<SequenceName, V>>,
   manifest: ModelManifest,
   caseName = 'case',
-): PreparedCase {
+): V[] {
   const missing = manifest.channels.filter((c) => !volumes[c]);
   if (missing.length) {
     throw new QuorumError(
@@ -136,6 +140,17 @@ export function prepareCase(
       );
     }
   }
+  return vols;
+}
+
+/** Picks the manifest's channels by sequence (clear error naming what is missing) and normalises. */
+export function prepareCase(
+  volumes: Partial<Record<SequenceName, { dims: Vec3; data: ArrayLike<number> }>>,
+  manifest: ModelManifest,
+  caseName = 'case',
+): PreparedCase {
+  const vols = pickChannels(volumes, manifest, caseName);
+  const dims = vols[0].dims;
   const brain = brainMask(vols.map((v) => v.data));
   const channels = vols.map((v) => normaliseChannel(v.data, brain, manifest.preprocess.clip));
   const plane = dims[0] * dims[1];
@@ -169,3 +184,26 @@ export function sliceInput(
   }
   return result;
 }
+
+/**
+ * The v1 block (no `kind`): axial slices (voxel axis 2) resized as a whole to the model grid and
+ * model maps resized back, exactly as quorum-wt-2ch was trained.
+ */
+export const zscoreBrainV1: Preprocessor<PreprocessV1> = {
+  kind: undefined,
+  frame(volumes, manifest, spec, caseName): ModelFrame {
+    const prepared = prepareCase(volumes, manifest, caseName);
+    const [nx, ny] = prepared.dims;
+    const [H, W] = spec.inputSize;
+    return {
+      inputSize: spec.inputSize,
+      channels: prepared.channels.length,
+      dims: prepared.dims,
+      sliceAxis: 2,
+      slices: prepared.brainSlices,
+      nativeSlices: prepared.brainSlices,
+      input: (k, out) => sliceInput(prepared, k, spec.inputSize, out),
+      toNative: (map, _k, out) => resizeBilinear(map, H, W, ny, nx, out),
+    };
+  },
+};

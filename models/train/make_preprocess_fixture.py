@@ -1,0 +1,94 @@
+"""Reference output of preprocess.py on two real cases, for core/src/preprocess-v2.ts.
+
+  /usr/bin/python3 models/train/make_preprocess_fixture.py
+
+Writes test/fixtures/preprocess-v2/<case>.json + .bin (format of test/fixtures/README.md:
+{meta, arrays: {name: {offset, shape}}} + little-endian float32, C order). test/unit/preprocess-v2.test.ts
+reads the same NIfTIs with the app's own reader and compares:
+  meta     inputs (paths relative to ../shared/data), the manifest constants, stats per channel,
+           centre, axes, slices (proposed), inputSlices, backSlice
+  inputs   [len(inputSlices), C, H, W] model inputs
+  backMap  [H, W] the model map that is mapped back: channel 0 of the input of backSlice
+  back     the back-mapped native plane of backSlice, as a volume stores it (lower voxel axis fastest)
+Re-run after any change to preprocess.py (cheap: a few seconds per case).
+"""
+import json
+import os
+import sys
+
+import nibabel as nib
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import preprocess as P  # noqa: E402
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
+DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data'))
+OUT = os.path.join(REPO, 'test', 'fixtures', 'preprocess-v2')
+
+CASES = {
+    # TCGA-LGG: 8-bit, skull present, thick slices stored as 1 mm
+    'tcga-lgg-fg-6689': ('tcga-lgg/TCGA_FG_6689_20020326/flair.nii.gz', 'tcga-lgg/TCGA_FG_6689_20020326/t1c.nii.gz'),
+    # BraTS 2015 tcia pat222: raw float intensities, skull-stripped
+    'brats-tcia-pat222': ('brats-4seq/brats2015-tcia-pat222/Flair.nii.gz',
+                          'brats-4seq/brats2015-tcia-pat222/T1c.nii.gz'),
+}
+
+
+def write(name, meta, arrays):
+    os.makedirs(OUT, exist_ok=True)
+    index, blobs, off = {}, [], 0
+    for k, v in arrays.items():
+        a = np.ascontiguousarray(np.asarray(v, dtype='<f4'))
+        index[k] = {'offset': off, 'shape': list(a.shape)}
+        blobs.append(a.tobytes())
+        off += a.nbytes
+    with open(os.path.join(OUT, name + '.bin'), 'wb') as f:
+        f.write(b''.join(blobs))
+    with open(os.path.join(OUT, name + '.json'), 'w') as f:
+        json.dump({'meta': meta, 'arrays': index}, f, indent=1)
+
+
+def case(name, files):
+    # as datasets.load_case reads training cases: float32 voxels, LPS geometry from the affine
+    imgs = [nib.load(os.path.join(DATA, f)) for f in files]
+    vols = [np.asarray(im.dataobj, dtype=np.float32) for im in imgs]
+    spacing, direction = P.lps_geometry(imgs[0].affine)
+    frame = P.ModelFrame(vols, spacing, direction, names=['flair', 't1c'])
+    ks = frame.slices
+    # one slice near the top or bottom of the head (little foreground) and one through the middle
+    input_slices = [ks[2], ks[len(ks) // 2]]
+    inputs = np.stack([frame.model_input(vols, k) for k in input_slices])
+    back_slice = input_slices[1]
+    back_map = inputs[1, 0]
+    plane = frame.to_native(back_map)
+    vol = np.zeros(frame.shape, np.float64)
+    frame.place(vol, back_slice, plane)
+    sl = [slice(None)] * 3
+    sl[frame.slice_axis] = back_slice
+    back = vol[tuple(sl)].ravel(order='F')
+    meta = dict(
+        files=list(files),
+        spec=dict(kind='head-robust-v2', inputSize=list(P.INPUT_SIZE), spacingMm=P.SPACING_MM, clip=list(P.CLIP),
+                  histogramBins=P.HIST_BINS, sampleTarget=P.SAMPLE_TARGET,
+                  minSliceForegroundMm2=P.MIN_SLICE_FOREGROUND_MM2),
+        stats=[dict(lo=s['lo'], hi=s['hi'], otsuBin=int(s['otsu_bin']), p1=s['p1'], p50=s['p50'], p99=s['p99'])
+               for s in frame.stats],
+        centre=frame.centre,
+        axes=dict(sliceAxis=frame.slice_axis, colAxis=frame.col_axis, colSign=int(frame.col_sign),
+                  rowAxis=frame.row_axis, rowSign=int(frame.row_sign)),
+        slices=ks,
+        inputSlices=input_slices,
+        backSlice=back_slice,
+    )
+    write(name, meta, dict(inputs=inputs, backMap=back_map, back=back))
+    print(f'{name}: {len(ks)} slices, centre {np.round(frame.centre, 2).tolist()}, stats {frame.stats}')
+
+
+def main():
+    for name, files in CASES.items():
+        case(name, files)
+
+
+if __name__ == '__main__':
+    main()
