@@ -205,7 +205,7 @@ export interface JournalRecord {
 // ---------------------------------------------------------------------------------------------
 // Dataset mode: a folder of cases (one per subfolder) worked through as a worklist. The host keeps
 // it in a project file next to (never inside) the image folder and pre-labels cases in the
-// background, one at a time, so the annotator starts with the most uncertain proposals.
+// background, one at a time, so the annotator starts with the least confident proposals.
 
 /** new: nothing yet; proposed: a pre-label proposal exists; in-review: being corrected; done. */
 export type WorklistStatus = 'new' | 'proposed' | 'in-review' | 'done';
@@ -218,8 +218,15 @@ export interface WorklistCase {
   status: WorklistStatus;
   /** From the pre-label proposal. */
   lesionVolumeMl?: number;
-  /** Expected disagreement volume of the proposal in mL (sum of slice scores); higher = look first. */
+  /** Expected disagreement volume of the proposal in mL (uncertain tissue, sum of slice scores). */
   uncertaintyMl?: number;
+  /**
+   * Case confidence of the proposal, 0..1 (member-agreement Dice, core/src/metrics.ts
+   * caseConfidence); lower = look first. Undefined when unknown (a report written before it).
+   */
+  confidence?: number;
+  /** The proposal's confidence is below the model's threshold: review this case first. */
+  lowConfidence?: boolean;
   /** Seconds spent in review, including the running review period. */
   secondsSpent: number;
   /** Folder with the proposal (mask.nii.gz, uncertainty.nii.gz, report.json), once proposed. */
@@ -256,7 +263,10 @@ export interface Worklist {
   folder: string;
   /** The project file (JSON), next to the image folder; in the app's state folder if that is read-only. */
   projectFile: string;
-  /** Sorted: most uncertain proposal first, unproposed cases last (then by name). */
+  /**
+   * Sorted: lowest confidence first (ties: most uncertain mL first), then proposals of unknown
+   * confidence (most uncertain first), unproposed cases last (then by name).
+   */
   cases: WorklistCase[];
   queue: PrelabelQueue;
   warnings: string[];
@@ -341,7 +351,7 @@ export interface QuorumApi {
   openDataset(folder: string): Promise<Worklist>;
   getWorklist(datasetId: string): Promise<Worklist>;
   setCaseStatus(datasetId: string, caseName: string, status: WorklistStatus): Promise<WorklistCase>;
-  /** The next case not done, in worklist order (most uncertain first), after `after` if given; null when all are done. */
+  /** The next case not done, in worklist order (lowest confidence first), after `after` if given; null when all are done. */
   nextCase(datasetId: string, after?: string): Promise<WorklistCase | null>;
   /**
    * Starts or resumes background pre-labelling (one case at a time) and streams its events until

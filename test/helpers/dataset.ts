@@ -2,6 +2,7 @@ import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { type ByteSocket, connectSocketApi, type QuorumApi, WS_PATH } from '../../core/src/api.ts';
+import { DEFAULT_MODEL_DIR } from '../../workers/src/host/paths.ts';
 import { PAT3, PAT4 } from './paths.ts';
 
 /**
@@ -21,6 +22,19 @@ export function linkDataset(ds: string, broken: boolean): string {
     copyFileSync(join(PAT4, 'T1c_subtrMeanDivStd.nii.gz'), join(ds, 'broken', 't1c.nii.gz'));
   }
   return ds;
+}
+
+/**
+ * A model folder at `dir`: the shipped model (its ONNX symlinked, not copied) with the manifest's
+ * low-confidence threshold set to `lowBelow`. Returns `dir`.
+ */
+export function modelWithThreshold(dir: string, lowBelow: number): string {
+  const manifest = JSON.parse(readFileSync(join(DEFAULT_MODEL_DIR, 'manifest.json'), 'utf8'));
+  mkdirSync(dir, { recursive: true });
+  symlinkSync(join(DEFAULT_MODEL_DIR, manifest.file), join(dir, manifest.file));
+  manifest.caseConfidence = { kind: 'member-agreement-dice', lowBelow };
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return dir;
 }
 
 /** The browser-mode API over a real WebSocket to a host on 127.0.0.1:`port`. */

@@ -1,13 +1,25 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import type { DatasetEvent, PrelabelParams, QuorumApi } from '../../core/src/api.ts';
+import { lowConfidenceThreshold } from '../../core/src/metrics.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
+import { DEFAULT_MODEL_DIR } from '../../workers/src/host/paths.ts';
 import { QuorumService } from '../../workers/src/host/service.ts';
 import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
-import { connectApi, linkDataset } from '../helpers/dataset.ts';
+import type { CaseReport } from '../../workers/src/propose-case.ts';
+import { connectApi, linkDataset, modelWithThreshold } from '../helpers/dataset.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'quorum-worklist-'));
 const state = join(root, 'state');
@@ -16,6 +28,10 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const FAST: PrelabelParams = { slices: [75, 76], members: 2, steps: 2, seed: 1 };
 
 const dataset = (name: string, broken: boolean) => linkDataset(join(root, name), broken);
+const readReport = (dir: string): CaseReport => JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+/** The shipped model's low-confidence threshold (its manifest's, else the default 0.8). */
+const shippedThreshold = () =>
+  lowConfidenceThreshold(JSON.parse(readFileSync(join(DEFAULT_MODEL_DIR, 'manifest.json'), 'utf8')));
 const connect = (host: WebHost) => connectApi(host.port);
 
 /** Runs prelabel until the stream's final 'queue' event; resolves with every event. */
@@ -41,7 +57,7 @@ describe('dataset worklist over the browser-mode API', () => {
     await host?.close();
   });
 
-  it('opens a folder as a worklist with a project file next to it, pre-labels in the background, reports the broken case and sorts by uncertainty', async () => {
+  it('opens a folder as a worklist with a project file next to it, pre-labels in the background, reports the broken case and sorts by confidence', async () => {
     host = await startWebHost({ port: 0, stateDir: state, outDir: state, rendererDir: root });
     ({ api, ws } = await connect(host));
     const w0 = await api.openDataset(ds);
@@ -73,17 +89,32 @@ describe('dataset worklist over the browser-mode API', () => {
 
     const w1 = await api.getWorklist(w0.id);
     const [first, second, last] = w1.cases;
-    // most uncertain first; the case without a proposal last
-    expect(first.uncertaintyMl!).toBeGreaterThan(second.uncertaintyMl!);
+    // lowest confidence first (as report.json says); the case without a proposal last
+    const conf = (c: typeof first) => readReport(c.proposalDir!).confidence!;
+    expect(conf(first)).toBeLessThanOrEqual(conf(second));
+    if (conf(first) === conf(second))
+      expect(first.uncertaintyMl!).toBeGreaterThanOrEqual(second.uncertaintyMl!);
     expect(last).toMatchObject({ name: 'broken', status: 'new' });
     expect(last.uncertaintyMl).toBeUndefined();
+    expect(last.confidence).toBeUndefined();
+    expect(last.lowConfidence).toBeUndefined();
     expect(last.error).toMatch(/truncated/);
     for (const c of [first, second]) {
       expect(c.status).toBe('proposed');
       expect(c.lesionVolumeMl!).toBeGreaterThan(0.5);
-      const report = JSON.parse(readFileSync(join(c.proposalDir!, 'report.json'), 'utf8'));
+      const report = readReport(c.proposalDir!);
       expect(report.settings).toMatchObject({ members: 2, steps: 2, seed: 1, slices: [75, 76] });
       expect(c.uncertaintyMl).toBeCloseTo(report.uncertaintyMm3 / 1000, 9);
+      // the case confidence: a 0-1 agreement, flagged against the model's threshold
+      expect(report.confidence).toBeGreaterThanOrEqual(0);
+      expect(report.confidence).toBeLessThanOrEqual(1);
+      // both subjects have tumour on these slices: members agree on something (not the empty-case 1)
+      expect(report.confidence).toBeGreaterThan(0);
+      expect(report.confidenceLowBelow).toBe(shippedThreshold());
+      expect(report.lowConfidence).toBe(report.confidence! < report.confidenceLowBelow!);
+      expect(report.uncertainMl).toBeCloseTo(report.uncertaintyMm3 / 1000, 12);
+      expect(c.confidence).toBe(report.confidence);
+      expect(c.lowConfidence).toBe(report.lowConfidence);
       const mask = await loadVolume(join(c.proposalDir!, 'mask.nii.gz'));
       expect(mask.dims).toEqual([240, 240, 155]);
     }
@@ -93,7 +124,7 @@ describe('dataset worklist over the browser-mode API', () => {
     expect(saved.cases.find((c: { name: string }) => c.name === first.name).status).toBe('proposed');
   });
 
-  it('nextCase follows the uncertainty order; status changes are saved and review time is counted', async () => {
+  it('nextCase follows the confidence order; status changes are saved and review time is counted', async () => {
     const w = await api.getWorklist(ds);
     const order = w.cases.map((c) => c.name);
     expect((await api.nextCase(w.id))?.name).toBe(order[0]);
@@ -185,6 +216,76 @@ describe('pre-labelling queue: pause, resume, restart', () => {
       readFileSync(join(root, 'restart.quorum', 'proposals', 'pat4', 'report.json'), 'utf8'),
     );
     expect(report.settings).toMatchObject({ members: 2, steps: 5, seed: 1, slices: [75, 76] });
+    await s.close();
+  });
+});
+
+describe('case confidence: the model threshold, and reports written before it', () => {
+  const study = (name: string) => join(root, 'study.quorum', 'proposals', name);
+  /** The study's two proposed cases, lowest confidence first (from their report.json). */
+  const ranked = () =>
+    ['pat3', 'pat4'].sort((a, b) => readReport(study(a)).confidence! - readReport(study(b)).confidence!);
+
+  it('a report without confidence loads as unknown, after the known ones and before unproposed cases', async () => {
+    const ds = dataset('legacy', true);
+    const [low, high] = ranked();
+    mkdirSync(join(root, 'legacy.quorum', 'proposals'), { recursive: true });
+    for (const name of [low, high])
+      cpSync(study(name), join(root, 'legacy.quorum', 'proposals', name), { recursive: true });
+    // The lowest-confidence case's report as written before the confidence existed.
+    const file = join(root, 'legacy.quorum', 'proposals', low, 'report.json');
+    const {
+      confidence: _c,
+      lowConfidence: _l,
+      confidenceLowBelow: _t,
+      uncertainMl: _u,
+      ...old
+    } = readReport(join(root, 'legacy.quorum', 'proposals', low));
+    writeFileSync(file, JSON.stringify(old));
+    const s = new QuorumService({ mode: 'browser', stateDir: state, outDir: state });
+    const w = await s.openDataset(ds);
+    expect(w.cases.map((c) => `${c.name}:${c.status}`)).toEqual([
+      `${high}:proposed`,
+      `${low}:proposed`,
+      'broken:new',
+    ]);
+    const [known, unknown] = w.cases;
+    expect(known.confidence).toBe(readReport(study(high)).confidence);
+    expect(unknown.confidence).toBeUndefined();
+    expect(unknown.lowConfidence).toBeUndefined();
+    expect(unknown.uncertaintyMl).toBeCloseTo(old.uncertaintyMm3 / 1000, 12);
+    expect((await s.nextCase(w.id))?.name).toBe(high);
+    await s.close();
+  });
+
+  it("lowConfidence follows the model manifest's caseConfidence.lowBelow", async () => {
+    const [low, high] = ranked();
+    const [cLow, cHigh] = [low, high].map((n) => readReport(study(n)).confidence!);
+    // A threshold between the two cases' confidences: the same proposals again (same seed and
+    // settings) must flag exactly the lower one.
+    const lowBelow = (cLow + cHigh) / 2;
+    const modelDir = modelWithThreshold(join(root, 'strict-model'), lowBelow);
+    const ds = dataset('strict', false);
+    const s = new QuorumService({ mode: 'browser', stateDir: state, outDir: state, modelDir });
+    const w0 = await s.openDataset(ds);
+    const events = await prelabelToEnd(s, w0.id, FAST);
+    expect(events.filter((e) => e.type === 'case-done').length).toBe(2);
+    const w = await s.getWorklist(w0.id);
+    expect(w.cases.map((c) => c.name)).toEqual([low, high]);
+    for (const [c, want] of [
+      [w.cases[0], cLow],
+      [w.cases[1], cHigh],
+    ] as const) {
+      const r = readReport(c.proposalDir!);
+      expect(r.confidenceLowBelow).toBe(lowBelow);
+      expect(r.confidence).toBeCloseTo(want, 4);
+      expect(r.lowConfidence).toBe(r.confidence! < lowBelow);
+      expect(c.lowConfidence).toBe(r.lowConfidence);
+    }
+    console.log(
+      `confidence ${low} ${cLow.toFixed(4)}, ${high} ${cHigh.toFixed(4)}; threshold ${lowBelow.toFixed(4)}`,
+    );
+    expect(w.cases.map((c) => c.lowConfidence)).toEqual([true, false]);
     await s.close();
   });
 });

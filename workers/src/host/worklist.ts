@@ -14,7 +14,13 @@ import { QuorumError } from '../../../core/src/errors.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
 import { openCase } from '../../../core/src/node/case.ts';
 import type { EngineClient } from '../client.ts';
-import { completeReport, listDatasetCases, type ProposeCaseRun, proposeCaseToDir } from '../propose-case.ts';
+import {
+  type CaseReport,
+  completeReport,
+  listDatasetCases,
+  type ProposeCaseRun,
+  proposeCaseToDir,
+} from '../propose-case.ts';
 
 /**
  * A dataset folder worked through as a worklist. State lives in a project folder NEXT TO the
@@ -34,6 +40,9 @@ interface StoredCase {
   status: WorklistStatus;
   lesionVolumeMl?: number;
   uncertaintyMl?: number;
+  /** Case confidence of the proposal (0..1); undefined when its report predates it. */
+  confidence?: number;
+  lowConfidence?: boolean;
   secondsSpent: number;
   /** ISO time the running review period began (status in-review). */
   reviewStartedAt?: string;
@@ -75,6 +84,16 @@ export function projectDirFor(folder: string, stateDir: string): { dir: string; 
   const key = createHash('sha256').update(root).digest('hex').slice(0, 16);
   const dir = join(stateDir, 'projects', `${basename(root)}-${key}`);
   return { dir, warnings: [`${parent} is not writable: the project is kept in ${dir}`] };
+}
+
+/** What the worklist keeps of a proposal's report.json (older reports have no confidence). */
+function fromReport(c: StoredCase, r: CaseReport): void {
+  c.lesionVolumeMl = r.lesionVolumeMl;
+  c.uncertaintyMl = typeof r.uncertainMl === 'number' ? r.uncertainMl : r.uncertaintyMm3 / 1000;
+  const known = typeof r.confidence === 'number' && r.confidence >= 0 && r.confidence <= 1;
+  c.confidence = known ? r.confidence : undefined;
+  c.lowConfidence = known && typeof r.lowConfidence === 'boolean' ? r.lowConfidence : undefined;
+  c.error = undefined;
 }
 
 export class DatasetWorklist {
@@ -149,9 +168,7 @@ export class DatasetWorklist {
     const c = this.cases.get(name)!;
     const r = completeReport(join(this.proposalsDir, name));
     if (!r) return false;
-    c.lesionVolumeMl = r.lesionVolumeMl;
-    c.uncertaintyMl = r.uncertaintyMm3 / 1000;
-    c.error = undefined;
+    fromReport(c, r);
     if (c.status === 'new') c.status = 'proposed';
     return true;
   }
@@ -176,18 +193,29 @@ export class DatasetWorklist {
       status: c.status,
       lesionVolumeMl: c.lesionVolumeMl,
       uncertaintyMl: c.uncertaintyMl,
+      confidence: c.confidence,
+      lowConfidence: c.lowConfidence,
       secondsSpent: Math.round((c.secondsSpent + running) * 10) / 10,
       proposalDir: c.uncertaintyMl !== undefined ? proposalDir : undefined,
       error: c.error,
     };
   }
 
-  /** Most uncertain proposal first; cases without one after, by name. */
+  /**
+   * Lowest confidence first, ties by most uncertain mL; then proposals of unknown confidence
+   * (reports written before it), most uncertain first; cases without a proposal last; by name.
+   */
   private ordered(): (StoredCase & { path: string })[] {
+    const rank = (c: StoredCase) => (c.uncertaintyMl === undefined ? 2 : c.confidence === undefined ? 1 : 0);
     return [...this.cases.values()].sort((a, b) => {
       const ua = a.uncertaintyMl ?? Number.NEGATIVE_INFINITY;
       const ub = b.uncertaintyMl ?? Number.NEGATIVE_INFINITY;
-      return ub - ua || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+      return (
+        rank(a) - rank(b) ||
+        (a.confidence ?? 0) - (b.confidence ?? 0) ||
+        ub - ua ||
+        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+      );
     });
   }
 
@@ -349,10 +377,7 @@ export class DatasetWorklist {
             },
           );
           this.current.run = run;
-          const report = await run.result;
-          c.lesionVolumeMl = report.lesionVolumeMl;
-          c.uncertaintyMl = report.uncertaintyMm3 / 1000;
-          c.error = undefined;
+          fromReport(c, await run.result);
           // The user may have opened it meanwhile: keep a status they set.
           if (c.status === 'new') c.status = 'proposed';
         }
