@@ -112,6 +112,17 @@ describe('loadProposal: a pre-labelled proposal folder back as slice results', (
     for (const s of r) expect(s.score).toBe(uncertaintyScore(s.std, pixelArea));
   });
 
+  it('loads a report written before the case confidence (no confidence fields) the same', async () => {
+    expect(report.confidence).toBeGreaterThan(0);
+    expect(report.confidence).toBeLessThanOrEqual(1);
+    const dir = join(root, 'pre-confidence');
+    cpSync(proposal, dir, { recursive: true });
+    const { confidence: _c, lowConfidence: _l, confidenceLowBelow: _t, uncertainMl: _u, ...old } = report;
+    writeFileSync(join(dir, 'report.json'), JSON.stringify(old));
+    const r = await svc.loadProposal(info.id, dir);
+    expect(r.map((s) => [s.k, s.score])).toEqual(results.map((s) => [s.k, s.score]));
+  });
+
   it('arrives the same over the browser-mode WebSocket (binary frames)', async () => {
     host = await startWebHost({ port: 0, service: svc, rendererDir: root });
     const c = await connectApi(host.port);

@@ -60,6 +60,9 @@ describe('quorum propose-dataset', () => {
       const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
       expect(report.settings).toMatchObject({ members: 2, steps: 2, seed: 3, slices: [75, 76] });
       expect(report.slices.map((s: { k: number }) => s.k)).toEqual([75, 76]);
+      expect(report.confidence).toBeGreaterThan(0);
+      expect(report.confidence).toBeLessThanOrEqual(1);
+      expect(report.lowConfidence).toBe(report.confidence < report.confidenceLowBelow);
       const row = rows.find((x) => x.case === name)!;
       expect(Number(row.lesion_ml)).toBeCloseTo(report.lesionVolumeMl, 3);
       expect(Number(row.uncertainty_ml)).toBeCloseTo(report.uncertaintyMm3 / 1000, 3);
