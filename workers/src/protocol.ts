@@ -22,7 +22,10 @@ export interface ProposeRequest {
   /** Volumes by sequence; the engine picks the model's channels and says which are missing. */
   volumes: Partial<Record<SequenceName, ChannelVolume>>;
   caseName: string;
-  /** Inclusive axial slice range; default: every slice with brain. */
+  /**
+   * Inclusive range of native slices k (voxel axis 2, axial in most files; results come per k
+   * whatever axis the model slices along); default: every slice the model's preprocessing proposes.
+   */
   slices?: [number, number];
   members?: number;
   steps?: number;

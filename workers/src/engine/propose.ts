@@ -4,15 +4,14 @@ import { Schedule } from '../../../core/src/diffusion/schedule.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import {
   type AgreementSums,
-  binaryEntropy,
   caseConfidence,
   lowConfidenceThreshold,
   sliceAgreement,
-  uncertaintyScore,
 } from '../../../core/src/metrics.ts';
-import { prepareCase, resizeBilinear, sliceInput } from '../../../core/src/preprocess.ts';
+import { type ModelFrame, modelFrame } from '../../../core/src/model-frame.ts';
 import { Rng } from '../../../core/src/rng.ts';
 import type { ProposeRequest, ProposeSummary, SliceResult } from '../protocol.ts';
+import { planeResult, VolumeAssembly } from './assemble.ts';
 import type { LoadedModel } from './session.ts';
 
 /** Forward passes per ONNX call: members x slices batched together (measured sweet spot on 2 cores). */
@@ -41,16 +40,21 @@ export async function propose(
     throw new QuorumError('bad-argument', `members must be 1..64, got ${members}`);
   if (!(steps >= 1)) throw new QuorumError('bad-argument', `steps must be >= 1, got ${steps}`);
 
-  const prepared = prepareCase(req.volumes, manifest, req.caseName);
+  const frame = modelFrame(req.volumes, manifest, req.caseName);
   const ref = req.volumes[manifest.channels[0]]!;
-  const [nx, ny, nz] = prepared.dims;
+  const nz = frame.dims[2];
   const [a, b] = req.slices ?? [0, nz - 1];
   if (!(a >= 0 && b < nz && a <= b))
     throw new QuorumError('bad-argument', `slice range ${a}:${b} is outside 0:${nz - 1}`, req.caseName);
-  const wanted = new Set(prepared.brainSlices.filter((k) => k >= a && k <= b));
+  const wanted = new Set(frame.nativeSlices.filter((k) => k >= a && k <= b));
   const slices = [...wanted].sort((x, y) => x - y);
   const skipped: number[] = [];
   for (let k = a; k <= b; k++) if (!wanted.has(k)) skipped.push(k);
+  // A frame along voxel axis 2 streams each native slice k as it is sampled. Any other slice axis
+  // (a sagittal- or coronal-ordered file): every model slice crosses every k, so all are sampled,
+  // whole volumes assembled, and the k planes sent at the end.
+  const assembly = frame.sliceAxis === 2 ? undefined : new VolumeAssembly(frame, members);
+  const modelSlices = !assembly ? slices : slices.length ? frame.slices : [];
 
   const schedule = Schedule.fromSpec(manifest.schedule);
   const makeSampler = (): Sampler =>
@@ -65,14 +69,14 @@ export async function propose(
   let modelSeconds = 0;
   let done = 0;
   const agreement: AgreementSums[] = [];
-  const total = slices.length;
+  const total = modelSlices.length;
 
-  for (let s0 = 0; s0 < slices.length; s0 += perBatch) {
-    const batch = slices.slice(s0, s0 + perBatch);
+  for (let s0 = 0; s0 < modelSlices.length; s0 += perBatch) {
+    const batch = modelSlices.slice(s0, s0 + perBatch);
     const B = batch.length * members;
     const image = new Float32Array(B * C * HW);
     for (const [bi, k] of batch.entries()) {
-      const inp = sliceInput(prepared, k, [H, W]);
+      const inp = frame.input(k);
       for (let m = 0; m < members; m++) image.set(inp, (bi * members + m) * C * HW);
     }
     // One RNG per slice, seeded by (seed, k): a slice's members do not depend on the batching.
@@ -118,16 +122,26 @@ export async function propose(
         members,
         H,
         W,
-        nx,
-        ny,
+        frame,
         pixelArea,
-        req.keepMembers,
+        req.keepMembers || !!assembly,
       );
+      done++;
+      if (assembly) {
+        assembly.add(k, result);
+        continue;
+      }
       agreement.push(result.agreement);
       hooks.slice(result);
-      done++;
     }
   }
+  if (assembly)
+    for (const k of slices) {
+      if (hooks.isCancelled()) return 'cancelled';
+      const result = assembly.axial(k, pixelArea, req.keepMembers);
+      agreement.push(result.agreement);
+      hooks.slice(result);
+    }
   const totalSeconds = (performance.now() - t0) / 1000;
   return {
     slices,
@@ -150,20 +164,21 @@ export async function propose(
   };
 }
 
-/** Final x0 of each member (model grid, [-1, 1]) -> statistics in the volume's in-plane grid. */
+/**
+ * Final x0 of each member (model grid, [-1, 1]) of model slice k -> statistics on its native
+ * plane (the volume's in-plane grid when the frame slices along voxel axis 2).
+ */
 function sliceResult(
   x0: Float32Array,
   k: number,
   members: number,
   H: number,
   W: number,
-  nx: number,
-  ny: number,
+  frame: ModelFrame,
   pixelArea: number,
   keepMembers?: boolean,
 ): SliceResult {
   const HW = H * W;
-  const n = nx * ny;
   const mean = new Float32Array(HW);
   const sq = new Float32Array(HW);
   const probs: Float32Array[] = [];
@@ -179,30 +194,17 @@ function sliceResult(
   }
   const stdModel = new Float32Array(HW);
   for (let i = 0; i < HW; i++) stdModel[i] = Math.sqrt(Math.max(0, sq[i] - mean[i] * mean[i]));
-  // back to the volume grid: maps bilinearly, masks by thresholding the resized probability
-  const meanV = resizeBilinear(mean, H, W, ny, nx);
-  const stdV = resizeBilinear(stdModel, H, W, ny, nx);
-  const mask = new Uint8Array(n);
-  const entropy = new Float32Array(n);
-  let lesion = 0;
-  for (let i = 0; i < n; i++) {
-    mask[i] = meanV[i] > 0.5 ? 1 : 0;
-    lesion += mask[i];
-    entropy[i] = binaryEntropy(meanV[i]);
-  }
+  // back to the native grid: maps as the frame defines, masks by thresholding the mapped probability
+  const meanV = frame.toNative(mean, k);
+  const stdV = frame.toNative(stdModel, k);
+  const n = meanV.length;
   const result: SliceResult = {
-    k,
+    ...planeResult(k, meanV, stdV, pixelArea),
     agreement: sliceAgreement(probs, mean),
-    mean: meanV,
-    mask,
-    std: stdV,
-    entropy,
-    uncertainty: uncertaintyScore(stdV, pixelArea),
-    lesionAreaMm2: lesion * pixelArea,
   };
   if (keepMembers) {
     result.members = probs.map((p) => {
-      const r = resizeBilinear(p, H, W, ny, nx);
+      const r = frame.toNative(p, k);
       const m = new Uint8Array(n);
       for (let i = 0; i < n; i++) m[i] = r[i] > 0.5 ? 1 : 0;
       return m;
