@@ -4,16 +4,21 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
-import { linkDataset } from '../helpers/dataset.ts';
+import { fmtConfidence, LOW_CONFIDENCE } from '../../renderer/src/lib/dataset.ts';
+import { linkDataset, modelWithThreshold } from '../helpers/dataset.ts';
 import { type Harness, openApp, startHarness } from './harness.ts';
 import { countPixels, decodePng, isGreen, type Region } from './viewer-png.ts';
 
 /**
  * Dataset mode in the UI (renderer/src/components/DatasetPanel.svelte) against the real host,
  * engine and shipped model: a folder of two real BraTS subjects (symlinks) is opened as a
- * worklist, pre-labelled in the background on two slices, and reviewed most uncertain first;
+ * worklist, pre-labelled in the background on two slices, and reviewed lowest confidence first;
  * the pending proposal in the labelmap is compared with the proposal's mask.nii.gz and seen
  * green in a screenshot, and the statuses are read back from the project file on disk.
+ * The host runs the shipped model with its manifest's low-confidence threshold set to 1, so that
+ * every proposal whose members disagree anywhere is flagged and the low-confidence marker and
+ * notice are seen on real proposals whatever the model (the threshold itself is tested in
+ * test/integration/worklist.test.ts); what the UI shows is checked against each report.json.
  */
 interface Hook {
   ready(): boolean;
@@ -31,12 +36,16 @@ const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
 const root = mkdtempSync(join(tmpdir(), 'quorum-dataset-ui-'));
 const ds = linkDataset(join(root, 'study'), false);
 const projectFile = join(root, 'study.quorum', 'project.json');
+const modelDir = modelWithThreshold(join(root, 'model'), 1);
 /** 0-based axial slices pre-labelled (the panel's range is 1-based: 76-77). */
 const SLICES = [75, 76];
 
 interface Report {
   lesionVolumeMl: number;
   uncertaintyMm3: number;
+  confidence: number;
+  lowConfidence: boolean;
+  confidenceLowBelow: number;
   settings: { members: number; steps: number; slices: number[] };
   slices: { k: number; uncertainty: number }[];
 }
@@ -80,9 +89,22 @@ describe('dataset worklist panel', () => {
     );
   }
   let order: string[] = [];
+  /** The viewer's low-confidence notice is shown exactly when the open case's report says so. */
+  async function expectNotice(name: string) {
+    const notice = h.page.getByTestId('low-confidence-notice');
+    const r = report(name);
+    if (r.lowConfidence) {
+      await notice.waitFor({ timeout: 10_000 });
+      const text = await notice.textContent();
+      expect(text?.toLowerCase()).toContain(LOW_CONFIDENCE);
+      expect(text).toContain(fmtConfidence(r.confidence));
+    } else {
+      await expect.poll(() => notice.count()).toBe(0);
+    }
+  }
 
   beforeAll(async () => {
-    h = await startHarness({});
+    h = await startHarness({ modelDir });
     await openApp(h.page, h.url);
   });
   afterAll(async () => {
@@ -150,18 +172,37 @@ describe('dataset worklist panel', () => {
       expect(await row(name).getByTestId('case-lesion').textContent()).toBe(ml(r.lesionVolumeMl));
       expect(await row(name).getByTestId('case-uncertainty').textContent()).toBe(ml(r.uncertaintyMm3 / 1000));
       expect(await row(name).getByTestId('case-error').count()).toBe(0);
+      // The confidence column and, for a low-confidence proposal, the marker under its row.
+      expect(r.confidence).toBeGreaterThan(0);
+      expect(r.confidence).toBeLessThanOrEqual(1);
+      expect(r.confidenceLowBelow).toBe(1);
+      expect(r.lowConfidence).toBe(r.confidence < 1);
+      expect(await row(name).getByTestId('case-confidence').textContent()).toBe(fmtConfidence(r.confidence));
+      expect(await row(name).getByTestId('case-confidence').textContent()).toMatch(/^[01]\.\d\d$/);
+      const marker = page.locator(`[data-testid="case-low-confidence"][data-case="${name}"]`);
+      expect(await marker.count()).toBe(r.lowConfidence ? 1 : 0);
+      if (r.lowConfidence) expect(await marker.textContent()).toContain(LOW_CONFIDENCE);
     }
-    // Default order: most uncertain first; by name on request, and back.
-    order = ['pat3', 'pat4'].sort((a, b) => report(b).uncertaintyMm3 - report(a).uncertaintyMm3);
+    // Two real tumour proposals never agree to the last pixel: the low-confidence path is seen.
+    expect(['pat3', 'pat4'].some((n) => report(n).lowConfidence)).toBe(true);
+    // Default order: lowest confidence first (ties: most uncertain); by uncertainty or name on request, and back.
+    order = ['pat3', 'pat4'].sort(
+      (a, b) =>
+        report(a).confidence - report(b).confidence || report(b).uncertaintyMm3 - report(a).uncertaintyMm3,
+    );
     expect(await rowNames()).toEqual(order);
     await page.getByTestId('sort-name').click();
     expect(await rowNames()).toEqual(['pat3', 'pat4']);
     await page.getByTestId('sort-uncertainty').click();
+    expect(await rowNames()).toEqual(
+      ['pat3', 'pat4'].sort((a, b) => report(b).uncertaintyMm3 - report(a).uncertaintyMm3),
+    );
+    await page.getByTestId('sort-confidence').click();
     expect(await rowNames()).toEqual(order);
     expect(savedStatus()).toEqual({ pat3: 'proposed', pat4: 'proposed' });
   });
 
-  it('opens the most uncertain case with its proposal pending (green), then Done → next opens the other', async () => {
+  it('opens the least confident case with its proposal pending (green) and, when low-confidence, the notice over the viewer; then Done → next opens the other', async () => {
     const page = h.page;
     const [first, second] = order;
     const firstVoxels = await maskVoxels(first);
@@ -175,6 +216,7 @@ describe('dataset worklist panel', () => {
     });
     await expect.poll(() => row(first).getAttribute('data-status')).toBe('in-review');
     expect(savedStatus()[first]).toBe('in-review');
+    await expectNotice(first);
     // The viewer starts on the most uncertain proposed slice.
     const scores = report(first).slices;
     const top = scores.reduce((a, b) => (b.uncertainty > a.uncertainty ? b : a)).k;
@@ -197,6 +239,7 @@ describe('dataset worklist panel', () => {
     const secondVoxels = await maskVoxels(second);
     await openedBy(() => page.getByTestId('dataset-done-next').click(), secondVoxels);
     await expect.poll(() => row(second).getAttribute('data-status')).toBe('in-review');
+    await expectNotice(second);
     expect(await row(first).getAttribute('data-status')).toBe('done');
     expect(await row(second).evaluate((r) => r.classList.contains('current'))).toBe(true);
     const saved = JSON.parse(readFileSync(projectFile, 'utf8')) as {
@@ -219,6 +262,8 @@ describe('dataset worklist panel', () => {
       // Two proposal slices in the journal, from the first opening only (a second load would make four).
       expect(await hook(page, (t) => t.restored()?.proposalSlices)).toBe(SLICES.length);
       await page.getByTestId('restored-notice').waitFor();
+      // Restored from the journal, the proposal is still the low-confidence one.
+      await expectNotice(first);
     }
     expect(savedStatus()[first]).toBe('in-review');
     expect(h.pageErrors).toEqual([]);

@@ -9,6 +9,28 @@ import type {
 import { errorMessage } from '../api.ts';
 import type { Session } from './session.ts';
 
+/** The marker of a low-confidence case, in the worklist table and over the viewer. */
+export const LOW_CONFIDENCE = 'low confidence: review this case first';
+
+/**
+ * A case confidence as shown, 0.00-1.00, '–' when unknown. Rounded down, so a confidence just
+ * under the threshold never shows as the threshold itself.
+ */
+export function fmtConfidence(v?: number): string {
+  return v === undefined ? '–' : (Math.floor(v * 100 + 1e-9) / 100).toFixed(2);
+}
+
+/** The viewer's notice for a case opened for review whose proposal was low-confidence. */
+export function lowConfidenceNotice(c: WorklistCase): string | undefined {
+  if (!c.lowConfidence) return undefined;
+  const agree =
+    c.confidence === undefined
+      ? 'Its ensemble members disagree'
+      : `Its ensemble members agree at only ${fmtConfidence(c.confidence)} (1 = full agreement)`;
+  const first = LOW_CONFIDENCE[0].toUpperCase() + LOW_CONFIDENCE.slice(1);
+  return `${first}. ${agree}, so the pre-labelled proposal may have failed: check it slice by slice.`;
+}
+
 /** Pre-labelling progress of one case, from the queue's case-progress events. */
 export interface CaseProgress {
   slicesDone: number;
@@ -143,7 +165,8 @@ export class DatasetController {
   /**
    * Opens a case for review: into the Session, status in-review, and its pre-labelled proposal
    * when it has one and the case journal did not already restore proposal slices (a case
-   * reviewed before comes back as it was left).
+   * reviewed before comes back as it was left). A low-confidence proposal (restored or not) puts
+   * a notice over the viewer.
    */
   async openCase(name: string): Promise<void> {
     const w = this.state.worklist;
@@ -163,6 +186,7 @@ export class DatasetController {
       this.set({ current: name, caseId: info.id });
       // The host's view of the case is fresher than the list (it may have been proposed since).
       const now = await this.api.setCaseStatus(w.id, name, 'in-review');
+      if (this.session.caseInfo === info) this.session.warnCase(lowConfidenceNotice(now));
       if (now.proposalDir && !restoredProposal) {
         const slices = await this.api.loadProposal(info.id, now.proposalDir);
         if (this.session.caseInfo === info) this.session.addProposalSlices(slices);

@@ -146,7 +146,7 @@ export class Session {
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
-      this.set({ loading: false, exportResult: undefined, restored });
+      this.set({ loading: false, exportResult: undefined, restored, caseWarning: undefined });
     } catch (e) {
       this.fail(e);
     }
@@ -183,6 +183,11 @@ export class Session {
     this.pending = undefined;
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
     this.set({ restored: undefined });
+  }
+
+  /** Shows (or, undefined, clears) a warning about the open case over the viewer. */
+  warnCase(text: string | undefined): void {
+    this.set({ caseWarning: text });
   }
 
   /** Keeps the restored work and hides the notice. */

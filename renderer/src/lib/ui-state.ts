@@ -51,6 +51,8 @@ export interface UiState {
   restored?: ReplaySummary;
   /** A short status line (e.g. what a click with the lesion tool did). */
   notice?: string;
+  /** A warning about the open case shown over the viewer (dataset mode: a low-confidence proposal). */
+  caseWarning?: string;
 }
 
 export function pickSequence(info: CaseInfo, model: ModelInfo | undefined): SequenceName {
