@@ -37,6 +37,8 @@ export interface VolumeSource {
   datatype: string;
   /** Sequence as detected from names/tags, possibly overridden by the user. */
   sequence: SequenceName;
+  /** Why that sequence (or why none): the evidence and rule of core/src/sequence.ts, or "assigned explicitly". */
+  sequenceReason?: string;
   /** Free-text description (NIfTI descrip, DICOM SeriesDescription). */
   description?: string;
   /** Things the user should know about how the file was read (e.g. "4-D file: volume 0 of 10 loaded"). */

@@ -3,10 +3,13 @@
  * nibabel (NIfTI) and dcm2niix's reference output (DICOM folder).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { affineFromVolume } from '../../core/src/geometry.ts';
+import type { Geometry } from '../../core/src/geometry.ts';
+import { affineFromVolume, voxelToWorld, worldToVoxel } from '../../core/src/geometry.ts';
+import { loadVolume } from '../../core/src/node/load.ts';
+import type { Vec3 } from '../../core/src/volume.ts';
 import { DATA, PAT3, PYTHON, REPO } from '../helpers/paths.ts';
 
 function quorum(...args: string[]) {
@@ -59,6 +62,43 @@ describe('quorum info', () => {
     expect(s.files).toHaveLength(refDims[2] * refDims[3]);
     expect(s.transferSyntaxUID).toBe('1.2.840.10008.1.2.1');
     expect(s.problem).toBeUndefined();
+    expect(s.role).toBe('other');
+    expect(s.sequenceReason).toMatch(/"epi"\): a sequence the model does not use/);
+  });
+
+  it('a DICOM folder: per series dims, spacing, origin and direction on the grid dcm2niix wrote', async () => {
+    // dcm2niix stores rows bottom-up (j flipped), so the grids are compared through world space:
+    // our 8 corner voxels must land exactly on the reference's 8 corner voxels.
+    // the reference of a series: the Ref/*.nii whose dcm2niix sidecar names its SeriesDescription
+    const refOf = (refDir: string, description: string) => {
+      const json = readdirSync(refDir).find(
+        (f) =>
+          f.endsWith('.json') &&
+          JSON.parse(readFileSync(join(refDir, f), 'utf8')).SeriesDescription === description,
+      );
+      return join(refDir, (json ?? 'missing.json').replace(/\.json$/, '.nii'));
+    };
+    let compared = 0;
+    for (const study of ['dcm_qa_nih', 'dcm_qa_ts']) {
+      const r = quorum('info', join(DATA, 'dicom', study, 'In'));
+      expect(r.code, r.stderr).toBe(0);
+      for (const s of JSON.parse(r.stdout).series as (Geometry & { seriesDescription: string })[]) {
+        const ref = await loadVolume(refOf(join(DATA, 'dicom', study, 'Ref'), s.seriesDescription));
+        expect(s.dims, s.seriesDescription).toEqual(ref.dims);
+        for (let a = 0; a < 3; a++) expect(s.spacing[a]).toBeCloseTo(ref.spacing[a], 4);
+        const corners = (g: Geometry) =>
+          [0, 1, 2, 3, 4, 5, 6, 7].map((c) => [0, 1, 2].map((a) => ((c >> a) & 1) * (g.dims[a] - 1)) as Vec3);
+        const refCorners = new Set(corners(ref).map((c) => c.join(',')));
+        for (const c of corners(s)) {
+          const f = worldToVoxel(ref, voxelToWorld(s, c));
+          const rounded = f.map(Math.round);
+          for (let a = 0; a < 3; a++) expect(Math.abs(f[a] - rounded[a])).toBeLessThan(1e-3);
+          expect(refCorners.has(rounded.join(',')), `${s.seriesDescription}: corner ${c} -> ${f}`).toBe(true);
+        }
+        compared++;
+      }
+    }
+    expect(compared).toBe(6); // 5 NIH series (GE EPI, 4 Siemens mosaics) + the dcm_qa_ts mosaic
   });
 
   it('not-nifti.nii: a one-line error naming the file, exit code 1, nothing on stdout', () => {

@@ -20,6 +20,14 @@ export interface DicomImage {
   patientName: string;
   patientID: string;
   imageType: string;
+  /** What sequence recognition looks at (core/src/sequence.ts); '' / 0 when absent. */
+  protocolName: string;
+  sequenceName: string;
+  scanningSequence: string;
+  contrastAgent: string;
+  inversionTime: number;
+  repetitionTime: number;
+  manufacturer: string;
   rows: number;
   columns: number;
   frames: number;
@@ -165,6 +173,13 @@ function attributes(ds: dicomParser.DataSet, file: string): DicomImage {
     patientName: ds.string('x00100010') ?? '',
     patientID: ds.string('x00100020') ?? '',
     imageType: ds.string('x00080008') ?? '',
+    protocolName: ds.string('x00181030') ?? '',
+    sequenceName: ds.string('x00180024') ?? '',
+    scanningSequence: ds.string('x00180020') ?? '',
+    contrastAgent: ds.string('x00180010') ?? '',
+    inversionTime: num(ds, 'x00180082', 0),
+    repetitionTime: num(ds, 'x00180080', 0),
+    manufacturer: ds.string('x00080070') ?? '',
     rows,
     columns,
     frames,

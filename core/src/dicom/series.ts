@@ -1,5 +1,5 @@
 import { MAX_VOXELS, QuorumError } from '../errors.ts';
-import { detectSequence } from '../sequence.ts';
+import { classifySeries, type SeriesEvidence } from '../sequence.ts';
 import type { Mat3, Vec3, Volume } from '../volume.ts';
 import { type DecoderRegistry, decodeFrame } from './decode.ts';
 import type { DicomImage } from './parse.ts';
@@ -10,6 +10,21 @@ const cross = (a: number[], b: number[]): Vec3 => [
   a[0] * b[1] - a[1] * b[0],
 ];
 const dot = (a: number[], b: number[]) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+
+/** What sequence recognition needs from a series' first image. */
+export function seriesEvidence(im: DicomImage): SeriesEvidence {
+  return {
+    seriesDescription: im.seriesDescription,
+    protocolName: im.protocolName,
+    imageType: im.imageType,
+    sequenceName: im.sequenceName,
+    scanningSequence: im.scanningSequence,
+    contrastAgent: im.contrastAgent,
+    inversionTime: im.inversionTime,
+    repetitionTime: im.repetitionTime,
+    echoTime: im.echoTime,
+  };
+}
 
 /** Groups images by SeriesInstanceUID, in order of SeriesNumber. */
 export function groupSeries(images: DicomImage[]): DicomImage[][] {
@@ -105,16 +120,38 @@ export function layoutSeries(images: DicomImage[]): SeriesLayout {
   return { slices, volumes, warnings };
 }
 
+type Grid = Pick<Volume, 'dims' | 'spacing' | 'origin' | 'direction'>;
+
+/** The grid of a stack of slices sorted along their normal (layoutSeries' slices). */
+function stackGeometry(slices: DicomImage[]): Grid {
+  const first = slices[0];
+  const nz = slices.length;
+  const iop = first.imageOrientation!;
+  const rowDir = iop.slice(0, 3);
+  const colDir = iop.slice(3, 6);
+  let kDir: number[] = cross(rowDir, colDir);
+  let dz = first.pixelSpacing[0];
+  if (nz > 1) {
+    const last = slices[nz - 1].imagePosition!;
+    const d = last.map((v, i) => v - first.imagePosition![i]);
+    const len = Math.hypot(d[0], d[1], d[2]);
+    dz = len / (nz - 1);
+    kDir = d.map((v) => v / len); // follows gantry tilt, as the positions do
+  }
+  return {
+    dims: [first.columns, first.rows, nz],
+    // PixelSpacing is (row spacing, column spacing): i runs along a row, so its step is the column spacing
+    spacing: [first.pixelSpacing[1], first.pixelSpacing[0], dz],
+    origin: [...first.imagePosition!] as Vec3,
+    direction: [...rowDir, ...colDir, ...kDir] as Mat3,
+  };
+}
+
 /**
- * A Siemens mosaic tiles N slices in a ceil(sqrt(N)) grid inside one image. ImagePositionPatient
- * refers to the whole mosaic, so the first tile's corner is shifted by half the unused width and
- * height; slices follow the normal of ImageOrientationPatient at SpacingBetweenSlices.
+ * The grid of a Siemens mosaic: ImagePositionPatient refers to the whole mosaic, so the first
+ * tile's corner is shifted by half the unused width and height.
  */
-async function mosaicToVolume(images: DicomImage[], codecs: DecoderRegistry, path: string): Promise<Volume> {
-  const sorted = [...images].sort(
-    (a, b) => a.acquisitionNumber - b.acquisitionNumber || a.instanceNumber - b.instanceNumber,
-  );
-  const m = sorted[0];
+function mosaicGeometry(m: DicomImage): Grid {
   const n = m.mosaicImages;
   const grid = Math.ceil(Math.sqrt(n));
   const tx = m.columns / grid;
@@ -128,9 +165,48 @@ async function mosaicToVolume(images: DicomImage[], codecs: DecoderRegistry, pat
   const iop = m.imageOrientation!;
   const row = iop.slice(0, 3);
   const col = iop.slice(3, 6);
-  const normal = cross(row, col);
   const [dy, dx] = m.pixelSpacing;
   const dz = m.spacingBetweenSlices || m.sliceThickness || 1;
+  const shiftX = ((m.columns - tx) / 2) * dx;
+  const shiftY = ((m.rows - ty) / 2) * dy;
+  return {
+    dims: [tx, ty, n],
+    spacing: [dx, dy, dz],
+    origin: [0, 1, 2].map((a) => m.imagePosition![a] + shiftX * row[a] + shiftY * col[a]) as Vec3,
+    direction: [...row, ...col, ...cross(row, col)] as Mat3,
+  };
+}
+
+/**
+ * The grid a series loads onto, without decoding a pixel (`quorum info`): the same geometry
+ * seriesToVolume gives the loaded volume.
+ */
+export function seriesGeometry(images: DicomImage[]): Grid {
+  const first = images[0];
+  if (first?.mosaicImages && first.imageOrientation && first.imagePosition) {
+    const sorted = [...images].sort(
+      (a, b) => a.acquisitionNumber - b.acquisitionNumber || a.instanceNumber - b.instanceNumber,
+    );
+    return mosaicGeometry(sorted[0]);
+  }
+  return stackGeometry(layoutSeries(images).slices);
+}
+
+/**
+ * A Siemens mosaic tiles N slices in a ceil(sqrt(N)) grid inside one image. ImagePositionPatient
+ * refers to the whole mosaic, so the first tile's corner is shifted by half the unused width and
+ * height; slices follow the normal of ImageOrientationPatient at SpacingBetweenSlices.
+ */
+async function mosaicToVolume(images: DicomImage[], codecs: DecoderRegistry, path: string): Promise<Volume> {
+  const sorted = [...images].sort(
+    (a, b) => a.acquisitionNumber - b.acquisitionNumber || a.instanceNumber - b.instanceNumber,
+  );
+  const m = sorted[0];
+  const n = m.mosaicImages;
+  const grid = Math.ceil(Math.sqrt(n));
+  const g = mosaicGeometry(m);
+  const [tx, ty] = g.dims;
+  const dz = g.spacing[2];
   const px = await decodeFrame(m, 0, codecs);
   const rescaled = m.rescaleSlope !== 1 || m.rescaleIntercept !== 0;
   const data = rescaled
@@ -147,25 +223,19 @@ async function mosaicToVolume(images: DicomImage[], codecs: DecoderRegistry, pat
         data[k * tx * ty + j * tx + i] = rescaled ? v * m.rescaleSlope + m.rescaleIntercept : v;
       }
   }
-  const shiftX = ((m.columns - tx) / 2) * dx;
-  const shiftY = ((m.rows - ty) / 2) * dy;
-  const origin = [0, 1, 2].map((a) => m.imagePosition![a] + shiftX * row[a] + shiftY * col[a]) as Vec3;
   const warnings = [
     `Siemens mosaic of ${n} slices unpacked; slice direction from ImageOrientationPatient, spacing ${dz} mm`,
   ];
   if (sorted.length > 1)
     warnings.push(`${sorted.length} mosaics (time points) in this series: the first loaded`);
   return {
-    dims: [tx, ty, n],
-    spacing: [dx, dy, dz],
-    origin,
-    direction: [...row, ...col, ...normal] as Mat3,
+    ...g,
     data,
     source: {
       path,
       format: 'dicom',
       datatype: rescaled ? 'float32' : m.pixelRepresentation ? 'int16' : 'uint16',
-      sequence: detectSequence('', m.seriesDescription),
+      ...sequenceOf(m),
       description: m.seriesDescription || undefined,
       warnings,
       dicom: {
@@ -186,6 +256,11 @@ async function mosaicToVolume(images: DicomImage[], codecs: DecoderRegistry, pat
   };
 }
 
+function sequenceOf(im: DicomImage): { sequence: Volume['source']['sequence']; sequenceReason: string } {
+  const d = classifySeries(seriesEvidence(im));
+  return { sequence: d.sequence, sequenceReason: d.reason };
+}
+
 export async function seriesToVolume(
   images: DicomImage[],
   codecs: DecoderRegistry = {},
@@ -195,23 +270,10 @@ export async function seriesToVolume(
     return mosaicToVolume(images, codecs, path);
   const { slices, warnings } = layoutSeries(images);
   const first = slices[0];
-  const nx = first.columns;
-  const ny = first.rows;
-  const nz = slices.length;
+  const geometry = stackGeometry(slices);
+  const [nx, ny, nz] = geometry.dims;
   if (nx * ny * nz > MAX_VOXELS)
     throw new QuorumError('too-large', `${nx}x${ny}x${nz} exceeds the voxel limit`, path);
-  const iop = first.imageOrientation!;
-  const rowDir = iop.slice(0, 3);
-  const colDir = iop.slice(3, 6);
-  let kDir: number[] = cross(rowDir, colDir);
-  let dz = first.pixelSpacing[0];
-  if (nz > 1) {
-    const last = slices[nz - 1].imagePosition!;
-    const d = last.map((v, i) => v - first.imagePosition![i]);
-    const len = Math.hypot(d[0], d[1], d[2]);
-    dz = len / (nz - 1);
-    kDir = d.map((v) => v / len); // follows gantry tilt, as the positions do
-  }
   const rescaled = slices.some((s) => s.rescaleSlope !== 1 || s.rescaleIntercept !== 0);
   const signed = first.pixelRepresentation === 1;
   const data = rescaled
@@ -228,17 +290,13 @@ export async function seriesToVolume(
       data[off + i] = rescaled ? px[i] * s.rescaleSlope + s.rescaleIntercept : px[i];
   }
   return {
-    dims: [nx, ny, nz],
-    // PixelSpacing is (row spacing, column spacing): i runs along a row, so its step is the column spacing
-    spacing: [first.pixelSpacing[1], first.pixelSpacing[0], dz],
-    origin: [...first.imagePosition!] as Vec3,
-    direction: [...rowDir, ...colDir, ...kDir] as Mat3,
+    ...geometry,
     data,
     source: {
       path,
       format: 'dicom',
       datatype: rescaled ? 'float32' : data instanceof Uint8Array ? 'uint8' : signed ? 'int16' : 'uint16',
-      sequence: detectSequence('', first.seriesDescription),
+      ...sequenceOf(first),
       description: first.seriesDescription || undefined,
       warnings,
       dicom: {

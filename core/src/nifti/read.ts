@@ -2,7 +2,7 @@ import { gunzipSync } from 'fflate';
 import * as niftiReader from 'nifti-reader-js';
 import { MAX_DECOMPRESSED_BYTES, MAX_VOXELS, QuorumError } from '../errors.ts';
 import { geometryFromAffine } from '../geometry.ts';
-import { detectSequence } from '../sequence.ts';
+import { classifySeries } from '../sequence.ts';
 import type { Vec3, Volume, VoxelArray } from '../volume.ts';
 import { bestAffine, NIFTI_TYPES, NIFTI_UNSUPPORTED } from './header.ts';
 
@@ -218,6 +218,7 @@ export function readNifti(bytes: Uint8Array, fileName: string, imageBytes?: Uint
   if (extra > 1) warnings.push(`${ndim}-D file with ${extra} volumes: volume 0 loaded`);
   if (from === 'base') warnings.push('no qform or sform: orientation guessed from voxel sizes (as nibabel)');
   const base = fileName.split(/[\\/]/).pop() ?? fileName;
+  const seq = classifySeries({ fileName: base, description: h.description });
   return {
     dims,
     ...geometryFromAffine(affine),
@@ -226,7 +227,8 @@ export function readNifti(bytes: Uint8Array, fileName: string, imageBytes?: Uint
       path: fileName,
       format: 'nifti',
       datatype: type.name,
-      sequence: detectSequence(base, h.description),
+      sequence: seq.sequence,
+      sequenceReason: seq.reason,
       description: h.description?.trim() || undefined,
       warnings,
       nifti: { qformCode: h.qform_code, sformCode: h.sform_code },

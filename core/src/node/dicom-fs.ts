@@ -1,16 +1,29 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type DicomImage, parseDicom } from '../dicom/parse.ts';
-import { groupSeries, layoutSeries, seriesToVolume } from '../dicom/series.ts';
+import {
+  groupSeries,
+  layoutSeries,
+  seriesEvidence,
+  seriesGeometry,
+  seriesToVolume,
+} from '../dicom/series.ts';
 import { QuorumError } from '../errors.ts';
-import { detectSequence } from '../sequence.ts';
-import type { SequenceName, Volume } from '../volume.ts';
+import { classifySeries, type SeriesRole } from '../sequence.ts';
+import type { Mat3, SequenceName, Vec3, Volume } from '../volume.ts';
 import { NODE_CODECS } from './dicom-codecs.ts';
 
 export interface DicomSeriesInfo {
   seriesInstanceUID: string;
   seriesDescription: string;
+  protocolName: string;
+  seriesNumber: number;
+  manufacturer: string;
+  imageType: string;
   sequence: SequenceName;
+  /** What the series is to Quorum (a sequence, a localiser, derived ...) and why. */
+  role: SeriesRole;
+  sequenceReason: string;
   modality: string;
   files: string[];
   rows: number;
@@ -18,6 +31,11 @@ export interface DicomSeriesInfo {
   slices: number;
   volumes: number;
   transferSyntaxUID: string;
+  /** The grid it loads onto (LPS, as `quorum info` on a NIfTI), when it can be placed in 3-D. */
+  dims?: Vec3;
+  spacing?: Vec3;
+  origin?: Vec3;
+  direction?: Mat3;
   /** Why the series cannot be loaded, if it cannot. */
   problem?: string;
 }
@@ -63,17 +81,26 @@ export async function scanDicom(pathOrFiles: string | string[]): Promise<DicomSe
     let slices = g.length;
     let volumes = 1;
     let problem: string | undefined;
+    let geometry: Pick<DicomSeriesInfo, 'dims' | 'spacing' | 'origin' | 'direction'> = {};
     try {
       const l = layoutSeries(g);
       slices = l.slices.length;
       volumes = l.volumes;
+      geometry = seriesGeometry(g);
     } catch (e) {
       problem = (e as Error).message;
     }
+    const decision = classifySeries(seriesEvidence(f));
     return {
       seriesInstanceUID: f.seriesInstanceUID,
       seriesDescription: f.seriesDescription,
-      sequence: detectSequence('', f.seriesDescription),
+      protocolName: f.protocolName,
+      seriesNumber: f.seriesNumber,
+      manufacturer: f.manufacturer,
+      imageType: f.imageType,
+      sequence: decision.sequence,
+      role: decision.role,
+      sequenceReason: decision.reason,
       modality: f.modality,
       files: g.map((im) => im.file),
       rows: f.rows,
@@ -81,6 +108,7 @@ export async function scanDicom(pathOrFiles: string | string[]): Promise<DicomSe
       slices,
       volumes,
       transferSyntaxUID: f.transferSyntaxUID,
+      ...geometry,
       problem,
     };
   });

@@ -25,6 +25,7 @@ export function describeVolume(v: Volume) {
     datatype: v.source.datatype,
     range: [min, max],
     sequence: v.source.sequence,
+    sequenceReason: v.source.sequenceReason,
     description: v.source.description,
     warnings: v.source.warnings ?? [],
   };
