@@ -2,11 +2,23 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { QuorumError } from '../errors.ts';
 import { sameGrid } from '../geometry.ts';
-import { detectSequence, isBrainMaskFile, isLabelFile } from '../sequence.ts';
+import { classifySeries, type SeriesRole } from '../sequence.ts';
 import type { SequenceName, Volume } from '../volume.ts';
 import { loadVolume } from './load.ts';
 
-/** One patient examination: co-registered sequences on one grid, and an expert label if present. */
+/** One file or DICOM series looked at while opening a case, and what became of it. */
+export interface CaseItem {
+  /** The file, or the DICOM series as `series <n> "<description>"`. */
+  source: string;
+  role: SeriesRole | 'explicit';
+  /** What it was recognised as ('label' for an annotation; 'unknown' when nothing). */
+  sequence: SequenceName | 'label';
+  taken: boolean;
+  /** Why it was taken or not: the recognition's evidence and rule, or what else decided. */
+  reason: string;
+}
+
+/** One patient examination: sequences on one grid, and an expert label if present. */
 export interface Case {
   id: string;
   root: string;
@@ -14,6 +26,8 @@ export interface Case {
   label?: Volume;
   labelPath?: string;
   warnings: string[];
+  /** Every file or series looked at, taken or not, and why. */
+  inventory: CaseItem[];
 }
 
 export type CaseInput = string | Partial<Record<'flair' | 't1' | 't1c' | 't2', string>>;
@@ -21,38 +35,80 @@ export type CaseInput = string | Partial<Record<'flair' | 't1' | 't1c' | 't2', s
 const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
 
 /**
- * Opens a case: a folder of NIfTI sequences named by BraTS conventions (label files such as *seg*,
- * OTMultiClass*, *label* become `label`; brain masks are ignored), a DICOM study folder (one series
- * per sequence, recognised from SeriesDescription), a single file, or explicit files per sequence.
+ * Opens a case: a folder of NIfTI files named as sites name them (labels such as *seg*,
+ * OTMultiClass* become `label`; masks are left out), a DICOM study folder (one series per
+ * sequence; localisers, derived series and sequences the model does not use are skipped), a
+ * single file, or explicit files per sequence. `inventory` says what was taken and why.
  * All volumes must share one grid, or the error names the ones that differ.
  */
 export async function openCase(input: CaseInput): Promise<Case> {
-  if (typeof input !== 'string')
-    return fromEntries(Object.entries(input) as [SequenceName, string][], 'case');
+  if (typeof input !== 'string') {
+    const entries = Object.entries(input) as [SequenceName, string][];
+    return fromEntries(
+      entries,
+      'case',
+      entries.map(([seq, file]) => ({
+        source: file,
+        role: 'explicit',
+        sequence: seq,
+        taken: true,
+        reason: `assigned explicitly as ${seq}`,
+      })),
+    );
+  }
   const root = resolve(input);
   if (!existsSync(root)) throw new QuorumError('not-found', 'no such file or folder', input);
   if (!statSync(root).isDirectory()) {
-    const seq = detectSequence(basename(root));
-    return fromEntries(
-      [[seq === 'unknown' ? 'flair' : seq, root]],
-      root,
-      seq === 'unknown' ? [`${basename(root)}: sequence not recognised from the name, assumed FLAIR`] : [],
-    );
+    const d = classifySeries({ fileName: basename(root) });
+    const seq = d.role === 'sequence' ? d.sequence : 'flair';
+    const item: CaseItem = {
+      source: root,
+      role: d.role,
+      sequence: seq,
+      taken: true,
+      reason: d.role === 'sequence' ? d.reason : `${d.reason}; a single file is assumed to be FLAIR`,
+    };
+    const warnings = d.role === 'sequence' ? [] : [`${basename(root)}: ${d.reason}; assumed FLAIR`];
+    return fromEntries([[seq, root]], root, [item], warnings);
   }
   const files = readdirSync(root)
     .filter((f) => NIFTI.test(f))
     .sort();
   if (files.length) {
     const entries: [SequenceName | 'label', string][] = [];
+    const inventory: CaseItem[] = [];
     const warnings: string[] = [];
     for (const f of files) {
-      if (isBrainMaskFile(f)) continue;
-      const seq = isLabelFile(f) ? 'label' : detectSequence(f);
-      if (seq === 'unknown')
-        warnings.push(`${f}: sequence not recognised from the name, skipped (assign it explicitly)`);
-      else entries.push([seq, join(root, f)]);
+      const d = classifySeries({ fileName: f });
+      const item: CaseItem = {
+        source: join(root, f),
+        role: d.role,
+        sequence: d.sequence,
+        taken: false,
+        reason: d.reason,
+      };
+      inventory.push(item);
+      if (d.role === 'unrecognised') warnings.push(`${f}: ${d.reason}; skipped`);
+      if (d.role === 'label') {
+        item.sequence = 'label';
+        if (entries.some(([s]) => s === 'label')) item.reason += '; a label was already taken';
+        else {
+          item.taken = true;
+          entries.push(['label', item.source]);
+        }
+      } else if (d.role === 'sequence') {
+        const same = entries.find(([s]) => s === d.sequence);
+        if (same)
+          throw new QuorumError(
+            'inconsistent-series',
+            `two files look like ${d.sequence}: ${basename(same[1])} and ${f}; name one explicitly (--${d.sequence} FILE)`,
+            root,
+          );
+        item.taken = true;
+        entries.push([d.sequence, item.source]);
+      }
     }
-    return fromEntries(entries, root, warnings);
+    return fromEntries(entries, root, inventory, warnings);
   }
   return fromDicom(root);
 }
@@ -62,19 +118,39 @@ async function fromDicom(root: string): Promise<Case> {
   const series = await scanDicom(root);
   if (!series.length)
     throw new QuorumError('missing-sequence', 'no NIfTI files and no DICOM series in this folder', root);
-  const c: Case = { id: basename(root), root, sequences: {}, warnings: [] };
-  for (const s of series) {
-    if (s.sequence === 'unknown') {
-      c.warnings.push(
-        `series "${s.seriesDescription}" (${s.seriesInstanceUID}): sequence not recognised, skipped`,
-      );
+  const c: Case = { id: basename(root), root, sequences: {}, warnings: [], inventory: [] };
+  const items = series.map((s) => ({
+    s,
+    item: {
+      source: `series ${s.seriesNumber} "${s.seriesDescription}"`,
+      role: s.role,
+      sequence: s.sequence,
+      taken: false,
+      reason: s.problem ? `${s.sequenceReason}; cannot be loaded: ${s.problem}` : s.sequenceReason,
+    } as CaseItem,
+  }));
+  c.inventory = items.map((x) => x.item);
+  for (const { item } of items)
+    if (item.role === 'unrecognised') c.warnings.push(`${item.source}: ${item.reason}; skipped`);
+  // Several series of one sequence (a 2-D axial and a 3-D sagittal T1c, a repeat): the one with
+  // the smallest voxels, which loses least when brought onto the reference grid.
+  const voxel = (s: (typeof series)[number]) =>
+    s.spacing ? s.spacing[0] * s.spacing[1] * s.spacing[2] : Number.POSITIVE_INFINITY;
+  for (const { s, item } of items) {
+    if (s.role !== 'sequence' || s.problem) continue;
+    const rivals = items.filter(
+      (x) => x.s.role === 'sequence' && !x.s.problem && x.s.sequence === s.sequence,
+    );
+    const best = rivals.reduce((a, b) => (voxel(b.s) < voxel(a.s) ? b : a));
+    if (best.s !== s) {
+      item.reason += `; ${best.item.source} is also ${s.sequence}, with smaller voxels (${voxel(best.s).toFixed(2)} vs ${voxel(s).toFixed(2)} mm³): that one is used`;
       continue;
     }
-    if (c.sequences[s.sequence]) {
-      c.warnings.push(`series "${s.seriesDescription}": a second ${s.sequence} series, skipped`);
-      continue;
-    }
-    c.sequences[s.sequence] = await loadDicomSeries(s.files, s.seriesInstanceUID);
+    item.taken = true;
+    const v = await loadDicomSeries(s.files, s.seriesInstanceUID);
+    v.source.sequence = s.sequence;
+    v.source.sequenceReason = s.sequenceReason;
+    c.sequences[s.sequence] = v;
   }
   return checkGrid(c);
 }
@@ -82,9 +158,10 @@ async function fromDicom(root: string): Promise<Case> {
 async function fromEntries(
   entries: [SequenceName | 'label', string][],
   root: string,
+  inventory: CaseItem[],
   warnings: string[] = [],
 ): Promise<Case> {
-  const c: Case = { id: basename(root), root, sequences: {}, warnings };
+  const c: Case = { id: basename(root), root, sequences: {}, warnings, inventory };
   for (const [seq, file] of entries) {
     if (seq !== 'label' && c.sequences[seq]) {
       throw new QuorumError(
@@ -99,15 +176,48 @@ async function fromEntries(
       c.labelPath = file;
     } else {
       v.source.sequence = seq;
+      v.source.sequenceReason = inventory.find((i) => i.source === file)?.reason;
       c.sequences[seq] = v;
     }
   }
   return checkGrid(c);
 }
 
+/** What `openCase` looked at, one line per file or series: taken or not, and why. */
+export function inventoryLines(c: Pick<Case, 'inventory'>): string[] {
+  return c.inventory.map(
+    (i) =>
+      `${i.taken ? (i.sequence === 'label' ? 'label' : i.sequence).padEnd(7) : 'skipped'} ${basename(i.source) === i.source ? i.source : basename(i.source)}: ${i.reason}`,
+  );
+}
+
+/**
+ * Refuses a case that lacks a sequence the model needs, before any engine starts: the error
+ * names what is missing and lists every file or series found, with why it was or was not taken.
+ */
+export function requireSequences(c: Case, channels: SequenceName[]): void {
+  const missing = channels.filter((s) => !c.sequences[s]);
+  if (!missing.length) return;
+  const found = inventoryLines(c);
+  throw new QuorumError(
+    'missing-sequence',
+    `the model needs ${channels.join(' + ')}; missing: ${missing.join(', ')}\n` +
+      (found.length ? `found:\n${found.map((l) => `  ${l}`).join('\n')}\n` : 'found nothing usable\n') +
+      `assign files explicitly with ${channels.map((s) => `--${s} FILE`).join(' ')}`,
+    c.root,
+  );
+}
+
 function checkGrid(c: Case): Case {
   const vols = Object.values(c.sequences) as Volume[];
-  if (!vols.length) throw new QuorumError('missing-sequence', 'no MRI sequence found', c.root);
+  if (!vols.length) {
+    const found = inventoryLines(c);
+    throw new QuorumError(
+      'missing-sequence',
+      `no MRI sequence found${found.length ? `:\n${found.map((l) => `  ${l}`).join('\n')}` : ''}`,
+      c.root,
+    );
+  }
   for (const v of [...vols.slice(1), ...(c.label ? [c.label] : [])]) {
     if (!sameGrid(vols[0], v)) {
       throw new QuorumError(

@@ -13,6 +13,7 @@ import {
   REPORT_FILE,
 } from '../../propose-case.ts';
 import { type CommandSpec, choiceFlag, parseCommand, strFlag } from '../args.ts';
+import { checkCase } from '../case-check.ts';
 import { DEVICES, PROPOSE_OPTIONS, proposeSettings } from './propose.ts';
 
 export const summary =
@@ -97,6 +98,7 @@ export async function run(argv: string[]): Promise<number> {
   const settings: ProposeSettings = proposeSettings(flags);
   const device = choiceFlag(flags, 'device', DEVICES, 'auto');
   const modelFlag = strFlag(flags, 'model');
+  const modelDir = modelFlag ? resolve(modelFlag) : undefined;
   let all: { name: string; path: string }[];
   try {
     all = listDatasetCases(folder, [outRoot]);
@@ -149,12 +151,14 @@ export async function run(argv: string[]): Promise<number> {
         rmSync(join(outDir, REPORT_FILE), { force: true });
         const kase = await openCase(c.path);
         for (const w of kase.warnings) log(`${c.name}: warning: ${w}`);
+        // A case without the model's sequences is refused here, before the engine starts.
+        checkCase(kase, modelDir);
         const sources = Object.values(kase.sequences).map((v) => v!.source.path);
         for (const f of ['mask.nii.gz', 'uncertainty.nii.gz', REPORT_FILE])
           assertNotSource(join(outDir, f), sources);
         engine ??= await EngineClient.start({
           device,
-          modelDir: modelFlag ? resolve(modelFlag) : undefined,
+          modelDir,
         });
         if (interrupted) {
           log(`${c.name}: interrupted`);

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { QuorumError } from '../../../../core/src/errors.ts';
 import { assertNotSource } from '../../../../core/src/node/atomic.ts';
@@ -16,6 +15,7 @@ import {
   slicesFlag,
   strFlag,
 } from '../args.ts';
+import { caseLines, checkCase } from '../case-check.ts';
 
 export const summary =
   'propose a lesion mask + uncertainty map for a case (NIfTI folder, DICOM folder or --flair/--t1c/...)';
@@ -101,18 +101,19 @@ export async function run(argv: string[]): Promise<number> {
   const settings = { ...parsed, sampler: parsed.sampler ?? 'ddim' };
   const device = choiceFlag(flags, 'device', DEVICES, 'auto');
   const modelFlag = strFlag(flags, 'model');
+  const modelDir = modelFlag ? resolve(modelFlag) : undefined;
   const kase = await openCase(Object.keys(explicit).length ? explicit : positional[0]);
-  for (const w of kase.warnings) console.error(`warning: ${w}`);
-
+  // Checked before the engine starts and before --out exists: a refused case costs no engine
+  // start-up and leaves no empty folder behind (proposeCaseToDir creates it with the outputs).
+  checkCase(kase, modelDir);
+  for (const line of caseLines(kase)) console.error(line);
   const outDir = resolve(out);
-  mkdirSync(outDir, { recursive: true });
-  // Checked before the engine starts: never a minute of work only to refuse the write.
   const sources = Object.values(kase.sequences).map((v) => v!.source.path);
   for (const f of ['mask.nii.gz', 'uncertainty.nii.gz']) assertNotSource(join(outDir, f), sources);
 
   const engine = await EngineClient.start({
     device,
-    modelDir: modelFlag ? resolve(modelFlag) : undefined,
+    modelDir,
   });
   if (engine.info?.note) console.error(`device: ${engine.info.note}`);
   const tty = process.stderr.isTTY;
