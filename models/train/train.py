@@ -14,10 +14,12 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
+from augment import augment_v2  # noqa: E402
 from data import TRAIN_SUBJECTS, load_slices  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
 from unet import UNet  # noqa: E402
@@ -45,6 +47,17 @@ def augment(img, lab, g):
     return img, lab
 
 
+def load_cache_v2():
+    """Training slices of runs/cache-v2.npz (build_cache.py) -> image [N,2,H,W], label 0/1 [N,1,H,W]."""
+    d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
+    keep = d['train']
+    cases = json.loads(str(d['cases']))
+    names = sorted({cases[i]['name'] for i in np.unique(d['case'][keep])})
+    img = torch.from_numpy(d['image'][keep])
+    lab = torch.from_numpy((d['label'][keep] > 127).astype(np.float32))
+    return img, lab, names
+
+
 def dice_loss(logits_or_prob, target):
     p = logits_or_prob
     inter = (p * target).sum((1, 2, 3))
@@ -64,13 +77,20 @@ def main():
     ap.add_argument('--tumour-fraction', type=float, default=0.7)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--base', type=int, default=ARCH['base'], help='UNet width (size sweep)')
+    ap.add_argument('--data', choices=['v1', 'v2'], default='v2',
+                    help='v2: every training case of datasets.py, preprocess.py (build_cache.py first); v1: 3 BraTS subjects')
     ap.add_argument('--mults', default=','.join(map(str, ARCH['mults'])), help='UNet channel multipliers')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     os.makedirs(run, exist_ok=True)
 
-    img, lab = load_slices(TRAIN_SUBJECTS)
+    if args.data == 'v2':
+        img, lab, subjects = load_cache_v2()
+        aug = augment_v2
+    else:
+        img, lab = load_slices(TRAIN_SUBJECTS)
+        subjects, aug = TRAIN_SUBJECTS, augment
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
 
@@ -90,7 +110,7 @@ def main():
         print(f'resumed at {start}', flush=True)
     g = torch.Generator().manual_seed(args.seed + start)
     log = open(os.path.join(run, 'log.jsonl'), 'a')
-    meta = dict(vars(args), arch=arch, subjects=TRAIN_SUBJECTS)
+    meta = dict(vars(args), arch=arch, subjects=subjects)
     json.dump(meta, open(os.path.join(run, 'config.json'), 'w'), indent=1)
 
     for it in range(start, args.iters):
@@ -100,7 +120,7 @@ def main():
         n_t = int(args.batch * args.tumour_fraction)
         idx = torch.cat([tumour[torch.randint(len(tumour), (n_t,), generator=g)],
                          torch.randint(len(img), (args.batch - n_t,), generator=g)])
-        x_img, x_lab = augment(img[idx].clone(), lab[idx].clone(), g)
+        x_img, x_lab = aug(img[idx].float(), lab[idx].float(), g)
         x0 = x_lab * 2 - 1
         if args.mode == 'diffusion':
             t = torch.randint(0, schedule.T, (args.batch,), generator=g)
