@@ -18,10 +18,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from data import CHANNELS, CLIP, HELD_OUT, INPUT_SIZE, TRAIN_SUBJECTS, axial_slices, load_subject  # noqa: E402
+from manifest_v2 import held_out_slices_v2, manifest_v2  # noqa: E402
 from unet import UNet  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
-NAME = 'quorum-wt-2ch'
+NAMES = {'v1': 'quorum-wt-2ch', 'v2': 'quorum-wt-v2'}
 
 
 def onnx_run(onnx_path, feeds):
@@ -43,9 +44,10 @@ def main():
     ap.add_argument('--members', type=int, default=5)
     ap.add_argument('--metrics-only', action='store_true',
                     help='only (re)write the metrics of the existing manifest; the ONNX is left untouched')
+    ap.add_argument('--name', help='models/<name>/ (default: quorum-wt-2ch for v1 runs, quorum-wt-v2 for v2 runs)')
     args = ap.parse_args()
     if args.metrics_only:
-        path = os.path.join(REPO, 'models', NAME, 'manifest.json')
+        path = os.path.join(REPO, 'models', args.name or NAMES['v2'], 'manifest.json')
         manifest = json.load(open(path))
         manifest['metrics'] = json.load(open(args.metrics))
         with open(path + '.tmp', 'w') as f:
@@ -57,6 +59,8 @@ def main():
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     ck = torch.load(os.path.join(run, 'last.pt'))
     meta = ck['meta']
+    version = meta.get('data', 'v1')
+    NAME = args.name or NAMES[version]
     model = UNet(**{**meta['arch'], 'mults': tuple(meta['arch']['mults'])})
     model.load_state_dict(ck['ema'])
     model.eval()
@@ -74,8 +78,11 @@ def main():
     torch.save({'ema': model.state_dict(), 'meta': meta, 'iter': ck['iter']}, os.path.join(run, 'exported.pt'))
 
     # numerical check on real held-out slices (tumour-bearing ones), several timesteps
-    image, label, mask = load_subject(HELD_OUT)
-    img, lab, ks = axial_slices(image, label, mask)
+    if version == 'v2':
+        img, lab = held_out_slices_v2()
+    else:
+        image, label, mask = load_subject(HELD_OUT)
+        img, lab, ks = axial_slices(image, label, mask)
     sel = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()[::10][:4]
     g = torch.Generator().manual_seed(1)
     x_img = img[sel]
@@ -91,7 +98,19 @@ def main():
 
     metrics = json.load(open(args.metrics)) if args.metrics else None
     git = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, cwd=REPO).stdout.strip()
-    manifest = {
+    if version == 'v2':
+        manifest = manifest_v2(NAME, meta, ck['iter'], args, metrics, model, git, max_err)
+    else:
+        manifest = manifest_v1(NAME, meta, ck, args, metrics, model, git, max_err)
+    with open(os.path.join(out_dir, 'manifest.json.tmp'), 'w') as f:
+        json.dump(manifest, f, indent=2)
+        f.write('\n')
+    os.replace(os.path.join(out_dir, 'manifest.json.tmp'), os.path.join(out_dir, 'manifest.json'))
+    print(f'wrote {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB) and manifest.json')
+
+
+def manifest_v1(NAME, meta, ck, args, metrics, model, git, max_err):
+    return {
         'name': NAME,
         'version': '0.1.0',
         'description': 'Whole-tumour (label > 0) conditional diffusion segmenter, FLAIR + T1c, axial slices. '
@@ -123,11 +142,6 @@ def main():
             'opset': 17,
         },
     }
-    with open(os.path.join(out_dir, 'manifest.json.tmp'), 'w') as f:
-        json.dump(manifest, f, indent=2)
-        f.write('\n')
-    os.replace(os.path.join(out_dir, 'manifest.json.tmp'), os.path.join(out_dir, 'manifest.json'))
-    print(f'wrote {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB) and manifest.json')
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from data import DATA_ROOT, HELD_OUT, axial_slices, load_subject, subject_dir  # noqa: E402
 from diffusion import Schedule, linear_betas, sample_ddim  # noqa: E402
+from manifest_v2 import held_out_slices_v2  # noqa: E402
 from unet import UNet  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -41,6 +42,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--run', default='runs/wt2ch')
     args = ap.parse_args()
+    global OUT
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     ck = torch.load(os.path.join(run, 'exported.pt'))
     meta = ck['meta']
@@ -49,6 +51,21 @@ def main():
     model.eval()
     kind = meta.get('prediction', 'x0')
     sched = Schedule(linear_betas(1000))
+    if meta.get('data') == 'v2':
+        # v2 shares v1's schedule and samplers (tested on v1's fixtures): only its step is checked
+        OUT = os.path.join(REPO, 'test', 'fixtures', 'quorum-wt-v2')
+        img, lab = held_out_slices_v2()
+        idx = int((lab.sum((1, 2, 3))).argmax())
+        x_img = img[idx:idx + 1]
+        g = torch.Generator().manual_seed(1234)
+        H, W = x_img.shape[-2:]
+        with torch.no_grad():
+            t = torch.tensor([999.0, 200.0])
+            x_t = torch.randn(2, 1, H, W, generator=g)
+            pred = model(x_img.repeat(2, 1, 1, 1), x_t, t)
+        write('step', {'subject': 'held-out slice of runs/cache-v2.npz (most tumour)', 't': t.tolist(),
+                       'prediction': kind}, {'image': x_img.repeat(2, 1, 1, 1), 'x_t': x_t, 't': t, 'pred': pred})
+        return
 
     write('schedule', {'kind': 'linear', 'timesteps': 1000, 'betaStart': 1e-4, 'betaEnd': 0.02}, {
         'betas': sched.betas, 'alphas_cumprod': sched.alphas_cumprod, 'posterior_variance': sched.posterior_variance,

@@ -1,0 +1,61 @@
+"""A quick look at a training run on held-out patients while it trains (PyTorch, preprocess.py):
+whole-volume Dice of a small ensemble, to catch a broken run early. Not the reported evaluation
+(that is evaluate_v2.py on the app's own outputs).
+
+  /usr/bin/python3 models/train/quick_check.py --run runs/v2 [--cases 3] [--members 3] [--steps 5]
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from datasets import load_case, split  # noqa: E402
+from diffusion import Schedule, linear_betas, sample_ddim  # noqa: E402
+from evaluate import dice, load_model  # noqa: E402
+from preprocess import INPUT_SIZE, ModelFrame  # noqa: E402
+
+
+@torch.no_grad()
+def propose(model, frame, vols, members, steps, seed=0, kind='x0'):
+    sched = Schedule(linear_betas(1000))
+    g = torch.Generator().manual_seed(seed)
+    mean = np.zeros(frame.shape)
+    for i in range(0, len(frame.slices), 8):
+        ks = frame.slices[i:i + 8]
+        img = torch.from_numpy(np.stack([frame.model_input(vols, k) for k in ks])).repeat_interleave(members, 0)
+        x_T = torch.randn(len(img), 1, *INPUT_SIZE, generator=g)
+        noises = [torch.randn(x_T.shape, generator=g) for _ in range(steps)]
+        x0 = sample_ddim(model, sched, img, x_T, steps, 1.0, kind, noises)
+        p = ((x0 + 1) / 2).clamp(0, 1).view(len(ks), members, *INPUT_SIZE).mean(1)
+        for k, pk in zip(ks, p.numpy()):
+            frame.place(mean, k, frame.to_native(pk))
+    return mean > 0.5
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--run', default='runs/v2')
+    ap.add_argument('--cases', type=int, default=3)
+    ap.add_argument('--members', type=int, default=3)
+    ap.add_argument('--steps', type=int, default=5)
+    ap.add_argument('--threads', type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model, meta, it = load_model(args.run, checkpoint='last.pt')
+    _, held = split()
+    pick = held[::max(1, len(held) // args.cases)][:args.cases]
+    scores = []
+    for c in pick:
+        vols, truth, spacing, direction = load_case(c)
+        frame = ModelFrame(vols, spacing, direction)
+        pred = propose(model, frame, vols, args.members, args.steps, kind=meta.get('prediction', 'x0'))
+        scores.append(dice(pred, truth > 0))
+        print(f"iter {it} {c['name']:28s} {c['role']:18s} Dice {scores[-1]:.3f}", flush=True)
+    print(f'iter {it} mean Dice {np.mean(scores):.3f}')
+
+
+if __name__ == '__main__':
+    main()
