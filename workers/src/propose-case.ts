@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../core/src/node/atomic.ts';
-import type { Case } from '../../core/src/node/case.ts';
+import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
 import { writeNiftiFile } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import type { EngineClient } from './client.ts';
@@ -52,6 +52,10 @@ export interface CaseReport {
   slices: { k: number; lesionAreaMm2: number; uncertainty: number }[];
   skippedSlices: number[];
   outputs: string[];
+  /** What opening the case said (sequences resampled, unusual geometry). Absent in older reports. */
+  warnings?: string[];
+  /** Per sequence: file, why it was taken, and how it reached the reference grid. Absent in older reports. */
+  sequences?: SequenceAlignment[];
 }
 
 export const REPORT_FILE = 'report.json';
@@ -162,6 +166,8 @@ export function proposeCaseToDir(
       slices: results.map((r) => ({ k: r.k, lesionAreaMm2: r.lesionAreaMm2, uncertainty: r.uncertainty })),
       skippedSlices: s.skipped,
       outputs: ['mask.nii.gz', 'uncertainty.nii.gz'],
+      warnings: kase.warnings,
+      sequences: kase.alignment,
     };
     writeFileAtomic(join(outDir, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
     return report;

@@ -2,8 +2,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { QuorumError } from '../errors.ts';
 import { sameGrid } from '../geometry.ts';
+import { backgroundValue, resampleToGrid } from '../resample.ts';
 import { classifySeries, type SeriesRole } from '../sequence.ts';
-import type { SequenceName, Volume } from '../volume.ts';
+import type { SequenceName, Vec3, Volume } from '../volume.ts';
 import { loadVolume } from './load.ts';
 
 /** One file or DICOM series looked at while opening a case, and what became of it. */
@@ -18,6 +19,27 @@ export interface CaseItem {
   reason: string;
 }
 
+/** How one sequence (or the label) was brought onto the case's reference grid. */
+export interface SequenceAlignment {
+  sequence: SequenceName | 'label';
+  file: string;
+  /** Why this file or series was taken as this sequence. */
+  reason?: string;
+  /** The sequence whose grid everything is on (the first of flair, t1c, t1, t2 present). */
+  reference: SequenceName;
+  action: 'reference' | 'same grid' | 'resampled';
+  /** How, when resampled: through world (LPS) coordinates, no registration. */
+  method?: 'world coordinates, trilinear' | 'world coordinates, nearest neighbour';
+  /** Percentage of the reference grid's voxels inside this sequence's field of view. */
+  overlapPct?: number;
+  /** Angle between its axes and the reference's, ignoring axis order and flips (degrees). */
+  angleDeg?: number;
+  /** Its own grid, as read. */
+  grid: { dims: Vec3; spacing: Vec3 };
+  /** Set to its background outside the skull-stripped reference's brain (see maskToForeground). */
+  maskedToReference?: boolean;
+}
+
 /** One patient examination: sequences on one grid, and an expert label if present. */
 export interface Case {
   id: string;
@@ -28,6 +50,8 @@ export interface Case {
   warnings: string[];
   /** Every file or series looked at, taken or not, and why. */
   inventory: CaseItem[];
+  /** Per sequence (and label): on the reference grid as read, or resampled onto it. */
+  alignment: SequenceAlignment[];
 }
 
 export type CaseInput = string | Partial<Record<'flair' | 't1' | 't1c' | 't2', string>>;
@@ -39,7 +63,8 @@ const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
  * OTMultiClass* become `label`; masks are left out), a DICOM study folder (one series per
  * sequence; localisers, derived series and sequences the model does not use are skipped), a
  * single file, or explicit files per sequence. `inventory` says what was taken and why.
- * All volumes must share one grid, or the error names the ones that differ.
+ * Sequences on other grids than the reference (FLAIR where present) are resampled onto it through
+ * world coordinates, with a warning stating overlap and angle; `alignment` records what was done.
  */
 export async function openCase(input: CaseInput): Promise<Case> {
   if (typeof input !== 'string') {
@@ -118,7 +143,7 @@ async function fromDicom(root: string): Promise<Case> {
   const series = await scanDicom(root);
   if (!series.length)
     throw new QuorumError('missing-sequence', 'no NIfTI files and no DICOM series in this folder', root);
-  const c: Case = { id: basename(root), root, sequences: {}, warnings: [], inventory: [] };
+  const c: Case = { id: basename(root), root, sequences: {}, warnings: [], inventory: [], alignment: [] };
   const items = series.map((s) => ({
     s,
     item: {
@@ -152,7 +177,7 @@ async function fromDicom(root: string): Promise<Case> {
     v.source.sequenceReason = s.sequenceReason;
     c.sequences[s.sequence] = v;
   }
-  return checkGrid(c);
+  return alignGrids(c);
 }
 
 async function fromEntries(
@@ -161,7 +186,7 @@ async function fromEntries(
   inventory: CaseItem[],
   warnings: string[] = [],
 ): Promise<Case> {
-  const c: Case = { id: basename(root), root, sequences: {}, warnings, inventory };
+  const c: Case = { id: basename(root), root, sequences: {}, warnings, inventory, alignment: [] };
   for (const [seq, file] of entries) {
     if (seq !== 'label' && c.sequences[seq]) {
       throw new QuorumError(
@@ -180,7 +205,7 @@ async function fromEntries(
       c.sequences[seq] = v;
     }
   }
-  return checkGrid(c);
+  return alignGrids(c);
 }
 
 /** What `openCase` looked at, one line per file or series: taken or not, and why. */
@@ -208,9 +233,51 @@ export function requireSequences(c: Case, channels: SequenceName[]): void {
   );
 }
 
-function checkGrid(c: Case): Case {
-  const vols = Object.values(c.sequences) as Volume[];
-  if (!vols.length) {
+/**
+ * The background of a skull-stripped volume: its most frequent value when that one value fills
+ * over a fifth of the grid (BraTS-style files: 0, or a negative constant after z-scoring). Raw
+ * scans have noisy air with no such value and give undefined.
+ */
+function skullStrippedBackground(v: Volume): { value: number } | undefined {
+  const counts = new Map<number, number>();
+  const step = Math.max(1, Math.floor(v.data.length / 200_000));
+  let n = 0;
+  for (let i = 0; i < v.data.length; i += step, n++) counts.set(v.data[i], (counts.get(v.data[i]) ?? 0) + 1);
+  let best = 0;
+  let value = 0;
+  for (const [x, k] of counts) if (k > best) [best, value] = [k, x];
+  return best > 0.2 * n ? { value } : undefined;
+}
+
+/**
+ * Interpolation smears a skull-stripped sequence's brain edge half a voxel (of its own, maybe
+ * 5 mm, grid) outwards. Models that find the brain as "differs from the background in any
+ * channel" would then take that halo for brain and normalise over it, so outside the reference's
+ * brain the resampled sequence is set back to its own background. Returns the voxels changed.
+ */
+function maskToForeground(v: Volume, ref: Volume, refBackground: number, bg: number): number {
+  let changed = 0;
+  for (let i = 0; i < v.data.length; i++)
+    if (ref.data[i] === refBackground && v.data[i] !== bg) {
+      v.data[i] = bg;
+      changed++;
+    }
+  return changed;
+}
+
+const REFERENCE_ORDER: SequenceName[] = ['flair', 't1c', 't1', 't2'];
+
+const fmt = (v: number[], digits = 2) => v.map((x) => +x.toFixed(digits)).join('x');
+
+/**
+ * Puts every sequence and the label on the reference grid. One already on it (within 1e-3 mm) is
+ * kept as read; any other is resampled through world coordinates (trilinear; nearest neighbour for
+ * the label) and the case gets a warning saying so, with the share of the reference grid it covers
+ * and the angle between the grids. Never silent, never a refusal: a hospital study is always like this.
+ */
+function alignGrids(c: Case): Case {
+  const refName = REFERENCE_ORDER.find((s) => c.sequences[s]);
+  if (!refName) {
     const found = inventoryLines(c);
     throw new QuorumError(
       'missing-sequence',
@@ -218,14 +285,57 @@ function checkGrid(c: Case): Case {
       c.root,
     );
   }
-  for (const v of [...vols.slice(1), ...(c.label ? [c.label] : [])]) {
-    if (!sameGrid(vols[0], v)) {
-      throw new QuorumError(
-        'inconsistent-series',
-        `${basename(v.source.path)} (${v.dims.join('x')}) is not on the grid of ${basename(vols[0].source.path)} (${vols[0].dims.join('x')}); register/resample them first`,
-        c.root,
-      );
+  const ref = c.sequences[refName] as Volume;
+  const refBackground = skullStrippedBackground(ref);
+  const entries: [SequenceName | 'label', Volume][] = [
+    ...REFERENCE_ORDER.filter((s) => c.sequences[s]).map(
+      (s) => [s, c.sequences[s] as Volume] as [SequenceName, Volume],
+    ),
+    ...(c.label ? [['label', c.label] as ['label', Volume]] : []),
+  ];
+  for (const [seq, v] of entries) {
+    const grid = { dims: [...v.dims] as Vec3, spacing: [...v.spacing] as Vec3 };
+    const reason =
+      seq === 'label'
+        ? c.inventory.find((i) => i.sequence === 'label' && i.taken)?.reason
+        : v.source.sequenceReason;
+    const base = { sequence: seq, file: v.source.path, reason, reference: refName, grid };
+    if (v === ref) {
+      c.alignment.push({ ...base, action: 'reference' });
+      continue;
     }
+    if (sameGrid(ref, v)) {
+      c.alignment.push({ ...base, action: 'same grid' });
+      continue;
+    }
+    const nearest = seq === 'label';
+    const fill = backgroundValue(v);
+    const r = resampleToGrid(v, ref, { interpolation: nearest ? 'nearest' : 'linear', fill });
+    const masked = !nearest && refBackground ? maskToForeground(r.volume, ref, refBackground.value, fill) : 0;
+    const overlapPct = Math.round(r.overlap * 1000) / 10;
+    const angleDeg = Math.round(r.angleDeg * 10) / 10;
+    c.alignment.push({
+      ...base,
+      action: 'resampled',
+      ...(masked ? { maskedToReference: true } : {}),
+      method: nearest ? 'world coordinates, nearest neighbour' : 'world coordinates, trilinear',
+      overlapPct,
+      angleDeg,
+    });
+    if (seq === 'label') c.label = r.volume;
+    else c.sequences[seq] = r.volume;
+    const frames = [ref, v].map((x) => x.source.dicom?.frameOfReferenceUID);
+    c.warnings.push(
+      `${seq} (${basename(v.source.path)}, ${v.dims.join('x')} at ${fmt(v.spacing)} mm) is not on the ${refName} grid ` +
+        `(${ref.dims.join('x')} at ${fmt(ref.spacing)} mm): resampled onto it through world coordinates ` +
+        `(${nearest ? 'nearest neighbour' : 'trilinear'}, no registration); it covers ${overlapPct}% of the ${refName} grid; ` +
+        `its axes are ${angleDeg}° from ${refName}'s` +
+        (masked ? `; cut to ${refName}'s brain (skull-stripped: its constant background)` : '') +
+        (r.overlap < 0.5 ? '; less than half overlaps: check that these series belong together' : '') +
+        (frames[0] && frames[1] && frames[0] !== frames[1]
+          ? '; their DICOM frames of reference differ, so their world coordinates may not correspond'
+          : ''),
+    );
   }
   return c;
 }
