@@ -58,6 +58,8 @@ export interface VolumeSource {
     seriesDescription?: string;
     seriesNumber?: number;
     echoTime?: number;
+    /** SliceThickness (mm): thinner than the slice step means gaps between slices. */
+    sliceThickness?: number;
     transferSyntaxUID?: string;
   };
 }

@@ -5,7 +5,7 @@
  * through world coordinates, says so with the overlap and the angle, comes close to the original
  * T1c inside the brain, and proposes the same lesion as the single-grid case (Dice >= 0.9).
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,11 +82,13 @@ beforeAll(async () => {
 
 describe('a T1c on a tilted, thicker grid than the FLAIR', () => {
   let tiltedCase: string;
+  let tiltedWarnings: string[] = [];
 
   it('is resampled onto the FLAIR grid through world coordinates, with overlap and angle said', async () => {
     const grid = tiltedGrid(t1c, 10, [0.9375, 0.9375, 5], [256, 256, 30]);
     tiltedCase = makeCase('tilted-5mm', resampleToGrid(t1c, grid).volume);
     const c = await openCase(tiltedCase);
+    tiltedWarnings = c.warnings;
     const flair = c.sequences.flair as Volume;
     const back = c.sequences.t1c as Volume;
     expect(sameGrid(back, flair)).toBe(true);
@@ -101,8 +103,16 @@ describe('a T1c on a tilted, thicker grid than the FLAIR', () => {
     expect(a.overlapPct).toBeGreaterThan(85);
     expect(a.overlapPct).toBeLessThan(95); // 150 mm of tilted slab over a 155 mm FLAIR
     expect(a.reason).toMatch(/^file name "pat_t1c_bet.nii.gz" \("t1c"\)/);
-    expect(c.warnings).toHaveLength(1);
-    expect(c.warnings[0]).toMatch(
+    // what is unusual about the T1c as read, then what was done to it
+    expect(c.warnings).toHaveLength(3);
+    expect(c.warnings[0]).toBe(
+      't1c (pat_t1c_bet.nii.gz): thick slices: 5 mm apart along k (in-plane 0.94 mm x 0.94 mm); planes between them are interpolated',
+    );
+    expect(c.warnings[1]).toBe(
+      "t1c (pat_t1c_bet.nii.gz): oblique: its axes are 10.0° from the scanner's (not on the usual axial/sagittal/coronal planes)",
+    );
+    expect(a.unusual).toEqual(c.warnings.slice(0, 2).map((w) => w.replace('t1c (pat_t1c_bet.nii.gz): ', '')));
+    expect(c.warnings[2]).toMatch(
       new RegExp(
         `^t1c \\(pat_t1c_bet.nii.gz, 256x256x30 at 0.94x0.94x5 mm\\) is not on the flair grid \\(240x240x155 at 1x1x1 mm\\): ` +
           `resampled onto it through world coordinates \\(trilinear, no registration\\); it covers ${a.overlapPct}% of the flair grid; ` +
@@ -134,14 +144,18 @@ describe('a T1c on a tilted, thicker grid than the FLAIR', () => {
     symlinkSync(join(PAT222, 'Flair.nii.gz'), join(single, 'flair.nii.gz'));
     symlinkSync(join(PAT222, 'T1c.nii.gz'), join(single, 't1c.nii.gz'));
     const fast = ['--slices', '96:103', '--members', '3', '--steps', '5', '--seed', '1'];
-    const run = (dir: string, out: string) =>
-      execFileSync('node', [join(REPO, 'bin', 'quorum.mjs'), 'propose', dir, '--out', out, ...fast], {
+    const run = (dir: string, out: string) => {
+      const r = spawnSync('node', [join(REPO, 'bin', 'quorum.mjs'), 'propose', dir, '--out', out, ...fast], {
         cwd: REPO,
         encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
       });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stderr;
+    };
     run(single, join(tmp, 'out-single'));
-    run(tiltedCase, join(tmp, 'out-tilted'));
+    const said = run(tiltedCase, join(tmp, 'out-tilted'));
+    // the CLI says it too, before proposing
+    for (const w of tiltedWarnings) expect(said).toContain(`warning: ${w}`);
     const a = await loadVolume(join(tmp, 'out-single', 'mask.nii.gz'));
     const b = await loadVolume(join(tmp, 'out-tilted', 'mask.nii.gz'));
     expect(sameGrid(a, b)).toBe(true);
@@ -157,7 +171,8 @@ describe('a T1c on a tilted, thicker grid than the FLAIR', () => {
       ],
     );
     expect(report.sequences[1]).toMatchObject({ angleDeg: 10, method: 'world coordinates, trilinear' });
-    expect(report.warnings[0]).toMatch(
+    expect(report.warnings).toEqual(tiltedWarnings);
+    expect(report.warnings[2]).toMatch(
       /is not on the flair grid .* covers [\d.]+% of the flair grid; its axes are 10° from flair's/,
     );
   });

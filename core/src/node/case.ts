@@ -4,6 +4,7 @@ import { QuorumError } from '../errors.ts';
 import { sameGrid } from '../geometry.ts';
 import { backgroundValue, resampleToGrid } from '../resample.ts';
 import { classifySeries, type SeriesRole } from '../sequence.ts';
+import { unusualWarnings } from '../unusual.ts';
 import type { SequenceName, Vec3, Volume } from '../volume.ts';
 import { loadVolume } from './load.ts';
 
@@ -38,6 +39,8 @@ export interface SequenceAlignment {
   grid: { dims: Vec3; spacing: Vec3 };
   /** Set to its background outside the skull-stripped reference's brain (see maskToForeground). */
   maskedToReference?: boolean;
+  /** What is unusual about it as read (core/src/unusual.ts); also in the case's warnings. */
+  unusual?: string[];
 }
 
 /** One patient examination: sequences on one grid, and an expert label if present. */
@@ -299,7 +302,18 @@ function alignGrids(c: Case): Case {
       seq === 'label'
         ? c.inventory.find((i) => i.sequence === 'label' && i.taken)?.reason
         : v.source.sequenceReason;
-    const base = { sequence: seq, file: v.source.path, reason, reference: refName, grid };
+    const unusual = seq === 'label' ? [] : unusualWarnings(v);
+    const name =
+      v.source.format === 'dicom' ? `series "${v.source.description ?? ''}"` : basename(v.source.path);
+    for (const w of unusual) c.warnings.push(`${seq} (${name}): ${w}`);
+    const base = {
+      sequence: seq,
+      file: v.source.path,
+      reason,
+      reference: refName,
+      grid,
+      ...(unusual.length ? { unusual } : {}),
+    };
     if (v === ref) {
       c.alignment.push({ ...base, action: 'reference' });
       continue;

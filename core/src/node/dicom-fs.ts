@@ -10,6 +10,7 @@ import {
 } from '../dicom/series.ts';
 import { QuorumError } from '../errors.ts';
 import { classifySeries, type SeriesRole } from '../sequence.ts';
+import { geometryWarnings } from '../unusual.ts';
 import type { Mat3, SequenceName, Vec3, Volume } from '../volume.ts';
 import { NODE_CODECS } from './dicom-codecs.ts';
 
@@ -36,6 +37,10 @@ export interface DicomSeriesInfo {
   spacing?: Vec3;
   origin?: Vec3;
   direction?: Mat3;
+  /** SliceThickness (mm) of its first image; 0 when absent. */
+  sliceThickness: number;
+  /** What is unusual about it (thick or gapped slices, non-axial, oblique, flipped, small field of view). */
+  warnings: string[];
   /** Why the series cannot be loaded, if it cannot. */
   problem?: string;
 }
@@ -82,11 +87,14 @@ export async function scanDicom(pathOrFiles: string | string[]): Promise<DicomSe
     let volumes = 1;
     let problem: string | undefined;
     let geometry: Pick<DicomSeriesInfo, 'dims' | 'spacing' | 'origin' | 'direction'> = {};
+    const warnings: string[] = [];
     try {
       const l = layoutSeries(g);
       slices = l.slices.length;
       volumes = l.volumes;
-      geometry = seriesGeometry(g);
+      const grid = seriesGeometry(g);
+      geometry = grid;
+      warnings.push(...l.warnings, ...geometryWarnings(grid, f.sliceThickness));
     } catch (e) {
       problem = (e as Error).message;
     }
@@ -109,6 +117,8 @@ export async function scanDicom(pathOrFiles: string | string[]): Promise<DicomSe
       volumes,
       transferSyntaxUID: f.transferSyntaxUID,
       ...geometry,
+      sliceThickness: f.sliceThickness,
+      warnings,
       problem,
     };
   });

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { QuorumError } from '../../../../core/src/errors.ts';
 import { loadVolume } from '../../../../core/src/node/load.ts';
+import { unusualWarnings } from '../../../../core/src/unusual.ts';
 import type { Volume } from '../../../../core/src/volume.ts';
 import { type CommandSpec, parseCommand } from '../args.ts';
 
@@ -27,7 +28,8 @@ export function describeVolume(v: Volume) {
     sequence: v.source.sequence,
     sequenceReason: v.source.sequenceReason,
     description: v.source.description,
-    warnings: v.source.warnings ?? [],
+    // how the file was read, then what is unusual about the scan itself
+    warnings: [...(v.source.warnings ?? []), ...unusualWarnings(v)],
   };
 }
 
