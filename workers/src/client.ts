@@ -94,16 +94,13 @@ export class EngineClient {
         }
         // Killed by a signal: its stderr (e.g. onnxruntime noting a GPU provider it could not load)
         // is not the cause. Exited by itself: the last lines of stderr say why.
-        const tail = signal
-          ? ''
-          : stderr
-              .replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '') // ANSI colours
-              .trim()
-              .split('\n')
-              .slice(-3)
-              .join(' | ');
+        const clean = stderr.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), ''); // ANSI colours
+        const tail = signal ? '' : clean.trim().split('\n').slice(-3).join(' | ');
         const why = `the engine process stopped (${signal ?? `exit ${code}`})${tail ? `: ${tail}` : ''}`;
-        rejectReady(new QuorumError('worker-crashed', why));
+        // The engine could not start (model unreadable, a named --device unavailable): its own
+        // message is the whole story, not a crash.
+        const fatal = signal ? undefined : /^quorum engine: (.+)$/m.exec(clean)?.[1];
+        rejectReady(fatal ? new QuorumError('model', fatal) : new QuorumError('worker-crashed', why));
         for (const [id, p] of this.pending) {
           this.pending.delete(id);
           p.reject(

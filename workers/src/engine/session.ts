@@ -17,6 +17,20 @@ const AUTO_ORDER: Record<string, Device[]> = {
   darwin: ['coreml', 'cpu'],
 };
 
+/** What a named device needs, said when it cannot be loaded. */
+const DEVICE_HELP: Partial<Record<Device, string>> = {
+  cuda: 'The CUDA execution provider needs an NVIDIA GPU with its driver, CUDA 12 and cuDNN 9 libraries on the library path. ',
+  webgpu: 'WebGPU needs a GPU adapter the platform exposes (Vulkan/Metal/D3D12). ',
+  dml: 'DirectML is available on Windows only. ',
+  coreml: 'CoreML is available on macOS only. ',
+};
+
+/** The first line of onnxruntime's error, without its internal function names. */
+function providerProblem(e: unknown): string {
+  const line = String((e as Error)?.message ?? e).split('\n')[0];
+  return line.replace(/^[A-Za-z_]+: /, '').slice(0, 160);
+}
+
 export interface LoadedModel {
   manifest: ModelManifest;
   session: ort.InferenceSession;
@@ -37,10 +51,10 @@ export async function loadModel(modelDir: string, device: Device = 'auto'): Prom
   const manifest = readManifest(modelDir);
   const file = join(modelDir, manifest.file);
   const threads = Math.max(1, cpus().length);
-  const candidates: Device[] =
-    device === 'auto'
-      ? (AUTO_ORDER[process.platform] ?? ['cpu'])
-      : [device, ...(device === 'cpu' ? [] : (['cpu'] as Device[]))];
+  // 'auto' tries the platform's accelerators and falls back quietly (one short note); a device
+  // asked for by name is tried alone and fails loudly: a user who wrote --device cuda must not get
+  // a CPU run (10-50x slower) with the reason buried in a log.
+  const candidates: Device[] = device === 'auto' ? (AUTO_ORDER[process.platform] ?? ['cpu']) : [device];
   const failures: string[] = [];
   for (const ep of candidates) {
     try {
@@ -50,15 +64,16 @@ export async function loadModel(modelDir: string, device: Device = 'auto'): Prom
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
       });
-      const note = failures.length ? `fell back to ${ep}: ${failures.join('; ')}` : undefined;
+      const note = failures.length ? `auto: ${failures.join('; ')}; using ${ep}` : undefined;
       return { manifest, session, device: ep, note };
     } catch (e) {
-      failures.push(
-        `${ep} unavailable (${String((e as Error).message)
-          .split('\n')[0]
-          .slice(0, 160)})`,
-      );
+      failures.push(`${ep} not available (${providerProblem(e)})`);
     }
   }
+  if (device !== 'auto')
+    throw new QuorumError(
+      'model',
+      `--device ${device}: ${failures.join('; ')}. ${DEVICE_HELP[device] ?? ''}Use --device auto (falls back to the CPU) or --device cpu.`,
+    );
   throw new QuorumError('model', `no execution provider could load the model: ${failures.join('; ')}`, file);
 }

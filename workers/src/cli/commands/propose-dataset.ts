@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { QuorumError } from '../../../../core/src/errors.ts';
 import { assertNotSource, writeFileAtomic } from '../../../../core/src/node/atomic.ts';
@@ -14,6 +14,7 @@ import {
 } from '../../propose-case.ts';
 import { type CommandSpec, choiceFlag, parseCommand, strFlag } from '../args.ts';
 import { checkCase } from '../case-check.ts';
+import { ProgressLines } from '../progress.ts';
 import { DEVICES, PROPOSE_OPTIONS, proposeSettings } from './propose.ts';
 
 export const summary =
@@ -106,6 +107,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new QuorumError('not-found', `cannot list the dataset folder (${(e as Error).message})`, folder);
   }
   const mine = all.filter((_, i) => i % shards === shard);
+  const createdOut = !existsSync(outRoot);
   mkdirSync(outRoot, { recursive: true });
   // One CSV per shard: shards run as separate processes and must never write the same file.
   const csvPath = join(outRoot, shards > 1 ? `summary-shard-${shard}-of-${shards}.csv` : 'summary.csv');
@@ -156,17 +158,19 @@ export async function run(argv: string[]): Promise<number> {
         const sources = Object.values(kase.sequences).map((v) => v!.source.path);
         for (const f of ['mask.nii.gz', 'uncertainty.nii.gz', REPORT_FILE])
           assertNotSource(join(outDir, f), sources);
-        engine ??= await EngineClient.start({
-          device,
-          modelDir,
-        });
+        if (!engine) {
+          engine = await EngineClient.start({ device, modelDir });
+          if (engine.info?.note) log(`device: ${engine.info.note}`);
+        }
         if (interrupted) {
           log(`${c.name}: interrupted`);
           break;
         }
         const tRun = performance.now();
+        const lines = new ProgressLines(log);
         const run = proposeCaseToDir(engine, kase, outDir, settings, (e) => {
-          if (e.type !== 'progress' || !tty) return;
+          if (e.type !== 'progress') return;
+          if (!tty) return lines.update(e, `${c.name} (case ${idx + 1}/${mine.length})`);
           const elapsed = (performance.now() - tRun) / 1000;
           const detail = `${c.name}: slice ${e.done}/${e.total}, step ${e.step}/${e.steps}, ETA ${Math.ceil(e.etaSeconds)} s`;
           process.stderr.write(bar(idx, mine.length, elapsed / (elapsed + e.etaSeconds || 1), detail));
@@ -188,6 +192,9 @@ export async function run(argv: string[]): Promise<number> {
       } catch (e) {
         current = undefined;
         const err = e as Error & { code?: string };
+        // The engine could not start (a --device that is not there, a broken model): no case can
+        // run, so the whole run stops here with that message instead of failing every case.
+        if (!engine && err.code === 'model') throw e;
         // Not a QuorumError: likely a bug on an odd input. Still only this case fails; keep the stack.
         if (!(e instanceof QuorumError)) log(`${c.name}: ${err.stack ?? err.message}`);
         if (err.code === 'cancelled' && interrupted) {
@@ -223,5 +230,7 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     await engine?.close();
+    // A run stopped before writing anything (the engine could not start) leaves no empty folder.
+    if (createdOut && readdirSync(outRoot).length === 0) rmSync(outRoot, { recursive: true, force: true });
   }
 }

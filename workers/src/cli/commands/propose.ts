@@ -16,6 +16,7 @@ import {
   strFlag,
 } from '../args.ts';
 import { caseLines, checkCase } from '../case-check.ts';
+import { ProgressLines } from '../progress.ts';
 
 export const summary =
   'propose a lesion mask + uncertainty map for a case (NIfTI folder, DICOM folder or --flair/--t1c/...)';
@@ -116,10 +117,15 @@ export async function run(argv: string[]): Promise<number> {
     modelDir,
   });
   if (engine.info?.note) console.error(`device: ${engine.info.note}`);
+  // Progress goes to stderr (stdout is the JSON result): a redrawn bar on a terminal, plain
+  // lines every few seconds anywhere else (a log, a cluster job), never silence until the end.
   const tty = process.stderr.isTTY;
+  const lines = new ProgressLines((l) => console.error(l));
   try {
     const run = proposeCaseToDir(engine, kase, outDir, settings, (e) => {
-      if (e.type === 'progress' && tty) process.stderr.write(progressLine(e.done, e.total, e.etaSeconds));
+      if (e.type !== 'progress') return;
+      if (tty) process.stderr.write(progressLine(e.done, e.total, e.etaSeconds));
+      else lines.update(e, kase.id);
     });
     process.once('SIGINT', () => run.cancel());
     const report = await run.result;
