@@ -37,6 +37,10 @@ export interface CaseSequenceInfo {
   path: string;
   format: 'nifti' | 'dicom' | 'generated';
   description?: string;
+  /** Why this file or series was taken as this sequence (core/src/sequence.ts). */
+  reason?: string;
+  /** How it reached the case's grid: as read, or resampled through world coordinates (with overlap and angle). */
+  grid?: string;
 }
 
 export interface CaseInfo {

@@ -16,6 +16,7 @@ import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { resampleToGrid } from '../../core/src/resample.ts';
 import type { Mat3, Vec3, Volume } from '../../core/src/volume.ts';
+import { describeCase } from '../../workers/src/host/cases.ts';
 import { DATA, REPO } from '../helpers/paths.ts';
 
 const PAT222 = join(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
@@ -123,6 +124,17 @@ describe('a T1c on a tilted, thicker grid than the FLAIR', () => {
     const m = agreement(back, t1c);
     expect(m.relMae).toBeLessThan(0.1);
     expect(m.corr).toBeGreaterThan(0.8);
+  });
+
+  it("the app's case info shows why each sequence was taken and how it reached the grid", async () => {
+    const info = describeCase('tilted', await openCase(tiltedCase), ['flair', 't1c']);
+    const by = Object.fromEntries(info.sequences.map((s) => [s.sequence, s]));
+    expect(by.flair.grid).toBe('the reference grid');
+    expect(by.flair.reason).toMatch(/^file name "pat_fla_bet.nii.gz" \("fla"\): T2-FLAIR/);
+    expect(by.t1c.grid).toMatch(
+      /^resampled onto the flair grid through world coordinates: covers [\d.]+% of it, axes 10° apart$/,
+    );
+    expect(info.warnings).toEqual(expect.arrayContaining(tiltedWarnings));
   });
 
   it('at 1 mm the round trip is only interpolation; ignoring the tilt would misplace the image', async () => {

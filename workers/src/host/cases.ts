@@ -64,12 +64,23 @@ export function describeCase(id: string, c: LoadedCase, modelChannels: SequenceN
   if (!isAbsolute(c.root)) c.root = dirname(ref.source.path);
   const format = ref.source.format === 'dicom' ? 'dicom' : 'nifti';
   const sequences: CaseSequenceInfo[] = (Object.entries(c.sequences) as [SequenceName, Volume][]).map(
-    ([sequence, v]) => ({
-      sequence,
-      path: v.source.path,
-      format: v.source.format,
-      description: v.source.description,
-    }),
+    ([sequence, v]) => {
+      const a = c.alignment?.find((x) => x.sequence === sequence);
+      return {
+        sequence,
+        path: v.source.path,
+        format: v.source.format,
+        description: v.source.description,
+        reason: v.source.sequenceReason,
+        grid: !a
+          ? undefined
+          : a.action === 'resampled'
+            ? `resampled onto the ${a.reference} grid through world coordinates: covers ${a.overlapPct}% of it, axes ${a.angleDeg}° apart`
+            : a.action === 'reference'
+              ? 'the reference grid'
+              : `on the ${a.reference} grid as read`,
+      };
+    },
   );
   const dicom = ref.source.dicom;
   const name =
