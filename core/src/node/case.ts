@@ -1,11 +1,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { QuorumError } from '../errors.ts';
-import { sameGrid } from '../geometry.ts';
-import { backgroundValue, resampleToGrid } from '../resample.ts';
 import { classifySeries, type SeriesRole } from '../sequence.ts';
-import { unusualWarnings } from '../unusual.ts';
-import type { SequenceName, Vec3, Volume } from '../volume.ts';
+import type { SequenceName, Volume } from '../volume.ts';
+import { type AlignOptions, alignGrids, type SequenceAlignment } from './align.ts';
 import { loadVolume } from './load.ts';
 
 /** One file or DICOM series looked at while opening a case, and what became of it. */
@@ -18,29 +16,6 @@ export interface CaseItem {
   taken: boolean;
   /** Why it was taken or not: the recognition's evidence and rule, or what else decided. */
   reason: string;
-}
-
-/** How one sequence (or the label) was brought onto the case's reference grid. */
-export interface SequenceAlignment {
-  sequence: SequenceName | 'label';
-  file: string;
-  /** Why this file or series was taken as this sequence. */
-  reason?: string;
-  /** The sequence whose grid everything is on (the first of flair, t1c, t1, t2 present). */
-  reference: SequenceName;
-  action: 'reference' | 'same grid' | 'resampled';
-  /** How, when resampled: through world (LPS) coordinates, no registration. */
-  method?: 'world coordinates, trilinear' | 'world coordinates, nearest neighbour';
-  /** Percentage of the reference grid's voxels inside this sequence's field of view. */
-  overlapPct?: number;
-  /** Angle between its axes and the reference's, ignoring axis order and flips (degrees). */
-  angleDeg?: number;
-  /** Its own grid, as read. */
-  grid: { dims: Vec3; spacing: Vec3 };
-  /** Set to its background outside the skull-stripped reference's brain (see maskToForeground). */
-  maskedToReference?: boolean;
-  /** What is unusual about it as read (core/src/unusual.ts); also in the case's warnings. */
-  unusual?: string[];
 }
 
 /** One patient examination: sequences on one grid, and an expert label if present. */
@@ -57,6 +32,8 @@ export interface Case {
   alignment: SequenceAlignment[];
 }
 
+export type { AlignOptions, SequenceAlignment };
+
 export type CaseInput = string | Partial<Record<'flair' | 't1' | 't1c' | 't2', string>>;
 
 const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
@@ -69,10 +46,11 @@ const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
  * Sequences on other grids than the reference (FLAIR where present) are resampled onto it through
  * world coordinates, with a warning stating overlap and angle; `alignment` records what was done.
  */
-export async function openCase(input: CaseInput): Promise<Case> {
+export async function openCase(input: CaseInput, opts: AlignOptions = {}): Promise<Case> {
   if (typeof input !== 'string') {
     const entries = Object.entries(input) as [SequenceName, string][];
     return fromEntries(
+      opts,
       entries,
       'case',
       entries.map(([seq, file]) => ({
@@ -97,7 +75,7 @@ export async function openCase(input: CaseInput): Promise<Case> {
       reason: d.role === 'sequence' ? d.reason : `${d.reason}; a single file is assumed to be FLAIR`,
     };
     const warnings = d.role === 'sequence' ? [] : [`${basename(root)}: ${d.reason}; assumed FLAIR`];
-    return fromEntries([[seq, root]], root, [item], warnings);
+    return fromEntries(opts, [[seq, root]], root, [item], warnings);
   }
   const files = readdirSync(root)
     .filter((f) => NIFTI.test(f))
@@ -136,12 +114,12 @@ export async function openCase(input: CaseInput): Promise<Case> {
         entries.push([d.sequence, item.source]);
       }
     }
-    return fromEntries(entries, root, inventory, warnings);
+    return fromEntries(opts, entries, root, inventory, warnings);
   }
-  return fromDicom(root);
+  return fromDicom(root, opts);
 }
 
-async function fromDicom(root: string): Promise<Case> {
+async function fromDicom(root: string, opts: AlignOptions): Promise<Case> {
   const { scanDicom, loadDicomSeries } = await import('./dicom-fs.ts');
   const series = await scanDicom(root);
   if (!series.length)
@@ -180,10 +158,11 @@ async function fromDicom(root: string): Promise<Case> {
     v.source.sequenceReason = s.sequenceReason;
     c.sequences[s.sequence] = v;
   }
-  return alignGrids(c);
+  return finish(c, opts);
 }
 
 async function fromEntries(
+  opts: AlignOptions,
   entries: [SequenceName | 'label', string][],
   root: string,
   inventory: CaseItem[],
@@ -208,7 +187,7 @@ async function fromEntries(
       c.sequences[seq] = v;
     }
   }
-  return alignGrids(c);
+  return finish(c, opts);
 }
 
 /** What `openCase` looked at, one line per file or series: taken or not, and why. */
@@ -236,51 +215,9 @@ export function requireSequences(c: Case, channels: SequenceName[]): void {
   );
 }
 
-/**
- * The background of a skull-stripped volume: its most frequent value when that one value fills
- * over a fifth of the grid (BraTS-style files: 0, or a negative constant after z-scoring). Raw
- * scans have noisy air with no such value and give undefined.
- */
-function skullStrippedBackground(v: Volume): { value: number } | undefined {
-  const counts = new Map<number, number>();
-  const step = Math.max(1, Math.floor(v.data.length / 200_000));
-  let n = 0;
-  for (let i = 0; i < v.data.length; i += step, n++) counts.set(v.data[i], (counts.get(v.data[i]) ?? 0) + 1);
-  let best = 0;
-  let value = 0;
-  for (const [x, k] of counts) if (k > best) [best, value] = [k, x];
-  return best > 0.2 * n ? { value } : undefined;
-}
-
-/**
- * Interpolation smears a skull-stripped sequence's brain edge half a voxel (of its own, maybe
- * 5 mm, grid) outwards. Models that find the brain as "differs from the background in any
- * channel" would then take that halo for brain and normalise over it, so outside the reference's
- * brain the resampled sequence is set back to its own background. Returns the voxels changed.
- */
-function maskToForeground(v: Volume, ref: Volume, refBackground: number, bg: number): number {
-  let changed = 0;
-  for (let i = 0; i < v.data.length; i++)
-    if (ref.data[i] === refBackground && v.data[i] !== bg) {
-      v.data[i] = bg;
-      changed++;
-    }
-  return changed;
-}
-
-const REFERENCE_ORDER: SequenceName[] = ['flair', 't1c', 't1', 't2'];
-
-const fmt = (v: number[], digits = 2) => v.map((x) => +x.toFixed(digits)).join('x');
-
-/**
- * Puts every sequence and the label on the reference grid. One already on it (within 1e-3 mm) is
- * kept as read; any other is resampled through world coordinates (trilinear; nearest neighbour for
- * the label) and the case gets a warning saying so, with the share of the reference grid it covers
- * and the angle between the grids. Never silent, never a refusal: a hospital study is always like this.
- */
-function alignGrids(c: Case): Case {
-  const refName = REFERENCE_ORDER.find((s) => c.sequences[s]);
-  if (!refName) {
+/** A case with no sequence is refused with what was found; any other is put on one grid. */
+function finish(c: Case, opts: AlignOptions): Promise<Case> {
+  if (!Object.keys(c.sequences).length) {
     const found = inventoryLines(c);
     throw new QuorumError(
       'missing-sequence',
@@ -288,68 +225,5 @@ function alignGrids(c: Case): Case {
       c.root,
     );
   }
-  const ref = c.sequences[refName] as Volume;
-  const refBackground = skullStrippedBackground(ref);
-  const entries: [SequenceName | 'label', Volume][] = [
-    ...REFERENCE_ORDER.filter((s) => c.sequences[s]).map(
-      (s) => [s, c.sequences[s] as Volume] as [SequenceName, Volume],
-    ),
-    ...(c.label ? [['label', c.label] as ['label', Volume]] : []),
-  ];
-  for (const [seq, v] of entries) {
-    const grid = { dims: [...v.dims] as Vec3, spacing: [...v.spacing] as Vec3 };
-    const reason =
-      seq === 'label'
-        ? c.inventory.find((i) => i.sequence === 'label' && i.taken)?.reason
-        : v.source.sequenceReason;
-    const unusual = seq === 'label' ? [] : unusualWarnings(v);
-    const name =
-      v.source.format === 'dicom' ? `series "${v.source.description ?? ''}"` : basename(v.source.path);
-    for (const w of unusual) c.warnings.push(`${seq} (${name}): ${w}`);
-    const base = {
-      sequence: seq,
-      file: v.source.path,
-      reason,
-      reference: refName,
-      grid,
-      ...(unusual.length ? { unusual } : {}),
-    };
-    if (v === ref) {
-      c.alignment.push({ ...base, action: 'reference' });
-      continue;
-    }
-    if (sameGrid(ref, v)) {
-      c.alignment.push({ ...base, action: 'same grid' });
-      continue;
-    }
-    const nearest = seq === 'label';
-    const fill = backgroundValue(v);
-    const r = resampleToGrid(v, ref, { interpolation: nearest ? 'nearest' : 'linear', fill });
-    const masked = !nearest && refBackground ? maskToForeground(r.volume, ref, refBackground.value, fill) : 0;
-    const overlapPct = Math.round(r.overlap * 1000) / 10;
-    const angleDeg = Math.round(r.angleDeg * 10) / 10;
-    c.alignment.push({
-      ...base,
-      action: 'resampled',
-      ...(masked ? { maskedToReference: true } : {}),
-      method: nearest ? 'world coordinates, nearest neighbour' : 'world coordinates, trilinear',
-      overlapPct,
-      angleDeg,
-    });
-    if (seq === 'label') c.label = r.volume;
-    else c.sequences[seq] = r.volume;
-    const frames = [ref, v].map((x) => x.source.dicom?.frameOfReferenceUID);
-    c.warnings.push(
-      `${seq} (${basename(v.source.path)}, ${v.dims.join('x')} at ${fmt(v.spacing)} mm) is not on the ${refName} grid ` +
-        `(${ref.dims.join('x')} at ${fmt(ref.spacing)} mm): resampled onto it through world coordinates ` +
-        `(${nearest ? 'nearest neighbour' : 'trilinear'}, no registration); it covers ${overlapPct}% of the ${refName} grid; ` +
-        `its axes are ${angleDeg}° from ${refName}'s` +
-        (masked ? `; cut to ${refName}'s brain (skull-stripped: its constant background)` : '') +
-        (r.overlap < 0.5 ? '; less than half overlaps: check that these series belong together' : '') +
-        (frames[0] && frames[1] && frames[0] !== frames[1]
-          ? '; their DICOM frames of reference differ, so their world coordinates may not correspond'
-          : ''),
-    );
-  }
-  return c;
+  return alignGrids(c, opts);
 }

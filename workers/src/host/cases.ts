@@ -74,11 +74,13 @@ export function describeCase(id: string, c: LoadedCase, modelChannels: SequenceN
         reason: v.source.sequenceReason,
         grid: !a
           ? undefined
-          : a.action === 'resampled'
-            ? `resampled onto the ${a.reference} grid through world coordinates: covers ${a.overlapPct}% of it, axes ${a.angleDeg}° apart`
-            : a.action === 'reference'
-              ? 'the reference grid'
-              : `on the ${a.reference} grid as read`,
+          : a.action === 'registered'
+            ? `registered rigidly onto the ${a.reference} grid: rotated ${a.registration?.rotationDeg}°, moved ${a.registration?.translationMm} mm`
+            : a.action === 'resampled'
+              ? `resampled onto the ${a.reference} grid through world coordinates: covers ${a.overlapPct}% of it, axes ${a.angleDeg}° apart`
+              : a.action === 'reference'
+                ? 'the reference grid'
+                : `on the ${a.reference} grid as read`,
       };
     },
   );

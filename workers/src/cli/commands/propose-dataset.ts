@@ -22,7 +22,7 @@ export const summary =
 
 const USAGE = `usage: quorum propose-dataset <folder> --out <folder> [--members 5] [--steps N] [--sampler ddim|ddpm]
                               [--eta E] [--seed S] [--slices a:b] [--device auto|cpu|cuda|...]
-                              [--shard i/n] [--model DIR]
+                              [--shard i/n] [--model DIR] [--register none|rigid]
   One case per subfolder of <folder> (NIfTI or DICOM); outputs in <out>/<case>/ as with
   'quorum propose'; cases already complete in <out> are skipped. --shard i/n (0 <= i < n) takes
   every n-th case starting at the i-th, for one process per shard (SLURM array, Indexed Job).`;
@@ -98,6 +98,7 @@ export async function run(argv: string[]): Promise<number> {
   const [shard, shards] = parseShard(flags.shard);
   const settings: ProposeSettings = proposeSettings(flags);
   const device = choiceFlag(flags, 'device', DEVICES, 'auto');
+  const register = choiceFlag(flags, 'register', ['none', 'rigid'] as const, 'none');
   const modelFlag = strFlag(flags, 'model');
   const modelDir = modelFlag ? resolve(modelFlag) : undefined;
   let all: { name: string; path: string }[];
@@ -151,7 +152,7 @@ export async function run(argv: string[]): Promise<number> {
       try {
         // A stale report of other settings must not count as complete if this run dies mid-case.
         rmSync(join(outDir, REPORT_FILE), { force: true });
-        const kase = await openCase(c.path);
+        const kase = await openCase(c.path, { register });
         for (const w of kase.warnings) log(`${c.name}: warning: ${w}`);
         // A case without the model's sequences is refused here, before the engine starts.
         checkCase(kase, modelDir);

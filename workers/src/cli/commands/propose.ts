@@ -23,9 +23,12 @@ export const summary =
 
 const USAGE = `usage: quorum propose <case> --out <dir> [--members 5] [--steps N] [--sampler ddim|ddpm] [--eta E]
                       [--device auto|cpu|webgpu|cuda|dml|coreml] [--seed S] [--slices a:b] [--model DIR]
+                      [--register none|rigid]
        quorum propose --flair F --t1c F [--t1 F] [--t2 F] --out <dir> ...
   <case> is a folder of NIfTI sequences (BraTS-style names), a DICOM study folder or one file.
-  Writes <dir>/mask.nii.gz, uncertainty.nii.gz and report.json on the reference (FLAIR) grid.`;
+  Writes <dir>/mask.nii.gz, uncertainty.nii.gz and report.json on the reference (FLAIR) grid.
+  Sequences on other grids are resampled onto it through world coordinates; --register rigid
+  registers them (mutual information) for a patient who moved between series.`;
 
 export const DEVICES = [
   'auto',
@@ -47,6 +50,7 @@ export const PROPOSE_OPTIONS: CommandSpec['options'] = {
   slices: { type: 'string' },
   device: { type: 'string' },
   model: { type: 'string' },
+  register: { type: 'string' },
 };
 
 const SPEC: CommandSpec = {
@@ -103,7 +107,8 @@ export async function run(argv: string[]): Promise<number> {
   const device = choiceFlag(flags, 'device', DEVICES, 'auto');
   const modelFlag = strFlag(flags, 'model');
   const modelDir = modelFlag ? resolve(modelFlag) : undefined;
-  const kase = await openCase(Object.keys(explicit).length ? explicit : positional[0]);
+  const register = choiceFlag(flags, 'register', ['none', 'rigid'] as const, 'none');
+  const kase = await openCase(Object.keys(explicit).length ? explicit : positional[0], { register });
   // Checked before the engine starts and before --out exists: a refused case costs no engine
   // start-up and leaves no empty folder behind (proposeCaseToDir creates it with the outputs).
   checkCase(kase, modelDir);
