@@ -105,12 +105,14 @@ def main():
     ap.add_argument('--pred', action='append', default=[], help='name=dir of a propose-dataset output')
     ap.add_argument('--baseline', help='run dir of the deterministic baseline (train.py --mode deterministic)')
     ap.add_argument('--out', default='metrics-v2.json')
+    ap.add_argument('--only', action='append', help='evaluate only these cases (a quick check)')
     args = ap.parse_args()
     if args.link:
         return link_cases(args.link)
     preds = dict(p.split('=', 1) for p in args.pred)
     base = load_model(args.baseline, deterministic=True)[0] if args.baseline else None
     _, held = split()
+    held = [c for c in held if not args.only or c['name'] in args.only]
     rows = []
     for c in held:
         vols, truth, spacing, direction = load_case(c)

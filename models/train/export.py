@@ -76,6 +76,12 @@ def main():
     os.replace(onnx_path + '.tmp', onnx_path)
     # the exact weights behind the shipped ONNX, for make_fixtures.py and evaluate.py
     torch.save({'ema': model.state_dict(), 'meta': meta, 'iter': ck['iter']}, os.path.join(run, 'exported.pt'))
+    if version == 'v2':
+        # compact (float16) weights to continue training from a clean checkout: train.py --init
+        os.makedirs(os.path.join(REPO, 'models', 'train', 'checkpoints'), exist_ok=True)
+        half = lambda sd: {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}  # noqa: E731
+        torch.save({'model': half(ck['model']), 'ema': half(ck['ema']), 'meta': meta, 'iter': ck['iter']},
+                   os.path.join(REPO, 'models', 'train', 'checkpoints', NAME + '.pt'))
 
     # numerical check on real held-out slices (tumour-bearing ones), several timesteps
     if version == 'v2':

@@ -23,19 +23,30 @@ REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
 OUT = os.path.join(REPO, 'test', 'fixtures', 'quorum-wt-2ch')
 
 
-def write(name, meta, arrays):
-    os.makedirs(OUT, exist_ok=True)
+def write(name, meta, arrays, out=None):
+    out = out or OUT
+    os.makedirs(out, exist_ok=True)
     index, blobs, off = {}, [], 0
     for k, v in arrays.items():
         a = np.ascontiguousarray(np.asarray(v, dtype='<f4'))
         index[k] = {'offset': off, 'shape': list(a.shape)}
         blobs.append(a.tobytes())
         off += a.nbytes
-    with open(os.path.join(OUT, name + '.bin'), 'wb') as f:
+    with open(os.path.join(out, name + '.bin'), 'wb') as f:
         f.write(b''.join(blobs))
-    with open(os.path.join(OUT, name + '.json'), 'w') as f:
+    with open(os.path.join(out, name + '.json'), 'w') as f:
         json.dump({'meta': meta, 'arrays': index}, f, indent=1)
     print(f'{name}: {off / 1e6:.2f} MB')
+
+
+def write_step(model, x_img, g, meta):
+    """One denoising step at t = 999 and t = 200 on a real slice (test/unit/model.test.ts)."""
+    H, W = x_img.shape[-2:]
+    with torch.no_grad():
+        t = torch.tensor([999.0, 200.0])
+        x_t = torch.randn(2, 1, H, W, generator=g)
+        pred = model(x_img.repeat(2, 1, 1, 1), x_t, t)
+    write('step', {**meta, 't': t.tolist()}, {'image': x_img.repeat(2, 1, 1, 1), 'x_t': x_t, 't': t, 'pred': pred})
 
 
 def main():
@@ -56,15 +67,8 @@ def main():
         OUT = os.path.join(REPO, 'test', 'fixtures', 'quorum-wt-v2')
         img, lab = held_out_slices_v2()
         idx = int((lab.sum((1, 2, 3))).argmax())
-        x_img = img[idx:idx + 1]
-        g = torch.Generator().manual_seed(1234)
-        H, W = x_img.shape[-2:]
-        with torch.no_grad():
-            t = torch.tensor([999.0, 200.0])
-            x_t = torch.randn(2, 1, H, W, generator=g)
-            pred = model(x_img.repeat(2, 1, 1, 1), x_t, t)
-        write('step', {'subject': 'held-out slice of runs/cache-v2.npz (most tumour)', 't': t.tolist(),
-                       'prediction': kind}, {'image': x_img.repeat(2, 1, 1, 1), 'x_t': x_t, 't': t, 'pred': pred})
+        write_step(model, img[idx:idx + 1], torch.Generator().manual_seed(1234),
+                   {'subject': 'held-out slice of runs/cache-v2.npz (most tumour)', 'prediction': kind})
         return
 
     write('schedule', {'kind': 'linear', 'timesteps': 1000, 'betaStart': 1e-4, 'betaEnd': 0.02}, {
@@ -82,13 +86,8 @@ def main():
     g = torch.Generator().manual_seed(1234)
     H, W = x_img.shape[-2:]
 
+    write_step(model, x_img, g, {'subject': subject, 'sliceIndex': k, 'prediction': kind})
     with torch.no_grad():
-        t = torch.tensor([999.0, 200.0])
-        x_t = torch.randn(2, 1, H, W, generator=g)
-        pred = model(x_img.repeat(2, 1, 1, 1), x_t, t)
-        write('step', {'subject': subject, 'sliceIndex': k, 't': t.tolist(), 'prediction': kind},
-              {'image': x_img.repeat(2, 1, 1, 1), 'x_t': x_t, 't': t, 'pred': pred})
-
         for name, steps, eta in (('ddim', 10, 0.0), ('ddim-eta1', 5, 1.0)):
             x_T = torch.randn(1, 1, H, W, generator=g)
             noises = [torch.randn(1, 1, H, W, generator=g) if eta > 0 else torch.zeros(1, 1, H, W) for _ in range(steps)]

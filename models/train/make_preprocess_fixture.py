@@ -12,7 +12,6 @@ reads the same NIfTIs with the app's own reader and compares:
   back     the back-mapped native plane of backSlice, as a volume stores it (lower voxel axis fastest)
 Re-run after any change to preprocess.py (cheap: a few seconds per case).
 """
-import json
 import os
 import sys
 
@@ -21,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import preprocess as P  # noqa: E402
+from make_fixtures import write as write_fixture  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
 DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data'))
@@ -36,17 +36,7 @@ CASES = {
 
 
 def write(name, meta, arrays):
-    os.makedirs(OUT, exist_ok=True)
-    index, blobs, off = {}, [], 0
-    for k, v in arrays.items():
-        a = np.ascontiguousarray(np.asarray(v, dtype='<f4'))
-        index[k] = {'offset': off, 'shape': list(a.shape)}
-        blobs.append(a.tobytes())
-        off += a.nbytes
-    with open(os.path.join(OUT, name + '.bin'), 'wb') as f:
-        f.write(b''.join(blobs))
-    with open(os.path.join(OUT, name + '.json'), 'w') as f:
-        json.dump({'meta': meta, 'arrays': index}, f, indent=1)
+    write_fixture(name, meta, arrays, out=OUT)
 
 
 def case(name, files):

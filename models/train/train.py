@@ -77,6 +77,9 @@ def main():
     ap.add_argument('--tumour-fraction', type=float, default=0.7)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--base', type=int, default=ARCH['base'], help='UNet width (size sweep)')
+    ap.add_argument('--init', help='start from a compact checkpoint (models/train/checkpoints/*.pt) when the run is new')
+    ap.add_argument('--init-keep-iter', action='store_true',
+                    help='continue its iteration count (same --iters schedule) instead of a new schedule from 0')
     ap.add_argument('--data', choices=['v1', 'v2'], default='v2',
                     help='v2: every training case of datasets.py, preprocess.py (build_cache.py first); v1: 3 BraTS subjects')
     ap.add_argument('--mults', default=','.join(map(str, ARCH['mults'])), help='UNet channel multipliers')
@@ -108,6 +111,13 @@ def main():
         opt.load_state_dict(ck['opt'])
         start = ck['iter']
         print(f'resumed at {start}', flush=True)
+    elif args.init:
+        # a committed compact checkpoint (export.py --compact): weights only, fresh optimiser
+        ck = torch.load(args.init)
+        model.load_state_dict({k: v.float() for k, v in ck['model'].items()})
+        ema.load_state_dict({k: v.float() for k, v in ck['ema'].items()})
+        start = ck['iter'] if args.init_keep_iter else 0
+        print(f"initialised from {args.init} (iteration {ck['iter']}), starting at {start}", flush=True)
     g = torch.Generator().manual_seed(args.seed + start)
     log = open(os.path.join(run, 'log.jsonl'), 'a')
     meta = dict(vars(args), arch=arch, subjects=subjects)

@@ -1,0 +1,46 @@
+"""README tables from evaluate_v2.py's JSON (so the README says exactly what was measured).
+
+  /usr/bin/python3 models/train/tables.py models/quorum-wt-v2/metrics-v2.json
+"""
+import json
+import sys
+
+METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'), ('v2', 'v2, 5 members'), ('v2-single', 'v2, single sample'),
+           ('baseline', 'deterministic UNet, same backbone + data')]
+
+
+def fmt(v, nd=3):
+    return '–' if v is None else f'{v:.{nd}f}'
+
+
+def main(path):
+    m = json.load(open(path))
+    s = m['summary']
+    groups = [g for g in s if g != 'confidence']
+    print('| data (held-out cases) | method | Dice (mean) | Dice (min) | HD95 mm | FP mL outside lesion | error AUROC | QU-BraTS |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- |')
+    for g in groups:
+        for key, label in METHODS:
+            a = s[g].get(key)
+            if not a:
+                continue
+            print(f"| {g} ({s[g]['cases']}) | {label} | {fmt(a.get('dice'))} | {fmt(a.get('min_dice'))} | "
+                  f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
+                  f"{fmt(a.get('qu_brats'))} |")
+    print()
+    print('| case | role | reference mL | v1 Dice | v2 Dice | v2 single | baseline | v2 confidence | v2 FP mL outside |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    for r in m['cases']:
+        mm = r['methods']
+        d = lambda k: fmt(mm.get(k, {}).get('dice'))  # noqa: E731
+        print(f"| {r['case']} | {r['role']} | {r['truth_ml']:.1f} | {d('v1')} | {d('v2')} | {d('v2-single')} | "
+              f"{d('baseline')} | {fmt(mm.get('v2', {}).get('confidence'))} | "
+              f"{fmt(mm.get('v2', {}).get('fp_ml_outside'), 1)} |")
+    print()
+    for k, c in s.get('confidence', {}).items():
+        print(f"- {k}: Spearman(confidence, Dice) = {c['spearman_with_dice']:.2f} over {c['cases']} cases; "
+              f"worst case in the lowest-confidence quarter: {'yes' if c['worst_case_in_lowest_quarter'] else 'no'}")
+
+
+if __name__ == '__main__':
+    main(sys.argv[1])
