@@ -83,3 +83,10 @@ export interface PreprocessHeadRobustV2 {
 }
 
 export type PreprocessSpec = PreprocessV1 | PreprocessHeadRobustV2;
+
+/**
+ * The model the app, the CLI and pre-labelling use unless told otherwise (`--model DIR`):
+ * models/<DEFAULT_MODEL>/. v2 is robust to how a scan was prepared; v1 (quorum-wt-2ch, trained on
+ * three skull-stripped BraTS subjects) stays shipped as an option.
+ */
+export const DEFAULT_MODEL = 'quorum-wt-v2';

@@ -2,7 +2,7 @@
 split the v2 model is trained and validated on.
 
 Split (by patient; whole site for TCGA-LGG):
-  train      BraTS 2015 pat0004/5/6 and 31 TCGA-LGG patients of sites CS, DU, HT
+  train      BraTS 2015 pat0004/5/6 and 32 TCGA-LGG patients of sites CS, DU, HT
   held out   TCGA-LGG site FG (all 6 patients, never seen: the leave-one-site-out fold),
              the last 2 patients (by name) of each other site (unseen patients, seen sites),
              BraTS 2015 pat0003, BraTS 2014/15 tcia_pat222 (raw intensities), and the

@@ -8,7 +8,7 @@ import { REPO } from '../helpers/paths.ts';
 
 const MODEL_DIR = join(REPO, 'models', 'quorum-wt-2ch');
 
-describe('the shipped model', () => {
+describe('the v1 model (quorum-wt-2ch, kept as an option)', () => {
   const manifest = readManifest(MODEL_DIR);
 
   it('has a manifest the app can follow', () => {
@@ -54,6 +54,44 @@ describe('the shipped model', () => {
     const err = maxAbsDiff(out.pred.data as Float32Array, pred.data);
     expect(err).toBeLessThan(1e-4);
     // the step is not trivial: the prediction differs from its input
+    expect(maxAbsDiff(pred.data, x_t.data)).toBeGreaterThan(0.1);
+  });
+});
+
+describe('the v2 model (the default)', () => {
+  const dir = join(REPO, 'models', 'quorum-wt-v2');
+  const manifest = readManifest(dir);
+
+  it('has a manifest with the head-robust preprocessing, a held-out site, licences and metrics', () => {
+    expect(manifest.channels).toEqual(['flair', 't1c']);
+    expect(manifest.preprocess).toMatchObject({ kind: 'head-robust-v2', spacingMm: 2 });
+    expect(manifest.prediction).toBe('x0');
+    // leave-one-site-out: no TCGA-LGG patient of the held-out site FG in training, all of them held out
+    expect(manifest.training.subjects.filter((s) => s.startsWith('TCGA_FG_'))).toEqual([]);
+    expect(manifest.training.heldOut.filter((s) => s.startsWith('TCGA_FG_')).length).toBe(6);
+    for (const s of manifest.training.heldOut) expect(manifest.training.subjects).not.toContain(s);
+    expect(manifest.training.licence).toMatch(/TCGA-LGG/);
+    expect(manifest.training.licence).toMatch(/CC BY-NC-SA/);
+    expect(manifest.caseConfidence?.lowBelow).toBeGreaterThan(0);
+    expect(manifest.caseConfidence?.lowBelow).toBeLessThan(1);
+    expect(manifest.provenance?.onnxVsTorchMaxAbsError as number).toBeLessThan(1e-4);
+    expect(Object.keys(manifest.metrics ?? {})).toContain('summary');
+  });
+
+  it('is small enough to commit (<= 30 MB)', () => {
+    expect(statSync(join(dir, manifest.file)).size).toBeLessThanOrEqual(30 * 1024 * 1024);
+  });
+
+  it('reproduces the PyTorch denoising step on a real held-out slice to 1e-4 in onnxruntime-node', async () => {
+    const fx = loadFixture('step', 'quorum-wt-v2');
+    const session = await ort.InferenceSession.create(join(dir, manifest.file), { intraOpNumThreads: 2 });
+    const { image, x_t, t, pred } = fx.arrays;
+    const out = await session.run({
+      image: new ort.Tensor('float32', image.data, image.shape),
+      x_t: new ort.Tensor('float32', x_t.data, x_t.shape),
+      t: new ort.Tensor('float32', t.data, t.shape),
+    });
+    expect(maxAbsDiff(out.pred.data as Float32Array, pred.data)).toBeLessThan(1e-4);
     expect(maxAbsDiff(pred.data, x_t.data)).toBeGreaterThan(0.1);
   });
 });

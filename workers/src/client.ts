@@ -2,10 +2,11 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QuorumError } from '../../core/src/errors.ts';
+import { DEFAULT_MODEL } from '../../core/src/manifest.ts';
 import type { Device, EngineEvent, HostToEngine, ProposeRequest, ProposeSummary } from './protocol.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_MODEL_DIR = resolve(here, '..', '..', 'models', 'quorum-wt-2ch');
+export const DEFAULT_MODEL_DIR = resolve(here, '..', '..', 'models', DEFAULT_MODEL);
 
 export interface EngineOptions {
   device?: Device;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DEFAULT_MODEL } from '../../../core/src/manifest.ts';
 
 /**
  * The app root: the nearest folder upwards holding Quorum's package.json. Found by walking up
@@ -20,7 +21,7 @@ function findRoot(): string {
 
 export const REPO_ROOT = findRoot();
 export const SAMPLE_CASE = join(REPO_ROOT, 'build', 'sample-case', 'brats_2013_pat0003');
-export const DEFAULT_MODEL_DIR = join(REPO_ROOT, 'models', 'quorum-wt-2ch');
+export const DEFAULT_MODEL_DIR = join(REPO_ROOT, 'models', DEFAULT_MODEL);
 
 /** Imports a TypeScript source module of the app by its path from the root (tsx must be active). */
 export function importSource<T>(relPath: string): Promise<T> {
