@@ -106,9 +106,12 @@ def main():
     ap.add_argument('--baseline', help='run dir of the deterministic baseline (train.py --mode deterministic)')
     ap.add_argument('--out', default='metrics-v2.json')
     ap.add_argument('--only', action='append', help='evaluate only these cases (a quick check)')
+    ap.add_argument('--merge', nargs='+', help='combine the case rows of earlier outputs (methods run apart)')
     args = ap.parse_args()
     if args.link:
         return link_cases(args.link)
+    if args.merge:
+        return merge(args.merge, args.out)
     preds = dict(p.split('=', 1) for p in args.pred)
     base = load_model(args.baseline, deterministic=True)[0] if args.baseline else None
     _, held = split()
@@ -147,7 +150,25 @@ def main():
               {n: round(m['dice'], 3) for n, m in row['methods'].items()}, flush=True)
         rows.append(row)
     summary = summarise(rows)
-    json.dump(dict(cases=rows, summary=summary), open(args.out, 'w'), indent=1)
+    dump(dict(cases=rows, summary=summary), args.out)
+    print(json.dumps(summary, indent=1))
+
+
+def dump(obj, path):
+    """JSON without NaN (HD95 of an empty mask): the manifest is read by JSON.parse."""
+    clean = lambda o: (None if isinstance(o, float) and np.isnan(o) else  # noqa: E731
+                       {k: clean(v) for k, v in o.items()} if isinstance(o, dict) else
+                       [clean(v) for v in o] if isinstance(o, list) else o)
+    json.dump(clean(obj), open(path, 'w'), indent=1, allow_nan=False)
+
+
+def merge(paths, out):
+    rows = {}
+    for p in paths:
+        for r in json.load(open(p))['cases']:
+            rows.setdefault(r['case'], {**r, 'methods': {}})['methods'].update(r['methods'])
+    summary = summarise(list(rows.values()))
+    dump(dict(cases=list(rows.values()), summary=summary), out)
     print(json.dumps(summary, indent=1))
 
 
@@ -181,7 +202,7 @@ def summarise(rows):
     for m in methods:
         pairs = [(r['methods'][m].get('confidence'), r['methods'][m]['dice']) for r in rows
                  if m in r['methods'] and r['methods'][m].get('confidence') is not None]
-        if len(pairs) >= 4:
+        if len(pairs) >= 4 and len({c for c, _ in pairs}) > 1:  # one member always agrees with itself
             conf, dc = map(np.array, zip(*pairs))
             rho = spearmanr(conf, dc).correlation
             quarter = np.argsort(conf)[:max(1, int(np.ceil(len(conf) / 4)))]

@@ -44,12 +44,16 @@ def main():
     ap.add_argument('--members', type=int, default=5)
     ap.add_argument('--metrics-only', action='store_true',
                     help='only (re)write the metrics of the existing manifest; the ONNX is left untouched')
+    ap.add_argument('--low-confidence', type=float, default=0.8,
+                    help='caseConfidence.lowBelow: cases under this confidence are flagged (chosen on validation)')
     ap.add_argument('--name', help='models/<name>/ (default: quorum-wt-2ch for v1 runs, quorum-wt-v2 for v2 runs)')
     args = ap.parse_args()
     if args.metrics_only:
         path = os.path.join(REPO, 'models', args.name or NAMES['v2'], 'manifest.json')
         manifest = json.load(open(path))
         manifest['metrics'] = json.load(open(args.metrics))
+        if 'caseConfidence' in manifest:
+            manifest['caseConfidence']['lowBelow'] = args.low_confidence
         with open(path + '.tmp', 'w') as f:
             json.dump(manifest, f, indent=2)
             f.write('\n')
