@@ -6,7 +6,6 @@ Exports the EMA weights, checks ONNX (via onnxruntime-node, the runtime the app 
 PyTorch on real held-out slices, and writes the manifest the app reads (core/src/manifest.ts).
 """
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -18,7 +17,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from data import CHANNELS, CLIP, HELD_OUT, INPUT_SIZE, TRAIN_SUBJECTS, axial_slices, load_subject  # noqa: E402
-from manifest_v2 import held_out_slices_v2, manifest_v2  # noqa: E402
+from manifest_v2 import held_out_slices_v2, manifest_v2, provenance  # noqa: E402
 from unet import UNet  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -142,15 +141,7 @@ def manifest_v1(NAME, meta, ck, args, metrics, model, git, max_err):
                      'flips/rotations/scaling/intensity jitter, 70% tumour slices per batch',
         },
         'metrics': metrics or {},
-        'provenance': {
-            'arch': meta['arch'],
-            'parameters': sum(p.numel() for p in model.parameters()),
-            'torch': torch.__version__,
-            'exported': datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
-            'gitCommit': git,
-            'onnxVsTorchMaxAbsError': max_err,
-            'opset': 17,
-        },
+        'provenance': provenance(meta, model, git, max_err),
     }
 
 

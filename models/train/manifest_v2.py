@@ -18,6 +18,19 @@ LICENCES = {
 }
 
 
+def provenance(meta, model, git, max_err):
+    """What the ONNX was exported from (both models' manifests)."""
+    return {
+        'arch': meta['arch'],
+        'parameters': sum(p.numel() for p in model.parameters()),
+        'torch': torch.__version__,
+        'exported': datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
+        'gitCommit': git,
+        'onnxVsTorchMaxAbsError': max_err,
+        'opset': 17,
+    }
+
+
 def held_out_slices_v2():
     """Held-out model-grid slices of runs/cache-v2.npz (build_cache.py) -> (image, label) tensors."""
     d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
@@ -63,14 +76,6 @@ def manifest_v2(name, meta, iters, args, metrics, model, git, max_err):
                      'noise, blur, low resolution, simulated 5 mm slices, T1c replaced by FLAIR',
         },
         'metrics': metrics or {},
-        'provenance': {
-            'arch': meta['arch'],
-            'parameters': sum(p.numel() for p in model.parameters()),
-            'torch': torch.__version__,
-            'exported': datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
-            'gitCommit': git,
-            'onnxVsTorchMaxAbsError': max_err,
-            'opset': 17,
-            'trainingConfig': json.loads(json.dumps(meta, default=str)),
-        },
+        'provenance': {**provenance(meta, model, git, max_err),
+                       'trainingConfig': json.loads(json.dumps(meta, default=str))},
     }
