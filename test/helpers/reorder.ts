@@ -1,4 +1,19 @@
+import type { PreprocessHeadRobustV2 } from '../../core/src/manifest.ts';
 import type { Mat3, Vec3, Volume } from '../../core/src/volume.ts';
+
+/**
+ * The v2 preprocessing with every voxel sampled (sampleTarget above any test volume's voxel
+ * count), so that its statistics cannot depend on the voxel order.
+ */
+export const EVERY_VOXEL_V2: PreprocessHeadRobustV2 = {
+  kind: 'head-robust-v2',
+  inputSize: [120, 120],
+  spacingMm: 2,
+  clip: [-2, 4],
+  histogramBins: 256,
+  sampleTarget: 1 << 23,
+  minSliceForegroundMm2: 400,
+};
 
 /**
  * The same scan stored in another voxel order: new axis a is old axis perm[a], reversed where

@@ -2,14 +2,14 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelManifest, PreprocessHeadRobustV2 } from '../../core/src/manifest.ts';
+import type { ModelManifest } from '../../core/src/manifest.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import { EngineClient } from '../../workers/src/client.ts';
 import { readManifest } from '../../workers/src/engine/session.ts';
 import type { ChannelVolume, ProposeSummary, SliceResult } from '../../workers/src/protocol.ts';
 import { DATA, REPO } from '../helpers/paths.ts';
-import { reorder } from '../helpers/reorder.ts';
+import { EVERY_VOXEL_V2, reorder } from '../helpers/reorder.ts';
 
 const ch = (v: Volume): ChannelVolume => ({ ...v, data: Float32Array.from(v.data) });
 
@@ -26,17 +26,7 @@ describe('engine with v2 preprocessing, any voxel order', () => {
   let t1c: Volume;
   beforeAll(async () => {
     const v1 = readManifest(join(REPO, 'models', 'quorum-wt-2ch'));
-    // every voxel sampled (sampleTarget > voxels): statistics cannot depend on the voxel order
-    const preprocess: PreprocessHeadRobustV2 = {
-      kind: 'head-robust-v2',
-      inputSize: [120, 120],
-      spacingMm: 2,
-      clip: [-2, 4],
-      histogramBins: 256,
-      sampleTarget: 1 << 23,
-      minSliceForegroundMm2: 400,
-    };
-    const manifest: ModelManifest = { ...v1, name: 'v2-frame-test', preprocess };
+    const manifest: ModelManifest = { ...v1, name: 'v2-frame-test', preprocess: EVERY_VOXEL_V2 };
     copyFileSync(join(REPO, 'models', 'quorum-wt-2ch', v1.file), join(modelDir, v1.file));
     writeFileSync(join(modelDir, 'manifest.json'), JSON.stringify(manifest));
     const dir = join(DATA, 'tcga-lgg', 'TCGA_FG_6689_20020326');

@@ -10,7 +10,7 @@ import type { Mat3, Vec3, Volume } from '../../core/src/volume.ts';
 import { readManifest } from '../../workers/src/engine/session.ts';
 import { loadFixture, maxAbsDiff } from '../helpers/fixtures.ts';
 import { DATA, PAT3, REPO } from '../helpers/paths.ts';
-import { reorder, world } from '../helpers/reorder.ts';
+import { EVERY_VOXEL_V2, reorder, world } from '../helpers/reorder.ts';
 
 /** Python's float64 statistics survive JSON exactly; allow 1e-9 relative for the stray ulp. */
 function expectClose(a: number, b: number) {
@@ -75,16 +75,7 @@ describe.each(['tcga-lgg-fg-6689', 'brats-tcia-pat222'])('preprocessing v2 = pre
 });
 
 describe('preprocessing v2 in any voxel order', () => {
-  // sampleTarget above the voxel count: every voxel is sampled, so the statistics cannot depend on order
-  const spec: PreprocessHeadRobustV2 = {
-    kind: 'head-robust-v2',
-    inputSize: [120, 120],
-    spacingMm: 2,
-    clip: [-2, 4],
-    histogramBins: 256,
-    sampleTarget: 1 << 23,
-    minSliceForegroundMm2: 400,
-  };
+  const spec = EVERY_VOXEL_V2;
   let flair: Volume;
   let t1c: Volume;
   let base: HeadRobustFrame;
