@@ -66,6 +66,8 @@ describe('quorum propose-dataset', () => {
       const row = rows.find((x) => x.case === name)!;
       expect(Number(row.lesion_ml)).toBeCloseTo(report.lesionVolumeMl, 3);
       expect(Number(row.uncertainty_ml)).toBeCloseTo(report.uncertaintyMm3 / 1000, 3);
+      expect(Number(row.confidence)).toBeCloseTo(report.confidence, 3);
+      expect(row.low_confidence).toBe(report.lowConfidence ? 'yes' : 'no');
       expect(Number(row.seconds)).toBeGreaterThan(0);
       // both subjects have tumour on slices 75-76: the proposal must find some
       expect(report.lesionVolumeMl).toBeGreaterThan(0.5);

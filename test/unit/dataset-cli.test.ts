@@ -11,15 +11,23 @@ describe('propose-dataset helpers', () => {
 
   it('summary CSV: fixed columns, numbers rounded, messages with commas, quotes and newlines quoted', () => {
     const csv = summaryCsv([
-      { case: 'a', status: 'done', lesionVolumeMl: 12.345678, uncertaintyMl: 0.1, seconds: 3.21 },
+      {
+        case: 'a',
+        status: 'done',
+        lesionVolumeMl: 12.345678,
+        uncertaintyMl: 0.1,
+        confidence: 0.71234567,
+        lowConfidence: true,
+        seconds: 3.21,
+      },
       { case: 'b,c', status: 'error', seconds: 0.5, error: 'bad "file", see\nline 2' },
       { case: 'd', status: 'skipped', lesionVolumeMl: 0, uncertaintyMl: Number.NaN, seconds: 0 },
     ]);
     expect(csv).toBe(
-      'case,status,lesion_ml,uncertainty_ml,seconds,error\n' +
-        'a,done,12.3457,0.1,3.21,\n' +
-        '"b,c",error,,,0.5,"bad ""file"", see line 2"\n' +
-        'd,skipped,0,,0,\n',
+      'case,status,lesion_ml,uncertainty_ml,confidence,low_confidence,seconds,error\n' +
+        'a,done,12.3457,0.1,0.7123,yes,3.21,\n' +
+        '"b,c",error,,,,,0.5,"bad ""file"", see line 2"\n' +
+        'd,skipped,0,,,,0,\n',
     );
   });
 

@@ -40,6 +40,9 @@ export interface SummaryRow {
   status: CaseStatus;
   lesionVolumeMl?: number;
   uncertaintyMl?: number;
+  /** Case confidence of report.json (0-1; absent in reports written before it existed). */
+  confidence?: number;
+  lowConfidence?: boolean;
   seconds: number;
   error?: string;
 }
@@ -51,10 +54,19 @@ function csvField(v: string | number | undefined): string {
 }
 
 export function summaryCsv(rows: SummaryRow[]): string {
-  const lines = ['case,status,lesion_ml,uncertainty_ml,seconds,error'];
+  const lines = ['case,status,lesion_ml,uncertainty_ml,confidence,low_confidence,seconds,error'];
   for (const r of rows)
     lines.push(
-      [r.case, r.status, r.lesionVolumeMl, r.uncertaintyMl, r.seconds, r.error?.replace(/\s+/g, ' ')]
+      [
+        r.case,
+        r.status,
+        r.lesionVolumeMl,
+        r.uncertaintyMl,
+        r.confidence,
+        r.lowConfidence === undefined ? undefined : r.lowConfidence ? 'yes' : 'no',
+        r.seconds,
+        r.error?.replace(/\s+/g, ' '),
+      ]
         .map(csvField)
         .join(','),
     );
@@ -142,6 +154,8 @@ export async function run(argv: string[]): Promise<number> {
           status: 'skipped',
           lesionVolumeMl: done.lesionVolumeMl,
           uncertaintyMl: done.uncertaintyMm3 / 1000,
+          confidence: done.confidence,
+          lowConfidence: done.lowConfidence,
           seconds: 0,
         });
         save();
@@ -184,6 +198,8 @@ export async function run(argv: string[]): Promise<number> {
           status: 'done',
           lesionVolumeMl: report.lesionVolumeMl,
           uncertaintyMl: report.uncertaintyMm3 / 1000,
+          confidence: report.confidence,
+          lowConfidence: report.lowConfidence,
           seconds: (performance.now() - t0) / 1000,
         });
         save(); // before the line: whoever sees the line finds the CSV up to date
