@@ -39,7 +39,7 @@ def load_model(run, deterministic=False, checkpoint='exported.pt'):
     path = os.path.join(run, checkpoint)
     if deterministic or not os.path.exists(path):
         path = os.path.join(run, 'last.pt')
-    ck = torch.load(path)
+    ck = torch.load(path, map_location='cpu')
     arch = {**ck['meta']['arch'], 'mults': tuple(ck['meta']['arch']['mults'])}
     model = UNet(**arch, time_conditioned=not deterministic)
     model.load_state_dict(ck['ema'])

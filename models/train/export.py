@@ -60,7 +60,7 @@ def main():
         print(f'metrics written into {path}')
         return
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
-    ck = torch.load(os.path.join(run, 'last.pt'))
+    ck = torch.load(os.path.join(run, 'last.pt'), map_location='cpu')
     meta = ck['meta']
     version = meta.get('data', 'v1')
     NAME = args.name or NAMES[version]

@@ -55,7 +55,7 @@ def main():
     args = ap.parse_args()
     global OUT
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
-    ck = torch.load(os.path.join(run, 'exported.pt'))
+    ck = torch.load(os.path.join(run, 'exported.pt'), map_location='cpu')
     meta = ck['meta']
     model = UNet(**{**meta['arch'], 'mults': tuple(meta['arch']['mults'])})
     model.load_state_dict(ck['ema'])

@@ -3,8 +3,13 @@ whole-volume Dice of a small ensemble, to catch a broken run early. Not the repo
 (that is evaluate_v2.py on the app's own outputs).
 
   /usr/bin/python3 models/train/quick_check.py --run runs/v2 [--cases 3] [--members 3] [--steps 5]
+  /usr/bin/python3 models/train/quick_check.py --run runs/loso-HT --site HT --members 5 --steps 10 --out r.json
+
+--site S scores every TCGA-LGG patient of site S (the unseen site of a leave-one-site-out fold,
+train.py --hold-out-site S), as loso.py does for all four folds.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -19,7 +24,7 @@ from preprocess import INPUT_SIZE, ModelFrame  # noqa: E402
 
 
 @torch.no_grad()
-def propose(model, frame, vols, members, steps, seed=0, kind='x0'):
+def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu'):
     sched = Schedule(linear_betas(1000))
     g = torch.Generator().manual_seed(seed)
     mean = np.zeros(frame.shape)
@@ -28,8 +33,9 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0'):
         img = torch.from_numpy(np.stack([frame.model_input(vols, k) for k in ks])).repeat_interleave(members, 0)
         x_T = torch.randn(len(img), 1, *INPUT_SIZE, generator=g)
         noises = [torch.randn(x_T.shape, generator=g) for _ in range(steps)]
-        x0 = sample_ddim(model, sched, img, x_T, steps, 1.0, kind, noises)
-        p = ((x0 + 1) / 2).clamp(0, 1).view(len(ks), members, *INPUT_SIZE).mean(1)
+        x0 = sample_ddim(model, sched, img.to(device), x_T.to(device), steps, 1.0, kind,
+                         [n.to(device) for n in noises])
+        p = ((x0.cpu() + 1) / 2).clamp(0, 1).view(len(ks), members, *INPUT_SIZE).mean(1)
         for k, pk in zip(ks, p.numpy()):
             frame.place(mean, k, frame.to_native(pk))
     return mean > 0.5
@@ -42,19 +48,31 @@ def main():
     ap.add_argument('--members', type=int, default=3)
     ap.add_argument('--steps', type=int, default=5)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--site', help='score every TCGA-LGG patient of this site instead')
+    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--out', help='JSON with the per-patient Dice')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model, meta, it = load_model(args.run, checkpoint='last.pt')
-    _, held = split()
-    pick = held[::max(1, len(held) // args.cases)][:args.cases]
+    model.to(args.device)
+    train, held = split()
+    if args.site:
+        pick = [c for c in train + held if c['dataset'] == 'tcga-lgg' and c['site'] == args.site]
+    else:
+        pick = held[::max(1, len(held) // args.cases)][:args.cases]
     scores = []
     for c in pick:
         vols, truth, spacing, direction = load_case(c)
         frame = ModelFrame(vols, spacing, direction)
-        pred = propose(model, frame, vols, args.members, args.steps, kind=meta.get('prediction', 'x0'))
+        pred = propose(model, frame, vols, args.members, args.steps, kind=meta.get('prediction', 'x0'),
+                       device=args.device)
         scores.append(dice(pred, truth > 0))
         print(f"iter {it} {c['name']:28s} {c['role']:18s} Dice {scores[-1]:.3f}", flush=True)
     print(f'iter {it} mean Dice {np.mean(scores):.3f}')
+    if args.out:
+        json.dump(dict(run=args.run, iter=it, site=args.site, members=args.members, steps=args.steps,
+                       dice={c['name']: s for c, s in zip(pick, scores)}, mean=float(np.mean(scores)),
+                       min=float(np.min(scores))), open(args.out, 'w'), indent=1)
 
 
 if __name__ == '__main__':

@@ -47,11 +47,19 @@ def augment(img, lab, g):
     return img, lab
 
 
-def load_cache_v2():
-    """Training slices of runs/cache-v2.npz (build_cache.py) -> image [N,2,H,W], label 0/1 [N,1,H,W]."""
+def load_cache_v2(hold_out_site=None):
+    """Training slices of runs/cache-v2.npz (build_cache.py) -> image [N,2,H,W], label 0/1 [N,1,H,W].
+
+    hold_out_site: a leave-one-site-out fold other than the shipped one: that TCGA-LGG site is left
+    out and the shipped fold's held-out site (datasets.HELD_OUT_SITE) trains instead; the held-out
+    patients of every site stay held out."""
     d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
-    keep = d['train']
     cases = json.loads(str(d['cases']))
+    keep = d['train']
+    if hold_out_site:
+        ok = np.array([(c['role'] == 'train' or c['role'] == 'held-out site') and c['site'] != hold_out_site
+                       for c in cases])
+        keep = ok[d['case']]
     names = sorted({cases[i]['name'] for i in np.unique(d['case'][keep])})
     img = torch.from_numpy(d['image'][keep])
     lab = torch.from_numpy((d['label'][keep] > 127).astype(np.float32))
@@ -80,6 +88,8 @@ def main():
     ap.add_argument('--init', help='start from a compact checkpoint (models/train/checkpoints/*.pt) when the run is new')
     ap.add_argument('--init-keep-iter', action='store_true',
                     help='continue its iteration count (same --iters schedule) instead of a new schedule from 0')
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (a lent GPU machine)')
+    ap.add_argument('--hold-out-site', help='leave-one-site-out fold: TCGA-LGG site to hold out (default: the shipped split)')
     ap.add_argument('--data', choices=['v1', 'v2'], default='v2',
                     help='v2: every training case of datasets.py, preprocess.py (build_cache.py first); v1: 3 BraTS subjects')
     ap.add_argument('--mults', default=','.join(map(str, ARCH['mults'])), help='UNet channel multipliers')
@@ -89,7 +99,7 @@ def main():
     os.makedirs(run, exist_ok=True)
 
     if args.data == 'v2':
-        img, lab, subjects = load_cache_v2()
+        img, lab, subjects = load_cache_v2(args.hold_out_site)
         aug = augment_v2
     else:
         img, lab = load_slices(TRAIN_SUBJECTS)
@@ -98,14 +108,15 @@ def main():
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
 
     arch = dict(ARCH, base=args.base, mults=tuple(int(m) for m in args.mults.split(',')))
-    model = UNet(**arch, time_conditioned=args.mode == 'diffusion')
+    dev = torch.device(args.device)
+    model = UNet(**arch, time_conditioned=args.mode == 'diffusion').to(dev)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = Schedule(linear_betas(1000))
     start, t_start = 0, time.time()
     last = os.path.join(run, 'last.pt')
     if os.path.exists(last):
-        ck = torch.load(last)
+        ck = torch.load(last, map_location=dev)
         model.load_state_dict(ck['model'])
         ema.load_state_dict(ck['ema'])
         opt.load_state_dict(ck['opt'])
@@ -113,7 +124,7 @@ def main():
         print(f'resumed at {start}', flush=True)
     elif args.init:
         # a committed compact checkpoint (export.py --compact): weights only, fresh optimiser
-        ck = torch.load(args.init)
+        ck = torch.load(args.init, map_location=dev)
         model.load_state_dict({k: v.float() for k, v in ck['model'].items()})
         ema.load_state_dict({k: v.float() for k, v in ck['ema'].items()})
         start = ck['iter'] if args.init_keep_iter else 0
@@ -133,14 +144,16 @@ def main():
         x_img, x_lab = aug(img[idx].float(), lab[idx].float(), g)
         x0 = x_lab * 2 - 1
         if args.mode == 'diffusion':
+            # noise and the noisy mask are drawn on the CPU (one generator): the same run on any device
             t = torch.randint(0, schedule.T, (args.batch,), generator=g)
             noise = torch.randn(x0.shape, generator=g)
             x_t = schedule.q_sample(x0, t, noise)
-            pred = model(x_img, x_t, t.float())
             target = {'x0': x0, 'epsilon': noise, 'v': schedule.v_target(x0, t, noise)}[args.prediction]
-            loss = F.mse_loss(pred, target)
+            pred = model(x_img.to(dev), x_t.to(dev), t.float().to(dev))
+            loss = F.mse_loss(pred, target.to(dev))
         else:
-            logits = model(x_img, torch.zeros_like(x0), torch.zeros(args.batch))
+            x_img, x_lab = x_img.to(dev), x_lab.to(dev)
+            logits = model(x_img, torch.zeros_like(x_lab), torch.zeros(args.batch, device=dev))
             loss = F.binary_cross_entropy_with_logits(logits, x_lab) + dice_loss(torch.sigmoid(logits), x_lab)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -156,7 +169,9 @@ def main():
             log.flush()
             print(rec, flush=True)
         if (it + 1) % 100 == 0 or it == args.iters - 1:
-            ck = dict(model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), iter=it + 1, meta=meta)
+            cpu = lambda sd: {k: v.cpu() for k, v in sd.items()}  # noqa: E731  (loads on a CPU-only machine)
+            ck = dict(model=cpu(model.state_dict()), ema=cpu(ema.state_dict()), opt=opt.state_dict(), iter=it + 1,
+                      meta=meta)
             torch.save(ck, last + '.tmp')
             os.replace(last + '.tmp', last)
 
