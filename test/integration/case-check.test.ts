@@ -4,13 +4,13 @@
  * the names reveal is refused at once, naming what is missing and every file with why it was or
  * was not taken, and leaves no --out folder behind (propose and propose-dataset).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCase, requireSequences } from '../../core/src/node/case.ts';
-import { DATA, REPO } from '../helpers/paths.ts';
+import { quorum } from '../helpers/cli.ts';
+import { DATA } from '../helpers/paths.ts';
 
 const PAT222 = join(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
 const tmp = mkdtempSync(join(tmpdir(), 'quorum-case-check-'));
@@ -22,16 +22,6 @@ function caseOf(name: string, files: Record<string, string>): string {
   mkdirSync(dir);
   for (const [link, target] of Object.entries(files)) symlinkSync(join(PAT222, target), join(dir, link));
   return dir;
-}
-
-function quorum(...args: string[]) {
-  const t0 = performance.now();
-  const r = spawnSync('node', [join(REPO, 'bin', 'quorum.mjs'), ...args], {
-    encoding: 'utf8',
-    cwd: REPO,
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (performance.now() - t0) / 1000 };
 }
 
 describe('case recognition and the check before the engine', () => {

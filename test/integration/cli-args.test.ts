@@ -2,21 +2,12 @@
  * The command line as a user types it (node bin/quorum.mjs): --help on every command, and a
  * misspelled option refused (exit 2) before anything is read or any engine is started.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PAT3, REPO } from '../helpers/paths.ts';
-
-function quorum(...args: string[]) {
-  const r = spawnSync('node', [join(REPO, 'bin', 'quorum.mjs'), ...args], {
-    encoding: 'utf8',
-    cwd: REPO,
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { quorum } from '../helpers/cli.ts';
+import { PAT3 } from '../helpers/paths.ts';
 
 describe('quorum command line', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'quorum-args-'));

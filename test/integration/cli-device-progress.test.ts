@@ -4,27 +4,20 @@
  * the CPU; a device asked for by name that is not there stops the run with a clear message and no
  * output folder; a piped run prints plain progress lines (case, slices, ETA) as it goes.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { duration } from '../../workers/src/cli/progress.ts';
-import { PAT3, REPO } from '../helpers/paths.ts';
+import { quorumWith } from '../helpers/cli.ts';
+import { PAT3 } from '../helpers/paths.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'quorum-device-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function quorum(args: string[], env: Record<string, string> = {}) {
-  // spawnSync with pipes: stdout and stderr are not terminals, as in a batch job
-  const r = spawnSync('node', [join(REPO, 'bin', 'quorum.mjs'), ...args], {
-    encoding: 'utf8',
-    cwd: REPO,
-    timeout: 120_000,
-    env: { ...process.env, ...env },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+// pipes: stdout and stderr are not terminals, as in a batch job
+const quorum = (args: string[], env: Record<string, string> = {}) =>
+  quorumWith({ env, timeoutMs: 120_000 }, ...args);
 
 describe('device and progress in the CLI', () => {
   let autoDevice = '';

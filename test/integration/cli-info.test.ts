@@ -2,7 +2,7 @@
  * `quorum info <file-or-folder>` as a user runs it (node bin/quorum.mjs), checked against
  * nibabel (NIfTI) and dcm2niix's reference output (DICOM folder).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,16 +10,8 @@ import type { Geometry } from '../../core/src/geometry.ts';
 import { affineFromVolume, voxelToWorld, worldToVoxel } from '../../core/src/geometry.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Vec3 } from '../../core/src/volume.ts';
-import { DATA, PAT3, PYTHON, REPO } from '../helpers/paths.ts';
-
-function quorum(...args: string[]) {
-  const r = spawnSync('node', [join(REPO, 'bin', 'quorum.mjs'), ...args], {
-    encoding: 'utf8',
-    cwd: REPO,
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { quorum } from '../helpers/cli.ts';
+import { DATA, PAT3, PYTHON } from '../helpers/paths.ts';
 
 describe('quorum info', () => {
   it('a NIfTI file: dims, geometry (LPS), datatype, range and sequence as nibabel sees them', () => {

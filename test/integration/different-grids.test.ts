@@ -5,19 +5,20 @@
  * through world coordinates, says so with the overlap and the angle, comes close to the original
  * T1c inside the brain, and proposes the same lesion as the single-grid case (Dice >= 0.9).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sameGrid, voxelToWorld } from '../../core/src/geometry.ts';
+import { sameGrid } from '../../core/src/geometry.ts';
 import { dice } from '../../core/src/metrics.ts';
 import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { resampleToGrid } from '../../core/src/resample.ts';
-import type { Mat3, Vec3, Volume } from '../../core/src/volume.ts';
+import type { Vec3, Volume } from '../../core/src/volume.ts';
 import { describeCase } from '../../workers/src/host/cases.ts';
-import { DATA, REPO } from '../helpers/paths.ts';
+import { quorumWith } from '../helpers/cli.ts';
+import { agreement, centredGrid } from '../helpers/grids.ts';
+import { DATA } from '../helpers/paths.ts';
 
 const PAT222 = join(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
 const tmp = mkdtempSync(join(tmpdir(), 'quorum-grids-'));
@@ -29,13 +30,7 @@ let brain: Volume;
 /** A grid of `dims` x `spacing` tilted by `deg` about the left-right axis, centred on `v`'s centre. */
 function tiltedGrid(v: Volume, deg: number, spacing: Vec3, dims: Vec3) {
   const a = (deg * Math.PI) / 180;
-  const direction: Mat3 = [1, 0, 0, 0, Math.cos(a), Math.sin(a), 0, -Math.sin(a), Math.cos(a)];
-  const centre = voxelToWorld(v, v.dims.map((n) => (n - 1) / 2) as Vec3);
-  const origin = [0, 1, 2].map(
-    (r) =>
-      centre[r] - [0, 1, 2].reduce((s, c) => s + (direction[c * 3 + r] * spacing[c] * (dims[c] - 1)) / 2, 0),
-  ) as Vec3;
-  return { dims, spacing, origin, direction };
+  return centredGrid(v, [1, 0, 0, 0, Math.cos(a), Math.sin(a), 0, -Math.sin(a), Math.cos(a)], spacing, dims);
 }
 
 /** A case folder: pat222's FLAIR (linked) and `t1cOnGrid` written as NIfTI, BraTS-toolkit names. */
@@ -45,35 +40,6 @@ function makeCase(name: string, t1cOnGrid: Volume): string {
   symlinkSync(join(PAT222, 'Flair.nii.gz'), join(dir, 'pat_fla_bet.nii.gz'));
   writeNiftiFile(join(dir, 'pat_t1c_bet.nii.gz'), t1cOnGrid, { datatype: 'float32' });
   return dir;
-}
-
-/** Relative mean absolute error and correlation of `a` against `b` inside the brain mask. */
-function agreement(a: Volume, b: Volume) {
-  let n = 0;
-  let sad = 0;
-  let sb = 0;
-  let sx = 0;
-  let sy = 0;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < b.data.length; i++) {
-    if (!brain.data[i]) continue;
-    const x = a.data[i];
-    const y = b.data[i];
-    n++;
-    sad += Math.abs(x - y);
-    sb += Math.abs(y);
-    sx += x;
-    sy += y;
-    sxy += x * y;
-    sxx += x * x;
-    syy += y * y;
-  }
-  return {
-    relMae: sad / sb,
-    corr: (n * sxy - sx * sy) / Math.sqrt((n * sxx - sx * sx) * (n * syy - sy * sy)),
-  };
 }
 
 beforeAll(async () => {
@@ -121,7 +87,7 @@ describe('a T1c on a tilted, thicker grid than the FLAIR', () => {
       ),
     );
     // 5 mm slices lose detail along z; what is left must still be the same image
-    const m = agreement(back, t1c);
+    const m = agreement(back, t1c, brain);
     expect(m.relMae).toBeLessThan(0.1);
     expect(m.corr).toBeGreaterThan(0.8);
   });
@@ -141,12 +107,12 @@ describe('a T1c on a tilted, thicker grid than the FLAIR', () => {
     const grid = tiltedGrid(t1c, 10, [1, 1, 1], [240, 240, 150]);
     const moved = resampleToGrid(t1c, grid).volume;
     const c = await openCase(makeCase('tilted-1mm', moved));
-    const exact = agreement(c.sequences.t1c as Volume, t1c);
+    const exact = agreement(c.sequences.t1c as Volume, t1c, brain);
     expect(exact.relMae).toBeLessThan(0.04);
     expect(exact.corr).toBeGreaterThan(0.96);
     // the same voxels read as if the slices were straight (the tilt dropped): far worse
     const straight = resampleToGrid({ ...moved, direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] }, t1c).volume;
-    const wrong = agreement(straight, t1c);
+    const wrong = agreement(straight, t1c, brain);
     expect(wrong.corr).toBeLessThan(exact.corr - 0.1);
   });
 
@@ -157,11 +123,8 @@ describe('a T1c on a tilted, thicker grid than the FLAIR', () => {
     symlinkSync(join(PAT222, 'T1c.nii.gz'), join(single, 't1c.nii.gz'));
     const fast = ['--slices', '96:103', '--members', '3', '--steps', '5', '--seed', '1'];
     const run = (dir: string, out: string) => {
-      const r = spawnSync('node', [join(REPO, 'bin', 'quorum.mjs'), 'propose', dir, '--out', out, ...fast], {
-        cwd: REPO,
-        encoding: 'utf8',
-      });
-      expect(r.status, r.stderr).toBe(0);
+      const r = quorumWith({}, 'propose', dir, '--out', out, ...fast);
+      expect(r.code, r.stderr).toBe(0);
       return r.stderr;
     };
     run(single, join(tmp, 'out-single'));

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../workers/src/engine/session.ts';
+import { quorumWith } from '../helpers/cli.ts';
 import { DATA, REPO } from '../helpers/paths.ts';
 
 /**
@@ -17,8 +17,11 @@ const MODEL_DIR = join(REPO, 'models', 'quorum-wt-v2');
 describe('v2 model on an unseen site (quorum propose + quorum evaluate)', () => {
   const out = mkdtempSync(join(tmpdir(), 'quorum-v2-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
-  const cli = (...args: string[]) =>
-    execFileSync('node', [join(REPO, 'bin', 'quorum.mjs'), ...args], { encoding: 'utf8', cwd: REPO });
+  const cli = (...args: string[]) => {
+    const r = quorumWith({}, ...args);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout;
+  };
 
   it('is the default model, and the patient is held out of its training', () => {
     const manifest = readManifest(MODEL_DIR);

@@ -6,18 +6,18 @@
  * still case's does. A T1c on another (rotated, permuted) grid with a correct header registers to
  * the identity, which checks the orientation handed to elastix.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { voxelToWorld } from '../../core/src/geometry.ts';
 import { dice } from '../../core/src/metrics.ts';
 import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { resampleToGrid } from '../../core/src/resample.ts';
 import type { Mat3, Vec3, Volume } from '../../core/src/volume.ts';
-import { DATA, REPO } from '../helpers/paths.ts';
+import { quorumWith } from '../helpers/cli.ts';
+import { agreement, centredGrid } from '../helpers/grids.ts';
+import { DATA } from '../helpers/paths.ts';
 
 const PAT222 = join(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
 const tmp = mkdtempSync(join(tmpdir(), 'quorum-register-'));
@@ -31,31 +31,11 @@ beforeAll(async () => {
 });
 
 /** Correlation with the original T1c inside the brain. */
-function corr(a: Volume): number {
-  let [n, sx, sy, sxy, sxx, syy] = [0, 0, 0, 0, 0, 0];
-  for (let i = 0; i < a.data.length; i++) {
-    if (!brain.data[i]) continue;
-    const x = a.data[i];
-    const y = t1c.data[i];
-    n++;
-    sx += x;
-    sy += y;
-    sxy += x * y;
-    sxx += x * x;
-    syy += y * y;
-  }
-  return (n * sxy - sx * sy) / Math.sqrt((n * sxx - sx * sx) * (n * syy - sy * sy));
-}
+const corr = (a: Volume): number => agreement(a, t1c, brain).corr;
 
-/** A grid with `direction`, centred on the T1c's centre plus `shift` (mm). */
-function gridAt(direction: Mat3, dims: Vec3, shift: Vec3 = [0, 0, 0]) {
-  const centre = voxelToWorld(t1c, t1c.dims.map((n) => (n - 1) / 2) as Vec3);
-  const origin = [0, 1, 2].map(
-    (r) =>
-      centre[r] + shift[r] - [0, 1, 2].reduce((s, c) => s + (direction[c * 3 + r] * (dims[c] - 1)) / 2, 0),
-  ) as Vec3;
-  return { dims, spacing: [1, 1, 1] as Vec3, origin, direction };
-}
+/** A 1 mm grid with `direction`, centred on the T1c's centre plus `shift` (mm). */
+const gridAt = (direction: Mat3, dims: Vec3, shift: Vec3 = [0, 0, 0]) =>
+  centredGrid(t1c, direction, [1, 1, 1], dims, shift);
 
 function makeCase(name: string, t1cVolume: Volume): string {
   const dir = join(tmp, name);
@@ -117,15 +97,8 @@ describe('--register rigid', () => {
     symlinkSync(join(PAT222, 'T1c.nii.gz'), join(still, 't1c.nii.gz'));
     const fast = ['--slices', '96:103', '--members', '3', '--steps', '5', '--seed', '1'];
     const run = (dir: string, out: string, ...extra: string[]) => {
-      const r = spawnSync(
-        'node',
-        [join(REPO, 'bin', 'quorum.mjs'), 'propose', dir, '--out', out, ...fast, ...extra],
-        {
-          cwd: REPO,
-          encoding: 'utf8',
-        },
-      );
-      expect(r.status, r.stderr).toBe(0);
+      const r = quorumWith({}, 'propose', dir, '--out', out, ...fast, ...extra);
+      expect(r.code, r.stderr).toBe(0);
     };
     run(still, join(tmp, 'out-still'));
     run(movedCase, join(tmp, 'out-moved'), '--register', 'rigid');
