@@ -364,7 +364,7 @@ export class Session {
   }
 
   private onProposalEvent(e: ProposalEvent) {
-    const run = { ...this.ui.run, runId: e.runId };
+    const run = { ...this.ui.run, runId: e.type === 'disconnected' ? this.ui.run.runId : e.runId };
     switch (e.type) {
       case 'started':
         Object.assign(run, { slicesTotal: e.slices.length, of: e.steps, message: undefined });
@@ -395,6 +395,7 @@ export class Session {
         this.journalProposal(e.slicesDone, 'cancelled');
         break;
       case 'error':
+      case 'disconnected':
         Object.assign(run, { running: false, message: e.message });
         break;
     }
