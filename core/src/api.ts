@@ -120,7 +120,11 @@ export interface ProposeParams {
   skipEmpty?: boolean;
 }
 
-/** Per-slice result, in the VOLUME's in-plane grid (dims[0] x dims[1] for axial, i fastest). */
+/**
+ * Per-slice result, in the VOLUME's in-plane grid (dims[0] x dims[1] for axial, i fastest). One
+ * type across every boundary: the engine streams it (workers/src/protocol.ts adds its own sums),
+ * the host passes it on, the renderer and loadProposal use it as is.
+ */
 export interface SliceResult {
   k: number;
   width: number;
@@ -132,10 +136,13 @@ export interface SliceResult {
   /** Standard deviation over members: the uncertainty map. */
   std: Float32Array;
   entropy?: Float32Array;
-  /** members x width x height, 0/1, member-major. */
-  members?: Uint8Array;
+  /** One 0/1 mask (width x height) per member, when asked for (includeMembers / keepMembers). */
+  members?: Uint8Array[];
   memberCount: number;
-  /** Slice uncertainty score used for "next most uncertain slice" (higher = look first). */
+  /**
+   * Slice uncertainty score used for "next most uncertain slice" (higher = look first): the
+   * expected disagreement area in mm² (core/src/metrics.ts uncertaintyScore).
+   */
   score: number;
 }
 

@@ -53,6 +53,7 @@ function setup(frames = false) {
         sink.onCancel(() => {
           subscriber = undefined;
           cancelled.push('subscribe');
+          sink.emit({ type: 'disconnected', message: 'unsubscribed' });
         });
         return 'subscribed';
       },

@@ -12,7 +12,8 @@ import { ApiError, disconnectedError, toWireError, type WireError } from './erro
  *   event (the handler's own, e.g. 'done'; or 'disconnected'); a stream whose call failed has
  *   no events.
  * - cancel: the client asks the server to stop a stream; the handler's cancel listeners run and
- *   the stream ends (the handler's own final event, else 'disconnected').
+ *   the handler ends the stream with its own final event (e.g. 'cancelled' once its run has
+ *   stopped; a subscription with no end of its own: 'disconnected').
  * - transport closed: the client rejects every pending call with code 'disconnected' and ends
  *   every open stream with a 'disconnected' event; the server cancels every open stream.
  */
@@ -42,13 +43,16 @@ export interface Transport<M = RpcMessage> {
 export interface StreamSink<E = unknown> {
   /** Sends an event; ignored once the stream has ended. A final event ends the stream. */
   emit(event: E): void;
-  /** Runs `listener` when the client cancels or goes away (at once if it already has). */
+  /**
+   * Runs `listener` when the client cancels or goes away (at once if it already has). After a
+   * cancel the handler ends the stream with a final event of its own.
+   */
   onCancel(listener: () => void): void;
   readonly ended: boolean;
 }
 
 export type CallHandler = (...args: never[]) => unknown;
-export type StreamHandler<E = never> = (args: never[], sink: StreamSink<E>) => unknown;
+export type StreamHandler = (args: never, sink: StreamSink<never>) => unknown;
 
 export interface RpcHandlers {
   calls: Record<string, CallHandler>;
@@ -160,9 +164,9 @@ export class RpcServer {
         this.handlers.onInternalError?.('cancel', e);
       }
     }
-    // A handler without an end of its own (a subscription) still ends with exactly one event.
-    if (fromClient) this.deliver(id, s, disconnected('cancelled'));
-    else {
+    // Cancelled by the client: the stream stays open until the handler ends it. Gone: nothing
+    // more can reach the client, which ended the stream itself.
+    if (!fromClient) {
       s.ended = true;
       this.streams.delete(id);
     }

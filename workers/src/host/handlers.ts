@@ -26,7 +26,11 @@ export function quorumHandlers(service: QuorumService, log?: (line: string) => v
     },
     prelabel: async ([datasetId, params]: [string, PrelabelParams], sink: StreamSink<DatasetEvent>) => {
       const onEvent = (e: DatasetEvent) => sink.emit(e);
-      sink.onCancel(() => service.unsubscribePrelabel(datasetId, onEvent));
+      sink.onCancel(() => {
+        // The queue runs on; this subscription ends (it has no final event of its own).
+        service.unsubscribePrelabel(datasetId, onEvent);
+        sink.emit({ type: 'disconnected', message: 'unsubscribed' });
+      });
       return service.prelabel(datasetId, params, onEvent);
     },
   } satisfies Record<(typeof STREAM_METHODS)[number], unknown>;
