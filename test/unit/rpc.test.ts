@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { ProposalEvent } from '../../core/src/api.ts';
+import { connectSocketApi } from '../../core/src/api-socket.ts';
 import { QuorumError } from '../../core/src/errors.ts';
 import {
   RpcClient,
@@ -8,6 +10,7 @@ import {
   type StreamSink,
 } from '../../core/src/rpc/channel.ts';
 import { ApiError, toWireError } from '../../core/src/rpc/errors.ts';
+import { decodeFrame, encodeFrame } from '../../core/src/rpc/frame.ts';
 import { createTransportPair } from '../../core/src/rpc/memory.ts';
 
 type Ev =
@@ -185,5 +188,62 @@ describe('core/src/rpc over an in-memory transport pair', () => {
     await client.stream('subscribe', [], a.onEvent).result;
     server.dispose('bye');
     expect(await a.ended).toEqual({ type: 'disconnected', message: 'bye' });
+  });
+});
+
+describe('QuorumApi over a byte socket (core/src/api-socket.ts)', () => {
+  it("streams the last argument's events, keeps voxels binary, and ends an open stream with 'disconnected'", async () => {
+    // A fake WebSocket whose far end is an RpcServer reading binary frames.
+    const listeners: Record<string, ((ev: { data: unknown }) => void)[]> = {};
+    const serverSide: { deliver?: (m: RpcMessage) => void; close?: () => void } = {};
+    const socket = {
+      binaryType: 'blob',
+      readyState: 1,
+      send(data: Uint8Array) {
+        const copy = data.slice();
+        void Promise.resolve().then(() => serverSide.deliver?.(decodeFrame<RpcMessage>(copy)));
+      },
+      addEventListener(type: string, cb: (ev: { data: unknown }) => void) {
+        (listeners[type] ??= []).push(cb);
+      },
+    };
+    const emitters: ((e: unknown) => void)[] = [];
+    new RpcServer(
+      {
+        send: (m) => {
+          const bytes = encodeFrame(m);
+          for (const l of listeners.message ?? []) l({ data: bytes.buffer });
+        },
+        onMessage: (l) => {
+          serverSide.deliver = l;
+        },
+        onClose: (l) => {
+          serverSide.close = l;
+        },
+      },
+      {
+        calls: { getVolume: () => ({ data: new Int16Array([1, -2, 3]) }) },
+        streams: {
+          propose: async (_args: [unknown], sink: StreamSink<unknown>) => {
+            emitters.push((e) => sink.emit(e));
+            return { runId: 'r1' };
+          },
+        },
+        isFinal: (e) => (e as { type: string }).type === 'done',
+      },
+    );
+    const api = await connectSocketApi(socket);
+    expect(socket.binaryType).toBe('arraybuffer');
+    const v = await api.getVolume('c', 'flair');
+    expect(v.data).toBeInstanceOf(Int16Array);
+    expect([...v.data]).toEqual([1, -2, 3]);
+    const events: ProposalEvent[] = [];
+    expect(await api.propose({ caseId: 'c', slices: 'all' }, (e) => events.push(e))).toEqual({ runId: 'r1' });
+    emitters[0]({ type: 'started', runId: 'r1', slices: [1], members: 1, steps: 1 });
+    await new Promise((r) => setTimeout(r, 5));
+    for (const l of listeners.close ?? []) l({ data: undefined });
+    serverSide.close?.();
+    expect(events.map((e) => e.type)).toEqual(['started', 'disconnected']);
+    await expect(api.listRecent()).rejects.toMatchObject({ code: 'disconnected' });
   });
 });
