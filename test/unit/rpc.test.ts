@@ -204,7 +204,7 @@ describe('QuorumApi over a byte socket (core/src/api-socket.ts)', () => {
         void Promise.resolve().then(() => serverSide.deliver?.(decodeFrame<RpcMessage>(copy)));
       },
       addEventListener(type: string, cb: (ev: { data: unknown }) => void) {
-        (listeners[type] ??= []).push(cb);
+        listeners[type] = [...(listeners[type] ?? []), cb];
       },
     };
     const emitters: ((e: unknown) => void)[] = [];
