@@ -12,17 +12,12 @@ import {
   protocol,
   session,
 } from 'electron';
-import {
-  API_METHODS,
-  type ApiMethod,
-  type DatasetEvent,
-  type MenuCommand,
-  type PrelabelParams,
-  type ProposeParams,
-  STREAM_METHODS,
-} from '../core/src/api.ts';
+import type { MenuCommand } from '../core/src/api.ts';
+import { contentSecurityPolicy } from '../core/src/csp.ts';
+import { type RpcMessage, RpcServer, type Transport } from '../core/src/rpc/channel.ts';
+import { quorumHandlers } from '../workers/src/host/handlers.ts';
 import { QuorumService, REPO_ROOT, SAMPLE_CASE } from '../workers/src/host/service.ts';
-import { IPC, type IpcReply } from './ipc.ts';
+import { IPC } from './ipc.ts';
 
 /**
  * Electron main: one window, one QuorumService, nothing else. The page is sandboxed and
@@ -33,19 +28,7 @@ import { IPC, type IpcReply } from './ipc.ts';
  */
 
 const RENDERER = join(REPO_ROOT, 'renderer', 'dist');
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "worker-src 'self' blob:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+const CSP = contentSecurityPolicy();
 
 protocol.registerSchemesAsPrivileged([
   { scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } },
@@ -151,48 +134,23 @@ function buildMenu() {
   Menu.setApplicationMenu(Menu.buildFromTemplate(template));
 }
 
+/** Each page load hands over one MessagePort: its connection to the one set of handlers. */
 function registerIpc() {
-  ipcMain.handle(IPC.call, async (_e, method: ApiMethod, args: unknown[]): Promise<IpcReply> => {
-    try {
-      if (!API_METHODS.includes(method) || (STREAM_METHODS as readonly ApiMethod[]).includes(method))
-        throw new Error(`unknown method ${method}`);
-      const fn = service[method] as (...a: unknown[]) => Promise<unknown>;
-      return { ok: true, value: await fn.apply(service, args) };
-    } catch (err) {
-      const e = err as Error & { code?: string; file?: string };
-      return { ok: false, error: { code: e.code ?? 'internal', message: e.message, file: e.file } };
-    }
+  const handlers = quorumHandlers(service, (line) => console.error(line));
+  ipcMain.on(IPC.connect, (e) => {
+    const [port] = e.ports;
+    if (!port) return;
+    const transport: Transport = {
+      send: (m) => port.postMessage(m),
+      onMessage: (listener) => port.on('message', (ev) => listener(ev.data as RpcMessage)),
+      onClose: (listener) => {
+        port.once('close', listener);
+        e.sender.once('destroyed', listener);
+      },
+    };
+    new RpcServer(transport, handlers);
+    port.start();
   });
-  ipcMain.handle(IPC.propose, async (e, callId: number, params: ProposeParams): Promise<IpcReply> => {
-    try {
-      const sender = e.sender;
-      const r = await service.propose(params, (event) => {
-        if (!sender.isDestroyed()) sender.send(IPC.event, callId, event);
-      });
-      return { ok: true, value: r };
-    } catch (err) {
-      const x = err as Error & { code?: string; file?: string };
-      return { ok: false, error: { code: x.code ?? 'internal', message: x.message, file: x.file } };
-    }
-  });
-  ipcMain.handle(
-    IPC.stream,
-    async (e, callId: number, method: ApiMethod, args: unknown[]): Promise<IpcReply> => {
-      try {
-        if (method !== 'prelabel') throw new Error(`unknown streaming method ${method}`);
-        const sender = e.sender;
-        const datasetId = args[0] as string;
-        const onEvent = (event: DatasetEvent) => {
-          if (!sender.isDestroyed()) sender.send(IPC.event, callId, event);
-          else service.unsubscribePrelabel(datasetId, onEvent);
-        };
-        return { ok: true, value: await service.prelabel(datasetId, args[1] as PrelabelParams, onEvent) };
-      } catch (err) {
-        const x = err as Error & { code?: string; file?: string };
-        return { ok: false, error: { code: x.code ?? 'internal', message: x.message, file: x.file } };
-      }
-    },
-  );
 }
 
 function lockDown() {

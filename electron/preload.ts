@@ -1,72 +1,43 @@
 import { contextBridge, ipcRenderer, webUtils } from 'electron';
-import {
-  API_METHODS,
-  type ApiError,
-  type ApiEvent,
-  type ApiMethod,
-  isFinalEvent,
-  type MenuCommand,
-  type ProposalEvent,
-  type ProposeParams,
-  QUORUM_GLOBAL,
-  type QuorumApi,
-  STREAM_METHODS,
-} from '../core/src/api.ts';
-import { IPC, type IpcReply } from './ipc.ts';
+import { type MenuCommand, QUORUM_GLOBAL, type QuorumApi } from '../core/src/api.ts';
+import { createApiClient } from '../core/src/api-client.ts';
+import { RpcClient, type RpcMessage } from '../core/src/rpc/channel.ts';
+import type { ApiError } from '../core/src/rpc/errors.ts';
+import { IPC } from './ipc.ts';
 
 /**
- * The renderer's only door to the system: QuorumApi over IPC, exposed with contextBridge into a
- * sandboxed, context-isolated page. Typed arrays travel by structured clone (binary, no JSON).
- * Nothing else from Node or Electron is reachable from the page.
+ * The renderer's only door to the system: QuorumApi over the RPC layer (core/src/rpc) on a
+ * MessagePort handed to the main process, exposed with contextBridge into a sandboxed,
+ * context-isolated page. Typed arrays travel by structured clone (binary, no JSON). Nothing else
+ * from Node or Electron is reachable from the page.
  */
-const unwrap = (r: IpcReply) => {
-  if (r.ok) return r.value;
-  // contextBridge keeps only `message` of Error objects; a plain object keeps `code` and `file`
-  // too. The renderer reads e.code / e.message (never instanceof) in both modes.
-  throw { name: 'ApiError', ...r.error } satisfies Pick<ApiError, 'name' | 'code' | 'message'>;
+const { port1, port2 } = new MessageChannel();
+ipcRenderer.postMessage(IPC.connect, null, [port2]);
+
+const client = new RpcClient(
+  {
+    send: (m) => port1.postMessage(m),
+    onMessage: (listener) => {
+      port1.onmessage = (ev: MessageEvent<RpcMessage>) => listener(ev.data);
+    },
+    // The page and this preload go away together; the main process closes when the app quits.
+    onClose: () => {},
+  },
+  {
+    // contextBridge keeps only `message` of Error objects; a plain object keeps `code` and `file`
+    // too. The renderer reads e.code / e.message (never instanceof) in both modes.
+    makeError: (e) => ({ name: 'ApiError', ...e }) satisfies Pick<ApiError, 'name' | 'code' | 'message'>,
+  },
+);
+
+const api: QuorumApi = {
+  ...createApiClient(client),
+  onMenu: (listener: (cmd: MenuCommand, paths?: string[]) => void) => {
+    const h = (_e: unknown, cmd: MenuCommand, paths?: string[]) => listener(cmd, paths);
+    ipcRenderer.on(IPC.menu, h);
+    return () => ipcRenderer.removeListener(IPC.menu, h);
+  },
+  pathForFile: (file: unknown) => webUtils.getPathForFile(file as File),
 };
 
-const listeners = new Map<number, (e: ApiEvent) => void>();
-let nextCall = 1;
-ipcRenderer.on(IPC.event, (_e, callId: number, event: ApiEvent) => {
-  listeners.get(callId)?.(event);
-  if (isFinalEvent(event)) listeners.delete(callId);
-});
-
-const api: Record<string, unknown> = {};
-for (const m of API_METHODS) {
-  if ((STREAM_METHODS as readonly ApiMethod[]).includes(m)) {
-    if (m === 'propose') continue;
-    // Other streaming methods (prelabel): the callback stays here, the other arguments travel.
-    api[m] = async (...args: unknown[]) => {
-      const callId = nextCall++;
-      listeners.set(callId, args.at(-1) as (e: ApiEvent) => void);
-      try {
-        return unwrap(await ipcRenderer.invoke(IPC.stream, callId, m, args.slice(0, -1)));
-      } catch (e) {
-        listeners.delete(callId);
-        throw e;
-      }
-    };
-    continue;
-  }
-  api[m] = async (...args: unknown[]) => unwrap(await ipcRenderer.invoke(IPC.call, m, args));
-}
-api.propose = async (params: ProposeParams, onEvent: (e: ProposalEvent) => void) => {
-  const callId = nextCall++;
-  listeners.set(callId, onEvent as (e: ApiEvent) => void);
-  try {
-    return unwrap(await ipcRenderer.invoke(IPC.propose, callId, params));
-  } catch (e) {
-    listeners.delete(callId);
-    throw e;
-  }
-};
-api.onMenu = (listener: (cmd: MenuCommand, paths?: string[]) => void) => {
-  const h = (_e: unknown, cmd: MenuCommand, paths?: string[]) => listener(cmd, paths);
-  ipcRenderer.on(IPC.menu, h);
-  return () => ipcRenderer.removeListener(IPC.menu, h);
-};
-api.pathForFile = (file: unknown) => webUtils.getPathForFile(file as File);
-
-contextBridge.exposeInMainWorld(QUORUM_GLOBAL, api as unknown as QuorumApi);
+contextBridge.exposeInMainWorld(QUORUM_GLOBAL, api);

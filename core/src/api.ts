@@ -1,11 +1,14 @@
+import type { DisconnectedEvent } from './rpc/channel.ts';
+import type { WireError } from './rpc/errors.ts';
 import type { Mat3, SequenceName, Vec3, VolumeSource } from './volume.ts';
 
 /**
  * QuorumApi — the ONE interface the renderer talks to. The Node host (workers/src/host/service.ts)
- * implements it; Electron carries it over IPC (electron/preload.ts, binary as structured-clone
- * typed arrays) and browser mode over a WebSocket (binary frames built by encodeFrame below, so
- * voxels never go through JSON). Every method may reject with an ApiError carrying a
- * QuorumError code; the renderer shows `message` to the user.
+ * implements it (workers/src/host/handlers.ts registers it with the RPC layer, core/src/rpc);
+ * Electron carries it over MessagePorts (electron/preload.ts, binary as structured-clone typed
+ * arrays) and browser mode over a WebSocket (core/src/api-socket.ts, binary frames of
+ * core/src/rpc/frame.ts, so voxels never go through JSON). Every method may reject with an
+ * ApiError (core/src/rpc/errors.ts) carrying a QuorumError code; the renderer shows `message`.
  *
  * Everything here is types plus small pure helpers: no DOM, no Node.
  */
@@ -117,7 +120,11 @@ export interface ProposeParams {
   skipEmpty?: boolean;
 }
 
-/** Per-slice result, in the VOLUME's in-plane grid (dims[0] x dims[1] for axial, i fastest). */
+/**
+ * Per-slice result, in the VOLUME's in-plane grid (dims[0] x dims[1] for axial, i fastest). One
+ * type across every boundary: the engine streams it (workers/src/protocol.ts adds its own sums),
+ * the host passes it on, the renderer and loadProposal use it as is.
+ */
 export interface SliceResult {
   k: number;
   width: number;
@@ -129,10 +136,13 @@ export interface SliceResult {
   /** Standard deviation over members: the uncertainty map. */
   std: Float32Array;
   entropy?: Float32Array;
-  /** members x width x height, 0/1, member-major. */
-  members?: Uint8Array;
+  /** One 0/1 mask (width x height) per member, when asked for (includeMembers / keepMembers). */
+  members?: Uint8Array[];
   memberCount: number;
-  /** Slice uncertainty score used for "next most uncertain slice" (higher = look first). */
+  /**
+   * Slice uncertainty score used for "next most uncertain slice" (higher = look first): the
+   * expected disagreement area in mm² (core/src/metrics.ts uncertaintyScore).
+   */
   score: number;
 }
 
@@ -152,7 +162,9 @@ export type ProposalEvent =
   | { type: 'slice'; runId: string; result: SliceResult }
   | { type: 'done'; runId: string; slices: number[]; seconds: number }
   | { type: 'cancelled'; runId: string; slicesDone: number[] }
-  | { type: 'error'; runId: string; code: string; message: string };
+  | { type: 'error'; runId: string; code: string; message: string }
+  /** The connection to the host closed before the run ended (core/src/rpc). */
+  | DisconnectedEvent;
 
 export type ExportFormat = 'nifti-mask' | 'nifti-uncertainty' | 'dicom-seg' | 'report-json' | 'report-csv';
 
@@ -198,9 +210,13 @@ export interface LesionReport {
   model?: { name: string; version: string };
 }
 
-/** A journal entry as carried over the API; F's core/src/journal.ts defines the op content. */
+/**
+ * A journal entry as carried over the API. The host stores records as they come
+ * (workers/src/host/journal-store.ts); the renderer defines the ops and replays them
+ * (renderer/src/lib/edits.ts, renderer/src/lib/replay.ts).
+ */
 export interface JournalRecord {
-  /** JSON-able op (F's journal op type). */
+  /** JSON-able op (the renderer's journal op). */
   op: Record<string, unknown>;
   /** Binary payload of the op (e.g. previous/next voxel values), if any. */
   bytes?: Uint8Array;
@@ -289,7 +305,9 @@ export type DatasetEvent =
       etaSeconds: number;
     }
   | { type: 'case-done'; datasetId: string; case: WorklistCase }
-  | { type: 'case-error'; datasetId: string; case: WorklistCase };
+  | { type: 'case-error'; datasetId: string; case: WorklistCase }
+  /** The connection to the host closed, or the subscription was cancelled (core/src/rpc). */
+  | DisconnectedEvent;
 
 /** Any event streamed to a callback of a streaming method (propose, prelabel). */
 export type ApiEvent = ProposalEvent | DatasetEvent;
@@ -300,6 +318,7 @@ export function isFinalEvent(e: ApiEvent): boolean {
     e.type === 'done' ||
     e.type === 'cancelled' ||
     e.type === 'error' ||
+    e.type === 'disconnected' ||
     (e.type === 'queue' && e.state !== 'running')
   );
 }
@@ -386,7 +405,7 @@ export interface QuorumApi {
 
 /** Request/response methods (the Electron-only helpers onMenu/pathForFile are local to the preload). */
 export type ApiMethod = Exclude<keyof QuorumApi, 'onMenu' | 'pathForFile'>;
-/** Methods callable as plain request/response (propose's callback is handled separately). */
+/** Every method that crosses a process boundary; the STREAM_METHODS among them are RPC streams. */
 export const API_METHODS: readonly ApiMethod[] = [
   'getAppInfo',
   'getModelInfo',
@@ -412,248 +431,18 @@ export const API_METHODS: readonly ApiMethod[] = [
   'loadProposal',
 ];
 
-/** Methods whose last argument is an event callback; the transports stream events to it. */
+/** Methods whose last argument is an event callback: RPC streams (core/src/rpc/channel.ts). */
 export const STREAM_METHODS = ['propose', 'prelabel'] as const satisfies readonly ApiMethod[];
 export type StreamMethod = (typeof STREAM_METHODS)[number];
 
-/** Error as it crosses a process boundary. */
-export interface ApiErrorShape {
-  code: string;
-  message: string;
-  file?: string;
-}
-
-export class ApiError extends Error {
-  readonly code: string;
-  readonly file?: string;
-  constructor(e: ApiErrorShape) {
-    super(e.message);
-    this.name = 'ApiError';
-    this.code = e.code;
-    this.file = e.file;
-  }
-}
+/** Error as it crosses a process boundary (core/src/rpc/errors.ts). */
+export type ApiErrorShape = WireError;
 
 /** Axis-aligned in-plane index helper: voxel (i, j) of slice k in a volume's flat array. */
 export function voxelIndex(dims: Vec3, i: number, j: number, k: number): number {
   return i + dims[0] * (j + dims[1] * k);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Wire format shared by the WebSocket host and client (and usable by any byte transport).
-// A frame is: u32 LE header length | header JSON (UTF-8) | pad to 8 | blobs, each padded to 8.
-// Typed arrays and ArrayBuffers anywhere in the message are replaced in the JSON by
-// { "$bin": n, "t": "<ctor>" } and their bytes travel raw: no base64, no number arrays.
-
-export type WireMessage =
-  | { kind: 'call'; id: number; method: ApiMethod; args: unknown[] }
-  | { kind: 'result'; id: number; value: unknown }
-  | { kind: 'error'; id: number; error: ApiErrorShape }
-  /** Events carry the id of the streaming call (propose, prelabel) that started them. */
-  | { kind: 'event'; callId: number; event: ApiEvent };
-
-// TextEncoder/Decoder exist in every runtime we target (browsers, Node, Electron) but not in the
-// ES2022 lib that core compiles against; reach them through globalThis with a minimal type.
-const textCodec = globalThis as unknown as {
-  TextEncoder: new () => { encode(s: string): Uint8Array };
-  TextDecoder: new () => { decode(b: Uint8Array): string };
-};
-
-const TYPED = {
-  Uint8Array,
-  Int8Array,
-  Uint16Array,
-  Int16Array,
-  Uint32Array,
-  Int32Array,
-  Float32Array,
-  Float64Array,
-} as const;
-type TypedName = keyof typeof TYPED | 'ArrayBuffer';
-
-function typedName(v: unknown): TypedName | undefined {
-  if (v instanceof ArrayBuffer) return 'ArrayBuffer';
-  if (!ArrayBuffer.isView(v)) return undefined;
-  for (const name of Object.keys(TYPED) as (keyof typeof TYPED)[]) if (v instanceof TYPED[name]) return name;
-  return undefined;
-}
-
-export function encodeFrame(msg: WireMessage): Uint8Array {
-  const blobs: Uint8Array[] = [];
-  const header = JSON.stringify(msg, function (this: unknown, _key, value) {
-    // JSON.stringify calls toJSON first; typed arrays have none, so `value` is the array itself.
-    const t = typedName(value);
-    if (!t) return value;
-    const view = value as ArrayBufferView | ArrayBuffer;
-    const bytes =
-      view instanceof ArrayBuffer
-        ? new Uint8Array(view)
-        : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    blobs.push(bytes);
-    return { $bin: blobs.length - 1, t, n: bytes.byteLength };
-  });
-  const head = new textCodec.TextEncoder().encode(header);
-  const pad8 = (n: number) => (n + 7) & ~7;
-  let total = pad8(4 + head.byteLength);
-  for (const b of blobs) total += pad8(b.byteLength);
-  const out = new Uint8Array(total);
-  new DataView(out.buffer).setUint32(0, head.byteLength, true);
-  out.set(head, 4);
-  let at = pad8(4 + head.byteLength);
-  for (const b of blobs) {
-    out.set(b, at);
-    at += pad8(b.byteLength);
-  }
-  return out;
-}
-
-/**
- * Typed arrays in the result may be views onto `frame`'s buffer (zero copy): pass a frame whose
- * buffer the caller owns and will not reuse (not a pooled Node Buffer).
- */
-export function decodeFrame(frame: Uint8Array): WireMessage {
-  if (frame.byteLength < 4)
-    throw new ApiError({ code: 'corrupt', message: 'wire frame shorter than its header' });
-  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const headLen = dv.getUint32(0, true);
-  if (4 + headLen > frame.byteLength)
-    throw new ApiError({ code: 'corrupt', message: 'wire frame header truncated' });
-  const header = new textCodec.TextDecoder().decode(frame.subarray(4, 4 + headLen));
-  const pad8 = (n: number) => (n + 7) & ~7;
-  // Blob offsets follow from the sizes in the header, in order of appearance.
-  const sizes: number[] = [];
-  const starts: number[] = [];
-  const parsed = JSON.parse(header, (_k, v) => {
-    if (v && typeof v === 'object' && typeof v.$bin === 'number' && typeof v.t === 'string')
-      sizes[v.$bin] = v.n;
-    return v;
-  }) as WireMessage;
-  let at = pad8(4 + headLen);
-  for (let i = 0; i < sizes.length; i++) {
-    starts[i] = at;
-    at += pad8(sizes[i]);
-  }
-  if (at > frame.byteLength) throw new ApiError({ code: 'corrupt', message: 'wire frame blobs truncated' });
-  const revive = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(revive);
-    if (!v || typeof v !== 'object') return v;
-    const o = v as Record<string, unknown>;
-    if (typeof o.$bin === 'number' && typeof o.t === 'string') {
-      const start = starts[o.$bin];
-      const n = o.n as number;
-      const src = frame.subarray(start, start + n);
-      if (o.t === 'ArrayBuffer') return src.slice().buffer;
-      const C = TYPED[o.t as keyof typeof TYPED];
-      if (!C) throw new ApiError({ code: 'corrupt', message: `unknown array type ${String(o.t)}` });
-      // A view onto the frame when aligned (no copy of a 36 MB volume); else a copy, since the
-      // transport's buffer offset need not suit Float32Array alignment.
-      const at = frame.byteOffset + start;
-      return at % C.BYTES_PER_ELEMENT === 0 && n % C.BYTES_PER_ELEMENT === 0
-        ? new C(frame.buffer as ArrayBuffer, at, n / C.BYTES_PER_ELEMENT)
-        : new C(src.slice().buffer);
-    }
-    const r: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(o)) r[k] = revive(x);
-    return r;
-  };
-  return revive(parsed) as WireMessage;
-}
-
-/** The subset of WebSocket a client needs (browser WebSocket fits; keeps core free of DOM types). */
-export interface ByteSocket {
-  binaryType: string;
-  send(data: Uint8Array): void;
-  addEventListener(type: 'message', cb: (ev: { data: unknown }) => void): void;
-  addEventListener(type: 'open' | 'close' | 'error', cb: (ev: unknown) => void): void;
-}
-
-/**
- * QuorumApi over a connected byte socket (browser mode). Pending calls reject with
- * 'disconnected' when the socket closes, so the UI never waits forever.
- */
-export function createSocketApi(socket: ByteSocket): QuorumApi {
-  socket.binaryType = 'arraybuffer';
-  let nextId = 1;
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  const listeners = new Map<number, (e: ApiEvent) => void>();
-  let closed: ApiError | undefined;
-  socket.addEventListener('message', (ev) => {
-    const data = ev.data;
-    if (!(data instanceof ArrayBuffer)) return;
-    const msg = decodeFrame(new Uint8Array(data));
-    if (msg.kind === 'event') {
-      listeners.get(msg.callId)?.(msg.event);
-      if (isFinalEvent(msg.event)) listeners.delete(msg.callId);
-      return;
-    }
-    if (msg.kind !== 'result' && msg.kind !== 'error') return;
-    const p = pending.get(msg.id);
-    if (!p) return;
-    pending.delete(msg.id);
-    if (msg.kind === 'result') p.resolve(msg.value);
-    else p.reject(new ApiError(msg.error));
-  });
-  const onClose = () => {
-    closed = new ApiError({ code: 'disconnected', message: 'The Quorum host closed the connection.' });
-    for (const p of pending.values()) p.reject(closed);
-    pending.clear();
-  };
-  socket.addEventListener('close', onClose);
-  socket.addEventListener('error', onClose);
-  const call = (method: ApiMethod, args: unknown[], onEvent?: (e: ApiEvent) => void): Promise<unknown> => {
-    if (closed) return Promise.reject(closed);
-    const id = nextId++;
-    if (onEvent) listeners.set(id, onEvent);
-    return new Promise((resolve, reject) => {
-      pending.set(id, {
-        resolve,
-        reject: (e) => {
-          listeners.delete(id);
-          reject(e);
-        },
-      });
-      socket.send(encodeFrame({ kind: 'call', id, method, args }));
-    });
-  };
-  const api: Record<string, unknown> = {};
-  for (const m of API_METHODS) {
-    api[m] = (STREAM_METHODS as readonly ApiMethod[]).includes(m)
-      ? // the callback stays here; the other arguments travel
-        (...args: unknown[]) => call(m, args.slice(0, -1), args.at(-1) as (e: ApiEvent) => void)
-      : (...args: unknown[]) => call(m, args);
-  }
-  return api as unknown as QuorumApi;
-}
-
 /** Where the API lives: Electron's preload exposes it as window[QUORUM_GLOBAL]; browser mode at WS_PATH. */
 export const QUORUM_GLOBAL = 'quorum';
 export const WS_PATH = '/api';
-
-/**
- * Browser mode: `await connectSocketApi(new WebSocket(`ws://${location.host}${WS_PATH}`))`.
- * Resolves once the socket is open; rejects if it fails to connect.
- */
-export function connectSocketApi(socket: ByteSocket & { readyState: number }): Promise<QuorumApi> {
-  const api = createSocketApi(socket);
-  if (socket.readyState === 1) return Promise.resolve(api);
-  return new Promise((resolve, reject) => {
-    socket.addEventListener('open', () => resolve(api));
-    socket.addEventListener('error', () =>
-      reject(new ApiError({ code: 'disconnected', message: 'Cannot reach the Quorum host.' })),
-    );
-  });
-}
-
-/**
- * The renderer's one call to get the API in either mode: Electron's preload global when present,
- * else the browser-mode WebSocket on the page's own host. `await connectQuorumApi(window)`.
- */
-export function connectQuorumApi(g: {
-  [QUORUM_GLOBAL]?: QuorumApi;
-  location: { host: string };
-  WebSocket: new (url: string) => ByteSocket & { readyState: number };
-}): Promise<QuorumApi> {
-  const injected = g[QUORUM_GLOBAL];
-  if (injected) return Promise.resolve(injected);
-  return connectSocketApi(new g.WebSocket(`ws://${g.location.host}${WS_PATH}`));
-}

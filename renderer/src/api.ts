@@ -1,4 +1,5 @@
-import { connectQuorumApi, type QuorumApi } from '../../core/src/api.ts';
+import type { QuorumApi } from '../../core/src/api.ts';
+import { connectQuorumApi } from '../../core/src/api-socket.ts';
 
 /**
  * The one API object: Electron's preload global (window.quorum) when present, else the

@@ -22,7 +22,7 @@ describe('QuorumApi over WebSocket inside Chromium', () => {
     );
     writeFileSync(
       join(dist, 'entry.ts'),
-      `import { connectQuorumApi } from '${join(REPO, 'core/src/api.ts')}';
+      `import { connectQuorumApi } from '${join(REPO, 'core/src/api-socket.ts')}';
 (window as any).connect = () => connectQuorumApi(window);`,
     );
     await build({

@@ -1,7 +1,8 @@
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { type ByteSocket, connectSocketApi, type QuorumApi, WS_PATH } from '../../core/src/api.ts';
+import { type QuorumApi, WS_PATH } from '../../core/src/api.ts';
+import { type ByteSocket, connectSocketApi } from '../../core/src/api-socket.ts';
 import { DEFAULT_MODEL_DIR } from '../../workers/src/host/paths.ts';
 import { PAT3, PAT4 } from './paths.ts';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeFrame, type WireMessage } from '../../core/src/api.ts';
+import type { RpcMessage as WireMessage } from '../../core/src/rpc/channel.ts';
+import { decodeFrame, encodeFrame } from '../../core/src/rpc/frame.ts';
 
 describe('API wire frames', () => {
   it('round-trips typed arrays as raw bytes, not JSON numbers', () => {

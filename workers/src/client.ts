@@ -1,9 +1,17 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QuorumError } from '../../core/src/errors.ts';
+import { QuorumError, type QuorumErrorCode } from '../../core/src/errors.ts';
 import { DEFAULT_MODEL } from '../../core/src/manifest.ts';
-import type { Device, EngineEvent, HostToEngine, ProposeRequest, ProposeSummary } from './protocol.ts';
+import { RpcClient, type RpcMessage, type StreamCall } from '../../core/src/rpc/channel.ts';
+import {
+  type Device,
+  ENGINE_METHODS,
+  type EngineEvent,
+  type EngineInfo,
+  type ProposeRequest,
+  type ProposeSummary,
+} from './protocol.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_MODEL_DIR = resolve(here, '..', '..', 'models', DEFAULT_MODEL);
@@ -15,24 +23,20 @@ export interface EngineOptions {
 
 export type EngineListener = (e: EngineEvent) => void;
 
-interface Pending {
-  onEvent: EngineListener;
-  resolve: (s: ProposeSummary) => void;
-  reject: (e: Error) => void;
-}
-
 /**
- * The host side of the engine process. Runs are queued in the engine; results stream through
- * `onEvent`. If the engine dies, pending runs reject with 'worker-crashed' and the next
- * request starts a fresh engine: a crash loses only the run in flight.
+ * The host side of the engine process: an RPC client (core/src/rpc) on the child's Node IPC.
+ * Runs are queued in the engine; results stream through `onEvent`. If the engine dies, pending
+ * runs reject with 'worker-crashed' and the next request starts a fresh engine: a crash loses
+ * only the run in flight.
  */
 export class EngineClient {
   private child?: ChildProcess;
-  private ready?: Promise<Extract<EngineEvent, { type: 'ready' }>>;
-  private pending = new Map<number, Pending>();
-  private nextId = 1;
+  private rpc?: RpcClient;
+  private ready?: Promise<EngineInfo>;
+  /** Why the last engine stopped (its open runs end with 'disconnected' and reject with this). */
+  private stopped?: QuorumError;
   private closed = false;
-  info?: Extract<EngineEvent, { type: 'ready' }>;
+  info?: EngineInfo;
 
   private constructor(private readonly opts: EngineOptions) {}
 
@@ -47,7 +51,7 @@ export class EngineClient {
     return this.child?.pid;
   }
 
-  private ensure(): Promise<Extract<EngineEvent, { type: 'ready' }>> {
+  private ensure(): Promise<EngineInfo> {
     if (this.closed) return Promise.reject(new QuorumError('worker-crashed', 'the engine client is closed'));
     if (this.child && this.ready) return this.ready;
     const child = fork(
@@ -67,52 +71,45 @@ export class EngineClient {
     child.stderr?.on('data', (d) => {
       stderr = (stderr + d).slice(-4000);
     });
-    this.ready = new Promise((resolveReady, rejectReady) => {
-      child.on('message', (e: EngineEvent) => {
-        if (e.type === 'ready') {
-          this.info = e;
-          resolveReady(e);
-          return;
-        }
-        const p = this.pending.get(e.id);
-        if (!p) return;
-        p.onEvent(e);
-        if (e.type === 'done') {
-          this.pending.delete(e.id);
-          p.resolve(e.summary);
-        } else if (e.type === 'cancelled') {
-          this.pending.delete(e.id);
-          p.reject(new QuorumError('cancelled', 'cancelled'));
-        } else if (e.type === 'error') {
-          this.pending.delete(e.id);
-          p.reject(new QuorumError(e.code, e.message));
-        }
-      });
-      child.on('exit', (code, signal) => {
-        if (this.child === child) {
-          this.child = undefined;
-          this.ready = undefined;
-        }
-        // Killed by a signal: its stderr (e.g. onnxruntime noting a GPU provider it could not load)
-        // is not the cause. Exited by itself: the last lines of stderr say why.
-        const clean = stderr.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), ''); // ANSI colours
-        const tail = signal ? '' : clean.trim().split('\n').slice(-3).join(' | ');
-        const why = `the engine process stopped (${signal ?? `exit ${code}`})${tail ? `: ${tail}` : ''}`;
-        // The engine could not start (model unreadable, a named --device unavailable): its own
-        // message is the whole story, not a crash.
-        const fatal = signal ? undefined : /^quorum engine: (.+)$/m.exec(clean)?.[1];
-        rejectReady(fatal ? new QuorumError('model', fatal) : new QuorumError('worker-crashed', why));
-        for (const [id, p] of this.pending) {
-          this.pending.delete(id);
-          p.reject(
-            new QuorumError(
-              'worker-crashed',
-              `${why}; this run was lost, the next one starts a fresh engine`,
-            ),
-          );
-        }
-      });
+    const closeListeners: (() => void)[] = [];
+    const rpc = new RpcClient({
+      send: (m) => {
+        if (child.connected) child.send(m);
+      },
+      onMessage: (listener) => child.on('message', (m) => listener(m as RpcMessage)),
+      // On exit, not on disconnect: the exit status and stderr say why it stopped.
+      onClose: (listener) => void closeListeners.push(listener),
     });
+    this.rpc = rpc;
+    let startError: QuorumError | undefined;
+    child.on('exit', (code, signal) => {
+      if (this.child === child) {
+        this.child = undefined;
+        this.ready = undefined;
+      }
+      // Killed by a signal: its stderr (e.g. onnxruntime noting a GPU provider it could not load)
+      // is not the cause. Exited by itself: the last lines of stderr say why.
+      const clean = stderr.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), ''); // ANSI colours
+      const tail = signal ? '' : clean.trim().split('\n').slice(-3).join(' | ');
+      const why = `the engine process stopped (${signal ?? `exit ${code}`})${tail ? `: ${tail}` : ''}`;
+      // The engine could not start (model unreadable, a named --device unavailable): its own
+      // message is the whole story, not a crash.
+      const fatal = signal ? undefined : /^quorum engine: (.+)$/m.exec(clean)?.[1];
+      this.stopped = fatal
+        ? new QuorumError('model', fatal)
+        : new QuorumError('worker-crashed', `${why}; this run was lost, the next one starts a fresh engine`);
+      startError = fatal ? this.stopped : new QuorumError('worker-crashed', why);
+      for (const l of closeListeners) l();
+    });
+    this.ready = rpc.call<EngineInfo>(ENGINE_METHODS.info, []).then(
+      (info) => {
+        this.info = info;
+        return info;
+      },
+      (e) => {
+        throw startError ?? e;
+      },
+    );
     return this.ready;
   }
 
@@ -120,18 +117,34 @@ export class EngineClient {
     request: ProposeRequest,
     onEvent: EngineListener = () => {},
   ): { id: number; result: Promise<ProposeSummary>; cancel(): void } {
-    const id = this.nextId++;
+    const id = this.nextRun++;
+    let stream: StreamCall<unknown> | undefined;
+    let cancelled = false;
     const result = new Promise<ProposeSummary>((resolveRun, rejectRun) => {
       this.ensure().then(() => {
-        this.pending.set(id, { onEvent, resolve: resolveRun, reject: rejectRun });
-        this.send({ type: 'propose', id, request });
+        const rpc = this.rpc as RpcClient;
+        stream = rpc.stream(ENGINE_METHODS.propose, [request], (e: EngineEvent) => {
+          if (e.type === 'disconnected') {
+            rejectRun(this.stopped ?? new QuorumError('worker-crashed', e.message));
+            return;
+          }
+          onEvent(e);
+          if (e.type === 'done') resolveRun(e.summary);
+          else if (e.type === 'cancelled') rejectRun(new QuorumError('cancelled', 'cancelled'));
+          else if (e.type === 'error') rejectRun(new QuorumError(e.code as QuorumErrorCode, e.message));
+        });
+        stream.result.catch(rejectRun);
+        if (cancelled) stream.cancel();
       }, rejectRun);
     });
-    return { id, result, cancel: () => this.send({ type: 'cancel', id }) };
-  }
-
-  private send(msg: HostToEngine) {
-    if (this.child?.connected) this.child.send(msg);
+    return {
+      id,
+      result,
+      cancel: () => {
+        cancelled = true;
+        stream?.cancel();
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -144,4 +157,6 @@ export class EngineClient {
       setTimeout(() => child.kill('SIGKILL'), 2000).unref();
     });
   }
+
+  private nextRun = 1;
 }

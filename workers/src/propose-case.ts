@@ -5,7 +5,13 @@ import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
 import { writeNiftiFile } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import type { EngineClient } from './client.ts';
-import type { ChannelVolume, EngineEvent, ProposeRequest, SamplerName, SliceResult } from './protocol.ts';
+import type {
+  ChannelVolume,
+  EngineEvent,
+  EngineSliceResult,
+  ProposeRequest,
+  SamplerName,
+} from './protocol.ts';
 
 /**
  * One case → mask.nii.gz + uncertainty.nii.gz + report.json in a folder. Shared by
@@ -87,7 +93,7 @@ export function proposeCaseToDir(
   const sequences = Object.values(kase.sequences) as Volume[];
   const sources = sequences.map((v) => v.source.path);
   const reference = sequences[0];
-  const results: SliceResult[] = [];
+  const results: EngineSliceResult[] = [];
   const run = engine.propose(
     {
       caseName: kase.root,
@@ -136,7 +142,7 @@ export function proposeCaseToDir(
     let lesionVoxels = 0;
     for (let i = 0; i < mask.length; i++) lesionVoxels += mask[i];
     results.sort((a, b) => a.k - b.k);
-    const uncertaintyMm3 = results.reduce((a, r) => a + r.uncertainty, 0) * reference.spacing[2];
+    const uncertaintyMm3 = results.reduce((a, r) => a + r.score, 0) * reference.spacing[2];
     const report: CaseReport = {
       case: kase.root,
       inputs: Object.fromEntries(Object.entries(kase.sequences).map(([k, v]) => [k, v!.source.path])),
@@ -163,7 +169,7 @@ export function proposeCaseToDir(
       confidence: s.confidence,
       lowConfidence: s.confidence < s.confidenceLowBelow,
       confidenceLowBelow: s.confidenceLowBelow,
-      slices: results.map((r) => ({ k: r.k, lesionAreaMm2: r.lesionAreaMm2, uncertainty: r.uncertainty })),
+      slices: results.map((r) => ({ k: r.k, lesionAreaMm2: r.lesionAreaMm2, uncertainty: r.score })),
       skippedSlices: s.skipped,
       outputs: ['mask.nii.gz', 'uncertainty.nii.gz'],
       warnings: kase.warnings,

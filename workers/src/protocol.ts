@@ -1,11 +1,12 @@
-import type { QuorumErrorCode } from '../../core/src/errors.ts';
+import type { SliceResult } from '../../core/src/api.ts';
 import type { AgreementSums } from '../../core/src/metrics.ts';
+import type { DisconnectedEvent } from '../../core/src/rpc/channel.ts';
 import type { Mat3, SequenceName, Vec3 } from '../../core/src/volume.ts';
 
 /**
- * Messages between a host (CLI, browser-mode host, Electron main) and the engine process.
- * Carried over Node IPC with structured-clone serialisation, so typed arrays travel as binary.
- * The same shapes are used unchanged in every mode.
+ * What a host (CLI, browser-mode host, Electron main) and the engine process exchange, over the
+ * RPC layer (core/src/rpc) on Node IPC with structured-clone serialisation, so typed arrays
+ * travel as binary. The same shapes are used unchanged in every mode.
  */
 export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
 export type SamplerName = 'ddim' | 'ddpm';
@@ -36,16 +37,9 @@ export interface ProposeRequest {
   keepMembers?: boolean;
 }
 
-export interface SliceResult {
-  k: number;
-  /** In the volume's in-plane grid (nx * ny, i fastest). */
-  mean: Float32Array;
-  mask: Uint8Array;
-  std: Float32Array;
+/** The API's slice result (one type), plus what the host and CLI sum over a case. */
+export interface EngineSliceResult extends SliceResult {
   entropy: Float32Array;
-  members?: Uint8Array[];
-  /** Expected disagreement area in mm² (see core/src/metrics.ts uncertaintyScore). */
-  uncertainty: number;
   lesionAreaMm2: number;
   /** Member-agreement pixel counts on the model grid, for the case confidence (core/src/metrics.ts). */
   agreement: AgreementSums;
@@ -69,16 +63,26 @@ export interface ProposeSummary {
   confidenceLowBelow: number;
 }
 
-export type HostToEngine =
-  | { type: 'propose'; id: number; request: ProposeRequest }
-  | { type: 'cancel'; id: number }
-  | { type: 'info'; id: number };
+export type { SliceResult };
 
+/** What the engine process serves (core/src/rpc over Node IPC, structured clone). */
+export const ENGINE_METHODS = {
+  /** call() → EngineInfo, once the model is loaded. */
+  info: 'info',
+  /** stream(request) → null; EngineEvents follow, ending with done, cancelled, error or disconnected. */
+  propose: 'propose',
+} as const;
+
+export interface EngineInfo {
+  device: string;
+  note?: string;
+  model: { name: string; version: string };
+}
+
+/** The events of one propose stream (the RPC envelope carries the run's id). */
 export type EngineEvent =
-  | { type: 'ready'; device: string; note?: string; model: { name: string; version: string } }
   | {
       type: 'progress';
-      id: number;
       done: number;
       total: number;
       slice: number;
@@ -86,7 +90,12 @@ export type EngineEvent =
       steps: number;
       etaSeconds: number;
     }
-  | { type: 'slice'; id: number; result: SliceResult }
-  | { type: 'done'; id: number; summary: ProposeSummary }
-  | { type: 'cancelled'; id: number }
-  | { type: 'error'; id: number; code: QuorumErrorCode; message: string };
+  | { type: 'slice'; result: EngineSliceResult }
+  | { type: 'done'; summary: ProposeSummary }
+  | { type: 'cancelled' }
+  | { type: 'error'; code: string; message: string }
+  | DisconnectedEvent;
+
+export function isFinalEngineEvent(e: EngineEvent): boolean {
+  return e.type === 'done' || e.type === 'cancelled' || e.type === 'error' || e.type === 'disconnected';
+}

@@ -142,6 +142,11 @@ export class DatasetController {
 
   private onEvent(e: DatasetEvent) {
     const w = this.state.worklist;
+    if (e.type === 'disconnected') {
+      // The host went away: nothing more will come from this subscription.
+      if (w) this.set({ progress: {}, error: e.message });
+      return;
+    }
     if (!w || e.datasetId !== w.id) return;
     if (e.type === 'case-progress') {
       const { slicesDone, slicesTotal, etaSeconds } = e;

@@ -8,7 +8,7 @@ export interface SliceRecord {
   memberCount: number;
   width: number;
   height: number;
-  members?: Uint8Array;
+  members?: Uint8Array[];
   lesionVoxels: number;
   reviewed: boolean;
 }

@@ -16,6 +16,7 @@ import { EditHistory } from './edits.ts';
 import type { ToolMode } from './engine.ts';
 import { ProposalStore } from './proposals.ts';
 import { proposalRecord, replayJournal, resetRecord } from './replay.ts';
+import { nextRunState } from './run-state.ts';
 import { watchStrokes } from './strokes.ts';
 import { type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
 import { LESION, PENDING, type UncertaintyStyle, type Viewer } from './viewer.ts';
@@ -364,41 +365,10 @@ export class Session {
   }
 
   private onProposalEvent(e: ProposalEvent) {
-    const run = { ...this.ui.run, runId: e.runId };
-    switch (e.type) {
-      case 'started':
-        Object.assign(run, { slicesTotal: e.slices.length, of: e.steps, message: undefined });
-        break;
-      case 'progress':
-        Object.assign(run, {
-          step: e.step,
-          of: e.of,
-          slicesDone: e.slicesDone,
-          slicesTotal: e.slicesTotal,
-          etaSeconds: e.etaSeconds,
-        });
-        break;
-      case 'slice':
-        this.addProposalSlices([e.result]);
-        run.slicesDone = Math.max(run.slicesDone, this.proposals?.slices.size ?? 0);
-        break;
-      case 'done':
-        Object.assign(run, {
-          running: false,
-          slicesDone: e.slices.length,
-          message: `Done: ${e.slices.length} slices in ${e.seconds.toFixed(1)} s`,
-        });
-        this.journalProposal(e.slices, 'done');
-        break;
-      case 'cancelled':
-        Object.assign(run, { running: false, message: `Cancelled after ${e.slicesDone.length} slices` });
-        this.journalProposal(e.slicesDone, 'cancelled');
-        break;
-      case 'error':
-        Object.assign(run, { running: false, message: e.message });
-        break;
-    }
-    this.set({ run });
+    if (e.type === 'slice') this.addProposalSlices([e.result]);
+    else if (e.type === 'done') this.journalProposal(e.slices, 'done');
+    else if (e.type === 'cancelled') this.journalProposal(e.slicesDone, 'cancelled');
+    this.set({ run: nextRunState(this.ui.run, e, this.proposals?.slices.size ?? 0) });
   }
 
   /** Colour range of the heat map: up to the largest std so far, in steps of 0.05. */

@@ -1,6 +1,6 @@
 import { binaryEntropy, sliceAgreement, uncertaintyScore } from '../../../core/src/metrics.ts';
 import type { ModelFrame } from '../../../core/src/model-frame.ts';
-import type { SliceResult } from '../protocol.ts';
+import type { EngineSliceResult } from '../protocol.ts';
 
 /** Mean and std maps on a native axial plane -> the mask and scores a SliceResult carries. */
 export function planeResult(
@@ -8,7 +8,9 @@ export function planeResult(
   mean: Float32Array,
   std: Float32Array,
   pixelArea: number,
-): Omit<SliceResult, 'agreement'> {
+  frame: Pick<ModelFrame, 'dims'>,
+  memberCount: number,
+): Omit<EngineSliceResult, 'agreement'> {
   const n = mean.length;
   const mask = new Uint8Array(n);
   const entropy = new Float32Array(n);
@@ -20,11 +22,14 @@ export function planeResult(
   }
   return {
     k,
+    width: frame.dims[0],
+    height: frame.dims[1],
     mean,
     mask,
     std,
     entropy,
-    uncertainty: uncertaintyScore(std, pixelArea),
+    memberCount,
+    score: uncertaintyScore(std, pixelArea),
     lesionAreaMm2: lesion * pixelArea,
   };
 }
@@ -53,7 +58,7 @@ export class VolumeAssembly {
   }
 
   /** Places model slice k's native planes (mean, std, member masks: sliceResult with members). */
-  add(k: number, r: Pick<SliceResult, 'mean' | 'std' | 'members'>): void {
+  add(k: number, r: Pick<EngineSliceResult, 'mean' | 'std' | 'members'>): void {
     const axis = this.frame.sliceAxis;
     const [lowAxis, highAxis] = [0, 1, 2].filter((a) => a !== axis);
     const stride = [1, this.dims[0], this.dims[0] * this.dims[1]];
@@ -72,12 +77,12 @@ export class VolumeAssembly {
   }
 
   /** The result of native axial plane k (voxel axis 2) from the assembled volumes. */
-  axial(k: number, pixelArea: number, keepMembers?: boolean): SliceResult {
+  axial(k: number, pixelArea: number, keepMembers?: boolean): EngineSliceResult {
     const n = this.dims[0] * this.dims[1];
     const mean = this.mean.slice(k * n, (k + 1) * n);
     const members = this.members.map((v) => v.slice(k * n, (k + 1) * n));
-    const result: SliceResult = {
-      ...planeResult(k, mean, this.std.slice(k * n, (k + 1) * n), pixelArea),
+    const result: EngineSliceResult = {
+      ...planeResult(k, mean, this.std.slice(k * n, (k + 1) * n), pixelArea, this.frame, members.length),
       // on the native plane here (the model grid crosses it): same sums, finer pixels
       agreement: sliceAgreement(members, mean),
     };

@@ -1,58 +1,94 @@
 /**
  * The engine process: owns the onnxruntime-node session and runs proposals, one at a time,
- * streaming results to its host over IPC. Started by workers/src/client.ts (child_process) or
- * by Electron's utilityProcess; argv: <modelDir> <device>.
+ * streaming results to its host over the RPC layer (core/src/rpc) on Node IPC. Started by
+ * workers/src/client.ts (child_process); argv: <modelDir> <device>.
  */
 import { QuorumError } from '../../../core/src/errors.ts';
-import type { Device, EngineEvent, HostToEngine } from '../protocol.ts';
+import { type RpcMessage, RpcServer, type StreamSink } from '../../../core/src/rpc/channel.ts';
+import { toWireError } from '../../../core/src/rpc/errors.ts';
+import {
+  type Device,
+  ENGINE_METHODS,
+  type EngineEvent,
+  type EngineInfo,
+  isFinalEngineEvent,
+  type ProposeRequest,
+} from '../protocol.ts';
 import { propose } from './propose.ts';
 import { loadModel } from './session.ts';
 
-const send = (e: EngineEvent) => process.send?.(e);
 const [modelDir, device = 'auto'] = process.argv.slice(2);
-const cancelled = new Set<number>();
-const queue: Array<Extract<HostToEngine, { type: 'propose' }>> = [];
+
+interface Run {
+  request: ProposeRequest;
+  sink: StreamSink<EngineEvent>;
+  cancelled: boolean;
+}
+const queue: Run[] = [];
 let busy = false;
 
-const model = await loadModel(modelDir, device as Device).catch((e: Error) => {
+const model = loadModel(modelDir, device as Device).catch((e: Error) => {
   console.error(`quorum engine: ${e.message}`);
   process.exit(3);
-});
-send({
-  type: 'ready',
-  device: model.device,
-  note: model.note,
-  model: { name: model.manifest.name, version: model.manifest.version },
 });
 
 async function drain() {
   if (busy) return;
   busy = true;
+  const m = await model;
   while (queue.length) {
-    const msg = queue.shift()!;
-    const id = msg.id;
+    const run = queue.shift()!;
+    const { sink } = run;
     try {
-      const r = await propose(model, msg.request, {
-        isCancelled: () => cancelled.has(id),
+      const r = await propose(m, run.request, {
+        isCancelled: () => run.cancelled,
         progress: (done, total, slice, step, steps, etaSeconds) =>
-          send({ type: 'progress', id, done, total, slice, step, steps, etaSeconds }),
-        slice: (result) => send({ type: 'slice', id, result }),
+          sink.emit({ type: 'progress', done, total, slice, step, steps, etaSeconds }),
+        slice: (result) => sink.emit({ type: 'slice', result }),
       });
-      send(r === 'cancelled' ? { type: 'cancelled', id } : { type: 'done', id, summary: r });
+      sink.emit(r === 'cancelled' ? { type: 'cancelled' } : { type: 'done', summary: r });
     } catch (e) {
-      const qe = e instanceof QuorumError ? e : new QuorumError('model', (e as Error).stack ?? String(e));
-      send({ type: 'error', id, code: qe.code, message: qe.message });
+      const err = toWireError(e, 'model');
+      // Not a user-facing error: the stack says where the engine broke.
+      if (!(e instanceof QuorumError)) err.message = (e as Error)?.stack ?? err.message;
+      sink.emit({ type: 'error', code: err.code, message: err.message });
     }
-    cancelled.delete(id);
   }
   busy = false;
 }
 
-process.on('message', (msg: HostToEngine) => {
-  if (msg.type === 'cancel') cancelled.add(msg.id);
-  else if (msg.type === 'propose') {
-    queue.push(msg);
-    void drain();
-  }
-});
+new RpcServer(
+  {
+    send: (msg) => {
+      if (process.connected) process.send?.(msg);
+    },
+    onMessage: (listener) => process.on('message', (msg) => listener(msg as RpcMessage)),
+    onClose: (listener) => process.on('disconnect', listener),
+  },
+  {
+    calls: {
+      [ENGINE_METHODS.info]: async (): Promise<EngineInfo> => {
+        const m = await model;
+        return {
+          device: m.device,
+          note: m.note,
+          model: { name: m.manifest.name, version: m.manifest.version },
+        };
+      },
+    },
+    streams: {
+      [ENGINE_METHODS.propose]: ([request]: [ProposeRequest], sink: StreamSink<EngineEvent>) => {
+        const run: Run = { request, sink, cancelled: false };
+        // Stops at the run's next step (or before it starts); the run then ends with 'cancelled'.
+        sink.onCancel(() => {
+          run.cancelled = true;
+        });
+        queue.push(run);
+        void drain();
+        return null;
+      },
+    },
+    isFinal: (e) => isFinalEngineEvent(e as EngineEvent),
+  },
+);
 process.on('disconnect', () => process.exit(0));

@@ -10,7 +10,7 @@ import {
 } from '../../../core/src/metrics.ts';
 import { type ModelFrame, modelFrame } from '../../../core/src/model-frame.ts';
 import { Rng } from '../../../core/src/rng.ts';
-import type { ProposeRequest, ProposeSummary, SliceResult } from '../protocol.ts';
+import type { EngineSliceResult, ProposeRequest, ProposeSummary } from '../protocol.ts';
 import { planeResult, VolumeAssembly } from './assemble.ts';
 import type { LoadedModel } from './session.ts';
 
@@ -20,7 +20,7 @@ const BATCH_IMAGES = 40;
 export interface ProposeHooks {
   isCancelled(): boolean;
   progress(done: number, total: number, slice: number, step: number, steps: number, etaSeconds: number): void;
-  slice(result: SliceResult): void;
+  slice(result: EngineSliceResult): void;
 }
 
 export async function propose(
@@ -177,7 +177,7 @@ function sliceResult(
   frame: ModelFrame,
   pixelArea: number,
   keepMembers?: boolean,
-): SliceResult {
+): EngineSliceResult {
   const HW = H * W;
   const mean = new Float32Array(HW);
   const sq = new Float32Array(HW);
@@ -198,8 +198,8 @@ function sliceResult(
   const meanV = frame.toNative(mean, k);
   const stdV = frame.toNative(stdModel, k);
   const n = meanV.length;
-  const result: SliceResult = {
-    ...planeResult(k, meanV, stdV, pixelArea),
+  const result: EngineSliceResult = {
+    ...planeResult(k, meanV, stdV, pixelArea, frame, members),
     agreement: sliceAgreement(probs, mean),
   };
   if (keepMembers) {

@@ -10,13 +10,15 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { decodeFrame, encodeFrame, type JournalRecord } from '../../../core/src/api.ts';
+import type { JournalRecord } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { decodeFrame, encodeFrame } from '../../../core/src/rpc/frame.ts';
 
 /**
  * The edit journal on disk: append-only, one length-prefixed wire frame per record (the op's JSON
  * with its binary payload raw). Appends are what make it crash-safe: a torn last record is
- * dropped on read, everything before it survives. The op semantics are F's core/src/journal.ts.
+ * dropped on read, everything before it survives. The host stores ops as they come; the renderer
+ * defines and replays them (renderer/src/lib/edits.ts, renderer/src/lib/replay.ts).
  */
 export function appendJournalFile(path: string, records: JournalRecord[]): void {
   if (!records.length) return;
@@ -66,7 +68,7 @@ export function readJournalFile(path: string): JournalRecord[] {
     const len = new DataView(b.buffer, b.byteOffset + at).getUint32(0, true);
     if (at + 4 + len > b.byteLength) break; // torn tail from a crash mid-append
     try {
-      const m = decodeFrame(b.subarray(at + 4, at + 4 + len));
+      const m = decodeFrame<{ kind: string; value: unknown }>(b.subarray(at + 4, at + 4 + len));
       if (m.kind === 'result') out.push(m.value as JournalRecord);
     } catch (e) {
       throw new QuorumError(

@@ -24,18 +24,17 @@ import type {
   WorklistCase,
   WorklistStatus,
 } from '../../../core/src/api.ts';
-import { isFinalEvent } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
-import type { ChannelVolume, ProposeRequest } from '../protocol.ts';
-import { describeCase, type LoadedCase, loadCase } from './cases.ts';
+import { describeCase, loadCase } from './cases.ts';
 import { writeExports } from './exports.ts';
 import { appendJournalFile, readJournalFile } from './journal-store.ts';
 import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE } from './paths.ts';
 import { readProposalDir } from './proposal-files.ts';
+import { type OpenCase, startProposal } from './propose-run.ts';
 import { toVolumeData } from './volume-data.ts';
 import { DatasetWorklist } from './worklist.ts';
 
@@ -55,15 +54,6 @@ export interface HostOptions {
   /** Electron supplies native dialogs; browser mode has none. */
   pickPaths?: QuorumApi['pickPaths'];
   chooseExportDir?: (suggested: string) => Promise<string | null>;
-}
-
-interface OpenCase {
-  info: CaseInfo;
-  data: LoadedCase;
-  input: OpenCaseInput;
-  /** Uncertainty (std) of every slice proposed so far, volume grid; allocated at the first result. */
-  uncertainty?: Float32Array;
-  proposed: Set<number>;
 }
 
 /**
@@ -240,139 +230,15 @@ export class QuorumService implements QuorumApi {
   async propose(params: ProposeParams, onEvent: (e: ProposalEvent) => void): Promise<{ runId: string }> {
     const c = this.get(params.caseId);
     if (this.manifestError) throw new QuorumError('model', this.manifestError);
-    if (c.info.missingForModel.length)
-      throw new QuorumError(
-        'missing-sequence',
-        `the model needs ${c.info.missingForModel.join(', ')}`,
-        c.info.root,
-      );
-    const nz = c.info.geometry.dims[2];
-    let range: [number, number] | undefined;
-    const sel = params.slices;
-    if (sel === 'current') {
-      if (params.currentSlice === undefined)
-        throw new QuorumError('bad-argument', "slices 'current' needs currentSlice");
-      range = [params.currentSlice, params.currentSlice];
-    } else if (Array.isArray(sel)) range = [Math.min(sel[0], sel[1]), Math.max(sel[0], sel[1])];
-    else if (sel !== 'all') range = [Math.min(...sel.slices), Math.max(...sel.slices)];
-    if (
-      range &&
-      (range[0] < 0 || range[1] >= nz || !Number.isInteger(range[0]) || !Number.isInteger(range[1]))
-    )
-      throw new QuorumError('bad-argument', `slices ${range.join('-')} are outside 0-${nz - 1}`);
-    const volumes: Partial<Record<SequenceName, ChannelVolume>> = {};
-    for (const s of this.channels) {
-      const v = c.data.sequences[s] as Volume;
-      volumes[s] = {
-        dims: v.dims,
-        spacing: v.spacing,
-        origin: v.origin,
-        direction: v.direction,
-        data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data),
-      };
-    }
-    const rec = this.manifest?.recommended;
-    const request: ProposeRequest = {
-      volumes,
-      caseName: c.info.name,
-      slices: range,
-      members: params.members ?? rec?.members,
-      steps: params.steps ?? rec?.steps,
-      sampler: params.sampler ?? rec?.sampler,
-      eta: params.eta ?? rec?.eta,
-      seed: params.seed,
-      keepMembers: params.includeMembers,
-    };
-    const runId = randomUUID();
-    const [w, h] = [c.info.geometry.dims[0], c.info.geometry.dims[1]];
-    const engine = await this.engineClient();
-    const t0 = Date.now();
-    const wanted =
-      sel !== 'current' && !Array.isArray(sel) && sel !== 'all' ? new Set(sel.slices) : undefined;
-    let started = false;
-    const delivered: number[] = [];
-    const requested = range
-      ? Array.from({ length: range[1] - range[0] + 1 }, (_, i) => range[0] + i).filter(
-          (k) => !wanted || wanted.has(k),
-        )
-      : Array.from({ length: nz }, (_, i) => i);
-    // Cancel answers at once: the engine stops at its next step (a second or more on a busy CPU
-    // with a big batch), but the user need not wait for it; what it sends after that is dropped.
-    let ended = false;
-    const emit = (ev: ProposalEvent) => {
-      if (ended) return;
-      if (isFinalEvent(ev)) ended = true;
-      onEvent(ev);
-    };
-    const run = engine.propose(request, (e) => {
-      if (ended) return;
-      if (e.type === 'progress') {
-        if (!started) {
-          started = true;
-          emit({
-            type: 'started',
-            runId,
-            slices: requested,
-            members: request.members ?? 0,
-            steps: request.steps ?? 0,
-          });
-        }
-        emit({
-          type: 'progress',
-          runId,
-          slice: e.slice,
-          step: e.step,
-          of: e.steps,
-          slicesDone: e.done,
-          slicesTotal: e.total,
-          etaSeconds: e.etaSeconds,
-        });
-      } else if (e.type === 'slice') {
-        const r = e.result;
-        if (wanted && !wanted.has(r.k)) return;
-        delivered.push(r.k);
-        // Kept host-side so an export has the uncertainty map even if the renderer sends none.
-        c.uncertainty ??= new Float32Array(w * h * nz);
-        c.uncertainty.set(r.std, r.k * w * h);
-        c.proposed.add(r.k);
-        let members: Uint8Array | undefined;
-        if (r.members) {
-          members = new Uint8Array(r.members.length * w * h);
-          for (let i = 0; i < r.members.length; i++) members.set(r.members[i], i * w * h);
-        }
-        emit({
-          type: 'slice',
-          runId,
-          result: {
-            k: r.k,
-            width: w,
-            height: h,
-            mean: r.mean,
-            mask: r.mask,
-            std: r.std,
-            entropy: r.entropy,
-            members,
-            memberCount: request.members ?? 0,
-            score: r.uncertainty,
-          },
-        });
-      }
-    });
-    this.runs.set(runId, () => {
-      run.cancel();
-      emit({ type: 'cancelled', runId, slicesDone: [...delivered] });
-    });
-    run.result
-      .then(
-        (summary) => emit({ type: 'done', runId, slices: summary.slices, seconds: (Date.now() - t0) / 1000 }),
-        (err: Error) => {
-          const code = err instanceof QuorumError ? err.code : 'internal';
-          if (code === 'cancelled') emit({ type: 'cancelled', runId, slicesDone: delivered });
-          else emit({ type: 'error', runId, code, message: err.message });
-        },
-      )
-      .finally(() => this.runs.delete(runId));
-    return { runId };
+    const run = await startProposal(
+      c,
+      params,
+      { channels: this.channels, recommended: this.manifest?.recommended, engine: () => this.engineClient() },
+      onEvent,
+    );
+    this.runs.set(run.runId, run.cancel);
+    void run.finished.finally(() => this.runs.delete(run.runId));
+    return { runId: run.runId };
   }
 
   async cancel(runId: string): Promise<void> {

@@ -3,16 +3,17 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import {
-  API_METHODS,
-  type DatasetEvent,
-  decodeFrame,
-  encodeFrame,
-  type ProposalEvent,
-  type WireMessage,
-  WS_PATH,
-} from '../../../core/src/api.ts';
+import { WS_PATH } from '../../../core/src/api.ts';
+import { browserContentSecurityPolicy } from '../../../core/src/csp.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import {
+  type RpcHandlers,
+  type RpcMessage,
+  RpcServer,
+  type Transport,
+} from '../../../core/src/rpc/channel.ts';
+import { decodeFrame, encodeFrame } from '../../../core/src/rpc/frame.ts';
+import { quorumHandlers } from './handlers.ts';
 import { type HostOptions, QuorumService, REPO_ROOT } from './service.ts';
 
 export const RENDERER_DIST = join(REPO_ROOT, 'renderer', 'dist');
@@ -47,29 +48,8 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-/**
- * The browser-mode CSP: everything from this origin only, the API socket on this exact port,
- * no external requests of any kind. 'wasm-unsafe-eval' is for the image codecs (WebAssembly);
- * blob: workers for cornerstone3D's decoders; inline styles for Svelte transitions.
- */
-export function contentSecurityPolicy(port: number): string {
-  return [
-    "default-src 'none'",
-    "script-src 'self' 'wasm-unsafe-eval'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "font-src 'self'",
-    `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}`,
-    "worker-src 'self' blob:",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-}
-
 function securityHeaders(res: ServerResponse, port: number) {
-  res.setHeader('Content-Security-Policy', contentSecurityPolicy(port));
+  res.setHeader('Content-Security-Policy', browserContentSecurityPolicy(port));
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Referrer-Policy', 'no-referrer');
   // Cross-origin isolation lets cornerstone3D use SharedArrayBuffer for large volumes.
@@ -96,6 +76,7 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
   const log = opts.log ?? (() => {});
   const dist = resolve(opts.rendererDir ?? RENDERER_DIST);
   const service = opts.service ?? new QuorumService({ mode: 'browser', ...opts });
+  const handlers = quorumHandlers(service, log);
   let port = 0;
 
   const server = createServer((req, res) => {
@@ -140,7 +121,7 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, service, log));
+    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, handlers, log));
   });
 
   await new Promise<void>((ok, fail) => {
@@ -165,67 +146,30 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
 }
 
 /**
- * One browser tab: calls in, results and events out. When it goes, its proposal runs are
- * cancelled and its pre-labelling subscriptions dropped (the queue itself runs on).
+ * One browser tab: the RPC layer over its socket, one binary frame per message. When the tab
+ * goes, the layer cancels its open streams: its proposal runs stop and its pre-labelling
+ * subscriptions are dropped (the queue itself runs on).
  */
-function serveSocket(ws: WebSocket, service: QuorumService, log: (l: string) => void) {
-  const runs = new Set<string>();
-  const subscriptions: [string, (e: DatasetEvent) => void][] = [];
-  const send = (m: WireMessage) => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(m));
+function serveSocket(ws: WebSocket, handlers: RpcHandlers, log: (l: string) => void) {
+  const transport: Transport = {
+    send: (m) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(m));
+    },
+    onMessage: (listener) =>
+      ws.on('message', (raw: RawData, isBinary: boolean) => {
+        let msg: RpcMessage;
+        try {
+          if (!isBinary) throw new QuorumError('bad-argument', 'text frames are not part of the protocol');
+          const buf = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
+          // A copy: ws may hand us pooled Buffers, and decoded arrays are views onto the frame.
+          msg = decodeFrame<RpcMessage>(new Uint8Array(buf));
+        } catch (e) {
+          log(`dropped a bad frame: ${(e as Error).message}`);
+          return;
+        }
+        listener(msg);
+      }),
+    onClose: (listener) => ws.on('close', listener),
   };
-  ws.on('message', async (raw: RawData, isBinary: boolean) => {
-    let msg: WireMessage;
-    try {
-      if (!isBinary) throw new QuorumError('bad-argument', 'text frames are not part of the protocol');
-      const buf = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
-      // A copy: ws may hand us pooled Buffers, and decoded arrays are views onto the frame.
-      msg = decodeFrame(new Uint8Array(buf));
-    } catch (e) {
-      log(`dropped a bad frame: ${(e as Error).message}`);
-      return;
-    }
-    if (msg.kind !== 'call') return;
-    const { id, method, args } = msg;
-    try {
-      if (!API_METHODS.includes(method))
-        throw new QuorumError('bad-argument', `unknown method ${String(method)}`);
-      let value: unknown;
-      if (method === 'propose') {
-        const onEvent = (event: ProposalEvent) => {
-          send({ kind: 'event', callId: id, event });
-          if (event.type === 'done' || event.type === 'cancelled' || event.type === 'error')
-            runs.delete(event.runId);
-        };
-        const r = await service.propose(args[0] as Parameters<QuorumService['propose']>[0], onEvent);
-        runs.add(r.runId);
-        value = r;
-      } else if (method === 'prelabel') {
-        const datasetId = args[0] as string;
-        const onEvent = (event: DatasetEvent) => send({ kind: 'event', callId: id, event });
-        subscriptions.push([datasetId, onEvent]);
-        value = await service.prelabel(
-          datasetId,
-          args[1] as Parameters<QuorumService['prelabel']>[1],
-          onEvent,
-        );
-      } else {
-        const fn = service[method] as (...a: unknown[]) => Promise<unknown>;
-        value = await fn.apply(service, args);
-      }
-      send({ kind: 'result', id, value: value ?? null });
-    } catch (e) {
-      const err = e as Error & { code?: string; file?: string };
-      if (!(e instanceof QuorumError)) log(`${method} failed: ${err.stack ?? err.message}`);
-      send({
-        kind: 'error',
-        id,
-        error: { code: err.code ?? 'internal', message: err.message, file: err.file },
-      });
-    }
-  });
-  ws.on('close', () => {
-    for (const r of runs) void service.cancel(r);
-    for (const [d, l] of subscriptions) service.unsubscribePrelabel(d, l);
-  });
+  new RpcServer(transport, handlers);
 }

@@ -1,0 +1,51 @@
+import {
+  API_METHODS,
+  type ApiMethod,
+  type DatasetEvent,
+  isFinalEvent,
+  type PrelabelParams,
+  type ProposalEvent,
+  type ProposeParams,
+  STREAM_METHODS,
+} from '../../../core/src/api.ts';
+import type { CallHandler, RpcHandlers, StreamHandler, StreamSink } from '../../../core/src/rpc/channel.ts';
+import type { QuorumService } from './service.ts';
+
+/**
+ * QuorumService registered once with the RPC layer (core/src/rpc): every adapter (Electron's
+ * MessagePorts, the browser-mode WebSocket) serves these same handlers. Streams are streams: a
+ * client that cancels or goes away stops its proposal run or drops its pre-labelling
+ * subscription (the queue itself runs on).
+ */
+export function quorumHandlers(service: QuorumService, log?: (line: string) => void): RpcHandlers {
+  const streams = {
+    propose: async ([params]: [ProposeParams], sink: StreamSink<ProposalEvent>) => {
+      const r = await service.propose(params, (e) => sink.emit(e));
+      sink.onCancel(() => void service.cancel(r.runId));
+      return r;
+    },
+    prelabel: async ([datasetId, params]: [string, PrelabelParams], sink: StreamSink<DatasetEvent>) => {
+      const onEvent = (e: DatasetEvent) => sink.emit(e);
+      sink.onCancel(() => {
+        // The queue runs on; this subscription ends (it has no final event of its own).
+        service.unsubscribePrelabel(datasetId, onEvent);
+        sink.emit({ type: 'disconnected', message: 'unsubscribed' });
+      });
+      return service.prelabel(datasetId, params, onEvent);
+    },
+  } satisfies Record<(typeof STREAM_METHODS)[number], unknown>;
+  const calls: Record<string, CallHandler> = {};
+  for (const m of API_METHODS as readonly ApiMethod[]) {
+    if (!(STREAM_METHODS as readonly string[]).includes(m)) {
+      const fn = service[m] as (...a: unknown[]) => unknown;
+      calls[m] = (...args: unknown[]) => fn.apply(service, args);
+    }
+  }
+  return {
+    calls,
+    streams: streams as unknown as Record<string, StreamHandler>,
+    isFinal: (e) => isFinalEvent(e as ProposalEvent | DatasetEvent),
+    onInternalError: (method, e) =>
+      log?.(`${method} failed: ${(e as Error)?.stack ?? (e as Error)?.message ?? String(e)}`),
+  };
+}
