@@ -5,10 +5,13 @@ import { QuorumError, type QuorumErrorCode } from '../../core/src/errors.ts';
 import { DEFAULT_MODEL } from '../../core/src/manifest.ts';
 import { RpcClient, type RpcMessage, type StreamCall } from '../../core/src/rpc/channel.ts';
 import {
+  type CaseFileRef,
+  type CasePlan,
   type Device,
   ENGINE_METHODS,
   type EngineEvent,
   type EngineInfo,
+  type EngineStats,
   type ProposeRequest,
   type ProposeSummary,
 } from './protocol.ts';
@@ -145,6 +148,18 @@ export class EngineClient {
         stream?.cancel();
       },
     };
+  }
+
+  /** Reads a host case file into the engine's cache; what the engine would propose on it. */
+  async prepare(ref: CaseFileRef, caseName: string): Promise<CasePlan> {
+    await this.ensure();
+    return (this.rpc as RpcClient).call<CasePlan>(ENGINE_METHODS.prepare, [ref, caseName]);
+  }
+
+  /** The engine process's memory and cache (diagnostics, the bench). */
+  async stats(): Promise<EngineStats> {
+    await this.ensure();
+    return (this.rpc as RpcClient).call<EngineStats>(ENGINE_METHODS.stats, []);
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,8 @@ import {
 } from '../../../core/src/metrics.ts';
 import { type ModelFrame, modelFrame } from '../../../core/src/model-frame.ts';
 import { Rng } from '../../../core/src/rng.ts';
-import type { EngineSliceResult, ProposeRequest, ProposeSummary } from '../protocol.ts';
+import type { SequenceName } from '../../../core/src/volume.ts';
+import type { ChannelVolume, EngineSliceResult, ProposeRequest, ProposeSummary } from '../protocol.ts';
 import { planeResult, VolumeAssembly } from './assemble.ts';
 import type { LoadedModel } from './session.ts';
 
@@ -23,10 +24,30 @@ export interface ProposeHooks {
   slice(result: EngineSliceResult): void;
 }
 
+/** A case's volumes and model frame, built once and reused across requests (engine cache). */
+export interface PreparedCase {
+  volumes: Partial<Record<SequenceName, ChannelVolume>>;
+  frame: ModelFrame;
+}
+
+export function prepareCase(
+  model: LoadedModel,
+  volumes: Partial<Record<SequenceName, ChannelVolume>>,
+  caseName: string,
+): PreparedCase {
+  return { volumes, frame: modelFrame(volumes, model.manifest, caseName) };
+}
+
+/**
+ * Proposes `req.slices` of a case. Each slice's members come from its own RNG seeded by
+ * (seed, k), and the model's output is batch-invariant, so a run cut into slice batches (the host
+ * scheduler) gives exactly the masks of the whole run.
+ */
 export async function propose(
   model: LoadedModel,
   req: ProposeRequest,
   hooks: ProposeHooks,
+  prepared?: PreparedCase,
 ): Promise<ProposeSummary | 'cancelled'> {
   const t0 = performance.now();
   const { manifest, session } = model;
@@ -40,8 +61,10 @@ export async function propose(
     throw new QuorumError('bad-argument', `members must be 1..64, got ${members}`);
   if (!(steps >= 1)) throw new QuorumError('bad-argument', `steps must be >= 1, got ${steps}`);
 
-  const frame = modelFrame(req.volumes, manifest, req.caseName);
-  const ref = req.volumes[manifest.channels[0]]!;
+  if (!prepared && !req.volumes)
+    throw new QuorumError('bad-argument', 'a propose request needs volumes or a case file', req.caseName);
+  const { frame, volumes } = prepared ?? prepareCase(model, req.volumes!, req.caseName);
+  const ref = volumes[manifest.channels[0]]!;
   const nz = frame.dims[2];
   const [a, b] = req.slices ?? [0, nz - 1];
   if (!(a >= 0 && b < nz && a <= b))
