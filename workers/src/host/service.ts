@@ -332,6 +332,8 @@ export class QuorumService implements QuorumApi {
       this.runs.delete(run.runId);
       conn.runs.delete(run.runId);
     });
+    // The case closed or the client went while the run was starting: it stops at once.
+    if (!this.cases.has(c.info.id) || (conn !== this.local && !this.connections.has(conn))) run.cancel();
     return { runId: run.runId };
   }
 
