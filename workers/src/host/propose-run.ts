@@ -26,11 +26,12 @@ export interface OpenCase {
 }
 
 /**
- * Images (slices x members) per engine batch when the host cuts a run: small enough that a
- * single slice asked for meanwhile waits little, big enough to keep the CPU's throughput (on 2
- * cores, 10 images per ONNX call cost per slice what 40 do).
+ * Images (slices x members) per engine batch when the host cuts a run: one slice at the
+ * recommended 5 members. A single slice asked for meanwhile waits for at most one such batch
+ * (goal: <= 2x its time on an idle host, bench/load.bench.ts); bigger batches save little on a
+ * CPU (about 1.8 s against 2.2 s a slice at 40 images, 2 cores) and would make it wait longer.
  */
-export const BATCH_IMAGES = 10;
+export const BATCH_IMAGES = 5;
 
 export interface ProposalContext {
   /** The model's input sequences. */

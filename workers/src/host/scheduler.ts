@@ -6,8 +6,8 @@ import type { EngineEvent, ProposeRequest, ProposeSummary } from '../protocol.ts
  * Fair use of the one engine by every connection of a host. Runs are cut into slice batches (by
  * the caller); the scheduler sends one batch at a time to the engine, taking the next from the
  * next connection in turn and, within a connection, from its next run in turn (round robin). A
- * colleague's single slice waits for at most the batch in flight, not for someone's whole
- * volume. Cancelling a run drops its queued batches here (they never reach the engine) and
+ * connection that had nothing queued takes the next turn, so a colleague's single slice waits
+ * for the batch in flight only, not for someone's whole volume. Cancelling a run drops its queued batches here (they never reach the engine) and
  * cancels the batch in flight, which the engine stops at its next denoising step.
  */
 export interface ScheduledRun {
@@ -81,7 +81,14 @@ export class EngineScheduler {
     this.live.add(run);
     const runs = this.queue.get(owner);
     if (runs) runs.push(run);
-    else this.queue.set(owner, [run]);
+    else {
+      // A connection with nothing queued goes first: the others have been served meanwhile
+      // (the one in flight was just served and is at the back).
+      const rest = [...this.queue];
+      this.queue.clear();
+      this.queue.set(owner, [run]);
+      for (const [o, r] of rest) this.queue.set(o, r);
+    }
     this.pump();
     return { result, cancel: () => this.cancel(run) };
   }

@@ -29,6 +29,7 @@ import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
+import type { EngineStats } from '../protocol.ts';
 import { removeCaseFile } from './case-files.ts';
 import { describeCase, loadCase } from './cases.ts';
 import { type Connection, JournalLocks, newConnection } from './connections.ts';
@@ -166,6 +167,12 @@ export class QuorumService implements QuorumApi {
     conn.subscriptions.clear();
     for (const id of [...conn.cases]) this.dropCase(id);
     this.journalLocks.releaseAll(conn);
+  }
+
+  /** The engine process's memory and case cache (diagnostics, the bench); undefined before it starts. */
+  async engineStats(): Promise<EngineStats | undefined> {
+    const e = await this.engine?.catch(() => undefined);
+    return e?.stats();
   }
 
   /** What the host holds now (diagnostics; the load tests assert on it). */
