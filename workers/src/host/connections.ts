@@ -6,7 +6,7 @@ import { QuorumError } from '../../../core/src/errors.ts';
  */
 export interface Connection {
   id: string;
-  /** Who it is, for people: "browser tab 3 from 127.0.0.1, connected at 14:02:11". */
+  /** Who it is, for people: "browser tab from 127.0.0.1, connected at 14:02:11". */
   label: string;
   /** Open cases by id. */
   cases: Set<string>;
@@ -23,7 +23,7 @@ export function newConnection(what: string): Connection {
   const at = new Date().toTimeString().slice(0, 8);
   return {
     id: `c${n}`,
-    label: `${what} ${n}, connected at ${at}`,
+    label: `${what}, connected at ${at}`,
     cases: new Set(),
     runs: new Set(),
     subscriptions: new Set(),

@@ -121,7 +121,7 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
     }
-    const from = req.socket.remoteAddress ?? 'loopback';
+    const from = (req.socket.remoteAddress ?? 'loopback').replace(/^::ffff:/, '');
     wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, service, from, servers, log));
   });
 
