@@ -151,15 +151,25 @@ export class EngineClient {
   }
 
   /** Reads a host case file into the engine's cache; what the engine would propose on it. */
-  async prepare(ref: CaseFileRef, caseName: string): Promise<CasePlan> {
-    await this.ensure();
-    return (this.rpc as RpcClient).call<CasePlan>(ENGINE_METHODS.prepare, [ref, caseName]);
+  prepare(ref: CaseFileRef, caseName: string): Promise<CasePlan> {
+    return this.call<CasePlan>(ENGINE_METHODS.prepare, [ref, caseName]);
   }
 
   /** The engine process's memory and cache (diagnostics, the bench). */
-  async stats(): Promise<EngineStats> {
+  stats(): Promise<EngineStats> {
+    return this.call<EngineStats>(ENGINE_METHODS.stats, []);
+  }
+
+  /** A call to the engine; one that the engine's exit cut off says why it stopped, as a run does. */
+  private async call<T>(method: string, args: unknown[]): Promise<T> {
     await this.ensure();
-    return (this.rpc as RpcClient).call<EngineStats>(ENGINE_METHODS.stats, []);
+    try {
+      return await (this.rpc as RpcClient).call<T>(method, args);
+    } catch (e) {
+      if ((e as { code?: string })?.code === 'disconnected')
+        throw this.stopped ?? new QuorumError('worker-crashed', (e as Error).message);
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
