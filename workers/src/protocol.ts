@@ -1,4 +1,5 @@
 import type { QuorumErrorCode } from '../../core/src/errors.ts';
+import type { SamplerName } from '../../core/src/lists.ts';
 import type { AgreementSums } from '../../core/src/metrics.ts';
 import type { Mat3, SequenceName, Vec3 } from '../../core/src/volume.ts';
 
@@ -7,8 +8,7 @@ import type { Mat3, SequenceName, Vec3 } from '../../core/src/volume.ts';
  * Carried over Node IPC with structured-clone serialisation, so typed arrays travel as binary.
  * The same shapes are used unchanged in every mode.
  */
-export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
-export type SamplerName = 'ddim' | 'ddpm';
+export type { Device, SamplerName } from '../../core/src/lists.ts';
 
 export interface ChannelVolume {
   dims: Vec3;

@@ -26,10 +26,14 @@ import type {
 } from '../../../core/src/api.ts';
 import { isFinalEvent } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { DEVICES } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
+import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
+import { exportFormatInfo } from '../exports/index.ts';
+import { ProposalMaps } from '../exports/proposal-maps.ts';
 import type { ChannelVolume, ProposeRequest } from '../protocol.ts';
 import { describeCase, type LoadedCase, loadCase } from './cases.ts';
 import { writeExports } from './exports.ts';
@@ -63,6 +67,8 @@ interface OpenCase {
   input: OpenCaseInput;
   /** Uncertainty (std) of every slice proposed so far, volume grid; allocated at the first result. */
   uncertainty?: Float32Array;
+  /** Probability (mean) and member masks of every slice proposed so far, for their exports. */
+  maps?: ProposalMaps;
   proposed: Set<number>;
 }
 
@@ -105,6 +111,7 @@ export class QuorumService implements QuorumApi {
       initialCase: this.opts.initialCase,
       sampleCase: existsSync(SAMPLE_CASE) ? SAMPLE_CASE : undefined,
       nativeDialogs: !!this.opts.pickPaths,
+      exportFormats: exportFormatInfo(),
     };
   }
 
@@ -118,8 +125,8 @@ export class QuorumService implements QuorumApi {
       description: m?.description,
       channels: m?.channels ?? [],
       inputSize: m?.preprocess.inputSize,
-      recommended: m?.recommended ?? { sampler: 'ddim', steps: 10, members: 5, eta: 1 },
-      devices: ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'],
+      recommended: resolveSampling(m),
+      devices: [...DEVICES],
     };
   }
 
@@ -271,17 +278,14 @@ export class QuorumService implements QuorumApi {
         data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data),
       };
     }
-    const rec = this.manifest?.recommended;
     const request: ProposeRequest = {
       volumes,
       caseName: c.info.name,
       slices: range,
-      members: params.members ?? rec?.members,
-      steps: params.steps ?? rec?.steps,
-      sampler: params.sampler ?? rec?.sampler,
-      eta: params.eta ?? rec?.eta,
+      ...resolveSampling(this.manifest, params),
       seed: params.seed,
-      keepMembers: params.includeMembers,
+      // Always: the host keeps the members for the member-mask export; the renderer gets them when asked.
+      keepMembers: true,
     };
     const runId = randomUUID();
     const [w, h] = [c.info.geometry.dims[0], c.info.geometry.dims[1]];
@@ -335,8 +339,10 @@ export class QuorumService implements QuorumApi {
         c.uncertainty ??= new Float32Array(w * h * nz);
         c.uncertainty.set(r.std, r.k * w * h);
         c.proposed.add(r.k);
+        c.maps ??= new ProposalMaps(c.info.geometry.dims);
+        c.maps.add(r);
         let members: Uint8Array | undefined;
-        if (r.members) {
+        if (r.members && params.includeMembers) {
           members = new Uint8Array(r.members.length * w * h);
           for (let i = 0; i < r.members.length; i++) members.set(r.members[i], i * w * h);
         }
@@ -394,7 +400,7 @@ export class QuorumService implements QuorumApi {
       uncertainty: req.uncertainty ?? c.uncertainty,
       proposedSlices: req.proposedSlices ?? [...c.proposed],
     };
-    return writeExports(c.data, c.info, withHostMaps, resolve(dir), this.manifest);
+    return writeExports(c.data, c.info, withHostMaps, resolve(dir), this.manifest, c.maps?.forExport());
   }
 
   async appendJournal(caseId: string, records: JournalRecord[]): Promise<void> {
@@ -421,14 +427,13 @@ export class QuorumService implements QuorumApi {
     const root = resolve(folder);
     let w = this.datasets.get(root);
     if (!w) {
-      const rec = this.manifest?.recommended;
       w = DatasetWorklist.open(root, {
         stateDir: this.stateDir,
         engine: () => {
           if (this.manifestError) return Promise.reject(new QuorumError('model', this.manifestError));
           return this.engineClient();
         },
-        defaults: rec && { members: rec.members, steps: rec.steps, sampler: rec.sampler, eta: rec.eta },
+        defaults: this.manifest && resolveSampling(this.manifest),
       });
       this.datasets.set(w.id, w);
     }
