@@ -107,6 +107,8 @@ export interface ExportFormatInfo {
   needs?: 'dicom-source' | 'proposal';
   /** Ticked when the dialog opens. */
   byDefault?: boolean;
+  /** Can also be written into proposal folders (CLI --export, pre-labelling: PrelabelParams.exports). */
+  inProposals: boolean;
 }
 
 export interface RecentEntry {

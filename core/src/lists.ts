@@ -36,6 +36,9 @@ export const EXPORT_FORMATS = [
 ] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+/** What every proposal folder holds whatever else is asked for (loadProposal reads them back). */
+export const PROPOSAL_BASE_FORMATS: readonly ExportFormat[] = ['nifti-mask', 'nifti-uncertainty'];
+
 /** Rigid registration choices of `openCase` (core/src/node/register.ts). */
 export const REGISTRATIONS = ['none', 'rigid'] as const;
 export type Registration = (typeof REGISTRATIONS)[number];

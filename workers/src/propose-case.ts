@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { QuorumError } from '../../core/src/errors.ts';
-import type { ExportFormat } from '../../core/src/lists.ts';
+import { type ExportFormat, PROPOSAL_BASE_FORMATS } from '../../core/src/lists.ts';
 import { writeFileAtomic } from '../../core/src/node/atomic.ts';
 import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
 import type { Volume } from '../../core/src/volume.ts';
@@ -22,12 +22,9 @@ export type ProposeSettings = Pick<
   ProposeRequest,
   'slices' | 'members' | 'steps' | 'sampler' | 'eta' | 'seed'
 > & {
-  /** Outputs besides report.json (workers/src/exports/; default DEFAULT_PROPOSAL_FORMATS). */
+  /** Outputs besides report.json (workers/src/exports/; always PROPOSAL_BASE_FORMATS). */
   exports?: ExportFormat[];
 };
-
-/** What every proposal folder has, whatever else was asked for: what loadProposal reads back. */
-export const DEFAULT_PROPOSAL_FORMATS: ExportFormat[] = ['nifti-mask', 'nifti-uncertainty'];
 
 /** The formats a proposal folder gets: the default ones plus those asked for, each once. */
 export function proposalFormats(asked: readonly ExportFormat[] = []): ExportFormat[] {
@@ -37,7 +34,7 @@ export function proposalFormats(asked: readonly ExportFormat[] = []): ExportForm
         'bad-argument',
         `export format '${f}' is not written into proposal folders (allowed: ${PROPOSAL_FORMATS.join(', ')})`,
       );
-  return [...new Set([...DEFAULT_PROPOSAL_FORMATS, ...asked])];
+  return [...new Set([...PROPOSAL_BASE_FORMATS, ...asked])];
 }
 
 export interface CaseReport {
@@ -207,7 +204,7 @@ export function completeReport(outDir: string, wanted: ProposeSettings = {}): Ca
   if (!Array.isArray(r.outputs) || typeof r.lesionVolumeMl !== 'number') return undefined;
   if (!r.outputs.every((f) => existsSync(join(outDir, f)))) return undefined;
   const s = r.settings ?? {};
-  const has = r.exports ?? DEFAULT_PROPOSAL_FORMATS;
+  const has = r.exports ?? PROPOSAL_BASE_FORMATS;
   if (wanted.exports?.some((f) => !has.includes(f))) return undefined;
   for (const k of ['members', 'steps', 'sampler', 'eta', 'seed'] as const)
     if (wanted[k] !== undefined && s[k] !== wanted[k]) return undefined;

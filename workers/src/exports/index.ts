@@ -32,8 +32,8 @@ export const EXPORT_WRITERS = new Registry<ExportFormat, ExportWriter>('export f
 /** For the export dialog (AppInfo.exportFormats), in registry order. */
 export function exportFormatInfo(): ExportFormatInfo[] {
   return EXPORT_WRITERS.names.map((f) => {
-    const { format, label, needs, byDefault } = EXPORT_WRITERS.get(f);
-    return { format, label, needs, byDefault };
+    const { format, label, needs, byDefault, inProposals } = EXPORT_WRITERS.get(f);
+    return { format, label, needs, byDefault, inProposals };
   });
 }
 

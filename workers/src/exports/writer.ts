@@ -36,8 +36,6 @@ export interface ExportInput {
 export interface ExportWriter extends ExportFormatInfo {
   format: ExportFormat;
   suffix: string;
-  /** Also written into proposal folders (propose, propose-dataset, pre-labelling) when asked for. */
-  inProposals: boolean;
   /** Needs each member's mask, which the engine sends only when asked (ProposeRequest.keepMembers). */
   keepMembers?: boolean;
   /** true, or why not (said as a warning, nothing written). */

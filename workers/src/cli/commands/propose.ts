@@ -3,6 +3,7 @@ import { QuorumError } from '../../../../core/src/errors.ts';
 import {
   DEVICES,
   type Device,
+  PROPOSAL_BASE_FORMATS,
   REGISTRATIONS,
   type Registration,
   SAMPLERS,
@@ -14,14 +15,9 @@ import { EngineClient } from '../../client.ts';
 import { exportPath, PROPOSAL_FORMATS } from '../../exports/index.ts';
 
 /** What --export can add (mask and uncertainty are always written). */
-const PROPOSE_EXTRA = PROPOSAL_FORMATS.filter((f) => !DEFAULT_PROPOSAL_FORMATS.includes(f));
+const PROPOSE_EXTRA = PROPOSAL_FORMATS.filter((f) => !PROPOSAL_BASE_FORMATS.includes(f));
 
-import {
-  DEFAULT_PROPOSAL_FORMATS,
-  type ProposeSettings,
-  proposalFormats,
-  proposeCaseToDir,
-} from '../../propose-case.ts';
+import { type ProposeSettings, proposalFormats, proposeCaseToDir } from '../../propose-case.ts';
 import {
   type CommandSpec,
   choiceFlag,
