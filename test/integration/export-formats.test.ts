@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
-import { quorumWith } from '../helpers/cli.ts';
+import { quorum, quorumWith } from '../helpers/cli.ts';
 import { linkDataset } from '../helpers/dataset.ts';
 import { PAT3 } from '../helpers/paths.ts';
 
@@ -118,27 +118,11 @@ describe('export formats from the registry: probability map and member masks', (
   }, 360_000);
 
   it('an unknown or proposal-less format is refused before anything runs, naming the allowed ones', () => {
-    const bad = quorumWith(
-      { timeoutMs: 60_000 },
-      'propose',
-      PAT3,
-      '--out',
-      join(root, 'bad'),
-      '--export',
-      'nifti-probabilty',
-    );
-    expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/--export must be one of .*nifti-probability, nifti-members/);
-    const report = quorumWith(
-      { timeoutMs: 60_000 },
-      'propose',
-      PAT3,
-      '--out',
-      join(root, 'bad'),
-      '--export',
-      'report-csv',
-    );
-    expect(report.code).not.toBe(0);
-    expect(report.stderr).toMatch(/--export must be one of/);
+    for (const format of ['nifti-probabilty', 'report-csv']) {
+      const r = quorum('propose', PAT3, '--out', join(root, 'bad'), '--export', format);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/--export must be one of .*nifti-probability, nifti-members/);
+      expect(existsSync(join(root, 'bad'))).toBe(false);
+    }
   });
 });

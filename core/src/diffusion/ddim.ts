@@ -1,4 +1,4 @@
-import { type SamplerEntry, ScheduledSampler, type StepOutput } from './sampler.ts';
+import { type SamplerEntry, ScheduledSampler, type StepArgs, type StepOutput } from './sampler.ts';
 import type { Prediction, Schedule } from './schedule.ts';
 
 /** DDIM (Song et al. 2021): any number of steps >= 1; η = 0 deterministic, η = 1 ~ DDPM variance. */
@@ -36,13 +36,7 @@ export class DdimSampler extends ScheduledSampler {
    * ε = (x_t - √ᾱ_t x0) / √(1 - ᾱ_t) and σ_t = η √((1 - ᾱ_{t-1}) / (1 - ᾱ_t)) √(1 - ᾱ_t / ᾱ_{t-1})
    * (eq. 16). The last step returns x0.
    */
-  step(
-    i: number,
-    pred: Float32Array,
-    x: Float32Array,
-    noise: Float32Array | undefined,
-    out: Float32Array,
-  ): StepOutput {
+  step(...[i, pred, x, noise, out]: StepArgs): StepOutput {
     const t = this.timesteps[i];
     const tPrev = i + 1 < this.timesteps.length ? this.timesteps[i + 1] : -1;
     const x0 = this.predictX0(i, pred, x);

@@ -1,4 +1,4 @@
-import { type SamplerEntry, ScheduledSampler, type StepOutput } from './sampler.ts';
+import { type SamplerEntry, ScheduledSampler, type StepArgs, type StepOutput } from './sampler.ts';
 
 /** The paper's ancestral sampler (Ho et al. 2020): all T steps, t = T-1 .. 0. */
 export class DdpmSampler extends ScheduledSampler {
@@ -17,13 +17,7 @@ export class DdpmSampler extends ScheduledSampler {
    * x_{t-1} ~ q(x_{t-1} | x_t, x0), the posterior of Ho et al. 2020 eq. 6-7:
    * mean = coef1 x0 + coef2 x_t, variance β̃_t (its log clipped at t = 0); no noise at t = 0.
    */
-  step(
-    i: number,
-    pred: Float32Array,
-    x: Float32Array,
-    noise: Float32Array | undefined,
-    out: Float32Array,
-  ): StepOutput {
+  step(...[i, pred, x, noise, out]: StepArgs): StepOutput {
     const t = this.timesteps[i];
     const x0 = this.predictX0(i, pred, x);
     const c1 = this.schedule.posteriorMeanCoef1[t];

@@ -8,6 +8,15 @@ export interface StepOutput {
   x0: Float32Array;
 }
 
+/** step()'s arguments: step index i, the model's prediction at timesteps[i], x there, fresh noise when needsNoise(i), the buffer for x at the next timestep. */
+export type StepArgs = [
+  i: number,
+  pred: Float32Array,
+  x: Float32Array,
+  noise: Float32Array | undefined,
+  out: Float32Array,
+];
+
 /**
  * Samplers in the style of diffusers' schedulers (scheduling_ddim.py): `setTimesteps(n)` chooses
  * the steps, `step()` does the maths for one of them and returns `{ prev, x0 }`, and the model
@@ -20,13 +29,7 @@ export interface Sampler {
   /** Does step index `i` need fresh gaussian noise? (The caller draws it.) */
   needsNoise(i: number): boolean;
   /** x at timesteps[i] and the model's prediction there -> `{ prev: x at the next timestep (written into out), x0 }`. */
-  step(
-    i: number,
-    pred: Float32Array,
-    x: Float32Array,
-    noise: Float32Array | undefined,
-    out: Float32Array,
-  ): StepOutput;
+  step(...args: StepArgs): StepOutput;
 }
 
 export interface SamplerOptions {
@@ -52,13 +55,7 @@ export abstract class ScheduledSampler implements Sampler {
   ) {}
   abstract setTimesteps(n: number): void;
   abstract needsNoise(i: number): boolean;
-  abstract step(
-    i: number,
-    pred: Float32Array,
-    x: Float32Array,
-    noise: Float32Array | undefined,
-    out: Float32Array,
-  ): StepOutput;
+  abstract step(...args: StepArgs): StepOutput;
   /** x0 predicted at timesteps[i] (Ho et al. 2020 eq. 15 for ε; x0 and v as they are), in a reused buffer. */
   protected predictX0(i: number, pred: Float32Array, x: Float32Array): Float32Array {
     if (this.x0.length !== x.length) this.x0 = new Float32Array(x.length);
