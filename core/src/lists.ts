@@ -20,7 +20,10 @@ export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 export const DEVICES = ['auto', ...EXECUTION_PROVIDERS] as const;
 export type Device = (typeof DEVICES)[number];
 
-/** MRI sequences a case can carry, in the order a user is asked for them (core/src/sequence.ts recognises them). */
+/**
+ * MRI sequences a case can carry (core/src/sequence.ts recognises them), in order of preference
+ * as the reference grid (core/src/node/align.ts): FLAIR first.
+ */
 export const SEQUENCE_KINDS = ['flair', 't1c', 't1', 't2'] as const;
 export type SequenceKind = (typeof SEQUENCE_KINDS)[number];
 
