@@ -1,10 +1,16 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CaseInfo, ProposalEvent, SliceResult } from '../../core/src/api.ts';
+import type { CaseInfo, DatasetEvent, ProposalEvent, SliceResult } from '../../core/src/api.ts';
 import { EXPORT_FORMATS } from '../../core/src/lists.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
+import { linkDataset } from '../helpers/dataset.ts';
+
+/** Voxel for voxel (vitest's deep equality is far too slow for whole volumes). */
+const sameBytes = (a: ArrayBufferView, b: ArrayBufferView) =>
+  a.constructor === b.constructor &&
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 /**
  * The app's export of the probability map and member masks: a proposal run through the host
@@ -94,4 +100,56 @@ describe('host export: probability map and member masks (real engine, sample cas
     for (const v of m) for (let i = 0; i < v.data.length; i++) memberVoxels += v.data[i];
     expect(memberVoxels).toBeGreaterThan(100);
   });
+
+  it('pre-labelling writes them when asked, and a case reviewed from its proposal exports them', async () => {
+    const ds = linkDataset(join(state, 'study'), false);
+    const w = await svc.openDataset(ds);
+    await new Promise<void>((done, fail) => {
+      svc
+        .prelabel(
+          w.id,
+          {
+            slices: [75, 76],
+            members: 2,
+            steps: 2,
+            seed: 1,
+            exports: ['nifti-probability', 'nifti-members'],
+          },
+          (e: DatasetEvent) => {
+            if (e.type === 'queue' && e.state !== 'running') done();
+          },
+        )
+        .catch(fail);
+    });
+    const pat3 = (await svc.getWorklist(w.id)).cases.find((c) => c.name === 'pat3')!;
+    expect(pat3.status).toBe('proposed');
+    const dir = pat3.proposalDir!;
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+    expect(report.exports).toEqual(['nifti-mask', 'nifti-uncertainty', 'nifti-probability', 'nifti-members']);
+
+    const kase = await svc.openCase(join(ds, 'pat3'));
+    await svc.loadProposal(kase.id, dir);
+    const [nx, ny, nz] = kase.geometry.dims;
+    const out = join(state, 'reviewed');
+    const res = await svc.export({
+      caseId: kase.id,
+      formats: ['nifti-probability', 'nifti-members'],
+      mask: new Uint8Array(nx * ny * nz),
+      targetDir: out,
+      baseName: 'pat3',
+    });
+    expect(res.warnings).toEqual([]);
+    const [written, original] = await Promise.all([
+      loadVolume(join(out, 'pat3_probability.nii.gz')),
+      loadVolume(join(dir, 'probability.nii.gz')),
+    ]);
+    expect(sameBytes(written.data, original.data)).toBe(true);
+    const members = await Promise.all(
+      [1, 2].map((m) => loadVolume(join(out, 'pat3_members', `member-${m}.nii.gz`))),
+    );
+    const originals = await Promise.all(
+      [1, 2].map((m) => loadVolume(join(dir, 'members', `member-${m}.nii.gz`))),
+    );
+    for (const [m, v] of members.entries()) expect(sameBytes(v.data, originals[m].data)).toBe(true);
+  }, 120_000);
 });

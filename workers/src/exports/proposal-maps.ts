@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadVolume } from '../../../core/src/node/load.ts';
 import type { Vec3 } from '../../../core/src/volume.ts';
 import type { SliceResult } from '../protocol.ts';
 
@@ -31,6 +34,34 @@ export class ProposalMaps {
     if (this.members?.length !== r.members.length) this.members = r.members.map(() => new Uint8Array(this.n));
     for (const [m, plane] of r.members.entries()) this.members[m].set(plane, at);
   }
+  /**
+   * The probability map and member masks of a proposal folder, when it has them (written with
+   * --export or PrelabelParams.exports): what an export after loadProposal writes. Files on another
+   * grid than `dims` are left out (the proposal check of loadProposal reports that case).
+   */
+  static async read(dir: string, dims: Vec3): Promise<ProposalMaps> {
+    const maps = new ProposalMaps(dims);
+    let outputs: string[] = [];
+    try {
+      outputs =
+        (JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { outputs?: string[] }).outputs ?? [];
+    } catch {}
+    const load = async (f: string) => {
+      const v = await loadVolume(join(dir, f));
+      return v.data.length === maps.n ? v.data : undefined;
+    };
+    if (existsSync(join(dir, 'probability.nii.gz'))) {
+      const p = await load('probability.nii.gz');
+      if (p) maps.probability.set(p);
+    }
+    const members = outputs
+      .filter((f) => /^members\/member-\d+\.nii\.gz$/.test(f))
+      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    const loaded = await Promise.all(members.map(load));
+    if (loaded.length && loaded.every((m) => m)) maps.members = loaded.map((m) => Uint8Array.from(m!));
+    return maps;
+  }
+
   /** The maps only proposals have (the mask and std exported are the caller's: edited, or the host's). */
   forExport(): { probability: Float32Array; members?: Uint8Array[] } {
     return { probability: this.probability, members: this.members };

@@ -476,6 +476,7 @@ export class QuorumService implements QuorumApi {
     if (typeof proposalDir !== 'string' || !proposalDir)
       throw new QuorumError('bad-argument', 'no proposal folder given');
     const results = await readProposalDir(proposalDir, c.info.geometry);
+    c.maps = await ProposalMaps.read(proposalDir, c.info.geometry.dims);
     // Kept host-side like a streamed proposal, so an export has the uncertainty map.
     const [nx, ny, nz] = c.info.geometry.dims;
     for (const r of results) {
