@@ -10,23 +10,27 @@ import type { SliceResult } from '../protocol.ts';
  * kept them (ProposeRequest.keepMembers), each member's mask. What the export writers take.
  */
 export class ProposalMaps {
+  /** Empty when not kept (the host keeps its own labelmap and uncertainty; it needs only the rest). */
   readonly mask: Uint8Array;
   readonly std: Float32Array;
   readonly probability: Float32Array;
   members?: Uint8Array[];
   private readonly plane: number;
   private readonly n: number;
-  constructor(dims: Vec3) {
+  constructor(dims: Vec3, opts: { maskAndStd?: boolean } = {}) {
     this.plane = dims[0] * dims[1];
     this.n = this.plane * dims[2];
-    this.mask = new Uint8Array(this.n);
-    this.std = new Float32Array(this.n);
+    const keep = opts.maskAndStd ?? true;
+    this.mask = new Uint8Array(keep ? this.n : 0);
+    this.std = new Float32Array(keep ? this.n : 0);
     this.probability = new Float32Array(this.n);
   }
   add(r: Pick<SliceResult, 'k' | 'mask' | 'std' | 'mean' | 'members'>): void {
     const at = r.k * this.plane;
-    this.mask.set(r.mask, at);
-    this.std.set(r.std, at);
+    if (this.mask.length) {
+      this.mask.set(r.mask, at);
+      this.std.set(r.std, at);
+    }
     this.probability.set(r.mean, at);
     if (!r.members) return;
     // A run with another ensemble size starts the member volumes afresh: members of different
@@ -40,7 +44,7 @@ export class ProposalMaps {
    * grid than `dims` are left out (the proposal check of loadProposal reports that case).
    */
   static async read(dir: string, dims: Vec3): Promise<ProposalMaps> {
-    const maps = new ProposalMaps(dims);
+    const maps = new ProposalMaps(dims, { maskAndStd: false });
     let outputs: string[] = [];
     try {
       outputs =

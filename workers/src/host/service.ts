@@ -339,7 +339,7 @@ export class QuorumService implements QuorumApi {
         c.uncertainty ??= new Float32Array(w * h * nz);
         c.uncertainty.set(r.std, r.k * w * h);
         c.proposed.add(r.k);
-        c.maps ??= new ProposalMaps(c.info.geometry.dims);
+        c.maps ??= new ProposalMaps(c.info.geometry.dims, { maskAndStd: false });
         c.maps.add(r);
         let members: Uint8Array | undefined;
         if (r.members && params.includeMembers) {
