@@ -4,8 +4,10 @@ import { isFinalEvent } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
+import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
+import { ProposalMaps } from '../exports/proposal-maps.ts';
 import type { ChannelVolume, ProposeRequest } from '../protocol.ts';
 import type { LoadedCase } from './cases.ts';
 
@@ -16,13 +18,15 @@ export interface OpenCase {
   input: OpenCaseInput;
   /** Uncertainty (std) of every slice proposed so far, volume grid; allocated at the first result. */
   uncertainty?: Float32Array;
+  /** Probability (mean) and member masks of every slice proposed so far, for their exports. */
+  maps?: ProposalMaps;
   proposed: Set<number>;
 }
 
 export interface ProposalContext {
   /** The model's input sequences. */
   channels: SequenceName[];
-  recommended?: ModelManifest['recommended'];
+  manifest?: ModelManifest;
   engine: () => Promise<EngineClient>;
 }
 
@@ -72,17 +76,14 @@ export async function startProposal(
       data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data),
     };
   }
-  const rec = ctx.recommended;
   const request: ProposeRequest = {
     volumes,
     caseName: c.info.name,
     slices: range,
-    members: params.members ?? rec?.members,
-    steps: params.steps ?? rec?.steps,
-    sampler: params.sampler ?? rec?.sampler,
-    eta: params.eta ?? rec?.eta,
+    ...resolveSampling(ctx.manifest, params),
     seed: params.seed,
-    keepMembers: params.includeMembers,
+    // Always: the host keeps the members for the member-mask export; the renderer gets them when asked.
+    keepMembers: true,
   };
   const runId = randomUUID();
   const [w, h] = [c.info.geometry.dims[0], c.info.geometry.dims[1]];
@@ -135,8 +136,12 @@ export async function startProposal(
       c.uncertainty ??= new Float32Array(w * h * nz);
       c.uncertainty.set(r.std, r.k * w * h);
       c.proposed.add(r.k);
-      // The engine's result is the API's, less the case sums the CLI keeps.
-      const { agreement: _agreement, lesionAreaMm2: _lesion, ...result } = r;
+      c.maps ??= new ProposalMaps(c.info.geometry.dims, { maskAndStd: false });
+      c.maps.add(r);
+      // The engine's result is the API's, less the case sums the CLI keeps, and less the member
+      // masks unless the viewer asked for them.
+      const { agreement: _agreement, lesionAreaMm2: _lesion, members, ...rest } = r;
+      const result = params.includeMembers ? { ...rest, members } : rest;
       emit({ type: 'slice', runId, result });
     }
   });
