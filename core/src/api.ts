@@ -1,6 +1,10 @@
+import type { Device, ExportFormat, SamplerName, SequenceKind } from './lists.ts';
 import type { DisconnectedEvent } from './rpc/channel.ts';
 import type { WireError } from './rpc/errors.ts';
+import type { SamplingSettings } from './sampling.ts';
 import type { Mat3, SequenceName, Vec3, VolumeSource } from './volume.ts';
+
+export type { ExportFormat } from './lists.ts';
 
 /**
  * QuorumApi — the ONE interface the renderer talks to. The Node host (workers/src/host/service.ts)
@@ -64,7 +68,7 @@ export interface CaseInfo {
 }
 
 /** What to open: a file, a folder (NIfTI case or DICOM study), several files, or an explicit mapping. */
-export type OpenCaseInput = string | string[] | Partial<Record<'flair' | 't1' | 't1c' | 't2', string>>;
+export type OpenCaseInput = string | string[] | Partial<Record<SequenceKind, string>>;
 
 /** Browser-mode drag-and-drop carries bytes, not paths; the host stores them in a temp folder. */
 export interface UploadedFile {
@@ -81,8 +85,9 @@ export interface ModelInfo {
   description?: string;
   channels: SequenceName[];
   inputSize?: [number, number];
-  recommended: { sampler: 'ddim' | 'ddpm'; steps: number; members: number; eta: number };
-  devices: string[];
+  /** Sampling settings for what a request leaves out (core/src/sampling.ts resolveSampling). */
+  recommended: SamplingSettings;
+  devices: Device[];
 }
 
 export interface AppInfo {
@@ -93,6 +98,20 @@ export interface AppInfo {
   sampleCase?: string;
   /** Native dialogs exist (Electron); in browser mode the renderer asks for a path instead. */
   nativeDialogs: boolean;
+  /** The export formats the host can write (workers/src/exports/), for the export dialog. */
+  exportFormats: ExportFormatInfo[];
+}
+
+/** One export format as the export dialog shows it. */
+export interface ExportFormatInfo {
+  format: ExportFormat;
+  label: string;
+  /** What it needs: a DICOM source series (CaseInfo.canExportDicomSeg) or a proposal to export. */
+  needs?: 'dicom-source' | 'proposal';
+  /** Ticked when the dialog opens. */
+  byDefault?: boolean;
+  /** Can also be written into proposal folders (CLI --export, pre-labelling: PrelabelParams.exports). */
+  inProposals: boolean;
 }
 
 export interface RecentEntry {
@@ -110,10 +129,10 @@ export interface ProposeParams {
   currentSlice?: number;
   members?: number;
   steps?: number;
-  sampler?: 'ddim' | 'ddpm';
+  sampler?: SamplerName;
   eta?: number;
   seed?: number;
-  device?: 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+  device?: Device;
   /** Send each member's mask too (for browsing members); costs members x W x H bytes per slice. */
   includeMembers?: boolean;
   /** Skip slices without brain voxels (default true). */
@@ -165,8 +184,6 @@ export type ProposalEvent =
   | { type: 'error'; runId: string; code: string; message: string }
   /** The connection to the host closed before the run ended (core/src/rpc). */
   | DisconnectedEvent;
-
-export type ExportFormat = 'nifti-mask' | 'nifti-uncertainty' | 'dicom-seg' | 'report-json' | 'report-csv';
 
 export interface ExportRequest {
   caseId: string;
@@ -259,11 +276,13 @@ export interface WorklistCase {
 export interface PrelabelParams {
   members?: number;
   steps?: number;
-  sampler?: 'ddim' | 'ddpm';
+  sampler?: SamplerName;
   eta?: number;
   seed?: number;
   /** Inclusive axial slice range; default every slice with brain. */
   slices?: [number, number];
+  /** Outputs per case besides mask, uncertainty and report.json (e.g. nifti-probability, nifti-members). */
+  exports?: ExportFormat[];
 }
 
 export type PrelabelState = 'idle' | 'running' | 'paused';

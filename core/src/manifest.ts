@@ -1,3 +1,4 @@
+import type { SamplerName } from './lists.ts';
 import type { SequenceName } from './volume.ts';
 
 /**
@@ -29,7 +30,7 @@ export interface ModelManifest {
   prediction: 'epsilon' | 'x0' | 'v';
   /** Mask in [0,1] is mapped to x0 = 2*mask - 1 for diffusion; output mean back via (x0+1)/2. */
   maskScale: 'pm1';
-  recommended: { sampler: 'ddim' | 'ddpm'; steps: number; members: number; eta: number };
+  recommended: { sampler: SamplerName; steps: number; members: number; eta: number };
   /**
    * Case confidence (core/src/metrics.ts caseConfidence): a proposal whose member-agreement Dice
    * is below `lowBelow` is flagged low-confidence (default 0.8 when absent), chosen on validation data.

@@ -1,3 +1,5 @@
+import type { SequenceKind } from './lists.ts';
+
 /**
  * The one image type shared by every process.
  *
@@ -22,8 +24,8 @@ export type VoxelArray =
   | Float32Array
   | Float64Array;
 
-/** MRI sequences Quorum knows about; `unknown` when detection fails and the user has not assigned it. */
-export type SequenceName = 'flair' | 't1' | 't1c' | 't2' | 'unknown';
+/** MRI sequences Quorum knows about (SEQUENCE_KINDS); `unknown` when detection fails and the user has not assigned it. */
+export type SequenceName = SequenceKind | 'unknown';
 
 export type Vec3 = [number, number, number];
 /** 3x3, direction[0..2] = i axis, [3..5] = j axis, [6..8] = k axis, each a unit vector in LPS. */

@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from data import CHANNELS, CLIP, HELD_OUT, INPUT_SIZE, TRAIN_SUBJECTS, axial_slices, load_subject  # noqa: E402
-from manifest_v2 import held_out_slices_v2, manifest_v2, provenance  # noqa: E402
+from manifest_v2 import fine_tune_note, held_out_slices_v2, manifest_v2, provenance  # noqa: E402
 from unet import UNet  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -45,6 +45,7 @@ def main():
                     help='only (re)write the metrics of the existing manifest; the ONNX is left untouched')
     ap.add_argument('--low-confidence', type=float, default=0.8,
                     help='caseConfidence.lowBelow: cases under this confidence are flagged (chosen on validation)')
+    ap.add_argument('--version', help='manifest version (default 2.0.0 for v2 runs)')
     ap.add_argument('--name', help='models/<name>/ (default: quorum-wt-2ch for v1 runs, quorum-wt-v2 for v2 runs)')
     args = ap.parse_args()
     if args.metrics_only:
@@ -77,6 +78,9 @@ def main():
                       dynamic_axes={'image': {0: 'B'}, 'x_t': {0: 'B'}, 't': {0: 'B'}, 'pred': {0: 'B'}},
                       opset_version=17, do_constant_folding=True)
     os.replace(onnx_path + '.tmp', onnx_path)
+    if meta.get('init') and 'initNote' not in meta:
+        # read before the compact checkpoint below may replace the one this run started from
+        meta['initNote'] = fine_tune_note(meta)
     # the exact weights behind the shipped ONNX, for make_fixtures.py and evaluate.py
     torch.save({'ema': model.state_dict(), 'meta': meta, 'iter': ck['iter']}, os.path.join(run, 'exported.pt'))
     if version == 'v2':

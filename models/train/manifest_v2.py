@@ -39,11 +39,21 @@ def held_out_slices_v2():
             torch.from_numpy((d['label'][keep] > 127).astype(np.float32)))
 
 
+def fine_tune_note(meta):
+    """A run started from a committed checkpoint (train.py --init) says so: its iterations add to that one's."""
+    if not meta.get('init'):
+        return ''
+    path = meta['init'] if os.path.isabs(meta['init']) else os.path.join(os.path.dirname(__file__), meta['init'])
+    ck = torch.load(path, map_location='cpu')
+    earlier = ck['meta'].get('initNote', '')
+    return earlier + f"from {os.path.basename(path)}: {ck['iter']} iterations, lr {ck['meta']['lr']}; then "
+
+
 def manifest_v2(name, meta, iters, args, metrics, model, git, max_err):
     train, held = split()
     return {
         'name': name,
-        'version': '2.0.0',
+        'version': getattr(args, 'version', None) or '2.0.0',
         'description': 'Whole-tumour conditional diffusion segmenter, FLAIR + T1c, axial slices, for scans as they '
                        'come (skull or not, any intensity scale, any voxel order, any pixel size). Wolleb et al. 2022 '
                        'method (the image conditions every denoising step; N samples; mean > 0.5; std = uncertainty), '
@@ -70,7 +80,7 @@ def manifest_v2(name, meta, iters, args, metrics, model, git, max_err):
                 'heldOutRoles': {c['name']: c['role'] for c in held},
             },
             'licence': '; '.join(sorted({LICENCES[c['dataset']] for c in train + held})),
-            'notes': f"{iters} iterations, batch {meta['batch']}, AdamW lr {meta['lr']}, EMA {meta['ema']}, "
+            'notes': meta.get('initNote', '') + f"{iters} iterations, batch {meta['batch']}, AdamW lr {meta['lr']}, EMA {meta['ema']}, "
                      f"{int(meta['tumour_fraction'] * 100)}% tumour slices per batch; augmentation "
                      '(models/train/augment.py): flips, rotation, scaling, shift, gamma, bias field, contrast, '
                      'noise, blur, low resolution, simulated 5 mm slices, T1c replaced by FLAIR',

@@ -50,7 +50,13 @@ describe('DDIM', () => {
       for (let i = 0; i < steps; i++) {
         const noise = fx.arrays.noise ? step(fx.arrays.noise.data, i, n) : undefined;
         expect(sampler.needsNoise(i)).toBe(fx.arrays.noise !== undefined && i + 1 < steps);
-        const out = sampler.step(i, step(fx.arrays.preds.data, i, n), x, noise, new Float32Array(n));
+        const { prev: out } = sampler.step(
+          i,
+          step(fx.arrays.preds.data, i, n),
+          x,
+          noise,
+          new Float32Array(n),
+        );
         expect(maxAbsDiff(out, step(fx.arrays.xs.data, i, n)), `step ${i}`).toBeLessThan(1e-5);
         x = step(fx.arrays.xs.data, i, n);
       }
@@ -73,7 +79,7 @@ describe('DDIM', () => {
         x_t: new ort.Tensor('float32', x, x_T.shape),
         t: new ort.Tensor('float32', Float32Array.of(sampler.timesteps[i]), [1]),
       });
-      x = sampler.step(i, out.pred.data as Float32Array, x, undefined, new Float32Array(n));
+      x = sampler.step(i, out.pred.data as Float32Array, x, undefined, new Float32Array(n)).prev;
     }
     const last = fx.arrays.xs.data.subarray((sampler.timesteps.length - 1) * n);
     expect(maxAbsDiff(x, last)).toBeLessThan(1e-4);
@@ -100,7 +106,7 @@ describe('DDPM (the paper sampler)', () => {
     const n = fx.arrays.x_t.data.length / ts.length;
     for (const [j, t] of ts.entries()) {
       const i = sampler.timesteps.indexOf(t);
-      const out = sampler.step(
+      const { prev: out } = sampler.step(
         i,
         step(fx.arrays.pred.data, j, n),
         step(fx.arrays.x_t.data, j, n),

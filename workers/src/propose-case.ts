@@ -1,10 +1,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { QuorumError } from '../../core/src/errors.ts';
+import { type ExportFormat, PROPOSAL_BASE_FORMATS } from '../../core/src/lists.ts';
 import { writeFileAtomic } from '../../core/src/node/atomic.ts';
 import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
-import { writeNiftiFile } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import type { EngineClient } from './client.ts';
+import { canExportDicomSeg } from './exports/dicom-seg.ts';
+import { EXPORT_WRITERS, PROPOSAL_FORMATS, writeFormats } from './exports/index.ts';
+import { ProposalMaps } from './exports/proposal-maps.ts';
 import type {
   ChannelVolume,
   EngineEvent,
@@ -23,7 +27,21 @@ import type {
 export type ProposeSettings = Pick<
   ProposeRequest,
   'slices' | 'members' | 'steps' | 'sampler' | 'eta' | 'seed'
->;
+> & {
+  /** Outputs besides report.json (workers/src/exports/; always PROPOSAL_BASE_FORMATS). */
+  exports?: ExportFormat[];
+};
+
+/** The formats a proposal folder gets: the default ones plus those asked for, each once. */
+export function proposalFormats(asked: readonly ExportFormat[] = []): ExportFormat[] {
+  for (const f of asked)
+    if (!EXPORT_WRITERS.get(f).inProposals)
+      throw new QuorumError(
+        'bad-argument',
+        `export format '${f}' is not written into proposal folders (allowed: ${PROPOSAL_FORMATS.join(', ')})`,
+      );
+  return [...new Set([...PROPOSAL_BASE_FORMATS, ...asked])];
+}
 
 export interface CaseReport {
   case: string;
@@ -58,6 +76,8 @@ export interface CaseReport {
   slices: { k: number; lesionAreaMm2: number; uncertainty: number }[];
   skippedSlices: number[];
   outputs: string[];
+  /** The formats of `outputs` (absent in older reports: mask and uncertainty). */
+  exports?: ExportFormat[];
   /** What opening the case said (sequences resampled, unusual geometry). Absent in older reports. */
   warnings?: string[];
   /** Per sequence: file, why it was taken, and how it reached the reference grid. Absent in older reports. */
@@ -93,6 +113,7 @@ export function proposeCaseToDir(
   const sequences = Object.values(kase.sequences) as Volume[];
   const sources = sequences.map((v) => v.source.path);
   const reference = sequences[0];
+  const formats = proposalFormats(settings.exports);
   const results: EngineSliceResult[] = [];
   const run = engine.propose(
     {
@@ -104,6 +125,7 @@ export function proposeCaseToDir(
       sampler: settings.sampler,
       eta: settings.eta,
       seed: settings.seed ?? 0,
+      keepMembers: formats.some((f) => EXPORT_WRITERS.get(f).keepMembers),
     },
     (e) => {
       if (e.type === 'slice') results.push(e.result);
@@ -113,30 +135,21 @@ export function proposeCaseToDir(
   const result = run.result.then((s) => {
     mkdirSync(outDir, { recursive: true });
     // assemble volumes on the input grid
-    const [nx, ny, nz] = reference.dims;
-    const plane = nx * ny;
-    const mask = new Uint8Array(plane * nz);
-    const std = new Float32Array(plane * nz);
-    for (const r of results) {
-      mask.set(r.mask, r.k * plane);
-      std.set(r.std, r.k * plane);
-    }
-    const geometry = {
-      dims: reference.dims,
-      spacing: reference.spacing,
-      origin: reference.origin,
-      direction: reference.direction,
-      source: reference.source,
-    };
-    writeNiftiFile(
-      join(outDir, 'mask.nii.gz'),
-      { ...geometry, data: mask },
-      { datatype: 'uint8', description: 'Quorum proposal', sources },
-    );
-    writeNiftiFile(
-      join(outDir, 'uncertainty.nii.gz'),
-      { ...geometry, data: std },
-      { datatype: 'float32', description: 'Quorum ensemble std', sources },
+    const maps = new ProposalMaps(reference.dims);
+    for (const r of results) maps.add(r);
+    const mask = maps.mask;
+    const written = writeFormats(
+      {
+        reference,
+        mask,
+        uncertainty: maps.std,
+        ...maps.forExport(),
+        canExportDicomSeg: canExportDicomSeg(reference),
+        sources,
+      },
+      formats,
+      outDir,
+      '',
     );
     const voxelMl = (reference.spacing[0] * reference.spacing[1] * reference.spacing[2]) / 1000;
     let lesionVoxels = 0;
@@ -171,8 +184,9 @@ export function proposeCaseToDir(
       confidenceLowBelow: s.confidenceLowBelow,
       slices: results.map((r) => ({ k: r.k, lesionAreaMm2: r.lesionAreaMm2, uncertainty: r.score })),
       skippedSlices: s.skipped,
-      outputs: ['mask.nii.gz', 'uncertainty.nii.gz'],
-      warnings: kase.warnings,
+      outputs: written.written.map((p) => relative(outDir, p)),
+      exports: Object.keys(written.files) as ExportFormat[],
+      warnings: [...kase.warnings, ...written.warnings],
       sequences: kase.alignment,
     };
     writeFileAtomic(join(outDir, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
@@ -196,6 +210,8 @@ export function completeReport(outDir: string, wanted: ProposeSettings = {}): Ca
   if (!Array.isArray(r.outputs) || typeof r.lesionVolumeMl !== 'number') return undefined;
   if (!r.outputs.every((f) => existsSync(join(outDir, f)))) return undefined;
   const s = r.settings ?? {};
+  const has = r.exports ?? PROPOSAL_BASE_FORMATS;
+  if (wanted.exports?.some((f) => !has.includes(f))) return undefined;
   for (const k of ['members', 'steps', 'sampler', 'eta', 'seed'] as const)
     if (wanted[k] !== undefined && s[k] !== wanted[k]) return undefined;
   if (wanted.slices && JSON.stringify(s.slices) !== JSON.stringify(wanted.slices)) return undefined;

@@ -1,4 +1,5 @@
 import type { SliceResult } from '../../core/src/api.ts';
+import type { SamplerName } from '../../core/src/lists.ts';
 import type { AgreementSums } from '../../core/src/metrics.ts';
 import type { DisconnectedEvent } from '../../core/src/rpc/channel.ts';
 import type { Mat3, SequenceName, Vec3 } from '../../core/src/volume.ts';
@@ -8,8 +9,7 @@ import type { Mat3, SequenceName, Vec3 } from '../../core/src/volume.ts';
  * RPC layer (core/src/rpc) on Node IPC with structured-clone serialisation, so typed arrays
  * travel as binary. The same shapes are used unchanged in every mode.
  */
-export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
-export type SamplerName = 'ddim' | 'ddpm';
+export type { Device, SamplerName } from '../../core/src/lists.ts';
 
 export interface ChannelVolume {
   dims: Vec3;

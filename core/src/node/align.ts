@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { QuorumError } from '../errors.ts';
 import { sameGrid } from '../geometry.ts';
+import { type Registration, SEQUENCE_KINDS } from '../lists.ts';
 import { backgroundValue, resampleToGrid } from '../resample.ts';
 import { unusualWarnings } from '../unusual.ts';
 import type { SequenceName, Vec3, Volume } from '../volume.ts';
@@ -37,7 +38,7 @@ export interface AlignOptions {
    * 'rigid': register every sequence onto the reference (mutual information, elastix) for a
    * patient who moved between series. Default: through world coordinates only.
    */
-  register?: 'rigid' | 'none';
+  register?: Registration;
 }
 
 /**
@@ -72,7 +73,8 @@ function maskToForeground(v: Volume, ref: Volume, refBackground: number, bg: num
   return changed;
 }
 
-const REFERENCE_ORDER: SequenceName[] = ['flair', 't1c', 't1', 't2'];
+/** The reference grid is the first sequence present in SEQUENCE_KINDS order (FLAIR first). */
+const REFERENCE_ORDER: readonly SequenceName[] = SEQUENCE_KINDS;
 
 const fmt = (v: number[], digits = 2) => v.map((x) => +x.toFixed(digits)).join('x');
 

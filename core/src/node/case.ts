@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { QuorumError } from '../errors.ts';
+import type { SequenceKind } from '../lists.ts';
 import { classifySeries, type SeriesRole } from '../sequence.ts';
 import type { SequenceName, Volume } from '../volume.ts';
 import { type AlignOptions, alignGrids, type SequenceAlignment } from './align.ts';
@@ -34,7 +35,7 @@ export interface Case {
 
 export type { AlignOptions, SequenceAlignment };
 
-export type CaseInput = string | Partial<Record<'flair' | 't1' | 't1c' | 't2', string>>;
+export type CaseInput = string | Partial<Record<SequenceKind, string>>;
 
 const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
 

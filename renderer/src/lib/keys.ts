@@ -1,4 +1,5 @@
 import type { MenuCommand } from '../../../core/src/api.ts';
+import { FALLBACK_SAMPLING } from '../../../core/src/sampling.ts';
 import type { ViewportName } from './engine.ts';
 import type { Session } from './session.ts';
 
@@ -7,12 +8,10 @@ export interface KeyContext {
   active(): ViewportName;
 }
 
-const DEFAULT_RUN = { members: 5, steps: 10 };
-
 /** Menu commands (Electron) and their keyboard shortcuts (both modes). */
 export function runCommand(cmd: MenuCommand, s: Session, ctx: KeyContext): void {
-  const rec = s.model?.recommended;
-  const run = rec ? { members: rec.members, steps: rec.steps } : DEFAULT_RUN;
+  const { members, steps } = s.model?.recommended ?? FALLBACK_SAMPLING;
+  const run = { members, steps };
   switch (cmd) {
     case 'undo':
       s.undo();

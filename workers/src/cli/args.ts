@@ -151,3 +151,24 @@ export function choiceFlag<T extends string>(
     throw new QuorumError('bad-argument', `--${name} must be one of ${choices.join(', ')}, got ${v}`);
   return v as T;
 }
+
+/** A comma-separated list of values from a fixed set (--export nifti-probability,nifti-members). */
+export function listFlag<T extends string>(
+  flags: Flags,
+  name: string,
+  choices: readonly T[],
+): T[] | undefined {
+  const v = flags[name];
+  if (v === undefined) return undefined;
+  const items =
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : [];
+  if (!items.length)
+    throw new QuorumError('bad-argument', `--${name} needs one or more of ${choices.join(', ')}`);
+  for (const x of items) choiceFlag({ [name]: x }, name, choices);
+  return [...new Set(items)] as T[];
+}

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { DdimSampler, DdpmSampler, type Sampler } from '../../../core/src/diffusion/samplers.ts';
+import { createSampler } from '../../../core/src/diffusion/samplers.ts';
 import { Schedule } from '../../../core/src/diffusion/schedule.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import {
@@ -10,6 +10,7 @@ import {
 } from '../../../core/src/metrics.ts';
 import { type ModelFrame, modelFrame } from '../../../core/src/model-frame.ts';
 import { Rng } from '../../../core/src/rng.ts';
+import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { ChannelVolume, EngineSliceResult, ProposeRequest, ProposeSummary } from '../protocol.ts';
 import { planeResult, VolumeAssembly } from './assemble.ts';
@@ -51,15 +52,8 @@ export async function propose(
 ): Promise<ProposeSummary | 'cancelled'> {
   const t0 = performance.now();
   const { manifest, session } = model;
-  const members = req.members ?? manifest.recommended.members;
-  const samplerName = req.sampler ?? manifest.recommended.sampler;
-  const steps =
-    samplerName === 'ddpm' ? manifest.schedule.timesteps : (req.steps ?? manifest.recommended.steps);
-  const eta = req.eta ?? manifest.recommended.eta;
+  const { members, sampler: samplerName, steps, eta } = resolveSampling(manifest, req);
   const seed = req.seed ?? 0;
-  if (!(members >= 1 && members <= 64))
-    throw new QuorumError('bad-argument', `members must be 1..64, got ${members}`);
-  if (!(steps >= 1)) throw new QuorumError('bad-argument', `steps must be >= 1, got ${steps}`);
 
   if (!prepared && !req.volumes)
     throw new QuorumError('bad-argument', 'a propose request needs volumes or a case file', req.caseName);
@@ -80,10 +74,7 @@ export async function propose(
   const modelSlices = !assembly ? slices : slices.length ? frame.slices : [];
 
   const schedule = Schedule.fromSpec(manifest.schedule);
-  const makeSampler = (): Sampler =>
-    samplerName === 'ddpm'
-      ? new DdpmSampler(schedule, manifest.prediction)
-      : new DdimSampler(schedule, manifest.prediction, eta, steps);
+  const makeSampler = () => createSampler(samplerName, schedule, manifest.prediction, { eta, steps });
   const [H, W] = manifest.preprocess.inputSize;
   const C = manifest.channels.length;
   const HW = H * W;

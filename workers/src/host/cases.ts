@@ -1,9 +1,11 @@
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import type { CaseInfo, CaseSequenceInfo, OpenCaseInput, VolumeGeometry } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { SEQUENCE_KINDS } from '../../../core/src/lists.ts';
 import { type Case, openCase } from '../../../core/src/node/case.ts';
 import { detectSequence, isBrainMaskFile, isLabelFile } from '../../../core/src/sequence.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
+import { canExportDicomSeg } from '../exports/dicom-seg.ts';
 
 export type LoadedCase = Case;
 
@@ -53,7 +55,7 @@ export function geometryOf(v: Volume): VolumeGeometry {
 
 /** The case volume every derived volume (mask, uncertainty) is written on. */
 export function referenceVolume(c: LoadedCase, channels: SequenceName[] = []): Volume {
-  for (const s of [...channels, 'flair', 't1c', 't1', 't2', 'unknown'] as SequenceName[])
+  for (const s of [...channels, ...SEQUENCE_KINDS, 'unknown'] as SequenceName[])
     if (c.sequences[s]) return c.sequences[s] as Volume;
   throw new QuorumError('missing-sequence', 'the case has no volume', c.root);
 }
@@ -101,7 +103,7 @@ export function describeCase(id: string, c: LoadedCase, modelChannels: SequenceN
     missingForModel: modelChannels.filter((s) => !c.sequences[s]),
     hasLabel: !!c.label,
     labelPath: c.labelPath,
-    canExportDicomSeg: format === 'dicom' && (dicom?.sopInstanceUIDs?.length ?? 0) === ref.dims[2],
+    canExportDicomSeg: canExportDicomSeg(ref),
     warnings,
   };
 }

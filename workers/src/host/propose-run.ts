@@ -4,8 +4,10 @@ import { isFinalEvent } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
+import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
+import { ProposalMaps } from '../exports/proposal-maps.ts';
 import type { CaseFileRef, EngineEvent, ProposeRequest } from '../protocol.ts';
 import { writeCaseFile } from './case-files.ts';
 import type { LoadedCase } from './cases.ts';
@@ -18,6 +20,8 @@ export interface OpenCase {
   input: OpenCaseInput;
   /** Uncertainty (std) of every slice proposed so far, volume grid; allocated at the first result. */
   uncertainty?: Float32Array;
+  /** Probability (mean) and member masks of every slice proposed so far, for their exports. */
+  maps?: ProposalMaps;
   proposed: Set<number>;
   /** The model channels in a private file for the engine (written at the first proposal). */
   caseFile?: CaseFileRef;
@@ -36,7 +40,7 @@ export const BATCH_IMAGES = 5;
 export interface ProposalContext {
   /** The model's input sequences. */
   channels: SequenceName[];
-  recommended?: ModelManifest['recommended'];
+  manifest?: ModelManifest;
   engine: () => Promise<EngineClient>;
   scheduler: EngineScheduler;
   /** The connection that asked (the scheduler takes turns between connections). */
@@ -81,17 +85,14 @@ export async function startProposal(
     throw new QuorumError('bad-argument', `slices ${range.join('-')} are outside 0-${nz - 1}`);
   c.caseFile ??= writeCaseFile(c.info.id, c.data.sequences, ctx.channels);
   const caseFile = c.caseFile;
-  const rec = ctx.recommended;
   const request: ProposeRequest = {
     caseFile,
     caseName: c.info.name,
     slices: range,
-    members: params.members ?? rec?.members,
-    steps: params.steps ?? rec?.steps,
-    sampler: params.sampler ?? rec?.sampler,
-    eta: params.eta ?? rec?.eta,
+    ...resolveSampling(ctx.manifest, params),
     seed: params.seed,
-    keepMembers: params.includeMembers,
+    // Always: the host keeps the members for the member-mask export; the renderer gets them when asked.
+    keepMembers: true,
   };
   const runId = randomUUID();
   const [w, h] = [c.info.geometry.dims[0], c.info.geometry.dims[1]];
@@ -152,8 +153,12 @@ export async function startProposal(
       c.uncertainty ??= new Float32Array(w * h * nz);
       c.uncertainty.set(r.std, r.k * w * h);
       c.proposed.add(r.k);
-      // The engine's result is the API's, less the case sums the CLI keeps.
-      const { agreement: _agreement, lesionAreaMm2: _lesion, ...result } = r;
+      c.maps ??= new ProposalMaps(c.info.geometry.dims, { maskAndStd: false });
+      c.maps.add(r);
+      // The engine's result is the API's, less the case sums the CLI keeps, and less the member
+      // masks unless the viewer asked for them.
+      const { agreement: _agreement, lesionAreaMm2: _lesion, members, ...rest } = r;
+      const result = params.includeMembers ? { ...rest, members } : rest;
       emit({ type: 'slice', runId, result });
     }
   };

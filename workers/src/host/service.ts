@@ -25,10 +25,14 @@ import type {
   WorklistStatus,
 } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { DEVICES } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
+import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
+import { exportFormatInfo } from '../exports/index.ts';
+import { ProposalMaps } from '../exports/proposal-maps.ts';
 import type { EngineStats } from '../protocol.ts';
 import { removeCaseFile } from './case-files.ts';
 import { describeCase, loadCase } from './cases.ts';
@@ -117,6 +121,7 @@ export class QuorumService implements QuorumApi {
       initialCase: this.opts.initialCase,
       sampleCase: existsSync(SAMPLE_CASE) ? SAMPLE_CASE : undefined,
       nativeDialogs: !!this.opts.pickPaths,
+      exportFormats: exportFormatInfo(),
     };
   }
 
@@ -130,8 +135,8 @@ export class QuorumService implements QuorumApi {
       description: m?.description,
       channels: m?.channels ?? [],
       inputSize: m?.preprocess.inputSize,
-      recommended: m?.recommended ?? { sampler: 'ddim', steps: 10, members: 5, eta: 1 },
-      devices: ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'],
+      recommended: resolveSampling(m),
+      devices: [...DEVICES],
     };
   }
 
@@ -325,7 +330,7 @@ export class QuorumService implements QuorumApi {
       params,
       {
         channels: this.channels,
-        recommended: this.manifest?.recommended,
+        manifest: this.manifest,
         engine: () => this.engineClient(),
         scheduler: this.scheduler,
         owner: conn.id,
@@ -363,7 +368,7 @@ export class QuorumService implements QuorumApi {
       uncertainty: req.uncertainty ?? c.uncertainty,
       proposedSlices: req.proposedSlices ?? [...c.proposed],
     };
-    return writeExports(c.data, c.info, withHostMaps, resolve(dir), this.manifest);
+    return writeExports(c.data, c.info, withHostMaps, resolve(dir), this.manifest, c.maps?.forExport());
   }
 
   async appendJournal(caseId: string, records: JournalRecord[]): Promise<void> {
@@ -399,14 +404,13 @@ export class QuorumService implements QuorumApi {
     const root = resolve(folder);
     let w = this.datasets.get(root);
     if (!w) {
-      const rec = this.manifest?.recommended;
       w = DatasetWorklist.open(root, {
         stateDir: this.stateDir,
         engine: () => {
           if (this.manifestError) return Promise.reject(new QuorumError('model', this.manifestError));
           return this.engineClient();
         },
-        defaults: rec && { members: rec.members, steps: rec.steps, sampler: rec.sampler, eta: rec.eta },
+        defaults: this.manifest && resolveSampling(this.manifest),
       });
       this.datasets.set(w.id, w);
     }
@@ -455,6 +459,7 @@ export class QuorumService implements QuorumApi {
     if (typeof proposalDir !== 'string' || !proposalDir)
       throw new QuorumError('bad-argument', 'no proposal folder given');
     const results = await readProposalDir(proposalDir, c.info.geometry);
+    c.maps = await ProposalMaps.read(proposalDir, c.info.geometry.dims);
     // Kept host-side like a streamed proposal, so an export has the uncertainty map.
     const [nx, ny, nz] = c.info.geometry.dims;
     for (const r of results) {

@@ -163,10 +163,13 @@ export class DatasetWorklist {
     return w;
   }
 
-  /** A complete proposal on disk (this queue's or a CLI run's) makes a new case proposed. */
-  private adoptProposal(name: string): boolean {
+  /**
+   * A complete proposal on disk (this queue's or a CLI run's) makes a new case proposed; the queue
+   * adopts it only when it holds the outputs asked for (PrelabelParams.exports).
+   */
+  private adoptProposal(name: string, exports?: PrelabelParams['exports']): boolean {
     const c = this.cases.get(name)!;
-    const r = completeReport(join(this.proposalsDir, name));
+    const r = completeReport(join(this.proposalsDir, name), { exports });
     if (!r) return false;
     fromReport(c, r);
     if (c.status === 'new') c.status = 'proposed';
@@ -355,7 +358,7 @@ export class DatasetWorklist {
       this.emit({ type: 'case-started', datasetId: this.id, case: c.name });
       const outDir = join(this.proposalsDir, c.name);
       try {
-        if (!this.adoptProposal(c.name)) {
+        if (!this.adoptProposal(c.name, this.params.exports)) {
           const kase = await openCase(c.path);
           const engine = await this.opts.engine();
           if (this.queueState !== 'running') break;

@@ -4,25 +4,26 @@ import { QuorumError } from '../../../../core/src/errors.ts';
 import { assertNotSource, writeFileAtomic } from '../../../../core/src/node/atomic.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
 import { EngineClient } from '../../client.ts';
+import { exportPath } from '../../exports/index.ts';
 import {
   type CaseReport,
   completeReport,
   listDatasetCases,
   type ProposeSettings,
+  proposalFormats,
   proposeCaseToDir,
   REPORT_FILE,
 } from '../../propose-case.ts';
-import { type CommandSpec, choiceFlag, parseCommand, strFlag } from '../args.ts';
+import { type CommandSpec, parseCommand } from '../args.ts';
 import { checkCase } from '../case-check.ts';
 import { ProgressLines } from '../progress.ts';
-import { DEVICES, PROPOSE_OPTIONS, proposeSettings } from './propose.ts';
+import { engineFlags, PROPOSE_OPTIONS, PROPOSE_USAGE, proposeSettings } from './propose.ts';
 
 export const summary =
   'propose every case (subfolder) of a dataset folder; resumable, shardable (--shard i/n), summary CSV';
 
-const USAGE = `usage: quorum propose-dataset <folder> --out <folder> [--members 5] [--steps N] [--sampler ddim|ddpm]
-                              [--eta E] [--seed S] [--slices a:b] [--device auto|cpu|cuda|...]
-                              [--shard i/n] [--model DIR] [--register none|rigid]
+const USAGE = `usage: quorum propose-dataset <folder> --out <folder> [--shard i/n] [options]
+  ${PROPOSE_USAGE}
   One case per subfolder of <folder> (NIfTI or DICOM); outputs in <out>/<case>/ as with
   'quorum propose'; cases already complete in <out> are skipped. --shard i/n (0 <= i < n) takes
   every n-th case starting at the i-th, for one process per shard (SLURM array, Indexed Job).`;
@@ -109,10 +110,8 @@ export async function run(argv: string[]): Promise<number> {
   const outRoot = resolve(flags.out);
   const [shard, shards] = parseShard(flags.shard);
   const settings: ProposeSettings = proposeSettings(flags);
-  const device = choiceFlag(flags, 'device', DEVICES, 'auto');
-  const register = choiceFlag(flags, 'register', ['none', 'rigid'] as const, 'none');
-  const modelFlag = strFlag(flags, 'model');
-  const modelDir = modelFlag ? resolve(modelFlag) : undefined;
+  const formats = proposalFormats(settings.exports);
+  const { device, register, modelDir } = engineFlags(flags);
   let all: { name: string; path: string }[];
   try {
     all = listDatasetCases(folder, [outRoot]);
@@ -171,8 +170,8 @@ export async function run(argv: string[]): Promise<number> {
         // A case without the model's sequences is refused here, before the engine starts.
         checkCase(kase, modelDir);
         const sources = Object.values(kase.sequences).map((v) => v!.source.path);
-        for (const f of ['mask.nii.gz', 'uncertainty.nii.gz', REPORT_FILE])
-          assertNotSource(join(outDir, f), sources);
+        for (const f of [...formats.map((x) => exportPath(outDir, '', x)), join(outDir, REPORT_FILE)])
+          assertNotSource(f, sources);
         if (!engine) {
           engine = await EngineClient.start({ device, modelDir });
           if (engine.info?.note) log(`device: ${engine.info.note}`);

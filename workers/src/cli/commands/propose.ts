@@ -1,15 +1,29 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { QuorumError } from '../../../../core/src/errors.ts';
+import {
+  DEVICES,
+  type Device,
+  PROPOSAL_BASE_FORMATS,
+  REGISTRATIONS,
+  type Registration,
+  SAMPLERS,
+  SEQUENCE_KINDS,
+} from '../../../../core/src/lists.ts';
 import { assertNotSource } from '../../../../core/src/node/atomic.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
 import { EngineClient } from '../../client.ts';
-import { type ProposeSettings, proposeCaseToDir } from '../../propose-case.ts';
-import type { Device, SamplerName } from '../../protocol.ts';
+import { exportPath, PROPOSAL_FORMATS } from '../../exports/index.ts';
+
+/** What --export can add (mask and uncertainty are always written). */
+const PROPOSE_EXTRA = PROPOSAL_FORMATS.filter((f) => !PROPOSAL_BASE_FORMATS.includes(f));
+
+import { type ProposeSettings, proposalFormats, proposeCaseToDir } from '../../propose-case.ts';
 import {
   type CommandSpec,
   choiceFlag,
   type Flags,
   intFlag,
+  listFlag,
   numFlag,
   parseCommand,
   slicesFlag,
@@ -21,23 +35,20 @@ import { ProgressLines } from '../progress.ts';
 export const summary =
   'propose a lesion mask + uncertainty map for a case (NIfTI folder, DICOM folder or --flair/--t1c/...)';
 
-const USAGE = `usage: quorum propose <case> --out <dir> [--members 5] [--steps N] [--sampler ddim|ddpm] [--eta E]
-                      [--device auto|cpu|webgpu|cuda|dml|coreml] [--seed S] [--slices a:b] [--model DIR]
-                      [--register none|rigid]
-       quorum propose --flair F --t1c F [--t1 F] [--t2 F] --out <dir> ...
+/** The options propose and propose-dataset share, as --help shows them (the values from core/src/lists.ts). */
+export const PROPOSE_USAGE = `options: [--members N] [--steps N] [--sampler ${SAMPLERS.join('|')}] [--eta E] [--seed S]
+    [--slices a:b] [--device ${DEVICES.join('|')}] [--model DIR] [--register ${REGISTRATIONS.join('|')}]
+    [--export F,...]  outputs besides mask, uncertainty and report.json, of: ${PROPOSE_EXTRA.join(', ')}
+  Unset sampling options are the model's (its manifest.json, recommended).`;
+
+const USAGE = `usage: quorum propose <case> --out <dir> [options]
+       quorum propose ${SEQUENCE_KINDS.map((s) => `[--${s} FILE]`).join(' ')} --out <dir> [options]
+  ${PROPOSE_USAGE}
   <case> is a folder of NIfTI sequences (BraTS-style names), a DICOM study folder or one file.
-  Writes <dir>/mask.nii.gz, uncertainty.nii.gz and report.json on the reference (FLAIR) grid.
+  Writes <dir>/mask.nii.gz, uncertainty.nii.gz, report.json and the --export outputs
+  (probability.nii.gz, members/member-<i>.nii.gz, ...) on the reference (FLAIR) grid.
   Sequences on other grids are resampled onto it through world coordinates; --register rigid
   registers them (mutual information) for a patient who moved between series.`;
-
-export const DEVICES = [
-  'auto',
-  'cpu',
-  'webgpu',
-  'cuda',
-  'dml',
-  'coreml',
-] as const satisfies readonly Device[];
 
 /** Options shared with propose-dataset: the sampling settings and where the engine runs. */
 export const PROPOSE_OPTIONS: CommandSpec['options'] = {
@@ -51,16 +62,14 @@ export const PROPOSE_OPTIONS: CommandSpec['options'] = {
   device: { type: 'string' },
   model: { type: 'string' },
   register: { type: 'string' },
+  export: { type: 'string' },
 };
 
 const SPEC: CommandSpec = {
   usage: USAGE,
   options: {
     ...PROPOSE_OPTIONS,
-    flair: { type: 'string' },
-    t1c: { type: 'string' },
-    t1: { type: 'string' },
-    t2: { type: 'string' },
+    ...Object.fromEntries(SEQUENCE_KINDS.map((s) => [s, { type: 'string' as const }])),
   },
   maxPositionals: 1,
 };
@@ -77,9 +86,20 @@ export function proposeSettings(flags: Flags): ProposeSettings {
     slices: slicesFlag(flags),
     members: intFlag(flags, 'members'),
     steps: intFlag(flags, 'steps'),
-    sampler: choiceFlag<SamplerName>(flags, 'sampler', ['ddim', 'ddpm']),
+    sampler: choiceFlag(flags, 'sampler', SAMPLERS),
     eta: numFlag(flags, 'eta'),
     seed: intFlag(flags, 'seed', 0),
+    exports: listFlag(flags, 'export', PROPOSAL_FORMATS),
+  };
+}
+
+/** Where the engine runs and how sequences reach the reference grid (propose and propose-dataset). */
+export function engineFlags(flags: Flags): { device: Device; register: Registration; modelDir?: string } {
+  const model = strFlag(flags, 'model');
+  return {
+    device: choiceFlag(flags, 'device', DEVICES, 'auto'),
+    register: choiceFlag(flags, 'register', REGISTRATIONS, 'none'),
+    modelDir: model ? resolve(model) : undefined,
   };
 }
 
@@ -90,24 +110,20 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { positional, flags } = args;
-  if (!positional[0] && !flags.flair && !flags.t1c) {
+  const explicit = Object.fromEntries(
+    SEQUENCE_KINDS.filter((s) => typeof flags[s] === 'string').map((s) => [s, resolve(flags[s] as string)]),
+  );
+  if (!positional[0] && !Object.keys(explicit).length) {
     console.error(USAGE);
     return 2;
   }
   const out = flags.out;
   if (typeof out !== 'string') throw new QuorumError('bad-argument', `--out <dir> is required\n${USAGE}`);
-  const explicit = Object.fromEntries(
-    ['flair', 't1c', 't1', 't2']
-      .filter((s) => typeof flags[s] === 'string')
-      .map((s) => [s, resolve(flags[s] as string)]),
-  );
   // Every option value is checked before any file is read: a typo costs no loading time.
-  const parsed = proposeSettings(flags);
-  const settings = { ...parsed, sampler: parsed.sampler ?? 'ddim' };
-  const device = choiceFlag(flags, 'device', DEVICES, 'auto');
-  const modelFlag = strFlag(flags, 'model');
-  const modelDir = modelFlag ? resolve(modelFlag) : undefined;
-  const register = choiceFlag(flags, 'register', ['none', 'rigid'] as const, 'none');
+  // Unset sampling settings are resolved by the engine from the model's manifest (core/src/sampling.ts).
+  const settings = proposeSettings(flags);
+  const formats = proposalFormats(settings.exports);
+  const { device, register, modelDir } = engineFlags(flags);
   const kase = await openCase(Object.keys(explicit).length ? explicit : positional[0], { register });
   // Checked before the engine starts and before --out exists: a refused case costs no engine
   // start-up and leaves no empty folder behind (proposeCaseToDir creates it with the outputs).
@@ -115,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const line of caseLines(kase)) console.error(line);
   const outDir = resolve(out);
   const sources = Object.values(kase.sequences).map((v) => v!.source.path);
-  for (const f of ['mask.nii.gz', 'uncertainty.nii.gz']) assertNotSource(join(outDir, f), sources);
+  for (const f of formats) assertNotSource(exportPath(outDir, '', f), sources);
 
   const engine = await EngineClient.start({
     device,

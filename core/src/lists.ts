@@ -1,0 +1,47 @@
+/**
+ * Every list of allowed values, once. The types are derived from the lists, so a value missing
+ * from a list is a compile error wherever it is used, and every place that shows or checks the
+ * values (CLI validation and --help, renderer selects, host validation, engine) reads them here.
+ *
+ * Adding a value here makes the compiler point at what it needs: a sampler its factory in
+ * core/src/diffusion/samplers.ts, an execution provider its entry in workers/src/engine/providers.ts,
+ * an export format its writer in workers/src/exports/index.ts (each a `Record<Name, ...>`).
+ */
+
+/** Diffusion samplers (core/src/diffusion/samplers.ts). */
+export const SAMPLERS = ['ddim', 'ddpm'] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
+
+/** onnxruntime execution providers the engine can run on (workers/src/engine/providers.ts). */
+export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+/** What a user may ask for: a provider by name, or 'auto' (the platform's accelerators, then the CPU). */
+export const DEVICES = ['auto', ...EXECUTION_PROVIDERS] as const;
+export type Device = (typeof DEVICES)[number];
+
+/**
+ * MRI sequences a case can carry (core/src/sequence.ts recognises them), in order of preference
+ * as the reference grid (core/src/node/align.ts): FLAIR first.
+ */
+export const SEQUENCE_KINDS = ['flair', 't1c', 't1', 't2'] as const;
+export type SequenceKind = (typeof SEQUENCE_KINDS)[number];
+
+/** Export formats (workers/src/exports/: one writer file each). */
+export const EXPORT_FORMATS = [
+  'nifti-mask',
+  'nifti-uncertainty',
+  'nifti-probability',
+  'nifti-members',
+  'dicom-seg',
+  'report-json',
+  'report-csv',
+] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** What every proposal folder holds whatever else is asked for (loadProposal reads them back). */
+export const PROPOSAL_BASE_FORMATS: readonly ExportFormat[] = ['nifti-mask', 'nifti-uncertainty'];
+
+/** Rigid registration choices of `openCase` (core/src/node/register.ts). */
+export const REGISTRATIONS = ['none', 'rigid'] as const;
+export type Registration = (typeof REGISTRATIONS)[number];
