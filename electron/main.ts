@@ -134,12 +134,19 @@ function buildMenu() {
   Menu.setApplicationMenu(Menu.buildFromTemplate(template));
 }
 
-/** Each page load hands over one MessagePort: its connection to the one set of handlers. */
+/**
+ * Each page load hands over one MessagePort: one host connection, released (its runs, cases,
+ * journal locks) when the page reloads or its window goes.
+ */
 function registerIpc() {
-  const handlers = quorumHandlers(service, (line) => console.error(line));
   ipcMain.on(IPC.connect, (e) => {
     const [port] = e.ports;
     if (!port) return;
+    const conn = service.connect('Quorum window');
+    const handlers = quorumHandlers(service, (line) => console.error(line), conn);
+    const release = () => service.disconnect(conn);
+    port.once('close', release);
+    e.sender.once('destroyed', release);
     const transport: Transport = {
       send: (m) => port.postMessage(m),
       onMessage: (listener) => port.on('message', (ev) => listener(ev.data as RpcMessage)),

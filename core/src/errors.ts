@@ -15,7 +15,9 @@ export type QuorumErrorCode =
   | 'bad-argument'
   | 'model'
   | 'worker-crashed'
-  | 'cancelled';
+  | 'cancelled'
+  /** Held by someone else (a case journal another tab or window is editing). */
+  | 'locked';
 
 export class QuorumError extends Error {
   readonly code: QuorumErrorCode;

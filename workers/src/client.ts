@@ -5,10 +5,13 @@ import { QuorumError, type QuorumErrorCode } from '../../core/src/errors.ts';
 import { DEFAULT_MODEL } from '../../core/src/manifest.ts';
 import { RpcClient, type RpcMessage, type StreamCall } from '../../core/src/rpc/channel.ts';
 import {
+  type CaseFileRef,
+  type CasePlan,
   type Device,
   ENGINE_METHODS,
   type EngineEvent,
   type EngineInfo,
+  type EngineStats,
   type ProposeRequest,
   type ProposeSummary,
 } from './protocol.ts';
@@ -145,6 +148,28 @@ export class EngineClient {
         stream?.cancel();
       },
     };
+  }
+
+  /** Reads a host case file into the engine's cache; what the engine would propose on it. */
+  prepare(ref: CaseFileRef, caseName: string): Promise<CasePlan> {
+    return this.call<CasePlan>(ENGINE_METHODS.prepare, [ref, caseName]);
+  }
+
+  /** The engine process's memory and cache (diagnostics, the bench). */
+  stats(): Promise<EngineStats> {
+    return this.call<EngineStats>(ENGINE_METHODS.stats, []);
+  }
+
+  /** A call to the engine; one that the engine's exit cut off says why it stopped, as a run does. */
+  private async call<T>(method: string, args: unknown[]): Promise<T> {
+    await this.ensure();
+    try {
+      return await (this.rpc as RpcClient).call<T>(method, args);
+    } catch (e) {
+      if ((e as { code?: string })?.code === 'disconnected')
+        throw this.stopped ?? new QuorumError('worker-crashed', (e as Error).message);
+      throw e;
+    }
   }
 
   async close(): Promise<void> {

@@ -19,9 +19,37 @@ export interface ChannelVolume {
   data: Float32Array;
 }
 
+/** Where a channel's float32 voxels lie in a case file: geometry plus a byte offset and a length. */
+export interface ChannelGeometry {
+  dims: Vec3;
+  spacing: Vec3;
+  origin: Vec3;
+  direction: Mat3;
+  /** Byte offset of the channel's float32 voxels (a multiple of 4). */
+  offset: number;
+  /** Voxel count. */
+  length: number;
+}
+
+/**
+ * A case's channel volumes written once to a private file by the host (workers/src/host/case-files.ts):
+ * a request names it instead of carrying ~70 MB, so control messages (cancel) never queue behind
+ * bulk data on the IPC pipe. The engine keeps a small LRU of cases read, keyed by `key`.
+ */
+export interface CaseFileRef {
+  /** Unique per case content (a new key when a case's channels change). */
+  key: string;
+  path: string;
+  channels: Partial<Record<SequenceName, ChannelGeometry>>;
+}
+
 export interface ProposeRequest {
-  /** Volumes by sequence; the engine picks the model's channels and says which are missing. */
-  volumes: Partial<Record<SequenceName, ChannelVolume>>;
+  /**
+   * Volumes by sequence; the engine picks the model's channels and says which are missing.
+   * Either inline (CLI, tests) or `caseFile` (the host): exactly one is given.
+   */
+  volumes?: Partial<Record<SequenceName, ChannelVolume>>;
+  caseFile?: CaseFileRef;
   caseName: string;
   /**
    * Inclusive range of native slices k (voxel axis 2, axial in most files; results come per k
@@ -71,7 +99,26 @@ export const ENGINE_METHODS = {
   info: 'info',
   /** stream(request) → null; EngineEvents follow, ending with done, cancelled, error or disconnected. */
   propose: 'propose',
+  /** call(caseFile, caseName) → CasePlan: reads the case into the engine's cache, says what it would propose. */
+  prepare: 'prepare',
+  /** call() → EngineStats: memory and cache, for diagnostics and the bench. */
+  stats: 'stats',
 } as const;
+
+/** What the engine would propose on a case: the host cuts runs into batches from it. */
+export interface CasePlan {
+  /** The model's slice axis: 2 = native slices one by one; otherwise whole volumes only. */
+  sliceAxis: 0 | 1 | 2;
+  /** Native slices k the model proposes, ascending. */
+  nativeSlices: number[];
+}
+
+export interface EngineStats {
+  rssBytes: number;
+  heapUsedBytes: number;
+  externalBytes: number;
+  cachedCases: number;
+}
 
 export interface EngineInfo {
   device: string;

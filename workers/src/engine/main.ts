@@ -3,19 +3,24 @@
  * streaming results to its host over the RPC layer (core/src/rpc) on Node IPC. Started by
  * workers/src/client.ts (child_process); argv: <modelDir> <device>.
  */
+import { readFileSync } from 'node:fs';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { type RpcMessage, RpcServer, type StreamSink } from '../../../core/src/rpc/channel.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
 import {
+  type CaseFileRef,
+  type CasePlan,
+  type ChannelVolume,
   type Device,
   ENGINE_METHODS,
   type EngineEvent,
   type EngineInfo,
+  type EngineStats,
   isFinalEngineEvent,
   type ProposeRequest,
 } from '../protocol.ts';
-import { propose } from './propose.ts';
-import { loadModel } from './session.ts';
+import { type PreparedCase, prepareCase, propose } from './propose.ts';
+import { type LoadedModel, loadModel } from './session.ts';
 
 const [modelDir, device = 'auto'] = process.argv.slice(2);
 
@@ -32,6 +37,42 @@ const model = loadModel(modelDir, device as Device).catch((e: Error) => {
   process.exit(3);
 });
 
+/**
+ * Cases read from the host's case files, least recently used first; bounded, so the engine's
+ * memory stays flat however many cases and runs go through it (two 4-sequence cases: ~150 MB).
+ */
+const CACHED_CASES = 2;
+const cases = new Map<string, PreparedCase>();
+
+function cachedCase(m: LoadedModel, ref: CaseFileRef, caseName: string): PreparedCase {
+  const hit = cases.get(ref.key);
+  if (hit) {
+    cases.delete(ref.key);
+    cases.set(ref.key, hit);
+    return hit;
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(ref.path);
+  } catch (e) {
+    throw new QuorumError('not-found', `the host's case file is gone (${(e as Error).message})`, caseName);
+  }
+  const volumes: Partial<Record<string, ChannelVolume>> = {};
+  for (const [seq, g] of Object.entries(ref.channels)) {
+    if (!g) continue;
+    if (g.offset % 4 || g.offset + g.length * 4 > bytes.byteLength)
+      throw new QuorumError('corrupt', `the host's case file is shorter than its ${seq} channel`, caseName);
+    // A copy per channel: the read buffer goes, only the voxels stay.
+    const data = new Float32Array(g.length);
+    new Uint8Array(data.buffer).set(bytes.subarray(g.offset, g.offset + g.length * 4));
+    volumes[seq] = { dims: g.dims, spacing: g.spacing, origin: g.origin, direction: g.direction, data };
+  }
+  const prepared = prepareCase(m, volumes, caseName);
+  cases.set(ref.key, prepared);
+  while (cases.size > CACHED_CASES) cases.delete(cases.keys().next().value as string);
+  return prepared;
+}
+
 async function drain() {
   if (busy) return;
   busy = true;
@@ -40,12 +81,24 @@ async function drain() {
     const run = queue.shift()!;
     const { sink } = run;
     try {
-      const r = await propose(m, run.request, {
-        isCancelled: () => run.cancelled,
-        progress: (done, total, slice, step, steps, etaSeconds) =>
-          sink.emit({ type: 'progress', done, total, slice, step, steps, etaSeconds }),
-        slice: (result) => sink.emit({ type: 'slice', result }),
-      });
+      const prepared = run.request.caseFile
+        ? cachedCase(m, run.request.caseFile, run.request.caseName)
+        : undefined;
+      if (run.cancelled) {
+        sink.emit({ type: 'cancelled' });
+        continue;
+      }
+      const r = await propose(
+        m,
+        run.request,
+        {
+          isCancelled: () => run.cancelled,
+          progress: (done, total, slice, step, steps, etaSeconds) =>
+            sink.emit({ type: 'progress', done, total, slice, step, steps, etaSeconds }),
+          slice: (result) => sink.emit({ type: 'slice', result }),
+        },
+        prepared,
+      );
       sink.emit(r === 'cancelled' ? { type: 'cancelled' } : { type: 'done', summary: r });
     } catch (e) {
       const err = toWireError(e, 'model');
@@ -73,6 +126,19 @@ new RpcServer(
           device: m.device,
           note: m.note,
           model: { name: m.manifest.name, version: m.manifest.version },
+        };
+      },
+      [ENGINE_METHODS.prepare]: async (ref: CaseFileRef, caseName: string): Promise<CasePlan> => {
+        const { frame } = cachedCase(await model, ref, caseName);
+        return { sliceAxis: frame.sliceAxis, nativeSlices: [...frame.nativeSlices] };
+      },
+      [ENGINE_METHODS.stats]: async (): Promise<EngineStats> => {
+        const u = process.memoryUsage();
+        return {
+          rssBytes: u.rss,
+          heapUsedBytes: u.heapUsed,
+          externalBytes: u.external,
+          cachedCases: cases.size,
         };
       },
     },

@@ -11,7 +11,8 @@ import {
 import { type ModelFrame, modelFrame } from '../../../core/src/model-frame.ts';
 import { Rng } from '../../../core/src/rng.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
-import type { EngineSliceResult, ProposeRequest, ProposeSummary } from '../protocol.ts';
+import type { SequenceName } from '../../../core/src/volume.ts';
+import type { ChannelVolume, EngineSliceResult, ProposeRequest, ProposeSummary } from '../protocol.ts';
 import { planeResult, VolumeAssembly } from './assemble.ts';
 import type { LoadedModel } from './session.ts';
 
@@ -24,18 +25,40 @@ export interface ProposeHooks {
   slice(result: EngineSliceResult): void;
 }
 
+/** A case's volumes and model frame, built once and reused across requests (engine cache). */
+export interface PreparedCase {
+  volumes: Partial<Record<SequenceName, ChannelVolume>>;
+  frame: ModelFrame;
+}
+
+export function prepareCase(
+  model: LoadedModel,
+  volumes: Partial<Record<SequenceName, ChannelVolume>>,
+  caseName: string,
+): PreparedCase {
+  return { volumes, frame: modelFrame(volumes, model.manifest, caseName) };
+}
+
+/**
+ * Proposes `req.slices` of a case. Each slice's members come from its own RNG seeded by
+ * (seed, k), and the model's output is batch-invariant, so a run cut into slice batches (the host
+ * scheduler) gives exactly the masks of the whole run.
+ */
 export async function propose(
   model: LoadedModel,
   req: ProposeRequest,
   hooks: ProposeHooks,
+  prepared?: PreparedCase,
 ): Promise<ProposeSummary | 'cancelled'> {
   const t0 = performance.now();
   const { manifest, session } = model;
   const { members, sampler: samplerName, steps, eta } = resolveSampling(manifest, req);
   const seed = req.seed ?? 0;
 
-  const frame = modelFrame(req.volumes, manifest, req.caseName);
-  const ref = req.volumes[manifest.channels[0]]!;
+  if (!prepared && !req.volumes)
+    throw new QuorumError('bad-argument', 'a propose request needs volumes or a case file', req.caseName);
+  const { frame, volumes } = prepared ?? prepareCase(model, req.volumes!, req.caseName);
+  const ref = volumes[manifest.channels[0]]!;
   const nz = frame.dims[2];
   const [a, b] = req.slices ?? [0, nz - 1];
   if (!(a >= 0 && b < nz && a <= b))

@@ -9,6 +9,7 @@ import {
   STREAM_METHODS,
 } from '../../../core/src/api.ts';
 import type { CallHandler, RpcHandlers, StreamHandler, StreamSink } from '../../../core/src/rpc/channel.ts';
+import type { Connection } from './connections.ts';
 import type { QuorumService } from './service.ts';
 
 /**
@@ -17,10 +18,15 @@ import type { QuorumService } from './service.ts';
  * client that cancels or goes away stops its proposal run or drops its pre-labelling
  * subscription (the queue itself runs on).
  */
-export function quorumHandlers(service: QuorumService, log?: (line: string) => void): RpcHandlers {
+export function quorumHandlers(
+  service: QuorumService,
+  log?: (line: string) => void,
+  /** The client these handlers serve (a browser tab): what it opens is released with it. */
+  conn: Connection = service.local,
+): RpcHandlers {
   const streams = {
     propose: async ([params]: [ProposeParams], sink: StreamSink<ProposalEvent>) => {
-      const r = await service.propose(params, (e) => sink.emit(e));
+      const r = await service.propose(params, (e) => sink.emit(e), conn);
       sink.onCancel(() => void service.cancel(r.runId));
       return r;
     },
@@ -31,7 +37,7 @@ export function quorumHandlers(service: QuorumService, log?: (line: string) => v
         service.unsubscribePrelabel(datasetId, onEvent);
         sink.emit({ type: 'disconnected', message: 'unsubscribed' });
       });
-      return service.prelabel(datasetId, params, onEvent);
+      return service.prelabel(datasetId, params, onEvent, conn);
     },
   } satisfies Record<(typeof STREAM_METHODS)[number], unknown>;
   const calls: Record<string, CallHandler> = {};
@@ -41,6 +47,12 @@ export function quorumHandlers(service: QuorumService, log?: (line: string) => v
       calls[m] = (...args: unknown[]) => fn.apply(service, args);
     }
   }
+  // Methods that take the connection: fixed arity, so a client cannot pass one of its own.
+  calls.openCase = (input: unknown) =>
+    service.openCase(input as Parameters<QuorumService['openCase']>[0], conn);
+  calls.openSample = () => service.openSample(conn);
+  calls.openUploaded = (files: unknown) =>
+    service.openUploaded(files as Parameters<QuorumService['openUploaded']>[0], conn);
   return {
     calls,
     streams: streams as unknown as Record<string, StreamHandler>,

@@ -5,11 +5,13 @@ import { QuorumError } from '../../../core/src/errors.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
-import type { SequenceName, Volume } from '../../../core/src/volume.ts';
+import type { SequenceName } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
 import { ProposalMaps } from '../exports/proposal-maps.ts';
-import type { ChannelVolume, ProposeRequest } from '../protocol.ts';
+import type { CaseFileRef, EngineEvent, ProposeRequest } from '../protocol.ts';
+import { writeCaseFile } from './case-files.ts';
 import type { LoadedCase } from './cases.ts';
+import type { EngineScheduler, ScheduledRun } from './scheduler.ts';
 
 /** A case open in the host. */
 export interface OpenCase {
@@ -21,13 +23,29 @@ export interface OpenCase {
   /** Probability (mean) and member masks of every slice proposed so far, for their exports. */
   maps?: ProposalMaps;
   proposed: Set<number>;
+  /** The model channels in a private file for the engine (written at the first proposal). */
+  caseFile?: CaseFileRef;
+  /** The upload folder the case was read from (browser drops), removed with the case. */
+  uploadDir?: string;
 }
+
+/**
+ * Images (slices x members) per engine batch when the host cuts a run: one slice at the
+ * recommended 5 members. A single slice asked for meanwhile waits for at most one such batch
+ * (goal: <= 2x its time on an idle host, bench/load.bench.ts); bigger batches save little on a
+ * CPU (about 1.8 s against 2.2 s a slice at 40 images, 2 cores) and would make it wait longer.
+ */
+export const BATCH_IMAGES = 5;
 
 export interface ProposalContext {
   /** The model's input sequences. */
   channels: SequenceName[];
   manifest?: ModelManifest;
   engine: () => Promise<EngineClient>;
+  scheduler: EngineScheduler;
+  /** The connection that asked (the scheduler takes turns between connections). */
+  owner: string;
+  batchImages?: number;
 }
 
 export interface ProposalRun {
@@ -65,19 +83,10 @@ export async function startProposal(
   else if (sel !== 'all') range = [Math.min(...sel.slices), Math.max(...sel.slices)];
   if (range && (range[0] < 0 || range[1] >= nz || !Number.isInteger(range[0]) || !Number.isInteger(range[1])))
     throw new QuorumError('bad-argument', `slices ${range.join('-')} are outside 0-${nz - 1}`);
-  const volumes: Partial<Record<SequenceName, ChannelVolume>> = {};
-  for (const s of ctx.channels) {
-    const v = c.data.sequences[s] as Volume;
-    volumes[s] = {
-      dims: v.dims,
-      spacing: v.spacing,
-      origin: v.origin,
-      direction: v.direction,
-      data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data),
-    };
-  }
+  c.caseFile ??= writeCaseFile(c.info.id, c.data.sequences, ctx.channels);
+  const caseFile = c.caseFile;
   const request: ProposeRequest = {
-    volumes,
+    caseFile,
     caseName: c.info.name,
     slices: range,
     ...resolveSampling(ctx.manifest, params),
@@ -105,8 +114,16 @@ export async function startProposal(
     if (isFinalEvent(ev)) ended = true;
     onEvent(ev);
   };
-  const run = engine.propose(request, (e) => {
+  // Slices done in the batches before the current one, and the run's total (progress is per run).
+  let doneBefore = 0;
+  let batchIndex = -1;
+  let total = 0;
+  const onEngineEvent = (e: EngineEvent, batch: number) => {
     if (ended) return;
+    if (batch !== batchIndex) {
+      batchIndex = batch;
+      doneBefore = batchStarts[batch] ?? 0;
+    }
     if (e.type === 'progress') {
       if (!started) {
         started = true;
@@ -124,9 +141,9 @@ export async function startProposal(
         slice: e.slice,
         step: e.step,
         of: e.steps,
-        slicesDone: e.done,
-        slicesTotal: e.total,
-        etaSeconds: e.etaSeconds,
+        slicesDone: doneBefore + e.done,
+        slicesTotal: total,
+        etaSeconds: runEta(doneBefore + e.done + e.step / e.steps),
       });
     } else if (e.type === 'slice') {
       const r = e.result;
@@ -144,8 +161,38 @@ export async function startProposal(
       const result = params.includeMembers ? { ...rest, members } : rest;
       emit({ type: 'slice', runId, result });
     }
-  });
-  const finished = run.result.then(
+  };
+  const runEta = (doneSlices: number) => {
+    const elapsed = (Date.now() - t0) / 1000;
+    return doneSlices > 0 ? (elapsed / doneSlices) * Math.max(0, total - doneSlices) : 0;
+  };
+  const batchStarts: number[] = [];
+  let scheduled: ScheduledRun | undefined;
+  const finished = (async () => {
+    // What the engine would propose (it reads the case file once and caches it), cut in batches.
+    const plan = await engine.prepare(caseFile, c.info.name);
+    if (ended) throw new QuorumError('cancelled', 'cancelled');
+    const [a, b] = range ?? [0, nz - 1];
+    const inRange = plan.nativeSlices.filter((k) => k >= a && k <= b);
+    total = plan.sliceAxis === 2 ? inRange.length : plan.nativeSlices.length;
+    const batches: ProposeRequest[] = [];
+    if (plan.sliceAxis !== 2 || !inRange.length) {
+      // Another slice axis: every model slice crosses every k, so the volume is one batch.
+      if (inRange.length) batches.push(request);
+      batchStarts.push(0);
+    } else {
+      const members = request.members ?? 1;
+      const per = Math.max(1, Math.floor((ctx.batchImages ?? BATCH_IMAGES) / Math.max(1, members)));
+      for (let i = 0; i < inRange.length; i += per) {
+        const chunk = inRange.slice(i, i + per);
+        batchStarts.push(i);
+        batches.push({ ...request, slices: [chunk[0], chunk[chunk.length - 1]] });
+      }
+    }
+    scheduled = ctx.scheduler.submit(ctx.owner, batches, onEngineEvent);
+    const summaries = await scheduled.result;
+    return { slices: inRange.length && batches.length ? summaries.flatMap((s) => s.slices) : [] };
+  })().then(
     (summary) => emit({ type: 'done', runId, slices: summary.slices, seconds: (Date.now() - t0) / 1000 }),
     (err: unknown) => {
       const { code, message } = toWireError(err);
@@ -154,7 +201,7 @@ export async function startProposal(
     },
   );
   const cancel = () => {
-    run.cancel();
+    scheduled?.cancel();
     emit({ type: 'cancelled', runId, slicesDone: [...delivered] });
   };
   return { runId, cancel, finished };

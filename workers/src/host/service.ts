@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type {
@@ -33,12 +33,16 @@ import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
 import { exportFormatInfo } from '../exports/index.ts';
 import { ProposalMaps } from '../exports/proposal-maps.ts';
+import type { EngineStats } from '../protocol.ts';
+import { removeCaseFile } from './case-files.ts';
 import { describeCase, loadCase } from './cases.ts';
+import { type Connection, JournalLocks, newConnection } from './connections.ts';
 import { writeExports } from './exports.ts';
 import { appendJournalFile, readJournalFile } from './journal-store.ts';
 import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE } from './paths.ts';
 import { readProposalDir } from './proposal-files.ts';
 import { type OpenCase, startProposal } from './propose-run.ts';
+import { EngineScheduler, type SchedulerState } from './scheduler.ts';
 import { toVolumeData } from './volume-data.ts';
 import { DatasetWorklist } from './worklist.ts';
 
@@ -58,6 +62,18 @@ export interface HostOptions {
   /** Electron supplies native dialogs; browser mode has none. */
   pickPaths?: QuorumApi['pickPaths'];
   chooseExportDir?: (suggested: string) => Promise<string | null>;
+  /** Images per engine batch when runs are cut for fair scheduling (propose-run.ts BATCH_IMAGES). */
+  batchImages?: number;
+}
+
+/** What the host holds, for diagnostics and the load tests. */
+export interface HostCounts {
+  connections: number;
+  cases: number;
+  runs: number;
+  caseFiles: number;
+  journalLocks: number;
+  scheduler: SchedulerState;
 }
 
 /**
@@ -65,8 +81,14 @@ export interface HostOptions {
  * host). Transport-agnostic: IPC and WebSocket adapters call these methods as they are.
  */
 export class QuorumService implements QuorumApi {
-  private cases = new Map<string, OpenCase>();
-  private runs = new Map<string, () => void>();
+  private cases = new Map<string, OpenCase & { conn: Connection }>();
+  private runs = new Map<string, { cancel: () => void; caseId: string; conn: Connection }>();
+  private readonly connections = new Set<Connection>();
+  /** The connection of callers that name none (Electron's window, tests calling the service). */
+  readonly local: Connection = newConnection('this app');
+  private readonly journalLocks = new JournalLocks();
+  /** Every proposal of every connection goes through this, in turns (scheduler.ts). */
+  readonly scheduler = new EngineScheduler(() => this.engineClient());
   private datasets = new Map<string, DatasetWorklist>();
   private engine?: Promise<EngineClient>;
   private manifest?: ModelManifest;
@@ -118,22 +140,61 @@ export class QuorumService implements QuorumApi {
     };
   }
 
-  openSample(): Promise<CaseInfo> {
+  openSample(conn: Connection = this.local): Promise<CaseInfo> {
     if (!existsSync(SAMPLE_CASE))
       throw new QuorumError('not-found', 'the sample case is not installed', SAMPLE_CASE);
-    return this.openCase(SAMPLE_CASE);
+    return this.openCase(SAMPLE_CASE, conn);
   }
 
-  async openCase(input: OpenCaseInput): Promise<CaseInfo> {
+  async openCase(input: OpenCaseInput, conn: Connection = this.local, uploadDir?: string): Promise<CaseInfo> {
     const data = await loadCase(input);
     const id = randomUUID();
     const info = describeCase(id, data, this.channels);
-    this.cases.set(id, { info, data, input, proposed: new Set() });
-    this.remember(input, info.name);
+    this.cases.set(id, { info, data, input, proposed: new Set(), conn, uploadDir });
+    conn.cases.add(id);
+    // An upload folder goes with its case: nothing to reopen later.
+    if (!uploadDir) this.remember(input, info.name);
     return info;
   }
 
-  async openUploaded(files: UploadedFile[]): Promise<CaseInfo> {
+  /** A new client (a browser tab, a window); `disconnect` releases all it opened. */
+  connect(what: string): Connection {
+    const conn = newConnection(what);
+    this.connections.add(conn);
+    return conn;
+  }
+
+  /** The client went: its runs stop, its subscriptions end, its cases and their files go. */
+  disconnect(conn: Connection): void {
+    if (!this.connections.delete(conn)) return;
+    for (const runId of [...conn.runs]) this.runs.get(runId)?.cancel();
+    for (const unsubscribe of [...conn.subscriptions]) unsubscribe();
+    conn.subscriptions.clear();
+    for (const id of [...conn.cases]) this.dropCase(id);
+    this.journalLocks.releaseAll(conn);
+  }
+
+  /** The engine process's memory and case cache (diagnostics, the bench); undefined before it starts. */
+  async engineStats(): Promise<EngineStats | undefined> {
+    const e = await this.engine?.catch(() => undefined);
+    return e?.stats();
+  }
+
+  /** What the host holds now (diagnostics; the load tests assert on it). */
+  counts(): HostCounts {
+    let caseFiles = 0;
+    for (const c of this.cases.values()) if (c.caseFile) caseFiles++;
+    return {
+      connections: this.connections.size,
+      cases: this.cases.size,
+      runs: this.runs.size,
+      caseFiles,
+      journalLocks: this.journalLocks.size,
+      scheduler: this.scheduler.state,
+    };
+  }
+
+  async openUploaded(files: UploadedFile[], conn: Connection = this.local): Promise<CaseInfo> {
     if (!files.length) throw new QuorumError('bad-argument', 'no files were dropped');
     const dir = join(this.stateDir, 'uploads', randomUUID());
     mkdirSync(dir, { recursive: true });
@@ -144,7 +205,12 @@ export class QuorumService implements QuorumApi {
         throw new QuorumError('bad-argument', 'a dropped file has no usable name', f.name);
       writeFileAtomic(join(dir, name), new Uint8Array(f.bytes));
     }
-    return this.openCase(files.length === 1 ? join(dir, basename(files[0].name)) : dir);
+    try {
+      return await this.openCase(files.length === 1 ? join(dir, basename(files[0].name)) : dir, conn, dir);
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   async assignSequence(caseId: string, path: string, sequence: SequenceName): Promise<CaseInfo> {
@@ -164,12 +230,32 @@ export class QuorumService implements QuorumApi {
     }
     vol.source.sequence = sequence;
     c.data.sequences[sequence] = vol;
+    // The engine's copy is by file: the next proposal writes the new channels under a new key.
+    removeCaseFile(c.caseFile);
+    c.caseFile = undefined;
     c.info = describeCase(caseId, c.data, this.channels);
     return c.info;
   }
 
   async closeCase(caseId: string): Promise<void> {
+    this.dropCase(caseId);
+  }
+
+  /** Forgets a case: its runs stop, its engine file and upload folder go, its journal is free. */
+  private dropCase(caseId: string) {
+    const c = this.cases.get(caseId);
+    if (!c) return;
+    for (const r of [...this.runs.values()]) if (r.caseId === caseId) r.cancel();
     this.cases.delete(caseId);
+    c.conn.cases.delete(caseId);
+    removeCaseFile(c.caseFile);
+    if (c.uploadDir) rmSync(c.uploadDir, { recursive: true, force: true });
+    const journal = this.journalKey(c);
+    const stillOpen = [...c.conn.cases].some((id) => {
+      const o = this.cases.get(id);
+      return o && this.journalKey(o) === journal;
+    });
+    if (!stillOpen) this.journalLocks.release(journal, c.conn);
   }
 
   async listRecent(): Promise<RecentEntry[]> {
@@ -232,22 +318,39 @@ export class QuorumService implements QuorumApi {
     if (!this.manifestError) this.engineClient().catch(() => {});
   }
 
-  async propose(params: ProposeParams, onEvent: (e: ProposalEvent) => void): Promise<{ runId: string }> {
+  async propose(
+    params: ProposeParams,
+    onEvent: (e: ProposalEvent) => void,
+    conn: Connection = this.local,
+  ): Promise<{ runId: string }> {
     const c = this.get(params.caseId);
     if (this.manifestError) throw new QuorumError('model', this.manifestError);
     const run = await startProposal(
       c,
       params,
-      { channels: this.channels, manifest: this.manifest, engine: () => this.engineClient() },
+      {
+        channels: this.channels,
+        manifest: this.manifest,
+        engine: () => this.engineClient(),
+        scheduler: this.scheduler,
+        owner: conn.id,
+        batchImages: this.opts.batchImages,
+      },
       onEvent,
     );
-    this.runs.set(run.runId, run.cancel);
-    void run.finished.finally(() => this.runs.delete(run.runId));
+    this.runs.set(run.runId, { cancel: run.cancel, caseId: c.info.id, conn });
+    conn.runs.add(run.runId);
+    void run.finished.finally(() => {
+      this.runs.delete(run.runId);
+      conn.runs.delete(run.runId);
+    });
+    // The case closed or the client went while the run was starting: it stops at once.
+    if (!this.cases.has(c.info.id) || (conn !== this.local && !this.connections.has(conn))) run.cancel();
     return { runId: run.runId };
   }
 
   async cancel(runId: string): Promise<void> {
-    this.runs.get(runId)?.();
+    this.runs.get(runId)?.cancel();
   }
 
   async export(req: ExportRequest): Promise<ExportResult> {
@@ -276,9 +379,18 @@ export class QuorumService implements QuorumApi {
     return readJournalFile(this.journalPath(caseId));
   }
 
-  /** One journal per case source (not per session id), so reopening a case finds its edits. */
+  /**
+   * One journal per case source (not per session id), so reopening a case finds its edits; one
+   * connection at a time reads and writes it (connections.ts JournalLocks).
+   */
   private journalPath(caseId: string): string {
     const c = this.get(caseId);
+    const path = this.journalKey(c);
+    this.journalLocks.acquire(path, c.conn, c.info.name);
+    return path;
+  }
+
+  private journalKey(c: OpenCase): string {
     // Keyed by the source files, not the folder: two cases picked from one folder stay apart.
     const sources = c.info.sequences
       .map((s) => s.path)
@@ -321,9 +433,15 @@ export class QuorumService implements QuorumApi {
     datasetId: string,
     params: PrelabelParams,
     onEvent: (e: DatasetEvent) => void,
+    conn: Connection = this.local,
   ): Promise<PrelabelQueue> {
     const w = this.dataset(datasetId);
-    w.subscribe(onEvent);
+    const unsubscribe = w.subscribe(onEvent);
+    const drop = () => {
+      unsubscribe();
+      conn.subscriptions.delete(drop);
+    };
+    conn.subscriptions.add(drop);
     return w.start(params ?? {});
   }
 
@@ -358,14 +476,16 @@ export class QuorumService implements QuorumApi {
     return w;
   }
 
-  private get(caseId: string): OpenCase {
+  private get(caseId: string): OpenCase & { conn: Connection } {
     const c = this.cases.get(caseId);
     if (!c) throw new QuorumError('bad-argument', `no open case with id ${caseId}`);
     return c;
   }
 
   async close(): Promise<void> {
-    for (const cancel of this.runs.values()) cancel();
+    for (const conn of [...this.connections]) this.disconnect(conn);
+    for (const r of this.runs.values()) r.cancel();
+    for (const id of [...this.cases.keys()]) this.dropCase(id);
     // Saved state untouched: a queue left running resumes when the dataset is opened again.
     await Promise.all([...this.datasets.values()].map((w) => w.close()));
     const e = this.engine;

@@ -76,8 +76,8 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
   const log = opts.log ?? (() => {});
   const dist = resolve(opts.rendererDir ?? RENDERER_DIST);
   const service = opts.service ?? new QuorumService({ mode: 'browser', ...opts });
-  const handlers = quorumHandlers(service, log);
   let port = 0;
+  const servers = new Set<RpcServer>();
 
   const server = createServer((req, res) => {
     securityHeaders(res, port);
@@ -121,7 +121,8 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, handlers, log));
+    const from = (req.socket.remoteAddress ?? 'loopback').replace(/^::ffff:/, '');
+    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, service, from, servers, log));
   });
 
   await new Promise<void>((ok, fail) => {
@@ -137,6 +138,8 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
     port,
     service,
     async close() {
+      // Every open stream of every tab ends with 'disconnected' before its socket goes.
+      for (const s of servers) s.dispose();
       for (const c of wss.clients) c.terminate();
       wss.close();
       await new Promise<void>((r) => server.close(() => r()));
@@ -146,11 +149,21 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
 }
 
 /**
- * One browser tab: the RPC layer over its socket, one binary frame per message. When the tab
- * goes, the layer cancels its open streams: its proposal runs stop and its pre-labelling
- * subscriptions are dropped (the queue itself runs on).
+ * One browser tab: the RPC layer over its socket, one binary frame per message, and a host
+ * connection (QuorumService.connect). When the tab goes, the layer cancels its open streams and
+ * the service releases everything the tab opened: its proposal runs stop (queued batches never
+ * reach the engine), its pre-labelling subscriptions are dropped (the queue itself runs on), its
+ * cases, case files, upload folders and journal locks go.
  */
-function serveSocket(ws: WebSocket, handlers: RpcHandlers, log: (l: string) => void) {
+function serveSocket(
+  ws: WebSocket,
+  service: QuorumService,
+  from: string,
+  servers: Set<RpcServer>,
+  log: (l: string) => void,
+) {
+  const conn = service.connect(`browser tab from ${from}`);
+  const handlers: RpcHandlers = quorumHandlers(service, log, conn);
   const transport: Transport = {
     send: (m) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(m));
@@ -171,5 +184,10 @@ function serveSocket(ws: WebSocket, handlers: RpcHandlers, log: (l: string) => v
       }),
     onClose: (listener) => ws.on('close', listener),
   };
-  new RpcServer(transport, handlers);
+  const server = new RpcServer(transport, handlers);
+  servers.add(server);
+  ws.on('close', () => {
+    servers.delete(server);
+    service.disconnect(conn);
+  });
 }

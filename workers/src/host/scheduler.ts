@@ -1,0 +1,193 @@
+import { QuorumError } from '../../../core/src/errors.ts';
+import type { EngineClient } from '../client.ts';
+import type { EngineEvent, ProposeRequest, ProposeSummary } from '../protocol.ts';
+
+/**
+ * Fair use of the one engine by every connection of a host. Runs are cut into slice batches (by
+ * the caller); the scheduler sends one batch at a time to the engine, taking the next from the
+ * next connection in turn and, within a connection, from its next run in turn (round robin). A
+ * connection that had nothing queued takes the next turn, so a colleague's single slice waits
+ * for the batch in flight only, not for someone's whole volume. Cancelling a run drops its queued batches here (they never reach the engine) and
+ * cancels the batch in flight, which the engine stops at its next denoising step.
+ */
+export interface ScheduledRun {
+  /** Settles when the run's last batch has (summaries in batch order) or a batch failed. */
+  result: Promise<ProposeSummary[]>;
+  cancel(): void;
+}
+
+export interface SchedulerState {
+  /** Runs queued or in flight. */
+  runs: number;
+  /** Batches waiting in the host queue. */
+  queuedBatches: number;
+  /** Whether a batch is in the engine now. */
+  busy: boolean;
+  /** Totals since the start. */
+  batchesSent: number;
+  batchesDropped: number;
+  /** Batches the engine stopped part-way on a cancel (it answered 'cancelled'). */
+  batchesCancelledInEngine: number;
+}
+
+interface Run {
+  owner: string;
+  batches: ProposeRequest[];
+  sent: number;
+  summaries: ProposeSummary[];
+  onEvent: (e: EngineEvent, batch: number) => void;
+  resolve(s: ProposeSummary[]): void;
+  reject(e: unknown): void;
+  cancelled: boolean;
+  settled: boolean;
+  inFlight?: { cancel(): void };
+}
+
+export class EngineScheduler {
+  /** Connections with queued batches, in turn order; each with its runs in turn order. */
+  private readonly queue = new Map<string, Run[]>();
+  private readonly live = new Set<Run>();
+  private busy = false;
+  private idle: (() => void)[] = [];
+  private totals = { batchesSent: 0, batchesDropped: 0, batchesCancelledInEngine: 0 };
+
+  constructor(private readonly engine: () => Promise<EngineClient>) {}
+
+  /** Queues a run of `batches` (engine requests) for connection `owner`. */
+  submit(
+    owner: string,
+    batches: ProposeRequest[],
+    onEvent: (e: EngineEvent, batch: number) => void,
+  ): ScheduledRun {
+    let run!: Run;
+    const result = new Promise<ProposeSummary[]>((resolve, reject) => {
+      run = {
+        owner,
+        batches,
+        sent: 0,
+        summaries: [],
+        onEvent,
+        resolve,
+        reject,
+        cancelled: false,
+        settled: false,
+      };
+    });
+    if (!batches.length) {
+      run.settled = true;
+      run.resolve([]);
+      return { result, cancel: () => {} };
+    }
+    this.live.add(run);
+    const runs = this.queue.get(owner);
+    if (runs) runs.push(run);
+    else {
+      // A connection with nothing queued goes first: the others have been served meanwhile
+      // (the one in flight was just served and is at the back).
+      const rest = [...this.queue];
+      this.queue.clear();
+      this.queue.set(owner, [run]);
+      for (const [o, r] of rest) this.queue.set(o, r);
+    }
+    this.pump();
+    return { result, cancel: () => this.cancel(run) };
+  }
+
+  get state(): SchedulerState {
+    let queuedBatches = 0;
+    for (const runs of this.queue.values()) for (const r of runs) queuedBatches += r.batches.length - r.sent;
+    return { runs: this.live.size, queuedBatches, busy: this.busy, ...this.totals };
+  }
+
+  /** Resolves once no batch is in the engine (at once when none is). */
+  whenIdle(): Promise<void> {
+    return this.busy ? new Promise((r) => this.idle.push(r)) : Promise.resolve();
+  }
+
+  private cancel(run: Run) {
+    if (run.settled || run.cancelled) return;
+    run.cancelled = true;
+    this.totals.batchesDropped += run.batches.length - run.sent;
+    this.unqueue(run);
+    if (run.inFlight) {
+      // The engine stops at its next step and answers 'cancelled'; the run settles then.
+      run.inFlight.cancel();
+      return;
+    }
+    this.settle(run, new QuorumError('cancelled', 'cancelled'));
+  }
+
+  private unqueue(run: Run) {
+    const runs = this.queue.get(run.owner);
+    if (!runs) return;
+    const i = runs.indexOf(run);
+    if (i >= 0) runs.splice(i, 1);
+    if (!runs.length) this.queue.delete(run.owner);
+  }
+
+  private settle(run: Run, error?: unknown) {
+    if (run.settled) return;
+    run.settled = true;
+    this.live.delete(run);
+    this.unqueue(run);
+    if (error) run.reject(error);
+    else run.resolve(run.summaries);
+  }
+
+  /** The next batch: first run of the first connection in turn; both rotate to the back. */
+  private next(): { run: Run; index: number } | undefined {
+    const first = this.queue.entries().next();
+    if (first.done) return undefined;
+    const [owner, runs] = first.value;
+    const run = runs.shift() as Run;
+    const index = run.sent++;
+    this.queue.delete(owner);
+    if (run.sent < run.batches.length) runs.push(run);
+    if (runs.length) this.queue.set(owner, runs); // back of the turn order
+    return { run, index };
+  }
+
+  private pump() {
+    if (this.busy) return;
+    const picked = this.next();
+    if (!picked) {
+      for (const r of this.idle.splice(0)) r();
+      return;
+    }
+    this.busy = true;
+    const { run, index } = picked;
+    this.totals.batchesSent++;
+    const done = () => {
+      run.inFlight = undefined;
+      this.busy = false;
+      this.pump();
+    };
+    this.engine().then(
+      (engine) => {
+        const h = engine.propose(run.batches[index], (e) => {
+          if (!run.settled) run.onEvent(e, index);
+        });
+        run.inFlight = h;
+        if (run.cancelled) h.cancel();
+        h.result.then(
+          (summary) => {
+            run.summaries[index] = summary;
+            if (!run.cancelled && index === run.batches.length - 1) this.settle(run);
+            else if (run.cancelled) this.settle(run, new QuorumError('cancelled', 'cancelled'));
+            done();
+          },
+          (e: unknown) => {
+            if ((e as QuorumError)?.code === 'cancelled') this.totals.batchesCancelledInEngine++;
+            if (!run.cancelled) this.totals.batchesDropped += run.batches.length - run.sent;
+            this.settle(run, e);
+            done();
+          },
+        );
+      },
+      (e: unknown) => {
+        this.settle(run, e);
+        done();
+      },
+    );
+  }
+}
