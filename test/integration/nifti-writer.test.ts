@@ -19,7 +19,7 @@ import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { QuorumError } from '../../core/src/errors.ts';
 import { affineFromVolume } from '../../core/src/geometry.ts';
-import { writeFileAtomic } from '../../core/src/node/atomic.ts';
+import { WRITTEN_DIR, writeFileAtomic } from '../../core/src/node/atomic.ts';
 import { loadDicomSeries } from '../../core/src/node/dicom-fs.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
@@ -156,9 +156,11 @@ describe('writes are atomic and never over a source image', () => {
     fs.mkdirSync(join(tmp, 'atomic'));
     writeNiftiFile(out, vol, { datatype: 'uint8' });
     const before = statSync(out).ino;
-    writeNiftiFile(out, vol, { datatype: 'uint8' });
+    // Replacing is allowed only for a file Quorum wrote, and only when asked (core/src/node/atomic.ts).
+    expect(() => writeNiftiFile(out, vol, { datatype: 'uint8' })).toThrow(/already exists/);
+    writeNiftiFile(out, vol, { datatype: 'uint8', replace: 'own' });
     expect(statSync(out).ino).not.toBe(before);
-    expect(readdirSync(join(tmp, 'atomic'))).toEqual(['label.nii.gz']);
+    expect(readdirSync(join(tmp, 'atomic')).sort()).toEqual([WRITTEN_DIR, 'label.nii.gz']);
     expect((await loadVolume(out)).dims).toEqual([240, 240, 155]);
   });
 

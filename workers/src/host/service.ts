@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type {
@@ -25,6 +25,7 @@ import type {
   WorklistStatus,
 } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { safeFileName } from '../../../core/src/file-name.ts';
 import { DEVICES } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
@@ -68,6 +69,8 @@ export class QuorumService implements QuorumApi {
   private cases = new Map<string, OpenCase>();
   private runs = new Map<string, () => void>();
   private datasets = new Map<string, DatasetWorklist>();
+  /** Upload folder per case opened from dropped files: removed when the case closes. */
+  private uploads = new Map<string, string>();
   private engine?: Promise<EngineClient>;
   private manifest?: ModelManifest;
   private manifestError?: string;
@@ -136,15 +139,24 @@ export class QuorumService implements QuorumApi {
   async openUploaded(files: UploadedFile[]): Promise<CaseInfo> {
     if (!files.length) throw new QuorumError('bad-argument', 'no files were dropped');
     const dir = join(this.stateDir, 'uploads', randomUUID());
-    mkdirSync(dir, { recursive: true });
-    for (const f of files) {
-      // Only the base name: a dropped file must not write outside its upload folder.
-      const name = basename(f.name.replace(/\\/g, '/'));
-      if (!name || name.startsWith('.'))
-        throw new QuorumError('bad-argument', 'a dropped file has no usable name', f.name);
-      writeFileAtomic(join(dir, name), new Uint8Array(f.bytes));
+    // Only this user reads them: the folder 0700, each file 0600; removed when the case closes.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    try {
+      for (const f of files) {
+        // Only the base name: a dropped file must not write outside its upload folder.
+        const name = basename(f.name.replace(/\\/g, '/'));
+        if (!name || name.startsWith('.'))
+          throw new QuorumError('bad-argument', 'a dropped file has no usable name', f.name);
+        writeFileSync(join(dir, name), new Uint8Array(f.bytes), { mode: 0o600, flag: 'wx' });
+      }
+      const info = await this.openCase(files.length === 1 ? join(dir, basename(files[0].name)) : dir);
+      this.uploads.set(info.id, dir);
+      return info;
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
     }
-    return this.openCase(files.length === 1 ? join(dir, basename(files[0].name)) : dir);
   }
 
   async assignSequence(caseId: string, path: string, sequence: SequenceName): Promise<CaseInfo> {
@@ -170,6 +182,9 @@ export class QuorumService implements QuorumApi {
 
   async closeCase(caseId: string): Promise<void> {
     this.cases.delete(caseId);
+    const upload = this.uploads.get(caseId);
+    this.uploads.delete(caseId);
+    if (upload) rmSync(upload, { recursive: true, force: true });
   }
 
   async listRecent(): Promise<RecentEntry[]> {
@@ -254,7 +269,8 @@ export class QuorumService implements QuorumApi {
     const c = this.get(req.caseId);
     let dir = req.targetDir;
     if (!dir) {
-      const suggested = join(this.outDir, c.info.name);
+      // The case name may come from a header (DICOM PatientName): one clean folder name.
+      const suggested = join(this.outDir, safeFileName(c.info.name));
       dir = this.opts.chooseExportDir
         ? ((await this.opts.chooseExportDir(suggested)) ?? undefined)
         : suggested;
@@ -366,6 +382,7 @@ export class QuorumService implements QuorumApi {
 
   async close(): Promise<void> {
     for (const cancel of this.runs.values()) cancel();
+    for (const id of [...this.uploads.keys()]) await this.closeCase(id);
     // Saved state untouched: a queue left running resumes when the dataset is opened again.
     await Promise.all([...this.datasets.values()].map((w) => w.close()));
     const e = this.engine;
