@@ -44,7 +44,9 @@ describe('pre-labelling: save failures are reported, never fatal', () => {
     expect(events.find((e) => e.type === 'case-error')).toMatchObject({ case: { name: 'pat3' } });
     const last = events.at(-1)!;
     expect(last).toMatchObject({ type: 'queue', state: 'paused' });
-    expect(last.type === 'queue' && last.error).toMatch(/^pat3: ENOSPC: no space left on device.*pre-labelling paused$/);
+    expect(last.type === 'queue' && last.error).toMatch(
+      /^pat3: ENOSPC: no space left on device.*pre-labelling paused$/,
+    );
     const list = w.worklist();
     expect(list.queue.error).toMatch(/ENOSPC/);
     expect(list.cases.find((c) => c.name === 'pat3')?.error).toMatch(/ENOSPC/);
@@ -69,7 +71,9 @@ describe('pre-labelling: save failures are reported, never fatal', () => {
     const events = await stopped;
     const last = events.at(-1)!;
     expect(last).toMatchObject({ type: 'queue', state: 'paused' });
-    expect(last.type === 'queue' && last.error).toMatch(/project file could not be saved .*pre-labelling paused/);
+    expect(last.type === 'queue' && last.error).toMatch(
+      /project file could not be saved .*pre-labelling paused/,
+    );
     expect(w.worklist().queue.error).toMatch(/project file could not be saved/);
     // A new start clears the reason (and refuses plainly while the file still cannot be written).
     expect(() => w.start()).toThrow(/EISDIR|EEXIST|ENOTEMPTY|directory/);
