@@ -171,6 +171,12 @@ export function writeOutputFile(
   assertCanWrite(path, opts);
   const tmp = writeTemp(path, bytes);
   try {
+    // The record first, from the temp file (link and rename keep its inode and mtime): a run
+    // killed at any point leaves no file of Quorum's without its record, so a rerun may redo it.
+    const st = lstatSync(tmp);
+    mkdirSync(dirname(recordPath(path)), { recursive: true });
+    const record: WrittenRecord = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    writeFileAtomic(recordPath(path), JSON.stringify(record));
     if (replace === 'own' && exists(path)) renameSync(tmp, path);
     else {
       try {
@@ -188,10 +194,6 @@ export function writeOutputFile(
     removeQuietly(tmp);
   }
   fsyncDir(dirname(path));
-  const st = lstatSync(path);
-  mkdirSync(dirname(recordPath(path)), { recursive: true });
-  const record: WrittenRecord = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-  writeFileAtomic(recordPath(path), JSON.stringify(record));
 }
 
 /** Removes `path` only if Quorum wrote it (a stale report of an earlier run); true if removed. */
