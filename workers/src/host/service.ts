@@ -139,24 +139,22 @@ export class QuorumService implements QuorumApi {
   async openUploaded(files: UploadedFile[]): Promise<CaseInfo> {
     if (!files.length) throw new QuorumError('bad-argument', 'no files were dropped');
     const dir = join(this.stateDir, 'uploads', randomUUID());
-    // Only this user reads them: the folder 0700, each file 0600; removed when the case closes.
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
-    try {
-      for (const f of files) {
-        // Only the base name: a dropped file must not write outside its upload folder.
-        const name = basename(f.name.replace(/\\/g, '/'));
-        if (!name || name.startsWith('.'))
-          throw new QuorumError('bad-argument', 'a dropped file has no usable name', f.name);
-        writeFileSync(join(dir, name), new Uint8Array(f.bytes), { mode: 0o600, flag: 'wx' });
-      }
-      const info = await this.openCase(files.length === 1 ? join(dir, basename(files[0].name)) : dir);
-      this.uploads.set(info.id, dir);
-      return info;
-    } catch (e) {
+    chmodSync(dir, 0o700); // only this user reads them (files 0600); removed when the case closes
+    const drop = (e: unknown) => {
       rmSync(dir, { recursive: true, force: true });
       throw e;
+    };
+    for (const f of files) {
+      // Only the base name: a dropped file must not write outside its upload folder.
+      const name = basename(f.name.replace(/\\/g, '/'));
+      if (!name || name.startsWith('.'))
+        drop(new QuorumError('bad-argument', 'a dropped file has no usable name', f.name));
+      writeFileSync(join(dir, name), new Uint8Array(f.bytes), { mode: 0o600, flag: 'wx' });
     }
+    const info = await this.openCase(files.length === 1 ? join(dir, basename(files[0].name)) : dir).catch(drop);
+    this.uploads.set(info.id, dir);
+    return info;
   }
 
   async assignSequence(caseId: string, path: string, sequence: SequenceName): Promise<CaseInfo> {
