@@ -7,7 +7,7 @@
  *   steps, then cancelled, and the per-step time is extrapolated to 1000 (said in the note).
  * - paper: their UNet (models/train/paper_unet.py, random weights, 113.7 M parameters) exported
  *   to a temp dir by /usr/bin/python3 if missing, one 224x224 forward timed in onnxruntime-node,
- *   x 1000 steps x 5 members per slice.
+ *   x 1000 steps x 5 members per slice. Without python3-torch these rows are skipped with a note.
  * Env: QUORUM_BENCH_SLICES=a:b limits the whole-volume run (for a quick look).
  */
 import { execFileSync } from 'node:child_process';
@@ -20,6 +20,7 @@ import { loadVolume } from '../core/src/node/load.ts';
 import type { Volume } from '../core/src/volume.ts';
 import { EngineClient } from '../workers/src/client.ts';
 import type { ChannelVolume, ProposeRequest } from '../workers/src/protocol.ts';
+import { torchProblem } from './python.ts';
 import type { BenchRow } from './types.ts';
 
 export const title = 'diffusion engine (shipped model vs the paper, pat0003)';
@@ -163,7 +164,13 @@ export async function run(): Promise<BenchRow[]> {
     engine.close();
   }
 
-  // the paper's network at random weights, the machine's GEMM rate, and FLOPs
+  // the paper's network at random weights, the machine's GEMM rate, and FLOPs (all need PyTorch)
+  const skip = torchProblem();
+  if (skip) {
+    console.error(`bench: paper UNet ${skip}`);
+    rows.push({ group: 'paper', name: 'paper UNet rows', value: Number.NaN, unit: '', note: skip });
+    return rows;
+  }
   mkdirSync(WORK, { recursive: true });
   const paper = python('paper', '--out', WORK) as { path: string; parameters: number; flops: number };
   const ours = python('ours') as { parameters: number; flops: number };

@@ -15,14 +15,28 @@ const files = readdirSync(here)
   .sort();
 
 const rows: BenchRow[] = [];
+let failed = 0;
 for (const f of files) {
-  const mod = (await import(join(here, f))) as BenchModule;
-  console.error(`bench: ${mod.title} (${f})`);
-  rows.push(...(await mod.run()));
+  // One bench that cannot run (a missing tool, a missing data file) is said in one line; the rest run.
+  try {
+    const mod = (await import(join(here, f))) as BenchModule;
+    console.error(`bench: ${mod.title} (${f})`);
+    rows.push(...(await mod.run()));
+  } catch (e) {
+    failed++;
+    console.error(`bench: ${f} failed: ${(e as Error).message}`);
+  }
 }
+process.exitCode = failed ? 1 : 0;
 
 const fmt = (v: number) =>
-  Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3);
+  Number.isNaN(v)
+    ? '-'
+    : Math.abs(v) >= 100
+      ? v.toFixed(0)
+      : Math.abs(v) >= 1
+        ? v.toFixed(2)
+        : v.toPrecision(3);
 const table = rows.map((r) => [r.group, r.name, fmt(r.value), r.unit, r.goal ?? '', r.note ?? '']);
 const head = ['group', 'measure', 'value', 'unit', 'goal', 'note'];
 const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));

@@ -294,6 +294,8 @@ export interface PrelabelQueue {
   current?: string;
   /** Cases still to pre-label (status new, no error). */
   pending: number;
+  /** Why the queue stopped, when it stopped on an error (the project file or a proposal could not be saved: a full disk). */
+  error?: string;
 }
 
 export interface Worklist {
@@ -313,7 +315,7 @@ export interface Worklist {
 
 /** Pre-labelling events. The stream of one prelabel call ends with a 'queue' event that is not 'running'. */
 export type DatasetEvent =
-  | { type: 'queue'; datasetId: string; state: PrelabelState; pending: number }
+  | { type: 'queue'; datasetId: string; state: PrelabelState; pending: number; error?: string }
   | { type: 'case-started'; datasetId: string; case: string }
   | {
       type: 'case-progress';

@@ -57,6 +57,11 @@ export interface VolumeSource {
     modality?: string;
     patientName?: string;
     patientID?: string;
+    /** General Study attributes of the source, copied into a DICOM SEG. */
+    studyDate?: string;
+    studyTime?: string;
+    studyID?: string;
+    accessionNumber?: string;
     seriesDescription?: string;
     seriesNumber?: number;
     echoTime?: number;

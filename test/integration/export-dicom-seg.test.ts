@@ -124,6 +124,21 @@ describe('DICOM SEG export on a real MR series', () => {
     expect(ds.intString('x00280008')).toBe(lesionSlices.length);
   });
 
+  it('has the study date, time and ID: those of the source study, else the time of writing, never empty', () => {
+    // The reference here is built from UIDs only: no study attributes, so the SEG's creation time.
+    const now = new Date('2026-03-04T05:06:07Z');
+    const without = dicomParser.parseDicom(buildDicomSeg(ref.vol, mask, { now }));
+    expect(without.string('x00080020')).toBe('20260304');
+    expect(without.string('x00080030')).toBe('050607');
+    expect(without.string('x00200010')).toBe('1');
+    const src = { ...ref.vol.source.dicom, studyDate: '20180918', studyTime: '101010.5', studyID: 'S42' };
+    const vol = { ...ref.vol, source: { ...ref.vol.source, dicom: src } };
+    const withStudy = dicomParser.parseDicom(buildDicomSeg(vol, mask, { now }));
+    expect(withStudy.string('x00080020')).toBe('20180918');
+    expect(withStudy.string('x00080030')).toBe('101010.5');
+    expect(withStudy.string('x00200010')).toBe('S42');
+  });
+
   it('has one segment with coded category/type and references every source instance', () => {
     const { dict, meta } = dcmjs.data.DicomMessage.readFile(seg.slice().buffer);
     expect(

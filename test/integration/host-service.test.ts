@@ -91,7 +91,7 @@ describe('host service on the shipped sample case (BraTS pat0003)', () => {
     expect(csv[1].split(',')[2]).toBe((expectedVoxels * 0.001).toFixed(3));
   });
 
-  it('refuses to export over an input image, and rejects a wrong-size mask', async () => {
+  it('never exports over an input image (a numbered name instead), and rejects a wrong-size mask', async () => {
     // A case whose FLAIR file happens to be named like an export: the export must not replace it.
     const dir = scratchDir('quorum-host-collide');
     const flair = join(dir, 'p_quorum_mask.nii.gz');
@@ -100,15 +100,15 @@ describe('host service on the shipped sample case (BraTS pat0003)', () => {
     const c = await svc.openCase({ flair, t1c: join(SAMPLE_CASE, 't1c.nii.gz') });
     expect(c.root).toBe(dir); // explicit files: the case lives in the reference file's folder
     const n = c.geometry.dims[0] * c.geometry.dims[1] * c.geometry.dims[2];
-    await expect(
-      svc.export({
-        caseId: c.id,
-        formats: ['nifti-mask'],
-        mask: new Uint8Array(n),
-        targetDir: dir,
-        baseName: 'p_quorum',
-      }),
-    ).rejects.toThrow(/refusing to overwrite/);
+    // Never replaced: the export takes the next free name (issue 13; core/src/node/atomic.ts).
+    const res = await svc.export({
+      caseId: c.id,
+      formats: ['nifti-mask'],
+      mask: new Uint8Array(n),
+      targetDir: dir,
+      baseName: 'p_quorum',
+    });
+    expect(res.files['nifti-mask']).toBe(join(dir, 'p_quorum-2_mask.nii.gz'));
     expect(readFileSync(flair).equals(before)).toBe(true);
     await expect(
       svc.export({ caseId: info.id, formats: ['nifti-mask'], mask: new Uint8Array(10), targetDir: out }),

@@ -177,13 +177,15 @@ describe('loadProposal: a pre-labelled proposal folder back as slice results', (
     expect(err.file).toBe(join(truncated, 'mask.nii.gz'));
     expect(['truncated', 'corrupt']).toContain(err.code);
     // Another case's grid: a real NIfTI, but 120x120x60.
-    const foreign = broken('foreign', (d) =>
+    const foreign = broken('foreign', (d) => {
+      unlinkSync(join(d, 'mask.nii.gz'));
       writeNiftiFile(
         join(d, 'mask.nii.gz'),
         { ...mask, dims: [120, 120, 60], data: new Uint8Array(120 * 120 * 60) },
+        // the copy is removed first: Quorum never writes over a file it did not write
         { datatype: 'uint8' },
-      ),
-    );
+      );
+    });
     await expect(svc.loadProposal(info.id, foreign)).rejects.toMatchObject({
       code: 'bad-argument',
       file: join(foreign, 'mask.nii.gz'),
@@ -192,6 +194,7 @@ describe('loadProposal: a pre-labelled proposal folder back as slice results', (
     const nan = broken('nan-std', (d) => {
       const data = new Float32Array(std.data);
       data[80 * 240 * 240 + 1000] = Number.NaN;
+      unlinkSync(join(d, 'uncertainty.nii.gz'));
       writeNiftiFile(join(d, 'uncertainty.nii.gz'), { ...std, data }, { datatype: 'float32' });
     });
     await expect(svc.loadProposal(info.id, nan)).rejects.toMatchObject({

@@ -19,16 +19,23 @@ import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { QuorumError } from '../../core/src/errors.ts';
 import { affineFromVolume } from '../../core/src/geometry.ts';
-import { writeFileAtomic } from '../../core/src/node/atomic.ts';
+import { WRITTEN_DIR, writeFileAtomic } from '../../core/src/node/atomic.ts';
 import { loadDicomSeries } from '../../core/src/node/dicom-fs.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import { BRATS, DATA, PYTHON } from '../helpers/paths.ts';
 
-// writeSync is wrapped (not replaced) so one test can make a write fail half-way
+// writeSync is wrapped (not replaced) so one test can make a write fail half-way; open, fsync and
+// rename are wrapped to see the order of a write's steps
 vi.mock('node:fs', async (importOriginal) => {
   const orig = await importOriginal<typeof import('node:fs')>();
-  return { ...orig, writeSync: vi.fn(orig.writeSync) };
+  return {
+    ...orig,
+    writeSync: vi.fn(orig.writeSync),
+    openSync: vi.fn(orig.openSync),
+    fsyncSync: vi.fn(orig.fsyncSync),
+    renameSync: vi.fn(orig.renameSync),
+  };
 });
 
 const SUBJECTS = ['train', 'validation'].flatMap((split) =>
@@ -156,10 +163,36 @@ describe('writes are atomic and never over a source image', () => {
     fs.mkdirSync(join(tmp, 'atomic'));
     writeNiftiFile(out, vol, { datatype: 'uint8' });
     const before = statSync(out).ino;
-    writeNiftiFile(out, vol, { datatype: 'uint8' });
+    // Replacing is allowed only for a file Quorum wrote, and only when asked (core/src/node/atomic.ts).
+    expect(() => writeNiftiFile(out, vol, { datatype: 'uint8' })).toThrow(/already exists/);
+    writeNiftiFile(out, vol, { datatype: 'uint8', replace: 'own' });
     expect(statSync(out).ino).not.toBe(before);
-    expect(readdirSync(join(tmp, 'atomic'))).toEqual(['label.nii.gz']);
+    expect(readdirSync(join(tmp, 'atomic')).sort()).toEqual([WRITTEN_DIR, 'label.nii.gz']);
     expect((await loadVolume(out)).dims).toEqual([240, 240, 155]);
+  });
+
+  it('fsyncs the file, renames it, then fsyncs the folder (the rename survives a power cut)', () => {
+    const dir = join(tmp, 'durable');
+    fs.mkdirSync(dir);
+    const open = vi.mocked(fs.openSync);
+    const fsync = vi.mocked(fs.fsyncSync);
+    const rename = vi.mocked(fs.renameSync);
+    for (const m of [open, fsync, rename]) m.mockClear();
+    writeFileAtomic(join(dir, 'state.json'), '{}');
+    // fd numbers are reused once closed: each fsync is matched to the open before it
+    const fsyncAfterOpen = (pred: (path: string) => boolean) => {
+      const i = open.mock.calls.findIndex(([p]) => pred(String(p)));
+      expect(i).toBeGreaterThanOrEqual(0);
+      const fd = open.mock.results[i].value as number;
+      const opened = open.mock.invocationCallOrder[i];
+      return fsync.mock.invocationCallOrder.find((o, j) => o > opened && fsync.mock.calls[j][0] === fd) ?? -1;
+    };
+    const renamed = rename.mock.invocationCallOrder[0];
+    const fileSynced = fsyncAfterOpen((p) => p.endsWith('.tmp'));
+    expect(fileSynced).toBeGreaterThan(0);
+    expect(fileSynced).toBeLessThan(renamed);
+    expect(fsyncAfterOpen((p) => p === dir)).toBeGreaterThan(renamed);
+    expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe('{}');
   });
 
   it('a write failing half-way leaves the old file intact and removes its temp file', () => {

@@ -48,4 +48,38 @@ describe('API wire frames', () => {
     expect(() => decodeFrame(frame.subarray(0, 2))).toThrow(/shorter/);
     expect(() => decodeFrame(frame.subarray(0, frame.byteLength - 16))).toThrow(/truncated/);
   });
+
+  it('an oversized $bin index in a 100-byte frame is refused without allocating', () => {
+    const frameOf = (header: string) => {
+      const head = new TextEncoder().encode(header);
+      const f = new Uint8Array(100);
+      new DataView(f.buffer).setUint32(0, head.length, true);
+      f.set(head, 4);
+      return f;
+    };
+    const hostile = [
+      '{"v":{"$bin":1000000000,"t":"Uint8Array","n":8}}',
+      '{"v":{"$bin":-1,"t":"Uint8Array","n":8}}',
+      '{"v":{"$bin":0.5,"t":"Uint8Array","n":8}}',
+      '{"v":{"$bin":"0","t":"Uint8Array","n":8}}',
+      '{"v":{"$bin":0,"t":"Uint8Array","n":1000000000}}',
+      '{"v":{"$bin":0,"t":"Uint8Array","n":-8}}',
+      '{"v":{"$bin":0,"t":"BigInt64Array","n":8}}',
+      '{"v":{"$bin":0,"t":"Float32Array","n":3}}',
+      '{"a":{"$bin":0,"t":"Uint8Array","n":8},"b":{"$bin":0,"t":"Uint8Array","n":8}}',
+      '{"v":',
+    ];
+    const before = process.memoryUsage().arrayBuffers;
+    const t = performance.now();
+    for (const h of hostile) {
+      expect(h.length + 4, h).toBeLessThan(100);
+      expect(() => decodeFrame(frameOf(h)), h).toThrow(expect.objectContaining({ code: 'corrupt' }));
+    }
+    expect(performance.now() - t).toBeLessThan(200);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(2 ** 20);
+    // A well-formed frame of the same size still decodes; one over the cap does not.
+    const ok = decodeFrame<{ v: Uint8Array }>(frameOf('{"v":{"$bin":0,"t":"Uint8Array","n":8}}'));
+    expect(ok.v).toHaveLength(8);
+    expect(() => decodeFrame(frameOf('{}'), 64)).toThrow(/over the 64-byte limit/);
+  });
 });

@@ -2,12 +2,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join, relative, resolve } from 'node:path';
 import { QuorumError } from '../../core/src/errors.ts';
 import { type ExportFormat, PROPOSAL_BASE_FORMATS } from '../../core/src/lists.ts';
-import { writeFileAtomic } from '../../core/src/node/atomic.ts';
+import { assertCanWrite, type ReplacePolicy, writeOutputFile } from '../../core/src/node/atomic.ts';
 import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import type { EngineClient } from './client.ts';
 import { canExportDicomSeg } from './exports/dicom-seg.ts';
-import { EXPORT_WRITERS, PROPOSAL_FORMATS, writeFormats } from './exports/index.ts';
+import { EXPORT_WRITERS, exportPath, PROPOSAL_FORMATS, writeFormats } from './exports/index.ts';
 import { ProposalMaps } from './exports/proposal-maps.ts';
 import type {
   ChannelVolume,
@@ -30,6 +30,12 @@ export type ProposeSettings = Pick<
 > & {
   /** Outputs besides report.json (workers/src/exports/; always PROPOSAL_BASE_FORMATS). */
   exports?: ExportFormat[];
+  /**
+   * Which existing outputs may be replaced: 'own' (default: files Quorum wrote, as a resumed
+   * dataset run redoes a case) or 'never' (`quorum propose` without --overwrite). A file Quorum
+   * did not write is never replaced (core/src/node/atomic.ts).
+   */
+  replace?: ReplacePolicy;
 };
 
 /** The formats a proposal folder gets: the default ones plus those asked for, each once. */
@@ -146,6 +152,7 @@ export function proposeCaseToDir(
         ...maps.forExport(),
         canExportDicomSeg: canExportDicomSeg(reference),
         sources,
+        replace: settings.replace ?? 'own',
       },
       formats,
       outDir,
@@ -189,10 +196,33 @@ export function proposeCaseToDir(
       warnings: [...kase.warnings, ...written.warnings],
       sequences: kase.alignment,
     };
-    writeFileAtomic(join(outDir, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
+    writeOutputFile(join(outDir, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`, {
+      sources,
+      replace: settings.replace ?? 'own',
+    });
     return report;
   });
   return { result, cancel: run.cancel };
+}
+
+/**
+ * Refuses, before any work, a proposal folder whose outputs (report.json, each format's file, the
+ * files in members/) exist and may not be replaced (`replace`), or are inputs: the message names the file.
+ */
+export function checkProposalOutputs(
+  outDir: string,
+  formats: readonly ExportFormat[],
+  sources: string[],
+  replace: ReplacePolicy = 'own',
+): void {
+  for (const f of [...formats.map((x) => exportPath(outDir, '', x)), join(outDir, REPORT_FILE)]) {
+    let inside: string[] = [];
+    try {
+      if (statSync(f).isDirectory()) inside = readdirSync(f).filter((n) => !n.startsWith('.'));
+    } catch {}
+    if (inside.length) for (const n of inside) assertCanWrite(join(f, n), { sources, replace });
+    else assertCanWrite(f, { sources, replace });
+  }
 }
 
 /**

@@ -19,6 +19,11 @@ export interface DicomImage {
   echoTime: number;
   patientName: string;
   patientID: string;
+  /** General Study attributes, copied into a DICOM SEG ('' when absent). */
+  studyDate: string;
+  studyTime: string;
+  studyID: string;
+  accessionNumber: string;
   imageType: string;
   /** What sequence recognition looks at (core/src/sequence.ts); '' / 0 when absent. */
   protocolName: string;
@@ -172,6 +177,10 @@ function attributes(ds: dicomParser.DataSet, file: string): DicomImage {
     echoTime: Number(ds.string('x00180081') ?? 0) || 0,
     patientName: ds.string('x00100010') ?? '',
     patientID: ds.string('x00100020') ?? '',
+    studyDate: ds.string('x00080020') ?? '',
+    studyTime: ds.string('x00080030') ?? '',
+    studyID: ds.string('x00200010') ?? '',
+    accessionNumber: ds.string('x00080050') ?? '',
     imageType: ds.string('x00080008') ?? '',
     protocolName: ds.string('x00181030') ?? '',
     sequenceName: ds.string('x00180024') ?? '',

@@ -1,6 +1,6 @@
 import { MAX_VOXELS, QuorumError } from '../errors.ts';
 import { classifySeries, type SeriesEvidence } from '../sequence.ts';
-import type { Mat3, Vec3, Volume } from '../volume.ts';
+import type { Mat3, Vec3, Volume, VolumeSource } from '../volume.ts';
 import { type DecoderRegistry, decodeFrame } from './decode.ts';
 import type { DicomImage } from './parse.ts';
 
@@ -192,6 +192,19 @@ export function seriesGeometry(images: DicomImage[]): Grid {
   return stackGeometry(layoutSeries(images).slices);
 }
 
+/** The General Study attributes a DICOM SEG copies (absent ones left out). */
+function studyOf(
+  m: DicomImage,
+): Pick<NonNullable<VolumeSource['dicom']>, 'studyDate' | 'studyTime' | 'studyID' | 'accessionNumber'> {
+  const t = (v: string) => v.replace(/\0/g, '').trim() || undefined;
+  return {
+    studyDate: t(m.studyDate),
+    studyTime: t(m.studyTime),
+    studyID: t(m.studyID),
+    accessionNumber: t(m.accessionNumber),
+  };
+}
+
 /**
  * A Siemens mosaic tiles N slices in a ceil(sqrt(N)) grid inside one image. ImagePositionPatient
  * refers to the whole mosaic, so the first tile's corner is shifted by half the unused width and
@@ -247,6 +260,7 @@ async function mosaicToVolume(images: DicomImage[], codecs: DecoderRegistry, pat
         modality: m.modality,
         patientName: m.patientName,
         patientID: m.patientID,
+        ...studyOf(m),
         seriesDescription: m.seriesDescription,
         seriesNumber: m.seriesNumber,
         echoTime: m.echoTime,
@@ -309,6 +323,7 @@ export async function seriesToVolume(
         modality: first.modality,
         patientName: first.patientName,
         patientID: first.patientID,
+        ...studyOf(first),
         seriesDescription: first.seriesDescription,
         seriesNumber: first.seriesNumber,
         echoTime: first.echoTime,

@@ -103,10 +103,12 @@ export function buildDicomSeg(ref: Volume, mask: Uint8Array, opts: DicomSegOptio
     PatientBirthDate: '',
     PatientSex: '',
     StudyInstanceUID: src.studyInstanceUID,
-    StudyDate: '',
-    StudyTime: '',
-    StudyID: '',
-    AccessionNumber: '',
+    // The source study's, as every instance of a study must carry the same; a source without them
+    // gets the SEG's creation date and time and study ID 1, never an empty value.
+    StudyDate: src.studyDate ?? da(now),
+    StudyTime: src.studyTime ?? tm(now),
+    StudyID: src.studyID ?? '1',
+    AccessionNumber: src.accessionNumber ?? '',
     ReferringPhysicianName: '',
     SeriesInstanceUID: seriesUid,
     SeriesNumber: opts.seriesNumber ?? 900,

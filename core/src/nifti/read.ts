@@ -1,4 +1,4 @@
-import { gunzipSync } from 'fflate';
+import { Gunzip } from 'fflate';
 import * as niftiReader from 'nifti-reader-js';
 import { MAX_DECOMPRESSED_BYTES, MAX_VOXELS, QuorumError } from '../errors.ts';
 import { geometryFromAffine } from '../geometry.ts';
@@ -13,28 +13,49 @@ export function isGzip(b: Uint8Array): boolean {
 }
 
 /**
- * Gunzip with a size cap. The gzip footer's ISIZE (size mod 2^32) is checked first so a
- * mangled or hostile file cannot make us allocate gigabytes; corrupt streams become QuorumErrors.
+ * The first `limit` bytes of a gzip stream (all of it when shorter), inflated a few KiB of input
+ * at a time and stopped once `limit` bytes are out: a NIfTI file is inflated only as far as its
+ * header says the image goes, so a gzip bomb (or a header that lies small) costs no more than
+ * that. A stream that ends early is "file is truncated"; damaged data says so. Neither trusts
+ * the gzip footer's size (on a cut file those 4 bytes are image data).
  */
-export function gunzipCapped(b: Uint8Array, fileName: string, maxBytes = MAX_DECOMPRESSED_BYTES): Uint8Array {
-  if (b.length < 18)
-    throw new QuorumError('truncated', 'gzip stream is too short to hold any data', fileName);
-  const isize =
-    (b[b.length - 4] | (b[b.length - 3] << 8) | (b[b.length - 2] << 16) | (b[b.length - 1] << 24)) >>> 0;
-  if (isize > maxBytes) {
-    throw new QuorumError(
-      'too-large',
-      `gzip footer claims ${isize} bytes, over the ${maxBytes}-byte limit`,
-      fileName,
-    );
-  }
+export function gunzipUpTo(b: Uint8Array, fileName: string, limit: number): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const g = new Gunzip((chunk) => {
+    if (total < limit) chunks.push(total + chunk.length > limit ? chunk.subarray(0, limit - total) : chunk);
+    total += chunk.length;
+  });
+  // 4 KiB of input inflates to at most ~4 MiB, the most ever held beyond `limit`.
+  const STEP = 4096;
   try {
-    // fflate sizes its output from ISIZE; we already bounded it
-    return gunzipSync(b);
+    for (let off = 0; off < b.length && total < limit; off += STEP) {
+      const end = Math.min(b.length, off + STEP);
+      g.push(b.subarray(off, end), end === b.length);
+    }
   } catch (e) {
-    throw new QuorumError('corrupt', `gzip data is damaged or truncated (${(e as Error).message})`, fileName);
+    if (total < limit) {
+      const eof = (e as { code?: number }).code === 0;
+      throw new QuorumError(
+        eof ? 'truncated' : 'corrupt',
+        eof
+          ? `file is truncated: the compressed data ends after ${Math.min(total, limit)} bytes of image data (a copy or download cut short?)`
+          : `the compressed data is damaged (${(e as Error).message})`,
+        fileName,
+      );
+    }
   }
+  const out = new Uint8Array(Math.min(total, limit));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
+
+/** Inflated bytes enough for any NIfTI-1 or -2 header (540) and the extension flag after it. */
+const HEADER_BYTES = 544;
 
 function toArrayBuffer(b: Uint8Array): ArrayBuffer {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
@@ -141,8 +162,9 @@ function voxelArray(
  * 4-D and 5-D files load their first volume and say so in `source.warnings`.
  */
 export function readNifti(bytes: Uint8Array, fileName: string, imageBytes?: Uint8Array): Volume {
-  const raw = isGzip(bytes) ? gunzipCapped(bytes, fileName) : bytes;
-  const buf = toArrayBuffer(raw);
+  // A .nii.gz is inflated twice: its header first, then as far as the header says the image goes.
+  const gz = isGzip(bytes);
+  const buf = toArrayBuffer(gz ? gunzipUpTo(bytes, fileName, HEADER_BYTES) : bytes);
   const h = readHeaderOrThrow(buf, fileName, imageBytes !== undefined);
   const intent = (h as { intent_code?: number }).intent_code ?? 0;
   if (intent >= 3000 && intent < 3100) {
@@ -179,23 +201,20 @@ export function readNifti(bytes: Uint8Array, fileName: string, imageBytes?: Uint
       fileName,
     );
 
-  let data: ArrayBuffer;
-  let offset: number;
-  if (imageBytes) {
-    const img = isGzip(imageBytes) ? gunzipCapped(imageBytes, fileName) : imageBytes;
-    data = toArrayBuffer(img);
-    offset = Math.max(0, Math.floor(h.vox_offset));
-  } else {
-    data = buf;
-    offset = Math.floor(h.vox_offset);
-    if (!(offset >= 348))
-      throw new QuorumError('corrupt', `vox_offset ${h.vox_offset} points inside the header`, fileName);
-  }
+  const offset = imageBytes ? Math.max(0, Math.floor(h.vox_offset)) : Math.floor(h.vox_offset);
+  if (!imageBytes && !(offset >= 348))
+    throw new QuorumError('corrupt', `vox_offset ${h.vox_offset} points inside the header`, fileName);
+  // Volume 0 is all that is read: nothing past it is inflated or allocated.
   const need = offset + n * type.bytes;
+  if (need > MAX_DECOMPRESSED_BYTES)
+    throw new QuorumError('too-large', `the header puts the image ${need} bytes into the file`, fileName);
+  const source = imageBytes ?? bytes;
+  const data =
+    imageBytes || gz ? toArrayBuffer(isGzip(source) ? gunzipUpTo(source, fileName, need) : source) : buf;
   if (need > data.byteLength) {
     throw new QuorumError(
       'truncated',
-      `image data ends at byte ${data.byteLength}, ${need} needed for ${dims.join('x')} ${type.name}`,
+      `file is truncated: its image data ends at byte ${data.byteLength}, the header needs ${need} (${dims.join('x')} ${type.name})`,
       fileName,
     );
   }

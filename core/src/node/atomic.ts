@@ -1,14 +1,27 @@
-import { closeSync, fsyncSync, openSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { QuorumError } from '../errors.ts';
 
-/**
- * Writes a file atomically: temp file in the same folder, fsync, rename. A crash leaves either
- * the old file or the new one, never half of one.
- */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w');
+function tempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+}
+
+/** Writes `bytes` to a new temp file beside `path` and fsyncs it; returns the temp file's path. */
+function writeTemp(path: string, bytes: Uint8Array | string): string {
+  const tmp = tempPath(path);
+  const fd = openSync(tmp, 'wx');
   try {
     const data = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
     let off = 0;
@@ -16,13 +29,50 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {}
+    removeQuietly(tmp);
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  return tmp;
+}
+
+function removeQuietly(p: string): void {
+  try {
+    unlinkSync(p);
+  } catch {}
+}
+
+/**
+ * Makes a rename or link in `dir` durable: fsync of the folder. Platforms that cannot open or
+ * fsync a folder (Windows) skip it: there NTFS journals the rename itself.
+ */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!['EISDIR', 'EPERM', 'EINVAL', 'EACCES', 'ENOTSUP'].includes(code ?? '')) throw e;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Writes a file atomically: temp file in the same folder, fsync, rename, fsync of the folder. A
+ * crash leaves either the old file or the new one, never half of one, and the rename survives a
+ * power cut. For Quorum's own state files; outputs a user sees go through writeOutputFile.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
+  const tmp = writeTemp(path, bytes);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    removeQuietly(tmp);
+    throw e;
+  }
+  fsyncDir(dirname(path));
 }
 
 function canonical(p: string): string {
@@ -40,4 +90,116 @@ export function assertNotSource(target: string, sources: string[]): void {
     if (canonical(s) === t)
       throw new QuorumError('bad-argument', `refusing to overwrite the input image ${s}`, target);
   }
+}
+
+/**
+ * Which existing files an output may replace: 'never' (new files only: host exports pick a
+ * numbered name instead) or 'own' (a file Quorum wrote and nobody changed since: a resumed
+ * `propose-dataset`, `propose --overwrite`). Nothing else is ever replaced.
+ */
+export type ReplacePolicy = 'never' | 'own';
+
+/** The folder beside Quorum's outputs that records which files it wrote (one small record per file). */
+export const WRITTEN_DIR = '.quorum-written';
+
+interface WrittenRecord {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+function recordPath(path: string): string {
+  return join(dirname(path), WRITTEN_DIR, `${basename(path)}.json`);
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when `path` is a plain file Quorum wrote and nobody changed since (size, mtime and inode as
+ * recorded right after the write). A file a user saved over, or replaced, is theirs again.
+ */
+export function isQuorumFile(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    if (!st.isFile()) return false;
+    const r = JSON.parse(readFileSync(recordPath(path), 'utf8')) as WrittenRecord;
+    return r.size === st.size && r.mtimeMs === st.mtimeMs && r.ino === st.ino;
+  } catch {
+    return false;
+  }
+}
+
+function refuse(path: string, replace: ReplacePolicy): QuorumError {
+  return new QuorumError(
+    'bad-argument',
+    replace === 'own'
+      ? 'already exists and was not written by Quorum (or was changed since); Quorum never overwrites it: choose another output folder or move the file'
+      : 'already exists; Quorum never overwrites a file: choose another output folder or move the file (CLI: --overwrite replaces only files Quorum wrote)',
+    path,
+  );
+}
+
+/** Throws the message writeOutputFile would, before any work is done (CLI checks before the engine starts). */
+export function assertCanWrite(
+  path: string,
+  opts: { sources?: string[]; replace?: ReplacePolicy } = {},
+): void {
+  const replace = opts.replace ?? 'never';
+  assertNotSource(path, opts.sources ?? []);
+  if (exists(path) && !(replace === 'own' && isQuorumFile(path))) throw refuse(path, replace);
+}
+
+/**
+ * Writes an output file (an export, a proposal, a summary): atomically (temp, fsync, then an
+ * exclusive link or a rename, fsync of the folder), never over a source, never over a file Quorum
+ * did not write, and recorded in `.quorum-written/` so a later run knows the file is Quorum's.
+ * A new file is created with link(2), which fails if the name exists: no check-then-write race.
+ */
+export function writeOutputFile(
+  path: string,
+  bytes: Uint8Array | string,
+  opts: { sources?: string[]; replace?: ReplacePolicy } = {},
+): void {
+  const replace = opts.replace ?? 'never';
+  assertCanWrite(path, opts);
+  const tmp = writeTemp(path, bytes);
+  try {
+    // The record first, from the temp file (link and rename keep its inode and mtime): a run
+    // killed at any point leaves no file of Quorum's without its record, so a rerun may redo it.
+    const st = lstatSync(tmp);
+    mkdirSync(dirname(recordPath(path)), { recursive: true });
+    const record: WrittenRecord = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    writeFileAtomic(recordPath(path), JSON.stringify(record));
+    if (replace === 'own' && exists(path)) renameSync(tmp, path);
+    else {
+      try {
+        linkSync(tmp, path);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw refuse(path, replace);
+        // File systems without hard links (FAT, some network shares): check, then rename.
+        if (!['EPERM', 'ENOTSUP', 'ENOSYS', 'EXDEV', 'EMLINK'].includes(code ?? '')) throw e;
+        if (exists(path)) throw refuse(path, replace);
+        renameSync(tmp, path);
+      }
+    }
+  } finally {
+    removeQuietly(tmp);
+  }
+  fsyncDir(dirname(path));
+}
+
+/** Removes `path` only if Quorum wrote it (a stale report of an earlier run); true if removed. */
+export function removeOwnFile(path: string): boolean {
+  if (!isQuorumFile(path)) return false;
+  unlinkSync(path);
+  removeQuietly(recordPath(path));
+  return true;
 }

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type DicomImage, parseDicom } from '../dicom/parse.ts';
 import {
@@ -45,19 +45,45 @@ export interface DicomSeriesInfo {
   problem?: string;
 }
 
+/**
+ * Every file under a folder, walked with lstat: a symlinked file or folder is followed to its real
+ * path, and a folder reached twice (a symlink loop, or two links to one folder) stops the scan
+ * with a message naming the link, instead of recursing until the stack or path length gives out.
+ */
 function listFiles(pathOrFiles: string | string[]): string[] {
   if (Array.isArray(pathOrFiles)) return pathOrFiles.map((f) => resolve(f));
   const root = resolve(pathOrFiles);
   const out: string[] = [];
-  const walk = (dir: string) => {
+  const visited = new Set<string>();
+  const walk = (dir: string, real: string) => {
+    visited.add(real);
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (st.isFile()) out.push(p);
+      let st = lstatSync(p);
+      let target = join(real, name);
+      if (st.isSymbolicLink()) {
+        try {
+          target = realpathSync(p);
+          st = statSync(target);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ELOOP')
+            throw new QuorumError('bad-argument', 'this symbolic link points to itself (a symlink loop)', p);
+          continue; // a dangling link: nothing to read
+        }
+      }
+      if (st.isDirectory()) {
+        if (visited.has(target))
+          throw new QuorumError(
+            'bad-argument',
+            `this symbolic link leads back to ${target}, a folder already scanned (a symlink loop, or a second link to one folder): remove the link or open a folder below it`,
+            p,
+          );
+        walk(p, target);
+      } else if (st.isFile()) out.push(p);
     }
   };
-  if (statSync(root).isDirectory()) walk(root);
+  if (statSync(root).isDirectory()) walk(root, realpathSync(root));
   else out.push(root);
   return out;
 }

@@ -3,7 +3,7 @@ import { QuorumError } from '../errors.ts';
 import { readNifti } from '../nifti/read.ts';
 import { type EncodeOptions, encodeNifti } from '../nifti/write.ts';
 import type { Volume } from '../volume.ts';
-import { assertNotSource, writeFileAtomic } from './atomic.ts';
+import { type ReplacePolicy, writeOutputFile } from './atomic.ts';
 
 function readOrThrow(path: string): Uint8Array {
   if (!existsSync(path)) throw new QuorumError('not-found', 'no such file', path);
@@ -54,12 +54,15 @@ export async function loadVolume(path: string, opts: { series?: string } = {}): 
   return readNifti(bytes, path);
 }
 
-/** Writes a NIfTI file atomically; never over one of `sources`. */
+/**
+ * Writes a NIfTI file atomically; never over one of `sources`, never over a file Quorum did not
+ * write (`replace`: core/src/node/atomic.ts writeOutputFile).
+ */
 export function writeNiftiFile(
   path: string,
   vol: Parameters<typeof encodeNifti>[0],
-  opts: EncodeOptions & { sources?: string[] } = {},
+  opts: EncodeOptions & { sources?: string[]; replace?: ReplacePolicy } = {},
 ): void {
-  assertNotSource(path, opts.sources ?? []);
-  writeFileAtomic(path, encodeNifti(vol, { ...opts, gzip: opts.gzip ?? /\.gz$/i.test(path) }));
+  const bytes = encodeNifti(vol, { ...opts, gzip: opts.gzip ?? /\.gz$/i.test(path) });
+  writeOutputFile(path, bytes, opts);
 }

@@ -66,45 +66,74 @@ export function encodeFrame(msg: unknown): Uint8Array {
 
 const corrupt = (message: string) => new ApiError({ code: 'corrupt', message });
 
+/** The largest frame decodeFrame takes (the browser-mode host's WebSocket maxPayload is the same). */
+export const MAX_FRAME_BYTES = 2 ** 31 - 1;
+/** The largest JSON header: messages carry their bulk as blobs, never as JSON. */
+export const MAX_HEADER_BYTES = 256 * 2 ** 20;
+
 /**
  * Typed arrays in the result may be views onto `frame`'s buffer (zero copy): pass a frame whose
  * buffer the caller owns and will not reuse (not a pooled Node Buffer).
+ *
+ * Nothing in a frame is trusted: its length is capped (`maxBytes`), and every `$bin` reference
+ * must be the next index (blobs are numbered in order of appearance), with a known type and a
+ * byte count that fits inside the frame, all checked while the header is parsed, before anything
+ * is allocated for it (a 100-byte frame claiming blob 10^9 is refused at once).
  */
-export function decodeFrame<M = unknown>(frame: Uint8Array): M {
+export function decodeFrame<M = unknown>(frame: Uint8Array, maxBytes = MAX_FRAME_BYTES): M {
   if (frame.byteLength < 4) throw corrupt('wire frame shorter than its header');
+  if (frame.byteLength > maxBytes)
+    throw corrupt(`wire frame of ${frame.byteLength} bytes is over the ${maxBytes}-byte limit`);
   const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const headLen = dv.getUint32(0, true);
+  if (headLen > MAX_HEADER_BYTES) throw corrupt(`wire frame header of ${headLen} bytes is over the limit`);
   if (4 + headLen > frame.byteLength) throw corrupt('wire frame header truncated');
   const header = new textCodec.TextDecoder().decode(frame.subarray(4, 4 + headLen));
   // Blob offsets follow from the sizes in the header, in order of appearance.
   const sizes: number[] = [];
   const starts: number[] = [];
-  const parsed = JSON.parse(header, (_k, v) => {
-    if (v && typeof v === 'object' && typeof v.$bin === 'number' && typeof v.t === 'string')
-      sizes[v.$bin] = v.n;
-    return v;
-  });
   let at = pad8(4 + headLen);
-  for (let i = 0; i < sizes.length; i++) {
-    starts[i] = at;
-    at += pad8(sizes[i]);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(header, (_k, v) => {
+      if (v && typeof v === 'object' && '$bin' in v) {
+        const { $bin: i, t, n } = v as { $bin: unknown; t: unknown; n: unknown };
+        if (i !== sizes.length)
+          throw corrupt(`wire frame blob index ${String(i)} out of order (expected ${sizes.length})`);
+        if (typeof t !== 'string' || (t !== 'ArrayBuffer' && !(t in TYPED)))
+          throw corrupt(`unknown array type ${String(t)}`);
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > frame.byteLength - at)
+          throw corrupt(
+            `wire frame truncated or damaged: blob ${i} of ${String(n)} bytes does not fit in it`,
+          );
+        sizes.push(n);
+        starts.push(at);
+        at += pad8(n);
+      }
+      return v;
+    });
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    throw corrupt(`wire frame header is not JSON (${(e as Error).message})`);
   }
   if (at > frame.byteLength) throw corrupt('wire frame blobs truncated');
   const revive = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(revive);
     if (!v || typeof v !== 'object') return v;
     const o = v as Record<string, unknown>;
-    if (typeof o.$bin === 'number' && typeof o.t === 'string') {
-      const start = starts[o.$bin];
-      const n = o.n as number;
+    if ('$bin' in o) {
+      const i = o.$bin as number;
+      const start = starts[i];
+      const n = sizes[i];
       const src = frame.subarray(start, start + n);
       if (o.t === 'ArrayBuffer') return src.slice().buffer;
       const C = TYPED[o.t as keyof typeof TYPED];
-      if (!C) throw corrupt(`unknown array type ${String(o.t)}`);
+      if (n % C.BYTES_PER_ELEMENT !== 0)
+        throw corrupt(`wire frame blob ${i}: ${n} bytes is not a whole number of ${String(o.t)} elements`);
       // A view onto the frame when aligned (no copy of a 36 MB volume); else a copy, since the
       // transport's buffer offset need not suit Float32Array alignment.
       const at = frame.byteOffset + start;
-      return at % C.BYTES_PER_ELEMENT === 0 && n % C.BYTES_PER_ELEMENT === 0
+      return at % C.BYTES_PER_ELEMENT === 0
         ? new C(frame.buffer as ArrayBuffer, at, n / C.BYTES_PER_ELEMENT)
         : new C(src.slice().buffer);
     }

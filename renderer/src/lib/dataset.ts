@@ -162,7 +162,9 @@ export class DatasetController {
       void this.refresh();
     } else if (e.type === 'queue') {
       if (e.state !== 'running') this.set({ progress: {} });
-      this.set({ worklist: { ...w, queue: { ...w.queue, state: e.state, pending: e.pending } } });
+      this.set({
+        worklist: { ...w, queue: { ...w.queue, state: e.state, pending: e.pending, error: e.error } },
+      });
       if (e.state !== 'running') void this.refresh();
     }
   }

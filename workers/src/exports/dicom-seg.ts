@@ -1,5 +1,5 @@
 import { buildDicomSeg } from '../../../core/src/export/dicom-seg.ts';
-import { assertNotSource, writeFileAtomic } from '../../../core/src/node/atomic.ts';
+import { writeOutputFile } from '../../../core/src/node/atomic.ts';
 import type { Volume } from '../../../core/src/volume.ts';
 import type { ExportWriter } from './writer.ts';
 
@@ -23,8 +23,7 @@ export const dicomSeg: ExportWriter = {
       seriesDescription: 'Quorum lesion segmentation',
       algorithm: m ? `${m.name} ${m.version}` : 'Quorum',
     });
-    assertNotSource(path, input.sources);
-    writeFileAtomic(path, bytes);
+    writeOutputFile(path, bytes, input);
     return [path];
   },
 };

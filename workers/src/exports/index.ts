@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExportFormatInfo, ExportResult } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
@@ -47,7 +47,29 @@ export function exportPath(dir: string, base: string, format: ExportFormat): str
 }
 
 /**
- * Writes `formats` into `dir` with file stem `base`. A format that cannot be written for this
+ * The first of `base`, `base-2`, `base-3`, ... for which no output of `formats` exists in `dir`:
+ * what an export from the app is named, so it never replaces a file (an earlier export included)
+ * and the files of one export keep one stem.
+ */
+export function freeStem(dir: string, base: string, formats: readonly ExportFormat[]): string {
+  const taken = (p: string) => {
+    try {
+      lstatSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let k = 1; k < 10000; k++) {
+    const stem = k === 1 ? base : `${base}-${k}`;
+    if (!formats.some((f) => taken(exportPath(dir, stem, f)))) return stem;
+  }
+  throw new QuorumError('bad-argument', `no free file name for ${base} (9999 exports there already)`, dir);
+}
+
+/**
+ * Writes `formats` into `dir` with file stem `base`; existing files are replaced only as
+ * `input.replace` allows (never, by default). A format that cannot be written for this
  * input is skipped with its reason in `warnings`. Returns the path per format (a folder for
  * nifti-members) and every file written.
  */

@@ -1,13 +1,12 @@
 import { reportCsv } from '../../../core/src/export/report.ts';
-import { assertNotSource, writeFileAtomic } from '../../../core/src/node/atomic.ts';
+import { writeOutputFile } from '../../../core/src/node/atomic.ts';
 import type { ExportInput, ExportWriter } from './writer.ts';
 
 function reportWriter(text: (input: ExportInput) => string): Pick<ExportWriter, 'canExport' | 'write'> {
   return {
     canExport: (input) => !!input.report || 'no lesion report to write',
     write: (input, path) => {
-      assertNotSource(path, input.sources);
-      writeFileAtomic(path, text(input));
+      writeOutputFile(path, text(input), input);
       return [path];
     },
   };

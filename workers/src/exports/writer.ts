@@ -1,6 +1,7 @@
 import type { ExportFormatInfo, LesionReport } from '../../../core/src/api.ts';
 import type { ExportFormat } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
+import type { ReplacePolicy } from '../../../core/src/node/atomic.ts';
 import { writeNiftiFile } from '../../../core/src/node/load.ts';
 import type { Volume } from '../../../core/src/volume.ts';
 
@@ -26,6 +27,8 @@ export interface ExportInput {
   manifest?: ModelManifest;
   /** Input files: never written over. */
   sources: string[];
+  /** Which existing files may be replaced (default 'never'; core/src/node/atomic.ts). */
+  replace?: ReplacePolicy;
 }
 
 /**
@@ -40,7 +43,7 @@ export interface ExportWriter extends ExportFormatInfo {
   keepMembers?: boolean;
   /** true, or why not (said as a warning, nothing written). */
   canExport(input: ExportInput): true | string;
-  /** Writes `path` (atomically, never over a source); returns every file written. */
+  /** Writes `path` (writeOutputFile: atomically, never over a source or a file Quorum did not write); returns every file written. */
   write(input: ExportInput, path: string): string[];
 }
 
@@ -54,7 +57,12 @@ export function writeOnReference(
   writeNiftiFile(
     path,
     { ...input.reference, data },
-    { datatype: data instanceof Uint8Array ? 'uint8' : 'float32', description, sources: input.sources },
+    {
+      datatype: data instanceof Uint8Array ? 'uint8' : 'float32',
+      description,
+      sources: input.sources,
+      replace: input.replace,
+    },
   );
   return [path];
 }

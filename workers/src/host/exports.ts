@@ -1,12 +1,15 @@
 import type { CaseInfo, ExportRequest, ExportResult } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { lesionReport } from '../../../core/src/export/report.ts';
+import { safeFileName } from '../../../core/src/file-name.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
-import { type ExportInput, writeFormats } from '../exports/index.ts';
+import { type ExportInput, freeStem, writeFormats } from '../exports/index.ts';
 import { type LoadedCase, referenceVolume } from './cases.ts';
 
 /**
- * Writes the requested exports into `dir`, each atomically, none over a case input. Derived
+ * Writes the requested exports into `dir`, each atomically, none over an existing file: the stem
+ * (cleaned of separators, `..`, control characters) is numbered (`<case>_quorum-2_mask.nii.gz`)
+ * when a file of that name is there (an earlier export, a case file). Derived
  * volumes take the reference sequence's exact grid and NIfTI transform codes, so they overlay
  * the source in any viewer.
  */
@@ -27,7 +30,7 @@ export function writeExports(
       'bad-argument',
       `the uncertainty map has ${req.uncertainty.length} voxels, the case ${n}`,
     );
-  const base = (req.baseName ?? `${info.name}_quorum`).replace(/[\\/:*?"<>|]/g, '_');
+  const base = freeStem(dir, safeFileName(req.baseName ?? `${info.name}_quorum`), req.formats);
   const sources = [
     ...Object.values(c.sequences).map((v) => v?.source.path ?? ''),
     ...(c.labelPath ? [c.labelPath] : []),

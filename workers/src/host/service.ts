@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type {
@@ -25,6 +25,7 @@ import type {
   WorklistStatus,
 } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { safeFileName } from '../../../core/src/file-name.ts';
 import { DEVICES } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
@@ -197,20 +198,21 @@ export class QuorumService implements QuorumApi {
   async openUploaded(files: UploadedFile[], conn: Connection = this.local): Promise<CaseInfo> {
     if (!files.length) throw new QuorumError('bad-argument', 'no files were dropped');
     const dir = join(this.stateDir, 'uploads', randomUUID());
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700); // only this user reads them (files 0600); removed when the case closes
+    const drop = (e: unknown) => {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    };
     for (const f of files) {
       // Only the base name: a dropped file must not write outside its upload folder.
       const name = basename(f.name.replace(/\\/g, '/'));
       if (!name || name.startsWith('.'))
-        throw new QuorumError('bad-argument', 'a dropped file has no usable name', f.name);
-      writeFileAtomic(join(dir, name), new Uint8Array(f.bytes));
+        drop(new QuorumError('bad-argument', 'a dropped file has no usable name', f.name));
+      writeFileSync(join(dir, name), new Uint8Array(f.bytes), { mode: 0o600, flag: 'wx' });
     }
-    try {
-      return await this.openCase(files.length === 1 ? join(dir, basename(files[0].name)) : dir, conn, dir);
-    } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
-      throw e;
-    }
+    const input = files.length === 1 ? join(dir, basename(files[0].name)) : dir;
+    return this.openCase(input, conn, dir).catch(drop);
   }
 
   async assignSequence(caseId: string, path: string, sequence: SequenceName): Promise<CaseInfo> {
@@ -357,7 +359,8 @@ export class QuorumService implements QuorumApi {
     const c = this.get(req.caseId);
     let dir = req.targetDir;
     if (!dir) {
-      const suggested = join(this.outDir, c.info.name);
+      // The case name may come from a header (DICOM PatientName): one clean folder name.
+      const suggested = join(this.outDir, safeFileName(c.info.name));
       dir = this.opts.chooseExportDir
         ? ((await this.opts.chooseExportDir(suggested)) ?? undefined)
         : suggested;

@@ -109,6 +109,8 @@ export class DatasetWorklist {
   private loop?: Promise<void>;
   private listeners = new Set<(e: DatasetEvent) => void>();
   private warnings: string[];
+  /** Why the queue last stopped on an error (PrelabelQueue.error); cleared by a new start. */
+  private queueError?: string;
 
   private constructor(
     folder: string,
@@ -187,6 +189,26 @@ export class DatasetWorklist {
     writeFileAtomic(this.projectFile, `${JSON.stringify(file, null, 1)}\n`);
   }
 
+  /**
+   * The queue loop's save: a project file that cannot be written (a full disk, a folder gone
+   * read-only) pauses the queue with the reason, reported in the queue event and PrelabelQueue;
+   * it never escapes the loop, where it would be an unhandled rejection that ends the host.
+   */
+  private saveOrStop(): boolean {
+    try {
+      this.save();
+      return true;
+    } catch (e) {
+      this.stopOnError(`the project file could not be saved (${(e as Error).message}); pre-labelling paused`);
+      return false;
+    }
+  }
+
+  private stopOnError(message: string): void {
+    this.queueError = message;
+    if (this.queueState === 'running') this.queueState = 'paused';
+  }
+
   private view(c: StoredCase & { path: string }): WorklistCase {
     const running = c.reviewStartedAt ? (Date.now() - Date.parse(c.reviewStartedAt)) / 1000 : 0;
     const proposalDir = join(this.proposalsDir, c.name);
@@ -234,6 +256,7 @@ export class DatasetWorklist {
       params: this.params,
       current: this.current?.name,
       pending: this.pendingCases().length,
+      ...(this.queueError ? { error: this.queueError } : {}),
     };
   }
 
@@ -299,7 +322,7 @@ export class DatasetWorklist {
 
   private emitQueue() {
     const q = this.queue();
-    this.emit({ type: 'queue', datasetId: this.id, state: q.state, pending: q.pending });
+    this.emit({ type: 'queue', datasetId: this.id, state: q.state, pending: q.pending, error: q.error });
     if (q.state !== 'running') this.listeners.clear();
   }
 
@@ -314,12 +337,26 @@ export class DatasetWorklist {
       if (params && Object.keys(params).length) this.params = { ...params };
       // A new start retries the cases that failed before.
       for (const c of this.cases.values()) c.error = undefined;
+      this.queueError = undefined;
+      const was = this.queueState;
       this.queueState = 'running';
-      this.save();
+      try {
+        this.save();
+      } catch (e) {
+        this.queueState = was; // not started: the caller gets the error
+        throw e;
+      }
     }
-    this.loop ??= this.runQueue().finally(() => {
-      this.loop = undefined;
-    });
+    this.loop ??= this.runQueue()
+      .catch((e) => {
+        // Not expected (every step below reports its own errors): still never fatal to the host.
+        this.stopOnError(`pre-labelling stopped: ${(e as Error).message}`);
+        this.current = undefined;
+        this.emitQueue();
+      })
+      .finally(() => {
+        this.loop = undefined;
+      });
     return this.queue();
   }
 
@@ -351,7 +388,7 @@ export class DatasetWorklist {
       const c = this.pendingCases()[0];
       if (!c) {
         this.queueState = 'idle';
-        this.save();
+        this.saveOrStop();
         break;
       }
       this.current = { name: c.name };
@@ -384,8 +421,9 @@ export class DatasetWorklist {
           // The user may have opened it meanwhile: keep a status they set.
           if (c.status === 'new') c.status = 'proposed';
         }
-        this.save();
+        const saved = this.saveOrStop();
         this.emit({ type: 'case-done', datasetId: this.id, case: this.view(c) });
+        if (!saved) break;
       } catch (e) {
         const err = e as Error & { code?: string };
         if (err.code === 'cancelled' && this.queueState !== 'running') break;
@@ -395,8 +433,15 @@ export class DatasetWorklist {
           continue;
         }
         c.error = err.message;
-        this.save();
+        const saved = this.saveOrStop();
         this.emit({ type: 'case-error', datasetId: this.id, case: this.view(c) });
+        if (!saved) break;
+        // A disk that is full for this case's outputs is full for the next ones: stop, say why.
+        if (['ENOSPC', 'EDQUOT', 'EROFS'].includes(err.code ?? '')) {
+          this.stopOnError(`${c.name}: ${err.message}; pre-labelling paused`);
+          this.saveOrStop();
+          break;
+        }
       } finally {
         this.current = undefined;
       }

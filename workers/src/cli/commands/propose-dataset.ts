@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { QuorumError } from '../../../../core/src/errors.ts';
-import { assertNotSource, writeFileAtomic } from '../../../../core/src/node/atomic.ts';
+import { assertCanWrite, removeOwnFile, writeOutputFile } from '../../../../core/src/node/atomic.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
 import { EngineClient } from '../../client.ts';
-import { exportPath } from '../../exports/index.ts';
 import {
   type CaseReport,
+  checkProposalOutputs,
   completeReport,
   listDatasetCases,
   type ProposeSettings,
@@ -119,10 +119,11 @@ export async function run(argv: string[]): Promise<number> {
     throw new QuorumError('not-found', `cannot list the dataset folder (${(e as Error).message})`, folder);
   }
   const mine = all.filter((_, i) => i % shards === shard);
-  const createdOut = !existsSync(outRoot);
-  mkdirSync(outRoot, { recursive: true });
   // One CSV per shard: shards run as separate processes and must never write the same file.
   const csvPath = join(outRoot, shards > 1 ? `summary-shard-${shard}-of-${shards}.csv` : 'summary.csv');
+  assertCanWrite(csvPath, { replace: 'own' }); // a summary.csv Quorum did not write stops the run here
+  const createdOut = !existsSync(outRoot);
+  mkdirSync(outRoot, { recursive: true });
   const tty = !!process.stderr.isTTY;
   const log = (line: string) => (tty ? process.stderr.write(`\r\x1b[K${line}\n`) : console.error(line));
   log(
@@ -130,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
   );
 
   const rows: SummaryRow[] = [];
-  const save = () => writeFileAtomic(csvPath, summaryCsv(rows));
+  const save = () => writeOutputFile(csvPath, summaryCsv(rows), { replace: 'own' });
   let engine: EngineClient | undefined;
   let current: { cancel(): void } | undefined;
   let interrupted = false;
@@ -164,14 +165,14 @@ export async function run(argv: string[]): Promise<number> {
       if (tty) process.stderr.write(bar(idx, mine.length, 0, `${c.name}: reading`));
       try {
         // A stale report of other settings must not count as complete if this run dies mid-case.
-        rmSync(join(outDir, REPORT_FILE), { force: true });
+        // Only Quorum's own: a report.json someone else put there is refused below, not deleted.
+        removeOwnFile(join(outDir, REPORT_FILE));
         const kase = await openCase(c.path, { register });
         for (const w of kase.warnings) log(`${c.name}: warning: ${w}`);
         // A case without the model's sequences is refused here, before the engine starts.
         checkCase(kase, modelDir);
         const sources = Object.values(kase.sequences).map((v) => v!.source.path);
-        for (const f of [...formats.map((x) => exportPath(outDir, '', x)), join(outDir, REPORT_FILE)])
-          assertNotSource(f, sources);
+        checkProposalOutputs(outDir, formats, sources, 'own');
         if (!engine) {
           engine = await EngineClient.start({ device, modelDir });
           if (engine.info?.note) log(`device: ${engine.info.note}`);

@@ -9,15 +9,19 @@ import {
   SAMPLERS,
   SEQUENCE_KINDS,
 } from '../../../../core/src/lists.ts';
-import { assertNotSource } from '../../../../core/src/node/atomic.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
 import { EngineClient } from '../../client.ts';
-import { exportPath, PROPOSAL_FORMATS } from '../../exports/index.ts';
+import { PROPOSAL_FORMATS } from '../../exports/index.ts';
 
 /** What --export can add (mask and uncertainty are always written). */
 const PROPOSE_EXTRA = PROPOSAL_FORMATS.filter((f) => !PROPOSAL_BASE_FORMATS.includes(f));
 
-import { type ProposeSettings, proposalFormats, proposeCaseToDir } from '../../propose-case.ts';
+import {
+  checkProposalOutputs,
+  type ProposeSettings,
+  proposalFormats,
+  proposeCaseToDir,
+} from '../../propose-case.ts';
 import {
   type CommandSpec,
   choiceFlag,
@@ -41,14 +45,16 @@ export const PROPOSE_USAGE = `options: [--members N] [--steps N] [--sampler ${SA
     [--export F,...]  outputs besides mask, uncertainty and report.json, of: ${PROPOSE_EXTRA.join(', ')}
   Unset sampling options are the model's (its manifest.json, recommended).`;
 
-const USAGE = `usage: quorum propose <case> --out <dir> [options]
+const USAGE = `usage: quorum propose <case> --out <dir> [--overwrite] [options]
        quorum propose ${SEQUENCE_KINDS.map((s) => `[--${s} FILE]`).join(' ')} --out <dir> [options]
   ${PROPOSE_USAGE}
   <case> is a folder of NIfTI sequences (BraTS-style names), a DICOM study folder or one file.
   Writes <dir>/mask.nii.gz, uncertainty.nii.gz, report.json and the --export outputs
   (probability.nii.gz, members/member-<i>.nii.gz, ...) on the reference (FLAIR) grid.
   Sequences on other grids are resampled onto it through world coordinates; --register rigid
-  registers them (mutual information) for a patient who moved between series.`;
+  registers them (mutual information) for a patient who moved between series.
+  Outputs never replace an existing file: with --overwrite, only files an earlier Quorum run wrote
+  there (and nobody changed since) are replaced; any other file stops the run with its name.`;
 
 /** Options shared with propose-dataset: the sampling settings and where the engine runs. */
 export const PROPOSE_OPTIONS: CommandSpec['options'] = {
@@ -69,6 +75,7 @@ const SPEC: CommandSpec = {
   usage: USAGE,
   options: {
     ...PROPOSE_OPTIONS,
+    overwrite: { type: 'boolean' },
     ...Object.fromEntries(SEQUENCE_KINDS.map((s) => [s, { type: 'string' as const }])),
   },
   maxPositionals: 1,
@@ -131,7 +138,8 @@ export async function run(argv: string[]): Promise<number> {
   for (const line of caseLines(kase)) console.error(line);
   const outDir = resolve(out);
   const sources = Object.values(kase.sequences).map((v) => v!.source.path);
-  for (const f of formats) assertNotSource(exportPath(outDir, '', f), sources);
+  settings.replace = flags.overwrite === true ? 'own' : 'never';
+  checkProposalOutputs(outDir, formats, sources, settings.replace);
 
   const engine = await EngineClient.start({
     device,
