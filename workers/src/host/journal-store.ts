@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -9,8 +10,8 @@ import {
   truncateSync,
   writeSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
-import type { JournalRecord } from '../../../core/src/api.ts';
+import { dirname, join } from 'node:path';
+import type { CaseInfo, JournalRecord } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { decodeFrame, encodeFrame } from '../../../core/src/rpc/frame.ts';
 
@@ -80,4 +81,15 @@ export function readJournalFile(path: string): JournalRecord[] {
     at += 4 + len;
   }
   return out;
+}
+
+/** A case's journal file: one per case source (not per session id), so reopening a case finds its edits. */
+export function journalFileFor(stateDir: string, info: CaseInfo): string {
+  // Keyed by the source files, not the folder: two cases picked from one folder stay apart.
+  const sources = info.sequences
+    .map((s) => s.path)
+    .sort()
+    .join('\n');
+  const key = createHash('sha256').update(sources).digest('hex').slice(0, 32);
+  return join(stateDir, 'journal', `${key}.qjournal`);
 }

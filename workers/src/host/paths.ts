@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_MODEL } from '../../../core/src/manifest.ts';
@@ -26,4 +28,12 @@ export const DEFAULT_MODEL_DIR = join(REPO_ROOT, 'models', DEFAULT_MODEL);
 /** Imports a TypeScript source module of the app by its path from the root (tsx must be active). */
 export function importSource<T>(relPath: string): Promise<T> {
   return import(/* @vite-ignore */ pathToFileURL(join(REPO_ROOT, relPath)).href) as Promise<T>;
+}
+
+/** Scratch folder for tests and uploads when no state dir is configured. */
+export function scratchDir(prefix: string): string {
+  const d = join(tmpdir(), `${prefix}-${randomUUID()}`);
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, '.quorum'), '');
+  return d;
 }

@@ -1,7 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type {
   AppInfo,
   CaseInfo,
@@ -28,7 +28,6 @@ import { QuorumError } from '../../../core/src/errors.ts';
 import { safeFileName } from '../../../core/src/file-name.ts';
 import { DEVICES } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
-import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
@@ -38,16 +37,18 @@ import type { EngineStats } from '../protocol.ts';
 import { removeCaseFile } from './case-files.ts';
 import { describeCase, loadCase } from './cases.ts';
 import { type Connection, JournalLocks, newConnection } from './connections.ts';
+import { DatasetRegistry } from './datasets.ts';
 import { writeExports } from './exports.ts';
-import { appendJournalFile, readJournalFile } from './journal-store.ts';
-import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE } from './paths.ts';
+import { appendJournalFile, journalFileFor, readJournalFile } from './journal-store.ts';
+import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.ts';
 import { readProposalDir } from './proposal-files.ts';
 import { type OpenCase, startProposal } from './propose-run.ts';
+import { readRecent, rememberRecent } from './recent.ts';
 import { EngineScheduler, type SchedulerState } from './scheduler.ts';
+import { saveUploads } from './uploads.ts';
 import { toVolumeData } from './volume-data.ts';
-import { DatasetWorklist } from './worklist.ts';
 
-export { DEFAULT_MODEL_DIR, REPO_ROOT, SAMPLE_CASE };
+export { DEFAULT_MODEL_DIR, REPO_ROOT, SAMPLE_CASE, scratchDir };
 
 export interface HostOptions {
   mode: 'electron' | 'browser';
@@ -90,7 +91,7 @@ export class QuorumService implements QuorumApi {
   private readonly journalLocks = new JournalLocks();
   /** Every proposal of every connection goes through this, in turns (scheduler.ts). */
   readonly scheduler = new EngineScheduler(() => this.engineClient());
-  private datasets = new Map<string, DatasetWorklist>();
+  private readonly datasets: DatasetRegistry;
   private engine?: Promise<EngineClient>;
   private manifest?: ModelManifest;
   private manifestError?: string;
@@ -108,6 +109,14 @@ export class QuorumService implements QuorumApi {
     } catch (e) {
       this.manifestError = `no usable model manifest in ${dir}: ${(e as Error).message}`;
     }
+    this.datasets = new DatasetRegistry({
+      stateDir: this.stateDir,
+      engine: () => {
+        if (this.manifestError) return Promise.reject(new QuorumError('model', this.manifestError));
+        return this.engineClient();
+      },
+      defaults: this.manifest && resolveSampling(this.manifest),
+    });
   }
 
   private get channels(): SequenceName[] {
@@ -154,7 +163,7 @@ export class QuorumService implements QuorumApi {
     this.cases.set(id, { info, data, input, proposed: new Set(), conn, uploadDir });
     conn.cases.add(id);
     // An upload folder goes with its case: nothing to reopen later.
-    if (!uploadDir) this.remember(input, info.name);
+    if (!uploadDir) rememberRecent(this.stateDir, input, info.name);
     return info;
   }
 
@@ -196,22 +205,7 @@ export class QuorumService implements QuorumApi {
   }
 
   async openUploaded(files: UploadedFile[], conn: Connection = this.local): Promise<CaseInfo> {
-    if (!files.length) throw new QuorumError('bad-argument', 'no files were dropped');
-    const dir = join(this.stateDir, 'uploads', randomUUID());
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700); // only this user reads them (files 0600); removed when the case closes
-    const drop = (e: unknown) => {
-      rmSync(dir, { recursive: true, force: true });
-      throw e;
-    };
-    for (const f of files) {
-      // Only the base name: a dropped file must not write outside its upload folder.
-      const name = basename(f.name.replace(/\\/g, '/'));
-      if (!name || name.startsWith('.'))
-        drop(new QuorumError('bad-argument', 'a dropped file has no usable name', f.name));
-      writeFileSync(join(dir, name), new Uint8Array(f.bytes), { mode: 0o600, flag: 'wx' });
-    }
-    const input = files.length === 1 ? join(dir, basename(files[0].name)) : dir;
+    const { dir, input, drop } = saveUploads(this.stateDir, files);
     return this.openCase(input, conn, dir).catch(drop);
   }
 
@@ -252,39 +246,16 @@ export class QuorumService implements QuorumApi {
     c.conn.cases.delete(caseId);
     removeCaseFile(c.caseFile);
     if (c.uploadDir) rmSync(c.uploadDir, { recursive: true, force: true });
-    const journal = this.journalKey(c);
+    const journal = journalFileFor(this.stateDir, c.info);
     const stillOpen = [...c.conn.cases].some((id) => {
       const o = this.cases.get(id);
-      return o && this.journalKey(o) === journal;
+      return o && journalFileFor(this.stateDir, o.info) === journal;
     });
     if (!stillOpen) this.journalLocks.release(journal, c.conn);
   }
 
   async listRecent(): Promise<RecentEntry[]> {
-    try {
-      return JSON.parse(readFileSync(join(this.stateDir, 'recent.json'), 'utf8')) as RecentEntry[];
-    } catch {
-      return [];
-    }
-  }
-
-  private remember(input: OpenCaseInput, name: string) {
-    const file = join(this.stateDir, 'recent.json');
-    let list: RecentEntry[] = [];
-    try {
-      list = JSON.parse(readFileSync(file, 'utf8')) as RecentEntry[];
-    } catch {}
-    const key = JSON.stringify(input);
-    list = [
-      { input, name, openedAt: new Date().toISOString() },
-      ...list.filter((r) => JSON.stringify(r.input) !== key),
-    ];
-    try {
-      mkdirSync(this.stateDir, { recursive: true });
-      writeFileAtomic(file, JSON.stringify(list.slice(0, 12), null, 1));
-    } catch {
-      // A read-only home must not stop a case from opening.
-    }
+    return readRecent(this.stateDir);
   }
 
   async getVolume(caseId: string, sequence: SequenceName | 'label'): Promise<VolumeData> {
@@ -382,54 +353,28 @@ export class QuorumService implements QuorumApi {
     return readJournalFile(this.journalPath(caseId));
   }
 
-  /**
-   * One journal per case source (not per session id), so reopening a case finds its edits; one
-   * connection at a time reads and writes it (connections.ts JournalLocks).
-   */
+  /** One connection at a time reads and writes a case's journal (connections.ts JournalLocks). */
   private journalPath(caseId: string): string {
     const c = this.get(caseId);
-    const path = this.journalKey(c);
+    const path = journalFileFor(this.stateDir, c.info);
     this.journalLocks.acquire(path, c.conn, c.info.name);
     return path;
   }
 
-  private journalKey(c: OpenCase): string {
-    // Keyed by the source files, not the folder: two cases picked from one folder stay apart.
-    const sources = c.info.sequences
-      .map((s) => s.path)
-      .sort()
-      .join('\n');
-    const key = createHash('sha256').update(sources).digest('hex').slice(0, 32);
-    return join(this.stateDir, 'journal', `${key}.qjournal`);
-  }
-
   async openDataset(folder: string): Promise<Worklist> {
-    const root = resolve(folder);
-    let w = this.datasets.get(root);
-    if (!w) {
-      w = DatasetWorklist.open(root, {
-        stateDir: this.stateDir,
-        engine: () => {
-          if (this.manifestError) return Promise.reject(new QuorumError('model', this.manifestError));
-          return this.engineClient();
-        },
-        defaults: this.manifest && resolveSampling(this.manifest),
-      });
-      this.datasets.set(w.id, w);
-    }
-    return w.worklist();
+    return this.datasets.openDataset(folder);
   }
 
   async getWorklist(datasetId: string): Promise<Worklist> {
-    return this.dataset(datasetId).worklist();
+    return this.datasets.getWorklist(datasetId);
   }
 
   async setCaseStatus(datasetId: string, caseName: string, status: WorklistStatus): Promise<WorklistCase> {
-    return this.dataset(datasetId).setStatus(caseName, status);
+    return this.datasets.setCaseStatus(datasetId, caseName, status);
   }
 
   async nextCase(datasetId: string, after?: string): Promise<WorklistCase | null> {
-    return this.dataset(datasetId).next(after ?? undefined);
+    return this.datasets.nextCase(datasetId, after);
   }
 
   async prelabel(
@@ -438,23 +383,16 @@ export class QuorumService implements QuorumApi {
     onEvent: (e: DatasetEvent) => void,
     conn: Connection = this.local,
   ): Promise<PrelabelQueue> {
-    const w = this.dataset(datasetId);
-    const unsubscribe = w.subscribe(onEvent);
-    const drop = () => {
-      unsubscribe();
-      conn.subscriptions.delete(drop);
-    };
-    conn.subscriptions.add(drop);
-    return w.start(params ?? {});
+    return this.datasets.prelabel(datasetId, params, onEvent, conn);
   }
 
   /** Transports call this when the subscriber goes away (the queue itself keeps running). */
   unsubscribePrelabel(datasetId: string, onEvent: (e: DatasetEvent) => void): void {
-    this.datasets.get(datasetId)?.subscribe(onEvent)();
+    this.datasets.unsubscribePrelabel(datasetId, onEvent);
   }
 
   async pausePrelabel(datasetId: string): Promise<PrelabelQueue> {
-    return this.dataset(datasetId).pause();
+    return this.datasets.pausePrelabel(datasetId);
   }
 
   async loadProposal(caseId: string, proposalDir: string): Promise<SliceResult[]> {
@@ -473,12 +411,6 @@ export class QuorumService implements QuorumApi {
     return results;
   }
 
-  private dataset(id: string): DatasetWorklist {
-    const w = this.datasets.get(id) ?? this.datasets.get(resolve(id));
-    if (!w) throw new QuorumError('bad-argument', `no open dataset ${id} (openDataset first)`);
-    return w;
-  }
-
   private get(caseId: string): OpenCase & { conn: Connection } {
     const c = this.cases.get(caseId);
     if (!c) throw new QuorumError('bad-argument', `no open case with id ${caseId}`);
@@ -489,18 +421,9 @@ export class QuorumService implements QuorumApi {
     for (const conn of [...this.connections]) this.disconnect(conn);
     for (const r of this.runs.values()) r.cancel();
     for (const id of [...this.cases.keys()]) this.dropCase(id);
-    // Saved state untouched: a queue left running resumes when the dataset is opened again.
-    await Promise.all([...this.datasets.values()].map((w) => w.close()));
+    await this.datasets.close();
     const e = this.engine;
     this.engine = undefined;
     if (e) await (await e.catch(() => undefined))?.close();
   }
-}
-
-/** Scratch folder for tests and uploads when no state dir is configured. */
-export function scratchDir(prefix: string): string {
-  const d = join(tmpdir(), `${prefix}-${randomUUID()}`);
-  mkdirSync(d, { recursive: true });
-  writeFileSync(join(d, '.quorum'), '');
-  return d;
 }
