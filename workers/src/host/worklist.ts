@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type {
   DatasetEvent,
   PrelabelParams,
@@ -21,6 +20,9 @@ import {
   type ProposeCaseRun,
   proposeCaseToDir,
 } from '../propose-case.ts';
+import { projectDirFor } from './project-dir.ts';
+
+export { projectDirFor };
 
 /**
  * A dataset folder worked through as a worklist. State lives in a project folder NEXT TO the
@@ -63,27 +65,6 @@ export interface WorklistOptions {
   engine: () => Promise<EngineClient>;
   /** Settings for what prelabel params leave out (the model's recommendation). */
   defaults?: PrelabelParams;
-}
-
-function writable(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Where a dataset's project folder goes. */
-export function projectDirFor(folder: string, stateDir: string): { dir: string; warnings: string[] } {
-  const root = resolve(folder);
-  const parent = dirname(root);
-  const next = join(parent, `${basename(root)}.quorum`);
-  if (parent !== root && (existsSync(next) ? writable(next) : writable(parent)))
-    return { dir: next, warnings: [] };
-  const key = createHash('sha256').update(root).digest('hex').slice(0, 16);
-  const dir = join(stateDir, 'projects', `${basename(root)}-${key}`);
-  return { dir, warnings: [`${parent} is not writable: the project is kept in ${dir}`] };
 }
 
 /** What the worklist keeps of a proposal's report.json (older reports have no confidence). */
