@@ -14,6 +14,7 @@ import type {
   EngineEvent,
   EngineSliceResult,
   ProposeRequest,
+  ProposeSummary,
   SamplerName,
 } from './protocol.ts';
 
@@ -107,9 +108,36 @@ export interface ProposeCaseRun {
   cancel(): void;
 }
 
+/** An engine request on a case, less how the case's volumes travel (inline or by file). */
+export type CaseRequest = Omit<ProposeRequest, 'volumes' | 'caseFile' | 'caseName'>;
+
+/**
+ * How a case's request reaches the engine: `inlineRunner` (the CLI: one request, volumes inline)
+ * or the host's scheduler (workers/src/host/prelabel-run.ts: slice batches, by case file). Either
+ * way the events are a whole run's (progress over the run, every slice) and the summary is one.
+ */
+export type CaseRunner = (
+  kase: Case,
+  request: CaseRequest,
+  onEvent: (e: EngineEvent) => void,
+) => { result: Promise<ProposeSummary>; cancel(): void };
+
+/** The whole case in one engine request, its volumes inline (`quorum propose`, `propose-dataset`). */
+export function inlineRunner(engine: EngineClient): CaseRunner {
+  return (kase, request, onEvent) =>
+    engine.propose(
+      {
+        caseName: kase.root,
+        volumes: Object.fromEntries(Object.entries(kase.sequences).map(([k, v]) => [k, toChannel(v!)])),
+        ...request,
+      },
+      onEvent,
+    );
+}
+
 /** Runs the ensemble on `kase` and writes its outputs into `outDir` (created if needed). */
 export function proposeCaseToDir(
-  engine: EngineClient,
+  engine: EngineClient | CaseRunner,
   kase: Case,
   outDir: string,
   settings: ProposeSettings,
@@ -121,10 +149,10 @@ export function proposeCaseToDir(
   const reference = sequences[0];
   const formats = proposalFormats(settings.exports);
   const results: EngineSliceResult[] = [];
-  const run = engine.propose(
+  const runner = typeof engine === 'function' ? engine : inlineRunner(engine);
+  const run = runner(
+    kase,
     {
-      caseName: kase.root,
-      volumes: Object.fromEntries(Object.entries(kase.sequences).map(([k, v]) => [k, toChannel(v!)])),
       slices: settings.slices,
       members: settings.members,
       steps: settings.steps,

@@ -116,6 +116,7 @@ export class QuorumService implements QuorumApi {
         return this.engineClient();
       },
       defaults: this.manifest && resolveSampling(this.manifest),
+      scheduled: { scheduler: this.scheduler, channels: this.channels, batchImages: opts.batchImages },
     });
   }
 

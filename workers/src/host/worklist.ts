@@ -20,6 +20,7 @@ import {
   type ProposeCaseRun,
   proposeCaseToDir,
 } from '../propose-case.ts';
+import { type ScheduledCaseOptions, scheduledRunner } from './prelabel-run.ts';
 import { projectDirFor } from './project-dir.ts';
 
 export { projectDirFor };
@@ -65,6 +66,8 @@ export interface WorklistOptions {
   engine: () => Promise<EngineClient>;
   /** Settings for what prelabel params leave out (the model's recommendation). */
   defaults?: PrelabelParams;
+  /** The host's engine scheduler: cases go through it in slice batches, in their own turn (prelabel-run.ts). */
+  scheduled?: Omit<ScheduledCaseOptions, 'engine' | 'owner'>;
 }
 
 /** What the worklist keeps of a proposal's report.json (older reports have no confidence). */
@@ -380,8 +383,11 @@ export class DatasetWorklist {
           const kase = await openCase(c.path);
           const engine = await this.opts.engine();
           if (this.queueState !== 'running') break;
+          const { scheduled } = this.opts;
           const run = proposeCaseToDir(
-            engine,
+            scheduled
+              ? scheduledRunner({ ...scheduled, engine: this.opts.engine, owner: `prelabel ${this.id}` })
+              : engine,
             kase,
             outDir,
             { ...this.opts.defaults, ...this.params },
