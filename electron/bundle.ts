@@ -4,7 +4,8 @@ import { build } from 'esbuild';
 import { REPO } from './locate.ts';
 
 /**
- * Writes the main-process bootstrap (electron/dist/main.js, package.json's "main") and bundles electron/preload.ts
+ * Writes the main-process bootstrap (electron/dist/main.js, package.json's "main"), the engine's
+ * utilityProcess bootstrap (electron/dist/engine.js) and bundles electron/preload.ts
  * (CommonJS, one self-contained file: a sandboxed preload can require nothing but 'electron').
  */
 export async function bundleElectron(): Promise<void> {
@@ -15,6 +16,21 @@ export async function bundleElectron(): Promise<void> {
   writeFileSync(
     join(out, 'main.js'),
     "import { register } from 'tsx/esm/api';\nregister();\nawait import('../main.ts');\n",
+  );
+  // The engine's entry in Electron's utilityProcess (electron/engine-process.ts): argv as
+  // child_process.fork would give it, whatever Electron puts in a utility process's argv.
+  writeFileSync(
+    join(out, 'engine.js'),
+    [
+      "import { fileURLToPath } from 'node:url';",
+      "import { register } from 'tsx/esm/api';",
+      'register();',
+      "const args = JSON.parse(process.env.QUORUM_ENGINE_ARGS ?? '[]');",
+      "const entry = new URL('../../workers/src/engine/main.ts', import.meta.url);",
+      'process.argv = [process.argv[0], fileURLToPath(entry), ...args];',
+      'await import(entry.href);',
+      '',
+    ].join('\n'),
   );
   await build({
     entryPoints: [join(REPO, 'electron', 'preload.ts')],

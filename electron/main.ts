@@ -5,6 +5,7 @@ import {
   app,
   BrowserWindow,
   dialog,
+  type IpcMainEvent,
   ipcMain,
   Menu,
   type MenuItemConstructorOptions,
@@ -15,16 +16,21 @@ import {
 import type { MenuCommand } from '../core/src/api.ts';
 import { contentSecurityPolicy } from '../core/src/csp.ts';
 import { type RpcMessage, RpcServer, type Transport } from '../core/src/rpc/channel.ts';
+import { EngineClient } from '../workers/src/client.ts';
 import { quorumHandlers } from '../workers/src/host/handlers.ts';
 import { QuorumService, REPO_ROOT, SAMPLE_CASE } from '../workers/src/host/service.ts';
+import { utilityEngine } from './engine-process.ts';
 import { IPC } from './ipc.ts';
+import { isAppUrl, isTrustedSender, permissionAllowed, requestAllowed, resolveAppFile } from './security.ts';
 
 /**
  * Electron main: one window, one QuorumService, nothing else. The page is sandboxed and
  * context-isolated, served from app://quorum/ (renderer/dist), and every request to any other
  * scheme or host is refused: the app works offline by design, and a compromised page cannot
- * phone home. The engine runs in a separate process (D's EngineClient, child_process.fork with
- * Electron as Node), so inference never blocks the UI.
+ * phone home. IPC is answered only from the app's own main frame; every permission is refused;
+ * navigation and new windows are refused. The engine runs in Electron's utilityProcess
+ * (electron/engine-process.ts; no RunAsNode, a fuse that is off in the installers), so
+ * inference never blocks the UI.
  */
 
 const RENDERER = join(REPO_ROOT, 'renderer', 'dist');
@@ -43,6 +49,7 @@ const service = new QuorumService({
   initialCase,
   stateDir: join(app.getPath('userData'), 'state'),
   outDir: join(app.getPath('documents'), 'Quorum', 'exports'),
+  startEngine: () => EngineClient.start({ spawn: utilityEngine }),
   pickPaths: async (kind) => {
     const r = await dialog.showOpenDialog(win as BrowserWindow, {
       title: kind === 'folder' ? 'Open case folder (NIfTI or DICOM)' : 'Open MRI files',
@@ -62,13 +69,12 @@ const service = new QuorumService({
   },
 });
 
-function allowedUrl(u: string): boolean {
-  return (
-    u.startsWith('app://quorum/') ||
-    u.startsWith('devtools://') ||
-    u.startsWith('data:') ||
-    u.startsWith('blob:')
-  );
+/** The sender check every IPC handler makes first: the app's own page, its main frame. */
+function fromApp(e: IpcMainEvent): boolean {
+  const frame = e.senderFrame;
+  const ok = isTrustedSender({ url: frame?.url, isMainFrame: !!frame && frame === e.sender.mainFrame });
+  if (!ok) console.error(`quorum: IPC from ${frame?.url ?? 'a gone frame'} refused`);
+  return ok;
 }
 
 function send(cmd: MenuCommand, paths?: string[]) {
@@ -140,6 +146,7 @@ function buildMenu() {
  */
 function registerIpc() {
   ipcMain.on(IPC.connect, (e) => {
+    if (!fromApp(e)) return;
     const [port] = e.ports;
     if (!port) return;
     const conn = service.connect('Quorum window');
@@ -162,15 +169,20 @@ function registerIpc() {
 
 function lockDown() {
   // Refuse every request that is not the app's own: no network, ever.
-  session.defaultSession.webRequest.onBeforeRequest((details, cb) =>
-    cb({ cancel: !allowedUrl(details.url) }),
+  const ses = session.defaultSession;
+  ses.webRequest.onBeforeRequest((details, cb) => cb({ cancel: !requestAllowed(details.url) }));
+  // No permission is needed (ALLOWED_PERMISSIONS is empty): notifications, media, geolocation,
+  // clipboard reads, HID/serial/USB, … are all refused, asked or merely checked.
+  ses.setPermissionRequestHandler((wc, perm, cb, details) =>
+    cb(permissionAllowed(perm, details.requestingUrl ?? wc?.getURL())),
   );
-  session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+  ses.setPermissionCheckHandler((wc, perm, origin) => permissionAllowed(perm, origin || wc?.getURL()));
+  ses.setDevicePermissionHandler(() => false);
   protocol.handle('app', async (req) => {
     const url = new URL(req.url);
-    const rel = decodeURIComponent(url.pathname).replace(/^\/+/, '') || 'index.html';
-    let file = resolve(RENDERER, rel);
-    if (!file.startsWith(RENDERER)) return new Response('forbidden', { status: 403 });
+    if (url.host !== 'quorum') return new Response('not found', { status: 404 });
+    let file = resolveAppFile(RENDERER, url.pathname);
+    if (file === null) return new Response('forbidden', { status: 403 });
     if (!existsSync(file)) file = join(RENDERER, 'index.html');
     const res = await net.fetch(pathToFileURL(file).href, { bypassCustomProtocolHandlers: true });
     const headers = new Headers(res.headers);
@@ -182,9 +194,17 @@ function lockDown() {
     return new Response(res.body, { status: res.status, headers });
   });
   app.on('web-contents-created', (_e, wc) => {
-    wc.on('will-navigate', (ev, url) => {
-      if (!url.startsWith('app://quorum/')) ev.preventDefault();
-    });
+    // In-page navigation stays in the app (a reload is not a navigation event); anything else,
+    // including redirects, is refused, as are new windows and webviews.
+    const refuse = (ev: { preventDefault(): void }, url: string) => {
+      if (!isAppUrl(url)) {
+        ev.preventDefault();
+        console.error(`quorum: navigation to ${url} refused`);
+      }
+    };
+    wc.on('will-navigate', refuse);
+    wc.on('will-frame-navigate', (ev) => refuse(ev, ev.url));
+    wc.on('will-redirect', refuse);
     wc.on('will-attach-webview', (ev) => ev.preventDefault());
     wc.setWindowOpenHandler(() => ({ action: 'deny' }));
   });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm start [case]`: the Electron app; when no Electron binary can be had, says why and starts
-// browser mode instead. `npm run web [case]` (--web): browser mode directly. No case = the
+// `npm start [case]`: the Electron app; when its binary is missing, Electron's own installer
+// runs once (it downloads it); when that fails too (offline), one line says why and browser mode
+// starts instead. `npm run web [case]` (--web): browser mode directly. No case = the
 // shipped sample case. The renderer is (re)built first when renderer/dist is missing or stale.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -48,14 +49,15 @@ function ensureRenderer() {
   }
 }
 
+/** The desktop app, or why not (Electron's own installer is tried first: electron/locate.ts). */
 async function startElectron() {
-  const { findElectron } = await import('../electron/locate.ts');
-  const found = findElectron();
-  if (!found.ok) return found.reason;
+  const { decideDesktop } = await import('../electron/locate.ts');
+  const decision = await decideDesktop();
+  if (!decision.desktop) return decision.message;
   const { bundleElectron } = await import('../electron/bundle.ts');
   await bundleElectron();
   ensureRenderer();
-  const child = spawn(found.path, [join(repo, 'electron', 'dist', 'main.js'), ...rest], {
+  const child = spawn(decision.path, [join(repo, 'electron', 'dist', 'main.js'), ...rest], {
     stdio: 'inherit',
   });
   child.on('exit', (code) => process.exit(code ?? 0));
@@ -64,13 +66,9 @@ async function startElectron() {
 
 if (!web) {
   const why = await startElectron();
-  if (why === undefined) {
-    // Electron runs; this process just waits for it.
-  } else {
-    console.log(`quorum: cannot start the desktop app: ${why}.`);
-    console.log('quorum: starting browser mode instead (same viewer, same engine).');
-  }
+  // Electron runs; this process just waits for it.
   if (why === undefined) await new Promise(() => {});
+  console.log(why);
 }
 ensureRenderer();
 const { runBrowserMode } = await import('../workers/src/host/main.ts');

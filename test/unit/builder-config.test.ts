@@ -131,6 +131,31 @@ describe('electron-builder configuration', () => {
     );
   });
 
+  it('sets the Electron fuses: no RunAsNode, NODE_OPTIONS or --inspect; encrypted cookies; app only from an integrity-checked asar', () => {
+    expect(config.electronFuses).toEqual({
+      runAsNode: false,
+      enableCookieEncryption: true,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+    });
+    // the key is the one this electron-builder reads (app-builder-lib's FuseOptionsV1)
+    const require = createRequire(join(REPO, 'package.json'));
+    const scheme = require('app-builder-lib/scheme.json') as {
+      definitions: Record<string, { properties: Record<string, unknown> }>;
+    };
+    const fuseKeys = Object.keys(scheme.definitions.FuseOptionsV1.properties);
+    for (const k of Object.keys(config.electronFuses as object)) expect(fuseKeys).toContain(k);
+    expect(JSON.stringify(scheme)).toContain(
+      '"electronFuses":{"anyOf":[{"$ref":"#/definitions/FuseOptionsV1"}',
+    );
+    // the onlyLoadAppFromAsar fuse needs the app in an asar
+    expect(config.asar).toBe(true);
+    // the engine's utilityProcess bootstrap ships (no RunAsNode needed to start it)
+    expect(packaged('electron/dist/engine.js')).toBe(true);
+  });
+
   it('targets AppImage + deb, NSIS and dmg', () => {
     expect(config.appId).toMatch(/^[a-z]+(\.[a-z0-9-]+)+$/);
     expect(config.linux.target).toEqual(expect.arrayContaining(['AppImage', 'deb']));

@@ -1,9 +1,9 @@
-import { type ChildProcess, fork } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QuorumError, type QuorumErrorCode } from '../../core/src/errors.ts';
 import { DEFAULT_MODEL } from '../../core/src/manifest.ts';
-import { RpcClient, type RpcMessage, type StreamCall } from '../../core/src/rpc/channel.ts';
+import { RpcClient, type StreamCall } from '../../core/src/rpc/channel.ts';
+import { type EngineProcess, type EngineSpawner, forkEngine } from './engine-process.ts';
 import {
   type CaseFileRef,
   type CasePlan,
@@ -22,18 +22,21 @@ export const DEFAULT_MODEL_DIR = resolve(here, '..', '..', 'models', DEFAULT_MOD
 export interface EngineOptions {
   device?: Device;
   modelDir?: string;
+  /** How the engine process is started; default child_process.fork (the desktop app: utilityProcess). */
+  spawn?: EngineSpawner;
 }
 
 export type EngineListener = (e: EngineEvent) => void;
 
 /**
- * The host side of the engine process: an RPC client (core/src/rpc) on the child's Node IPC.
+ * The host side of the engine process: an RPC client (core/src/rpc) on its link to the engine
+ * (Node IPC, or Electron's utilityProcess: ./engine-process.ts).
  * Runs are queued in the engine; results stream through `onEvent`. If the engine dies, pending
  * runs reject with 'worker-crashed' and the next request starts a fresh engine: a crash loses
  * only the run in flight.
  */
 export class EngineClient {
-  private child?: ChildProcess;
+  private child?: EngineProcess;
   private rpc?: RpcClient;
   private ready?: Promise<EngineInfo>;
   /** Why the last engine stopped (its open runs end with 'disconnected' and reject with this). */
@@ -57,35 +60,25 @@ export class EngineClient {
   private ensure(): Promise<EngineInfo> {
     if (this.closed) return Promise.reject(new QuorumError('worker-crashed', 'the engine client is closed'));
     if (this.child && this.ready) return this.ready;
-    const child = fork(
-      join(here, 'engine', 'main.ts'),
-      [this.opts.modelDir ?? DEFAULT_MODEL_DIR, this.opts.device ?? 'auto'],
-      {
-        serialization: 'advanced',
-        execArgv: ['--import', 'tsx'],
-        stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-      },
-    );
+    const child = (this.opts.spawn ?? forkEngine)(join(here, 'engine', 'main.ts'), [
+      this.opts.modelDir ?? DEFAULT_MODEL_DIR,
+      this.opts.device ?? 'auto',
+    ]);
     this.child = child;
-    // An IPC send/disconnect racing the engine's exit surfaces as an 'error' event; the 'exit'
-    // handler below reports the stop, so this only keeps it from being an unhandled error.
-    child.on('error', () => {});
     let stderr = '';
     child.stderr?.on('data', (d) => {
       stderr = (stderr + d).slice(-4000);
     });
     const closeListeners: (() => void)[] = [];
     const rpc = new RpcClient({
-      send: (m) => {
-        if (child.connected) child.send(m);
-      },
-      onMessage: (listener) => child.on('message', (m) => listener(m as RpcMessage)),
+      send: (m) => child.send(m),
+      onMessage: (listener) => child.onMessage(listener),
       // On exit, not on disconnect: the exit status and stderr say why it stopped.
       onClose: (listener) => void closeListeners.push(listener),
     });
     this.rpc = rpc;
     let startError: QuorumError | undefined;
-    child.on('exit', (code, signal) => {
+    child.onExit((code, signal) => {
       if (this.child === child) {
         this.child = undefined;
         this.ready = undefined;
@@ -177,9 +170,9 @@ export class EngineClient {
     const child = this.child;
     if (!child) return;
     await new Promise<void>((r) => {
-      child.once('exit', () => r());
-      if (child.connected) child.disconnect();
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+      child.onExit(() => r());
+      child.stop();
+      setTimeout(() => child.kill(), 2000).unref();
     });
   }
 

@@ -1,11 +1,12 @@
 /**
  * The engine process: owns the onnxruntime-node session and runs proposals, one at a time,
- * streaming results to its host over the RPC layer (core/src/rpc) on Node IPC. Started by
- * workers/src/client.ts (child_process); argv: <modelDir> <device>.
+ * streaming results to its host over the RPC layer (core/src/rpc) on Node IPC or, in the desktop
+ * app, Electron's utilityProcess parentPort (./transport.ts). Started by workers/src/client.ts;
+ * argv: <modelDir> <device>.
  */
 import { readFileSync } from 'node:fs';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { type RpcMessage, RpcServer, type StreamSink } from '../../../core/src/rpc/channel.ts';
+import { RpcServer, type StreamSink } from '../../../core/src/rpc/channel.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
 import {
   type CaseFileRef,
@@ -21,6 +22,7 @@ import {
 } from '../protocol.ts';
 import { type PreparedCase, prepareCase, propose } from './propose.ts';
 import { type LoadedModel, loadModel } from './session.ts';
+import { parentTransport } from './transport.ts';
 
 const [modelDir, device = 'auto'] = process.argv.slice(2);
 
@@ -111,13 +113,8 @@ async function drain() {
 }
 
 new RpcServer(
-  {
-    send: (msg) => {
-      if (process.connected) process.send?.(msg);
-    },
-    onMessage: (listener) => process.on('message', (msg) => listener(msg as RpcMessage)),
-    onClose: (listener) => process.on('disconnect', listener),
-  },
+  // Node IPC, or Electron's utilityProcess parentPort in the desktop app
+  { ...parentTransport() },
   {
     calls: {
       [ENGINE_METHODS.info]: async (): Promise<EngineInfo> => {
