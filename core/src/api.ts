@@ -6,7 +6,7 @@ import type {
   WorklistCase,
   WorklistStatus,
 } from './api-dataset.ts';
-import type { Device, ExportFormat, SamplerName, SequenceKind } from './lists.ts';
+import type { Device, ExportFormat, Registration, SamplerName, SequenceKind } from './lists.ts';
 import type { DisconnectedEvent } from './rpc/channel.ts';
 import type { WireError } from './rpc/errors.ts';
 import type { SamplingSettings } from './sampling.ts';
@@ -55,7 +55,10 @@ export interface CaseSequenceInfo {
   description?: string;
   /** Why this file or series was taken as this sequence (core/src/sequence.ts). */
   reason?: string;
-  /** How it reached the case's grid: as read, or resampled through world coordinates (with overlap and angle). */
+  /**
+   * How it reached the case's grid: as read, resampled through world coordinates (with overlap and
+   * angle), or "registered (rigid, …)" with the rotation and shift found and where elastix ran.
+   */
   grid?: string;
 }
 
@@ -78,6 +81,16 @@ export interface CaseInfo {
 
 /** What to open: a file, a folder (NIfTI case or DICOM study), several files, or an explicit mapping. */
 export type OpenCaseInput = string | string[] | Partial<Record<SequenceKind, string>>;
+
+/** How a case is opened (all optional: `openCase(input)` opens as before). */
+export interface OpenCaseOptions {
+  /**
+   * How sequences on other grids reach the reference (FLAIR) grid: 'none' (default) through world
+   * coordinates; 'rigid' registers every sequence onto it (mutual information, elastix, in the
+   * engine process; seconds per sequence) for a patient who moved between series.
+   */
+  register?: Registration;
+}
 
 /** Browser-mode drag-and-drop carries bytes, not paths; the host stores them in a temp folder. */
 export interface UploadedFile {
@@ -287,9 +300,9 @@ export interface QuorumApi {
 
   getAppInfo(): Promise<AppInfo>;
   getModelInfo(): Promise<ModelInfo>;
-  openSample(): Promise<CaseInfo>;
-  openCase(input: OpenCaseInput): Promise<CaseInfo>;
-  openUploaded(files: UploadedFile[]): Promise<CaseInfo>;
+  openSample(options?: OpenCaseOptions): Promise<CaseInfo>;
+  openCase(input: OpenCaseInput, options?: OpenCaseOptions): Promise<CaseInfo>;
+  openUploaded(files: UploadedFile[], options?: OpenCaseOptions): Promise<CaseInfo>;
   /** Reassign a sequence; returns the updated case (same id). */
   assignSequence(caseId: string, path: string, sequence: SequenceName): Promise<CaseInfo>;
   closeCase(caseId: string): Promise<void>;

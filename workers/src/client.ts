@@ -14,6 +14,8 @@ import {
   type EngineStats,
   type ProposeRequest,
   type ProposeSummary,
+  type RegisterRequest,
+  type RegisterResult,
 } from './protocol.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -146,6 +148,11 @@ export class EngineClient {
   /** Reads a host case file into the engine's cache; what the engine would propose on it. */
   prepare(ref: CaseFileRef, caseName: string): Promise<CasePlan> {
     return this.call<CasePlan>(ENGINE_METHODS.prepare, [ref, caseName]);
+  }
+
+  /** Rigid registration (elastix) in the engine process; see RegisterRequest. */
+  register(req: RegisterRequest): Promise<RegisterResult> {
+    return this.call<RegisterResult>(ENGINE_METHODS.register, [req]);
   }
 
   /** The engine process's memory and cache (diagnostics, the bench). */

@@ -103,7 +103,34 @@ export const ENGINE_METHODS = {
   prepare: 'prepare',
   /** call() → EngineStats: memory and cache, for diagnostics and the bench. */
   stats: 'stats',
+  /** call(RegisterRequest) → RegisterResult: rigid registration (elastix) of one sequence onto another. */
+  register: 'register',
 } as const;
+
+/**
+ * Rigid registration in the engine (core/src/node/register.ts), so that elastix (seconds of
+ * WebAssembly per sequence) never runs on the host's event loop. The two volumes travel by file as
+ * a case's channels do: `file.channels` holds `fixed` and `moving` under those sequence names.
+ */
+export interface RegisterRequest {
+  file: CaseFileRef;
+  /** Keys of `file.channels`. */
+  fixed: SequenceName;
+  moving: SequenceName;
+  /** For messages: the case and the sequence, e.g. "pat222 t1c". */
+  name: string;
+}
+
+export interface RegisterResult {
+  /** The moving volume on the fixed grid (trilinear), fixed.dims product voxels. */
+  data: Float32Array;
+  rotationDeg: number;
+  translationMm: number;
+  parameters: number[];
+  seconds: number;
+  /** The engine's process id: where elastix ran. */
+  pid: number;
+}
 
 /** What the engine would propose on a case: the host cuts runs into batches from it. */
 export interface CasePlan {

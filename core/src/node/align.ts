@@ -6,7 +6,7 @@ import { backgroundValue, resampleToGrid } from '../resample.ts';
 import { unusualWarnings } from '../unusual.ts';
 import type { SequenceName, Vec3, Volume } from '../volume.ts';
 import type { Case } from './case.ts';
-import { registerRigid } from './register.ts';
+import type { Registered } from './register.ts';
 
 /** How one sequence (or the label) was brought onto the case's reference grid. */
 export interface SequenceAlignment {
@@ -19,8 +19,11 @@ export interface SequenceAlignment {
   action: 'reference' | 'same grid' | 'resampled' | 'registered';
   /** How, when resampled or registered. */
   method?: string;
-  /** The rigid transform found, when registered: its rotation and translation from the header's placement. */
-  registration?: { rotationDeg: number; translationMm: number; parameters: number[] };
+  /**
+   * The rigid transform found, when registered: its rotation and translation from the header's
+   * placement, and where elastix ran ('this process' for the CLI, the engine process for the app).
+   */
+  registration?: { rotationDeg: number; translationMm: number; parameters: number[]; ranIn: string };
   /** Percentage of the reference grid's voxels inside this sequence's field of view. */
   overlapPct?: number;
   /** Angle between its axes and the reference's, ignoring axis order and flips (degrees). */
@@ -39,7 +42,19 @@ export interface AlignOptions {
    * patient who moved between series. Default: through world coordinates only.
    */
   register?: Registration;
+  /**
+   * Who runs the registration. Default: elastix in this process (core/src/node/register.ts,
+   * imported only then). The app's host passes one that asks the engine process
+   * (workers/src/host/register-case.ts), so elastix never runs on the host's event loop.
+   */
+  registrar?: Registrar;
 }
+
+/** Registers `moving` onto `fixed`'s grid; the result's volume is on `fixed`'s grid. */
+export type Registrar = (fixed: Volume, moving: Volume) => Promise<Registered>;
+
+const inThisProcess: Registrar = async (fixed, moving) =>
+  (await import('./register.ts')).registerRigid(fixed, moving);
 
 /**
  * The background of a skull-stripped volume: its most frequent value when that one value fills
@@ -130,7 +145,7 @@ export async function alignGrids(c: Case, opts: AlignOptions = {}): Promise<Case
     const r = resampleToGrid(v, ref, { interpolation: nearest ? 'nearest' : 'linear', fill });
     const overlapPct = Math.round(r.overlap * 1000) / 10;
     const angleDeg = Math.round(r.angleDeg * 10) / 10;
-    const moved = register ? await registerRigid(ref, v) : undefined;
+    const moved = register ? await (opts.registrar ?? inThisProcess)(ref, v) : undefined;
     const out = moved?.volume ?? r.volume;
     const masked = !nearest && refBackground ? maskToForeground(out, ref, refBackground.value, fill) : 0;
     const round = (x: number) => Math.round(x * 10) / 10;
@@ -151,6 +166,7 @@ export async function alignGrids(c: Case, opts: AlignOptions = {}): Promise<Case
               rotationDeg: round(moved.rotationDeg),
               translationMm: round(moved.translationMm),
               parameters: moved.parameters,
+              ranIn: moved.ranIn ?? 'this process',
             },
           }
         : {}),

@@ -5,8 +5,10 @@ import type { Mat3, Vec3, Volume } from '../volume.ts';
 /**
  * Rigid registration (mutual information, multi-resolution) of one sequence onto another, for
  * studies where the patient moved between series: elastix, run from @itk-wasm/elastix's own
- * WebAssembly inside this Node process (the package's files, never a download). Resampling through
- * world coordinates (core/src/resample.ts) stays the default; this is asked for explicitly.
+ * WebAssembly inside the Node process that calls it (the package's files, never a download): the
+ * CLI's own process, or the app's engine process (workers/src/engine/main.ts, `register`), never
+ * the app's host. Resampling through world coordinates (core/src/resample.ts) stays the default;
+ * this is asked for explicitly.
  */
 
 export interface Registered {
@@ -18,6 +20,8 @@ export interface Registered {
   /** Euler angles (rad, about x, y, z) and translation (mm, LPS), elastix's EulerTransform parameters. */
   parameters: number[];
   seconds: number;
+  /** Where elastix ran, when not in this process (e.g. "the engine process (pid 1234)"). */
+  ranIn?: string;
 }
 
 /** itk-wasm's Image: ITK's direction matrix (columns = axes) stored row-major. */

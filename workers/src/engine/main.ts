@@ -1,13 +1,15 @@
 /**
  * The engine process: owns the onnxruntime-node session and runs proposals, one at a time,
  * streaming results to its host over the RPC layer (core/src/rpc) on Node IPC or, in the desktop
- * app, Electron's utilityProcess parentPort (./transport.ts). Started by workers/src/client.ts;
+ * app, Electron's utilityProcess parentPort (./transport.ts); also runs the app's rigid
+ * registrations (elastix), so that the host never does. Started by workers/src/client.ts;
  * argv: <modelDir> <device>.
  */
 import { readFileSync } from 'node:fs';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { RpcServer, type StreamSink } from '../../../core/src/rpc/channel.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
+import type { Volume } from '../../../core/src/volume.ts';
 import {
   type CaseFileRef,
   type CasePlan,
@@ -19,6 +21,8 @@ import {
   type EngineStats,
   isFinalEngineEvent,
   type ProposeRequest,
+  type RegisterRequest,
+  type RegisterResult,
 } from '../protocol.ts';
 import { type PreparedCase, prepareCase, propose } from './propose.ts';
 import { type LoadedModel, loadModel } from './session.ts';
@@ -46,13 +50,8 @@ const model = loadModel(modelDir, device as Device).catch((e: Error) => {
 const CACHED_CASES = 2;
 const cases = new Map<string, PreparedCase>();
 
-function cachedCase(m: LoadedModel, ref: CaseFileRef, caseName: string): PreparedCase {
-  const hit = cases.get(ref.key);
-  if (hit) {
-    cases.delete(ref.key);
-    cases.set(ref.key, hit);
-    return hit;
-  }
+/** A host case file's channels, each its own copy (the read buffer goes, only the voxels stay). */
+function readChannels(ref: CaseFileRef, caseName: string): Partial<Record<string, ChannelVolume>> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(ref.path);
@@ -64,15 +63,54 @@ function cachedCase(m: LoadedModel, ref: CaseFileRef, caseName: string): Prepare
     if (!g) continue;
     if (g.offset % 4 || g.offset + g.length * 4 > bytes.byteLength)
       throw new QuorumError('corrupt', `the host's case file is shorter than its ${seq} channel`, caseName);
-    // A copy per channel: the read buffer goes, only the voxels stay.
     const data = new Float32Array(g.length);
     new Uint8Array(data.buffer).set(bytes.subarray(g.offset, g.offset + g.length * 4));
     volumes[seq] = { dims: g.dims, spacing: g.spacing, origin: g.origin, direction: g.direction, data };
   }
-  const prepared = prepareCase(m, volumes, caseName);
+  return volumes;
+}
+
+function cachedCase(m: LoadedModel, ref: CaseFileRef, caseName: string): PreparedCase {
+  const hit = cases.get(ref.key);
+  if (hit) {
+    cases.delete(ref.key);
+    cases.set(ref.key, hit);
+    return hit;
+  }
+  const prepared = prepareCase(m, readChannels(ref, caseName), caseName);
   cases.set(ref.key, prepared);
   while (cases.size > CACHED_CASES) cases.delete(cases.keys().next().value as string);
   return prepared;
+}
+
+/**
+ * Rigid registration for the host (ENGINE_METHODS.register): elastix runs here, one at a time, so
+ * the host's event loop, which serves the UI, never does. While it runs (seconds per sequence, one
+ * WebAssembly call) this process answers nothing else, proposals' cancels included.
+ */
+let registering: Promise<unknown> = Promise.resolve();
+function register(req: RegisterRequest): Promise<RegisterResult> {
+  const run = registering.then(async (): Promise<RegisterResult> => {
+    const volumes = readChannels(req.file, req.name);
+    const [fixed, moving] = [req.fixed, req.moving].map((s) => {
+      const v = volumes[s];
+      if (!v) throw new QuorumError('corrupt', `the host's registration file has no ${s}`, req.name);
+      const source = { path: `${req.name} ${s}`, format: 'generated', datatype: 'float32', sequence: s };
+      return { ...v, source } as Volume;
+    });
+    const { registerRigid } = await import('../../../core/src/node/register.ts');
+    const r = await registerRigid(fixed, moving);
+    return {
+      data: r.volume.data as Float32Array,
+      rotationDeg: r.rotationDeg,
+      translationMm: r.translationMm,
+      parameters: r.parameters,
+      seconds: r.seconds,
+      pid: process.pid,
+    };
+  });
+  registering = run.catch(() => {});
+  return run;
 }
 
 async function drain() {
@@ -129,6 +167,7 @@ new RpcServer(
         const { frame } = cachedCase(await model, ref, caseName);
         return { sliceAxis: frame.sliceAxis, nativeSlices: [...frame.nativeSlices] };
       },
+      [ENGINE_METHODS.register]: (req: RegisterRequest) => register(req),
       [ENGINE_METHODS.stats]: async (): Promise<EngineStats> => {
         const u = process.memoryUsage();
         return {

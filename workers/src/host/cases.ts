@@ -2,7 +2,7 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import type { CaseInfo, CaseSequenceInfo, OpenCaseInput, VolumeGeometry } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { SEQUENCE_KINDS } from '../../../core/src/lists.ts';
-import { type Case, openCase } from '../../../core/src/node/case.ts';
+import { type AlignOptions, type Case, openCase } from '../../../core/src/node/case.ts';
 import { detectSequence, isBrainMaskFile, isLabelFile } from '../../../core/src/sequence.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import { canExportDicomSeg } from '../exports/dicom-seg.ts';
@@ -11,9 +11,10 @@ export type LoadedCase = Case;
 
 const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
 
-export async function loadCase(input: OpenCaseInput): Promise<LoadedCase> {
+/** `opts.register` 'rigid' with `opts.registrar` from register-case.ts: registered in the engine. */
+export async function loadCase(input: OpenCaseInput, opts: AlignOptions = {}): Promise<LoadedCase> {
   try {
-    return await loadCaseUnchecked(input);
+    return await loadCaseUnchecked(input, opts);
   } catch (e) {
     // A missing optional module (e.g. DICOM support not built) is a user-facing limitation, not a crash.
     if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND')
@@ -26,12 +27,12 @@ export async function loadCase(input: OpenCaseInput): Promise<LoadedCase> {
   }
 }
 
-async function loadCaseUnchecked(input: OpenCaseInput): Promise<LoadedCase> {
+async function loadCaseUnchecked(input: OpenCaseInput, opts: AlignOptions): Promise<LoadedCase> {
   if (Array.isArray(input)) {
     if (input.length === 0) throw new QuorumError('bad-argument', 'no files given');
-    if (input.length === 1) return openCase(resolve(input[0]));
+    if (input.length === 1) return openCase(resolve(input[0]), opts);
     // Several DICOM files (no NIfTI among them): the series they belong to is their folder.
-    if (!input.some((f) => NIFTI.test(f))) return openCase(resolve(input[0], '..'));
+    if (!input.some((f) => NIFTI.test(f))) return openCase(resolve(input[0], '..'), opts);
     // Several NIfTI files: map them by name, then open as an explicit mapping.
     const mapping: Record<string, string> = {};
     for (const f of input.map((p) => resolve(p))) {
@@ -41,12 +42,12 @@ async function loadCaseUnchecked(input: OpenCaseInput): Promise<LoadedCase> {
     }
     if (Object.keys(mapping).length === 0)
       throw new QuorumError('missing-sequence', 'none of the files could be assigned a sequence', input[0]);
-    return openCase(mapping);
+    return openCase(mapping, opts);
   }
-  if (typeof input === 'string') return openCase(resolve(input));
+  if (typeof input === 'string') return openCase(resolve(input), opts);
   const mapping = Object.fromEntries(Object.entries(input).map(([k, v]) => [k, resolve(v as string)]));
   if (!Object.keys(mapping).length) throw new QuorumError('bad-argument', 'empty sequence mapping');
-  return openCase(mapping);
+  return openCase(mapping, opts);
 }
 
 export function geometryOf(v: Volume): VolumeGeometry {
@@ -77,7 +78,7 @@ export function describeCase(id: string, c: LoadedCase, modelChannels: SequenceN
         grid: !a
           ? undefined
           : a.action === 'registered'
-            ? `registered rigidly onto the ${a.reference} grid: rotated ${a.registration?.rotationDeg}°, moved ${a.registration?.translationMm} mm`
+            ? `registered (rigid, mutual information, elastix in ${a.registration?.ranIn}) onto the ${a.reference} grid: rotated ${a.registration?.rotationDeg}°, moved ${a.registration?.translationMm} mm from where its header put it`
             : a.action === 'resampled'
               ? `resampled onto the ${a.reference} grid through world coordinates: covers ${a.overlapPct}% of it, axes ${a.angleDeg}° apart`
               : a.action === 'reference'

@@ -3,11 +3,14 @@ import {
   type ApiMethod,
   type DatasetEvent,
   isFinalEvent,
+  type OpenCaseOptions,
   type PrelabelParams,
   type ProposalEvent,
   type ProposeParams,
   STREAM_METHODS,
 } from '../../../core/src/api.ts';
+import { QuorumError } from '../../../core/src/errors.ts';
+import { REGISTRATIONS } from '../../../core/src/lists.ts';
 import type { CallHandler, RpcHandlers, StreamHandler, StreamSink } from '../../../core/src/rpc/channel.ts';
 import type { Connection } from './connections.ts';
 import type { QuorumService } from './service.ts';
@@ -18,6 +21,15 @@ import type { QuorumService } from './service.ts';
  * client that cancels or goes away stops its proposal run or drops its pre-labelling
  * subscription (the queue itself runs on).
  */
+/** A client's open options, only the known ones (an older client sends none). */
+function openOptions(o: unknown): OpenCaseOptions {
+  const register = (o as OpenCaseOptions | undefined)?.register;
+  if (register === undefined) return {};
+  if (!(REGISTRATIONS as readonly unknown[]).includes(register))
+    throw new QuorumError('bad-argument', `register must be one of ${REGISTRATIONS.join(', ')}`);
+  return { register };
+}
+
 export function quorumHandlers(
   service: QuorumService,
   log?: (line: string) => void,
@@ -48,11 +60,11 @@ export function quorumHandlers(
     }
   }
   // Methods that take the connection: fixed arity, so a client cannot pass one of its own.
-  calls.openCase = (input: unknown) =>
-    service.openCase(input as Parameters<QuorumService['openCase']>[0], conn);
-  calls.openSample = () => service.openSample(conn);
-  calls.openUploaded = (files: unknown) =>
-    service.openUploaded(files as Parameters<QuorumService['openUploaded']>[0], conn);
+  calls.openCase = (input: unknown, options: unknown) =>
+    service.openCase(input as Parameters<QuorumService['openCase']>[0], openOptions(options), conn);
+  calls.openSample = (options: unknown) => service.openSample(openOptions(options), conn);
+  calls.openUploaded = (files: unknown, options: unknown) =>
+    service.openUploaded(files as Parameters<QuorumService['openUploaded']>[0], openOptions(options), conn);
   return {
     calls,
     streams: streams as unknown as Record<string, StreamHandler>,

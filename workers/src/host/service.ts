@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type {
   AppInfo,
   CaseInfo,
@@ -11,6 +11,7 @@ import type {
   JournalRecord,
   ModelInfo,
   OpenCaseInput,
+  OpenCaseOptions,
   PrelabelParams,
   PrelabelQueue,
   ProposalEvent,
@@ -44,6 +45,7 @@ import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE, scratchDir } f
 import { readProposalDir } from './proposal-files.ts';
 import { type OpenCase, startProposal } from './propose-run.ts';
 import { readRecent, rememberRecent } from './recent.ts';
+import { engineRegistrar } from './register-case.ts';
 import { EngineScheduler, type SchedulerState } from './scheduler.ts';
 import { saveUploads } from './uploads.ts';
 import { toVolumeData } from './volume-data.ts';
@@ -111,10 +113,7 @@ export class QuorumService implements QuorumApi {
     }
     this.datasets = new DatasetRegistry({
       stateDir: this.stateDir,
-      engine: () => {
-        if (this.manifestError) return Promise.reject(new QuorumError('model', this.manifestError));
-        return this.engineClient();
-      },
+      engine: () => this.modelEngine(),
       defaults: this.manifest && resolveSampling(this.manifest),
       scheduled: { scheduler: this.scheduler, channels: this.channels, batchImages: opts.batchImages },
     });
@@ -151,14 +150,25 @@ export class QuorumService implements QuorumApi {
     };
   }
 
-  openSample(conn: Connection = this.local): Promise<CaseInfo> {
+  openSample(options: OpenCaseOptions = {}, conn: Connection = this.local): Promise<CaseInfo> {
     if (!existsSync(SAMPLE_CASE))
       throw new QuorumError('not-found', 'the sample case is not installed', SAMPLE_CASE);
-    return this.openCase(SAMPLE_CASE, conn);
+    return this.openCase(SAMPLE_CASE, options, conn);
   }
 
-  async openCase(input: OpenCaseInput, conn: Connection = this.local, uploadDir?: string): Promise<CaseInfo> {
-    const data = await loadCase(input);
+  /** With `register: 'rigid'` every sequence is registered in the engine process (register-case.ts). */
+  async openCase(
+    input: OpenCaseInput,
+    options: OpenCaseOptions = {},
+    conn: Connection = this.local,
+    uploadDir?: string,
+  ): Promise<CaseInfo> {
+    const rigid = options?.register === 'rigid';
+    const name = typeof input === 'string' ? basename(input) : 'case';
+    const data = await loadCase(input, {
+      register: rigid ? 'rigid' : 'none',
+      registrar: rigid ? engineRegistrar(() => this.modelEngine(), name) : undefined,
+    });
     const id = randomUUID();
     const info = describeCase(id, data, this.channels);
     this.cases.set(id, { info, data, input, proposed: new Set(), conn, uploadDir });
@@ -205,9 +215,13 @@ export class QuorumService implements QuorumApi {
     };
   }
 
-  async openUploaded(files: UploadedFile[], conn: Connection = this.local): Promise<CaseInfo> {
+  async openUploaded(
+    files: UploadedFile[],
+    options: OpenCaseOptions = {},
+    conn: Connection = this.local,
+  ): Promise<CaseInfo> {
     const { dir, input, drop } = saveUploads(this.stateDir, files);
-    return this.openCase(input, conn, dir).catch(drop);
+    return this.openCase(input, options, conn, dir).catch(drop);
   }
 
   async assignSequence(caseId: string, path: string, sequence: SequenceName): Promise<CaseInfo> {
@@ -285,6 +299,12 @@ export class QuorumService implements QuorumApi {
       });
     }
     return this.engine;
+  }
+
+  /** The engine, or why it cannot start (no usable model). */
+  private modelEngine(): Promise<EngineClient> {
+    if (this.manifestError) return Promise.reject(new QuorumError('model', this.manifestError));
+    return this.engineClient();
   }
 
   /** Starts the engine in the background so the first proposal does not wait for model loading. */

@@ -131,6 +131,8 @@ export async function run(argv: string[]): Promise<number> {
   const settings = proposeSettings(flags);
   const formats = proposalFormats(settings.exports);
   const { device, register, modelDir } = engineFlags(flags);
+  // --register rigid runs elastix here, in the CLI's own process (core/src/node/register.ts): a
+  // batch process with no UI to keep responsive. The app's host has the engine process do it.
   const kase = await openCase(Object.keys(explicit).length ? explicit : positional[0], { register });
   // Checked before the engine starts and before --out exists: a refused case costs no engine
   // start-up and leaves no empty folder behind (proposeCaseToDir creates it with the outputs).
