@@ -63,8 +63,8 @@ export async function run(): Promise<BenchRow[]> {
   const state = scratchDir('quorum-bench-load');
   const host = await startWebHost({ port: 0, stateDir: state, outDir: state, device: 'cpu' });
   try {
-    const a = await connectApi(host.port);
-    const b = await connectApi(host.port);
+    const a = await connectApi(host);
+    const b = await connectApi(host);
     const [caseA, caseB] = await Promise.all([a.api.openCase(CASE), b.api.openCase(CASE)]);
     const slice = (k: number, seed: number): ProposeParams => ({
       caseId: caseB.id,
@@ -191,7 +191,7 @@ export async function run(): Promise<BenchRow[]> {
 
     // Connect / open / propose one slice / close, as a tab that comes and goes.
     const cycle = async (i: number) => {
-      const c = await connectApi(host.port);
+      const c = await connectApi(host);
       const info = await c.api.openCase(CASE);
       await c.api.getVolume(info.id, 'flair');
       await propose(c.api, {

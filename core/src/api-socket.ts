@@ -2,7 +2,7 @@ import { QUORUM_GLOBAL, type QuorumApi, WS_PATH } from './api.ts';
 import { createApiClient } from './api-client.ts';
 import { RpcClient, type RpcMessage, type Transport } from './rpc/channel.ts';
 import { ApiError } from './rpc/errors.ts';
-import { decodeFrame, encodeFrame } from './rpc/frame.ts';
+import { decodeFrame, encodeFrame, MAX_UPLOAD_FRAME_BYTES } from './rpc/frame.ts';
 
 /** The subset of WebSocket a client needs (browser WebSocket fits; keeps core free of DOM types). */
 export interface ByteSocket {
@@ -16,7 +16,16 @@ export interface ByteSocket {
 export function socketTransport(socket: ByteSocket): Transport<RpcMessage> {
   socket.binaryType = 'arraybuffer';
   return {
-    send: (m) => socket.send(encodeFrame(m)),
+    send: (m) => {
+      const frame = encodeFrame(m);
+      // The host closes the socket on a frame over its maxPayload; refuse here with a message.
+      if (frame.byteLength > MAX_UPLOAD_FRAME_BYTES)
+        throw new ApiError({
+          code: 'too-large',
+          message: `${Math.ceil(frame.byteLength / 2 ** 20)} MiB is more than the ${MAX_UPLOAD_FRAME_BYTES / 2 ** 20} MiB one upload to the Quorum host may carry; open the case from its folder instead.`,
+        });
+      socket.send(frame);
+    },
     onMessage: (l) =>
       socket.addEventListener('message', (ev) => {
         if (ev.data instanceof ArrayBuffer) l(decodeFrame<RpcMessage>(new Uint8Array(ev.data)));

@@ -36,6 +36,7 @@ export interface Harness {
   browser: Browser;
   context: BrowserContext;
   host: WebHost;
+  /** The app's URL with the host's per-launch secret (`?token=`), as `npm start` prints it. */
   url: string;
   /** Requests to anything but the host, aborted. Should stay empty. */
   externalRequests: string[];
@@ -110,7 +111,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   mkdirSync(ARTEFACTS, { recursive: true });
-  const url = host.url + (opts.path ?? '');
+  // As a user does: open the printed link with the secret; the host swaps it for a cookie.
+  const withPath = new URL(opts.path ?? '', host.url);
+  withPath.searchParams.set('token', host.secret);
+  const url = withPath.href;
   return {
     page,
     browser,

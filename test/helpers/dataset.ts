@@ -39,8 +39,12 @@ export function modelWithThreshold(dir: string, lowBelow: number): string {
 }
 
 /** The browser-mode API over a real WebSocket to a host on 127.0.0.1:`port`. */
-export async function connectApi(port: number): Promise<{ api: QuorumApi; ws: WebSocket }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`);
+/** An API socket to a browser-mode host, authenticated with its secret cookie (WebHost.cookie). */
+export async function connectApi(host: {
+  port: number;
+  cookie: string;
+}): Promise<{ api: QuorumApi; ws: WebSocket }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${host.port}${WS_PATH}`, { headers: { Cookie: host.cookie } });
   const api = await connectSocketApi(ws as unknown as ByteSocket & { readyState: number });
   return { api, ws };
 }

@@ -1,15 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cookieName } from '../../workers/src/host/web-auth.ts';
 import { REPO } from './paths.ts';
 
 /**
  * The browser-mode host as `npm run web` starts it (workers/src/host/main.ts), in its own process
- * so that tests can kill it with SIGKILL. Resolves once it listens, with its URL and port.
+ * so that tests can kill it with SIGKILL. Resolves once it listens, with the URL it printed (with
+ * its per-launch secret, as a user opens it), its port, and the secret as a Cookie header value.
  */
 export async function spawnHost(
   stateDir: string,
-): Promise<{ proc: ChildProcess; url: string; port: number }> {
+): Promise<{ proc: ChildProcess; url: string; port: number; cookie: string }> {
   const proc = spawn(
     process.execPath,
     [
@@ -27,7 +29,7 @@ export async function spawnHost(
   const url = await new Promise<string>((ok, fail) => {
     proc.stdout!.on('data', (d) => {
       out += d;
-      const m = /browser mode on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      const m = /open (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+) /.exec(out);
       if (m) ok(m[1]);
     });
     proc.stderr!.on('data', (d) => {
@@ -35,7 +37,13 @@ export async function spawnHost(
     });
     proc.on('exit', (code) => fail(new Error(`host exited (${code}): ${out}`)));
   });
-  return { proc, url, port: Number(new URL(url).port) };
+  const u = new URL(url);
+  return {
+    proc,
+    url,
+    port: Number(u.port),
+    cookie: `${cookieName(Number(u.port))}=${u.searchParams.get('token')}`,
+  };
 }
 
 /** Child processes of a pid (Linux /proc), with their command lines. */

@@ -64,7 +64,7 @@ describe('browser-mode host under load (real engine, shipped model, held-out pat
   const state = scratchDir('quorum-load-state');
   const sockets: { close(): void }[] = [];
   const connect = async () => {
-    const c = await connectApi(host.port);
+    const c = await connectApi(host);
     sockets.push(c.ws);
     return c;
   };

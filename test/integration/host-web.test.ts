@@ -15,13 +15,15 @@ describe('browser-mode host: HTTP + WebSocket API on 127.0.0.1', () => {
   let ws: WebSocket;
   const state = scratchDir('quorum-web-state');
   const dist = scratchDir('quorum-web-dist');
+  /** GET with the host's secret cookie, as the page sends it once the printed link is opened. */
+  const get = (url: string) => fetch(url, { headers: { Cookie: host.cookie } });
 
   beforeAll(async () => {
     mkdirSync(join(dist, 'assets'));
     writeFileSync(join(dist, 'index.html'), '<!doctype html><title>Quorum test page</title>');
     writeFileSync(join(dist, 'assets', 'app.js'), 'console.log(1)');
     host = await startWebHost({ port: 0, rendererDir: dist, stateDir: state, outDir: state });
-    ({ api, ws } = await connectApi(host.port));
+    ({ api, ws } = await connectApi(host));
   });
   afterAll(async () => {
     ws?.close();
@@ -32,7 +34,7 @@ describe('browser-mode host: HTTP + WebSocket API on 127.0.0.1', () => {
 
   it('listens on loopback only, with a strict CSP and no external sources', async () => {
     expect(host.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    const r = await fetch(host.url);
+    const r = await get(host.url);
     expect(r.status).toBe(200);
     expect(await r.text()).toContain('Quorum test page');
     const csp = r.headers.get('content-security-policy') ?? '';
@@ -40,15 +42,15 @@ describe('browser-mode host: HTTP + WebSocket API on 127.0.0.1', () => {
     expect(csp).toContain(`connect-src 'self' ws://127.0.0.1:${host.port}`);
     expect(csp).not.toMatch(/https?:\/\/(?!127)/);
     expect(r.headers.get('cross-origin-opener-policy')).toBe('same-origin');
-    expect((await fetch(`${host.url}assets/app.js`)).headers.get('content-type')).toMatch(/javascript/);
-    expect((await fetch(`${host.url}some/route`)).status).toBe(200); // SPA fallback
-    expect((await fetch(`${host.url}missing.js`)).status).toBe(404);
-    expect([403, 404]).toContain((await fetch(`${host.url}..%2f..%2fpackage.json`)).status); // never the repo file
+    expect((await get(`${host.url}assets/app.js`)).headers.get('content-type')).toMatch(/javascript/);
+    expect((await get(`${host.url}some/route`)).status).toBe(200); // SPA fallback
+    expect((await get(`${host.url}missing.js`)).status).toBe(404);
+    expect([403, 404]).toContain((await get(`${host.url}..%2f..%2fpackage.json`)).status); // never the repo file
   });
 
   it('refuses API sockets from other origins', async () => {
     const evil = new WebSocket(`ws://127.0.0.1:${host.port}${WS_PATH}`, {
-      headers: { Origin: 'http://evil.example' },
+      headers: { Origin: 'http://evil.example', Cookie: host.cookie },
     });
     const outcome = await new Promise<string>((r) => {
       evil.on('open', () => r('open'));

@@ -125,7 +125,7 @@ describe('loadProposal: a pre-labelled proposal folder back as slice results', (
 
   it('arrives the same over the browser-mode WebSocket (binary frames)', async () => {
     host = await startWebHost({ port: 0, service: svc, rendererDir: root });
-    const c = await connectApi(host.port);
+    const c = await connectApi(host);
     ws = c.ws;
     const api = c.api;
     const remote = await api.loadProposal(info.id, proposal);

@@ -27,9 +27,10 @@ interface Host {
 }
 
 async function startHost(): Promise<Host> {
-  const { proc, port } = await spawnHost(state);
+  const h = await spawnHost(state);
+  const proc = h.proc;
   hosts.push(proc);
-  const { api, ws } = await connectApi(port);
+  const { api, ws } = await connectApi(h);
   return { proc, api, ws };
 }
 

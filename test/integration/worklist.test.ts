@@ -32,7 +32,7 @@ const readReport = (dir: string): CaseReport => JSON.parse(readFileSync(join(dir
 /** The shipped model's low-confidence threshold (its manifest's, else the default 0.8). */
 const shippedThreshold = () =>
   lowConfidenceThreshold(JSON.parse(readFileSync(join(DEFAULT_MODEL_DIR, 'manifest.json'), 'utf8')));
-const connect = (host: WebHost) => connectApi(host.port);
+const connect = (host: WebHost) => connectApi(host);
 
 /** Runs prelabel until the stream's final 'queue' event; resolves with every event. */
 function prelabelToEnd(api: QuorumApi, id: string, params: PrelabelParams): Promise<DatasetEvent[]> {

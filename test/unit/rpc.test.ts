@@ -189,6 +189,21 @@ describe('core/src/rpc over an in-memory transport pair', () => {
     server.dispose('bye');
     expect(await a.ended).toEqual({ type: 'disconnected', message: 'bye' });
   });
+
+  it('a message the transport refuses to send (e.g. over the upload cap) rejects that call only', async () => {
+    const client = new RpcClient({
+      send: () => {
+        throw new ApiError({ code: 'too-large', message: 'over the cap' });
+      },
+      onMessage: () => {},
+      onClose: () => {},
+    });
+    const e = await client.call('openUploaded', []).catch((x) => x);
+    expect(e).toMatchObject({ code: 'too-large', message: 'over the cap' });
+    const s = await client.stream('count', [], () => {}).result.catch((x: ApiError) => x);
+    expect((s as ApiError).code).toBe('too-large');
+    expect(client.closed).toBe(false); // the connection itself stays usable
+  });
 });
 
 describe('QuorumApi over a byte socket (core/src/api-socket.ts)', () => {

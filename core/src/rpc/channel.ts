@@ -240,7 +240,13 @@ export class RpcClient {
     if (this.closed) return Promise.reject(this.closedError);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.transport.send({ kind, id, method, args });
+      try {
+        this.transport.send({ kind, id, method, args });
+      } catch (e) {
+        // A transport may refuse a message before it leaves (e.g. over the upload cap).
+        this.pending.delete(id);
+        reject(e);
+      }
     });
   }
 

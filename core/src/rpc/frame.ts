@@ -66,8 +66,15 @@ export function encodeFrame(msg: unknown): Uint8Array {
 
 const corrupt = (message: string) => new ApiError({ code: 'corrupt', message });
 
-/** The largest frame decodeFrame takes (the browser-mode host's WebSocket maxPayload is the same). */
+/** The largest frame decodeFrame takes by default (host to page: a whole volume fits). */
 export const MAX_FRAME_BYTES = 2 ** 31 - 1;
+/**
+ * The largest frame a page may send the browser-mode host (its WebSocket maxPayload, and the cap
+ * it decodes with). The biggest legitimate one is openUploaded carrying every dropped file of a
+ * case at once: a few NIfTI volumes or a DICOM series, far under 1 GiB. The page refuses bigger
+ * sends itself with a clear error (api-socket.ts); cases that big open by path.
+ */
+export const MAX_UPLOAD_FRAME_BYTES = 2 ** 30;
 /** The largest JSON header: messages carry their bulk as blobs, never as JSON. */
 export const MAX_HEADER_BYTES = 256 * 2 ** 20;
 

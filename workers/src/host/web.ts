@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
@@ -12,15 +12,34 @@ import {
   RpcServer,
   type Transport,
 } from '../../../core/src/rpc/channel.ts';
-import { decodeFrame, encodeFrame } from '../../../core/src/rpc/frame.ts';
+import { decodeFrame, encodeFrame, MAX_UPLOAD_FRAME_BYTES } from '../../../core/src/rpc/frame.ts';
 import { quorumHandlers } from './handlers.ts';
 import { type HostOptions, QuorumService, REPO_ROOT } from './service.ts';
+import {
+  cookieName,
+  FORBIDDEN_PAGE,
+  hasSecretCookie,
+  hostPort,
+  isLoopback,
+  newSecret,
+  ownOrigin,
+  sameSecret,
+  secretCookie,
+  TOKEN_PARAM,
+} from './web-auth.ts';
 
 export const RENDERER_DIST = join(REPO_ROOT, 'renderer', 'dist');
 
 export interface WebHostOptions extends Partial<HostOptions> {
   /** 0 = a random free port (tests). Default 5817. */
   port?: number;
+  /**
+   * Address to listen on; default 127.0.0.1. Any other address exposes the host beyond this
+   * machine: it is still gated by the secret, and a warning is logged.
+   */
+  bind?: string;
+  /** The per-launch secret (tests); default 256 random bits, new at every launch. */
+  secret?: string;
   rendererDir?: string;
   /** Reuse a service (tests); default a new one in browser mode. */
   service?: QuorumService;
@@ -28,8 +47,14 @@ export interface WebHostOptions extends Partial<HostOptions> {
 }
 
 export interface WebHost {
+  /** The clean URL (no secret): what the page shows once the secret is exchanged for a cookie. */
   url: string;
+  /** The URL to open: `url` with `?token=<secret>`, exchanged for the cookie on first load. */
+  launchUrl: string;
   port: number;
+  secret: string;
+  /** `name=value` for a Cookie header: how non-browser clients (tests, tools) authenticate. */
+  cookie: string;
   service: QuorumService;
   close(): Promise<void>;
 }
@@ -62,30 +87,44 @@ function securityHeaders(res: ServerResponse, port: number) {
 const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>Quorum</title>
 <p>The Quorum viewer is not built. Run <code>npm run build</code> (or <code>npm run web</code>, which builds it).</p>`;
 
-/** Only our own pages may open the API socket: blocks other web pages from driving a local host. */
-function allowedOrigin(req: IncomingMessage, port: number): boolean {
-  const origin = req.headers.origin;
-  const host = req.headers.host;
-  const ok = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
-  if (!host || !ok.has(host)) return false;
-  // Non-browser clients (tests, tools) send no Origin; browsers always do.
-  return origin === undefined || ok.has(origin.replace(/^http:\/\//, ''));
-}
-
 export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> {
+  const secret = opts.secret ?? newSecret();
+  if (!/^[\w-]{22,}$/.test(secret))
+    throw new Error('the browser-mode secret must be >= 128 bits of base64url');
   const log = opts.log ?? (() => {});
   const dist = resolve(opts.rendererDir ?? RENDERER_DIST);
   const service = opts.service ?? new QuorumService({ mode: 'browser', ...opts });
+  const bind = opts.bind ?? '127.0.0.1';
   let port = 0;
   const servers = new Set<RpcServer>();
 
   const server = createServer((req, res) => {
     securityHeaders(res, port);
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // The secret first, before anything else is answered (even 404/405 would tell a prober too much).
+    const given = url.searchParams.get(TOKEN_PARAM);
+    if (given !== null) {
+      if (!sameSecret(given, secret)) {
+        res.writeHead(403, { 'Content-Type': 'text/html; charset=utf-8' }).end(FORBIDDEN_PAGE);
+        return;
+      }
+      // Exchange: the cookie from now on, and the clean URL in the address bar and history.
+      url.searchParams.delete(TOKEN_PARAM);
+      res.writeHead(303, {
+        'Set-Cookie': secretCookie(port, secret),
+        Location: `/${url.pathname.replace(/^\/+/, '')}${url.search}`,
+      });
+      res.end();
+      return;
+    }
+    if (!hasSecretCookie(req, port, secret)) {
+      res.writeHead(403, { 'Content-Type': 'text/html; charset=utf-8' }).end(FORBIDDEN_PAGE);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     let path: string;
     try {
       path = normalize(decodeURIComponent(url.pathname));
@@ -114,10 +153,14 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
     res.end(req.method === 'HEAD' ? undefined : readFileSync(file));
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 2 ** 31 - 1 });
+  // The largest message a page sends is openUploaded with every dropped file in one frame; the
+  // cap is the wire's upload cap (MAX_UPLOAD_FRAME_BYTES, 1 GiB), which the page checks before
+  // sending, so a bigger drop gets a clear error instead of a closed socket. Frames from the host
+  // to the page (a whole volume) may be larger: they are not bounded by this.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_UPLOAD_FRAME_BYTES });
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    if (path !== WS_PATH || !allowedOrigin(req, port)) {
+    if (path !== WS_PATH || !hasSecretCookie(req, port, secret) || !ownOrigin(req, port, bind)) {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
     }
@@ -127,15 +170,25 @@ export async function startWebHost(opts: WebHostOptions = {}): Promise<WebHost> 
 
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
-    // Loopback only: the host is never reachable from the network.
-    server.listen(opts.port ?? 5817, '127.0.0.1', () => ok());
+    // Loopback by default: not reachable from the network unless `bind` says otherwise.
+    server.listen(opts.port ?? 5817, bind, () => ok());
   });
   port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}/`;
-  log(`Quorum browser mode on ${url}`);
+  const shown = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
+  const url = `http://${hostPort(shown, port)}/`;
+  const launchUrl = `${url}?${TOKEN_PARAM}=${secret}`;
+  if (!isLoopback(bind))
+    log(
+      `WARNING: listening on ${bind}, reachable from other machines. Anyone who gets the printed ` +
+        'link can read and write every file this user can; the traffic is not encrypted (plain HTTP).',
+    );
+  log(`Quorum browser mode listening on ${hostPort(bind, port)}`);
   return {
     url,
+    launchUrl,
     port,
+    secret,
+    cookie: `${cookieName(port)}=${secret}`,
     service,
     async close() {
       // Every open stream of every tab ends with 'disconnected' before its socket goes.
@@ -175,7 +228,7 @@ function serveSocket(
           if (!isBinary) throw new QuorumError('bad-argument', 'text frames are not part of the protocol');
           const buf = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
           // A copy: ws may hand us pooled Buffers, and decoded arrays are views onto the frame.
-          msg = decodeFrame<RpcMessage>(new Uint8Array(buf));
+          msg = decodeFrame<RpcMessage>(new Uint8Array(buf), MAX_UPLOAD_FRAME_BYTES);
         } catch (e) {
           log(`dropped a bad frame: ${(e as Error).message}`);
           return;
