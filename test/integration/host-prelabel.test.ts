@@ -41,7 +41,7 @@ describe('pre-labelling takes turns with interactive proposals (real host and en
   let host: WebHost;
   const sockets: { close(): void }[] = [];
   const connect = async () => {
-    const c = await connectApi(host.port);
+    const c = await connectApi(host);
     sockets.push(c.ws);
     return c;
   };
