@@ -261,6 +261,22 @@ export interface JournalRecord {
   bytes?: Uint8Array;
 }
 
+/** Said when reading a journal set aside an unreadable tail (journal-store.ts). */
+export interface JournalNotice {
+  /** Bytes after the last readable record. */
+  bytes: number;
+  /** Where they were copied (`<journal>.corrupt-<time>`); absent when that failed (they stay in the journal). */
+  sideFile?: string;
+  /** For the user: "The last N bytes of this case's journal were unreadable and were set aside in …". */
+  message: string;
+}
+
+/** A case's journal as read back: every readable record, in order, and what was set aside. */
+export interface JournalRead {
+  records: JournalRecord[];
+  notice?: JournalNotice;
+}
+
 /** Any event streamed to a callback of a streaming method (propose, prelabel). */
 export type ApiEvent = ProposalEvent | DatasetEvent;
 
@@ -317,10 +333,16 @@ export interface QuorumApi {
   /**
    * Appends edit records to the case's crash-safe journal. The host writes and fsyncs them before
    * resolving; call it after every stroke (or batch for at most ~1 s) so that a crash loses at
-   * most the last second of work.
+   * most the last second of work. Rejects with a 'not-saved' QuorumError when the write fails
+   * (disk full, no permission, I/O error): nothing of that call is on disk, and sending the same
+   * records again once the journal is writable appends them in order, with no gap.
    */
   appendJournal(caseId: string, records: JournalRecord[]): Promise<void>;
-  readJournal(caseId: string): Promise<JournalRecord[]>;
+  /**
+   * Every readable record of the case's journal. An unreadable tail (torn, zero-filled, garbled)
+   * is moved to a side file and cut off, so later appends stay readable; `notice` says so.
+   */
+  readJournal(caseId: string): Promise<JournalRead>;
 
   /** Opens (or reopens) a dataset folder as a worklist; resumes a pre-labelling queue left running. */
   openDataset(folder: string): Promise<Worklist>;

@@ -17,7 +17,9 @@ export type QuorumErrorCode =
   | 'worker-crashed'
   | 'cancelled'
   /** Held by someone else (a case journal another tab or window is editing). */
-  | 'locked';
+  | 'locked'
+  /** A write to a user's file failed (disk full, no permission, I/O error): nothing was saved. */
+  | 'not-saved';
 
 export class QuorumError extends Error {
   readonly code: QuorumErrorCode;

@@ -462,7 +462,7 @@ describe('viewer on the sample case', () => {
 
   it('journals every edit, undo and redo through the API', async () => {
     const id = await hook(h.page, (t) => t.caseId());
-    const records = await h.host.service.readJournal(id!);
+    const records = (await h.host.service.readJournal(id!)).records;
     const ops = records.map((r) => r.op as { type: string; kind?: string });
     const edits = ops.filter((o) => o.type === 'edit').map((o) => o.kind);
     expect(edits).toEqual(expect.arrayContaining(['accept', 'brush', 'eraser']));

@@ -209,7 +209,7 @@ describe('browser-mode host under load (real engine, shipped model, held-out pat
     const a = await alice.api.openCase(CASE);
     const b = await bob.api.openCase(CASE);
     const rec = (n: number) => ({ op: { type: 'reset', at: `2026-01-01T00:00:0${n}Z` } });
-    const start = (await alice.api.readJournal(a.id)).length;
+    const start = (await alice.api.readJournal(a.id)).records.length;
     await alice.api.appendJournal(a.id, [rec(1)]);
     const refused = await bob.api.appendJournal(b.id, [rec(2)]).then(
       () => undefined,
@@ -223,7 +223,7 @@ describe('browser-mode host under load (real engine, shipped model, held-out pat
     await alice.api.appendJournal(a.id, [rec(3)]);
     // Alice closes the case: Bob now gets it, with exactly Alice's records and nothing of his refused one.
     await alice.api.closeCase(a.id);
-    const seen = (await bob.api.readJournal(b.id)).slice(start).map((r) => r.op.at);
+    const seen = (await bob.api.readJournal(b.id)).records.slice(start).map((r) => r.op.at);
     expect(seen).toEqual(['2026-01-01T00:00:01Z', '2026-01-01T00:00:03Z']);
     await bob.api.appendJournal(b.id, [rec(4)]);
     // And now Alice is the one refused, until Bob's tab goes.
@@ -231,7 +231,7 @@ describe('browser-mode host under load (real engine, shipped model, held-out pat
     await expect(alice.api.readJournal(a2.id)).rejects.toMatchObject({ code: 'locked' });
     bob.ws.close();
     await until(() => host.service.counts().journalLocks === 0, 'lock released with the tab');
-    expect((await alice.api.readJournal(a2.id)).slice(start).length).toBe(3);
+    expect((await alice.api.readJournal(a2.id)).records.slice(start).length).toBe(3);
     alice.ws.close();
     await until(() => host.service.counts().cases === 0, 'cases released');
     expect(existsSync(caseFileFolder())).toBe(true);

@@ -126,14 +126,14 @@ describe('host service on the shipped sample case (BraTS pat0003)', () => {
       { op: { kind: 'paint', slice: 80 }, bytes: new Uint8Array([1, 2, 3]) },
     ]);
     await svc.appendJournal(info.id, [{ op: { kind: 'undo' } }]);
-    const j = await svc.readJournal(info.id);
+    const j = (await svc.readJournal(info.id)).records;
     expect(j.map((r) => r.op.kind)).toEqual(['paint', 'undo']);
     expect(Array.from(j[0].bytes as Uint8Array)).toEqual([1, 2, 3]);
     // Reopening the same files finds the journal; other files have their own.
     const again = await svc.openCase(SAMPLE_CASE);
-    expect((await svc.readJournal(again.id)).length).toBe(2);
+    expect((await svc.readJournal(again.id)).records.length).toBe(2);
     const other = await svc.openCase({ flair: join(SAMPLE_CASE, 'flair.nii.gz') });
-    expect(await svc.readJournal(other.id)).toEqual([]);
+    expect(await svc.readJournal(other.id)).toEqual({ records: [] });
     const recent = await svc.listRecent();
     expect(recent.map((r) => r.input)).toContain(SAMPLE_CASE);
   });

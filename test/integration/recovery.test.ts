@@ -128,7 +128,7 @@ describe('crash recovery (real host process, kill -9)', () => {
     h = await startHost();
     const again = await h.api.openSample();
     expect(again.id).not.toBe(info.id); // a new session, same case
-    const back = await h.api.readJournal(again.id);
+    const back = (await h.api.readJournal(again.id)).records;
     expect(back.length).toBe(records.length);
     const replayed = new Uint8Array(n);
     for (const [i, r] of back.entries()) {

@@ -14,11 +14,12 @@ import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
 import { EditHistory } from './edits.ts';
 import type { ToolMode } from './engine.ts';
+import { JournalQueue } from './journal-queue.ts';
 import { ProposalStore } from './proposals.ts';
 import { proposalRecord, replayJournal, resetRecord } from './replay.ts';
 import { nextRunState } from './run-state.ts';
 import { watchStrokes } from './strokes.ts';
-import { type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
+import { EDIT_TOOLS, type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
 import { LESION, PENDING, type UncertaintyStyle, type Viewer } from './viewer.ts';
 
 export type { ProposeOptions, RunState, UiState } from './ui-state.ts';
@@ -56,6 +57,11 @@ export class Session {
       editedSlices: [],
       exporting: false,
     };
+    this.journalQueue = new JournalQueue(api, () => this.caseInfo?.id, {
+      paused: (why) => this.pauseEditing(why),
+      resumed: () => this.resumeEditing(),
+      failed: (e) => this.fail(e),
+    });
     viewer.onChange(() => this.changed());
     watchStrokes(this);
   }
@@ -121,8 +127,9 @@ export class Session {
     this.set({ error: errorMessage(e), loading: false, exporting: false });
   }
 
-  dismissError(): void {
-    this.set({ error: undefined });
+  /** The × of the error box or of the journal notice. */
+  dismissError(which: 'error' | 'journalNotice' = 'error'): void {
+    this.set({ [which]: undefined });
   }
 
   async open(what: () => Promise<CaseInfo>): Promise<void> {
@@ -130,7 +137,9 @@ export class Session {
     try {
       if (this.ui.run.running && this.ui.run.runId) await this.api.cancel(this.ui.run.runId);
       this.model ??= await this.api.getModelInfo();
-      await Promise.all(this.journalWrites);
+      await this.journalQueue.flush();
+      if (this.journalQueue.pending)
+        throw new Error('Edits not saved yet: opening another case would lose them');
       const info = await what();
       const seq = pickSequence(info, this.model);
       const image = await this.api.getVolume(info.id, seq);
@@ -141,13 +150,13 @@ export class Session {
       this.labels = labels;
       this.proposals = new ProposalStore(labels, nx * ny);
       this.pending = undefined;
-      this.history = new EditHistory(labels, nx * ny, (records) => this.journal(records));
+      this.history = new EditHistory(labels, nx * ny, this.journal);
       if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
-      const restored = await this.replay(info.id);
+      const r = await this.replay(info.id);
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
-      this.set({ loading: false, exportResult: undefined, restored, caseWarning: undefined });
+      this.set({ loading: false, exportResult: undefined, caseWarning: undefined, ...r });
     } catch (e) {
       this.fail(e);
     }
@@ -155,11 +164,13 @@ export class Session {
 
   /**
    * Rebuilds the labelmap, proposal and undo stack from the case journal (the work of an earlier
-   * session, closed or crashed). Returns what was restored, or undefined when there was nothing.
+   * session, closed or crashed). Says what was restored (if anything) and what was set aside.
    */
-  private async replay(caseId: string) {
-    const records = await this.api.readJournal(caseId);
-    if (!records.length || !this.labels || !this.history || !this.proposals) return undefined;
+  private async replay(caseId: string): Promise<Pick<UiState, 'restored' | 'journalNotice'>> {
+    const { records, notice } = await this.api.readJournal(caseId);
+    const journalNotice = notice?.message;
+    if (!records.length || !this.labels || !this.history || !this.proposals)
+      return { restored: undefined, journalNotice };
     const touched = new Set<number>();
     const [nx, ny] = this.image!.dims;
     const summary = replayJournal(records, {
@@ -170,17 +181,17 @@ export class Session {
       touched,
     });
     for (const r of this.proposals.slices.values()) this.followStdMax(this.proposals.uncertainty, r.k);
-    return summary.records > 0 ? summary : undefined;
+    return { restored: summary.records > 0 ? summary : undefined, journalNotice };
   }
 
   /** "Start over": forgets the restored work (a reset record, so a later replay skips it too). */
   async discardRestored(): Promise<void> {
-    if (!this.caseInfo || !this.labels || !this.image) return;
+    if (this.editingPaused() || !this.caseInfo || !this.labels || !this.image) return;
     this.journal([resetRecord()]);
     const [nx, ny] = this.image.dims;
     this.labels.fill(0);
     this.proposals = new ProposalStore(this.labels, nx * ny);
-    this.history = new EditHistory(this.labels, nx * ny, (records) => this.journal(records));
+    this.history = new EditHistory(this.labels, nx * ny, this.journal);
     this.pending = undefined;
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
     this.set({ restored: undefined });
@@ -196,23 +207,38 @@ export class Session {
     this.set({ restored: undefined });
   }
 
-  /** Appends to the case journal; the host fsyncs before answering (see QuorumApi.appendJournal). */
-  private journal(records: JournalRecord[]) {
-    const id = this.caseInfo?.id;
-    if (!id) return;
-    const write: Promise<void> = this.api
-      .appendJournal(id, records)
-      .catch((e) => this.fail(e))
-      .finally(() => this.journalWrites.delete(write));
-    this.journalWrites.add(write);
+  /** The case journal, appended in order; a write failure pauses editing (journal-queue.ts). */
+  private readonly journalQueue: JournalQueue;
+  private journal = (records: JournalRecord[]) => this.journalQueue.push(records);
+
+  /** "Retry now" (it also retries by itself every few seconds). */
+  retryJournal(): Promise<void> {
+    return this.journalQueue.retry();
   }
 
-  /** Appends in flight: opening a case waits for them, so reopening it reads every record. */
-  private journalWrites = new Set<Promise<void>>();
+  /** The journal cannot be written: no edits until it can (ui.notSaved says why), then the tool back. */
+  private toolBeforePause?: ToolMode;
+  private pauseEditing(why: string) {
+    if (!this.ui.notSaved && EDIT_TOOLS.includes(this.ui.tool)) this.toolBeforePause = this.ui.tool;
+    if (EDIT_TOOLS.includes(this.ui.tool)) this.viewer.setTool('windowlevel');
+    this.set({ notSaved: why, tool: EDIT_TOOLS.includes(this.ui.tool) ? 'windowlevel' : this.ui.tool });
+  }
+  private resumeEditing() {
+    this.set({ notSaved: undefined, notice: 'Saved: every pending edit is in the journal again' });
+    if (this.toolBeforePause) this.setTool(this.toolBeforePause);
+    this.toolBeforePause = undefined;
+  }
 
-  /** Journal appends not yet acknowledged (on disk) by the host. */
+  /** True (and says so) while edits are paused because the journal cannot be written. */
+  private editingPaused(): boolean {
+    if (this.ui.notSaved)
+      this.set({ notice: 'Editing is paused until your edits can be saved (see "Not saved")' });
+    return !!this.ui.notSaved;
+  }
+
+  /** Journal records not yet acknowledged (on disk) by the host. */
   get journalInFlight(): number {
-    return this.journalWrites.size;
+    return this.journalQueue.pending;
   }
 
   /**
@@ -257,6 +283,7 @@ export class Session {
   }
 
   setTool(mode: ToolMode): void {
+    if (EDIT_TOOLS.includes(mode) && this.editingPaused()) return;
     this.viewer.setTool(mode);
     this.set({ tool: mode });
   }
@@ -287,12 +314,14 @@ export class Session {
   }
 
   undo(): void {
+    if (this.editingPaused()) return;
     const cmd = this.history?.undo();
     if (cmd) this.labelsChanged(cmd.slices);
     this.changed();
   }
 
   redo(): void {
+    if (this.editingPaused()) return;
     const cmd = this.history?.redo();
     if (cmd) this.labelsChanged(cmd.slices);
     this.changed();
@@ -304,7 +333,7 @@ export class Session {
 
   /** Accept (pending -> lesion) or reject (pending -> background) on one slice or all. */
   review(kind: 'accept' | 'reject', scope: 'slice' | 'all'): void {
-    if (!this.history || !this.proposals) return;
+    if (!this.history || !this.proposals || this.editingPaused()) return;
     const slices = scope === 'slice' ? [this.currentSlice()] : this.proposals.pendingSlices();
     const to = kind === 'accept' ? LESION : 0;
     const cmd = this.history.apply(kind, slices, (v) => (v === PENDING ? to : v));
@@ -318,7 +347,7 @@ export class Session {
    * component at a voxel; rejecting an accepted lesion's component removes it. One undo step.
    */
   reviewComponent(kind: 'accept' | 'reject', ijk: [number, number, number]): number {
-    if (!this.history || !this.labels || !this.image) return 0;
+    if (!this.history || !this.labels || !this.image || this.editingPaused()) return 0;
     const dims = this.image.dims;
     const seed = ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]);
     const here = this.labels[seed];
@@ -340,7 +369,7 @@ export class Session {
   }
 
   async propose(slices: SliceSelection, opts: ProposeOptions): Promise<void> {
-    if (!this.caseInfo || !this.proposals || this.ui.run.running) return;
+    if (!this.caseInfo || !this.proposals || this.ui.run.running || this.editingPaused()) return;
     const caseId = this.caseInfo.id;
     const run: RunState = { running: true, slicesDone: 0, slicesTotal: 0, step: 0, of: opts.steps };
     this.set({ run, error: undefined });

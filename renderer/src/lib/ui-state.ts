@@ -53,7 +53,17 @@ export interface UiState {
   notice?: string;
   /** A warning about the open case shown over the viewer (dataset mode: a low-confidence proposal). */
   caseWarning?: string;
+  /** Opening the case set aside an unreadable end of its journal (the host's message). */
+  journalNotice?: string;
+  /**
+   * Set while the journal cannot be written (disk full, no permission): why, for the user. Edits
+   * are paused (edit tools, undo/redo, review, propose) until a retry writes every pending record.
+   */
+  notSaved?: string;
 }
+
+/** Tools that change the labelmap: off while the journal cannot be written (UiState.notSaved). */
+export const EDIT_TOOLS: readonly ToolMode[] = ['brush', 'eraser', 'threshold', 'fill', 'lesion'];
 
 export function pickSequence(info: CaseInfo, model: ModelInfo | undefined): SequenceName {
   const have = info.sequences.map((s) => s.sequence);

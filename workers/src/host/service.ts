@@ -8,6 +8,7 @@ import type {
   DatasetEvent,
   ExportRequest,
   ExportResult,
+  JournalRead,
   JournalRecord,
   ModelInfo,
   OpenCaseInput,
@@ -40,7 +41,7 @@ import { describeCase, loadCase } from './cases.ts';
 import { type Connection, JournalLocks, newConnection } from './connections.ts';
 import { DatasetRegistry } from './datasets.ts';
 import { writeExports } from './exports.ts';
-import { appendJournalFile, journalFileFor, readJournalFile } from './journal-store.ts';
+import { JournalFile, journalFileFor } from './journal-store.ts';
 import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.ts';
 import { readProposalDir } from './proposal-files.ts';
 import { type OpenCase, startProposal } from './propose-run.ts';
@@ -91,6 +92,7 @@ export class QuorumService implements QuorumApi {
   /** The connection of callers that name none (Electron's window, tests calling the service). */
   readonly local: Connection = newConnection('this app');
   private readonly journalLocks = new JournalLocks();
+  private readonly journals = new Map<string, JournalFile>();
   /** Every proposal of every connection goes through this, in turns (scheduler.ts). */
   readonly scheduler = new EngineScheduler(() => this.engineClient());
   private readonly datasets: DatasetRegistry;
@@ -266,7 +268,10 @@ export class QuorumService implements QuorumApi {
       const o = this.cases.get(id);
       return o && journalFileFor(this.stateDir, o.info) === journal;
     });
-    if (!stillOpen) this.journalLocks.release(journal, c.conn);
+    if (!stillOpen) {
+      this.journalLocks.release(journal, c.conn);
+      this.journals.delete(journal);
+    }
   }
 
   async listRecent(): Promise<RecentEntry[]> {
@@ -367,19 +372,24 @@ export class QuorumService implements QuorumApi {
   }
 
   async appendJournal(caseId: string, records: JournalRecord[]): Promise<void> {
-    appendJournalFile(this.journalPath(caseId), records);
+    this.journal(caseId).append(records);
   }
 
-  async readJournal(caseId: string): Promise<JournalRecord[]> {
-    return readJournalFile(this.journalPath(caseId));
+  async readJournal(caseId: string): Promise<JournalRead> {
+    return this.journal(caseId).read();
   }
 
-  /** One connection at a time reads and writes a case's journal (connections.ts JournalLocks). */
-  private journalPath(caseId: string): string {
+  /**
+   * One connection at a time reads and writes a case's journal (connections.ts JournalLocks);
+   * the open file keeps its valid length, so appends never re-read it.
+   */
+  private journal(caseId: string): JournalFile {
     const c = this.get(caseId);
     const path = journalFileFor(this.stateDir, c.info);
     this.journalLocks.acquire(path, c.conn, c.info.name);
-    return path;
+    const j = this.journals.get(path) ?? new JournalFile(path);
+    this.journals.set(path, j);
+    return j;
   }
 
   async openDataset(folder: string): Promise<Worklist> {
