@@ -37,11 +37,11 @@ import { exportFormatInfo } from '../exports/index.ts';
 import { ProposalMaps } from '../exports/proposal-maps.ts';
 import type { EngineStats } from '../protocol.ts';
 import { removeCaseFile } from './case-files.ts';
+import { CaseJournals } from './case-journals.ts';
 import { describeCase, loadCase } from './cases.ts';
-import { type Connection, JournalLocks, newConnection } from './connections.ts';
+import { type Connection, newConnection } from './connections.ts';
 import { DatasetRegistry } from './datasets.ts';
 import { writeExports } from './exports.ts';
-import { JournalFile, journalFileFor } from './journal-store.ts';
 import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.ts';
 import { readProposalDir } from './proposal-files.ts';
 import { type OpenCase, startProposal } from './propose-run.ts';
@@ -91,8 +91,7 @@ export class QuorumService implements QuorumApi {
   private readonly connections = new Set<Connection>();
   /** The connection of callers that name none (Electron's window, tests calling the service). */
   readonly local: Connection = newConnection('this app');
-  private readonly journalLocks = new JournalLocks();
-  private readonly journals = new Map<string, JournalFile>();
+  private readonly journals: CaseJournals;
   /** Every proposal of every connection goes through this, in turns (scheduler.ts). */
   readonly scheduler = new EngineScheduler(() => this.engineClient());
   private readonly datasets: DatasetRegistry;
@@ -104,6 +103,7 @@ export class QuorumService implements QuorumApi {
 
   constructor(readonly opts: HostOptions) {
     this.stateDir = opts.stateDir ?? join(homedir(), '.quorum');
+    this.journals = new CaseJournals(this.stateDir);
     this.outDir = opts.outDir ?? join(homedir(), 'Quorum', 'exports');
     const dir = opts.modelDir ?? DEFAULT_MODEL_DIR;
     try {
@@ -194,7 +194,7 @@ export class QuorumService implements QuorumApi {
     for (const unsubscribe of [...conn.subscriptions]) unsubscribe();
     conn.subscriptions.clear();
     for (const id of [...conn.cases]) this.dropCase(id);
-    this.journalLocks.releaseAll(conn);
+    this.journals.releaseAll(conn);
   }
 
   /** The engine process's memory and case cache (diagnostics, the bench); undefined before it starts. */
@@ -212,7 +212,7 @@ export class QuorumService implements QuorumApi {
       cases: this.cases.size,
       runs: this.runs.size,
       caseFiles,
-      journalLocks: this.journalLocks.size,
+      journalLocks: this.journals.size,
       scheduler: this.scheduler.state,
     };
   }
@@ -263,15 +263,8 @@ export class QuorumService implements QuorumApi {
     c.conn.cases.delete(caseId);
     removeCaseFile(c.caseFile);
     if (c.uploadDir) rmSync(c.uploadDir, { recursive: true, force: true });
-    const journal = journalFileFor(this.stateDir, c.info);
-    const stillOpen = [...c.conn.cases].some((id) => {
-      const o = this.cases.get(id);
-      return o && journalFileFor(this.stateDir, o.info) === journal;
-    });
-    if (!stillOpen) {
-      this.journalLocks.release(journal, c.conn);
-      this.journals.delete(journal);
-    }
+    const stillOpen = [...c.conn.cases].flatMap((id) => this.cases.get(id)?.info ?? []);
+    this.journals.closed(c.info, c.conn, stillOpen);
   }
 
   async listRecent(): Promise<RecentEntry[]> {
@@ -372,24 +365,13 @@ export class QuorumService implements QuorumApi {
   }
 
   async appendJournal(caseId: string, records: JournalRecord[]): Promise<void> {
-    this.journal(caseId).append(records);
+    const c = this.get(caseId);
+    this.journals.forCase(c.info, c.conn).append(records);
   }
 
   async readJournal(caseId: string): Promise<JournalRead> {
-    return this.journal(caseId).read();
-  }
-
-  /**
-   * One connection at a time reads and writes a case's journal (connections.ts JournalLocks);
-   * the open file keeps its valid length, so appends never re-read it.
-   */
-  private journal(caseId: string): JournalFile {
     const c = this.get(caseId);
-    const path = journalFileFor(this.stateDir, c.info);
-    this.journalLocks.acquire(path, c.conn, c.info.name);
-    const j = this.journals.get(path) ?? new JournalFile(path);
-    this.journals.set(path, j);
-    return j;
+    return this.journals.forCase(c.info, c.conn).read();
   }
 
   async openDataset(folder: string): Promise<Worklist> {
