@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundleElectron } from '../../electron/bundle.ts';
 import { EngineClient } from '../../workers/src/client.ts';
-import type { EngineSpawner } from '../../workers/src/engine-process.ts';
+import { childEngine, type EngineSpawner } from '../../workers/src/engine-process.ts';
 import { REPO } from '../helpers/paths.ts';
 
 /**
@@ -14,29 +14,14 @@ import { REPO } from '../helpers/paths.ts';
  * utilityProcess parentPort side is covered by test/unit/electron-security.test.ts (adapter) and
  * test/browser/electron.test.ts (the real app, where a binary exists).
  */
-const bootstrapUnderNode: EngineSpawner = (_script, args) => {
-  const child = fork(join(REPO, 'electron', 'dist', 'engine.js'), [], {
-    serialization: 'advanced',
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    env: { ...process.env, QUORUM_ENGINE_ARGS: JSON.stringify(args) },
-  });
-  child.on('error', () => {});
-  return {
-    get pid() {
-      return child.pid;
-    },
-    stderr: child.stderr,
-    send: (m) => {
-      if (child.connected) child.send(m);
-    },
-    onMessage: (listener) => void child.on('message', (m) => listener(m as never)),
-    onExit: (listener) => void child.once('exit', listener),
-    stop: () => {
-      if (child.connected) child.disconnect();
-    },
-    kill: () => void child.kill('SIGKILL'),
-  };
-};
+const bootstrapUnderNode: EngineSpawner = (_script, args) =>
+  childEngine(
+    fork(join(REPO, 'electron', 'dist', 'engine.js'), [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      env: { ...process.env, QUORUM_ENGINE_ARGS: JSON.stringify(args) },
+    }),
+  );
 
 describe('engine bootstrap for utilityProcess', () => {
   it('passes the model dir and device through QUORUM_ENGINE_ARGS; the engine answers', async () => {

@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import type { RpcMessage } from '../../core/src/rpc/channel.ts';
 
 /**
@@ -24,12 +24,17 @@ export interface EngineProcess {
 /** Starts `script` (the engine's main.ts) with `args`. */
 export type EngineSpawner = (script: string, args: string[]) => EngineProcess;
 
-export const forkEngine: EngineSpawner = (script, args) => {
-  const child = fork(script, args, {
-    serialization: 'advanced',
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-  });
+export const forkEngine: EngineSpawner = (script, args) =>
+  childEngine(
+    fork(script, args, {
+      serialization: 'advanced',
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    }),
+  );
+
+/** A forked engine (stdio with 'ipc', structured-clone serialisation) as an EngineProcess. */
+export function childEngine(child: ChildProcess): EngineProcess {
   // An IPC send/disconnect racing the engine's exit surfaces as an 'error' event; the exit
   // listener reports the stop, so this only keeps it from being an unhandled error.
   child.on('error', () => {});
@@ -48,4 +53,4 @@ export const forkEngine: EngineSpawner = (script, args) => {
     },
     kill: () => void child.kill('SIGKILL'),
   };
-};
+}
