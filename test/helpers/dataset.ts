@@ -1,9 +1,11 @@
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { WebSocket } from 'ws';
 import { type QuorumApi, WS_PATH } from '../../core/src/api.ts';
 import { type ByteSocket, connectSocketApi } from '../../core/src/api-socket.ts';
 import { DEFAULT_MODEL_DIR } from '../../workers/src/host/paths.ts';
+import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
 import { PAT3, PAT4 } from './paths.ts';
 
 /**
@@ -38,7 +40,6 @@ export function modelWithThreshold(dir: string, lowBelow: number): string {
   return dir;
 }
 
-/** The browser-mode API over a real WebSocket to a host on 127.0.0.1:`port`. */
 /** An API socket to a browser-mode host, authenticated with its secret cookie (WebHost.cookie). */
 export async function connectApi(host: {
   port: number;
@@ -47,4 +48,32 @@ export async function connectApi(host: {
   const ws = new WebSocket(`ws://127.0.0.1:${host.port}${WS_PATH}`, { headers: { Cookie: host.cookie } });
   const api = await connectSocketApi(ws as unknown as ByteSocket & { readyState: number });
   return { api, ws };
+}
+
+/**
+ * A real browser-mode host (CPU engine, `batchImages` images per engine batch) for the enclosing
+ * describe block, and its API clients; all are closed after the block, then `cleanup` runs.
+ */
+export function webHostSuite(stateDir: string, batchImages: number, cleanup: () => void) {
+  let host: WebHost | undefined;
+  const sockets: { close(): void }[] = [];
+  beforeAll(async () => {
+    host = await startWebHost({ port: 0, stateDir, outDir: stateDir, device: 'cpu', batchImages });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    await host?.close();
+    cleanup();
+  });
+  return {
+    get host(): WebHost {
+      if (!host) throw new Error('the host starts in beforeAll');
+      return host;
+    },
+    async connect() {
+      const c = await connectApi(this.host);
+      sockets.push(c.ws);
+      return c;
+    },
+  };
 }

@@ -13,9 +13,8 @@ import type { WireError } from '../../core/src/rpc/errors.ts';
 import { EngineClient } from '../../workers/src/client.ts';
 import { caseFileFolder } from '../../workers/src/host/case-files.ts';
 import { scratchDir } from '../../workers/src/host/service.ts';
-import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
 import type { ChannelVolume } from '../../workers/src/protocol.ts';
-import { connectApi } from '../helpers/dataset.ts';
+import { webHostSuite } from '../helpers/dataset.ts';
 import { PAT3 } from '../helpers/paths.ts';
 
 const FLAIR = join(PAT3, 'Flair_subtrMeanDivStd.nii.gz');
@@ -60,24 +59,10 @@ async function until(cond: () => boolean, what: string) {
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 describe('browser-mode host under load (real engine, shipped model, held-out pat0003)', () => {
-  let host: WebHost;
   const state = scratchDir('quorum-load-state');
-  const sockets: { close(): void }[] = [];
-  const connect = async () => {
-    const c = await connectApi(host);
-    sockets.push(c.ws);
-    return c;
-  };
-
-  beforeAll(async () => {
-    // 4 images a batch: with 2 members, runs are cut into batches of 2 slices.
-    host = await startWebHost({ port: 0, stateDir: state, outDir: state, device: 'cpu', batchImages: 4 });
-  });
-  afterAll(async () => {
-    for (const s of sockets) s.close();
-    await host?.close();
-    rmSync(state, { recursive: true, force: true });
-  });
+  // 4 images a batch: with 2 members, runs are cut into batches of 2 slices.
+  const suite = webHostSuite(state, 4, () => rmSync(state, { recursive: true, force: true }));
+  const connect = () => suite.connect();
 
   it('serves 4 clients at once, interleaved, each with exactly the masks of its request alone', async () => {
     const clients = await Promise.all([0, 1, 2, 3].map(() => connect()));
@@ -134,13 +119,13 @@ describe('browser-mode host under load (real engine, shipped model, held-out pat
       await alone.close();
     }
     for (const c of clients) c.ws.close();
-    await until(() => host.service.counts().cases === 0, 'cases released');
+    await until(() => suite.host.service.counts().cases === 0, 'cases released');
   });
 
   it('cancel with queued work: queued batches never reach the engine, the running one stops', async () => {
     const { api, ws } = await connect();
     const info = await api.openCase(CASE);
-    const before = host.service.counts().scheduler;
+    const before = suite.host.service.counts().scheduler;
     let cancelled = false;
     // 8 slices = 4 batches; cancelled at the first step of the first batch.
     const o = await propose(
@@ -155,9 +140,9 @@ describe('browser-mode host under load (real engine, shipped model, held-out pat
     );
     expect(o.final.type).toBe('cancelled');
     expect(o.results.size).toBe(0);
-    await host.service.scheduler.whenIdle();
-    await until(() => host.service.counts().runs === 0, 'run forgotten');
-    const after = host.service.counts();
+    await suite.host.service.scheduler.whenIdle();
+    await until(() => suite.host.service.counts().runs === 0, 'run forgotten');
+    const after = suite.host.service.counts();
     expect(after.scheduler.busy).toBe(false);
     expect(after.scheduler.queuedBatches).toBe(0);
     expect(after.scheduler.batchesSent - before.batchesSent).toBe(1);
@@ -165,11 +150,11 @@ describe('browser-mode host under load (real engine, shipped model, held-out pat
     // The engine answered 'cancelled' for the batch in flight: it stopped mid-batch (between steps).
     expect(after.scheduler.batchesCancelledInEngine - before.batchesCancelledInEngine).toBe(1);
     ws.close();
-    await until(() => host.service.counts().connections === 0, 'connection released');
+    await until(() => suite.host.service.counts().connections === 0, 'connection released');
   });
 
   it("a closed tab's runs end with 'disconnected' and all it opened is released", async () => {
-    const base = host.service.counts();
+    const base = suite.host.service.counts();
     const { api, ws } = await connect();
     const info = await api.openCase(CASE);
     await api.appendJournal(info.id, [{ op: { type: 'reset', at: new Date().toISOString() } }]);
@@ -191,16 +176,16 @@ describe('browser-mode host under load (real engine, shipped model, held-out pat
     expect(modes).toEqual([0o700, 0o600]);
     expect(a.final.type).toBe('disconnected');
     expect(b.final.type).toBe('disconnected');
-    await until(() => host.service.counts().connections === base.connections, 'connection released');
-    await until(() => host.service.counts().runs === 0, 'runs forgotten');
-    const now = host.service.counts();
+    await until(() => suite.host.service.counts().connections === base.connections, 'connection released');
+    await until(() => suite.host.service.counts().runs === 0, 'runs forgotten');
+    const now = suite.host.service.counts();
     expect(now.cases).toBe(base.cases);
     expect(now.runs).toBe(0);
     expect(now.caseFiles).toBe(0);
     expect(now.journalLocks).toBe(0);
     expect(now.scheduler.queuedBatches).toBe(0);
     expect(readdirSync(caseFileFolder())).toEqual([]);
-    await host.service.scheduler.whenIdle();
+    await suite.host.service.scheduler.whenIdle();
   });
 
   it('two people on one case: the second is refused, naming the holder, and never mixes journals', async () => {
@@ -230,10 +215,10 @@ describe('browser-mode host under load (real engine, shipped model, held-out pat
     const a2 = await alice.api.openCase(CASE);
     await expect(alice.api.readJournal(a2.id)).rejects.toMatchObject({ code: 'locked' });
     bob.ws.close();
-    await until(() => host.service.counts().journalLocks === 0, 'lock released with the tab');
+    await until(() => suite.host.service.counts().journalLocks === 0, 'lock released with the tab');
     expect((await alice.api.readJournal(a2.id)).records.slice(start).length).toBe(3);
     alice.ws.close();
-    await until(() => host.service.counts().cases === 0, 'cases released');
+    await until(() => suite.host.service.counts().cases === 0, 'cases released');
     expect(existsSync(caseFileFolder())).toBe(true);
   });
 });

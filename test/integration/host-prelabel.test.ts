@@ -12,10 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetEvent, PrelabelParams, ProposalEvent, QuorumApi } from '../../core/src/api.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { caseFileFolder } from '../../workers/src/host/case-files.ts';
-import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
 import type { CaseReport } from '../../workers/src/propose-case.ts';
 import { quorumWith } from '../helpers/cli.ts';
-import { connectApi, linkDataset } from '../helpers/dataset.ts';
+import { linkDataset, webHostSuite } from '../helpers/dataset.ts';
 import { PAT3 } from '../helpers/paths.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'quorum-prelabel-turns-'));
@@ -38,21 +37,8 @@ function onePatient(name: string): string {
 }
 
 describe('pre-labelling takes turns with interactive proposals (real host and engine)', () => {
-  let host: WebHost;
-  const sockets: { close(): void }[] = [];
-  const connect = async () => {
-    const c = await connectApi(host);
-    sockets.push(c.ws);
-    return c;
-  };
-  beforeAll(async () => {
-    host = await startWebHost({ port: 0, stateDir: state, outDir: state, device: 'cpu', batchImages: 4 });
-  });
-  afterAll(async () => {
-    for (const s of sockets) s.close();
-    await host?.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const suite = webHostSuite(state, 4, () => rmSync(root, { recursive: true, force: true }));
+  const connect = () => suite.connect();
 
   it("a colleague's single slice completes before the pre-labelled case does", async () => {
     const ds = onePatient('turns');
@@ -112,8 +98,8 @@ describe('pre-labelling takes turns with interactive proposals (real host and en
     expect(progress.every((e) => e.type === 'case-progress' && e.slicesTotal === 10)).toBe(true);
     expect(progress.some((e) => e.type === 'case-progress' && e.slicesDone >= 8)).toBe(true);
     // Nothing left behind: no queued batches, the case file released when the case was done.
-    await host.service.scheduler.whenIdle();
-    expect(host.service.counts().scheduler.queuedBatches).toBe(0);
+    await suite.host.service.scheduler.whenIdle();
+    expect(suite.host.service.counts().scheduler.queuedBatches).toBe(0);
     expect(prelabelFiles()).toEqual([]);
   });
 
@@ -161,7 +147,7 @@ describe('pre-labelling takes turns with interactive proposals (real host and en
     const ds = linkDataset(join(root, 'paused'), false);
     const { api } = await connect();
     const w = await api.openDataset(ds);
-    const before = host.service.counts().scheduler;
+    const before = suite.host.service.counts().scheduler;
     const events = await new Promise<DatasetEvent[]>((ok, fail) => {
       const all: DatasetEvent[] = [];
       let pausing = false;
@@ -179,8 +165,8 @@ describe('pre-labelling takes turns with interactive proposals (real host and en
     expect(events.at(-1)).toMatchObject({ type: 'queue', state: 'paused', pending: 2 });
     expect(events.some((e) => e.type === 'case-done')).toBe(false);
     expect(existsSync(join(root, 'paused.quorum', 'proposals', 'pat3', 'report.json'))).toBe(false);
-    await host.service.scheduler.whenIdle();
-    const after = host.service.counts().scheduler;
+    await suite.host.service.scheduler.whenIdle();
+    const after = suite.host.service.counts().scheduler;
     expect(after.queuedBatches).toBe(0);
     expect(after.runs).toBe(0);
     // Paused in its first batch(es): the rest of pat3's 5 never reached the engine.
