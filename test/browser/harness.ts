@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -139,4 +139,29 @@ export async function openApp(page: Page, url: string): Promise<void> {
     null,
     { timeout: 120_000 },
   );
+}
+
+/**
+ * A page folder at `dist` that loads only the real QuorumApi socket client (core/src/api-socket.ts,
+ * bundled) and exposes `window.connect()`: the API inside Chromium without the viewer.
+ */
+export async function buildApiPage(dist: string, title: string, body = ''): Promise<void> {
+  const { build } = await import('esbuild');
+  mkdirSync(join(dist, 'assets'), { recursive: true });
+  writeFileSync(
+    join(dist, 'index.html'),
+    `<!doctype html><meta charset="utf-8"><title>${title}</title><script type="module" src="/assets/api.js"></script>${body}`,
+  );
+  writeFileSync(
+    join(dist, 'entry.ts'),
+    `import { connectQuorumApi } from '${join(REPO, 'core/src/api-socket.ts')}';
+(window as any).connect = () => connectQuorumApi(window);`,
+  );
+  await build({
+    entryPoints: [join(dist, 'entry.ts')],
+    outfile: join(dist, 'assets', 'api.js'),
+    bundle: true,
+    format: 'esm',
+    logLevel: 'warning',
+  });
 }

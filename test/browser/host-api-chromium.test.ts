@@ -1,10 +1,9 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
-import { type Harness, REPO, startHarness } from './harness.ts';
+import { buildApiPage, type Harness, startHarness } from './harness.ts';
 
 /**
  * The real QuorumApi client (core/src/api.ts, bundled for the page) inside Chromium, against the
@@ -15,23 +14,7 @@ describe('QuorumApi over WebSocket inside Chromium', () => {
   const dist = scratchDir('quorum-api-page');
 
   beforeAll(async () => {
-    mkdirSync(join(dist, 'assets'), { recursive: true });
-    writeFileSync(
-      join(dist, 'index.html'),
-      '<!doctype html><meta charset="utf-8"><title>api</title><script type="module" src="/assets/api.js"></script>',
-    );
-    writeFileSync(
-      join(dist, 'entry.ts'),
-      `import { connectQuorumApi } from '${join(REPO, 'core/src/api-socket.ts')}';
-(window as any).connect = () => connectQuorumApi(window);`,
-    );
-    await build({
-      entryPoints: [join(dist, 'entry.ts')],
-      outfile: join(dist, 'assets', 'api.js'),
-      bundle: true,
-      format: 'esm',
-      logLevel: 'warning',
-    });
+    await buildApiPage(dist, 'api');
     h = await startHarness({ rendererDir: dist, build: false });
     await h.page.goto(h.url);
   });

@@ -1,12 +1,10 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratchDir } from '../../workers/src/host/service.ts';
-import { type Harness, REPO, startHarness } from './harness.ts';
+import { buildApiPage, type Harness, startHarness } from './harness.ts';
 
 /**
  * The browser-mode host's per-launch secret, from a real Chromium: a page opened without the
@@ -21,23 +19,7 @@ describe('per-launch secret in Chromium', () => {
   const dist = scratchDir('quorum-secret-page');
 
   beforeAll(async () => {
-    mkdirSync(join(dist, 'assets'), { recursive: true });
-    writeFileSync(
-      join(dist, 'index.html'),
-      '<!doctype html><meta charset="utf-8"><title>secret</title><script type="module" src="/assets/api.js"></script><body>quorum page</body>',
-    );
-    writeFileSync(
-      join(dist, 'entry.ts'),
-      `import { connectQuorumApi } from '${join(REPO, 'core/src/api-socket.ts')}';
-(window as any).connect = () => connectQuorumApi(window);`,
-    );
-    await build({
-      entryPoints: [join(dist, 'entry.ts')],
-      outfile: join(dist, 'assets', 'api.js'),
-      bundle: true,
-      format: 'esm',
-      logLevel: 'warning',
-    });
+    await buildApiPage(dist, 'secret', '<body>quorum page</body>');
     h = await startHarness({ rendererDir: dist, build: false });
     // Another local site (as another local user's server, or a page a user was lured to).
     other = createServer((_req, res) =>
