@@ -38,18 +38,10 @@ export { projectDirFor };
  */
 export const PROJECT_VERSION = 1;
 
-interface StoredCase {
-  name: string;
-  status: WorklistStatus;
-  lesionVolumeMl?: number;
-  uncertaintyMl?: number;
-  /** Case confidence of the proposal (0..1); undefined when its report predates it. */
-  confidence?: number;
-  lowConfidence?: boolean;
-  secondsSpent: number;
+/** What project.json keeps per case: the worklist row less what is found again at open. */
+interface StoredCase extends Omit<WorklistCase, 'path' | 'proposalDir'> {
   /** ISO time the running review period began (status in-review). */
   reviewStartedAt?: string;
-  error?: string;
 }
 
 interface ProjectFile {
