@@ -5,7 +5,8 @@
 import json
 import sys
 
-METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'), ('v2', 'v2.1 (shipped), 5 members'),
+METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'), ('v2', 'v2.1 (shipped: DDIM 5), 5 members'),
+           ('v2.1-10', 'v2.1, DDIM 10, 5 members'),
            ('v2.0', 'v2.0 (before fine-tuning), 5 members'), ('v2.0-single', 'v2.0, single sample'),
            ('v2-single', 'v2, single sample'),
            ('baseline', 'deterministic UNet, same backbone + data')]
@@ -30,13 +31,13 @@ def main(path):
                   f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
                   f"{fmt(a.get('qu_brats'))} |")
     print()
-    print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.0 single | baseline | v2.1 confidence '
-          '| v2.1 FP mL outside |')
-    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 DDIM 10 | v2.1 (shipped) | v2.0 single | baseline '
+          '| v2.1 confidence | v2.1 FP mL outside |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for r in m['cases']:
         mm = r['methods']
         d = lambda k: fmt(mm.get(k, {}).get('dice'))  # noqa: E731
-        print(f"| {r['case']} | {r['role']} | {r['truth_ml']:.1f} | {d('v1')} | {d('v2.0')} | {d('v2')} | {d('v2.0-single')} | "
+        print(f"| {r['case']} | {r['role']} | {r['truth_ml']:.1f} | {d('v1')} | {d('v2.0')} | {d('v2.1-10')} | {d('v2')} | {d('v2.0-single')} | "
               f"{d('baseline')} | {fmt(mm.get('v2', {}).get('confidence'))} | "
               f"{fmt(mm.get('v2', {}).get('fp_ml_outside'), 1)} |")
     print()
