@@ -1,0 +1,79 @@
+/**
+ * Dice and time per sampling setting (issue "Speed": never trade more than 0.01 Dice for speed),
+ * measured the way users run it: `quorum propose` on held-out cases of the shipped model, then
+ * `quorum evaluate` against the expert reference. One case of the unseen TCGA-LGG site (a head as
+ * it comes from the scanner) and one skull-stripped BraTS subject; whole volumes, 5 members, seed 0.
+ * The full 15-case sweep behind the shipped default is in the README (_Held-out results_).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { quorumWith } from '../test/helpers/cli.ts';
+import { DATA } from '../test/helpers/paths.ts';
+import type { BenchRow } from './types.ts';
+
+export const title = 'Dice and time per DDIM step count (held-out cases, the app itself)';
+
+const CASES = [
+  {
+    name: 'TCGA_FG_6689 (unseen site)',
+    dir: join(DATA, 'tcga-lgg', 'TCGA_FG_6689_20020326'),
+    truth: 'seg.nii.gz',
+  },
+  {
+    name: 'BraTS pat0003',
+    dir: join(DATA, 'brats2015-deepmedic', 'validation', 'brats_2013_pat0003_1'),
+    truth: 'OTMultiClass.nii.gz',
+  },
+];
+const STEPS = [5, 10];
+
+export async function run(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const tmp = mkdtempSync(join(tmpdir(), 'quorum-bench-steps-'));
+  try {
+    for (const c of CASES) {
+      for (const steps of STEPS) {
+        const out = join(tmp, `${c.name.split(' ')[0]}-${steps}`);
+        const p = quorumWith(
+          { timeoutMs: 600_000 },
+          'propose',
+          c.dir,
+          '--out',
+          out,
+          '--steps',
+          String(steps),
+        );
+        if (p.code !== 0) throw new Error(`quorum propose ${c.dir} --steps ${steps}: ${p.stderr.trim()}`);
+        const e = quorumWith(
+          { timeoutMs: 120_000 },
+          'evaluate',
+          '--pred',
+          join(out, 'mask.nii.gz'),
+          '--truth',
+          join(c.dir, c.truth),
+        );
+        if (e.code !== 0) throw new Error(`quorum evaluate: ${e.stderr.trim()}`);
+        const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+        const note = `${c.name}, DDIM ${steps}, 5 members`;
+        rows.push({
+          group: 'steps',
+          name: `Dice, DDIM ${steps}: ${c.name}`,
+          value: JSON.parse(e.stdout).dice,
+          unit: 'Dice',
+          note,
+        });
+        rows.push({
+          group: 'steps',
+          name: `s per slice, DDIM ${steps}: ${c.name}`,
+          value: report.timings.secondsPerSlice,
+          unit: 's',
+          note: `${report.slices.length} slices`,
+        });
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return rows;
+}
