@@ -5,8 +5,7 @@ import type { EngineClient } from '../client.ts';
 import type { CaseRunner } from '../propose-case.ts';
 import type { ProposeRequest, ProposeSummary } from '../protocol.ts';
 import { removeCaseFile, writeCaseFile } from './case-files.ts';
-import { BATCH_IMAGES } from './propose-run.ts';
-import type { EngineScheduler, ScheduledRun } from './scheduler.ts';
+import { type EngineScheduler, type ScheduledRun, sliceBatches } from './scheduler.ts';
 
 /**
  * Pre-labelling in the host as one more participant of the engine scheduler (scheduler.ts): a
@@ -41,20 +40,16 @@ export function scheduledRunner(opts: ScheduledCaseOptions): CaseRunner {
         const nz = caseFile.channels[opts.channels[0]]?.dims[2] ?? 0;
         const [a, b] = request.slices ?? [0, nz - 1];
         const inRange = plan.nativeSlices.filter((k) => k >= a && k <= b);
-        const members = request.members ?? 1;
-        const per = Math.max(1, Math.floor((opts.batchImages ?? BATCH_IMAGES) / Math.max(1, members)));
         // Another slice axis, nothing to propose or a range the engine refuses: one request, as
         // the CLI sends it (same summary or error).
         const cut = plan.sliceAxis === 2 && inRange.length > 0 && a >= 0 && b < nz && a <= b;
-        const batches: ProposeRequest[] = [];
-        const starts: number[] = [];
-        if (!cut) batches.push(whole);
-        else
-          for (let i = 0; i < inRange.length; i += per) {
-            const chunk = inRange.slice(i, i + per);
-            starts.push(i);
-            batches.push({ ...whole, slices: [chunk[0], chunk[chunk.length - 1]] });
-          }
+        const {
+          batches,
+          starts,
+          perBatch: per,
+        } = cut
+          ? sliceBatches(whole, inRange, opts.batchImages)
+          : { batches: [whole], starts: [], perBatch: 1 };
         const t0 = performance.now();
         const agreement = new Map<number, AgreementSums>();
         scheduled = opts.scheduler.submit(opts.owner, batches, (e, batch) => {

@@ -11,7 +11,7 @@ import { ProposalMaps } from '../exports/proposal-maps.ts';
 import type { CaseFileRef, EngineEvent, ProposeRequest } from '../protocol.ts';
 import { writeCaseFile } from './case-files.ts';
 import type { LoadedCase } from './cases.ts';
-import type { EngineScheduler, ScheduledRun } from './scheduler.ts';
+import { type EngineScheduler, type ScheduledRun, sliceBatches } from './scheduler.ts';
 
 /** A case open in the host. */
 export interface OpenCase {
@@ -28,14 +28,6 @@ export interface OpenCase {
   /** The upload folder the case was read from (browser drops), removed with the case. */
   uploadDir?: string;
 }
-
-/**
- * Images (slices x members) per engine batch when the host cuts a run: one slice at the
- * recommended 5 members. A single slice asked for meanwhile waits for at most one such batch
- * (goal: <= 2x its time on an idle host, bench/load.bench.ts); bigger batches save little on a
- * CPU (about 1.8 s against 2.2 s a slice at 40 images, 2 cores) and would make it wait longer.
- */
-export const BATCH_IMAGES = 5;
 
 export interface ProposalContext {
   /** The model's input sequences. */
@@ -175,19 +167,15 @@ export async function startProposal(
     const [a, b] = range ?? [0, nz - 1];
     const inRange = plan.nativeSlices.filter((k) => k >= a && k <= b);
     total = plan.sliceAxis === 2 ? inRange.length : plan.nativeSlices.length;
-    const batches: ProposeRequest[] = [];
+    let batches: ProposeRequest[] = [];
     if (plan.sliceAxis !== 2 || !inRange.length) {
       // Another slice axis: every model slice crosses every k, so the volume is one batch.
       if (inRange.length) batches.push(request);
       batchStarts.push(0);
     } else {
-      const members = request.members ?? 1;
-      const per = Math.max(1, Math.floor((ctx.batchImages ?? BATCH_IMAGES) / Math.max(1, members)));
-      for (let i = 0; i < inRange.length; i += per) {
-        const chunk = inRange.slice(i, i + per);
-        batchStarts.push(i);
-        batches.push({ ...request, slices: [chunk[0], chunk[chunk.length - 1]] });
-      }
+      const cut = sliceBatches(request, inRange, ctx.batchImages);
+      batches = cut.batches;
+      batchStarts.push(...cut.starts);
     }
     scheduled = ctx.scheduler.submit(ctx.owner, batches, onEngineEvent);
     const summaries = await scheduled.result;

@@ -4,12 +4,42 @@ import type { EngineEvent, ProposeRequest, ProposeSummary } from '../protocol.ts
 
 /**
  * Fair use of the one engine by every connection of a host. Runs are cut into slice batches (by
- * the caller); the scheduler sends one batch at a time to the engine, taking the next from the
+ * the caller, with sliceBatches); the scheduler sends one batch at a time to the engine, taking the next from the
  * next connection in turn and, within a connection, from its next run in turn (round robin). A
  * connection that had nothing queued takes the next turn, so a colleague's single slice waits
- * for the batch in flight only, not for someone's whole volume. Cancelling a run drops its queued batches here (they never reach the engine) and
- * cancels the batch in flight, which the engine stops at its next denoising step.
+ * for the batch in flight only, not for someone's whole volume. Cancelling a run drops its queued
+ * batches here (they never reach the engine) and cancels the batch in flight, which the engine
+ * stops at its next denoising step.
  */
+
+/**
+ * Images (slices x members) per engine batch when the host cuts a run: one slice at the
+ * recommended 5 members. A single slice asked for meanwhile waits for at most one such batch
+ * (goal: <= 2x its time on an idle host, bench/load.bench.ts); bigger batches save little on a
+ * CPU (about 1.8 s against 2.2 s a slice at 40 images, 2 cores) and would make it wait longer.
+ */
+export const BATCH_IMAGES = 5;
+
+/**
+ * `request` cut into batches of consecutive `slices` (native k, in order), `batchImages` images
+ * each at the request's members; `starts[i]` is the index in `slices` where batch i begins.
+ */
+export function sliceBatches(
+  request: ProposeRequest,
+  slices: number[],
+  batchImages = BATCH_IMAGES,
+): { batches: ProposeRequest[]; starts: number[]; perBatch: number } {
+  const perBatch = Math.max(1, Math.floor(batchImages / Math.max(1, request.members ?? 1)));
+  const batches: ProposeRequest[] = [];
+  const starts: number[] = [];
+  for (let i = 0; i < slices.length; i += perBatch) {
+    const chunk = slices.slice(i, i + perBatch);
+    starts.push(i);
+    batches.push({ ...request, slices: [chunk[0], chunk[chunk.length - 1]] });
+  }
+  return { batches, starts, perBatch };
+}
+
 export interface ScheduledRun {
   /** Settles when the run's last batch has (summaries in batch order) or a batch failed. */
   result: Promise<ProposeSummary[]>;

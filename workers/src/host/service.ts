@@ -67,7 +67,7 @@ export interface HostOptions {
   /** Electron supplies native dialogs; browser mode has none. */
   pickPaths?: QuorumApi['pickPaths'];
   chooseExportDir?: (suggested: string) => Promise<string | null>;
-  /** Images per engine batch when runs are cut for fair scheduling (propose-run.ts BATCH_IMAGES). */
+  /** Images per engine batch when runs are cut for fair scheduling (scheduler.ts BATCH_IMAGES). */
   batchImages?: number;
 }
 
