@@ -339,4 +339,21 @@ export class Viewer {
   render(): void {
     this.engine.render();
   }
+
+  /**
+   * Fits the image to each shown viewport (after a layout change: resize() keeps the camera, so
+   * the 1x1 view kept the 1x3 zoom), centred, on the slice it was on. Hidden viewports (0 pixels
+   * wide) are left for the next layout change that shows them.
+   */
+  fit(): void {
+    if (!this.base) return;
+    for (const id of VIEWPORTS) {
+      if (!this.elements[id].clientWidth || !this.elements[id].clientHeight) continue;
+      const { index } = this.sliceInfo(id);
+      this.viewport(id).resetCamera();
+      this.goToSlice(id, index);
+    }
+    this.engine.render();
+    this.emit();
+  }
 }
