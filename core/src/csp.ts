@@ -2,7 +2,10 @@
  * The one Content-Security-Policy of the viewer page, in both modes: everything from this origin
  * only, no external requests of any kind. 'wasm-unsafe-eval' is for the image codecs
  * (WebAssembly); blob: workers for cornerstone3D's decoders; inline styles for Svelte transitions.
- * `connect` adds sources beyond 'self' (browser mode: the API socket on its exact port).
+ * `connect` adds sources beyond 'self' (browser mode: the API socket on its exact port). data: in
+ * connect-src is for itk-wasm's zstd decoder, which fetch()es its own WebAssembly from a data: URL
+ * inside the slice-interpolation worker (renderer/src/lib/interpolate.ts): a data: URL reaches
+ * nothing outside the page.
  */
 export function contentSecurityPolicy(connect: string[] = []): string {
   return [
@@ -11,7 +14,7 @@ export function contentSecurityPolicy(connect: string[] = []): string {
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "font-src 'self'",
-    ["connect-src 'self'", ...connect].join(' '),
+    ["connect-src 'self'", ...connect, 'data:'].join(' '),
     "worker-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'none'",

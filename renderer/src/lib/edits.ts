@@ -7,7 +7,16 @@ import type { JournalRecord } from '../../../core/src/api.ts';
  * back only where the voxel still holds `after`, so a proposal that streamed in meanwhile is
  * not clobbered. Each command (and each undo/redo) is also a journal record.
  */
-export type EditKind = 'brush' | 'eraser' | 'threshold' | 'fill' | 'accept' | 'reject' | 'paint';
+export type EditKind =
+  | 'brush'
+  | 'eraser'
+  | 'threshold'
+  | 'fill'
+  | 'accept'
+  | 'reject'
+  | 'paint'
+  /** Slice interpolation (interpolate.ts): the empty slices between drawn ones, filled. */
+  | 'interpolate';
 
 export interface EditCommand {
   kind: EditKind;
@@ -105,6 +114,23 @@ export class EditHistory {
       }
     if (idx.length === 0) return undefined;
     return this.push(kind, Uint32Array.from(idx), Uint8Array.from(b), new Uint8Array(idx.length).fill(value));
+  }
+
+  /** Sets each voxel `indices[n]` to `values[n]` as one command (several label values at once). */
+  setEach(kind: EditKind, indices: Uint32Array, values: Uint8Array): EditCommand | undefined {
+    const idx: number[] = [];
+    const b: number[] = [];
+    const a: number[] = [];
+    for (let n = 0; n < indices.length; n++) {
+      const i = indices[n];
+      if (this.labels[i] === values[n]) continue;
+      idx.push(i);
+      b.push(this.labels[i]);
+      a.push(values[n]);
+      this.labels[i] = values[n];
+    }
+    if (idx.length === 0) return undefined;
+    return this.push(kind, Uint32Array.from(idx), Uint8Array.from(b), Uint8Array.from(a));
   }
 
   /**

@@ -107,6 +107,11 @@ export function handleKey(e: KeyboardEvent | MenuCommand, s: Session, ctx: KeyCo
     s.review('reject', e.shiftKey ? 'all' : 'slice');
     return true;
   }
+  if (key === 'i' && e.shiftKey) {
+    // Shift+I: interpolate between drawn slices, along the axis of the viewport in use.
+    void s.interpolate(ctx.active());
+    return true;
+  }
   if (key in TOOL_KEYS) {
     s.setTool(TOOL_KEYS[key as keyof typeof TOOL_KEYS]);
     return true;
