@@ -357,7 +357,7 @@ describe('viewer on the sample case', () => {
     await settle();
     const big = await hook(page, (t) => t.rect('axial'));
     expect(big.width).toBeGreaterThan(2 * rects.axial.width);
-    // Same slice and zoom in the bigger viewport: the whole brain still drawn.
+    // Same slice, fitted to the bigger viewport: the whole brain drawn, larger.
     expect(await hook(page, (t) => t.slice('axial'))).toBe(k);
     const one = await shot('viewer-8-layout-1x1');
     expect(countPixels(one, big, isGrey)).toBeGreaterThan(0.9 * three);
