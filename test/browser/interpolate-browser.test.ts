@@ -120,6 +120,12 @@ describe('slice interpolation and the 1x1 layout in the browser', () => {
     await page.getByTestId('redo').click();
     await expect.poll(async () => (await perSlice()).size).toBe(K2 - K1 + 1);
     expect(await perSlice()).toEqual(filled);
+    // Undo, then the shortcut (Shift+I, along the active axial view): the same fill again.
+    await page.getByTestId('undo').click();
+    await expect.poll(async () => (await perSlice()).size).toBe(2);
+    await page.keyboard.press('Shift+I');
+    await expect.poll(async () => (await perSlice()).size, { timeout: 30_000 }).toBe(K2 - K1 + 1);
+    expect(await perSlice()).toEqual(filled);
     await expect.poll(() => hook(page, (t) => t.journalPending())).toBe(0);
     expect(h.pageErrors).toEqual([]);
   });
@@ -129,9 +135,15 @@ describe('slice interpolation and the 1x1 layout in the browser', () => {
     const dir = join(state, 'journal');
     const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.qjournal'))!);
     const kinds = new JournalFile(file).read().records.map((r) => `${r.op.type}:${r.op.kind ?? ''}`);
-    expect(kinds.slice(-3)).toEqual(['edit:interpolate', 'undo:interpolate', 'redo:interpolate']);
+    expect(kinds.slice(-5)).toEqual([
+      'edit:interpolate',
+      'undo:interpolate',
+      'redo:interpolate',
+      'undo:interpolate',
+      'edit:interpolate',
+    ]);
     await openApp(page, h.url);
-    expect(await hook(page, (t) => t.restored()?.undos)).toBe(1);
+    expect(await hook(page, (t) => t.restored()?.undos)).toBe(2);
     expect(await perSlice()).toEqual(before);
     expect(await hook(page, (t) => t.canUndo())).toBe(true);
   });

@@ -52,6 +52,11 @@ export class EditHistory {
     return this.undoStack.length;
   }
 
+  /** True between begin() and the end() that records it (a stroke still open). */
+  get strokeOpen(): boolean {
+    return this.snapshot !== undefined;
+  }
+
   /** Before a tool touches the labelmap (mouse down). */
   begin(): void {
     this.snapshot = this.labels.slice();

@@ -2,7 +2,15 @@ import {
   morphologicalContourInterpolation,
   setPipelinesBaseUrl,
 } from '@itk-wasm/morphological-contour-interpolation';
-import type { InterpolationPipeline } from '../../../core/src/interpolate.ts';
+import type { VolumeGeometry } from '../../../core/src/api.ts';
+import {
+  type InterpolationPipeline,
+  type InterpolationResult,
+  interpolateLabels,
+  labelValues,
+} from '../../../core/src/interpolate.ts';
+import type { ViewportName } from './engine.ts';
+import { PENDING } from './viewer.ts';
 
 /**
  * The morphological contour interpolation pipeline (ITK, compiled to WebAssembly by itk-wasm) in
@@ -47,3 +55,34 @@ export const browserInterpolation: InterpolationPipeline = async (image, axis) =
     clearTimeout(timer);
   }
 };
+
+const AXIS: Record<ViewportName, 0 | 1 | 2> = { sagittal: 0, coronal: 1, axial: 2 };
+
+/**
+ * The voxels that interpolating along `view`'s axis adds to `labels`: every label value but the
+ * pending proposal, each on its own. Waits for an open stroke to be recorded first (it would
+ * count these voxels as its own too); voxels labelled while the pipeline ran are left out.
+ */
+export async function interpolateView(
+  labels: Uint8Array,
+  g: VolumeGeometry,
+  view: ViewportName,
+  strokeOpen: () => boolean,
+): Promise<InterpolationResult> {
+  const values = labelValues(labels, [PENDING]);
+  const r = await interpolateLabels(labels, g.dims, g.spacing, AXIS[view], values, browserInterpolation);
+  for (let n = 0; n < 60 && strokeOpen(); n++) await new Promise((ok) => setTimeout(ok, 50));
+  const keep = r.indices.map((i) => (labels[i] === 0 ? 1 : 0));
+  return {
+    ...r,
+    indices: r.indices.filter((_, n) => keep[n]),
+    values: r.values.filter((_, n) => keep[n]),
+  };
+}
+
+/** The status line after an interpolation that set `voxels` voxels. */
+export function interpolationNotice(view: ViewportName, r: InterpolationResult, voxels: number): string {
+  if (!voxels) return `Nothing to interpolate: draw a lesion on two ${view} slices with empty slices between`;
+  const filled = new Set(r.perValue.flatMap((v) => v.filled)).size;
+  return `Interpolated ${filled} ${view} slice${filled === 1 ? '' : 's'} (${voxels} voxels)`;
+}

@@ -10,12 +10,11 @@ import type {
   VolumeData,
 } from '../../../core/src/api.ts';
 import { connectedComponent } from '../../../core/src/components.ts';
-import { interpolateLabels, labelValues } from '../../../core/src/interpolate.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
 import { EditHistory } from './edits.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
-import { browserInterpolation } from './interpolate.ts';
+import { interpolateView, interpolationNotice } from './interpolate.ts';
 import { JournalQueue } from './journal-queue.ts';
 import { ProposalStore } from './proposals.ts';
 import { proposalRecord, replayJournal, resetRecord } from './replay.ts';
@@ -373,36 +372,16 @@ export class Session {
    * along the axis of `view`, never over a labelled voxel: one undo step (interpolate.ts).
    */
   async interpolate(view: ViewportName = 'axial'): Promise<void> {
-    if (!this.labels || !this.image || !this.history || this.interpolating || this.editingPaused()) return;
-    const axis = ({ sagittal: 0, coronal: 1, axial: 2 } as const)[view];
     const labels = this.labels;
+    if (!labels || !this.image || !this.history || this.interpolating || this.editingPaused()) return;
     this.interpolating = true;
     this.set({ notice: 'Interpolating…' });
     try {
-      const values = labelValues(labels, [PENDING]);
-      const r = await interpolateLabels(
-        labels,
-        this.image.dims,
-        this.image.spacing,
-        axis,
-        values,
-        browserInterpolation,
-      );
+      const r = await interpolateView(labels, this.image, view, () => this.history?.strokeOpen ?? false);
       if (labels !== this.labels || !this.history) return; // another case was opened meanwhile
-      // Voxels labelled while the pipeline ran stay as they are.
-      const keep = r.indices.map((i) => (labels[i] === 0 ? 1 : 0));
-      const cmd = this.history.setEach(
-        'interpolate',
-        r.indices.filter((_, n) => keep[n]),
-        r.values.filter((_, n) => keep[n]),
-      );
+      const cmd = this.history.setEach('interpolate', r.indices, r.values);
       if (cmd) this.labelsChanged(cmd.slices);
-      const filled = new Set(r.perValue.flatMap((v) => v.filled)).size;
-      this.set({
-        notice: cmd
-          ? `Interpolated ${filled} ${view} slice${filled === 1 ? '' : 's'} (${cmd.indices.length} voxels)`
-          : `Nothing to interpolate: draw a lesion on two ${view} slices with empty slices between them`,
-      });
+      this.set({ notice: interpolationNotice(view, r, cmd?.indices.length ?? 0) });
     } catch (e) {
       this.fail(e);
     } finally {
