@@ -1,0 +1,224 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CaseInfo } from '../../core/src/api.ts';
+import { dicomLabToRgb } from '../../core/src/labels-seg.ts';
+import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
+import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
+import { DATA, PAT3, PYTHON } from '../helpers/paths.ts';
+
+/**
+ * Existing labels in (issue 16): a label file opened with its case becomes the case's label
+ * (getVolume 'label', the viewer's starting labelmap), through the same QuorumService.openCase
+ * the app calls. Real data only: a TCGA-LGG case and its expert mask, a BraTS case and its
+ * expert labels 0-4, a real GE DICOM series for DICOM SEG.
+ */
+const TCGA = join(DATA, 'tcga-lgg', 'TCGA_CS_4941_19960909');
+const GE_SERIES = join(DATA, 'dicom', 'dcm_qa_nih', 'In', '20180918GE', 'mr_0004');
+const PAT222 = join(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
+const SI_SERIES = join(DATA, 'dicom', 'dcm_qa_nih', 'In', '20180918Si', 'mr_0003');
+
+const sameBytes = (a: ArrayBufferView, b: ArrayBufferView) =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const u8 = (a: ArrayLike<number>) => Uint8Array.from(a);
+const count = (a: ArrayLike<number>, pred: (v: number) => boolean = (v) => v !== 0) => {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (pred(a[i])) n++;
+  return n;
+};
+
+describe('labels in: open a case with a label file (QuorumService.openCase, real data)', () => {
+  const state = scratchDir('quorum-labels-in');
+  let svc: QuorumService;
+  let tcga: CaseInfo;
+  let expert: Uint8Array;
+
+  beforeAll(async () => {
+    svc = new QuorumService({ mode: 'browser', stateDir: join(state, 'state'), outDir: join(state, 'out') });
+    tcga = await svc.openCase(TCGA);
+    expert = u8((await loadVolume(join(TCGA, 'seg.nii.gz'))).data);
+  });
+  afterAll(async () => {
+    await svc.close();
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it('a NIfTI label exported by Quorum opens back as a labelmap equal voxel for voxel (values kept)', async () => {
+    const [nx, ny, nz] = tcga.geometry.dims;
+    // The expert mask as value 1, plus a block of value 3 (a second segment), as the app exports it.
+    const mask = expert.slice();
+    for (let k = 5; k < 8; k++)
+      for (let j = 20; j < 40; j++) for (let i = 30; i < 60; i++) mask[i + nx * (j + ny * k)] = 3;
+    expect(mask.length).toBe(nx * ny * nz);
+    const res = await svc.export({
+      caseId: tcga.id,
+      formats: ['nifti-mask'],
+      mask,
+      targetDir: join(state, 'nifti-out'),
+    });
+    const file = res.files['nifti-mask']!;
+    const back = await svc.openCase(TCGA, { labels: file });
+    expect(back.labelsIn).toMatchObject({
+      path: file,
+      voxels: count(mask),
+      grid: 'on the case grid as read',
+    });
+    expect(back.labelsIn!.segments.map((s) => s.value)).toEqual([1, 3]);
+    const label = await svc.getVolume(back.id, 'label');
+    expect(label.dtype).toBe('uint8');
+    expect(sameBytes(label.data, mask)).toBe(true);
+    expect(back.labelPath).toBe(file);
+  });
+
+  it('a DICOM SEG exported by Quorum opens back equal voxel for voxel, placed by SOP instance and by position', async () => {
+    const info = await svc.openCase({ flair: GE_SERIES });
+    expect(info.canExportDicomSeg).toBe(true);
+    const [nx, ny, nz] = info.geometry.dims;
+    const img = (await svc.getVolume(info.id, 'flair')).data;
+    // A real structure: the brightest 3% of the image on every other slice.
+    const sorted = Float64Array.from(img).sort();
+    const cut = sorted[Math.floor(sorted.length * 0.97)];
+    const mask = new Uint8Array(nx * ny * nz);
+    for (let i = 0; i < mask.length; i++)
+      if (img[i] > cut && Math.floor(i / (nx * ny)) % 2 === 0) mask[i] = 1;
+    expect(count(mask)).toBeGreaterThan(500);
+    const res = await svc.export({
+      caseId: info.id,
+      formats: ['dicom-seg'],
+      mask,
+      targetDir: join(state, 'seg-out'),
+    });
+    const seg = res.files['dicom-seg']!;
+
+    const back = await svc.openCase({ flair: GE_SERIES }, { labels: seg });
+    expect(back.labelsIn?.grid).toMatch(/source images they reference/);
+    // DICOM's scaled CIELab to sRGB: pure red as highdicom writes it, white, black.
+    expect(dicomLabToRgb([34891, 53478, 50166])).toEqual([255, 0, 0]);
+    expect(dicomLabToRgb([65535, 32896, 32896])).toEqual([255, 255, 255]);
+    expect(dicomLabToRgb([0, 32896, 32896])).toEqual([0, 0, 0]);
+    expect(back.labelsIn?.segments).toEqual([
+      {
+        value: 1,
+        name: 'Lesion',
+        colour: dicomLabToRgb([43802, 26566, 37721]),
+        visible: true,
+        locked: false,
+      },
+    ]);
+    expect(sameBytes((await svc.getVolume(back.id, 'label')).data, mask)).toBe(true);
+
+    // The same series as NIfTI (as dcm2niix would convert it): frames placed by their plane positions.
+    const vol = await loadVolume(GE_SERIES);
+    const niftiCase = join(state, 'ge-nifti');
+    mkdirSync(niftiCase);
+    writeNiftiFile(join(niftiCase, 'flair.nii.gz'), { ...vol, source: { ...vol.source, format: 'nifti' } });
+    const asNifti = await svc.openCase(niftiCase, { labels: seg });
+    expect(asNifti.labelsIn?.grid).toMatch(/plane positions/);
+    expect(sameBytes((await svc.getVolume(asNifti.id, 'label')).data, mask)).toBe(true);
+
+    // A SEG of this series opened with another series: refused, naming the file and both series.
+    await expect(svc.openCase({ flair: SI_SERIES }, { labels: seg })).rejects.toThrow(
+      new RegExp(
+        `${seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: this SEG references series .* not the case's series`,
+      ),
+    );
+  });
+
+  it('a label on another grid (axes permuted and flipped, or cropped) lands on the same voxels', async () => {
+    const dir = join(state, 'grids');
+    mkdirSync(dir);
+    execFileSync(PYTHON, [
+      '-c',
+      `
+import nibabel as nib, numpy as np, sys
+src = nib.load(sys.argv[1]); d = np.asarray(src.dataobj).astype(np.uint8); a = src.affine
+# new voxel (p,q,r) holds old voxel (i,j,k) = (q, n1-1-r, n2-1-p): axes permuted, two flipped;
+# the affine follows (a @ m), so every voxel keeps its world position
+n = d.shape
+t = np.transpose(d, (2, 0, 1))[::-1, :, ::-1]
+m = np.zeros((4, 4)); m[3, 3] = 1
+m[0, 1] = 1
+m[1, 2] = -1; m[1, 3] = n[1] - 1
+m[2, 0] = -1; m[2, 3] = n[2] - 1
+img = nib.Nifti1Image(np.ascontiguousarray(t), a @ m); img.set_qform(a @ m, 1); img.set_sform(a @ m, 1)
+nib.save(img, sys.argv[2] + '/permuted.nii.gz')
+# a crop: a box around the lesion, with its origin moved to the box corner
+box = d[60:200, 50:210, 3:20]
+c = a.copy(); c[:3, 3] = a[:3, :3] @ [60, 50, 3] + a[:3, 3]
+img = nib.Nifti1Image(np.ascontiguousarray(box), c); img.set_qform(c, 1); img.set_sform(c, 1)
+nib.save(img, sys.argv[2] + '/cropped.nii.gz')
+# the crop again without any orientation: cannot be placed
+img = nib.Nifti1Image(np.ascontiguousarray(box), np.eye(4)); img.set_qform(None, 0); img.set_sform(None, 0)
+nib.save(img, sys.argv[2] + '/no-orientation.nii.gz')
+`,
+      join(TCGA, 'seg.nii.gz'),
+      dir,
+    ]);
+    const permuted = await svc.openCase(TCGA, { labels: join(dir, 'permuted.nii.gz') });
+    expect(permuted.labelsIn?.grid).toMatch(
+      /^resampled onto the case grid .*covers 100% of it, axes 0° apart/,
+    );
+    expect(sameBytes((await svc.getVolume(permuted.id, 'label')).data, expert)).toBe(true);
+
+    const cropped = await svc.openCase(TCGA, { labels: join(dir, 'cropped.nii.gz') });
+    const [nx, ny] = tcga.geometry.dims;
+    const inBox = expert.map((v, x) => {
+      const i = x % nx;
+      const j = Math.floor(x / nx) % ny;
+      const k = Math.floor(x / (nx * ny));
+      return i >= 60 && i < 200 && j >= 50 && j < 210 && k >= 3 && k < 20 ? v : 0;
+    });
+    expect(count(inBox)).toBeGreaterThan(1000);
+    expect(sameBytes((await svc.getVolume(cropped.id, 'label')).data, inBox)).toBe(true);
+
+    await expect(svc.openCase(TCGA, { labels: join(dir, 'no-orientation.nii.gz') })).rejects.toThrow(
+      /no-orientation\.nii\.gz: the label grid cannot be matched to the case: its extent is 140x160x17 \(the case's 256x256x23\) and its header has no orientation/,
+    );
+  });
+
+  it("the shared data's expert labels open as starting labels: TCGA-LGG mask and BraTS labels 1-4", async () => {
+    const t = await svc.openCase(TCGA, { labels: join(TCGA, 'seg.nii.gz') });
+    expect(t.labelsIn?.voxels).toBe(count(expert));
+    expect(t.labelsIn?.segments.map((s) => [s.value, s.name])).toEqual([[1, 'Label 1']]);
+
+    const file = join(PAT3, 'OTMultiClass.nii.gz');
+    const truth = (await loadVolume(file)).data;
+    const b = await svc.openCase(PAT3, { labels: file });
+    expect(b.labelsIn?.segments.map((s) => s.value)).toEqual([1, 2, 3, 4]);
+    const got = (await svc.getVolume(b.id, 'label')).data;
+    expect(sameBytes(got, u8(truth))).toBe(true);
+    for (const v of [1, 2, 3, 4]) expect(count(got, (x) => x === v)).toBeGreaterThan(0);
+
+    // A sidecar names the values and gives their colours.
+    const dir = join(state, 'sidecar');
+    mkdirSync(dir);
+    execFileSync('cp', [file, join(dir, 'labels.nii.gz')]);
+    writeFileSync(
+      join(dir, 'labels.segments.json'),
+      JSON.stringify([
+        { value: 1, name: 'necrosis', colour: [10, 20, 30] },
+        { value: 2, name: 'oedema' },
+      ]),
+    );
+    const named = await svc.openCase(PAT3, { labels: join(dir, 'labels.nii.gz') });
+    expect(named.labelsIn?.segments.slice(0, 3)).toMatchObject([
+      { value: 1, name: 'necrosis', colour: [10, 20, 30] },
+      { value: 2, name: 'oedema' },
+      { value: 3, name: 'Label 3' },
+    ]);
+  });
+
+  it('refuses what is not a label map, naming the file: an image (non-integer, too many values)', async () => {
+    await expect(svc.openCase(PAT3, { labels: join(PAT3, 'Flair_subtrMeanDivStd.nii.gz') })).rejects.toThrow(
+      /Flair_subtrMeanDivStd\.nii\.gz: not a label map: it holds (non-integer|negative) values/,
+    );
+    // Raw 16-bit intensities: integers, but thousands of distinct values.
+    await expect(svc.openCase(PAT222, { labels: join(PAT222, 'T1.nii.gz') })).rejects.toThrow(
+      /T1\.nii\.gz: too many labels: \d+ distinct values \(a labelmap holds at most 254\)/,
+    );
+    await expect(svc.openCase(TCGA, { labels: join(TCGA, 'nothing.nii.gz') })).rejects.toThrow(
+      /nothing\.nii\.gz: no such label file/,
+    );
+  });
+});
