@@ -15,8 +15,9 @@ import { errorMessage } from '../api.ts';
 import { EditHistory } from './edits.ts';
 import type { ToolMode } from './engine.ts';
 import { JournalQueue } from './journal-queue.ts';
+import { journalLabelsPath, labelsInRecord, startingLabels } from './labels-in.ts';
 import { ProposalStore } from './proposals.ts';
-import { proposalRecord, replayJournal, resetRecord } from './replay.ts';
+import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
 import { nextRunState } from './run-state.ts';
 import { watchStrokes } from './strokes.ts';
 import { EDIT_TOOLS, type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
@@ -153,10 +154,11 @@ export class Session {
       this.history = new EditHistory(labels, nx * ny, this.journal);
       if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
       const r = await this.replay(info.id);
+      const notice = await this.startFromLabels(info);
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
-      this.set({ loading: false, exportResult: undefined, caseWarning: undefined, ...r });
+      this.set({ loading: false, exportResult: undefined, caseWarning: undefined, ...r, notice });
     } catch (e) {
       this.fail(e);
     }
@@ -169,6 +171,8 @@ export class Session {
   private async replay(caseId: string): Promise<Pick<UiState, 'restored' | 'journalNotice'>> {
     const { records, notice } = await this.api.readJournal(caseId);
     const journalNotice = notice?.message;
+    const live = liveRecords(records);
+    this.journalHeld = { records: live.length, labelsPath: journalLabelsPath(live) };
     if (!records.length || !this.labels || !this.history || !this.proposals)
       return { restored: undefined, journalNotice };
     const touched = new Set<number>();
@@ -184,6 +188,30 @@ export class Session {
     return { restored: summary.records > 0 ? summary : undefined, journalNotice };
   }
 
+  /** What the case's journal held at open (labels read in only start a case without work). */
+  private journalHeld = { records: 0, labelsPath: undefined as string | undefined };
+
+  /**
+   * A case opened with a label file (CaseInfo.labelsIn) starts from its labels, journalled as one
+   * record (labels-in.ts), when its journal holds no work yet; otherwise the journal wins and the
+   * returned notice says so (unless that work started from this same file). `force`: Start over.
+   */
+  private async startFromLabels(info: CaseInfo, force = false): Promise<string | undefined> {
+    const l = info.labelsIn;
+    if (!l || !this.labels) return undefined;
+    const name = l.path.split(/[\\/]/).pop();
+    if (!force && this.journalHeld.records > 0)
+      return this.journalHeld.labelsPath === l.path
+        ? undefined
+        : `This case already has saved work (its journal), which was restored; ${name} was not loaded. Start over to begin from it.`;
+    const vol = await this.api.getVolume(info.id, 'label');
+    const start = startingLabels(vol.data);
+    this.labels.set(start);
+    this.journal([labelsInRecord(l.path, start)]);
+    this.journalHeld = { records: 1, labelsPath: l.path };
+    return `Started from ${name}: ${l.voxels} labelled voxels (${l.segments.length} segment${l.segments.length === 1 ? '' : 's'}; ${l.grid})`;
+  }
+
   /** "Start over": forgets the restored work (a reset record, so a later replay skips it too). */
   async discardRestored(): Promise<void> {
     if (this.editingPaused() || !this.caseInfo || !this.labels || !this.image) return;
@@ -193,8 +221,10 @@ export class Session {
     this.proposals = new ProposalStore(this.labels, nx * ny);
     this.history = new EditHistory(this.labels, nx * ny, this.journal);
     this.pending = undefined;
+    // A case opened with a label file starts over from its labels, not from nothing.
+    const notice = await this.startFromLabels(this.caseInfo, true).catch((e) => errorMessage(e));
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
-    this.set({ restored: undefined });
+    this.set({ restored: undefined, ...(notice ? { notice } : {}) });
   }
 
   /** Shows (or, undefined, clears) a warning about the open case over the viewer. */

@@ -1,0 +1,58 @@
+import type { JournalRecord } from '../../../core/src/api.ts';
+import { LESION } from './viewer.ts';
+
+/**
+ * Labels read in with a case (OpenCaseOptions.labels) as the starting labelmap. They are the
+ * base state, not an edit: no undo step goes back past them. They are journalled as one record
+ * (op `labels-in`: the file and the voxel count; bytes: indices u32 LE | values u8 of the labelled
+ * voxels) so a reopen, with or without the label file, replays them before the edits made on top.
+ * Until the viewer shows several segments, every labelled voxel is shown as the lesion.
+ */
+
+/** Labelmap values for the viewer from the label volume's values. */
+export function startingLabels(label: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(label.length);
+  for (let i = 0; i < label.length; i++) if (label[i]) out[i] = LESION;
+  return out;
+}
+
+export function labelsInRecord(path: string, labels: Uint8Array): JournalRecord {
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]) n++;
+  const bytes = new Uint8Array(n * 5);
+  const idx = new Uint32Array(n);
+  let m = 0;
+  for (let i = 0; i < labels.length; i++)
+    if (labels[i]) {
+      idx[m] = i;
+      bytes[n * 4 + m] = labels[i];
+      m++;
+    }
+  bytes.set(new Uint8Array(idx.buffer), 0);
+  return { op: { type: 'labels-in', path, voxels: n, at: new Date().toISOString() }, bytes };
+}
+
+/**
+ * Writes a labels-in record into the labelmap; returns the slices it touched, or undefined when
+ * the record does not fit this volume (a journal of another grid).
+ */
+export function applyLabelsIn(r: JournalRecord, labels: Uint8Array, sliceSize: number): number[] | undefined {
+  const n = Number(r.op.voxels);
+  const b = r.bytes ? new Uint8Array(r.bytes) : undefined;
+  if (!b || !Number.isInteger(n) || n < 0 || b.byteLength !== n * 5) return undefined;
+  const idx = new Uint32Array(b.buffer, 0, n);
+  for (let m = 0; m < n; m++) if (idx[m] >= labels.length) return undefined;
+  const slices = new Set<number>();
+  for (let m = 0; m < n; m++) {
+    labels[idx[m]] = b[n * 4 + m];
+    slices.add(Math.floor(idx[m] / sliceSize));
+  }
+  return [...slices].sort((x, y) => x - y);
+}
+
+/** The label file a journal started from (its last labels-in record), if any. */
+export function journalLabelsPath(records: JournalRecord[]): string | undefined {
+  let path: string | undefined;
+  for (const r of records) if (r.op.type === 'labels-in') path = String(r.op.path);
+  return path;
+}
