@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CaseInfo } from '../../core/src/api.ts';
+import type { CaseInfo, DatasetEvent } from '../../core/src/api.ts';
+import { byLabelDisagreement, labelDisagreement } from '../../core/src/label-disagreement.ts';
 import { dicomLabToRgb } from '../../core/src/labels-seg.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
@@ -220,5 +221,80 @@ nib.save(img, sys.argv[2] + '/no-orientation.nii.gz')
     await expect(svc.openCase(TCGA, { labels: join(TCGA, 'nothing.nii.gz') })).rejects.toThrow(
       /nothing\.nii\.gz: no such label file/,
     );
+  });
+});
+
+describe('labels in, dataset mode: labels/ and _seg files picked up, disagreement sorts the cases', () => {
+  const state = scratchDir('quorum-labels-dataset');
+  const ds = join(state, 'dataset');
+  let svc: QuorumService;
+
+  beforeAll(async () => {
+    // Three cases on the same real images (symlinks): the expert label as it is (labels/good),
+    // emptied (labels/emptied) and moved 40 voxels sideways (shifted_seg.nii.gz among its images).
+    mkdirSync(join(ds, 'labels'), { recursive: true });
+    for (const name of ['good', 'emptied', 'shifted']) {
+      mkdirSync(join(ds, name));
+      for (const f of ['flair.nii.gz', 't1c.nii.gz']) symlinkSync(join(TCGA, f), join(ds, name, f));
+    }
+    symlinkSync(join(TCGA, 'seg.nii.gz'), join(ds, 'labels', 'good.nii.gz'));
+    const seg = await loadVolume(join(TCGA, 'seg.nii.gz'));
+    writeNiftiFile(join(ds, 'labels', 'emptied.nii.gz'), { ...seg, data: new Uint8Array(seg.data.length) });
+    const [nx] = seg.dims;
+    const moved = new Uint8Array(seg.data.length);
+    for (let x = 0; x < moved.length; x++) if (seg.data[x] && (x % nx) + 40 < nx) moved[x + 40] = 1;
+    writeNiftiFile(join(ds, 'shifted', 'shifted_seg.nii.gz'), { ...seg, data: moved });
+    svc = new QuorumService({ mode: 'browser', stateDir: join(state, 'state'), outDir: join(state, 'out') });
+  });
+  afterAll(async () => {
+    await svc.close();
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it('the score: 1 - Dice when the model is sure, disagreement where members split evenly counts nothing', () => {
+    const p = [1, 1, 1, 0, 0];
+    const l = [1, 1, 0, 1, 0];
+    const sure = labelDisagreement(p, [0, 0, 0, 0, 0], l);
+    expect(sure.dice).toBeCloseTo(4 / 6, 12);
+    expect(sure.score).toBeCloseTo(1 - sure.dice, 12);
+    expect(sure.differing).toBe(2);
+    expect(labelDisagreement(p, [0, 0, 0.5, 0.5, 0], l)).toMatchObject({
+      score: 0,
+      meanStdWhereDiffering: 0.5,
+    });
+    expect(labelDisagreement([0, 0], [0, 0], [0, 0]).score).toBe(0);
+  });
+
+  it('the worklist shows which cases have a label; after pre-labelling the corrupted labels sort first', async () => {
+    const w = await svc.openDataset(ds);
+    const byName = Object.fromEntries(w.cases.map((c) => [c.name, c]));
+    expect(Object.keys(byName).sort()).toEqual(['emptied', 'good', 'shifted']); // labels/ is no case
+    expect(byName.good.labelPath).toBe(join(ds, 'labels', 'good.nii.gz'));
+    expect(byName.emptied.labelPath).toBe(join(ds, 'labels', 'emptied.nii.gz'));
+    expect(byName.shifted.labelPath).toBe(join(ds, 'shifted', 'shifted_seg.nii.gz'));
+
+    await new Promise<void>((done, fail) => {
+      svc
+        .prelabel(w.id, { slices: [9, 18], members: 3, seed: 3 }, (e: DatasetEvent) => {
+          if (e.type === 'queue' && e.state !== 'running') done();
+        })
+        .catch(fail);
+    });
+    const after = await svc.getWorklist(w.id);
+    expect(after.warnings).toEqual([]);
+    const scored = Object.fromEntries(after.cases.map((c) => [c.name, c]));
+    for (const c of after.cases) expect(c.labelDisagreement, c.name).toBeGreaterThanOrEqual(0);
+    // The same images and seed give the same proposal: only the labels differ.
+    expect(scored.good.labelDice).toBeGreaterThan(0.5);
+    expect(scored.emptied.labelDice).toBe(0);
+    expect(scored.good.labelDisagreement).toBeLessThan(scored.shifted.labelDisagreement!);
+    expect(scored.good.labelDisagreement).toBeLessThan(scored.emptied.labelDisagreement!);
+    const order = [...after.cases].sort(byLabelDisagreement).map((c) => c.name);
+    expect(order[2]).toBe('good');
+
+    // A worklist case opens with its label as the starting labelmap (as the renderer opens it).
+    const opened = await svc.openCase(scored.shifted.path, { labels: scored.shifted.labelPath });
+    const shiftedLabel = (await loadVolume(join(ds, 'shifted', 'shifted_seg.nii.gz'))).data;
+    expect(opened.labelsIn?.voxels).toBe(count(shiftedLabel));
   });
 });
