@@ -7,6 +7,7 @@ import { byLabelDisagreement, labelDisagreement } from '../../core/src/label-dis
 import { dicomLabToRgb } from '../../core/src/labels-seg.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
+import { quorum } from '../helpers/cli.ts';
 import { DATA, PAT3, PYTHON } from '../helpers/paths.ts';
 
 /**
@@ -117,6 +118,13 @@ describe('labels in: open a case with a label file (QuorumService.openCase, real
     const asNifti = await svc.openCase(niftiCase, { labels: seg });
     expect(asNifti.labelsIn?.grid).toMatch(/plane positions/);
     expect(sameBytes((await svc.getVolume(asNifti.id, 'label')).data, mask)).toBe(true);
+
+    // quorum evaluate reuses the reader: the SEG as truth for the same mask as NIfTI gives Dice 1.
+    const pred = join(state, 'ge-mask.nii.gz');
+    writeNiftiFile(pred, { ...vol, data: mask, source: { ...vol.source, format: 'nifti' } });
+    const ev = quorum('evaluate', '--pred', pred, '--truth', seg);
+    expect(ev.stderr).toBe('');
+    expect(JSON.parse(ev.stdout)).toMatchObject({ dice: 1, predVolumeMl: expect.any(Number) });
 
     // A SEG of this series opened with another series: refused, naming the file and both series.
     await expect(svc.openCase({ flair: SI_SERIES }, { labels: seg })).rejects.toThrow(
