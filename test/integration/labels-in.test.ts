@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseInfo, DatasetEvent } from '../../core/src/api.ts';
@@ -7,7 +7,7 @@ import { byLabelDisagreement, labelDisagreement } from '../../core/src/label-dis
 import { dicomLabToRgb } from '../../core/src/labels-seg.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
-import { quorum } from '../helpers/cli.ts';
+import { quorum, quorumWith } from '../helpers/cli.ts';
 import { DATA, PAT3, PYTHON } from '../helpers/paths.ts';
 
 /**
@@ -299,6 +299,29 @@ describe('labels in, dataset mode: labels/ and _seg files picked up, disagreemen
     expect(scored.good.labelDisagreement).toBeLessThan(scored.emptied.labelDisagreement!);
     const order = [...after.cases].sort(byLabelDisagreement).map((c) => c.name);
     expect(order[2]).toBe('good');
+
+    // quorum propose-dataset on the same folder: labels/ is no case there either.
+    const out = join(state, 'cli-out');
+    const cli = quorumWith(
+      { timeoutMs: 300_000 },
+      'propose-dataset',
+      ds,
+      '--out',
+      out,
+      '--slices',
+      '12:12',
+      '--members',
+      '2',
+    );
+    expect(cli.code, cli.stderr).toBe(0);
+    const csv = readFileSync(join(out, 'summary.csv'), 'utf8');
+    expect(
+      csv
+        .split('\n')
+        .slice(1)
+        .filter(Boolean)
+        .map((l) => l.split(',')[0]),
+    ).toEqual(['emptied', 'good', 'shifted']);
 
     // A worklist case opens with its label as the starting labelmap (as the renderer opens it).
     const opened = await svc.openCase(scored.shifted.path, { labels: scored.shifted.labelPath });
