@@ -1,8 +1,8 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadVolume } from '../../core/src/node/load.ts';
+import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { JournalFile } from '../../workers/src/host/journal-store.ts';
 import { scratchDir } from '../../workers/src/host/service.ts';
 import { DATA, type Harness, openApp, startHarness } from './harness.ts';
@@ -84,5 +84,52 @@ describe('labels in: the Open dialog with a label file (browser)', () => {
     await openApp(page, h.url);
     const again = await hook(page, (t) => t.nonZero());
     expect(again.filter((_, n) => n % 2 === 0)).toEqual(expected);
+  });
+
+  it('a case with saved work keeps it: another label file is not loaded, and the user is told', async () => {
+    const seg = await loadVolume(join(TCGA, 'seg.nii.gz'));
+    const other = join(state, 'other-label.nii.gz');
+    const block = new Uint8Array(seg.data.length).fill(1, 0, 1000);
+    writeNiftiFile(other, { ...seg, data: block });
+    const before = await hook(page, (t) => t.caseId());
+    await page.getByRole('button', { name: 'Open…' }).click();
+    await page.getByPlaceholder('/path/to/case').fill(TCGA);
+    await page.getByTestId('open-labels').fill(other);
+    await page.getByRole('button', { name: 'Open', exact: true }).click();
+    await page.waitForFunction(
+      (id) => {
+        const t = (window as unknown as { __quorumTest: Hook }).__quorumTest;
+        return t.ready() && t.caseId() !== id;
+      },
+      before,
+      { timeout: 60_000 },
+    );
+    expect((await hook(page, (t) => t.nonZero())).filter((_, n) => n % 2 === 0)).toEqual(expected);
+    expect(await page.getByTestId('notice').textContent()).toMatch(
+      /already has saved work \(its journal\), which was restored; other-label\.nii\.gz was not loaded/,
+    );
+  });
+
+  it('dataset mode: the worklist says which cases have a label (labels/ folder or _seg file)', async () => {
+    const ds = join(state, 'dataset');
+    mkdirSync(join(ds, 'labels'), { recursive: true });
+    for (const name of ['a', 'b', 'c']) {
+      mkdirSync(join(ds, name));
+      for (const f of ['flair.nii.gz', 't1c.nii.gz']) symlinkSync(join(TCGA, f), join(ds, name, f));
+    }
+    symlinkSync(join(TCGA, 'seg.nii.gz'), join(ds, 'labels', 'a.nii.gz'));
+    symlinkSync(join(TCGA, 'seg.nii.gz'), join(ds, 'b', 'b_seg.nii.gz'));
+    await page.getByTestId('dataset-path').fill(ds);
+    await page.getByTestId('dataset-open').click();
+    const cell = (name: string) =>
+      page.locator(`[data-testid="dataset-row"][data-case="${name}"] [data-testid="case-label"]`);
+    await cell('a').waitFor({ timeout: 30_000 });
+    expect(await cell('a').textContent()).toBe('✓');
+    expect(await cell('a').getAttribute('title')).toBe(`has label: ${join(ds, 'labels', 'a.nii.gz')}`);
+    expect(await cell('b').getAttribute('title')).toBe(`has label: ${join(ds, 'b', 'b_seg.nii.gz')}`);
+    expect(await cell('c').textContent()).toBe('');
+    expect(await cell('c').getAttribute('title')).toBe('no existing label');
+    expect(await page.locator('[data-testid="dataset-row"][data-case="labels"]').count()).toBe(0);
+    await h.screenshot('labels-in-dataset');
   });
 });
