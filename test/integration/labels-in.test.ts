@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseInfo, DatasetEvent } from '../../core/src/api.ts';
@@ -299,6 +299,31 @@ describe('labels in, dataset mode: labels/ and _seg files picked up, disagreemen
     expect(scored.good.labelDisagreement).toBeLessThan(scored.emptied.labelDisagreement!);
     const order = [...after.cases].sort(byLabelDisagreement).map((c) => c.name);
     expect(order[2]).toBe('good');
+
+    // Proposals found on disk (as a cluster run leaves them) are scored when the queue runs.
+    const ds2 = join(state, 'dataset2');
+    mkdirSync(ds2);
+    for (const n of ['good', 'emptied', 'shifted', 'labels']) symlinkSync(join(ds, n), join(ds2, n));
+    cpSync(join(state, 'dataset.quorum', 'proposals'), join(state, 'dataset2.quorum', 'proposals'), {
+      recursive: true,
+    });
+    const w2 = await svc.openDataset(ds2);
+    expect(w2.cases.map((c) => [c.status, c.labelDisagreement])).toEqual([
+      ['proposed', undefined],
+      ['proposed', undefined],
+      ['proposed', undefined],
+    ]);
+    await new Promise<void>((done, fail) => {
+      svc
+        .prelabel(w2.id, {}, (e: DatasetEvent) => {
+          if (e.type === 'queue' && e.state !== 'running') done();
+        })
+        .catch(fail);
+    });
+    const rescored = Object.fromEntries(
+      (await svc.getWorklist(w2.id)).cases.map((c) => [c.name, c.labelDisagreement]),
+    );
+    expect(rescored).toEqual(Object.fromEntries(after.cases.map((c) => [c.name, c.labelDisagreement])));
 
     // quorum propose-dataset on the same folder: labels/ is no case there either.
     const out = join(state, 'cli-out');

@@ -387,6 +387,13 @@ export class DatasetWorklist {
     while (this.queueState === 'running') {
       const c = this.pendingCases()[0];
       if (!c) {
+        // Proposals adopted from disk (a CLI run) are compared with their labels here.
+        for (const x of this.cases.values())
+          if (x.labelPath && x.labelDisagreement === undefined && x.uncertaintyMl !== undefined) {
+            if (this.queueState !== 'running') break;
+            await this.scoreLabel(x);
+          }
+        if (this.queueState !== 'running') break;
         this.queueState = 'idle';
         this.saveOrStop();
         break;
