@@ -119,6 +119,45 @@ describe('labels in: open a case with a label file (QuorumService.openCase, real
     expect(asNifti.labelsIn?.grid).toMatch(/plane positions/);
     expect(sameBytes((await svc.getVolume(asNifti.id, 'label')).data, mask)).toBe(true);
 
+    // Two segments (a second one added with pydicom, an independent writer): values 1 and 2, the
+    // later segment winning where they overlap, names and colours from the SegmentSequence.
+    const two = join(state, 'two-segments.dcm');
+    execFileSync(PYTHON, [
+      '-c',
+      `
+import copy, sys, numpy as np, pydicom
+ds = pydicom.dcmread(sys.argv[1])
+n, rows, cols = int(ds.NumberOfFrames), ds.Rows, ds.Columns
+bits = np.unpackbits(np.frombuffer(ds.PixelData, np.uint8), bitorder='little')[: n * rows * cols].reshape(n, rows, cols)
+extra = np.zeros_like(bits); extra[:, :10, :10] = 1
+packed = np.packbits(np.concatenate([bits, extra]).ravel(), bitorder='little')
+ds.PixelData = (packed.tobytes() + b'\\0' * (len(packed) % 2))
+ds.NumberOfFrames = 2 * n
+s2 = copy.deepcopy(ds.SegmentSequence[0]); s2.SegmentNumber = 2; s2.SegmentLabel = 'Oedema'
+s2.RecommendedDisplayCIELabValue = [65535, 32896, 32896]
+ds.SegmentSequence.append(s2)
+for f in range(n):
+    it = copy.deepcopy(ds.PerFrameFunctionalGroupsSequence[f])
+    it.SegmentIdentificationSequence[0].ReferencedSegmentNumber = 2
+    it.FrameContentSequence[0].DimensionIndexValues = [2, it.FrameContentSequence[0].DimensionIndexValues[1]]
+    ds.PerFrameFunctionalGroupsSequence.append(it)
+ds.save_as(sys.argv[2])
+`,
+      seg,
+      two,
+    ]);
+    const expected2 = mask.slice();
+    for (let k = 0; k < nz; k++) {
+      if (!mask.subarray(k * nx * ny, (k + 1) * nx * ny).some((v) => v)) continue;
+      for (let j = 0; j < 10; j++) for (let i = 0; i < 10; i++) expected2[i + nx * (j + ny * k)] = 2;
+    }
+    const twoBack = await svc.openCase({ flair: GE_SERIES }, { labels: two });
+    expect(twoBack.labelsIn?.segments.map((x) => [x.value, x.name, x.colour])).toEqual([
+      [1, 'Lesion', dicomLabToRgb([43802, 26566, 37721])],
+      [2, 'Oedema', [255, 255, 255]],
+    ]);
+    expect(sameBytes((await svc.getVolume(twoBack.id, 'label')).data, expected2)).toBe(true);
+
     // quorum evaluate reuses the reader: the SEG as truth for the same mask as NIfTI gives Dice 1.
     const pred = join(state, 'ge-mask.nii.gz');
     writeNiftiFile(pred, { ...vol, data: mask, source: { ...vol.source, format: 'nifti' } });
