@@ -18,6 +18,7 @@ interface Hook {
   nonZero(): number[];
   canUndo(): boolean;
   journalPending(): number;
+  restored(): { labelsIn?: number } | undefined;
 }
 const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
   page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
@@ -84,6 +85,18 @@ describe('labels in: the Open dialog with a label file (browser)', () => {
     await openApp(page, h.url);
     const again = await hook(page, (t) => t.nonZero());
     expect(again.filter((_, n) => n % 2 === 0)).toEqual(expected);
+    expect(await hook(page, (t) => t.restored()?.labelsIn)).toBe(1);
+
+    // Start over goes back to the labels read in, not to an empty labelmap.
+    await page.getByTestId('restored-discard').click();
+    await page.getByTestId('restored-discard').waitFor({ state: 'detached', timeout: 10_000 });
+    await expect.poll(() => hook(page, (t) => t.journalPending())).toBe(0);
+    expect((await hook(page, (t) => t.nonZero())).filter((_, n) => n % 2 === 0)).toEqual(expected);
+    expect(new JournalFile(file).read().records.map((r) => r.op.type)).toEqual([
+      'labels-in',
+      'reset',
+      'labels-in',
+    ]);
   });
 
   it('a case with saved work keeps it: another label file is not loaded, and the user is told', async () => {

@@ -50,9 +50,9 @@ export function applyLabelsIn(r: JournalRecord, labels: Uint8Array, sliceSize: n
   return [...slices].sort((x, y) => x - y);
 }
 
-/** The label file a journal started from (its last labels-in record), if any. */
-export function journalLabelsPath(records: JournalRecord[]): string | undefined {
-  let path: string | undefined;
-  for (const r of records) if (r.op.type === 'labels-in') path = String(r.op.path);
-  return path;
+/** The labels a journal started from (its last labels-in record), if any. */
+export function journalLabelsIn(records: JournalRecord[]): JournalRecord | undefined {
+  let last: JournalRecord | undefined;
+  for (const r of records) if (r.op.type === 'labels-in') last = r;
+  return last;
 }

@@ -15,7 +15,7 @@ import { errorMessage } from '../api.ts';
 import { EditHistory } from './edits.ts';
 import type { ToolMode } from './engine.ts';
 import { JournalQueue } from './journal-queue.ts';
-import { journalLabelsPath, labelsInRecord, startingLabels } from './labels-in.ts';
+import { applyLabelsIn, journalLabelsIn, labelsInRecord, startingLabels } from './labels-in.ts';
 import { ProposalStore } from './proposals.ts';
 import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
 import { nextRunState } from './run-state.ts';
@@ -172,7 +172,7 @@ export class Session {
     const { records, notice } = await this.api.readJournal(caseId);
     const journalNotice = notice?.message;
     const live = liveRecords(records);
-    this.journalHeld = { records: live.length, labelsPath: journalLabelsPath(live) };
+    this.journalHeld = { records: live.length, labelsIn: journalLabelsIn(live) };
     if (!records.length || !this.labels || !this.history || !this.proposals)
       return { restored: undefined, journalNotice };
     const touched = new Set<number>();
@@ -189,7 +189,7 @@ export class Session {
   }
 
   /** What the case's journal held at open (labels read in only start a case without work). */
-  private journalHeld = { records: 0, labelsPath: undefined as string | undefined };
+  private journalHeld: { records: number; labelsIn?: JournalRecord } = { records: 0 };
 
   /**
    * A case opened with a label file (CaseInfo.labelsIn) starts from its labels, journalled as one
@@ -201,14 +201,15 @@ export class Session {
     if (!l || !this.labels) return undefined;
     const name = l.path.split(/[\\/]/).pop();
     if (!force && this.journalHeld.records > 0)
-      return this.journalHeld.labelsPath === l.path
+      return this.journalHeld.labelsIn?.op.path === l.path
         ? undefined
         : `This case already has saved work (its journal), which was restored; ${name} was not loaded. Start over to begin from it.`;
     const vol = await this.api.getVolume(info.id, 'label');
     const start = startingLabels(vol.data);
     this.labels.set(start);
-    this.journal([labelsInRecord(l.path, start)]);
-    this.journalHeld = { records: 1, labelsPath: l.path };
+    const record = labelsInRecord(l.path, start);
+    this.journal([record]);
+    this.journalHeld = { records: 1, labelsIn: record };
     return `Started from ${name}: ${l.voxels} labelled voxels (${l.segments.length} segment${l.segments.length === 1 ? '' : 's'}; ${l.grid})`;
   }
 
@@ -221,8 +222,17 @@ export class Session {
     this.proposals = new ProposalStore(this.labels, nx * ny);
     this.history = new EditHistory(this.labels, nx * ny, this.journal);
     this.pending = undefined;
-    // A case opened with a label file starts over from its labels, not from nothing.
-    const notice = await this.startFromLabels(this.caseInfo, true).catch((e) => errorMessage(e));
+    // A case that started from a label file starts over from its labels, not from nothing: the
+    // file's when opened with it, else the labels its journal started from.
+    const base = this.journalHeld.labelsIn;
+    let notice: string | undefined;
+    if (this.caseInfo.labelsIn)
+      notice = await this.startFromLabels(this.caseInfo, true).catch((e) => errorMessage(e));
+    else if (base && applyLabelsIn(base, this.labels, nx * ny)) {
+      const bytes = base.bytes ? new Uint8Array(base.bytes) : undefined; // own copy, not a view
+      this.journal([{ op: { ...base.op, at: new Date().toISOString() }, bytes }]);
+      notice = `Started over from the labels read in from ${String(base.op.path).split(/[\\/]/).pop()}`;
+    }
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
     this.set({ restored: undefined, ...(notice ? { notice } : {}) });
   }
