@@ -1,4 +1,4 @@
-import type { JournalRecord } from '../../../core/src/api.ts';
+import type { CaseInfo, JournalRecord, QuorumApi } from '../../../core/src/api.ts';
 import { LESION } from './viewer.ts';
 
 /**
@@ -55,4 +55,60 @@ export function journalLabelsIn(records: JournalRecord[]): JournalRecord | undef
   let last: JournalRecord | undefined;
   for (const r of records) if (r.op.type === 'labels-in') last = r;
   return last;
+}
+
+/** What a case's journal held at open: live records, and the labels it started from. */
+export interface JournalBase {
+  records: number;
+  labelsIn?: JournalRecord;
+}
+
+const fileName = (p: unknown) => String(p).split(/[\\/]/).pop();
+
+/**
+ * A case opened with a label file (CaseInfo.labelsIn) starts from its labels, journalled as one
+ * record, when its journal holds no work yet; otherwise the journal wins and the returned notice
+ * says so (unless that work started from this same file). `force`: Start over. Updates `base`.
+ */
+export async function startFromLabels(
+  api: Pick<QuorumApi, 'getVolume'>,
+  info: CaseInfo,
+  labels: Uint8Array,
+  base: JournalBase,
+  journal: (records: JournalRecord[]) => void,
+  force = false,
+): Promise<string | undefined> {
+  const l = info.labelsIn;
+  if (!l) return undefined;
+  const name = fileName(l.path);
+  if (!force && base.records > 0)
+    return base.labelsIn?.op.path === l.path
+      ? undefined
+      : `This case already has saved work (its journal), which was restored; ${name} was not loaded. Start over to begin from it.`;
+  const vol = await api.getVolume(info.id, 'label');
+  const start = startingLabels(vol.data);
+  labels.set(start);
+  const record = labelsInRecord(l.path, start);
+  journal([record]);
+  base.records = 1;
+  base.labelsIn = record;
+  const n = l.segments.length;
+  return `Started from ${name}: ${l.voxels} labelled voxels (${n} segment${n === 1 ? '' : 's'}; ${l.grid})`;
+}
+
+/**
+ * Start over on a case reopened without its label file: back to the labels its journal started
+ * from (the labels-in record journalled again), if any. Returns the notice, or undefined.
+ */
+export function restartFromJournalLabels(
+  base: JournalBase,
+  labels: Uint8Array,
+  sliceSize: number,
+  journal: (records: JournalRecord[]) => void,
+): string | undefined {
+  const r = base.labelsIn;
+  if (!r || !applyLabelsIn(r, labels, sliceSize)) return undefined;
+  const bytes = r.bytes ? new Uint8Array(r.bytes) : undefined; // own copy, not a view
+  journal([{ op: { ...r.op, at: new Date().toISOString() }, bytes }]);
+  return `Started over from the labels read in from ${fileName(r.op.path)}`;
 }

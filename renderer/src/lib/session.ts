@@ -15,7 +15,7 @@ import { errorMessage } from '../api.ts';
 import { EditHistory } from './edits.ts';
 import type { ToolMode } from './engine.ts';
 import { JournalQueue } from './journal-queue.ts';
-import { applyLabelsIn, journalLabelsIn, labelsInRecord, startingLabels } from './labels-in.ts';
+import { type JournalBase, journalLabelsIn, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
 import { ProposalStore } from './proposals.ts';
 import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
 import { nextRunState } from './run-state.ts';
@@ -158,7 +158,13 @@ export class Session {
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
-      this.set({ loading: false, exportResult: undefined, caseWarning: undefined, ...r, notice });
+      this.set({
+        loading: false,
+        exportResult: undefined,
+        caseWarning: undefined,
+        ...r,
+        ...(notice ? { notice } : {}),
+      });
     } catch (e) {
       this.fail(e);
     }
@@ -189,28 +195,11 @@ export class Session {
   }
 
   /** What the case's journal held at open (labels read in only start a case without work). */
-  private journalHeld: { records: number; labelsIn?: JournalRecord } = { records: 0 };
+  private journalHeld: JournalBase = { records: 0 };
 
-  /**
-   * A case opened with a label file (CaseInfo.labelsIn) starts from its labels, journalled as one
-   * record (labels-in.ts), when its journal holds no work yet; otherwise the journal wins and the
-   * returned notice says so (unless that work started from this same file). `force`: Start over.
-   */
-  private async startFromLabels(info: CaseInfo, force = false): Promise<string | undefined> {
-    const l = info.labelsIn;
-    if (!l || !this.labels) return undefined;
-    const name = l.path.split(/[\\/]/).pop();
-    if (!force && this.journalHeld.records > 0)
-      return this.journalHeld.labelsIn?.op.path === l.path
-        ? undefined
-        : `This case already has saved work (its journal), which was restored; ${name} was not loaded. Start over to begin from it.`;
-    const vol = await this.api.getVolume(info.id, 'label');
-    const start = startingLabels(vol.data);
-    this.labels.set(start);
-    const record = labelsInRecord(l.path, start);
-    this.journal([record]);
-    this.journalHeld = { records: 1, labelsIn: record };
-    return `Started from ${name}: ${l.voxels} labelled voxels (${l.segments.length} segment${l.segments.length === 1 ? '' : 's'}; ${l.grid})`;
+  private startFromLabels(info: CaseInfo, force = false): Promise<string | undefined> {
+    if (!this.labels) return Promise.resolve(undefined);
+    return startFromLabels(this.api, info, this.labels, this.journalHeld, this.journal, force);
   }
 
   /** "Start over": forgets the restored work (a reset record, so a later replay skips it too). */
@@ -222,17 +211,10 @@ export class Session {
     this.proposals = new ProposalStore(this.labels, nx * ny);
     this.history = new EditHistory(this.labels, nx * ny, this.journal);
     this.pending = undefined;
-    // A case that started from a label file starts over from its labels, not from nothing: the
-    // file's when opened with it, else the labels its journal started from.
-    const base = this.journalHeld.labelsIn;
-    let notice: string | undefined;
-    if (this.caseInfo.labelsIn)
-      notice = await this.startFromLabels(this.caseInfo, true).catch((e) => errorMessage(e));
-    else if (base && applyLabelsIn(base, this.labels, nx * ny)) {
-      const bytes = base.bytes ? new Uint8Array(base.bytes) : undefined; // own copy, not a view
-      this.journal([{ op: { ...base.op, at: new Date().toISOString() }, bytes }]);
-      notice = `Started over from the labels read in from ${String(base.op.path).split(/[\\/]/).pop()}`;
-    }
+    // A case that started from a label file starts over from its labels, not from nothing.
+    const notice = this.caseInfo.labelsIn
+      ? await this.startFromLabels(this.caseInfo, true).catch((e) => errorMessage(e))
+      : restartFromJournalLabels(this.journalHeld, this.labels, nx * ny, this.journal);
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
     this.set({ restored: undefined, ...(notice ? { notice } : {}) });
   }
