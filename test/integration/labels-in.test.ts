@@ -257,6 +257,33 @@ nib.save(img, sys.argv[2] + '/no-orientation.nii.gz')
     ]);
   });
 
+  it('label values above 255 (e.g. an atlas numbering) are renumbered 1..n, names keep the values', async () => {
+    const dir = join(state, 'big-values');
+    mkdirSync(dir);
+    const file = join(PAT3, 'OTMultiClass.nii.gz');
+    execFileSync(PYTHON, [
+      '-c',
+      `
+import sys, numpy as np, nibabel as nib
+src = nib.load(sys.argv[1]); d = np.asarray(src.dataobj).astype(np.int16) * 1000
+nib.save(nib.Nifti1Image(d, src.affine, src.header), sys.argv[2])
+`,
+      file,
+      join(dir, 'atlas.nii.gz'),
+    ]);
+    const b = await svc.openCase(PAT3, { labels: join(dir, 'atlas.nii.gz') });
+    expect(b.labelsIn?.segments.map((s) => [s.value, s.name])).toEqual([
+      [1, 'Label 1000'],
+      [2, 'Label 2000'],
+      [3, 'Label 3000'],
+      [4, 'Label 4000'],
+    ]);
+    expect(b.warnings.join('\n')).toMatch(/atlas\.nii\.gz: label values above 255 renumbered 1\.\.4/);
+    expect(sameBytes((await svc.getVolume(b.id, 'label')).data, u8((await loadVolume(file)).data))).toBe(
+      true,
+    );
+  });
+
   it('refuses what is not a label map, naming the file: an image (non-integer, too many values)', async () => {
     await expect(svc.openCase(PAT3, { labels: join(PAT3, 'Flair_subtrMeanDivStd.nii.gz') })).rejects.toThrow(
       /Flair_subtrMeanDivStd\.nii\.gz: not a label map: it holds (non-integer|negative) values/,
