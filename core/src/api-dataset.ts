@@ -31,6 +31,19 @@ export interface WorklistCase {
   secondsSpent: number;
   /** Folder with the proposal (mask.nii.gz, uncertainty.nii.gz, report.json), once proposed. */
   proposalDir?: string;
+  /**
+   * The case's existing label, when the dataset has one for it (`labels/<name>.nii(.gz)` beside
+   * the case folders, or a `<name>_seg.nii(.gz)` file among its images): the case opens with it
+   * as the starting labelmap (OpenCaseOptions.labels).
+   */
+  labelPath?: string;
+  /**
+   * How much the pre-label proposal disagrees with that label, weighted by the model's confidence
+   * (core/src/label-disagreement.ts; 0..1, higher = the label more likely needs correction).
+   */
+  labelDisagreement?: number;
+  /** Dice between the proposal and the label (beside the score, to see why it ranks there). */
+  labelDice?: number;
   /** Why pre-labelling this case failed (the queue goes on with the next case). */
   error?: string;
 }

@@ -10,6 +10,7 @@ import type { Device, ExportFormat, Registration, SamplerName, SequenceKind } fr
 import type { DisconnectedEvent } from './rpc/channel.ts';
 import type { WireError } from './rpc/errors.ts';
 import type { SamplingSettings } from './sampling.ts';
+import type { SegmentInfo } from './segments.ts';
 import type { Mat3, SequenceName, Vec3, VolumeSource } from './volume.ts';
 
 export type * from './api-dataset.ts';
@@ -74,9 +75,25 @@ export interface CaseInfo {
   missingForModel: SequenceName[];
   hasLabel: boolean;
   labelPath?: string;
+  /**
+   * Set when the case was opened with a label file (OpenCaseOptions.labels): its labels are the
+   * starting labelmap (getVolume(id, 'label'), values as in `segments`) unless the case's journal
+   * already holds work, which then wins.
+   */
+  labelsIn?: LabelsInInfo;
   /** True when DICOM SEG export is possible (source is a DICOM series with SOP instance UIDs). */
   canExportDicomSeg: boolean;
   warnings: string[];
+}
+
+/** A label file read in as a case's starting labelmap (core/src/labels.ts). */
+export interface LabelsInInfo {
+  path: string;
+  segments: SegmentInfo[];
+  /** How it reached the case grid (as read, resampled, DICOM SEG frames placed by ...). */
+  grid: string;
+  /** Labelled voxels. */
+  voxels: number;
 }
 
 /** What to open: a file, a folder (NIfTI case or DICOM study), several files, or an explicit mapping. */
@@ -90,6 +107,12 @@ export interface OpenCaseOptions {
    * engine process; seconds per sequence) for a patient who moved between series.
    */
   register?: Registration;
+  /**
+   * A label file to start from (NIfTI label map on the case grid or any other, resampled nearest
+   * neighbour; or a DICOM SEG of the case's series): the starting labelmap, to review, correct and
+   * export again. Refused with a message naming the file when it cannot be placed on the case.
+   */
+  labels?: string;
 }
 
 /** Browser-mode drag-and-drop carries bytes, not paths; the host stores them in a temp folder. */

@@ -183,7 +183,8 @@ export class DatasetController {
     try {
       let info: CaseInfo | undefined;
       await this.session.open(async () => {
-        info = await this.api.openCase(c.path);
+        // A case with an existing label opens with it as the starting labelmap.
+        info = await this.api.openCase(c.path, c.labelPath ? { labels: c.labelPath } : undefined);
         return info;
       });
       // Session.open reports its own failures (ui.error) and keeps the previous case.

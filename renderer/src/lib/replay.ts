@@ -1,5 +1,6 @@
 import type { JournalRecord, SliceResult } from '../../../core/src/api.ts';
 import type { EditHistory, EditKind } from './edits.ts';
+import { applyLabelsIn } from './labels-in.ts';
 import type { ProposalStore } from './proposals.ts';
 
 /**
@@ -13,6 +14,7 @@ import type { ProposalStore } from './proposals.ts';
  * - proposal-slice: bytes = mask (u8, width x height) | std (f32 LE, width x height)
  * - reset: the user discarded everything before it ("Start over")
  * - proposal: a run's outcome (informational)
+ * - labels-in: the starting labelmap read from a label file (labels-in.ts): the base state, no undo step
  */
 
 /** A streamed proposal slice as a journal record (member masks are not kept: browsing only). */
@@ -46,6 +48,8 @@ export interface ReplaySummary {
   undos: number;
   redos: number;
   proposalSlices: number;
+  /** Starting labels read in (labels-in records). */
+  labelsIn?: number;
   /** Time of the last record, ISO. */
   lastAt?: string;
   /** Records the replay could not use (wrong size for this volume, unknown type). */
@@ -107,6 +111,13 @@ export function replayJournal(all: JournalRecord[], t: ReplayTarget): ReplaySumm
         t.proposals.add(res);
         t.touched.add(res.k);
         s.proposalSlices++;
+      }
+    } else if (type === 'labels-in') {
+      const slices = applyLabelsIn(r, t.labels, t.sliceSize);
+      if (!slices) s.skipped++;
+      else {
+        s.labelsIn = (s.labelsIn ?? 0) + 1;
+        for (const k of slices) t.touched.add(k);
       }
     } else if (type !== 'proposal') s.skipped++;
   }

@@ -16,8 +16,9 @@ import { EditHistory } from './edits.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
 import { interpolateView, interpolationNotice } from './interpolate.ts';
 import { JournalQueue } from './journal-queue.ts';
+import { type JournalBase, journalLabelsIn, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
 import { ProposalStore } from './proposals.ts';
-import { proposalRecord, replayJournal, resetRecord } from './replay.ts';
+import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
 import { nextRunState } from './run-state.ts';
 import { watchStrokes } from './strokes.ts';
 import { EDIT_TOOLS, type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
@@ -154,10 +155,17 @@ export class Session {
       this.history = new EditHistory(labels, nx * ny, this.journal);
       if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
       const r = await this.replay(info.id);
+      const notice = await this.startFromLabels(info);
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
-      this.set({ loading: false, exportResult: undefined, caseWarning: undefined, ...r });
+      this.set({
+        loading: false,
+        exportResult: undefined,
+        caseWarning: undefined,
+        ...r,
+        ...(notice ? { notice } : {}),
+      });
     } catch (e) {
       this.fail(e);
     }
@@ -170,6 +178,8 @@ export class Session {
   private async replay(caseId: string): Promise<Pick<UiState, 'restored' | 'journalNotice'>> {
     const { records, notice } = await this.api.readJournal(caseId);
     const journalNotice = notice?.message;
+    const live = liveRecords(records);
+    this.journalHeld = { records: live.length, labelsIn: journalLabelsIn(live) };
     if (!records.length || !this.labels || !this.history || !this.proposals)
       return { restored: undefined, journalNotice };
     const touched = new Set<number>();
@@ -185,6 +195,14 @@ export class Session {
     return { restored: summary.records > 0 ? summary : undefined, journalNotice };
   }
 
+  /** What the case's journal held at open (labels read in only start a case without work). */
+  private journalHeld: JournalBase = { records: 0 };
+
+  private startFromLabels(info: CaseInfo, force = false): Promise<string | undefined> {
+    if (!this.labels) return Promise.resolve(undefined);
+    return startFromLabels(this.api, info, this.labels, this.journalHeld, this.journal, force);
+  }
+
   /** "Start over": forgets the restored work (a reset record, so a later replay skips it too). */
   async discardRestored(): Promise<void> {
     if (this.editingPaused() || !this.caseInfo || !this.labels || !this.image) return;
@@ -194,8 +212,12 @@ export class Session {
     this.proposals = new ProposalStore(this.labels, nx * ny);
     this.history = new EditHistory(this.labels, nx * ny, this.journal);
     this.pending = undefined;
+    // A case that started from a label file starts over from its labels, not from nothing.
+    const notice = this.caseInfo.labelsIn
+      ? await this.startFromLabels(this.caseInfo, true).catch((e) => errorMessage(e))
+      : restartFromJournalLabels(this.journalHeld, this.labels, nx * ny, this.journal);
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
-    this.set({ restored: undefined });
+    this.set({ restored: undefined, ...(notice ? { notice } : {}) });
   }
 
   /** Shows (or, undefined, clears) a warning about the open case over the viewer. */

@@ -24,10 +24,14 @@ import type { QuorumService } from './service.ts';
 /** A client's open options, only the known ones (an older client sends none). */
 function openOptions(o: unknown): OpenCaseOptions {
   const register = (o as OpenCaseOptions | undefined)?.register;
-  if (register === undefined) return {};
+  const labels = (o as OpenCaseOptions | undefined)?.labels;
+  if (labels !== undefined && (typeof labels !== 'string' || !labels))
+    throw new QuorumError('bad-argument', 'labels must be the path of a label file');
+  const withLabels = labels ? { labels } : {};
+  if (register === undefined) return withLabels;
   if (!(REGISTRATIONS as readonly unknown[]).includes(register))
     throw new QuorumError('bad-argument', `register must be one of ${REGISTRATIONS.join(', ')}`);
-  return { register };
+  return { register, ...withLabels };
 }
 
 export function quorumHandlers(

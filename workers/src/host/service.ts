@@ -30,6 +30,7 @@ import { QuorumError } from '../../../core/src/errors.ts';
 import { safeFileName } from '../../../core/src/file-name.ts';
 import { DEVICES } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
+import { applyLabelsFile } from '../../../core/src/node/labels-file.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
@@ -38,7 +39,7 @@ import { ProposalMaps } from '../exports/proposal-maps.ts';
 import type { EngineStats } from '../protocol.ts';
 import { removeCaseFile } from './case-files.ts';
 import { CaseJournals } from './case-journals.ts';
-import { describeCase, loadCase } from './cases.ts';
+import { describeCase, loadCase, referenceVolume } from './cases.ts';
 import { type Connection, newConnection } from './connections.ts';
 import { DatasetRegistry } from './datasets.ts';
 import { writeExports } from './exports.ts';
@@ -171,8 +172,12 @@ export class QuorumService implements QuorumApi {
       register: rigid ? 'rigid' : 'none',
       registrar: rigid ? engineRegistrar(() => this.modelEngine(), name) : undefined,
     });
+    const labelsIn = options?.labels
+      ? await applyLabelsFile(data, resolve(options.labels), referenceVolume(data, this.channels))
+      : undefined;
     const id = randomUUID();
     const info = describeCase(id, data, this.channels);
+    if (labelsIn) info.labelsIn = labelsIn;
     this.cases.set(id, { info, data, input, proposed: new Set(), conn, uploadDir });
     conn.cases.add(id);
     // An upload folder goes with its case: nothing to reopen later.

@@ -20,6 +20,7 @@ import {
   type ProposeCaseRun,
   proposeCaseToDir,
 } from '../propose-case.ts';
+import { caseLabelFile, labelsFolder, scoreAgainstLabel } from './dataset-labels.ts';
 import { type ScheduledCaseOptions, scheduledRunner } from './prelabel-run.ts';
 import { projectDirFor } from './project-dir.ts';
 
@@ -39,7 +40,7 @@ export { projectDirFor };
 export const PROJECT_VERSION = 1;
 
 /** What project.json keeps per case: the worklist row less what is found again at open. */
-interface StoredCase extends Omit<WorklistCase, 'path' | 'proposalDir'> {
+interface StoredCase extends Omit<WorklistCase, 'path' | 'proposalDir' | 'labelPath'> {
   /** ISO time the running review period began (status in-review). */
   reviewStartedAt?: string;
 }
@@ -78,7 +79,7 @@ export class DatasetWorklist {
   readonly projectDir: string;
   readonly projectFile: string;
   readonly proposalsDir: string;
-  private cases = new Map<string, StoredCase & { path: string }>();
+  private cases = new Map<string, StoredCase & { path: string; labelPath?: string }>();
   private queueState: PrelabelState = 'idle';
   private params: PrelabelParams = {};
   private current?: { name: string; run?: ProposeCaseRun };
@@ -121,14 +122,17 @@ export class DatasetWorklist {
       }
     }
     const byName = new Map(stored?.cases.map((c) => [c.name, c]));
-    for (const { name, path } of listDatasetCases(root)) {
+    // A labels/ folder beside the cases holds their existing labels: not a case itself.
+    const labelsDir = labelsFolder(root);
+    for (const { name, path } of listDatasetCases(root, labelsDir ? [labelsDir] : [])) {
       const s: StoredCase = byName.get(name) ?? { name, status: 'new', secondsSpent: 0 };
       if (s.reviewStartedAt && stored) {
         // The app stopped mid-review: count the period up to the last save, not the downtime.
         s.secondsSpent += Math.max(0, (Date.parse(stored.savedAt) - Date.parse(s.reviewStartedAt)) / 1000);
         s.reviewStartedAt = new Date().toISOString();
       }
-      w.cases.set(name, { ...s, path });
+      const labelPath = caseLabelFile(labelsDir, name, path);
+      w.cases.set(name, { ...s, path, ...(labelPath ? { labelPath } : {}) });
       w.adoptProposal(name);
     }
     if (stored) {
@@ -160,7 +164,7 @@ export class DatasetWorklist {
       folder: this.folder,
       savedAt: new Date().toISOString(),
       queue: { state: this.queueState, params: this.params },
-      cases: [...this.cases.values()].map(({ path: _p, ...c }) => c),
+      cases: [...this.cases.values()].map(({ path: _p, labelPath: _l, ...c }) => c),
     };
     writeFileAtomic(this.projectFile, `${JSON.stringify(file, null, 1)}\n`);
   }
@@ -185,7 +189,7 @@ export class DatasetWorklist {
     if (this.queueState === 'running') this.queueState = 'paused';
   }
 
-  private view(c: StoredCase & { path: string }): WorklistCase {
+  private view(c: StoredCase & { path: string; labelPath?: string }): WorklistCase {
     const running = c.reviewStartedAt ? (Date.now() - Date.parse(c.reviewStartedAt)) / 1000 : 0;
     const proposalDir = join(this.proposalsDir, c.name);
     return {
@@ -199,7 +203,27 @@ export class DatasetWorklist {
       secondsSpent: Math.round((c.secondsSpent + running) * 10) / 10,
       proposalDir: c.uncertaintyMl !== undefined ? proposalDir : undefined,
       error: c.error,
+      ...(c.labelPath
+        ? { labelPath: c.labelPath, labelDisagreement: c.labelDisagreement, labelDice: c.labelDice }
+        : {}),
     };
+  }
+
+  /**
+   * A proposed case with an existing label: how much they disagree (dataset-labels.ts). A label
+   * that cannot be read is said in the worklist's warnings; opening the case says it again.
+   */
+  private async scoreLabel(c: StoredCase & { path: string; labelPath?: string }): Promise<void> {
+    if (!c.labelPath) return;
+    try {
+      const d = await scoreAgainstLabel(c.path, c.labelPath, join(this.proposalsDir, c.name));
+      c.labelDisagreement = Math.round(d.score * 10000) / 10000;
+      c.labelDice = Math.round(d.dice * 10000) / 10000;
+    } catch (e) {
+      this.warnings.push(
+        `${c.name}: its label could not be compared with the proposal (${(e as Error).message})`,
+      );
+    }
   }
 
   /**
@@ -363,6 +387,13 @@ export class DatasetWorklist {
     while (this.queueState === 'running') {
       const c = this.pendingCases()[0];
       if (!c) {
+        // Proposals adopted from disk (a CLI run) are compared with their labels here.
+        for (const x of this.cases.values())
+          if (x.labelPath && x.labelDisagreement === undefined && x.uncertaintyMl !== undefined) {
+            if (this.queueState !== 'running') break;
+            await this.scoreLabel(x);
+          }
+        if (this.queueState !== 'running') break;
         this.queueState = 'idle';
         this.saveOrStop();
         break;
@@ -400,6 +431,7 @@ export class DatasetWorklist {
           // The user may have opened it meanwhile: keep a status they set.
           if (c.status === 'new') c.status = 'proposed';
         }
+        await this.scoreLabel(c);
         const saved = this.saveOrStop();
         this.emit({ type: 'case-done', datasetId: this.id, case: this.view(c) });
         if (!saved) break;

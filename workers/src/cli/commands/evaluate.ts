@@ -1,15 +1,19 @@
 import { QuorumError } from '../../../../core/src/errors.ts';
 import { sameGrid } from '../../../../core/src/geometry.ts';
 import { dice, hd95, volumeMl } from '../../../../core/src/metrics.ts';
+import { readLabelsFile } from '../../../../core/src/node/labels-file.ts';
 import { loadVolume } from '../../../../core/src/node/load.ts';
+import type { Volume } from '../../../../core/src/volume.ts';
 import { type CommandSpec, numFlag, parseCommand } from '../args.ts';
 
 export const summary =
   'compare a predicted mask with a reference label: Dice, HD95 (mm), volumes, per slice (JSON)';
 
 const SPEC: CommandSpec = {
-  usage: `usage: quorum evaluate --pred mask.nii.gz --truth label.nii.gz [--truth-threshold 0] [--pred-threshold 0]
-  Voxels above a threshold count as lesion (labels 1-4 are all lesion with the default 0).`,
+  usage: `usage: quorum evaluate --pred mask.nii.gz --truth label.nii.gz|seg.dcm [--truth-threshold 0] [--pred-threshold 0]
+  Voxels above a threshold count as lesion (labels 1-4 are all lesion with the default 0). A truth on
+  another grid is resampled onto the prediction's (nearest neighbour, world coordinates); a DICOM SEG
+  truth is placed by its frames' positions (as a case opened with labels, core/src/labels.ts).`,
   options: {
     pred: { type: 'string' },
     truth: { type: 'string' },
@@ -31,14 +35,16 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const pred = await loadVolume(flags.pred);
-  const truth = await loadVolume(flags.truth);
-  if (!sameGrid(pred, truth)) {
+  let truth: Pick<Volume, 'data'> = await loadVolume(flags.truth).catch(() => ({ data: new Uint8Array(0) }));
+  // Another grid or a DICOM SEG: read as labels onto the prediction's grid (refusals name the file).
+  if (truth.data.length === 0 || !sameGrid(pred, truth as Volume))
+    truth = { data: (await readLabelsFile(flags.truth, pred)).labels };
+  if (truth.data.length !== pred.data.length)
     throw new QuorumError(
       'inconsistent-series',
-      `prediction ${pred.dims.join('x')} and truth ${truth.dims.join('x')} are not on the same grid`,
-      flags.pred,
+      'the truth could not be placed on the prediction grid',
+      flags.truth,
     );
-  }
   const tt = numFlag(flags, 'truth-threshold') ?? 0;
   const pt = numFlag(flags, 'pred-threshold') ?? 0;
   const n = pred.data.length;

@@ -4,6 +4,7 @@ import { QuorumError } from '../../../../core/src/errors.ts';
 import { assertCanWrite, removeOwnFile, writeOutputFile } from '../../../../core/src/node/atomic.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
 import { EngineClient } from '../../client.ts';
+import { labelsFolder } from '../../host/dataset-labels.ts';
 import {
   type CaseReport,
   checkProposalOutputs,
@@ -114,7 +115,9 @@ export async function run(argv: string[]): Promise<number> {
   const { device, register, modelDir } = engineFlags(flags);
   let all: { name: string; path: string }[];
   try {
-    all = listDatasetCases(folder, [outRoot]);
+    // A labels/ folder of existing labels (dataset mode, workers/src/host/dataset-labels.ts) is no case.
+    const labelsDir = labelsFolder(resolve(folder));
+    all = listDatasetCases(folder, [outRoot, ...(labelsDir ? [labelsDir] : [])]);
   } catch (e) {
     throw new QuorumError('not-found', `cannot list the dataset folder (${(e as Error).message})`, folder);
   }

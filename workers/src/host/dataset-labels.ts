@@ -1,0 +1,82 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { QuorumError } from '../../../core/src/errors.ts';
+import { type LabelDisagreement, labelDisagreement } from '../../../core/src/label-disagreement.ts';
+import { openCase } from '../../../core/src/node/case.ts';
+import { readLabelsFile } from '../../../core/src/node/labels-file.ts';
+import { loadVolume } from '../../../core/src/node/load.ts';
+import { referenceVolume } from './cases.ts';
+
+/**
+ * Existing labels of a dataset (dataset mode): a `labels/` folder beside the case folders holding
+ * `<case>.nii(.gz)` (or `<case>_seg.nii(.gz)`, or a DICOM SEG `<case>.dcm`) per case, or a
+ * `<anything>_seg.nii(.gz)` file among a case's own images.
+ */
+const IN_LABELS_FOLDER = (name: string) => [
+  `${name}.nii.gz`,
+  `${name}.nii`,
+  `${name}_seg.nii.gz`,
+  `${name}_seg.nii`,
+  `${name}.dcm`,
+];
+const SEG_BESIDE = /_seg\.nii(\.gz)?$/i;
+
+const isDir = (p: string) => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The dataset's `labels/` folder, when it is one: it exists and names at least one other
+ * subfolder's label (so a case that happens to be called "labels" stays a case).
+ */
+export function labelsFolder(root: string): string | undefined {
+  const dir = join(root, 'labels');
+  if (!isDir(dir)) return undefined;
+  const cases = readdirSync(root).filter((n) => n !== 'labels' && !n.startsWith('.') && isDir(join(root, n)));
+  return cases.some((n) => IN_LABELS_FOLDER(n).some((f) => existsSync(join(dir, f)))) ? dir : undefined;
+}
+
+/** The existing label of one case, if the dataset has one. */
+export function caseLabelFile(
+  labelsDir: string | undefined,
+  name: string,
+  casePath: string,
+): string | undefined {
+  if (labelsDir)
+    for (const f of IN_LABELS_FOLDER(name)) {
+      const p = join(labelsDir, f);
+      if (existsSync(p)) return p;
+    }
+  if (!isDir(casePath)) return undefined;
+  const beside = readdirSync(casePath)
+    .filter((f) => SEG_BESIDE.test(f))
+    .sort();
+  return beside.length ? join(casePath, beside[0]) : undefined;
+}
+
+/**
+ * The proposal in `proposalDir` (mask.nii.gz, uncertainty.nii.gz, on the case grid) against the
+ * case's label read onto the same grid: core/src/label-disagreement.ts.
+ */
+export async function scoreAgainstLabel(
+  casePath: string,
+  labelPath: string,
+  proposalDir: string,
+): Promise<LabelDisagreement> {
+  const kase = await openCase(casePath);
+  const ref = referenceVolume(kase);
+  const { labels } = await readLabelsFile(labelPath, ref);
+  const mask = await loadVolume(join(proposalDir, 'mask.nii.gz'));
+  const std = await loadVolume(join(proposalDir, 'uncertainty.nii.gz'));
+  if (mask.data.length !== labels.length || std.data.length !== labels.length)
+    throw new QuorumError(
+      'inconsistent-series',
+      `the proposal (${mask.dims.join('x')}) is not on the case grid (${ref.dims.join('x')})`,
+      proposalDir,
+    );
+  return labelDisagreement(mask.data, std.data, labels);
+}
