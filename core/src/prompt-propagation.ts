@@ -10,8 +10,14 @@ import { type ModelClick, overlappingRegions, region2d, regionCentre } from './p
  *             the lesion proposed on the slice before, while the proposal there still overlaps
  *             that lesion (a slice whose proposal no longer does keeps its earlier clicks)
  *   negative  the 3D connected component of the current (unprompted) proposal that holds the
- *             click: a negative click at the centre of its part on every slice it spans
+ *             click: a negative click at the centre of its part on every slice it spans, up to a
+ *             slice where the component grows into a region MERGE_RATIO times larger (a false
+ *             positive touching the real lesion: the lesion keeps its proposal)
  */
+
+const MERGE_RATIO = 2;
+const MERGE_SLACK_PX = 20;
+const count = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
 
 /** Model-grid mask (0/1, [H * W]) of model slice `slice` proposed with `clicks` (the mean of the members > 0.5). */
 export type ProposeSlice = (slice: number, clicks: ModelClick[]) => Promise<Uint8Array>;
@@ -57,7 +63,9 @@ export async function propagateClicks(
       let prev = first;
       for (let s = c.slice + dir; allowed.has(s) && Math.abs(s - c.slice) <= maxSpan; s += dir) {
         const part = overlappingRegions(await current(s), prev, H, W);
-        if (!part.some((v) => v)) break;
+        // a false positive that runs into a much larger region (the real lesion next to it, in
+        // the plane above) is not followed into it
+        if (!part.some((v) => v) || count(part) > MERGE_RATIO * count(prev) + MERGE_SLACK_PX) break;
         add(centreClick(s, part, false));
         prev = part;
       }

@@ -198,6 +198,29 @@ describe('propagateClicks (synthetic volume)', () => {
     expect(out.get(13)?.every((c) => !c.positive)).toBe(true);
   });
 
+  it('a negative click is not followed into a much larger region it touches (the real lesion)', async () => {
+    // a small false positive on slice 8 touching the lesion's slice 7 from above: 3x3 inside 5x5
+    const fp = (s: number) => {
+      if (s !== 8) return lesion(s);
+      const m = new Uint8Array(H * W);
+      for (let y = 7; y <= 9; y++) for (let x = 7; x <= 9; x++) m[y * W + x] = 1;
+      return m;
+    };
+    const out = await propagateClicks(
+      [{ slice: 8, row: 8, col: 8, positive: false }],
+      { H, W, slices },
+      async () => new Uint8Array(H * W),
+      async (s) =>
+        s === 7
+          ? (() => {
+              const m = lesion(5);
+              return m;
+            })()
+          : fp(s),
+    );
+    expect([...out.keys()]).toEqual([8]);
+  });
+
   it('protected slices are neither proposed nor clicked', async () => {
     const out = await propagateClicks(
       [{ slice: 5, row: 8, col: 8, positive: true }],
