@@ -16,7 +16,6 @@ centre of a lesion as such: the engine propagates a click to neighbouring slices
 Resumable like train.py (runs/<run>/last.pt, log.jsonl, checkpoint every 100 iterations).
 """
 import argparse
-import copy
 import json
 import math
 import os
@@ -90,6 +89,41 @@ def widen_input(state, image_channels, extra):
     return state
 
 
+class PromptUNet(torch.nn.Module):
+    """The v2 UNet plus a zero-initialised conv of the click maps added to its input conv's output.
+
+    The sum is exactly one conv of the widened input (convolution is linear), which is what is
+    saved and exported (merged_state); kept apart in training so that the new weights get their
+    own, larger learning rate without the image weights getting it too."""
+
+    def __init__(self, arch):
+        super().__init__()
+        self.unet = UNet(**dict(arch, image_channels=arch['image_channels'] - len(PROMPT_CHANNELS)))
+        self.prompt_inp = torch.nn.Conv2d(len(PROMPT_CHANNELS), self.unet.inp.out_channels, 3, padding=1, bias=False)
+        torch.nn.init.zeros_(self.prompt_inp.weight)
+        self.n_img = arch['image_channels'] - len(PROMPT_CHANNELS)
+        self._clicks = None
+        self.unet.inp.register_forward_hook(lambda m, i, out: out + self.prompt_inp(self._clicks))
+
+    def forward(self, image, x_t, t):
+        self._clicks = image[:, self.n_img:]
+        return self.unet(image[:, :self.n_img], x_t, t)
+
+    def merged_state(self):
+        """State dict of UNet(image_channels = n_img + 2): prompt weights between image and x_t weights."""
+        sd = {k[len('unet.'):]: v.detach().clone() for k, v in self.state_dict().items() if k.startswith('unet.')}
+        w = sd['inp.weight']
+        sd['inp.weight'] = torch.cat([w[:, :self.n_img], self.prompt_inp.weight.detach(), w[:, self.n_img:]], 1)
+        return sd
+
+    def load_merged(self, sd):
+        sd = dict(sd)
+        w = sd.pop('inp.weight')
+        n, p = self.n_img, len(PROMPT_CHANNELS)
+        self.unet.load_state_dict({**sd, 'inp.weight': torch.cat([w[:, :n], w[:, n + p:]], 1)})
+        self.prompt_inp.weight.data.copy_(w[:, n:n + p])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--run', required=True)
@@ -101,6 +135,7 @@ def main():
     ap.add_argument('--tumour-fraction', type=float, default=0.7)
     ap.add_argument('--p-empty', type=float, default=0.4, help='share of samples without clicks')
     ap.add_argument('--max-clicks', type=int, default=5)
+    ap.add_argument('--prompt-lr-scale', type=float, default=5.0, help='learning rate of the new click weights, x --lr')
     ap.add_argument('--seed', type=int, default=12)
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
     args = ap.parse_args()
@@ -117,16 +152,18 @@ def main():
 
     n_img = ARCH['image_channels']
     arch = dict(ARCH, image_channels=n_img + len(PROMPT_CHANNELS))
-    model = UNet(**arch)
-    ema = copy.deepcopy(model).eval()
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    model = PromptUNet(arch)
+    ema = PromptUNet(arch).eval()  # not deepcopy: the input hook must see its own module
+    opt = torch.optim.AdamW([{'params': model.unet.parameters(), 'scale': 1.0},
+                             {'params': model.prompt_inp.parameters(), 'scale': args.prompt_lr_scale}],
+                            lr=args.lr, weight_decay=1e-4)
     schedule = Schedule(linear_betas(1000))
     start, t_start = 0, time.time()
     last = os.path.join(run, 'last.pt')
     if os.path.exists(last):
         ck = torch.load(last)
-        model.load_state_dict(ck['model'])
-        ema.load_state_dict(ck['ema'])
+        model.load_merged(ck['model'])
+        ema.load_merged(ck['ema'])
         opt.load_state_dict(ck['opt'])
         start = ck['iter']
         print(f'resumed at {start}', flush=True)
@@ -135,9 +172,11 @@ def main():
         fl = lambda sd: {k: v.float() for k, v in sd.items()}  # noqa: E731
         # both from the shipped (EMA) weights: with empty click maps this is exactly the shipped model
         shipped = widen_input(fl(ck['ema']), n_img, len(PROMPT_CHANNELS))
-        model.load_state_dict(shipped)
-        ema.load_state_dict(shipped)
+        model.load_merged(shipped)
+        ema.load_merged(shipped)
         print(f"initialised from {args.init} (iteration {ck['iter']}), zero prompt weights", flush=True)
+    for p in ema.parameters():
+        p.requires_grad_(False)
     g = torch.Generator().manual_seed(args.seed + start)
     rng = np.random.default_rng(args.seed + start)
     log = open(os.path.join(run, 'log.jsonl'), 'a')
@@ -148,7 +187,7 @@ def main():
     for it in range(start, args.iters):
         lr = args.lr * min(1.0, (it + 1) / 50) * (0.5 * (1 + math.cos(math.pi * it / args.iters)) * 0.9 + 0.1)
         for group in opt.param_groups:
-            group['lr'] = lr
+            group['lr'] = lr * group['scale']
         n_t = int(b * args.tumour_fraction)
         idx = torch.cat([tumour[torch.randint(len(tumour), (n_t,), generator=g)],
                          torch.randint(len(img), (b - n_t,), generator=g)])
@@ -196,7 +235,8 @@ def main():
             log.flush()
             print(rec, flush=True)
         if (it + 1) % 100 == 0 or it == args.iters - 1:
-            ck = dict(model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), iter=it + 1, meta=meta)
+            # saved as the plain UNet export.py reads (the click weights merged into its input conv)
+            ck = dict(model=model.merged_state(), ema=ema.merged_state(), opt=opt.state_dict(), iter=it + 1, meta=meta)
             torch.save(ck, last + '.tmp')
             os.replace(last + '.tmp', last)
 

@@ -210,13 +210,8 @@ describe('propagateClicks (synthetic volume)', () => {
       [{ slice: 8, row: 8, col: 8, positive: false }],
       { H, W, slices },
       async () => new Uint8Array(H * W),
-      async (s) =>
-        s === 7
-          ? (() => {
-              const m = lesion(5);
-              return m;
-            })()
-          : fp(s),
+      // slice 7 below it: the 9x9 middle of the lesion
+      async (s) => (s === 7 ? lesion(5) : fp(s)),
     );
     expect([...out.keys()]).toEqual([8]);
   });
