@@ -6,6 +6,9 @@ import type { ProposeRequest } from '../protocol.ts';
 import type { BatchSampler } from './sample-batch.ts';
 import type { LoadedModel } from './session.ts';
 
+/** Slices each side of a negative click whose current proposal is sampled up front, together. */
+const PREFETCH_SLICES = 3;
+
 /** Cancelling a prompt run's planning unwinds through propagateClicks as this. */
 class Cancelled extends Error {}
 
@@ -53,10 +56,21 @@ export function promptPlan(model: LoadedModel, frame: ModelFrame, req: ProposeRe
         }
         return out;
       };
+      const allowed = slices.filter((k) => !protect.has(k));
+      // the current proposal around each negative click, in one batch (the ONNX call is cheaper
+      // per image in batches): propagation then reads it slice by slice from the sampler's memory
+      const near = new Set<number>();
+      for (const c of clicks)
+        if (!c.positive) for (const k of allowed) if (Math.abs(k - c.slice) <= PREFETCH_SLICES) near.add(k);
+      if (near.size) {
+        const batch = [...near].sort((a, b) => a - b);
+        const current = await sampler.sample(batch, batch.map(() => []));
+        if (current === 'cancelled') return current;
+      }
       try {
         return await propagateClicks(
           clicks,
-          { H, W, slices: slices.filter((k) => !protect.has(k)) },
+          { H, W, slices: allowed },
           mask,
           (k) => mask(k, []),
         );
