@@ -64,16 +64,14 @@ export function promptPlan(model: LoadedModel, frame: ModelFrame, req: ProposeRe
         if (!c.positive) for (const k of allowed) if (Math.abs(k - c.slice) <= PREFETCH_SLICES) near.add(k);
       if (near.size) {
         const batch = [...near].sort((a, b) => a - b);
-        const current = await sampler.sample(batch, batch.map(() => []));
+        const current = await sampler.sample(
+          batch,
+          batch.map(() => []),
+        );
         if (current === 'cancelled') return current;
       }
       try {
-        return await propagateClicks(
-          clicks,
-          { H, W, slices: allowed },
-          mask,
-          (k) => mask(k, []),
-        );
+        return await propagateClicks(clicks, { H, W, slices: allowed }, mask, (k) => mask(k, []));
       } catch (e) {
         if (e instanceof Cancelled) return 'cancelled';
         throw e;
