@@ -7,6 +7,7 @@ import type {
   WorklistStatus,
 } from './api-dataset.ts';
 import type { Device, ExportFormat, Registration, SamplerName, SequenceKind } from './lists.ts';
+import type { Prompts } from './prompts.ts';
 import type { DisconnectedEvent } from './rpc/channel.ts';
 import type { WireError } from './rpc/errors.ts';
 import type { SamplingSettings } from './sampling.ts';
@@ -182,6 +183,13 @@ export interface ProposeParams {
   includeMembers?: boolean;
   /** Skip slices without brain voxels (default true). */
   skipEmpty?: boolean;
+  /**
+   * Refine (issue 12, a prompt model only): clicks on the case's voxel grid. The run then proposes
+   * only the slices the clicks touch within `slices` (each click's slice and those of the lesion
+   * it lands in, core/src/prompt-propagation.ts) and never those in `prompts.protect`; 'started'
+   * lists the whole range, 'done' the slices proposed.
+   */
+  prompts?: Prompts;
 }
 
 /**

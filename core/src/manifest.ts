@@ -36,6 +36,12 @@ export interface ModelManifest {
    * is below `lowBelow` is flagged low-confidence (default 0.8 when absent), chosen on validation data.
    */
   caseConfidence?: { kind: 'member-agreement-dice'; lowBelow: number };
+  /**
+   * A prompt model (issue 12): `image` has these channels after the sequences, click maps drawn
+   * as Gaussian blobs of `sigmaPx` model pixels, peak 1 (core/src/prompts.ts clickMaps); all zero
+   * is the unprompted proposal. Absent: the model takes no prompts and requests with them are refused.
+   */
+  prompts?: { channels: ['positive-clicks', 'negative-clicks']; sigmaPx: number };
   training: { data: string; subjects: string[]; heldOut: string[]; licence: string; notes?: string };
   metrics?: Record<string, unknown>;
   provenance?: Record<string, unknown>;

@@ -35,6 +35,12 @@ export interface ModelFrame {
    * axes, the lower one fastest (i fastest for an axial frame), as a volume stores it.
    */
   toNative(map: Float32Array, k: number, out?: Float32Array): Float32Array;
+  /**
+   * Where a native voxel (continuous i, j, k) lies on the model grid: its model slice and the
+   * fractional row and column of the pixel that reads it (prompts land where the image pixel is).
+   * Absent in frames that cannot place prompts (v1).
+   */
+  modelPoint?(ijk: Vec3): { slice: number; row: number; col: number };
 }
 
 export interface Preprocessor<S extends PreprocessSpec = PreprocessSpec> {

@@ -310,6 +310,15 @@ export class HeadRobustFrame implements ModelFrame {
     return result;
   }
 
+  /** The inverse of axisWeights' o -> centre + sign (o - (n-1)/2) step, on each in-plane axis. */
+  modelPoint(ijk: Vec3): { slice: number; row: number; col: number } {
+    const [H, W] = this.inputSize;
+    const { sliceAxis, colAxis, colSign, rowAxis, rowSign } = this.axes;
+    const at = (n: number, a: number, sign: number) =>
+      (n - 1) / 2 + (sign * (ijk[a] - this.centre[a]) * this.spacing[a]) / this.spec.spacingMm;
+    return { slice: Math.round(ijk[sliceAxis]), row: at(H, rowAxis, rowSign), col: at(W, colAxis, colSign) };
+  }
+
   /** Model map [H * W] -> native plane of slice k (bilinear, 0 outside the model's field of view). */
   toNative(map: Float32Array, _k: number, out?: Float32Array): Float32Array {
     // every slice shares one in-plane grid, so k does not matter here

@@ -18,6 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from data import CHANNELS, CLIP, HELD_OUT, INPUT_SIZE, TRAIN_SUBJECTS, axial_slices, load_subject  # noqa: E402
 from manifest_v2 import fine_tune_note, held_out_slices_v2, manifest_v2, provenance  # noqa: E402
+from train_prompts import click_maps  # noqa: E402
 from unet import UNet  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -64,7 +65,8 @@ def main():
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     ck = torch.load(os.path.join(run, 'last.pt'), map_location='cpu')
     meta = ck['meta']
-    version = meta.get('data', 'v1')
+    # prompt models (train_prompts.py) are v2 models with click channels
+    version = meta.get('data', 'v2' if 'prompts' in meta else 'v1')
     NAME = args.name or NAMES[version]
     model = UNet(**{**meta['arch'], 'mults': tuple(meta['arch']['mults'])})
     model.load_state_dict(ck['ema'])
@@ -74,7 +76,7 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     onnx_path = os.path.join(out_dir, 'model.onnx')
     H, W = INPUT_SIZE
-    dummy = (torch.zeros(2, len(CHANNELS), H, W), torch.zeros(2, 1, H, W), torch.zeros(2))
+    dummy = (torch.zeros(2, meta['arch'].get('image_channels', len(CHANNELS)), H, W), torch.zeros(2, 1, H, W), torch.zeros(2))
     torch.onnx.export(model, dummy, onnx_path + '.tmp', input_names=['image', 'x_t', 't'], output_names=['pred'],
                       dynamic_axes={'image': {0: 'B'}, 'x_t': {0: 'B'}, 't': {0: 'B'}, 'pred': {0: 'B'}},
                       opset_version=17, do_constant_folding=True)
@@ -100,6 +102,11 @@ def main():
     sel = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()[::10][:4]
     g = torch.Generator().manual_seed(1)
     x_img = img[sel]
+    if 'prompts' in meta:
+        # a positive and a negative click on each slice (the zero maps of no clicks are checked by make_fixtures)
+        maps = [click_maps([(50 + 5 * i, 60, True), (70, 40 + 5 * i, False)], H, W, meta['prompts']['sigma'])
+                for i in range(len(sel))]
+        x_img = torch.cat([x_img, torch.from_numpy(np.stack(maps))], 1)
     x_t = torch.randn(len(sel), 1, H, W, generator=g)
     t = torch.tensor([999.0, 600.0, 250.0, 10.0])[: len(sel)]
     with torch.no_grad():

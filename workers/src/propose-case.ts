@@ -27,7 +27,7 @@ import type {
 /** The sampling settings of an engine request (the rest of it is built from the case). */
 export type ProposeSettings = Pick<
   ProposeRequest,
-  'slices' | 'members' | 'steps' | 'sampler' | 'eta' | 'seed'
+  'slices' | 'members' | 'steps' | 'sampler' | 'eta' | 'seed' | 'prompts'
 > & {
   /** Outputs besides report.json (workers/src/exports/; always PROPOSAL_BASE_FORMATS). */
   exports?: ExportFormat[];
@@ -159,6 +159,7 @@ export function proposeCaseToDir(
       sampler: settings.sampler,
       eta: settings.eta,
       seed: settings.seed ?? 0,
+      ...(settings.prompts ? { prompts: settings.prompts } : {}),
       keepMembers: formats.some((f) => EXPORT_WRITERS.get(f).keepMembers),
     },
     (e) => {

@@ -1,6 +1,7 @@
 import type { SliceResult } from '../../core/src/api.ts';
 import type { SamplerName } from '../../core/src/lists.ts';
 import type { AgreementSums } from '../../core/src/metrics.ts';
+import type { Prompts } from '../../core/src/prompts.ts';
 import type { DisconnectedEvent } from '../../core/src/rpc/channel.ts';
 import type { Mat3, SequenceName, Vec3 } from '../../core/src/volume.ts';
 
@@ -63,6 +64,10 @@ export interface ProposeRequest {
   seed?: number;
   /** Also return each member's binary mask per slice. */
   keepMembers?: boolean;
+  /** Clicks that guide the proposal (a prompt model only; core/src/prompts.ts). */
+  prompts?: Prompts;
+  /** With prompts: propose only the slices they touch (the viewer's Refine), not the whole range. */
+  onlyTouched?: boolean;
 }
 
 /** The API's slice result (one type), plus what the host and CLI sum over a case. */
@@ -89,6 +94,8 @@ export interface ProposeSummary {
   confidence: number;
   /** The model's low-confidence threshold (manifest caseConfidence.lowBelow, else 0.8). */
   confidenceLowBelow: number;
+  /** With prompts: the slices whose proposal the clicks conditioned (own slice and propagated). */
+  touched?: number[];
 }
 
 export type { SliceResult };

@@ -1,6 +1,3 @@
-import * as ort from 'onnxruntime-node';
-import { createSampler } from '../../../core/src/diffusion/samplers.ts';
-import { Schedule } from '../../../core/src/diffusion/schedule.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import {
   type AgreementSums,
@@ -9,11 +6,13 @@ import {
   sliceAgreement,
 } from '../../../core/src/metrics.ts';
 import { type ModelFrame, modelFrame } from '../../../core/src/model-frame.ts';
-import { Rng } from '../../../core/src/rng.ts';
+import type { ModelClick } from '../../../core/src/prompts.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { ChannelVolume, EngineSliceResult, ProposeRequest, ProposeSummary } from '../protocol.ts';
 import { planeResult, VolumeAssembly } from './assemble.ts';
+import { promptPlan } from './prompt-run.ts';
+import { batchSampler } from './sample-batch.ts';
 import type { LoadedModel } from './session.ts';
 
 /** Forward passes per ONNX call: members x slices batched together (measured sweet spot on 2 cores). */
@@ -51,7 +50,7 @@ export async function propose(
   prepared?: PreparedCase,
 ): Promise<ProposeSummary | 'cancelled'> {
   const t0 = performance.now();
-  const { manifest, session } = model;
+  const { manifest } = model;
   const { members, sampler: samplerName, steps, eta } = resolveSampling(manifest, req);
   const seed = req.seed ?? 0;
 
@@ -73,73 +72,36 @@ export async function propose(
   const assembly = frame.sliceAxis === 2 ? undefined : new VolumeAssembly(frame, members);
   const modelSlices = !assembly ? slices : slices.length ? frame.slices : [];
 
-  const schedule = Schedule.fromSpec(manifest.schedule);
-  const makeSampler = () => createSampler(samplerName, schedule, manifest.prediction, { eta, steps });
   const [H, W] = manifest.preprocess.inputSize;
-  const C = manifest.channels.length;
-  const HW = H * W;
-  const perBatch = Math.max(1, Math.floor(BATCH_IMAGES / members));
   const pixelArea = ref.spacing[0] * ref.spacing[1];
-  let modelSeconds = 0;
+  const promptRun = req.prompts ? promptPlan(model, frame, req) : undefined;
   let done = 0;
+  let total = modelSlices.length;
+  const onStep = (batch: number[], i: number, n: number) => {
+    const elapsed = (performance.now() - t0) / 1000;
+    const fraction = (done + (batch.length * (i + 1)) / n) / total;
+    hooks.progress(done, total, batch[0], i + 1, n, fraction > 0 ? (elapsed / fraction) * (1 - fraction) : 0);
+  };
+  const run = { samplerName, steps, eta, seed };
+  const sampler = batchSampler(model, frame, members, run, hooks, onStep, !!promptRun);
   const agreement: AgreementSums[] = [];
-  const total = modelSlices.length;
-
-  for (let s0 = 0; s0 < modelSlices.length; s0 += perBatch) {
-    const batch = modelSlices.slice(s0, s0 + perBatch);
-    const B = batch.length * members;
-    const image = new Float32Array(B * C * HW);
+  let clicksFor: (k: number) => ModelClick[] = () => [];
+  let runSlices = modelSlices;
+  if (promptRun) {
+    const planned = await promptRun.plan(sampler, slices);
+    if (planned === 'cancelled') return 'cancelled';
+    clicksFor = (k) => planned.get(k) ?? [];
+    // the viewer's Refine asks for the slices the prompts touch; the CLI for the whole case
+    if (req.onlyTouched) runSlices = modelSlices.filter((k) => planned.has(k));
+    total = runSlices.length;
+  }
+  const perBatch = Math.max(1, Math.floor(BATCH_IMAGES / members));
+  for (let s0 = 0; s0 < runSlices.length; s0 += perBatch) {
+    const batch = runSlices.slice(s0, s0 + perBatch);
+    const x = await sampler.sample(batch, batch.map(clicksFor));
+    if (x === 'cancelled') return 'cancelled';
     for (const [bi, k] of batch.entries()) {
-      const inp = frame.input(k);
-      for (let m = 0; m < members; m++) image.set(inp, (bi * members + m) * C * HW);
-    }
-    // One RNG per slice, seeded by (seed, k): a slice's members do not depend on the batching.
-    const rngs = batch.map((k) => new Rng((seed * 100003 + k * 7919 + 1) >>> 0));
-    const drawNoise = (out: Float32Array) => {
-      for (const [bi, rng] of rngs.entries())
-        rng.fillGaussian(out.subarray(bi * members * HW, (bi + 1) * members * HW));
-      return out;
-    };
-    let x: Float32Array = drawNoise(new Float32Array(B * HW));
-    let next: Float32Array = new Float32Array(B * HW);
-    const noise = new Float32Array(B * HW);
-    const sampler = makeSampler();
-    const ts = sampler.timesteps;
-    const imageTensor = new ort.Tensor('float32', image, [B, C, H, W]);
-    for (let i = 0; i < ts.length; i++) {
-      if (hooks.isCancelled()) return 'cancelled';
-      const tm = performance.now();
-      const out = await session.run({
-        image: imageTensor,
-        x_t: new ort.Tensor('float32', x, [B, 1, H, W]),
-        t: new ort.Tensor('float32', new Float32Array(B).fill(ts[i]), [B]),
-      });
-      modelSeconds += (performance.now() - tm) / 1000;
-      const pred = out.pred.data as Float32Array;
-      sampler.step(i, pred, x, sampler.needsNoise(i) ? drawNoise(noise) : undefined, next);
-      [x, next] = [next, x];
-      const elapsed = (performance.now() - t0) / 1000;
-      const fraction = (done + (batch.length * (i + 1)) / ts.length) / total;
-      hooks.progress(
-        done,
-        total,
-        batch[0],
-        i + 1,
-        ts.length,
-        fraction > 0 ? (elapsed / fraction) * (1 - fraction) : 0,
-      );
-    }
-    for (const [bi, k] of batch.entries()) {
-      const result = sliceResult(
-        x.subarray(bi * members * HW, (bi + 1) * members * HW),
-        k,
-        members,
-        H,
-        W,
-        frame,
-        pixelArea,
-        req.keepMembers || !!assembly,
-      );
+      const result = sliceResult(x[bi], k, members, H, W, frame, pixelArea, req.keepMembers || !!assembly);
       done++;
       if (assembly) {
         assembly.add(k, result);
@@ -158,7 +120,7 @@ export async function propose(
     }
   const totalSeconds = (performance.now() - t0) / 1000;
   return {
-    slices,
+    slices: promptRun && req.onlyTouched ? runSlices : slices,
     skipped,
     members,
     steps,
@@ -171,8 +133,9 @@ export async function propose(
     seconds: {
       total: totalSeconds,
       perSlice: slices.length ? totalSeconds / slices.length : 0,
-      model: modelSeconds,
+      model: sampler.modelSeconds,
     },
+    ...(promptRun ? { touched: runSlices.filter((k) => clicksFor(k).length) } : {}),
     confidence: caseConfidence(agreement),
     confidenceLowBelow: lowConfidenceThreshold(manifest),
   };

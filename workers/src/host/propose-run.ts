@@ -3,6 +3,7 @@ import type { CaseInfo, OpenCaseInput, ProposalEvent, ProposeParams } from '../.
 import { isFinalEvent } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
+import { checkPrompts } from '../../../core/src/prompts.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
@@ -85,6 +86,9 @@ export async function startProposal(
     seed: params.seed,
     // Always: the host keeps the members for the member-mask export; the renderer gets them when asked.
     keepMembers: true,
+    ...(params.prompts
+      ? { prompts: checkPrompts(params.prompts, c.info.geometry.dims), onlyTouched: true }
+      : {}),
   };
   const runId = randomUUID();
   const [w, h] = [c.info.geometry.dims[0], c.info.geometry.dims[1]];
@@ -168,7 +172,8 @@ export async function startProposal(
     const inRange = plan.nativeSlices.filter((k) => k >= a && k <= b);
     total = plan.sliceAxis === 2 ? inRange.length : plan.nativeSlices.length;
     let batches: ProposeRequest[] = [];
-    if (plan.sliceAxis !== 2 || !inRange.length) {
+    if (plan.sliceAxis !== 2 || !inRange.length || request.prompts) {
+      // Prompts too: their slices are known only as the engine follows the lesions (one batch).
       // Another slice axis: every model slice crosses every k, so the volume is one batch.
       if (inRange.length) batches.push(request);
       batchStarts.push(0);

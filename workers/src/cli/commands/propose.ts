@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { QuorumError } from '../../../../core/src/errors.ts';
+import type { Geometry } from '../../../../core/src/geometry.ts';
 import {
   DEVICES,
   type Device,
@@ -10,6 +12,7 @@ import {
   SEQUENCE_KINDS,
 } from '../../../../core/src/lists.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
+import { type Prompts, parsePrompts } from '../../../../core/src/prompts.ts';
 import { EngineClient } from '../../client.ts';
 import { PROPOSAL_FORMATS } from '../../exports/index.ts';
 
@@ -48,6 +51,10 @@ export const PROPOSE_USAGE = `options: [--members N] [--steps N] [--sampler ${SA
 const USAGE = `usage: quorum propose <case> --out <dir> [--overwrite] [options]
        quorum propose ${SEQUENCE_KINDS.map((s) => `[--${s} FILE]`).join(' ')} --out <dir> [options]
   ${PROPOSE_USAGE}
+  --prompts FILE  clicks that guide the proposal (a prompt model, manifest "prompts"):
+    {"points": [{"voxel": [i, j, k], "positive": true}, {"lps": [x, y, z], "positive": false}]}
+    voxel: indices in the reference sequence's file, i fastest; lps: millimetres. A click
+    conditions its own slice and, through the lesion it lands in, the slices that lesion spans.
   <case> is a folder of NIfTI sequences (BraTS-style names), a DICOM study folder or one file.
   Writes <dir>/mask.nii.gz, uncertainty.nii.gz, report.json and the --export outputs
   (probability.nii.gz, members/member-<i>.nii.gz, ...) on the reference (FLAIR) grid.
@@ -76,6 +83,7 @@ const SPEC: CommandSpec = {
   options: {
     ...PROPOSE_OPTIONS,
     overwrite: { type: 'boolean' },
+    prompts: { type: 'string' },
     ...Object.fromEntries(SEQUENCE_KINDS.map((s) => [s, { type: 'string' as const }])),
   },
   maxPositionals: 1,
@@ -110,6 +118,17 @@ export function engineFlags(flags: Flags): { device: Device; register: Registrat
   };
 }
 
+/** --prompts FILE, read and checked against the reference sequence's grid (core/src/prompts.ts). */
+function readPrompts(file: string, reference: Geometry): Prompts {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new QuorumError('not-found', `cannot read the prompts file (${(e as Error).message})`, file);
+  }
+  return parsePrompts(text, file, reference);
+}
+
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(argv, SPEC);
   if (args === 'help') {
@@ -137,6 +156,8 @@ export async function run(argv: string[]): Promise<number> {
   // Checked before the engine starts and before --out exists: a refused case costs no engine
   // start-up and leaves no empty folder behind (proposeCaseToDir creates it with the outputs).
   checkCase(kase, modelDir);
+  const promptsFile = strFlag(flags, 'prompts');
+  if (promptsFile) settings.prompts = readPrompts(resolve(promptsFile), Object.values(kase.sequences)[0]!);
   for (const line of caseLines(kase)) console.error(line);
   const outDir = resolve(out);
   const sources = Object.values(kase.sequences).map((v) => v!.source.path);

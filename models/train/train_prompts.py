@@ -1,0 +1,245 @@
+"""Fine-tune the v2 diffusion segmenter into a prompt-conditioned one (issue 12).
+
+  nice -n 5 /usr/bin/python3 models/train/train_prompts.py --run runs/v22-prompts --iters 1200
+
+The UNet gets two more image channels, positive and negative clicks drawn as Gaussian blobs
+(peak 1, CLICK_SIGMA px of the model grid). It starts from the shipped v2 checkpoint with the
+weights of the new channels zero, so with empty click maps it is exactly that model; a share of
+every batch (--p-empty) keeps training without clicks so the unprompted proposal stays as good.
+
+Clicks are simulated the DeepEdit / nnInteractive way: one no-grad x0 prediction of the EMA model
+from pure noise (t = T-1, the first DDIM step) shows where the model is wrong; clicks go to the
+centre (largest distance to the region's edge) of the largest false-negative (positive click) and
+false-positive (negative click) regions, largest first. Now and then a positive click sits at the
+centre of a lesion as such: the engine propagates a click to neighbouring slices exactly that way.
+
+Resumable like train.py (runs/<run>/last.pt, log.jsonl, checkpoint every 100 iterations).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+sys.path.insert(0, os.path.dirname(__file__))
+from augment import augment_v2  # noqa: E402
+from diffusion import Schedule, linear_betas  # noqa: E402
+from train import ARCH, load_cache_v2  # noqa: E402
+from unet import UNet  # noqa: E402
+
+# prompt channels follow the image channels, before x_t (the UNet concatenates image then x_t)
+PROMPT_CHANNELS = ['positive clicks', 'negative clicks']
+CLICK_SIGMA = 1.75  # px of the 120 x 120 model grid (2 mm): a blob of about 7 mm across
+MIN_ERROR_PX = 4  # error regions smaller than this are not worth a click
+
+
+def click_maps(points, h, w, sigma=CLICK_SIGMA):
+    """points: list of (row, col, positive) -> [2, h, w] max of Gaussian blobs, peak 1."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = np.zeros((2, h, w), np.float32)
+    for r, c, pos in points:
+        blob = np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / (2 * sigma * sigma))
+        ch = 0 if pos else 1
+        np.maximum(out[ch], blob, out=out[ch])
+    return out
+
+
+def region_centre(region):
+    """The pixel deepest inside a region (max of its distance transform): the simulated user's click."""
+    dist = ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
+    r, c = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return int(r), int(c)
+
+
+def simulate_clicks(pred, truth, n_clicks, rng, neighbour=None, p_lesion_click=0.3, p_neighbour_click=0.3):
+    """DeepEdit-style clicks for one slice: pred, truth bool [h, w] -> list of (row, col, positive).
+
+    neighbour: the reference of the next or previous slice; now and then a positive click sits at
+    the centre of one of its lesions, as the engine propagates a click, so that the model learns to
+    follow such a click only as far as the image shows lesion."""
+    regions = []
+    for positive, err in ((True, truth & ~pred), (False, pred & ~truth)):
+        lab, n = ndimage.label(err)
+        if n:
+            sizes = ndimage.sum(err, lab, np.arange(1, n + 1))
+            regions += [(int(s), positive, lab == i + 1) for i, s in enumerate(sizes) if s >= MIN_ERROR_PX]
+    regions.sort(key=lambda x: -x[0])
+    clicks = [(*region_centre(reg), pos) for _, pos, reg in regions[:n_clicks]]
+    if truth.any() and rng.random() < p_lesion_click:
+        lab, n = ndimage.label(truth)
+        clicks.append((*region_centre(lab == rng.integers(1, n + 1)), True))
+    if neighbour is not None and neighbour.any() and rng.random() < p_neighbour_click:
+        lab, n = ndimage.label(neighbour)
+        clicks.append((*region_centre(lab == rng.integers(1, n + 1)), True))
+    return clicks
+
+
+def widen_input(state, image_channels, extra):
+    """v2 weights -> the same network with `extra` zero input channels after the image channels."""
+    w = state['inp.weight']
+    zeros = torch.zeros(w.shape[0], extra, *w.shape[2:], dtype=w.dtype)
+    state = dict(state)
+    state['inp.weight'] = torch.cat([w[:, :image_channels], zeros, w[:, image_channels:]], 1)
+    return state
+
+
+class PromptUNet(torch.nn.Module):
+    """The v2 UNet plus a zero-initialised conv of the click maps added to its input conv's output.
+
+    The sum is exactly one conv of the widened input (convolution is linear), which is what is
+    saved and exported (merged_state); kept apart in training so that the new weights get their
+    own, larger learning rate without the image weights getting it too."""
+
+    def __init__(self, arch):
+        super().__init__()
+        self.unet = UNet(**dict(arch, image_channels=arch['image_channels'] - len(PROMPT_CHANNELS)))
+        self.prompt_inp = torch.nn.Conv2d(len(PROMPT_CHANNELS), self.unet.inp.out_channels, 3, padding=1, bias=False)
+        torch.nn.init.zeros_(self.prompt_inp.weight)
+        self.n_img = arch['image_channels'] - len(PROMPT_CHANNELS)
+        self._clicks = None
+        self.unet.inp.register_forward_hook(lambda m, i, out: out + self.prompt_inp(self._clicks))
+
+    def forward(self, image, x_t, t):
+        self._clicks = image[:, self.n_img:]
+        return self.unet(image[:, :self.n_img], x_t, t)
+
+    def merged_state(self):
+        """State dict of UNet(image_channels = n_img + 2): prompt weights between image and x_t weights."""
+        sd = {k[len('unet.'):]: v.detach().clone() for k, v in self.state_dict().items() if k.startswith('unet.')}
+        w = sd['inp.weight']
+        sd['inp.weight'] = torch.cat([w[:, :self.n_img], self.prompt_inp.weight.detach(), w[:, self.n_img:]], 1)
+        return sd
+
+    def load_merged(self, sd):
+        sd = dict(sd)
+        w = sd.pop('inp.weight')
+        n, p = self.n_img, len(PROMPT_CHANNELS)
+        self.unet.load_state_dict({**sd, 'inp.weight': torch.cat([w[:, :n], w[:, n + p:]], 1)})
+        self.prompt_inp.weight.data.copy_(w[:, n:n + p])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--run', required=True)
+    ap.add_argument('--iters', type=int, default=1200)
+    ap.add_argument('--batch', type=int, default=24)
+    ap.add_argument('--lr', type=float, default=2e-4)
+    ap.add_argument('--ema', type=float, default=0.995)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--tumour-fraction', type=float, default=0.7)
+    ap.add_argument('--p-empty', type=float, default=0.4, help='share of samples without clicks')
+    ap.add_argument('--max-clicks', type=int, default=5)
+    ap.add_argument('--prompt-lr-scale', type=float, default=5.0, help='learning rate of the new click weights, x --lr')
+    ap.add_argument('--seed', type=int, default=12)
+    ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
+    os.makedirs(run, exist_ok=True)
+
+    img, lab, subjects = load_cache_v2()
+    cache = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
+    case_of = torch.from_numpy(cache['case'][cache['train']])
+    thick_of = torch.from_numpy(cache['thick'][cache['train']])
+    tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
+    print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
+
+    n_img = ARCH['image_channels']
+    arch = dict(ARCH, image_channels=n_img + len(PROMPT_CHANNELS))
+    model = PromptUNet(arch)
+    ema = PromptUNet(arch).eval()  # not deepcopy: the input hook must see its own module
+    opt = torch.optim.AdamW([{'params': model.unet.parameters(), 'scale': 1.0},
+                             {'params': model.prompt_inp.parameters(), 'scale': args.prompt_lr_scale}],
+                            lr=args.lr, weight_decay=1e-4)
+    schedule = Schedule(linear_betas(1000))
+    start, t_start = 0, time.time()
+    last = os.path.join(run, 'last.pt')
+    if os.path.exists(last):
+        ck = torch.load(last)
+        model.load_merged(ck['model'])
+        ema.load_merged(ck['ema'])
+        opt.load_state_dict(ck['opt'])
+        start = ck['iter']
+        print(f'resumed at {start}', flush=True)
+    else:
+        ck = torch.load(args.init)
+        fl = lambda sd: {k: v.float() for k, v in sd.items()}  # noqa: E731
+        # both from the shipped (EMA) weights: with empty click maps this is exactly the shipped model
+        shipped = widen_input(fl(ck['ema']), n_img, len(PROMPT_CHANNELS))
+        model.load_merged(shipped)
+        ema.load_merged(shipped)
+        print(f"initialised from {args.init} (iteration {ck['iter']}), zero prompt weights", flush=True)
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    g = torch.Generator().manual_seed(args.seed + start)
+    rng = np.random.default_rng(args.seed + start)
+    log = open(os.path.join(run, 'log.jsonl'), 'a')
+    meta = dict(vars(args), arch=arch, subjects=subjects, prompts=dict(channels=PROMPT_CHANNELS, sigma=CLICK_SIGMA))
+    json.dump(meta, open(os.path.join(run, 'config.json'), 'w'), indent=1)
+
+    b = args.batch
+    for it in range(start, args.iters):
+        lr = args.lr * min(1.0, (it + 1) / 50) * (0.5 * (1 + math.cos(math.pi * it / args.iters)) * 0.9 + 0.1)
+        for group in opt.param_groups:
+            group['lr'] = lr * group['scale']
+        n_t = int(b * args.tumour_fraction)
+        idx = torch.cat([tumour[torch.randint(len(tumour), (n_t,), generator=g)],
+                         torch.randint(len(img), (b - n_t,), generator=g)])
+        # each sample's neighbouring slice (same case, same kind), whose label travels through the augmentation
+        step = torch.where(torch.rand(b, generator=g) < 0.5, -1, 1)
+        nb = (idx + step).clamp(0, len(img) - 1)
+        same = (case_of[nb] == case_of[idx]) & (thick_of[nb] == thick_of[idx])
+        nb_lab = lab[nb].float() * same.float().view(-1, 1, 1, 1)
+        x_img, both = augment_v2(img[idx].float(), torch.cat([lab[idx].float(), nb_lab], 1), g)
+        x_lab, x_nb = both[:, :1], both[:, 1:]
+        h, w = x_img.shape[-2:]
+        # where is the current model wrong? one x0 prediction from pure noise, no clicks
+        with torch.no_grad():
+            t_first = torch.full((b,), float(schedule.T - 1))
+            x_T = torch.randn((b, 1, h, w), generator=g)
+            first = ema(torch.cat([x_img, torch.zeros(b, 2, h, w)], 1), x_T, t_first) > 0
+        maps = np.zeros((b, 2, h, w), np.float32)
+        n_clicked = 0
+        for i in range(b):
+            if rng.random() < args.p_empty:
+                continue
+            clicks = simulate_clicks(first[i, 0].numpy(), x_lab[i, 0].numpy() > 0.5,
+                                     int(rng.integers(1, args.max_clicks + 1)), rng, x_nb[i, 0].numpy() > 0.5)
+            if clicks:
+                maps[i] = click_maps(clicks, h, w)
+                n_clicked += 1
+        x_in = torch.cat([x_img, torch.from_numpy(maps)], 1)
+        x0 = x_lab * 2 - 1
+        t = torch.randint(0, schedule.T, (b,), generator=g)
+        noise = torch.randn(x0.shape, generator=g)
+        x_t = schedule.q_sample(x0, t, noise)
+        pred = model(x_in, x_t, t.float())
+        loss = F.mse_loss(pred, x0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            d = args.ema  # the EMA already holds good weights: no warm-up of the decay
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+        if it % 20 == 0 or it == args.iters - 1:
+            rec = dict(iter=it, loss=float(loss), lr=lr, clicked=n_clicked, seconds=round(time.time() - t_start, 1))
+            log.write(json.dumps(rec) + '\n')
+            log.flush()
+            print(rec, flush=True)
+        if (it + 1) % 100 == 0 or it == args.iters - 1:
+            # saved as the plain UNet export.py reads (the click weights merged into its input conv)
+            ck = dict(model=model.merged_state(), ema=ema.merged_state(), opt=opt.state_dict(), iter=it + 1, meta=meta)
+            torch.save(ck, last + '.tmp')
+            os.replace(last + '.tmp', last)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,112 @@
+/**
+ * Prompt-guided re-proposals (issue 12) with the shipped prompt model and real ORT, on a held-out
+ * case whose unprompted proposal misses the upper slices of the lesion (k 25-27) and proposes a
+ * false positive on k 20 (README failure cases: TCGA_DU_A5TY). Floors, not exact values.
+ */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { proposeMask } from '../../bench/click-user.ts';
+import { dice } from '../../core/src/metrics.ts';
+import { type Case, openCase } from '../../core/src/node/case.ts';
+import { EngineClient } from '../../workers/src/client.ts';
+import type { EngineSliceResult } from '../../workers/src/protocol.ts';
+import { quorumWith } from '../helpers/cli.ts';
+import { DATA, REPO } from '../helpers/paths.ts';
+
+const CASE = join(DATA, 'tcga-lgg', 'TCGA_DU_A5TY_19970709');
+// the deepest voxel of the reference on k 26 (missed), and of the false positive on k 20
+const MISSED: [number, number, number] = [153, 174, 26];
+const FALSE_POSITIVE: [number, number, number] = [163, 158, 20];
+
+let engine: EngineClient;
+let kase: Case;
+let truth: Uint8Array;
+let base: Uint8Array;
+const plane = (m: Uint8Array, k: number) => m.subarray(k * 256 * 256, (k + 1) * 256 * 256);
+const area = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
+
+beforeAll(async () => {
+  engine = await EngineClient.start();
+  kase = await openCase(CASE);
+  truth = Uint8Array.from(kase.label!.data as ArrayLike<number>, (v) => (v > 0 ? 1 : 0));
+  base = (await proposeMask(engine, kase, [])).mask;
+}, 300_000);
+afterAll(() => engine?.close());
+
+describe('prompts on a held-out case (shipped model, real ORT)', () => {
+  it('the unprompted proposal misses k 26 and has a false positive on k 20 (the premise)', () => {
+    expect(area(plane(truth, 26))).toBeGreaterThan(500);
+    expect(area(plane(base, 26))).toBeLessThan(50);
+    expect(area(plane(base, 20))).toBeGreaterThan(300);
+    expect(area(plane(truth, 20))).toBe(0);
+  });
+
+  it('empty prompts give the unprompted proposal, bit for bit', async () => {
+    const a: EngineSliceResult[] = [];
+    const b: EngineSliceResult[] = [];
+    const volumes = Object.fromEntries(
+      Object.entries(kase.sequences).map(([s, v]) => [s, { ...v!, data: Float32Array.from(v!.data) }]),
+    );
+    await engine.propose({ caseName: 'a', volumes, slices: [20, 24], seed: 3 }, (e) => {
+      if (e.type === 'slice') a.push(e.result);
+    }).result;
+    await engine.propose(
+      { caseName: 'b', volumes, slices: [20, 24], seed: 3, prompts: { points: [] } },
+      (e) => {
+        if (e.type === 'slice') b.push(e.result);
+      },
+    ).result;
+    expect(b.length).toBe(5);
+    for (const [i, r] of a.entries()) {
+      expect(Buffer.from(b[i].mean.buffer).equals(Buffer.from(r.mean.buffer))).toBe(true);
+      expect(Buffer.from(b[i].std.buffer).equals(Buffer.from(r.std.buffer))).toBe(true);
+    }
+  }, 120_000);
+
+  it('a positive click in the missed lesion proposes it there and on the slices it spans', async () => {
+    const r = await proposeMask(engine, kase, [{ ijk: MISSED, positive: true }], base);
+    const k26 = plane(r.mask, 26);
+    expect(k26[MISSED[1] * 256 + MISSED[0]]).toBe(1);
+    expect(dice(k26, plane(truth, 26))).toBeGreaterThan(0.4);
+    expect(r.touched).toContain(26);
+    expect(r.touched.length).toBeGreaterThan(1);
+    // the case as a whole gets better
+    expect(dice(r.mask, truth)).toBeGreaterThan(dice(base, truth) + 0.05);
+  }, 120_000);
+
+  it('a negative click on the false positive removes it', async () => {
+    const r = await proposeMask(engine, kase, [{ ijk: FALSE_POSITIVE, positive: false }], base);
+    expect(area(plane(r.mask, 20))).toBeLessThan(area(plane(base, 20)) * 0.3);
+    expect(dice(r.mask, truth)).toBeGreaterThan(dice(base, truth));
+  }, 120_000);
+});
+
+describe('quorum propose --prompts', () => {
+  it('names the prompts file and the bad entry; a model without prompts refuses them', () => {
+    const bad = join(tmpdir(), `quorum-bad-prompts-${process.pid}.json`);
+    writeFileSync(bad, JSON.stringify({ points: [{ voxel: [1, 2, 99], positive: true }] }));
+    const out = join(tmpdir(), `quorum-prompts-out-${process.pid}`);
+    const p = quorumWith({ timeoutMs: 120_000 }, 'propose', CASE, '--out', out, '--prompts', bad);
+    expect(p.code).not.toBe(0);
+    expect(p.stderr).toContain(bad);
+    expect(p.stderr).toMatch(/points\[0\] .* is outside the 256x256x36 reference volume/);
+    const good = join(tmpdir(), `quorum-good-prompts-${process.pid}.json`);
+    writeFileSync(good, JSON.stringify({ points: [{ voxel: MISSED, positive: true }] }));
+    const v1 = join(REPO, 'models', 'quorum-wt-2ch');
+    const q = quorumWith(
+      { timeoutMs: 120_000 },
+      'propose',
+      CASE,
+      '--out',
+      out,
+      '--prompts',
+      good,
+      '--model',
+      v1,
+    );
+    expect(q.code).not.toBe(0);
+    expect(q.stderr).toMatch(/takes no prompts/);
+  }, 300_000);
+});

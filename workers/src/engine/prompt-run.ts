@@ -1,0 +1,81 @@
+import { QuorumError } from '../../../core/src/errors.ts';
+import type { ModelFrame } from '../../../core/src/model-frame.ts';
+import { propagateClicks } from '../../../core/src/prompt-propagation.ts';
+import type { ModelClick } from '../../../core/src/prompts.ts';
+import type { ProposeRequest } from '../protocol.ts';
+import type { BatchSampler } from './sample-batch.ts';
+import type { LoadedModel } from './session.ts';
+
+/** Slices each side of a negative click whose current proposal is sampled up front, together. */
+const PREFETCH_SLICES = 3;
+
+/** Cancelling a prompt run's planning unwinds through propagateClicks as this. */
+class Cancelled extends Error {}
+
+/**
+ * A propose request's prompts on this model and case: checked (the model must take prompts, the
+ * file must be stored in axial slices), turned into model-grid clicks, then spread over the
+ * slices of the lesions they land in (core/src/prompt-propagation.ts) by proposing slices one at
+ * a time. The result is each touched slice's clicks, for the final pass of propose().
+ */
+export function promptPlan(model: LoadedModel, frame: ModelFrame, req: ProposeRequest) {
+  const { manifest } = model;
+  const prompts = req.prompts!;
+  if (!manifest.prompts)
+    throw new QuorumError(
+      'bad-argument',
+      `the model ${manifest.name} ${manifest.version} takes no prompts (its manifest.json has no "prompts"); propose without --prompts or use a prompt model`,
+      req.caseName,
+    );
+  if (frame.sliceAxis !== 2 || !frame.modelPoint)
+    throw new QuorumError(
+      'unsupported',
+      'prompts need a scan stored in axial slices (voxel axis 2); this one is stored along another axis',
+      req.caseName,
+    );
+  const [H, W] = manifest.preprocess.inputSize;
+  const clicks: ModelClick[] = prompts.points.map((p) => ({
+    ...frame.modelPoint!(p.ijk),
+    positive: p.positive,
+  }));
+  const protect = new Set(prompts.protect ?? []);
+
+  return {
+    clicks,
+    async plan(sampler: BatchSampler, slices: number[]): Promise<Map<number, ModelClick[]> | 'cancelled'> {
+      const mask = async (k: number, c: ModelClick[]) => {
+        const x = await sampler.sample([k], [c]);
+        if (x === 'cancelled') throw new Cancelled();
+        // the proposal's mask: mean over members of (x0 + 1) / 2 > 0.5, i.e. mean x0 > 0
+        const members = x[0].length / (H * W);
+        const out = new Uint8Array(H * W);
+        for (let i = 0; i < H * W; i++) {
+          let s = 0;
+          for (let m = 0; m < members; m++) s += Math.max(-1, Math.min(1, x[0][m * H * W + i]));
+          out[i] = s > 0 ? 1 : 0;
+        }
+        return out;
+      };
+      const allowed = slices.filter((k) => !protect.has(k));
+      // the current proposal around each negative click, in one batch (the ONNX call is cheaper
+      // per image in batches): propagation then reads it slice by slice from the sampler's memory
+      const near = new Set<number>();
+      for (const c of clicks)
+        if (!c.positive) for (const k of allowed) if (Math.abs(k - c.slice) <= PREFETCH_SLICES) near.add(k);
+      if (near.size) {
+        const batch = [...near].sort((a, b) => a - b);
+        const current = await sampler.sample(
+          batch,
+          batch.map(() => []),
+        );
+        if (current === 'cancelled') return current;
+      }
+      try {
+        return await propagateClicks(clicks, { H, W, slices: allowed }, mask, (k) => mask(k, []));
+      } catch (e) {
+        if (e instanceof Cancelled) return 'cancelled';
+        throw e;
+      }
+    },
+  };
+}
