@@ -10,6 +10,7 @@ import type { Device, ExportFormat, Registration, SamplerName, SequenceKind } fr
 import type { DisconnectedEvent } from './rpc/channel.ts';
 import type { WireError } from './rpc/errors.ts';
 import type { SamplingSettings } from './sampling.ts';
+import type { SegmentInfo } from './segments.ts';
 import type { Mat3, SequenceName, Vec3, VolumeSource } from './volume.ts';
 
 export type * from './api-dataset.ts';
@@ -225,6 +226,12 @@ export interface ExportRequest {
   targetDir?: string;
   /** File name stem, default "<case name>_quorum". */
   baseName?: string;
+  /**
+   * The case's segments (core/src/segments.ts): which label value of `mask` is which segment. The
+   * NIfTI mask then gets a `<name>.segments.json` sidecar and the DICOM SEG one segment each.
+   * Absent: `mask` > 0 is one lesion segment, as before segments.
+   */
+  segments?: SegmentInfo[];
 }
 
 export interface ExportResult {

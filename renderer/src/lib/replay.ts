@@ -1,6 +1,8 @@
 import type { JournalRecord, SliceResult } from '../../../core/src/api.ts';
 import type { EditHistory, EditKind } from './edits.ts';
+import { LEGACY_PENDING, PENDING } from './label-values.ts';
 import type { ProposalStore } from './proposals.ts';
+import type { SegmentStore } from './segments.ts';
 
 /**
  * The case journal, read back. Every change to the labelmap is a record on disk before the next
@@ -11,7 +13,12 @@ import type { ProposalStore } from './proposals.ts';
  * Record kinds (op.type):
  * - edit / undo / redo: bytes = indices (u32 LE) | before (u8) | after (u8), op.voxels = count
  * - proposal-slice: bytes = mask (u8, width x height) | std (f32 LE, width x height)
- * - reset: the user discarded everything before it ("Start over")
+ *   (op.pending: the pending value in before/after; absent in journals from before segments, where
+ *   it was LEGACY_PENDING)
+ * - segment: a change of the segment table (op.action add/rename/recolour/delete/lock/visibility/
+ *   activate, op.value, ...; segments.ts). A journal without any keeps the default table, one
+ *   "Whole tumour" segment of value 1: what the lesion label of earlier versions was.
+ * - reset: the user discarded everything before it ("Start over"), segments included
  * - proposal: a run's outcome (informational)
  */
 
@@ -46,6 +53,8 @@ export interface ReplaySummary {
   undos: number;
   redos: number;
   proposalSlices: number;
+  /** Changes of the segment table. */
+  segmentChanges?: number;
   /** Time of the last record, ISO. */
   lastAt?: string;
   /** Records the replay could not use (wrong size for this volume, unknown type). */
@@ -60,6 +69,8 @@ export interface ReplayTarget {
   sliceSize: number;
   /** Slices touched, for the viewer. */
   touched: Set<number>;
+  /** The segment table, rebuilt from segment records (absent: they are skipped). */
+  segments?: SegmentStore;
 }
 
 /** Only what follows the last reset counts. */
@@ -108,6 +119,9 @@ export function replayJournal(all: JournalRecord[], t: ReplayTarget): ReplaySumm
         t.touched.add(res.k);
         s.proposalSlices++;
       }
+    } else if (type === 'segment') {
+      if (t.segments?.replay(r.op)) s.segmentChanges = (s.segmentChanges ?? 0) + 1;
+      else s.skipped++;
     } else if (type !== 'proposal') s.skipped++;
   }
   return s;
@@ -124,12 +138,12 @@ function decodeEdit(r: JournalRecord, voxels: number) {
   if (!b || !Number.isInteger(n) || n <= 0 || b.byteLength !== n * 6) return undefined;
   const indices = new Uint32Array(b.buffer, 0, n);
   for (let i = 0; i < n; i++) if (indices[i] >= voxels) return undefined; // journal of another grid
-  return {
-    kind: String(r.op.kind) as EditKind,
-    indices,
-    before: b.subarray(n * 4, n * 5),
-    after: b.subarray(n * 5, n * 6),
-  };
+  const before = b.subarray(n * 4, n * 5);
+  const after = b.subarray(n * 5, n * 6);
+  if (r.op.pending === undefined)
+    for (const values of [before, after])
+      for (let i = 0; i < n; i++) if (values[i] === LEGACY_PENDING) values[i] = PENDING;
+  return { kind: String(r.op.kind) as EditKind, indices, before, after };
 }
 
 function decodeProposalSlice(r: JournalRecord, voxels: number, sliceSize: number): SliceResult | undefined {

@@ -10,6 +10,7 @@ import type {
   VolumeData,
 } from '../../../core/src/api.ts';
 import { connectedComponent } from '../../../core/src/components.ts';
+import type { Rgb } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
 import { EditHistory } from './edits.ts';
@@ -18,6 +19,7 @@ import { JournalQueue } from './journal-queue.ts';
 import { ProposalStore } from './proposals.ts';
 import { proposalRecord, replayJournal, resetRecord } from './replay.ts';
 import { nextRunState } from './run-state.ts';
+import { SegmentStore } from './segments.ts';
 import { watchStrokes } from './strokes.ts';
 import { EDIT_TOOLS, type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
 import { LESION, PENDING, type UncertaintyStyle, type Viewer } from './viewer.ts';
@@ -32,6 +34,8 @@ export class Session {
   history?: EditHistory;
   proposals?: ProposalStore;
   labels?: Uint8Array;
+  /** The case's segments (segments.ts); replaced per case, journalled like every edit. */
+  segments!: SegmentStore;
   ui: UiState;
   private listeners = new Set<(ui: UiState) => void>();
   private emitQueued = false;
@@ -56,12 +60,15 @@ export class Session {
       pending: [],
       editedSlices: [],
       exporting: false,
+      segments: [],
+      activeSegment: 1,
     };
     this.journalQueue = new JournalQueue(api, () => this.caseInfo?.id, {
       paused: (why) => this.pauseEditing(why),
       resumed: () => this.resumeEditing(),
       failed: (e) => this.fail(e),
     });
+    this.segments = new SegmentStore(this.journal);
     viewer.onChange(() => this.changed());
     watchStrokes(this);
   }
@@ -102,6 +109,8 @@ export class Session {
       pending: this.pendingCache(),
       editedSlices: [...(this.history?.editedSlices ?? [])].sort((a, b) => a - b),
       currentScore: this.proposals?.slices.get(k)?.score,
+      segments: this.segments.list,
+      activeSegment: this.segments.active,
     };
     for (const cb of this.listeners) cb(this.ui);
   }
@@ -151,8 +160,11 @@ export class Session {
       this.proposals = new ProposalStore(labels, nx * ny);
       this.pending = undefined;
       this.history = new EditHistory(labels, nx * ny, this.journal);
+      this.segments = new SegmentStore(this.journal);
+      this.guardStrokes();
       if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
       const r = await this.replay(info.id);
+      this.segmentsChanged();
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
@@ -179,6 +191,7 @@ export class Session {
       proposals: this.proposals,
       sliceSize: nx * ny,
       touched,
+      segments: this.segments,
     });
     for (const r of this.proposals.slices.values()) this.followStdMax(this.proposals.uncertainty, r.k);
     return { restored: summary.records > 0 ? summary : undefined, journalNotice };
@@ -192,6 +205,9 @@ export class Session {
     this.labels.fill(0);
     this.proposals = new ProposalStore(this.labels, nx * ny);
     this.history = new EditHistory(this.labels, nx * ny, this.journal);
+    this.segments.reset();
+    this.guardStrokes();
+    this.segmentsChanged();
     this.pending = undefined;
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
     this.set({ restored: undefined });
@@ -286,6 +302,7 @@ export class Session {
     if (EDIT_TOOLS.includes(mode) && this.editingPaused()) return;
     this.viewer.setTool(mode);
     this.set({ tool: mode });
+    this.segmentsChanged(); // the eraser locks every segment but the active one (locks below)
   }
 
   setBrushSize(mm: number): void {
@@ -317,6 +334,7 @@ export class Session {
     if (this.editingPaused()) return;
     const cmd = this.history?.undo();
     if (cmd) this.labelsChanged(cmd.slices);
+    if (cmd?.kind === 'segment-delete') this.segmentDeleteUndone(cmd.before[0], 'undo');
     this.changed();
   }
 
@@ -324,6 +342,7 @@ export class Session {
     if (this.editingPaused()) return;
     const cmd = this.history?.redo();
     if (cmd) this.labelsChanged(cmd.slices);
+    if (cmd?.kind === 'segment-delete') this.segmentDeleteUndone(cmd.before[0], 'redo');
     this.changed();
   }
 
@@ -335,7 +354,8 @@ export class Session {
   review(kind: 'accept' | 'reject', scope: 'slice' | 'all'): void {
     if (!this.history || !this.proposals || this.editingPaused()) return;
     const slices = scope === 'slice' ? [this.currentSlice()] : this.proposals.pendingSlices();
-    const to = kind === 'accept' ? LESION : 0;
+    if (kind === 'accept' && !this.activeWritable()) return;
+    const to = kind === 'accept' ? this.segments.active : 0;
     const cmd = this.history.apply(kind, slices, (v) => (v === PENDING ? to : v));
     this.proposals.markReviewed(slices);
     if (cmd) this.labelsChanged(cmd.slices);
@@ -351,13 +371,18 @@ export class Session {
     const dims = this.image.dims;
     const seed = ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]);
     const here = this.labels[seed];
-    const from = here === PENDING || (kind === 'reject' && here === LESION) ? here : undefined;
+    // Shift+click also removes an accepted segment's component, unless that segment is locked.
+    const from =
+      here === PENDING || (kind === 'reject' && here !== 0 && !this.segments.get(here)?.locked)
+        ? here
+        : undefined;
     if (from === undefined) {
-      this.set({ notice: 'No proposed lesion under the pointer' });
+      this.set({ notice: here ? 'That segment is locked' : 'No proposed lesion under the pointer' });
       return 0;
     }
+    if (kind === 'accept' && !this.activeWritable()) return 0;
     const comp = connectedComponent(this.labels, dims, seed, from);
-    const cmd = this.history.setVoxels(kind, comp, kind === 'accept' ? LESION : 0);
+    const cmd = this.history.setVoxels(kind, comp, kind === 'accept' ? this.segments.active : 0);
     if (cmd) this.labelsChanged(cmd.slices);
     this.set({ notice: `${kind === 'accept' ? 'Accepted' : 'Rejected'} a lesion of ${comp.length} voxels` });
     return comp.length;
@@ -429,7 +454,8 @@ export class Session {
       const result = await this.api.export({
         caseId: this.caseInfo.id,
         formats,
-        mask: this.proposals.exportMask(includePending),
+        mask: this.proposals.exportMask(includePending, this.segments.active),
+        segments: this.segments.list,
         uncertainty: proposed.length ? this.proposals.uncertainty : undefined,
         editedSlices: [...this.history.editedSlices].sort((a, b) => a - b),
         proposedSlices: proposed,
@@ -439,6 +465,100 @@ export class Session {
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  /** Strokes never change a locked segment's voxels, and the eraser clears only the active segment. */
+  private guardStrokes() {
+    if (this.history)
+      this.history.guard = (kind, before, after) =>
+        this.segments.strokeAllows(kind, before, after, this.segments.lockedValues());
+  }
+
+  /** Accepting into (or painting) a locked segment is refused, saying so. */
+  private activeWritable(): boolean {
+    const seg = this.segments.activeSegment;
+    if (seg?.locked) this.set({ notice: `${seg.name} is locked: unlock it, or choose another segment` });
+    return !seg?.locked;
+  }
+
+  /**
+   * The segment table to the viewer: colours, visibility, the active value, and the locks, which
+   * while the eraser is the tool include every segment but the active one (cornerstone's eraser
+   * clears any unlocked value under it; ours clears the active segment only).
+   */
+  private segmentsChanged() {
+    const locked = this.segments.lockedValues();
+    if (this.ui.tool === 'eraser')
+      for (const s of this.segments.list) if (s.value !== this.segments.active) locked.add(s.value);
+    this.viewer.setSegments(this.segments.list, this.segments.active, locked);
+    this.changed();
+  }
+
+  /** One change of the segment table (journalled by the store); false, with the reason shown, when refused. */
+  private changeSegments(fn: () => string | undefined): boolean {
+    if (!this.caseInfo || this.editingPaused()) return false;
+    const err = fn();
+    if (err) this.set({ notice: err });
+    this.segmentsChanged();
+    return !err;
+  }
+
+  /** A new segment, from the presets or user-named, made active. */
+  addSegment(name: string, colour?: Rgb): boolean {
+    return this.changeSegments(() => {
+      const r = this.segments.add(name, colour);
+      return typeof r === 'string' ? r : undefined;
+    });
+  }
+
+  renameSegment(value: number, name: string): boolean {
+    return this.changeSegments(() => this.segments.apply({ action: 'rename', value, name }));
+  }
+
+  recolourSegment(value: number, colour: Rgb): boolean {
+    return this.changeSegments(() => this.segments.apply({ action: 'recolour', value, colour }));
+  }
+
+  setSegmentVisible(value: number, visible: boolean): boolean {
+    return this.changeSegments(() => this.segments.apply({ action: 'visibility', value, visible }));
+  }
+
+  setSegmentLocked(value: number, locked: boolean): boolean {
+    return this.changeSegments(() => this.segments.apply({ action: 'lock', value, locked }));
+  }
+
+  setActiveSegment(value: number): boolean {
+    return this.changeSegments(() => this.segments.apply({ action: 'activate', value }));
+  }
+
+  /**
+   * Deletes a segment and clears its voxels: the clearing is one undoable edit, and undoing it
+   * brings the segment back as it was (segmentDeleteUndone).
+   */
+  deleteSegment(value: number): boolean {
+    if (!this.history || !this.image) return false;
+    if (this.segments.list.length <= 1) {
+      this.set({ notice: 'The last segment cannot be deleted' });
+      return false;
+    }
+    if (this.segments.get(value)?.locked) {
+      this.set({ notice: `${this.segments.get(value)?.name} is locked: unlock it to delete it` });
+      return false;
+    }
+    if (this.editingPaused()) return false;
+    const all = Array.from({ length: this.image.dims[2] }, (_, k) => k);
+    const cmd = this.history.apply('segment-delete', all, (v) => (v === value ? 0 : v));
+    if (cmd) this.labelsChanged(cmd.slices);
+    return this.changeSegments(() => this.segments.apply({ action: 'delete', value }));
+  }
+
+  /** Undoing a segment's deletion restores it (its voxels are back); redoing deletes it again. */
+  private segmentDeleteUndone(value: number, how: 'undo' | 'redo') {
+    const removed = this.segments.state.removed.find((s) => s.value === value);
+    if (how === 'undo' && removed && !this.segments.get(value))
+      this.changeSegments(() => this.segments.apply({ action: 'add', ...removed }));
+    else if (how === 'redo' && this.segments.get(value) && this.segments.list.length > 1)
+      this.changeSegments(() => this.segments.apply({ action: 'delete', value }));
   }
 
   /** Voxel counts per label value (test hook and status line). */
