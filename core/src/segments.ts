@@ -108,7 +108,8 @@ export function newSegment(state: SegmentState, name: string, colour?: Rgb): Seg
   return {
     value,
     name: name.trim(),
-    colour: colour ?? (preset ? ([...preset.colour] as Rgb) : free),
+    // a preset's own colour unless a segment has it already (a second "Edema")
+    colour: colour ?? (preset && !taken.has(preset.colour.join(',')) ? ([...preset.colour] as Rgb) : free),
     visible: true,
     locked: false,
   };
