@@ -179,7 +179,7 @@ describe('viewer on the sample case', () => {
     for (let v = k * nx * ny; v < (k + 1) * nx * ny && seed < 0; v++)
       if ([0, 1, -1, nx, -nx].every((d) => labels[v + d] === PENDING)) seed = v;
     expect(seed).toBeGreaterThan(0);
-    const comp = connectedComponent(labels, [nx, ny, nz], seed, 2).length;
+    const comp = connectedComponent(labels, [nx, ny, nz], seed, PENDING).length;
     expect(comp).toBeGreaterThan(50);
     const ijk: [number, number, number] = [seed % nx, Math.floor(seed / nx) % ny, k];
     await goToSlice(page, k);
