@@ -81,13 +81,13 @@ describe('dataset worklist panel', () => {
     const before = await hook(h.page, (t) => t.caseId());
     await click();
     await h.page.waitForFunction(
-      ([id, n]) => {
+      ([id, n, pending]) => {
         const t = (window as unknown as { __quorumTest: Hook }).__quorumTest;
         return (
-          t.ready() && t.caseId() !== id && (t.labelCounts()[PENDING] ?? 0) === n && t.journalPending() === 0
+          t.ready() && t.caseId() !== id && (t.labelCounts()[pending] ?? 0) === n && t.journalPending() === 0
         );
       },
-      [before, pendingVoxels] as const,
+      [before, pendingVoxels, PENDING] as const,
       { timeout: 60_000 },
     );
   }
