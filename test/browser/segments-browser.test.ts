@@ -184,4 +184,32 @@ describe('segments in the browser on the sample case', () => {
     expect(await hook(page, (t) => t.nonZero())).toEqual(voxels);
     expect(h.pageErrors).toEqual([]);
   });
+
+  it('deleting a segment (after a confirm) clears its voxels; undo brings both back, redo deletes again, as a reopen shows', async () => {
+    const before = await hook(page, (t) => t.labelCounts());
+    const segments = await hook(page, (t) => t.segments());
+    expect(segments[1].locked).toBe(true); // locked since the first test: it cannot be deleted
+    expect(await page.getByTestId('segment-delete-2').isDisabled()).toBe(true);
+    await page.getByTestId('segment-lock-2').click(); // unlocked, it can
+    await page.getByTestId('segment-delete-2').click();
+    await page.getByTestId('segment-delete-yes').click();
+    await expect.poll(() => hook(page, (t) => t.segments().length)).toBe(1);
+    const after = await hook(page, (t) => t.labelCounts());
+    expect(after[2] ?? 0).toBe(0);
+    expect(after[1]).toBe(before[1]);
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => hook(page, (t) => t.segments().length)).toBe(2);
+    expect((await hook(page, (t) => t.segments()))[1]).toEqual({ ...segments[1], locked: false });
+    expect(await hook(page, (t) => t.labelCounts())).toEqual(before);
+    await page.keyboard.press('Control+y');
+    await expect.poll(() => hook(page, (t) => t.segments().length)).toBe(1);
+    await expect.poll(() => hook(page, (t) => t.journalPending())).toBe(0);
+
+    await openApp(page, h.url);
+    expect(await hook(page, (t) => t.segments().map((s) => s.name))).toEqual(['Whole tumour']);
+    const reopened = await hook(page, (t) => t.labelCounts());
+    expect(reopened[2] ?? 0).toBe(0);
+    expect(reopened[1]).toBe(before[1]);
+    expect(h.pageErrors).toEqual([]);
+  });
 });
