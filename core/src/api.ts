@@ -254,6 +254,8 @@ export interface LesionReport {
   /** Over lesion voxels of the uncertainty map (std), when provided. */
   uncertainty?: { mean: number; max: number; p95: number; meanInLesion: number; highFraction: number };
   model?: { name: string; version: string };
+  /** Per segment, when the export had a segment table (ExportRequest.segments): its voxels and volume. */
+  segments?: { value: number; name: string; voxels: number; volumeMl: number }[];
 }
 
 /**

@@ -46,7 +46,7 @@ describe('two-segment export over a real DICOM series', () => {
       for (let j = 35; j < 50; j++) for (let i = 30; i < 40 + (j % 7); i++) mask[i + nx * (j + ny * k)] = 3;
     res = await svc.export({
       caseId: info.id,
-      formats: ['nifti-mask', 'dicom-seg'],
+      formats: ['nifti-mask', 'dicom-seg', 'report-json', 'report-csv'],
       mask,
       segments: SEGMENTS,
       targetDir: join(state, 'two'),
@@ -126,6 +126,23 @@ describe('two-segment export over a real DICOM series', () => {
       }
     });
     expect(Buffer.from(rebuilt).equals(Buffer.from(mask))).toBe(true);
+  });
+
+  it('the report gives each segment its voxels and volume (JSON), and one CSV cell lists them', () => {
+    const count = (v: number) => mask.reduce((n, x) => n + (x === v ? 1 : 0), 0);
+    const report = JSON.parse(readFileSync(res.files['report-json']!, 'utf8'));
+    const ml = report.voxelVolumeMl;
+    expect(ml).toBeGreaterThan(0);
+    expect(report.lesionVoxels).toBe(count(1) + count(3));
+    expect(report.segments).toEqual([
+      { value: 1, name: 'Whole tumour', voxels: count(1), volumeMl: count(1) * ml },
+      { value: 3, name: 'Edema (peritumoral)', voxels: count(3), volumeMl: count(3) * ml },
+    ]);
+    const [head, row] = readFileSync(res.files['report-csv']!, 'utf8').trim().split('\n');
+    const cell = row.split(',')[head.split(',').indexOf('segment_volumes_ml')];
+    expect(cell).toBe(
+      `Whole tumour=${(count(1) * ml).toFixed(3)}; Edema (peritumoral)=${(count(3) * ml).toFixed(3)}`,
+    );
   });
 
   it('refuses a labelmap holding a value no segment names, saying which', async () => {

@@ -49,6 +49,7 @@ export function writeExports(
       slicesEdited: req.editedSlices,
       slicesProposed: req.proposedSlices,
       model: manifest ? { name: manifest.name, version: manifest.version } : undefined,
+      segments,
     }),
   };
   const written = writeFormats(
