@@ -73,6 +73,25 @@ export class SegmentStore {
     return true;
   }
 
+  /**
+   * The values cornerstone's tools must not write: the locked segments, and while the eraser is
+   * the tool every segment but the active one (its eraser clears any unlocked value under it).
+   */
+  toolLocks(eraser: boolean): Set<number> {
+    const locked = this.lockedValues();
+    if (eraser) for (const s of this.state.segments) if (s.value !== this.state.active) locked.add(s.value);
+    return locked;
+  }
+
+  /** Why a segment cannot be deleted now (the last one, a locked one), or undefined. */
+  whyNotDelete(value: number): string | undefined {
+    const seg = this.get(value);
+    if (!seg) return `no segment with value ${value}`;
+    if (this.state.segments.length <= 1) return 'The last segment cannot be deleted';
+    if (seg.locked) return `${seg.name} is locked: unlock it to delete it`;
+    return undefined;
+  }
+
   /** Back to the default table ("Start over"). */
   reset(initial?: readonly SegmentInfo[]): void {
     this.state = initialSegmentState(initial);

@@ -10,7 +10,7 @@ import type {
   VolumeData,
 } from '../../../core/src/api.ts';
 import { connectedComponent } from '../../../core/src/components.ts';
-import type { Rgb } from '../../../core/src/segments.ts';
+import type { Rgb, SegmentAction, SegmentOp } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
 import { EditHistory } from './edits.ts';
@@ -487,9 +487,7 @@ export class Session {
    * clears any unlocked value under it; ours clears the active segment only).
    */
   private segmentsChanged() {
-    const locked = this.segments.lockedValues();
-    if (this.ui.tool === 'eraser')
-      for (const s of this.segments.list) if (s.value !== this.segments.active) locked.add(s.value);
+    const locked = this.segments.toolLocks(this.ui.tool === 'eraser');
     this.viewer.setSegments(this.segments.list, this.segments.active, locked);
     this.changed();
   }
@@ -511,24 +509,9 @@ export class Session {
     });
   }
 
-  renameSegment(value: number, name: string): boolean {
-    return this.changeSegments(() => this.segments.apply({ action: 'rename', value, name }));
-  }
-
-  recolourSegment(value: number, colour: Rgb): boolean {
-    return this.changeSegments(() => this.segments.apply({ action: 'recolour', value, colour }));
-  }
-
-  setSegmentVisible(value: number, visible: boolean): boolean {
-    return this.changeSegments(() => this.segments.apply({ action: 'visibility', value, visible }));
-  }
-
-  setSegmentLocked(value: number, locked: boolean): boolean {
-    return this.changeSegments(() => this.segments.apply({ action: 'lock', value, locked }));
-  }
-
-  setActiveSegment(value: number): boolean {
-    return this.changeSegments(() => this.segments.apply({ action: 'activate', value }));
+  /** Rename, recolour, show/hide, lock/unlock or make active (add and delete have their own). */
+  changeSegment(op: SegmentOp & { action: Exclude<SegmentAction, 'add' | 'delete'> }): boolean {
+    return this.changeSegments(() => this.segments.apply(op));
   }
 
   /**
@@ -536,16 +519,12 @@ export class Session {
    * brings the segment back as it was (segmentDeleteUndone).
    */
   deleteSegment(value: number): boolean {
-    if (!this.history || !this.image) return false;
-    if (this.segments.list.length <= 1) {
-      this.set({ notice: 'The last segment cannot be deleted' });
+    if (!this.history || !this.image || this.editingPaused()) return false;
+    const refused = this.segments.whyNotDelete(value);
+    if (refused) {
+      this.set({ notice: refused });
       return false;
     }
-    if (this.segments.get(value)?.locked) {
-      this.set({ notice: `${this.segments.get(value)?.name} is locked: unlock it to delete it` });
-      return false;
-    }
-    if (this.editingPaused()) return false;
     const all = Array.from({ length: this.image.dims[2] }, (_, k) => k);
     const cmd = this.history.apply('segment-delete', all, (v) => (v === value ? 0 : v));
     if (cmd) this.labelsChanged(cmd.slices);
