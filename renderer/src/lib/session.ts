@@ -324,6 +324,12 @@ export class Session {
     this.set({ membersVisible: v });
   }
 
+  /** A stroke met locked segments (strokes.ts): they were put back; repaint and say so. */
+  strokeReverted(slices: number[]): void {
+    this.labelsChanged(slices);
+    this.set({ notice: 'Locked segments were left as they were' });
+  }
+
   /** A stroke became an edit (strokes.ts): repaint its slices. */
   strokeRecorded(slices: number[]): void {
     this.labelsChanged(slices);
@@ -350,7 +356,7 @@ export class Session {
     return this.viewer.sliceInfo('axial').index;
   }
 
-  /** Accept (pending -> lesion) or reject (pending -> background) on one slice or all. */
+  /** Accept (pending -> the active segment) or reject (pending -> background) on one slice or all. */
   review(kind: 'accept' | 'reject', scope: 'slice' | 'all'): void {
     if (!this.history || !this.proposals || this.editingPaused()) return;
     const slices = scope === 'slice' ? [this.currentSlice()] : this.proposals.pendingSlices();
@@ -363,8 +369,8 @@ export class Session {
   }
 
   /**
-   * Accepts (pending -> lesion) or rejects (pending -> background) the 3D connected proposal
-   * component at a voxel; rejecting an accepted lesion's component removes it. One undo step.
+   * Accepts (pending -> the active segment) or rejects (pending -> background) the 3D connected
+   * proposal component at a voxel; rejecting a segment's component removes it. One undo step.
    */
   reviewComponent(kind: 'accept' | 'reject', ijk: [number, number, number]): number {
     if (!this.history || !this.labels || !this.image || this.editingPaused()) return 0;
@@ -377,7 +383,12 @@ export class Session {
         ? here
         : undefined;
     if (from === undefined) {
-      this.set({ notice: here ? 'That segment is locked' : 'No proposed lesion under the pointer' });
+      const locked = kind === 'reject' && here !== 0 && here !== PENDING;
+      this.set({
+        notice: locked
+          ? `${this.segments.get(here)?.name} is locked`
+          : 'No proposed lesion under the pointer',
+      });
       return 0;
     }
     if (kind === 'accept' && !this.activeWritable()) return 0;
