@@ -220,6 +220,12 @@ export class Viewer {
     locked: new Set(),
   };
 
+  /**
+   * Writes the segmentation's own state objects (typed in @cornerstonejs/tools) in one pass rather
+   * than through setSegmentIndexLocked / setSegmentIndexColor / setSegmentIndexVisibility: those
+   * fire an event per call and skip (or throw for) segment indices the state does not list yet,
+   * such as a segment added a moment ago; one representation-modified event per viewport follows.
+   */
   private applySegments() {
     const seg = segmentation.state.getSegmentation(this.segmentationId);
     if (!seg) return;
