@@ -219,4 +219,12 @@ describe('segments in the case journal', () => {
     t.history.end('brush');
     expect(Array.from(t.labels.subarray(0, 5))).toEqual([1, 1, 2, 2, 2]);
   });
+
+  it('exports segment values as they are, and an included pending proposal as the given (active) segment', () => {
+    const t = fresh();
+    t.labels.set([1, 2, PENDING, 0, PENDING], 0);
+    expect(Array.from(t.proposals.exportMask(false, 2).subarray(0, 5))).toEqual([1, 2, 0, 0, 0]);
+    expect(Array.from(t.proposals.exportMask(true, 2).subarray(0, 5))).toEqual([1, 2, 2, 0, 2]);
+    expect(t.labels[2]).toBe(PENDING); // the labelmap itself is untouched
+  });
 });
