@@ -256,6 +256,12 @@ export interface ExportRequest {
   targetDir?: string;
   /** File name stem, default "<case name>_quorum". */
   baseName?: string;
+  /**
+   * The case's segments (core/src/segments.ts): which label value of `mask` is which segment. The
+   * NIfTI mask then gets a `<name>.segments.json` sidecar and the DICOM SEG one segment each.
+   * Absent: `mask` > 0 is one lesion segment, as before segments.
+   */
+  segments?: SegmentInfo[];
 }
 
 export interface ExportResult {
@@ -278,6 +284,8 @@ export interface LesionReport {
   /** Over lesion voxels of the uncertainty map (std), when provided. */
   uncertainty?: { mean: number; max: number; p95: number; meanInLesion: number; highFraction: number };
   model?: { name: string; version: string };
+  /** Per segment, when the export had a segment table (ExportRequest.segments): its voxels and volume. */
+  segments?: { value: number; name: string; voxels: number; volumeMl: number }[];
 }
 
 /**

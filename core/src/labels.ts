@@ -38,7 +38,7 @@ type Grid = Pick<Geometry, 'dims' | 'spacing' | 'origin' | 'direction'>;
  * nearest neighbour through world coordinates (core/src/resample.ts), as a viewer overlays it;
  * a header without orientation (no qform, no sform) is only taken voxel for voxel when its extent
  * equals the reference's. Values must be integers >= 0; more than 254 distinct ones are refused,
- * values above 255 are renumbered 1..n (said in `warnings`, original values in the segment names).
+ * values above 254 are renumbered 1..n (said in `warnings`, original values in the segment names).
  */
 export function labelsFromVolume(
   label: Volume,
@@ -54,7 +54,9 @@ export function labelsFromVolume(
       `too many labels: ${values.length} distinct values (a labelmap holds at most ${MAX_LABELS}); is this an image rather than a label map?`,
       file,
     );
-  const renumber = values.some((v) => v > 255);
+  // 255 is the renderer's unaccepted-proposal value (renderer/src/lib/label-values.ts): a 0/255 mask
+  // is renumbered too.
+  const renumber = values.some((v) => v > MAX_LABELS);
   let vol = label;
   let grid: string;
   const n = label.source.nifti;
@@ -85,7 +87,7 @@ export function labelsFromVolume(
   for (const [i, v] of values.entries()) map.set(v, renumber ? i + 1 : v);
   if (renumber)
     warnings.push(
-      `${file}: label values above 255 renumbered 1..${values.length} (names keep the original values)`,
+      `${file}: label values above 254 renumbered 1..${values.length} (names keep the original values)`,
     );
   const labels = new Uint8Array(vol.data.length);
   const src = vol.data;

@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { fmtConfidence, LOW_CONFIDENCE } from '../../renderer/src/lib/dataset.ts';
+import { PENDING } from '../../renderer/src/lib/label-values.ts';
 import { linkDataset, modelWithThreshold } from '../helpers/dataset.ts';
 import { type Harness, openApp, startHarness } from './harness.ts';
 import { countPixels, decodePng, isGreen, type Region } from './viewer-png.ts';
@@ -80,11 +81,13 @@ describe('dataset worklist panel', () => {
     const before = await hook(h.page, (t) => t.caseId());
     await click();
     await h.page.waitForFunction(
-      ([id, n]) => {
+      ([id, n, pending]) => {
         const t = (window as unknown as { __quorumTest: Hook }).__quorumTest;
-        return t.ready() && t.caseId() !== id && (t.labelCounts()[2] ?? 0) === n && t.journalPending() === 0;
+        return (
+          t.ready() && t.caseId() !== id && (t.labelCounts()[pending] ?? 0) === n && t.journalPending() === 0
+        );
       },
-      [before, pendingVoxels] as const,
+      [before, pendingVoxels, PENDING] as const,
       { timeout: 60_000 },
     );
   }
@@ -212,7 +215,7 @@ describe('dataset worklist panel', () => {
     expect(await hook(page, (t) => t.labelCounts())).toEqual({
       0: 240 * 240 * 155 - firstVoxels,
       1: 0,
-      2: firstVoxels,
+      [PENDING]: firstVoxels,
     });
     await expect.poll(() => row(first).getAttribute('data-status')).toBe('in-review');
     expect(savedStatus()[first]).toBe('in-review');

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PENDING } from '../../renderer/src/lib/label-values.ts';
 import { scratchDir } from '../../workers/src/host/service.ts';
 import { children, spawnHost } from '../helpers/host-process.ts';
 import { buildRenderer, CHROMIUM, CHROMIUM_ARGS, openApp, REPO, rendererStale } from './harness.ts';
@@ -120,7 +121,7 @@ describe('crash recovery in the browser (kill -9 of the host mid-editing)', () =
     const counts = await hook(page, (t) => t.labelCounts());
     expect(counts[1]).toBeGreaterThan(500); // accepted lesion + brush
     expect(erased).toBeLessThan(counts[1]); // the eraser took voxels off
-    expect(counts[2]).toBeGreaterThan(200); // the other slice's pending proposal
+    expect(counts[PENDING]).toBeGreaterThan(200); // the other slice's pending proposal
     expect(await hook(page, (t) => [t.canUndo(), t.canRedo()])).toEqual([true, true]);
 
     host.proc.kill('SIGKILL');
@@ -148,7 +149,8 @@ describe('crash recovery in the browser (kill -9 of the host mid-editing)', () =
     expect(countPixels(onK, rect, isRed)).toBeGreaterThan(300);
     // (the range inputs are 1-based like the slice label: the other proposed slice is K - 1)
     let pendingAt = -1;
-    for (let n = 1; n < drawn.length && pendingAt < 0; n += 2) if (drawn[n] === 2) pendingAt = drawn[n - 1];
+    for (let n = 1; n < drawn.length && pendingAt < 0; n += 2)
+      if (drawn[n] === PENDING) pendingAt = drawn[n - 1];
     const kPending = Math.floor(pendingAt / (240 * 240));
     expect(kPending).toBe(K - 1);
     await page.evaluate(
@@ -218,7 +220,7 @@ describe('crash recovery in the browser (kill -9 of the host mid-editing)', () =
     await page.getByTestId('range-to').fill('80');
     await page.getByTestId('propose-range').click();
     await page.getByTestId('run-message').filter({ hasText: 'Done' }).waitFor({ timeout: 120_000 });
-    expect((await hook(page, (t) => t.labelCounts()))[2]).toBeGreaterThan(100);
+    expect((await hook(page, (t) => t.labelCounts()))[PENDING]).toBeGreaterThan(100);
     host.proc.kill('SIGKILL');
   });
 });

@@ -4,6 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectedComponent } from '../../core/src/components.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
+import { PENDING } from '../../renderer/src/lib/label-values.ts';
 import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
 import { type Harness, openApp, startHarness } from './harness.ts';
 import {
@@ -120,7 +121,7 @@ describe('viewer on the sample case', () => {
     await h.page.getByTestId('run-message').filter({ hasText: 'Done' }).waitFor({ timeout: 150_000 });
     console.log(`proposal of 3 slices (3 members x 3 steps): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const counts = await hook(h.page, (t) => t.labelCounts());
-    expect(counts[2]).toBeGreaterThan(1000);
+    expect(counts[PENDING]).toBeGreaterThan(1000);
     await settle();
 
     // Labelmap alone: the pending proposal in green over the tumour.
@@ -151,12 +152,12 @@ describe('viewer on the sample case', () => {
   it('accepts the proposal on a slice, undoes and redoes it', async () => {
     await h.page.getByTestId('toggle-labelmap').check();
     await h.page.getByTestId('toggle-uncertainty').uncheck();
-    const pending = (await hook(h.page, (t) => t.labelCounts()))[2];
+    const pending = (await hook(h.page, (t) => t.labelCounts()))[PENDING];
     await h.page.getByTestId('accept-slice').click();
     await settle();
     const after = await hook(h.page, (t) => t.labelCounts());
     expect(after[1]).toBeGreaterThan(500);
-    expect(after[2]).toBe(pending - after[1]);
+    expect(after[PENDING]).toBe(pending - after[1]);
     const img = await shot('viewer-5-accepted');
     expect(countPixels(img, rects.axial, isRed)).toBeGreaterThan(300);
     await h.page.getByTestId('undo').click();
@@ -176,9 +177,9 @@ describe('viewer on the sample case', () => {
     const k = K + 1;
     let seed = -1;
     for (let v = k * nx * ny; v < (k + 1) * nx * ny && seed < 0; v++)
-      if ([0, 1, -1, nx, -nx].every((d) => labels[v + d] === 2)) seed = v;
+      if ([0, 1, -1, nx, -nx].every((d) => labels[v + d] === PENDING)) seed = v;
     expect(seed).toBeGreaterThan(0);
-    const comp = connectedComponent(labels, [nx, ny, nz], seed, 2).length;
+    const comp = connectedComponent(labels, [nx, ny, nz], seed, PENDING).length;
     expect(comp).toBeGreaterThan(50);
     const ijk: [number, number, number] = [seed % nx, Math.floor(seed / nx) % ny, k];
     await goToSlice(page, k);
@@ -190,7 +191,7 @@ describe('viewer on the sample case', () => {
     await page.mouse.click(at[0], at[1]);
     await page.keyboard.up('Shift');
     const rejected = await hook(page, (t) => t.labelCounts());
-    expect(rejected[2]).toBe(before[2] - comp);
+    expect(rejected[PENDING]).toBe(before[PENDING] - comp);
     expect(rejected[1]).toBe(before[1]);
     await expect
       .poll(() => page.getByTestId('notice').textContent())
@@ -200,7 +201,7 @@ describe('viewer on the sample case', () => {
     await page.mouse.click(at[0], at[1]);
     const accepted = await hook(page, (t) => t.labelCounts());
     expect(accepted[1]).toBe(before[1] + comp);
-    expect(accepted[2]).toBe(before[2] - comp);
+    expect(accepted[PENDING]).toBe(before[PENDING] - comp);
     await page.getByTestId('undo').click();
     expect(await hook(page, (t) => t.labelCounts())).toEqual(before);
     await page.locator('[data-tool="windowlevel"]').click();
@@ -457,7 +458,7 @@ describe('viewer on the sample case', () => {
     const done = Number(/Cancelled after (\d+) slices/.exec(msg)?.[1]);
     expect(done).toBeGreaterThan(0);
     expect(done).toBeLessThan(100); // far from the whole volume
-    expect((await hook(page, (t) => t.labelCounts()))[2]).toBeGreaterThanOrEqual(proposed[2]);
+    expect((await hook(page, (t) => t.labelCounts()))[PENDING]).toBeGreaterThanOrEqual(proposed[PENDING]);
   });
 
   it('journals every edit, undo and redo through the API', async () => {

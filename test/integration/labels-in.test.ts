@@ -278,7 +278,7 @@ nib.save(nib.Nifti1Image(d, src.affine, src.header), sys.argv[2])
       [3, 'Label 3000'],
       [4, 'Label 4000'],
     ]);
-    expect(b.warnings.join('\n')).toMatch(/atlas\.nii\.gz: label values above 255 renumbered 1\.\.4/);
+    expect(b.warnings.join('\n')).toMatch(/atlas\.nii\.gz: label values above 254 renumbered 1\.\.4/);
     expect(sameBytes((await svc.getVolume(b.id, 'label')).data, u8((await loadVolume(file)).data))).toBe(
       true,
     );

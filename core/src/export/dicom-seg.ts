@@ -1,10 +1,17 @@
 import dcmjs from 'dcmjs';
 import { QuorumError } from '../errors.ts';
+import type { Rgb, SegmentInfo } from '../segments.ts';
 import type { Volume } from '../volume.ts';
 
 export interface DicomSegOptions {
   seriesDescription?: string;
   segmentLabel?: string;
+  /**
+   * One DICOM segment per entry, its voxels where mask === value (labels, colours, descriptions
+   * from the case's segment table). Absent: one segment, "Lesion", wherever mask > 0 (proposal
+   * folders: a single proposal).
+   */
+  segments?: readonly SegmentInfo[];
   algorithm?: string;
   seriesNumber?: number;
   now?: Date;
@@ -36,12 +43,33 @@ const code = (value: string, scheme: string, meaning: string) => ({
   CodeMeaning: meaning,
 });
 
+/**
+ * sRGB (0..255) as DICOM's RecommendedDisplayCIELabValue: CIE L*a*b* under D65, L* 0..100 and
+ * a*, b* -128..127 scaled to 0..65535 (PS3.3 C.10.7.1.1).
+ */
+export function rgbToDicomLab(rgb: Rgb): [number, number, number] {
+  const lin = rgb.map((c) => {
+    const x = c / 255;
+    return x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+  });
+  const X = (0.4124564 * lin[0] + 0.3575761 * lin[1] + 0.1804375 * lin[2]) / 0.95047;
+  const Y = 0.2126729 * lin[0] + 0.7151522 * lin[1] + 0.072175 * lin[2];
+  const Z = (0.0193339 * lin[0] + 0.119192 * lin[1] + 0.9503041 * lin[2]) / 1.08883;
+  const f = (t: number) => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
+  const L = 116 * f(Y) - 16;
+  const a = 500 * (f(X) - f(Y));
+  const b = 200 * (f(Y) - f(Z));
+  const clamp = (v: number) => Math.max(0, Math.min(65535, Math.round(v)));
+  return [clamp((L * 65535) / 100), clamp(((a + 128) * 65535) / 255), clamp(((b + 128) * 65535) / 255)];
+}
+
 const da = (d: Date) => d.toISOString().slice(0, 10).replace(/-/g, '');
 const tm = (d: Date) => d.toISOString().slice(11, 19).replace(/:/g, '');
 
 /**
- * A binary DICOM Segmentation (one segment: the lesion, mask > 0) over a DICOM source series.
- * Frames are the slices that contain lesion (as highdicom and dcmjs do), each referencing its
+ * A binary DICOM Segmentation over a DICOM source series: one segment per entry of
+ * `opts.segments` (voxels equal to its value), or one, the lesion (mask > 0), without a table.
+ * Frames are per segment the slices that contain it (as highdicom and dcmjs do), each referencing its
  * source image and carrying its plane position; the geometry is the source volume's, so the SEG
  * lands on the images it was drawn on in any PACS viewer. Volume slice k must be the series'
  * sopInstanceUIDs[k], as the DICOM loader records them.
@@ -69,22 +97,35 @@ export function buildDicomSeg(ref: Volume, mask: Uint8Array, opts: DicomSegOptio
   const position = (k: number) =>
     [0, 1, 2].map((a) => +(ref.origin[a] + k * ref.spacing[2] * d[6 + a]).toFixed(6));
 
-  let frames: number[] = [];
-  for (let k = 0; k < nz; k++) {
-    for (let i = k * plane, e = i + plane; i < e; i++)
-      if (mask[i]) {
-        frames.push(k);
-        break;
-      }
+  // Segment n (1-based) holds the voxels equal to its value; without a table, one segment of mask > 0.
+  const segs = opts.segments?.length
+    ? opts.segments.map((g, n) => ({ number: n + 1, value: g.value, info: g as SegmentInfo | undefined }))
+    : [{ number: 1, value: -1, info: undefined }];
+  const inSeg = (value: number) => (value < 0 ? (v: number) => v > 0 : (v: number) => v === value);
+
+  // Frames: per segment, the slices that contain it (as highdicom and dcmjs do).
+  let frames: { seg: number; value: number; k: number }[] = [];
+  for (const g of segs) {
+    const hit = inSeg(g.value);
+    for (let k = 0; k < nz; k++) {
+      for (let i = k * plane, e = i + plane; i < e; i++)
+        if (hit(mask[i])) {
+          frames.push({ seg: g.number, value: g.value, k });
+          break;
+        }
+    }
   }
-  // A SEG needs at least one frame; an empty result is stored as one empty frame.
-  if (!frames.length) frames = [0];
+  // A SEG needs at least one frame; an empty result is stored as one empty frame of segment 1.
+  const empty = frames.length === 0;
+  if (empty) frames = [{ seg: 1, value: segs[0].value, k: 0 }];
 
   // BINARY segmentation: 1 bit per pixel, frames packed back to back, least significant bit first.
   const bits = new Uint8Array(Math.ceil((frames.length * plane) / 8));
   let bit = 0;
-  for (const k of frames) {
-    for (let i = k * plane, e = i + plane; i < e; i++, bit++) if (mask[i]) bits[bit >> 3] |= 1 << (bit & 7);
+  for (const f of frames) {
+    const hit = empty ? () => false : inSeg(f.value);
+    for (let i = f.k * plane, e = i + plane; i < e; i++, bit++)
+      if (hit(mask[i])) bits[bit >> 3] |= 1 << (bit & 7);
   }
   const pixelData = new Uint8Array(bits.length + (bits.length & 1)); // even length
   pixelData.set(bits);
@@ -162,19 +203,16 @@ export function buildDicomSeg(ref: Volume, mask: Uint8Array, opts: DicomSegOptio
         DimensionDescriptionLabel: 'ImagePositionPatient',
       },
     ],
-    SegmentSequence: [
-      {
-        SegmentNumber: 1,
-        SegmentLabel: opts.segmentLabel ?? 'Lesion',
-        SegmentAlgorithmType: 'SEMIAUTOMATIC',
-        SegmentAlgorithmName: opts.algorithm ?? 'Quorum',
-        SegmentedPropertyCategoryCodeSequence: [
-          code('49755003', 'SCT', 'Morphologically Abnormal Structure'),
-        ],
-        SegmentedPropertyTypeCodeSequence: [code('108369006', 'SCT', 'Neoplasm')],
-        RecommendedDisplayCIELabValue: [43802, 26566, 37721], // red
-      },
-    ],
+    SegmentSequence: segs.map((g) => ({
+      SegmentNumber: g.number,
+      SegmentLabel: g.info?.name ?? opts.segmentLabel ?? 'Lesion',
+      ...(g.info ? { SegmentDescription: `${g.info.name} (Quorum label value ${g.value})` } : {}),
+      SegmentAlgorithmType: 'SEMIAUTOMATIC',
+      SegmentAlgorithmName: opts.algorithm ?? 'Quorum',
+      SegmentedPropertyCategoryCodeSequence: [code('49755003', 'SCT', 'Morphologically Abnormal Structure')],
+      SegmentedPropertyTypeCodeSequence: [code('108369006', 'SCT', 'Neoplasm')],
+      RecommendedDisplayCIELabValue: g.info ? rgbToDicomLab(g.info.colour) : [43802, 26566, 37721], // red
+    })),
     SharedFunctionalGroupsSequence: [
       {
         PlaneOrientationSequence: [
@@ -189,7 +227,7 @@ export function buildDicomSeg(ref: Volume, mask: Uint8Array, opts: DicomSegOptio
         ],
       },
     ],
-    PerFrameFunctionalGroupsSequence: frames.map((k) => ({
+    PerFrameFunctionalGroupsSequence: frames.map(({ seg, k }) => ({
       DerivationImageSequence: [
         {
           SourceImageSequence: [
@@ -204,9 +242,9 @@ export function buildDicomSeg(ref: Volume, mask: Uint8Array, opts: DicomSegOptio
           DerivationCodeSequence: [code('113076', 'DCM', 'Segmentation')],
         },
       ],
-      FrameContentSequence: [{ DimensionIndexValues: [1, k + 1] }],
+      FrameContentSequence: [{ DimensionIndexValues: [seg, k + 1] }],
       PlanePositionSequence: [{ ImagePositionPatient: position(k) }],
-      SegmentIdentificationSequence: [{ ReferencedSegmentNumber: 1 }],
+      SegmentIdentificationSequence: [{ ReferencedSegmentNumber: seg }],
     })),
     PixelData: [pixelData.buffer],
   };

@@ -1,4 +1,5 @@
 import type { LesionReport, VolumeGeometry } from '../api.ts';
+import type { SegmentInfo } from '../segments.ts';
 
 /** Above this std a voxel counts as "uncertain" in the report (members disagree strongly). */
 export const HIGH_UNCERTAINTY_STD = 0.25;
@@ -12,6 +13,8 @@ export interface ReportInput {
   slicesEdited?: number[];
   slicesProposed?: number[];
   model?: { name: string; version: string };
+  /** Which label value is which segment: each gets its own volume in the report. */
+  segments?: readonly SegmentInfo[];
   now?: Date;
 }
 
@@ -50,6 +53,16 @@ export function lesionReport(r: ReportInput): LesionReport {
     model: r.model,
   };
   if (r.uncertainty) report.uncertainty = uncertaintySummary(r.uncertainty, r.mask);
+  if (r.segments) {
+    const count = new Float64Array(256);
+    for (let i = 0; i < r.mask.length; i++) count[r.mask[i]]++;
+    report.segments = r.segments.map((s) => ({
+      value: s.value,
+      name: s.name,
+      voxels: count[s.value],
+      volumeMl: count[s.value] * voxelMl,
+    }));
+  }
   return report;
 }
 
@@ -106,6 +119,8 @@ export function reportCsv(r: LesionReport): string {
     ['uncertainty_mean_in_lesion', r.uncertainty?.meanInLesion.toFixed(4)],
     ['uncertain_fraction', r.uncertainty?.highFraction.toFixed(4)],
     ['model', r.model ? `${r.model.name} ${r.model.version}` : ''],
+    // one cell, so rows of cases with other segments still line up: "Whole tumour=12.345 ml; ..."
+    ['segment_volumes_ml', r.segments?.map((s) => `${s.name}=${s.volumeMl.toFixed(3)}`).join('; ')],
     ['case_root', r.caseRoot],
   ];
   return `${cols.map((c) => c[0]).join(',')}\n${cols.map((c) => csvCell(c[1])).join(',')}\n`;

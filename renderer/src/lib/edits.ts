@@ -1,4 +1,5 @@
 import type { JournalRecord } from '../../../core/src/api.ts';
+import { PENDING } from './label-values.ts';
 
 /**
  * Undo/redo over labelmap voxel diffs. Every change to the labelmap that the user makes or
@@ -16,7 +17,9 @@ export type EditKind =
   | 'reject'
   | 'paint'
   /** Slice interpolation (interpolate.ts): the empty slices between drawn ones, filled. */
-  | 'interpolate';
+  | 'interpolate'
+  /** Deleting a segment clears its voxels (undo brings them, and the segment, back). */
+  | 'segment-delete';
 
 export interface EditCommand {
   kind: EditKind;
@@ -34,6 +37,13 @@ export class EditHistory {
   /** True while replaying the journal: the records are already on disk. */
   private muted = false;
   readonly editedSlices = new Set<number>();
+  /**
+   * Which voxel changes a stroke may make (segment locks, the eraser's active segment; set by the
+   * session). end() puts back the others before recording, and lists their slices in `reverted`.
+   */
+  guard?: (kind: EditKind, before: number, after: number) => boolean;
+  /** Slices where the last end() put voxels back (to be redrawn). */
+  reverted: number[] = [];
 
   constructor(
     readonly labels: Uint8Array,
@@ -71,7 +81,16 @@ export class EditHistory {
     if (!before) return undefined;
     const changed: number[] = [];
     const labels = this.labels;
-    for (let i = 0; i < labels.length; i++) if (labels[i] !== before[i]) changed.push(i);
+    const reverted = new Set<number>();
+    for (let i = 0; i < labels.length; i++)
+      if (labels[i] !== before[i]) {
+        if (!this.guard || this.guard(kind, before[i], labels[i])) changed.push(i);
+        else {
+          labels[i] = before[i];
+          reverted.add(Math.floor(i / this.sliceSize));
+        }
+      }
+    this.reverted = [...reverted];
     if (changed.length === 0 && keepIfUnchanged) return undefined;
     this.snapshot = undefined;
     if (changed.length === 0) return undefined;
@@ -210,7 +229,15 @@ export class EditHistory {
     bytes.set(cmd.after, n * 5);
     this.journal([
       {
-        op: { type, kind: cmd.kind, slices: cmd.slices, voxels: n, at: new Date().toISOString() },
+        // `pending`: the value of pending proposal voxels in before/after (journals without it used 2).
+        op: {
+          type,
+          kind: cmd.kind,
+          slices: cmd.slices,
+          voxels: n,
+          pending: PENDING,
+          at: new Date().toISOString(),
+        },
         bytes,
       },
     ]);

@@ -1,22 +1,31 @@
 import type { CaseInfo, JournalRecord, QuorumApi } from '../../../core/src/api.ts';
-import { LESION } from './viewer.ts';
+import { checkSegmentTable, type SegmentInfo } from '../../../core/src/segments.ts';
+import type { SegmentStore } from './segments.ts';
 
 /**
  * Labels read in with a case (OpenCaseOptions.labels) as the starting labelmap. They are the
  * base state, not an edit: no undo step goes back past them. They are journalled as one record
  * (op `labels-in`: the file and the voxel count; bytes: indices u32 LE | values u8 of the labelled
  * voxels) so a reopen, with or without the label file, replays them before the edits made on top.
- * Until the viewer shows several segments, every labelled voxel is shown as the lesion.
+ * The file's segments (values, names, colours: CaseInfo.labelsIn.segments) become the case's
+ * segment table, carried in the same record (op.segments), so a reopen gets them back too.
  */
 
-/** Labelmap values for the viewer from the label volume's values. */
+/**
+ * Labelmap values for the viewer from the label volume's values: the reader (core/src/labels.ts)
+ * keeps them within 1..254, so none collides with the pending value 255.
+ */
 export function startingLabels(label: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(label.length);
-  for (let i = 0; i < label.length; i++) if (label[i]) out[i] = LESION;
+  for (let i = 0; i < label.length; i++) if (label[i]) out[i] = label[i];
   return out;
 }
 
-export function labelsInRecord(path: string, labels: Uint8Array): JournalRecord {
+export function labelsInRecord(
+  path: string,
+  labels: Uint8Array,
+  segments?: readonly SegmentInfo[],
+): JournalRecord {
   let n = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i]) n++;
   const bytes = new Uint8Array(n * 5);
@@ -29,7 +38,14 @@ export function labelsInRecord(path: string, labels: Uint8Array): JournalRecord 
       m++;
     }
   bytes.set(new Uint8Array(idx.buffer), 0);
-  return { op: { type: 'labels-in', path, voxels: n, at: new Date().toISOString() }, bytes };
+  const op = { type: 'labels-in', path, voxels: n, at: new Date().toISOString() };
+  return { op: segments?.length ? { ...op, segments: segments.map((x) => ({ ...x })) } : op, bytes };
+}
+
+/** The segment table a labels-in record carries (journals from before segments carry none). */
+export function labelsInSegments(r: JournalRecord): SegmentInfo[] | undefined {
+  const t = r.op.segments === undefined ? undefined : checkSegmentTable(r.op.segments);
+  return typeof t === 'string' ? undefined : t;
 }
 
 /**
@@ -76,6 +92,7 @@ export async function startFromLabels(
   labels: Uint8Array,
   base: JournalBase,
   journal: (records: JournalRecord[]) => void,
+  segments: SegmentStore,
   force = false,
 ): Promise<string | undefined> {
   const l = info.labelsIn;
@@ -88,8 +105,9 @@ export async function startFromLabels(
   const vol = await api.getVolume(info.id, 'label');
   const start = startingLabels(vol.data);
   labels.set(start);
-  const record = labelsInRecord(l.path, start);
+  const record = labelsInRecord(l.path, start, l.segments);
   journal([record]);
+  segments.reset(labelsInSegments(record));
   base.records = 1;
   base.labelsIn = record;
   const n = l.segments.length;
@@ -105,9 +123,11 @@ export function restartFromJournalLabels(
   labels: Uint8Array,
   sliceSize: number,
   journal: (records: JournalRecord[]) => void,
+  segments: SegmentStore,
 ): string | undefined {
   const r = base.labelsIn;
   if (!r || !applyLabelsIn(r, labels, sliceSize)) return undefined;
+  segments.reset(labelsInSegments(r));
   const bytes = r.bytes ? new Uint8Array(r.bytes) : undefined; // own copy, not a view
   journal([{ op: { ...r.op, at: new Date().toISOString() }, bytes }]);
   return `Started over from the labels read in from ${fileName(r.op.path)}`;

@@ -1,5 +1,5 @@
 import type { SliceResult } from '../../../core/src/api.ts';
-import { LESION, PENDING } from './viewer.ts';
+import { LESION, PENDING } from './label-values.ts';
 
 /** What is kept of a streamed slice result (the std goes into the uncertainty volume). */
 export interface SliceRecord {
@@ -93,13 +93,14 @@ export class ProposalStore {
     return [...this.slices.keys()].sort((a, b) => a - b);
   }
 
-  /** Export mask: accepted lesion (and pending proposal if asked) as 0/1. */
-  exportMask(includePending: boolean): Uint8Array {
-    const out = new Uint8Array(this.labels.length);
-    for (let i = 0; i < out.length; i++) {
-      const v = this.labels[i];
-      out[i] = v === LESION || (includePending && v === PENDING) ? 1 : 0;
-    }
+  /**
+   * Export label map: every segment's voxels with its value, and the pending proposal, if asked,
+   * as `pendingAs` (the active segment's value: where accepting it would put it), else background.
+   */
+  exportMask(includePending: boolean, pendingAs = LESION): Uint8Array {
+    const out = this.labels.slice();
+    const to = includePending ? pendingAs : 0;
+    for (let i = 0; i < out.length; i++) if (out[i] === PENDING) out[i] = to;
     return out;
   }
 }

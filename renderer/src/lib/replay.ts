@@ -1,7 +1,9 @@
 import type { JournalRecord, SliceResult } from '../../../core/src/api.ts';
 import type { EditHistory, EditKind } from './edits.ts';
-import { applyLabelsIn } from './labels-in.ts';
+import { LEGACY_PENDING, PENDING } from './label-values.ts';
+import { applyLabelsIn, labelsInSegments } from './labels-in.ts';
 import type { ProposalStore } from './proposals.ts';
+import type { SegmentStore } from './segments.ts';
 
 /**
  * The case journal, read back. Every change to the labelmap is a record on disk before the next
@@ -12,7 +14,12 @@ import type { ProposalStore } from './proposals.ts';
  * Record kinds (op.type):
  * - edit / undo / redo: bytes = indices (u32 LE) | before (u8) | after (u8), op.voxels = count
  * - proposal-slice: bytes = mask (u8, width x height) | std (f32 LE, width x height)
- * - reset: the user discarded everything before it ("Start over")
+ *   (op.pending: the pending value in before/after; absent in journals from before segments, where
+ *   it was LEGACY_PENDING)
+ * - segment: a change of the segment table (op.action add/rename/recolour/delete/lock/visibility/
+ *   activate, op.value, ...; segments.ts). A journal without any keeps the default table, one
+ *   "Whole tumour" segment of value 1: what the lesion label of earlier versions was.
+ * - reset: the user discarded everything before it ("Start over"), segments included
  * - proposal: a run's outcome (informational)
  * - labels-in: the starting labelmap read from a label file (labels-in.ts): the base state, no undo step
  */
@@ -50,6 +57,8 @@ export interface ReplaySummary {
   proposalSlices: number;
   /** Starting labels read in (labels-in records). */
   labelsIn?: number;
+  /** Changes of the segment table. */
+  segmentChanges?: number;
   /** Time of the last record, ISO. */
   lastAt?: string;
   /** Records the replay could not use (wrong size for this volume, unknown type). */
@@ -64,6 +73,8 @@ export interface ReplayTarget {
   sliceSize: number;
   /** Slices touched, for the viewer. */
   touched: Set<number>;
+  /** The segment table, rebuilt from segment records (absent: they are skipped). */
+  segments?: SegmentStore;
 }
 
 /** Only what follows the last reset counts. */
@@ -116,9 +127,14 @@ export function replayJournal(all: JournalRecord[], t: ReplayTarget): ReplaySumm
       const slices = applyLabelsIn(r, t.labels, t.sliceSize);
       if (!slices) s.skipped++;
       else {
+        // the labels' segment table is the base the segment records that follow change
+        t.segments?.reset(labelsInSegments(r));
         s.labelsIn = (s.labelsIn ?? 0) + 1;
         for (const k of slices) t.touched.add(k);
       }
+    } else if (type === 'segment') {
+      if (t.segments?.replay(r.op)) s.segmentChanges = (s.segmentChanges ?? 0) + 1;
+      else s.skipped++;
     } else if (type !== 'proposal') s.skipped++;
   }
   return s;
@@ -135,12 +151,12 @@ function decodeEdit(r: JournalRecord, voxels: number) {
   if (!b || !Number.isInteger(n) || n <= 0 || b.byteLength !== n * 6) return undefined;
   const indices = new Uint32Array(b.buffer, 0, n);
   for (let i = 0; i < n; i++) if (indices[i] >= voxels) return undefined; // journal of another grid
-  return {
-    kind: String(r.op.kind) as EditKind,
-    indices,
-    before: b.subarray(n * 4, n * 5),
-    after: b.subarray(n * 5, n * 6),
-  };
+  const before = b.subarray(n * 4, n * 5);
+  const after = b.subarray(n * 5, n * 6);
+  if (r.op.pending === undefined)
+    for (const values of [before, after])
+      for (let i = 0; i < n; i++) if (values[i] === LEGACY_PENDING) values[i] = PENDING;
+  return { kind: String(r.op.kind) as EditKind, indices, before, after };
 }
 
 function decodeProposalSlice(r: JournalRecord, voxels: number, sliceSize: number): SliceResult | undefined {

@@ -10,6 +10,7 @@ import type {
   VolumeData,
 } from '../../../core/src/api.ts';
 import { connectedComponent } from '../../../core/src/components.ts';
+import type { Rgb, SegmentAction, SegmentOp } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
 import { EditHistory } from './edits.ts';
@@ -20,6 +21,7 @@ import { type JournalBase, journalLabelsIn, restartFromJournalLabels, startFromL
 import { ProposalStore } from './proposals.ts';
 import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
 import { nextRunState } from './run-state.ts';
+import { SegmentStore } from './segments.ts';
 import { watchStrokes } from './strokes.ts';
 import { EDIT_TOOLS, type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
 import { LESION, PENDING, type UncertaintyStyle, type Viewer } from './viewer.ts';
@@ -34,6 +36,8 @@ export class Session {
   history?: EditHistory;
   proposals?: ProposalStore;
   labels?: Uint8Array;
+  /** The case's segments (segments.ts); replaced per case, journalled like every edit. */
+  segments!: SegmentStore;
   ui: UiState;
   private listeners = new Set<(ui: UiState) => void>();
   private emitQueued = false;
@@ -58,12 +62,15 @@ export class Session {
       pending: [],
       editedSlices: [],
       exporting: false,
+      segments: [],
+      activeSegment: 1,
     };
     this.journalQueue = new JournalQueue(api, () => this.caseInfo?.id, {
       paused: (why) => this.pauseEditing(why),
       resumed: () => this.resumeEditing(),
       failed: (e) => this.fail(e),
     });
+    this.segments = new SegmentStore(this.journal);
     viewer.onChange(() => this.changed());
     watchStrokes(this);
   }
@@ -104,6 +111,8 @@ export class Session {
       pending: this.pendingCache(),
       editedSlices: [...(this.history?.editedSlices ?? [])].sort((a, b) => a - b),
       currentScore: this.proposals?.slices.get(k)?.score,
+      segments: this.segments.list,
+      activeSegment: this.segments.active,
     };
     for (const cb of this.listeners) cb(this.ui);
   }
@@ -153,9 +162,12 @@ export class Session {
       this.proposals = new ProposalStore(labels, nx * ny);
       this.pending = undefined;
       this.history = new EditHistory(labels, nx * ny, this.journal);
+      this.segments = new SegmentStore(this.journal);
+      this.guardStrokes();
       if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
       const r = await this.replay(info.id);
       const notice = await this.startFromLabels(info);
+      this.segmentsChanged();
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
@@ -190,6 +202,7 @@ export class Session {
       proposals: this.proposals,
       sliceSize: nx * ny,
       touched,
+      segments: this.segments,
     });
     for (const r of this.proposals.slices.values()) this.followStdMax(this.proposals.uncertainty, r.k);
     return { restored: summary.records > 0 ? summary : undefined, journalNotice };
@@ -200,7 +213,7 @@ export class Session {
 
   private startFromLabels(info: CaseInfo, force = false): Promise<string | undefined> {
     if (!this.labels) return Promise.resolve(undefined);
-    return startFromLabels(this.api, info, this.labels, this.journalHeld, this.journal, force);
+    return startFromLabels(this.api, info, this.labels, this.journalHeld, this.journal, this.segments, force);
   }
 
   /** "Start over": forgets the restored work (a reset record, so a later replay skips it too). */
@@ -211,11 +224,14 @@ export class Session {
     this.labels.fill(0);
     this.proposals = new ProposalStore(this.labels, nx * ny);
     this.history = new EditHistory(this.labels, nx * ny, this.journal);
+    this.segments.reset();
+    this.guardStrokes();
     this.pending = undefined;
-    // A case that started from a label file starts over from its labels, not from nothing.
+    // A case that started from a label file starts over from its labels (and their segments).
     const notice = this.caseInfo.labelsIn
       ? await this.startFromLabels(this.caseInfo, true).catch((e) => errorMessage(e))
-      : restartFromJournalLabels(this.journalHeld, this.labels, nx * ny, this.journal);
+      : restartFromJournalLabels(this.journalHeld, this.labels, nx * ny, this.journal, this.segments);
+    this.segmentsChanged();
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
     this.set({ restored: undefined, ...(notice ? { notice } : {}) });
   }
@@ -309,6 +325,7 @@ export class Session {
     if (EDIT_TOOLS.includes(mode) && this.editingPaused()) return;
     this.viewer.setTool(mode);
     this.set({ tool: mode });
+    this.segmentsChanged(); // the eraser locks every segment but the active one (locks below)
   }
 
   setBrushSize(mm: number): void {
@@ -330,6 +347,12 @@ export class Session {
     this.set({ membersVisible: v });
   }
 
+  /** A stroke met locked segments (strokes.ts): they were put back; repaint and say so. */
+  strokeReverted(slices: number[]): void {
+    this.labelsChanged(slices);
+    this.set({ notice: 'Locked segments were left as they were' });
+  }
+
   /** A stroke became an edit (strokes.ts): repaint its slices. */
   strokeRecorded(slices: number[]): void {
     this.labelsChanged(slices);
@@ -340,6 +363,7 @@ export class Session {
     if (this.editingPaused()) return;
     const cmd = this.history?.undo();
     if (cmd) this.labelsChanged(cmd.slices);
+    if (cmd?.kind === 'segment-delete') this.segmentDeleteUndone(cmd.before[0], 'undo');
     this.changed();
   }
 
@@ -347,6 +371,7 @@ export class Session {
     if (this.editingPaused()) return;
     const cmd = this.history?.redo();
     if (cmd) this.labelsChanged(cmd.slices);
+    if (cmd?.kind === 'segment-delete') this.segmentDeleteUndone(cmd.before[0], 'redo');
     this.changed();
   }
 
@@ -354,11 +379,12 @@ export class Session {
     return this.viewer.sliceInfo('axial').index;
   }
 
-  /** Accept (pending -> lesion) or reject (pending -> background) on one slice or all. */
+  /** Accept (pending -> the active segment) or reject (pending -> background) on one slice or all. */
   review(kind: 'accept' | 'reject', scope: 'slice' | 'all'): void {
     if (!this.history || !this.proposals || this.editingPaused()) return;
     const slices = scope === 'slice' ? [this.currentSlice()] : this.proposals.pendingSlices();
-    const to = kind === 'accept' ? LESION : 0;
+    if (kind === 'accept' && !this.activeWritable()) return;
+    const to = kind === 'accept' ? this.segments.active : 0;
     const cmd = this.history.apply(kind, slices, (v) => (v === PENDING ? to : v));
     this.proposals.markReviewed(slices);
     if (cmd) this.labelsChanged(cmd.slices);
@@ -366,21 +392,31 @@ export class Session {
   }
 
   /**
-   * Accepts (pending -> lesion) or rejects (pending -> background) the 3D connected proposal
-   * component at a voxel; rejecting an accepted lesion's component removes it. One undo step.
+   * Accepts (pending -> the active segment) or rejects (pending -> background) the 3D connected
+   * proposal component at a voxel; rejecting a segment's component removes it. One undo step.
    */
   reviewComponent(kind: 'accept' | 'reject', ijk: [number, number, number]): number {
     if (!this.history || !this.labels || !this.image || this.editingPaused()) return 0;
     const dims = this.image.dims;
     const seed = ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]);
     const here = this.labels[seed];
-    const from = here === PENDING || (kind === 'reject' && here === LESION) ? here : undefined;
+    // Shift+click also removes an accepted segment's component, unless that segment is locked.
+    const from =
+      here === PENDING || (kind === 'reject' && here !== 0 && !this.segments.get(here)?.locked)
+        ? here
+        : undefined;
     if (from === undefined) {
-      this.set({ notice: 'No proposed lesion under the pointer' });
+      const locked = kind === 'reject' && here !== 0 && here !== PENDING;
+      this.set({
+        notice: locked
+          ? `${this.segments.get(here)?.name} is locked`
+          : 'No proposed lesion under the pointer',
+      });
       return 0;
     }
+    if (kind === 'accept' && !this.activeWritable()) return 0;
     const comp = connectedComponent(this.labels, dims, seed, from);
-    const cmd = this.history.setVoxels(kind, comp, kind === 'accept' ? LESION : 0);
+    const cmd = this.history.setVoxels(kind, comp, kind === 'accept' ? this.segments.active : 0);
     if (cmd) this.labelsChanged(cmd.slices);
     this.set({ notice: `${kind === 'accept' ? 'Accepted' : 'Rejected'} a lesion of ${comp.length} voxels` });
     return comp.length;
@@ -477,7 +513,8 @@ export class Session {
       const result = await this.api.export({
         caseId: this.caseInfo.id,
         formats,
-        mask: this.proposals.exportMask(includePending),
+        mask: this.proposals.exportMask(includePending, this.segments.active),
+        segments: this.segments.list,
         uncertainty: proposed.length ? this.proposals.uncertainty : undefined,
         editedSlices: [...this.history.editedSlices].sort((a, b) => a - b),
         proposedSlices: proposed,
@@ -487,6 +524,79 @@ export class Session {
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  /** Strokes never change a locked segment's voxels, and the eraser clears only the active segment. */
+  private guardStrokes() {
+    if (this.history)
+      this.history.guard = (kind, before, after) =>
+        this.segments.strokeAllows(kind, before, after, this.segments.lockedValues());
+  }
+
+  /** Accepting into (or painting) a locked segment is refused, saying so. */
+  private activeWritable(): boolean {
+    const seg = this.segments.activeSegment;
+    if (seg?.locked) this.set({ notice: `${seg.name} is locked: unlock it, or choose another segment` });
+    return !seg?.locked;
+  }
+
+  /**
+   * The segment table to the viewer: colours, visibility, the active value, and the locks, which
+   * while the eraser is the tool include every segment but the active one (cornerstone's eraser
+   * clears any unlocked value under it; ours clears the active segment only).
+   */
+  private segmentsChanged() {
+    const locked = this.segments.toolLocks(this.ui.tool === 'eraser');
+    this.viewer.setSegments(this.segments.list, this.segments.active, locked);
+    this.changed();
+  }
+
+  /** One change of the segment table (journalled by the store); false, with the reason shown, when refused. */
+  private changeSegments(fn: () => string | undefined): boolean {
+    if (!this.caseInfo || this.editingPaused()) return false;
+    const err = fn();
+    if (err) this.set({ notice: err });
+    this.segmentsChanged();
+    return !err;
+  }
+
+  /** A new segment, from the presets or user-named, made active. */
+  addSegment(name: string, colour?: Rgb): boolean {
+    return this.changeSegments(() => {
+      const r = this.segments.add(name, colour);
+      return typeof r === 'string' ? r : undefined;
+    });
+  }
+
+  /** Rename, recolour, show/hide, lock/unlock or make active (add and delete have their own). */
+  changeSegment(op: SegmentOp & { action: Exclude<SegmentAction, 'add' | 'delete'> }): boolean {
+    return this.changeSegments(() => this.segments.apply(op));
+  }
+
+  /**
+   * Deletes a segment and clears its voxels: the clearing is one undoable edit, and undoing it
+   * brings the segment back as it was (segmentDeleteUndone).
+   */
+  deleteSegment(value: number): boolean {
+    if (!this.history || !this.image || this.editingPaused()) return false;
+    const refused = this.segments.whyNotDelete(value);
+    if (refused) {
+      this.set({ notice: refused });
+      return false;
+    }
+    const all = Array.from({ length: this.image.dims[2] }, (_, k) => k);
+    const cmd = this.history.apply('segment-delete', all, (v) => (v === value ? 0 : v));
+    if (cmd) this.labelsChanged(cmd.slices);
+    return this.changeSegments(() => this.segments.apply({ action: 'delete', value }));
+  }
+
+  /** Undoing a segment's deletion restores it (its voxels are back); redoing deletes it again. */
+  private segmentDeleteUndone(value: number, how: 'undo' | 'redo') {
+    const removed = this.segments.state.removed.find((s) => s.value === value);
+    if (how === 'undo' && removed && !this.segments.get(value))
+      this.changeSegments(() => this.segments.apply({ action: 'add', ...removed }));
+    else if (how === 'redo' && this.segments.get(value) && this.segments.list.length > 1)
+      this.changeSegments(() => this.segments.apply({ action: 'delete', value }));
   }
 
   /** Voxel counts per label value (test hook and status line). */

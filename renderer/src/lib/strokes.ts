@@ -20,6 +20,8 @@ export function watchStrokes(s: Session): void {
   /** Records the stroke; false when nothing changed yet and it may still (keeps the snapshot). */
   const finish = (kind: EditKind, final: boolean): boolean => {
     const cmd = s.history?.end(kind, !final);
+    // voxels a segment lock kept (or the eraser's other segments) were put back: redraw them
+    if (s.history?.reverted.length) s.strokeReverted(s.history.reverted);
     if (cmd) s.strokeRecorded(cmd.slices);
     else s.changed();
     return cmd !== undefined || final;

@@ -1,3 +1,4 @@
+import type { SegmentInfo } from '../../../core/src/segments.ts';
 import type { ViewportName } from './engine.ts';
 import type { ReplaySummary } from './replay.ts';
 import type { Session } from './session.ts';
@@ -27,6 +28,9 @@ export interface QuorumTestHook {
   journalPending(): number;
   canUndo(): boolean;
   canRedo(): boolean;
+  /** The case's segment table and the active segment's value. */
+  segments(): SegmentInfo[];
+  activeSegment(): number;
 }
 
 export function installTestHook(s: Session): void {
@@ -63,6 +67,8 @@ export function installTestHook(s: Session): void {
     journalPending: () => s.journalInFlight,
     canUndo: () => s.history?.canUndo ?? false,
     canRedo: () => s.history?.canRedo ?? false,
+    segments: () => s.segments.list.map((g) => ({ ...g, colour: [...g.colour] as SegmentInfo['colour'] })),
+    activeSegment: () => s.segments.active,
   };
   (window as unknown as { __quorumTest: QuorumTestHook }).__quorumTest = hook;
 }

@@ -1,4 +1,5 @@
 import type { CaseInfo, ExportResult, ModelInfo, VolumeData } from '../../../core/src/api.ts';
+import type { SegmentInfo } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
 import type { ReplaySummary } from './replay.ts';
@@ -60,6 +61,9 @@ export interface UiState {
    * are paused (edit tools, undo/redo, review, propose) until a retry writes every pending record.
    */
   notSaved?: string;
+  /** The case's segments (core/src/segments.ts) and the one tools and accepted proposals write. */
+  segments: SegmentInfo[];
+  activeSegment: number;
 }
 
 /** Tools that change the labelmap: off while the journal cannot be written (UiState.notSaved). */

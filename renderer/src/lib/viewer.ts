@@ -13,6 +13,7 @@ import {
   utilities as toolUtils,
 } from '@cornerstonejs/tools';
 import type { VolumeData, VolumeGeometry } from '../../../core/src/api.ts';
+import { DEFAULT_SEGMENTS, type SegmentInfo } from '../../../core/src/segments.ts';
 import {
   createEngine,
   createToolGroup,
@@ -24,15 +25,10 @@ import {
   VIEWPORTS,
   type ViewportName,
 } from './engine.ts';
+import { LESION, PENDING, PENDING_COLOR } from './label-values.ts';
 import { createFloatOverlay, createImageVolume, createLabelmap, markSlices } from './volumes.ts';
 
-/** Labelmap values: accepted/edited lesion and a pending (not yet accepted) proposal. */
-export const LESION = 1;
-export const PENDING = 2;
-export const SEGMENT_COLORS: Record<number, [number, number, number, number]> = {
-  [LESION]: [255, 40, 40, 255],
-  [PENDING]: [40, 255, 90, 255],
-};
+export { LESION, PENDING, PENDING_COLOR } from './label-values.ts';
 
 export interface SliceInfo {
   /** Voxel index along the viewport's normal axis (axial k, sagittal i, coronal j). */
@@ -134,10 +130,11 @@ export class Viewer {
           type: ToolEnums.SegmentationRepresentations.Labelmap,
           data: { volumeId: this.labelmapVolume.volumeId, referencedVolumeId: this.base.volumeId },
         },
-        config: { segments: { [LESION]: { label: 'Lesion' }, [PENDING]: { label: 'Proposal (pending)' } } },
+        config: { segments: { [PENDING]: { label: 'Proposal (pending)' } } },
       },
     ]);
     await this.addLabelmapRepresentation();
+    this.applySegments();
     for (const id of VIEWPORTS) this.viewport(id).resetCamera();
     this.engine.render();
     this.emit();
@@ -152,6 +149,7 @@ export class Viewer {
       segmentation.removeSegmentationRepresentations(id, { segmentationId: this.segmentationId });
     await this.setVolumes(image);
     await this.addLabelmapRepresentation();
+    this.applySegments();
     VIEWPORTS.forEach((id, n) => {
       this.viewport(id).setCamera(cameras[n]);
     });
@@ -181,14 +179,13 @@ export class Viewer {
   }
 
   private async addLabelmapRepresentation() {
-    const lut: Types.ColorLUT = [[0, 0, 0, 0], SEGMENT_COLORS[LESION], SEGMENT_COLORS[PENDING]];
+    const lut: Types.ColorLUT = Array.from({ length: 256 }, () => [0, 0, 0, 0] as Types.Color);
     const map: Record<string, { segmentationId: string; config: { colorLUTOrIndex: Types.ColorLUT } }[]> = {};
     for (const id of VIEWPORTS)
       map[id] = [{ segmentationId: this.segmentationId, config: { colorLUTOrIndex: lut } }];
     await segmentation.addLabelmapRepresentationToViewportMap(map);
     for (const id of VIEWPORTS)
       segmentation.activeSegmentation.setActiveSegmentation(id, this.segmentationId);
-    segmentation.segmentIndex.setActiveSegmentIndex(this.segmentationId, LESION);
     segmentation.segmentationStyle.setStyle(
       { type: ToolEnums.SegmentationRepresentations.Labelmap },
       { fillAlpha: 0.45, renderOutline: true, outlineWidth: 1 },
@@ -203,6 +200,73 @@ export class Viewer {
     segmentation.removeSegmentation(this.segmentationId);
     for (const v of [this.base, this.uncertaintyVolume, this.labelmapVolume])
       if (v) cache.removeVolumeLoadObject(v.volumeId);
+  }
+
+  /**
+   * The case's segments as cornerstone sees them: colours in the labelmap's colour table (pending
+   * keeps its green), hidden segments not drawn, `locked` values never written by the brushes or
+   * fill (cornerstone's segment locking), and the brushes and fill painting the active value.
+   * Kept here and applied again whenever the labelmap representation is rebuilt.
+   */
+  setSegments(segments: readonly SegmentInfo[], active: number, locked: ReadonlySet<number>): void {
+    this.segments = { list: segments, active, locked };
+    this.applySegments();
+    this.engine?.render();
+  }
+
+  private segments: { list: readonly SegmentInfo[]; active: number; locked: ReadonlySet<number> } = {
+    list: DEFAULT_SEGMENTS,
+    active: LESION,
+    locked: new Set(),
+  };
+
+  /**
+   * Writes the segmentation's own state objects (typed in @cornerstonejs/tools) in one pass rather
+   * than through setSegmentIndexLocked / setSegmentIndexColor / setSegmentIndexVisibility: those
+   * fire an event per call and skip (or throw for) segment indices the state does not list yet,
+   * such as a segment added a moment ago; one representation-modified event per viewport follows.
+   */
+  private applySegments() {
+    const seg = segmentation.state.getSegmentation(this.segmentationId);
+    if (!seg) return;
+    const { list, active, locked } = this.segments;
+    const values = new Set(list.map((s) => s.value));
+    for (const key of Object.keys(seg.segments)) {
+      const v = Number(key);
+      if (v !== PENDING && !values.has(v)) delete seg.segments[v];
+    }
+    for (const s of [...list, { value: PENDING, name: 'Proposal (pending)' }]) {
+      seg.segments[s.value] ??= {
+        segmentIndex: s.value,
+        label: s.name,
+        locked: false,
+        cachedStats: {},
+        active: false,
+      };
+      seg.segments[s.value].label = s.name;
+      seg.segments[s.value].locked = locked.has(s.value);
+    }
+    segmentation.segmentIndex.setActiveSegmentIndex(this.segmentationId, active);
+    const rgba = new Map<number, Types.Color>(list.map((s) => [s.value, [...s.colour, 255] as Types.Color]));
+    rgba.set(PENDING, PENDING_COLOR);
+    for (const id of VIEWPORTS) {
+      const reps = segmentation.state.getSegmentationRepresentations(id, {
+        segmentationId: this.segmentationId,
+      });
+      for (const rep of reps ?? []) {
+        const lut = segmentation.state.getColorLUT(rep.colorLUTIndex);
+        if (lut) for (let v = 1; v < 256; v++) lut[v] = rgba.get(v) ?? [0, 0, 0, 0];
+        for (const s of list) {
+          rep.segments[s.value] ??= { visible: true };
+          rep.segments[s.value].visible = s.visible;
+        }
+        rep.segments[PENDING] ??= { visible: true };
+      }
+      segmentation.triggerSegmentationEvents.triggerSegmentationRepresentationModified(
+        id,
+        this.segmentationId,
+      );
+    }
   }
 
   setLabelmapVisible(visible: boolean): void {

@@ -8,7 +8,7 @@ export function canExportDicomSeg(ref: Volume): boolean {
   return ref.source.format === 'dicom' && (ref.source.dicom?.sopInstanceUIDs?.length ?? 0) === ref.dims[2];
 }
 
-/** DICOM SEG referencing the source series (needs its SOP instance UIDs). */
+/** DICOM SEG referencing the source series (needs its SOP instance UIDs); one segment per case segment. */
 export const dicomSeg: ExportWriter = {
   format: 'dicom-seg',
   suffix: '_seg.dcm',
@@ -22,6 +22,7 @@ export const dicomSeg: ExportWriter = {
     const bytes = buildDicomSeg(input.reference, input.mask, {
       seriesDescription: 'Quorum lesion segmentation',
       algorithm: m ? `${m.name} ${m.version}` : 'Quorum',
+      segments: input.segments,
     });
     writeOutputFile(path, bytes, input);
     return [path];

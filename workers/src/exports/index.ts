@@ -5,7 +5,7 @@ import { QuorumError } from '../../../core/src/errors.ts';
 import type { ExportFormat } from '../../../core/src/lists.ts';
 import { Registry } from '../../../core/src/registry.ts';
 import { dicomSeg } from './dicom-seg.ts';
-import { niftiMask } from './nifti-mask.ts';
+import { niftiMask, segmentsSidecarPath } from './nifti-mask.ts';
 import { niftiMembers } from './nifti-members.ts';
 import { niftiProbability } from './nifti-probability.ts';
 import { niftiUncertainty } from './nifti-uncertainty.ts';
@@ -62,7 +62,9 @@ export function freeStem(dir: string, base: string, formats: readonly ExportForm
   };
   for (let k = 1; k < 10000; k++) {
     const stem = k === 1 ? base : `${base}-${k}`;
-    if (!formats.some((f) => taken(exportPath(dir, stem, f)))) return stem;
+    const paths = formats.map((f) => exportPath(dir, stem, f));
+    if (formats.includes('nifti-mask')) paths.push(segmentsSidecarPath(exportPath(dir, stem, 'nifti-mask')));
+    if (!paths.some(taken)) return stem;
   }
   throw new QuorumError('bad-argument', `no free file name for ${base} (9999 exports there already)`, dir);
 }

@@ -1,6 +1,17 @@
+import { writeOutputFile } from '../../../core/src/node/atomic.ts';
+import { segmentTableJson } from '../../../core/src/segments.ts';
 import { type ExportWriter, writeOnReference } from './writer.ts';
 
-/** The labelmap as uint8 NIfTI; label values > 1 (segment numbers) are kept as they are. */
+/** `<case>_quorum_mask.nii.gz` -> `<case>_quorum_mask.segments.json`: the label map's segment table. */
+export function segmentsSidecarPath(maskPath: string): string {
+  return maskPath.replace(/\.nii(\.gz)?$/, '') + '.segments.json';
+}
+
+/**
+ * The labelmap as uint8 NIfTI; label values > 1 (segment numbers) are kept as they are. With a
+ * segment table, a `<name>.segments.json` beside it says which value is which segment (name,
+ * colour), written the same way (atomically, never over a file Quorum did not write).
+ */
 export const niftiMask: ExportWriter = {
   format: 'nifti-mask',
   suffix: '_mask.nii.gz',
@@ -8,5 +19,11 @@ export const niftiMask: ExportWriter = {
   byDefault: true,
   inProposals: true,
   canExport: () => true,
-  write: (input, path) => writeOnReference(input, path, input.mask, 'Quorum lesion mask'),
+  write: (input, path) => {
+    const written = writeOnReference(input, path, input.mask, 'Quorum lesion mask');
+    if (!input.segments?.length) return written;
+    const sidecar = segmentsSidecarPath(path);
+    writeOutputFile(sidecar, segmentTableJson(input.segments), input);
+    return [...written, sidecar];
+  },
 };

@@ -3,6 +3,7 @@ import type { ExportFormat } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import type { ReplacePolicy } from '../../../core/src/node/atomic.ts';
 import { writeNiftiFile } from '../../../core/src/node/load.ts';
+import type { SegmentInfo } from '../../../core/src/segments.ts';
 import type { Volume } from '../../../core/src/volume.ts';
 
 /**
@@ -14,6 +15,8 @@ export interface ExportInput {
   reference: Volume;
   /** The labelmap: 0 background, > 0 lesion (label values are kept). */
   mask: Uint8Array;
+  /** Which label value is which segment (core/src/segments.ts); absent: mask > 0 is one lesion segment. */
+  segments?: readonly SegmentInfo[];
   /** Std over members (0 where not proposed). */
   uncertainty?: Float32Array;
   /** Mean foreground probability over members, 0..1 (0 where not proposed). */

@@ -3,6 +3,7 @@ import { QuorumError } from '../../../core/src/errors.ts';
 import { lesionReport } from '../../../core/src/export/report.ts';
 import { safeFileName } from '../../../core/src/file-name.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
+import { checkSegmentTable, type SegmentInfo } from '../../../core/src/segments.ts';
 import { type ExportInput, freeStem, writeFormats } from '../exports/index.ts';
 import { type LoadedCase, referenceVolume } from './cases.ts';
 
@@ -30,6 +31,7 @@ export function writeExports(
       'bad-argument',
       `the uncertainty map has ${req.uncertainty.length} voxels, the case ${n}`,
     );
+  const segments = req.segments === undefined ? undefined : checkExportSegments(req.segments, req.mask);
   const base = freeStem(dir, safeFileName(req.baseName ?? `${info.name}_quorum`), req.formats);
   const sources = [
     ...Object.values(c.sequences).map((v) => v?.source.path ?? ''),
@@ -47,12 +49,14 @@ export function writeExports(
       slicesEdited: req.editedSlices,
       slicesProposed: req.proposedSlices,
       model: manifest ? { name: manifest.name, version: manifest.version } : undefined,
+      segments,
     }),
   };
   const written = writeFormats(
     {
       reference: ref,
       mask: req.mask,
+      segments,
       uncertainty: req.uncertainty,
       probability: maps.probability,
       members: maps.members,
@@ -68,4 +72,20 @@ export function writeExports(
   result.files = written.files;
   result.warnings.push(...written.warnings);
   return result;
+}
+
+/** The request's segment table, checked: well formed, and naming every label value the mask holds. */
+function checkExportSegments(table: unknown, mask: Uint8Array): SegmentInfo[] {
+  const segments = checkSegmentTable(table);
+  if (typeof segments === 'string') throw new QuorumError('bad-argument', `export: ${segments}`);
+  const named = new Set(segments.map((s) => s.value));
+  const seen = new Uint8Array(256);
+  for (let i = 0; i < mask.length; i++) seen[mask[i]] = 1;
+  for (let v = 1; v < 256; v++)
+    if (seen[v] && !named.has(v))
+      throw new QuorumError(
+        'bad-argument',
+        `export: the mask holds label value ${v}, which no segment names`,
+      );
+  return segments;
 }
