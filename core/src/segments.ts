@@ -211,14 +211,14 @@ export function segmentTableJson(segments: readonly SegmentInfo[]): string {
 
 /**
  * The segment of a value read from a label file (core/src/labels.ts, labels-seg.ts) that brings no
- * name or colour of its own: value 1 is the whole tumour as Quorum draws it, value 2.. the other
- * presets in turn (BraTS-like files number their sub-regions from 1), then the extra colours.
+ * name or colour of its own: "Label N" (what N means is the file's business: BraTS numbers its
+ * sub-regions from 1), coloured by the presets in turn (value 1 red, as the lesion always was).
  */
 export function defaultSegment(value: number, name?: string): SegmentInfo {
   const colours: Rgb[] = [...SEGMENT_PRESETS.map((p) => p.colour as Rgb), ...EXTRA_COLOURS];
   return {
     value,
-    name: name ?? (value === 1 ? DEFAULT_SEGMENTS[0].name : `Label ${value}`),
+    name: name ?? `Label ${value}`,
     colour: [...colours[(value - 1) % colours.length]] as Rgb,
     visible: true,
     locked: false,
