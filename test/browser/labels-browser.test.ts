@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { JournalFile } from '../../workers/src/host/journal-store.ts';
 import { scratchDir } from '../../workers/src/host/service.ts';
+import { PAT3 } from '../helpers/paths.ts';
 import { DATA, type Harness, openApp, startHarness } from './harness.ts';
 
 /**
@@ -19,6 +20,7 @@ interface Hook {
   canUndo(): boolean;
   journalPending(): number;
   restored(): { labelsIn?: number } | undefined;
+  segments(): { value: number; name: string }[];
 }
 const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
   page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
@@ -121,6 +123,38 @@ describe('labels in: the Open dialog with a label file (browser)', () => {
     expect(await page.getByTestId('notice').textContent()).toMatch(
       /already has saved work \(its journal\), which was restored; other-label\.nii\.gz was not loaded/,
     );
+  });
+
+  it('a multi-label file (BraTS sub-regions) opens as one segment per value, replayed on reopen', async () => {
+    const file = join(PAT3, 'OTMultiClass.nii.gz');
+    const label = (await loadVolume(file)).data;
+    const want: number[] = [];
+    for (let i = 0; i < label.length; i++) if (label[i]) want.push(i, label[i]);
+    const values = [...new Set(want.filter((_, n) => n % 2 === 1))].sort((a, b) => a - b);
+    expect(values.length).toBeGreaterThan(1);
+    const before = await hook(page, (t) => t.caseId());
+    await page.getByRole('button', { name: 'Open…' }).click();
+    await page.getByPlaceholder('/path/to/case').fill(PAT3);
+    await page.getByTestId('open-labels').fill(file);
+    await page.getByRole('button', { name: 'Open', exact: true }).click();
+    await page.waitForFunction(
+      (id) => {
+        const t = (window as unknown as { __quorumTest: Hook }).__quorumTest;
+        return t.ready() && t.caseId() !== id;
+      },
+      before,
+      { timeout: 60_000 },
+    );
+    expect(await hook(page, (t) => t.nonZero())).toEqual(want);
+    expect(await hook(page, (t) => t.segments().map((s) => s.value))).toEqual(values);
+    // reopened without the file: the labels-in record brings the values and the segment table back
+    await page.getByRole('button', { name: 'Open…' }).click();
+    await page.getByPlaceholder('/path/to/case').fill(PAT3);
+    await page.getByTestId('open-labels').fill('');
+    await page.getByRole('button', { name: 'Open', exact: true }).click();
+    await expect.poll(() => hook(page, (t) => t.restored()?.labelsIn), { timeout: 60_000 }).toBe(1);
+    expect(await hook(page, (t) => t.nonZero())).toEqual(want);
+    expect(await hook(page, (t) => t.segments().map((s) => s.value))).toEqual(values);
   });
 
   it('dataset mode: the worklist says which cases have a label (labels/ folder or _seg file)', async () => {
