@@ -36,6 +36,32 @@ function writeTemp(path: string, bytes: Uint8Array | string): string {
   return tmp;
 }
 
+const WRITE_FAILURES: Record<string, string> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EACCES: 'no permission to write it',
+  EPERM: 'no permission to write it',
+  EROFS: 'the disk is read-only',
+  EIO: 'the disk reported an input/output error',
+};
+
+/** Why a write failed, in words a user can act on ("the disk is full, ENOSPC"); else the raw message. */
+export function writeFailureReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException)?.code ?? '';
+  return WRITE_FAILURES[code] ? `${WRITE_FAILURES[code]}, ${code}` : `${(e as Error)?.message ?? e}`;
+}
+
+/** A failed write of a user's file as a 'not-saved' QuorumError naming the file; others pass through. */
+function asNotSaved(e: unknown, path: string): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code ?? '';
+  if (e instanceof QuorumError || !WRITE_FAILURES[code]) return e;
+  return new QuorumError(
+    'not-saved',
+    `could not be written (${writeFailureReason(e)}): nothing was saved`,
+    path,
+  );
+}
+
 function removeQuietly(p: string): void {
   try {
     unlinkSync(p);
@@ -65,14 +91,18 @@ export function fsyncDir(dir: string): void {
  * power cut. For Quorum's own state files; outputs a user sees go through writeOutputFile.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = writeTemp(path, bytes);
   try {
-    renameSync(tmp, path);
+    const tmp = writeTemp(path, bytes);
+    try {
+      renameSync(tmp, path);
+    } catch (e) {
+      removeQuietly(tmp);
+      throw e;
+    }
+    fsyncDir(dirname(path));
   } catch (e) {
-    removeQuietly(tmp);
-    throw e;
+    throw asNotSaved(e, path);
   }
-  fsyncDir(dirname(path));
 }
 
 function canonical(p: string): string {
@@ -169,7 +199,12 @@ export function writeOutputFile(
 ): void {
   const replace = opts.replace ?? 'never';
   assertCanWrite(path, opts);
-  const tmp = writeTemp(path, bytes);
+  let tmp: string;
+  try {
+    tmp = writeTemp(path, bytes);
+  } catch (e) {
+    throw asNotSaved(e, path); // a full disk: the temp file is gone, the target untouched
+  }
   try {
     // The record first, from the temp file (link and rename keep its inode and mtime): a run
     // killed at any point leaves no file of Quorum's without its record, so a rerun may redo it.

@@ -14,6 +14,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import type { CaseInfo, JournalNotice, JournalRead, JournalRecord } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { writeFailureReason } from '../../../core/src/node/atomic.ts';
 import { decodeFrame, encodeFrame } from '../../../core/src/rpc/frame.ts';
 
 /**
@@ -203,22 +204,11 @@ function fsyncDir(dir: string): void {
   }
 }
 
-const REASONS: Record<string, string> = {
-  ENOSPC: 'the disk is full',
-  EDQUOT: 'the disk quota is used up',
-  EACCES: 'no permission to write it',
-  EPERM: 'no permission to write it',
-  EROFS: 'the disk is read-only',
-  EIO: 'the disk reported an input/output error',
-};
-
 /** A write failure as the 'not-saved' error the renderer shows (and retries on). */
 function notSaved(e: unknown, path: string): QuorumError {
-  const code = (e as NodeJS.ErrnoException)?.code ?? '';
-  const why = REASONS[code] ?? `${(e as Error)?.message ?? e}`;
   return new QuorumError(
     'not-saved',
-    `the case journal could not be written (${why}${code && REASONS[code] ? `, ${code}` : ''}): your latest edits are not saved yet`,
+    `the case journal could not be written (${writeFailureReason(e)}): your latest edits are not saved yet`,
     path,
   );
 }
