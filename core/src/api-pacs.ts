@@ -5,15 +5,21 @@ import type { DisconnectedEvent } from './rpc/channel.ts';
 // as a case, and send the case's DICOM SEG back. Nothing is sent anywhere but to a node the user
 // configured. Part of the QuorumApi types (core/src/api.ts re-exports them): types only.
 
-/** A DICOM node (PACS) as configured by the user. */
+/**
+ * A DICOM node (PACS) as configured by the user: a DIMSE endpoint (AE title, host, port), a
+ * DICOMweb base URL, or both. With a DICOMweb URL, search, retrieve and store use DICOMweb
+ * (QIDO-RS, WADO-RS, STOW-RS); otherwise DIMSE (C-FIND, C-GET, C-STORE).
+ */
 export interface PacsNode {
   /** Unique name the user picks ("radiology"), used by --node and in messages. */
   name: string;
   /** The node's AE title (called AE). */
-  aet: string;
-  host: string;
+  aet?: string;
+  host?: string;
   /** DIMSE port. */
-  port: number;
+  port?: number;
+  /** DICOMweb base URL (http or https), e.g. http://pacs:8042/dicom-web. */
+  dicomweb?: string;
 }
 
 /** The node list (stateDir/pacs-nodes.json) and Quorum's own AE title. */

@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import dcmjs from 'dcmjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseInfo, PacsEvent } from '../../core/src/api.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
@@ -10,6 +9,7 @@ import { cachedStudies } from '../../workers/src/pacs/cache.ts';
 import { quorumWith } from '../helpers/cli.ts';
 import { dicomFiles, freePort, ORTHANC_MISSING, type Orthanc, startOrthanc } from '../helpers/orthanc.ts';
 import { DATA } from '../helpers/paths.ts';
+import { blobMask, maskDiff, segVoxels } from '../helpers/seg-read.ts';
 
 /**
  * PACS against a real Orthanc started here (test/helpers/orthanc.ts) holding the real GE MR series
@@ -138,13 +138,8 @@ describe.skipIf(ORTHANC_MISSING)(
     });
 
     it('stores the case SEG with C-STORE; Orthanc holds it in the study with the same voxels', async () => {
-      const [nx, ny, nz] = info.geometry.dims;
-      const mask = new Uint8Array(nx * ny * nz);
       const lesion = [2, 7, 11];
-      // Asymmetric blobs, different per slice: a flipped axis or a swapped frame would not match.
-      for (const k of lesion)
-        for (let j = 5 + k; j < 25 + k; j++)
-          for (let i = 3; i < 3 + j - k; i++) mask[i + nx * j + nx * ny * k] = 1;
+      const mask = blobMask(info.geometry.dims, lesion);
       const c = collect();
       await svc.pacsStore({ node: NODE, caseId: info.id, mask }, c.on);
       const end = await c.end;
@@ -159,35 +154,17 @@ describe.skipIf(ORTHANC_MISSING)(
       const seg = series.filter((s) => s.MainDicomTags.Modality === 'SEG');
       expect(seg).toHaveLength(1);
       expect(seg[0].Instances).toHaveLength(1);
-      const bytes = await pacs.getBytes(`/instances/${seg[0].Instances[0]}/file`);
-      const { dict } = dcmjs.data.DicomMessage.readFile(bytes.slice().buffer);
-      // biome-ignore lint/suspicious/noExplicitAny: a parsed DICOM dataset
-      const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict) as Record<string, any>;
-      expect(ds.StudyInstanceUID).toBe(study);
-      // Frames back onto the case grid by their plane position, independent of the writer's order.
-      const g = info.geometry;
-      const normal = g.direction.slice(6, 9);
-      const back = new Uint8Array(mask.length);
-      const pixels = new Uint8Array(Array.isArray(ds.PixelData) ? ds.PixelData[0] : ds.PixelData);
-      const frames = [ds.PerFrameFunctionalGroupsSequence].flat();
-      frames.forEach((f, fi) => {
-        const ipp = [f.PlanePositionSequence].flat()[0].ImagePositionPatient.map(Number);
-        const k = Math.round(normal.reduce((a, n, ax) => a + n * (ipp[ax] - g.origin[ax]), 0) / g.spacing[2]);
-        for (let p = 0; p < nx * ny; p++) {
-          const b = fi * nx * ny + p;
-          back[k * nx * ny + p] = (pixels[b >> 3] >> (b & 7)) & 1;
-        }
-      });
-      expect(frames).toHaveLength(lesion.length);
-      let diff = 0;
-      for (let i = 0; i < mask.length; i++) if (back[i] !== mask[i]) diff++;
-      expect(diff).toBe(0);
+      const back = segVoxels(await pacs.getBytes(`/instances/${seg[0].Instances[0]}/file`), info.geometry);
+      expect(back.study).toBe(study);
+      expect(back.frames).toBe(lesion.length);
+      expect(maskDiff(back.mask, mask)).toBe(0);
     });
 
-    it('refuses to send a case that has no DICOM source, and an unknown node, before writing anything', async () => {
+    it('refuses an unknown node before writing anything', async () => {
       await expect(
         svc.pacsStore({ node: 'elsewhere', caseId: info.id, mask: new Uint8Array(1) }, () => {}),
       ).rejects.toThrow(/no PACS node named elsewhere .*configured: test-pacs/);
+      expect(readdirSync(join(state, 'pacs-outbox')).filter((f) => f.endsWith('.dcm'))).toHaveLength(1);
     });
 
     it('names the node when the association is refused: unknown calling AE, wrong called AE', async () => {

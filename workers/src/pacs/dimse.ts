@@ -34,9 +34,9 @@ export interface DimseTarget {
   timeoutMs?: number;
 }
 
-/** "pacs (ORTHANC@127.0.0.1:4242)": how messages name a node. */
+/** "pacs (ORTHANC@127.0.0.1:4242)" or "pacs (http://host/dicom-web)": how messages name a node. */
 export function nodeLabel(n: PacsNode): string {
-  return `${n.name} (${n.aet}@${n.host}:${n.port})`;
+  return n.dicomweb ? `${n.name} (${n.dicomweb})` : `${n.name} (${n.aet}@${n.host}:${n.port})`;
 }
 
 // PS3.8 9.3.4: A-ASSOCIATE-RJ source and reason.
@@ -96,6 +96,11 @@ function associate(
   signal?: AbortSignal,
 ): Promise<void> {
   const timeout = t.timeoutMs ?? 15000;
+  const { host, port, aet } = t.node;
+  if (!host || !port || !aet)
+    return Promise.reject(
+      new QuorumError('bad-argument', `PACS ${t.node.name} has no AE title, host and port (DIMSE)`),
+    );
   return new Promise((resolve, reject) => {
     const client = new Client();
     for (const r of requests) client.addRequest(r);
@@ -141,7 +146,7 @@ function associate(
     };
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort);
-    client.send(t.node.host, t.node.port, t.localAet, t.node.aet, {
+    client.send(host, port, t.localAet, aet, {
       connectTimeout: timeout,
       associationTimeout: timeout,
       pduTimeout: timeout,

@@ -33,20 +33,43 @@ export function checkNode(n: unknown, where = 'node'): PacsNode {
       'bad-argument',
       `${where}: name must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`,
     );
-  const aet = checkAet(o.aet, `${where} ${name}: aet`);
-  const host = o.host;
-  if (typeof host !== 'string' || !/^[\w.:[\]-]{1,253}$/.test(host))
+  const node: PacsNode = { name };
+  const dimse = o.aet !== undefined || o.host !== undefined || o.port !== undefined;
+  if (dimse) {
+    node.aet = checkAet(o.aet, `${where} ${name}: aet`);
+    const host = o.host;
+    if (typeof host !== 'string' || !/^[\w.:[\]-]{1,253}$/.test(host))
+      throw new QuorumError(
+        'bad-argument',
+        `${where} ${name}: host must be a host name or IP address, got ${JSON.stringify(host)}`,
+      );
+    node.host = host;
+    const port = o.port;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+      throw new QuorumError(
+        'bad-argument',
+        `${where} ${name}: port must be an integer 1-65535, got ${JSON.stringify(port)}`,
+      );
+    node.port = port;
+  }
+  if (o.dicomweb !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(String(o.dicomweb));
+    } catch {}
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.search)
+      throw new QuorumError(
+        'bad-argument',
+        `${where} ${name}: dicomweb must be an http(s) base URL without credentials or query, got ${JSON.stringify(o.dicomweb)}`,
+      );
+    node.dicomweb = url.href.replace(/\/+$/, '');
+  }
+  if (!dimse && !node.dicomweb)
     throw new QuorumError(
       'bad-argument',
-      `${where} ${name}: host must be a host name or IP address, got ${JSON.stringify(host)}`,
+      `${where} ${name}: give aet, host and port (DIMSE), or dicomweb (a URL), or both`,
     );
-  const port = o.port;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
-    throw new QuorumError(
-      'bad-argument',
-      `${where} ${name}: port must be an integer 1-65535, got ${JSON.stringify(port)}`,
-    );
-  return { name, aet, host, port };
+  return node;
 }
 
 export function nodesFile(stateDir: string): string {

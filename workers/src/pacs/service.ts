@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { PacsConfig, PacsEvent, PacsNode, PacsQuery, PacsStudy } from '../../../core/src/api-pacs.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { StudyDownload } from './cache.ts';
+import { qidoEcho, qidoFind, stowStore, wadoGetStudy } from './dicomweb.ts';
 import { type DimseTarget, echo, find, getStudy, storeFiles } from './dimse.ts';
 import { findNode, readPacsConfig, removeNode, saveNode } from './nodes.ts';
 
 /**
- * The PACS side of the host: configured nodes, search, retrieve into the study cache, store.
+ * The PACS side of the host: configured nodes, search, retrieve into the study cache, store;
+ * over DICOMweb for a node with a DICOMweb URL (dicomweb.ts), else over DIMSE (dimse.ts).
  * Transport-agnostic like QuorumService (which owns one and forwards the PacsApi calls to it);
  * the CLI uses the same functions. Only nodes from the configuration file are ever contacted.
  */
@@ -44,11 +46,13 @@ export class PacsService {
   }
 
   async echo(name: string): Promise<{ ms: number }> {
-    return { ms: Math.round(await echo(this.target(name))) };
+    const t = this.target(name);
+    return { ms: Math.round(await (t.node.dicomweb ? qidoEcho(t) : echo(t))) };
   }
 
   find(name: string, query: PacsQuery): Promise<PacsStudy[]> {
-    return find(this.target(name), query ?? {});
+    const t = this.target(name);
+    return (t.node.dicomweb ? qidoFind : find)(t, query ?? {});
   }
 
   /**
@@ -60,7 +64,7 @@ export class PacsService {
     const download = new StudyDownload(this.stateDir, studyInstanceUid);
     return this.run(onEvent, async (transferId, signal, emit) => {
       try {
-        const r = await getStudy(
+        const r = await (t.node.dicomweb ? wadoGetStudy : getStudy)(
           t,
           studyInstanceUid,
           (uid, bytes) => download.add(uid, bytes),
@@ -88,7 +92,7 @@ export class PacsService {
     const t = this.target(name);
     if (!files.length) throw new QuorumError('bad-argument', 'nothing to store');
     return this.run(onEvent, async (transferId, signal, emit) => {
-      const r = await storeFiles(
+      const r = await (t.node.dicomweb ? stowStore : storeFiles)(
         t,
         files,
         (p) => emit({ type: 'progress', transferId, done: p.done, failed: p.failed, total: files.length }),

@@ -13,7 +13,8 @@ export const summary =
 const SPEC: CommandSpec = {
   usage: `usage: quorum pacs <action> [options]
   nodes                                   list the configured nodes (and Quorum's AE title)
-  add-node --name N --aet AET --host H --port P    add or replace a node
+  add-node --name N --aet AET --host H --port P [--dicomweb URL]   add or replace a node
+                                          (DIMSE, DICOMweb, or both: then DICOMweb is used)
   remove-node N                           remove a node
   set-aet AET                             Quorum's own (calling) AE title, default QUORUM
   echo  --node N                          C-ECHO: is the node there and does it accept Quorum?
@@ -24,7 +25,8 @@ const SPEC: CommandSpec = {
   store --node N <file.dcm>...            C-STORE of DICOM files (e.g. a SEG written by --export dicom-seg)
 options:
   --node N            a node from the configuration (<state dir>/pacs-nodes.json)
-  --aet A --host H --port P   a node given here instead of --node (not saved)
+  --aet A --host H --port P   a DIMSE node given here instead of --node (not saved)
+  --dicomweb URL      a DICOMweb node (base URL) given here instead of --node (not saved)
   --local-aet A       Quorum's calling AE title for this command
   --state-dir DIR     where the node list and the study cache are (default $QUORUM_STATE_DIR or ~/.quorum)
   --timeout S         seconds without an answer before giving up (default 15)
@@ -37,6 +39,7 @@ but the one named here.`,
     aet: { type: 'string' },
     host: { type: 'string' },
     port: { type: 'string' },
+    dicomweb: { type: 'string' },
     'local-aet': { type: 'string' },
     'state-dir': { type: 'string' },
     timeout: { type: 'string' },
@@ -57,7 +60,10 @@ function stateDir(flags: Flags): string {
 }
 
 function nodeFromFlags(flags: Flags, name: string): PacsNode {
-  return checkNode({ name, aet: flags.aet, host: flags.host, port: intFlag(flags, 'port') }, 'the node');
+  return checkNode(
+    { name, aet: flags.aet, host: flags.host, port: intFlag(flags, 'port'), dicomweb: flags.dicomweb },
+    'the node',
+  );
 }
 
 /** The node a transfer talks to: --node, or --aet/--host/--port given here. */
@@ -65,10 +71,14 @@ function pick(flags: Flags): { service: PacsService; node: string } {
   const timeout = intFlag(flags, 'timeout');
   if (timeout !== undefined && timeout <= 0)
     throw new QuorumError('bad-argument', '--timeout must be positive');
-  const direct = flags.aet !== undefined || flags.host !== undefined || flags.port !== undefined;
+  const direct =
+    flags.aet !== undefined ||
+    flags.host !== undefined ||
+    flags.port !== undefined ||
+    flags.dicomweb !== undefined;
   const named = strFlag(flags, 'node');
   if (direct && named)
-    throw new UsageError('give either --node or --aet/--host/--port, not both', SPEC.usage);
+    throw new UsageError('give either --node or --aet/--host/--port (or --dicomweb), not both', SPEC.usage);
   if (!direct && !named)
     throw new UsageError('which PACS? give --node N (or --aet/--host/--port)', SPEC.usage);
   const adHoc = direct ? nodeFromFlags(flags, 'command-line') : undefined;
@@ -143,7 +153,10 @@ export async function run(argv: string[]): Promise<number> {
     case 'nodes': {
       const c = new PacsService(dir).config();
       const lines = [`Quorum's AE title: ${c.localAet}  (${c.file})`];
-      for (const n of c.nodes) lines.push(`${n.name}\t${n.aet}@${n.host}:${n.port}`);
+      for (const n of c.nodes)
+        lines.push(
+          `${n.name}\t${[n.aet && `${n.aet}@${n.host}:${n.port}`, n.dicomweb].filter(Boolean).join('\t')}`,
+        );
       if (!c.nodes.length)
         lines.push("no nodes yet: 'quorum pacs add-node --name N --aet AET --host H --port P'");
       print(flags, c, lines.join('\n'));
