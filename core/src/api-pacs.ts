@@ -1,3 +1,4 @@
+import type { PacsRetrieve } from './lists.ts';
 import type { DisconnectedEvent } from './rpc/channel.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -18,6 +19,10 @@ export interface PacsNode {
   host?: string;
   /** DIMSE port. */
   port?: number;
+  /** DIMSE retrieve: 'c-get' (default; no port of Quorum's needed) or 'c-move' (to movePort). */
+  retrieve?: PacsRetrieve;
+  /** C-MOVE: the port Quorum's storage SCP listens on while a move runs (the PACS sends there). */
+  movePort?: number;
   /** DICOMweb base URL (http or https), e.g. http://pacs:8042/dicom-web. */
   dicomweb?: string;
 }

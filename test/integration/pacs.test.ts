@@ -43,10 +43,13 @@ describe.skipIf(ORTHANC_MISSING)(
     let pacs: Orthanc;
     let svc: QuorumService;
     let study: string;
+    let movePort: number;
     const state = scratchDir('quorum-pacs-state');
 
     beforeAll(async () => {
-      pacs = await startOrthanc({ knownAets: [{ aet: 'QUORUM', port: 104 }] });
+      movePort = await freePort();
+      // Orthanc knows Quorum's AE title, and where to send a C-MOVE to it.
+      pacs = await startOrthanc({ knownAets: [{ aet: 'QUORUM', port: movePort }] });
       const uploaded = await pacs.upload(dicomFiles(GE));
       expect(uploaded).toHaveLength(150);
       svc = new QuorumService({
@@ -135,6 +138,37 @@ describe.skipIf(ORTHANC_MISSING)(
       let diff = 0;
       for (let i = 0; i < original.data.length; i++) if (got.data[i] !== original.data[i]) diff++;
       expect(diff).toBe(0);
+    });
+
+    it('retrieves with C-MOVE into a storage SCP that listens only while the move runs', async () => {
+      const viaGet = readdirSync(caseFolder).sort();
+      await svc.pacsSaveNode({
+        name: 'move-pacs',
+        aet: pacs.aet,
+        host: '127.0.0.1',
+        port: pacs.dicomPort,
+        retrieve: 'c-move',
+        movePort,
+      });
+      const c = collect();
+      await svc.pacsRetrieve('move-pacs', study, c.on);
+      const end = await c.end;
+      expect(end).toMatchObject({ type: 'done', done: 150, failed: 0, folder: caseFolder });
+      expect(new Set(c.events.map((e) => (e as { done?: number }).done)).size).toBeGreaterThanOrEqual(150);
+      expect(readdirSync(caseFolder).sort()).toEqual(viaGet);
+      const moved = await svc.openCase({ flair: caseFolder });
+      const original = await loadVolume(join(GE, 'mr_0004'));
+      expect(
+        maskDiff(
+          new Uint8Array((await svc.getVolume(moved.id, 'flair')).data.buffer),
+          new Uint8Array(original.data.buffer),
+        ),
+      ).toBe(0);
+      await svc.closeCase(moved.id);
+      // The SCP is gone: the port is free again.
+      const probe = createServer();
+      await new Promise<void>((ok, fail) => probe.once('error', fail).listen(movePort, ok));
+      probe.close();
     });
 
     it('stores the case SEG with C-STORE; Orthanc holds it in the study with the same voxels', async () => {

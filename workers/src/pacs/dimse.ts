@@ -88,7 +88,7 @@ type Request = InstanceType<typeof CEchoRequest>;
  * Sends `requests` on one association; resolves when it is released, rejects with a message
  * naming the node. `signal` aborts the association (after a C-CANCEL for find/get).
  */
-function associate(
+export function associate(
   t: DimseTarget,
   requests: Request[],
   what: string,

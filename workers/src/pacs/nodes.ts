@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PacsConfig, PacsNode } from '../../../core/src/api-pacs.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { PACS_RETRIEVES, type PacsRetrieve } from '../../../core/src/lists.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
 
 /**
@@ -51,6 +52,23 @@ export function checkNode(n: unknown, where = 'node'): PacsNode {
         `${where} ${name}: port must be an integer 1-65535, got ${JSON.stringify(port)}`,
       );
     node.port = port;
+    if (o.retrieve !== undefined) {
+      if (!(PACS_RETRIEVES as readonly unknown[]).includes(o.retrieve))
+        throw new QuorumError(
+          'bad-argument',
+          `${where} ${name}: retrieve must be one of ${PACS_RETRIEVES.join(', ')}, got ${JSON.stringify(o.retrieve)}`,
+        );
+      node.retrieve = o.retrieve as PacsRetrieve;
+    }
+    const movePort = o.movePort;
+    if (movePort !== undefined || node.retrieve === 'c-move') {
+      if (typeof movePort !== 'number' || !Number.isInteger(movePort) || movePort < 1 || movePort > 65535)
+        throw new QuorumError(
+          'bad-argument',
+          `${where} ${name}: C-MOVE needs movePort, the port Quorum listens on (1-65535), got ${JSON.stringify(movePort)}`,
+        );
+      node.movePort = movePort;
+    }
   }
   if (o.dicomweb !== undefined) {
     let url: URL | undefined;

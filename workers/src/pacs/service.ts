@@ -4,6 +4,7 @@ import { QuorumError } from '../../../core/src/errors.ts';
 import { StudyDownload } from './cache.ts';
 import { qidoEcho, qidoFind, stowStore, wadoGetStudy } from './dicomweb.ts';
 import { type DimseTarget, echo, find, getStudy, storeFiles } from './dimse.ts';
+import { moveStudy } from './move.ts';
 import { findNode, readPacsConfig, removeNode, saveNode } from './nodes.ts';
 
 /**
@@ -64,7 +65,8 @@ export class PacsService {
     const download = new StudyDownload(this.stateDir, studyInstanceUid);
     return this.run(onEvent, async (transferId, signal, emit) => {
       try {
-        const r = await (t.node.dicomweb ? wadoGetStudy : getStudy)(
+        const get = t.node.dicomweb ? wadoGetStudy : t.node.retrieve === 'c-move' ? moveStudy : getStudy;
+        const r = await get(
           t,
           studyInstanceUid,
           (uid, bytes) => download.add(uid, bytes),

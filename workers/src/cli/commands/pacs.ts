@@ -13,8 +13,10 @@ export const summary =
 const SPEC: CommandSpec = {
   usage: `usage: quorum pacs <action> [options]
   nodes                                   list the configured nodes (and Quorum's AE title)
-  add-node --name N --aet AET --host H --port P [--dicomweb URL]   add or replace a node
-                                          (DIMSE, DICOMweb, or both: then DICOMweb is used)
+  add-node --name N --aet AET --host H --port P [--retrieve c-get|c-move --move-port P2]
+           [--dicomweb URL]               add or replace a node (DIMSE, DICOMweb, or both: then
+                                          DICOMweb is used). C-MOVE: Quorum listens on P2 while a
+                                          move runs; the PACS must know Quorum's AE title there
   remove-node N                           remove a node
   set-aet AET                             Quorum's own (calling) AE title, default QUORUM
   echo  --node N                          C-ECHO: is the node there and does it accept Quorum?
@@ -40,6 +42,8 @@ but the one named here.`,
     host: { type: 'string' },
     port: { type: 'string' },
     dicomweb: { type: 'string' },
+    retrieve: { type: 'string' },
+    'move-port': { type: 'string' },
     'local-aet': { type: 'string' },
     'state-dir': { type: 'string' },
     timeout: { type: 'string' },
@@ -61,7 +65,15 @@ function stateDir(flags: Flags): string {
 
 function nodeFromFlags(flags: Flags, name: string): PacsNode {
   return checkNode(
-    { name, aet: flags.aet, host: flags.host, port: intFlag(flags, 'port'), dicomweb: flags.dicomweb },
+    {
+      name,
+      aet: flags.aet,
+      host: flags.host,
+      port: intFlag(flags, 'port'),
+      retrieve: flags.retrieve,
+      movePort: intFlag(flags, 'move-port'),
+      dicomweb: flags.dicomweb,
+    },
     'the node',
   );
 }
