@@ -2,23 +2,31 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadVolume } from '../../core/src/node/load.ts';
 import { scratchDir } from '../../workers/src/host/service.ts';
 import { dicomFiles, ORTHANC_MISSING, type Orthanc, startOrthanc } from '../helpers/orthanc.ts';
+import { maskDiff, segVoxels } from '../helpers/seg-read.ts';
 import { DATA, type Harness, openApp, startHarness } from './harness.ts';
 
 /**
  * The PACS panel (renderer/src/components/PacsPanel.svelte) in Chromium against the real host and
  * a real Orthanc holding the GE MR series of dcm_qa_nih: a node is added through the form, echoed,
  * the study is found by patient name and modality, retrieved with per-image progress, and opened
- * as the case in the viewer.
+ * as the case in the viewer; a brush stroke on it is sent back with "Send SEG to PACS" and read
+ * back from Orthanc's REST API voxel for voxel.
  */
 interface Hook {
   ready(): boolean;
   caseId(): string | undefined;
   dims(): [number, number, number];
+  slice(id: 'axial'): number;
+  voxelToPage(id: 'axial', ijk: [number, number, number]): [number, number];
+  nonZero(): number[];
 }
 const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
   page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+
+const GE = join(DATA, 'dicom', 'dcm_qa_nih', 'In', '20180918GE');
 
 describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
   let pacs: Orthanc;
@@ -27,7 +35,7 @@ describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
 
   beforeAll(async () => {
     pacs = await startOrthanc({ knownAets: [{ aet: 'QUORUM', port: 104 }] });
-    await pacs.upload(dicomFiles(join(DATA, 'dicom', 'dcm_qa_nih', 'In', '20180918GE')));
+    await pacs.upload(dicomFiles(GE));
     h = await startHarness({ stateDir: state });
     await openApp(h.page, h.url);
   });
@@ -38,7 +46,7 @@ describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
     rmSync(state, { recursive: true, force: true });
   });
 
-  it('adds a node, finds the study, retrieves it with progress and opens it as the case', async () => {
+  it('adds a node, finds the study, retrieves it with progress, opens it, and sends a painted SEG back', async () => {
     const { page } = h;
     const sampleCase = await hook(page, (q) => q.caseId());
     await page.getByTestId('open-pacs').click();
@@ -67,6 +75,7 @@ describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
       .waitFor();
     await page.getByTestId('pacs-open').waitFor({ timeout: 120_000 });
     await page.getByTestId('pacs-status').getByText('retrieved 150 image(s)').waitFor();
+    await h.screenshot('pacs-panel-retrieved');
     const studies = readdirSync(join(state, 'pacs-cache'));
     expect(studies).toHaveLength(1);
     expect(readdirSync(join(state, 'pacs-cache', studies[0]))).toHaveLength(150);
@@ -88,9 +97,42 @@ describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
       { timeout: 60_000 },
     );
     expect(await hook(page, (q) => q.dims())).toEqual([64, 64, 15]);
-    // The case is the retrieved copy, and the SEG can go back to the PACS from it.
+    // A brush stroke on the retrieved case goes back to the PACS as DICOM SEG.
+    const k = await hook(page, (q) => q.slice('axial'));
+    const from = (await page.evaluate(`window.__quorumTest.voxelToPage('axial', [16, 30, ${k}])`)) as [
+      number,
+      number,
+    ];
+    const to = (await page.evaluate(`window.__quorumTest.voxelToPage('axial', [40, 30, ${k}])`)) as [
+      number,
+      number,
+    ];
+    await page.locator('[data-tool="brush"]').click();
+    await page.mouse.move(from[0], from[1]);
+    await page.mouse.down();
+    for (let s = 1; s <= 10; s++)
+      await page.mouse.move(from[0] + ((to[0] - from[0]) * s) / 10, from[1] + ((to[1] - from[1]) * s) / 10);
+    await page.mouse.up();
+    await page.waitForTimeout(500);
+    const painted = await hook(page, (q) => q.nonZero());
+    expect(painted.length / 2).toBeGreaterThan(20);
     await page.getByTestId('open-pacs').click();
-    expect(await page.getByTestId('pacs-send-seg').isEnabled()).toBe(true);
+    await page.getByTestId('pacs-send-seg').click();
+    await page
+      .getByTestId('pacs-status')
+      .getByText('DICOM SEG stored on hospital')
+      .waitFor({ timeout: 60_000 });
+    const [studyId] = await pacs.get<string[]>('/studies');
+    const series = await pacs.get<{ MainDicomTags: { Modality: string }; Instances: string[] }[]>(
+      `/studies/${studyId}/series`,
+    );
+    const seg = series.find((x) => x.MainDicomTags.Modality === 'SEG');
+    expect(seg?.Instances).toHaveLength(1);
+    const ref = await loadVolume(join(GE, 'mr_0004'));
+    const back = segVoxels(await pacs.getBytes(`/instances/${seg!.Instances[0]}/file`), ref);
+    const expected = new Uint8Array(back.mask.length);
+    for (let i = 0; i < painted.length; i += 2) expected[painted[i]] = painted[i + 1] ? 1 : 0;
+    expect(maskDiff(back.mask, expected)).toBe(0);
     expect(h.externalRequests).toEqual([]);
   });
 });
