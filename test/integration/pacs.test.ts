@@ -1,12 +1,14 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseInfo, PacsEvent } from '../../core/src/api.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
+import { startWebHost } from '../../workers/src/host/web.ts';
 import { cachedStudies } from '../../workers/src/pacs/cache.ts';
 import { quorumWith } from '../helpers/cli.ts';
+import { connectApi } from '../helpers/dataset.ts';
 import { dicomFiles, freePort, ORTHANC_MISSING, type Orthanc, startOrthanc } from '../helpers/orthanc.ts';
 import { DATA } from '../helpers/paths.ts';
 import { blobMask, maskDiff, segVoxels } from '../helpers/seg-read.ts';
@@ -169,6 +171,31 @@ describe.skipIf(ORTHANC_MISSING)(
       const probe = createServer();
       await new Promise<void>((ok, fail) => probe.once('error', fail).listen(movePort, ok));
       probe.close();
+    });
+
+    it('over the WebSocket API: a client that goes away mid-retrieve stops it, and the cached copy stays whole', async () => {
+      const host = await startWebHost({ port: 0, rendererDir: state, service: svc });
+      const { api, ws } = await connectApi(host);
+      const before = statSync(caseFolder).ino;
+      try {
+        let seen = 0;
+        const gone = new Promise<void>((ok) => {
+          void api.pacsRetrieve(NODE, study, (e) => {
+            if (e.type === 'progress' && e.done >= 3 && !seen++) {
+              ws.close();
+              ok();
+            }
+          });
+        });
+        await gone;
+        const partial = `${caseFolder}.partial`;
+        await expect.poll(() => existsSync(partial), { timeout: 15_000 }).toBe(false);
+        // Cancelled, not completed: a completed retrieve would have replaced the folder.
+        expect(statSync(caseFolder).ino).toBe(before);
+        expect(readdirSync(caseFolder)).toHaveLength(150);
+      } finally {
+        await host.close();
+      }
     });
 
     it('stores the case SEG with C-STORE; Orthanc holds it in the study with the same voxels', async () => {
