@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import dicomParser from 'dicom-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseInfo, PacsEvent } from '../../core/src/api.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
@@ -337,3 +338,54 @@ describe.skipIf(ORTHANC_MISSING)(
     });
   },
 );
+
+/** The dataset after the File Meta Information: what a PACS sent, without the header Quorum wrote. */
+function datasetBytes(file: Uint8Array): Uint8Array {
+  const ds = dicomParser.parseDicom(file, { untilTag: 'x00080005' });
+  let end = 0;
+  for (const [tag, el] of Object.entries(ds.elements))
+    if (tag.startsWith('x0002')) end = Math.max(end, el.dataOffset + el.length);
+  return file.subarray(end);
+}
+
+describe.skipIf(ORTHANC_MISSING)('a Siemens mosaic through C-GET and C-MOVE', () => {
+  const MOSAIC = join(DATA, 'dicom', 'dcm_qa_ts', 'In', '1.dcm');
+  let pacs: Orthanc;
+  let svc: QuorumService;
+  let movePort: number;
+  const state = scratchDir('quorum-pacs-mosaic');
+
+  beforeAll(async () => {
+    movePort = await freePort();
+    pacs = await startOrthanc({ knownAets: [{ aet: 'QUORUM', port: movePort }] });
+    await pacs.upload([MOSAIC]);
+    svc = new QuorumService({ mode: 'browser', stateDir: state, pacsTimeoutMs: 5000 });
+    const dimseNode = { aet: pacs.aet, host: '127.0.0.1', port: pacs.dicomPort };
+    await svc.pacsSaveNode({ name: 'get', ...dimseNode });
+    await svc.pacsSaveNode({ name: 'move', ...dimseNode, retrieve: 'c-move', movePort });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await pacs?.stop();
+    rmSync(state, { recursive: true, force: true });
+    if (pacs) rmSync(pacs.dir, { recursive: true, force: true });
+  });
+
+  it('keeps every element as sent, private ones included, so the mosaic unpacks as the original', async () => {
+    const [study] = await svc.pacsFind('get', {});
+    const original = await loadVolume(MOSAIC);
+    for (const node of ['get', 'move']) {
+      const c = collect();
+      await svc.pacsRetrieve(node, study.studyInstanceUid, c.on);
+      const end = (await c.end) as { type: string; folder: string };
+      expect(end.type, node).toBe('done');
+      const [file] = readdirSync(end.folder);
+      expect(datasetBytes(new Uint8Array(readFileSync(join(end.folder, file)))), node).toEqual(
+        datasetBytes(new Uint8Array(readFileSync(MOSAIC))),
+      );
+      const got = await loadVolume(end.folder);
+      expect(got.dims, node).toEqual([64, 64, 35]);
+      expect(maskDiff(new Uint8Array(got.data.buffer), new Uint8Array(original.data.buffer)), node).toBe(0);
+    }
+  });
+});

@@ -1,7 +1,7 @@
-import dcmjs from 'dcmjs';
 import dimse from 'dcmjs-dimse';
 import type { PacsNode, PacsQuery, PacsStudy } from '../../../core/src/api-pacs.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { p10Bytes } from './p10.ts';
 
 /**
  * DIMSE with a configured node through dcmjs-dimse: C-ECHO, C-FIND (study level), C-GET (the
@@ -224,31 +224,6 @@ export async function find(t: DimseTarget, q: PacsQuery, signal?: AbortSignal): 
       `PACS ${nodeLabel(t.node)} answered C-FIND with ${final === undefined ? 'nothing' : statusText(final)}`,
     );
   return studies.filter((s) => s.studyInstanceUid);
-}
-
-/** A received dataset as DICOM Part 10 bytes (file meta + dataset, its own transfer syntax). */
-export function p10Bytes(ds: InstanceType<typeof Dataset>): Uint8Array {
-  const el = ds.getElements() as Record<string, unknown>;
-  const meta = {
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: el.SOPClassUID,
-    MediaStorageSOPInstanceUID: el.SOPInstanceUID,
-    TransferSyntaxUID: ds.getTransferSyntaxUid(),
-    ImplementationClassUID: '1.2.826.0.1.3680043.10.1011.1',
-    ImplementationVersionName: 'QUORUM',
-  };
-  // Private and group-length elements have no name in dcmjs's dictionary and are left out (with
-  // a warning per element, silenced here): the image, its geometry and its UIDs are all kept.
-  const log = dcmjs.log;
-  const level = log.getLevel();
-  log.setLevel('error');
-  try {
-    const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(meta));
-    dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(el);
-    return new Uint8Array(dict.write());
-  } finally {
-    log.setLevel(level);
-  }
 }
 
 export interface TransferProgress {

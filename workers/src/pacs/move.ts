@@ -1,13 +1,7 @@
 import dimse from 'dcmjs-dimse';
 import { QuorumError } from '../../../core/src/errors.ts';
-import {
-  associate,
-  type DimseTarget,
-  nodeLabel,
-  p10Bytes,
-  statusText,
-  type TransferProgress,
-} from './dimse.ts';
+import { associate, type DimseTarget, nodeLabel, statusText, type TransferProgress } from './dimse.ts';
+import { p10Bytes } from './p10.ts';
 
 /**
  * C-MOVE, for a PACS that does not offer C-GET: Quorum asks the node to send the study to
