@@ -110,6 +110,8 @@ describe.skipIf(ORTHANC_MISSING)(
           void svc.pacsCancel(transferId);
         }
       });
+      // A second retrieve of the same study meanwhile is refused (it would write the same folder).
+      await expect(svc.pacsRetrieve(NODE, study, () => {})).rejects.toThrow(/is being retrieved already/);
       const end = await c.end;
       expect(end.type).toBe('cancelled');
       expect(cachedStudies(state)).toEqual([]);

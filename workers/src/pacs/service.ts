@@ -15,6 +15,8 @@ import { findNode, readPacsConfig, removeNode, saveNode } from './nodes.ts';
  */
 export class PacsService {
   private readonly transfers = new Map<string, AbortController>();
+  /** Studies being retrieved now: two retrieves of one study would write the same folder. */
+  private readonly retrieving = new Set<string>();
 
   constructor(
     readonly stateDir: string,
@@ -62,7 +64,10 @@ export class PacsService {
    */
   retrieve(name: string, studyInstanceUid: string, onEvent: (e: PacsEvent) => void): { transferId: string } {
     const t = this.target(name);
+    if (this.retrieving.has(studyInstanceUid))
+      throw new QuorumError('locked', `study ${studyInstanceUid} is being retrieved already`);
     const download = new StudyDownload(this.stateDir, studyInstanceUid);
+    this.retrieving.add(studyInstanceUid);
     return this.run(onEvent, async (transferId, signal, emit) => {
       try {
         const get = t.node.dicomweb ? wadoGetStudy : t.node.retrieve === 'c-move' ? moveStudy : getStudy;
@@ -85,6 +90,8 @@ export class PacsService {
       } catch (e) {
         download.discard();
         throw e;
+      } finally {
+        this.retrieving.delete(studyInstanceUid);
       }
     });
   }
