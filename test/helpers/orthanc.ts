@@ -6,6 +6,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -46,6 +47,7 @@ export interface Orthanc {
   upload(files: string[]): Promise<{ ID: string; ParentStudy: string }[]>;
   /** What Orthanc printed (for a failing test's message). */
   log(): string;
+  /** Stops Orthanc and removes its folder (storage, index, log). */
   stop(): Promise<void>;
 }
 
@@ -129,7 +131,9 @@ export async function startOrthanc(opts: OrthancOptions = {}): Promise<Orthanc> 
   }
   if (!up) {
     proc.kill('SIGKILL');
-    throw new Error(`Orthanc did not start on ${rest}:\n${log().slice(-3000)}`);
+    const text = log().slice(-3000);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`Orthanc did not start on ${rest}:\n${text}`);
   }
   const check = async (r: Response, path: string) => {
     if (!r.ok) throw new Error(`Orthanc ${path}: HTTP ${r.status} ${await r.text()}`);
@@ -163,6 +167,7 @@ export async function startOrthanc(opts: OrthancOptions = {}): Promise<Orthanc> 
         await exited;
         clearTimeout(t);
       }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
