@@ -9,7 +9,7 @@ import { p10Bytes } from './p10.ts';
  * failure becomes a QuorumError('network') whose message names the node and says what happened:
  * the association was refused (and why), the connection was refused, or the node did not answer.
  */
-const { Client, Dataset } = dimse;
+const { Client } = dimse;
 const { CEchoRequest, CFindRequest, CGetRequest, CStoreRequest } = dimse.requests;
 const { CStoreResponse } = dimse.responses;
 const { Status } = dimse.constants;
