@@ -6,6 +6,7 @@ import type {
   WorklistCase,
   WorklistStatus,
 } from './api-dataset.ts';
+import { PACS_METHODS, PACS_STREAM_METHODS, type PacsApi, type PacsEvent } from './api-pacs.ts';
 import type { Device, ExportFormat, Registration, SamplerName, SequenceKind } from './lists.ts';
 import type { Prompts } from './prompts.ts';
 import type { DisconnectedEvent } from './rpc/channel.ts';
@@ -15,6 +16,7 @@ import type { SegmentInfo } from './segments.ts';
 import type { Mat3, SequenceName, Vec3, VolumeSource } from './volume.ts';
 
 export type * from './api-dataset.ts';
+export type * from './api-pacs.ts';
 export type { ExportFormat } from './lists.ts';
 
 /**
@@ -317,7 +319,7 @@ export interface JournalRead {
 }
 
 /** Any event streamed to a callback of a streaming method (propose, prelabel). */
-export type ApiEvent = ProposalEvent | DatasetEvent;
+export type ApiEvent = ProposalEvent | DatasetEvent | PacsEvent;
 
 /** True for the last event of a stream (the transport drops its listener after it). */
 export function isFinalEvent(e: ApiEvent): boolean {
@@ -347,7 +349,7 @@ export type MenuCommand =
   | 'propose-all'
   | 'cancel-proposal';
 
-export interface QuorumApi {
+export interface QuorumApi extends PacsApi {
   /** Electron only: native menu commands (after the main process handled dialogs, e.g. open). */
   onMenu?(listener: (cmd: MenuCommand, paths?: string[]) => void): () => void;
   /** Electron only: the file-system path of a dropped File (drag-and-drop opens by path). */
@@ -442,10 +444,15 @@ export const API_METHODS: readonly ApiMethod[] = [
   'prelabel',
   'pausePrelabel',
   'loadProposal',
+  ...PACS_METHODS,
 ];
 
 /** Methods whose last argument is an event callback: RPC streams (core/src/rpc/channel.ts). */
-export const STREAM_METHODS = ['propose', 'prelabel'] as const satisfies readonly ApiMethod[];
+export const STREAM_METHODS = [
+  'propose',
+  'prelabel',
+  ...PACS_STREAM_METHODS,
+] as const satisfies readonly ApiMethod[];
 export type StreamMethod = (typeof STREAM_METHODS)[number];
 
 /** Error as it crosses a process boundary (core/src/rpc/errors.ts). */

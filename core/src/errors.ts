@@ -19,7 +19,9 @@ export type QuorumErrorCode =
   /** Held by someone else (a case journal another tab or window is editing). */
   | 'locked'
   /** A write to a user's file failed (disk full, no permission, I/O error): nothing was saved. */
-  | 'not-saved';
+  | 'not-saved'
+  /** A PACS refused, was unreachable or did not answer (the message names the node). */
+  | 'network';
 
 export class QuorumError extends Error {
   readonly code: QuorumErrorCode;

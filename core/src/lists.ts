@@ -45,3 +45,7 @@ export const PROPOSAL_BASE_FORMATS: readonly ExportFormat[] = ['nifti-mask', 'ni
 /** Rigid registration choices of `openCase` (core/src/node/register.ts). */
 export const REGISTRATIONS = ['none', 'rigid'] as const;
 export type Registration = (typeof REGISTRATIONS)[number];
+
+/** How a DIMSE node sends a study (workers/src/pacs/): C-GET on Quorum's association, or C-MOVE to Quorum's storage SCP. */
+export const PACS_RETRIEVES = ['c-get', 'c-move'] as const;
+export type PacsRetrieve = (typeof PACS_RETRIEVES)[number];

@@ -20,6 +20,7 @@ declare module 'dcmjs' {
       ): { dict: Record<string, unknown>; meta: Record<string, unknown> };
     };
   };
-  const dcmjs: { data: typeof data };
+  export const log: { getLevel(): number; setLevel(level: number | string): void };
+  const dcmjs: { data: typeof data; log: typeof log };
   export default dcmjs;
 }

@@ -10,7 +10,7 @@ export interface CliCommand {
   run(args: string[]): Promise<number>;
 }
 
-const COMMANDS = ['info', 'propose', 'evaluate', 'propose-dataset'] as const;
+const COMMANDS = ['info', 'propose', 'evaluate', 'propose-dataset', 'pacs'] as const;
 
 async function load(name: string): Promise<CliCommand | undefined> {
   if (!(COMMANDS as readonly string[]).includes(name)) return undefined;

@@ -4,6 +4,8 @@ import {
   type DatasetEvent,
   isFinalEvent,
   type OpenCaseOptions,
+  type PacsEvent,
+  type PacsStoreRequest,
   type PrelabelParams,
   type ProposalEvent,
   type ProposeParams,
@@ -55,6 +57,17 @@ export function quorumHandlers(
       });
       return service.prelabel(datasetId, params, onEvent, conn);
     },
+    // PACS transfers: a client that cancels or goes away stops its retrieve or store.
+    pacsRetrieve: async ([node, study]: [string, string], sink: StreamSink<PacsEvent>) => {
+      const r = await service.pacsRetrieve(node, study, (e) => sink.emit(e));
+      sink.onCancel(() => void service.pacsCancel(r.transferId));
+      return r;
+    },
+    pacsStore: async ([req]: [PacsStoreRequest], sink: StreamSink<PacsEvent>) => {
+      const r = await service.pacsStore(req, (e) => sink.emit(e));
+      sink.onCancel(() => void service.pacsCancel(r.transferId));
+      return r;
+    },
   } satisfies Record<(typeof STREAM_METHODS)[number], unknown>;
   const calls: Record<string, CallHandler> = {};
   for (const m of API_METHODS as readonly ApiMethod[]) {
@@ -72,7 +85,7 @@ export function quorumHandlers(
   return {
     calls,
     streams: streams as unknown as Record<string, StreamHandler>,
-    isFinal: (e) => isFinalEvent(e as ProposalEvent | DatasetEvent),
+    isFinal: (e) => isFinalEvent(e as ProposalEvent | DatasetEvent | PacsEvent),
     onInternalError: (method, e) =>
       log?.(`${method} failed: ${(e as Error)?.stack ?? (e as Error)?.message ?? String(e)}`),
   };

@@ -13,6 +13,12 @@ import type {
   ModelInfo,
   OpenCaseInput,
   OpenCaseOptions,
+  PacsConfig,
+  PacsEvent,
+  PacsNode,
+  PacsQuery,
+  PacsStoreRequest,
+  PacsStudy,
   PrelabelParams,
   PrelabelQueue,
   ProposalEvent,
@@ -36,6 +42,7 @@ import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
 import { exportFormatInfo } from '../exports/index.ts';
 import { ProposalMaps } from '../exports/proposal-maps.ts';
+import { PacsService } from '../pacs/service.ts';
 import type { EngineStats } from '../protocol.ts';
 import { removeCaseFile } from './case-files.ts';
 import { CaseJournals } from './case-journals.ts';
@@ -70,6 +77,8 @@ export interface HostOptions {
   chooseExportDir?: (suggested: string) => Promise<string | null>;
   /** Images per engine batch when runs are cut for fair scheduling (scheduler.ts BATCH_IMAGES). */
   batchImages?: number;
+  /** How long a PACS may stay silent before a transfer fails (default 15 s). */
+  pacsTimeoutMs?: number;
 }
 
 /** What the host holds, for diagnostics and the load tests. */
@@ -101,10 +110,13 @@ export class QuorumService implements QuorumApi {
   private manifestError?: string;
   readonly stateDir: string;
   readonly outDir: string;
+  /** Configured PACS nodes, study cache, transfers (workers/src/pacs/). */
+  readonly pacs: PacsService;
 
   constructor(readonly opts: HostOptions) {
     this.stateDir = opts.stateDir ?? join(homedir(), '.quorum');
     this.journals = new CaseJournals(this.stateDir);
+    this.pacs = new PacsService(this.stateDir, { timeoutMs: opts.pacsTimeoutMs });
     this.outDir = opts.outDir ?? join(homedir(), 'Quorum', 'exports');
     const dir = opts.modelDir ?? DEFAULT_MODEL_DIR;
     try {
@@ -429,6 +441,50 @@ export class QuorumService implements QuorumApi {
     return results;
   }
 
+  // PACS (core/src/api-pacs.ts): the calls go to this.pacs; a store writes the case's DICOM SEG
+  // into <stateDir>/pacs-outbox (kept as a record of what was sent) and sends that file.
+  async pacsConfig(): Promise<PacsConfig> {
+    return this.pacs.config();
+  }
+  async pacsSaveNode(node: PacsNode): Promise<PacsConfig> {
+    return this.pacs.saveNode(node);
+  }
+  async pacsRemoveNode(name: string): Promise<PacsConfig> {
+    return this.pacs.removeNode(name);
+  }
+  async pacsEcho(node: string): Promise<{ ms: number }> {
+    return this.pacs.echo(node);
+  }
+  async pacsFind(node: string, query: PacsQuery): Promise<PacsStudy[]> {
+    return this.pacs.find(node, query);
+  }
+  async pacsRetrieve(
+    node: string,
+    study: string,
+    onEvent: (e: PacsEvent) => void,
+  ): Promise<{ transferId: string }> {
+    return this.pacs.retrieve(node, study, onEvent);
+  }
+  async pacsStore(req: PacsStoreRequest, onEvent: (e: PacsEvent) => void): Promise<{ transferId: string }> {
+    this.pacs.target(req.node); // an unknown node fails before anything is written
+    const c = this.get(req.caseId);
+    if (!c.info.canExportDicomSeg)
+      throw new QuorumError(
+        'unsupported',
+        'only a case opened from a DICOM series can be sent to a PACS as DICOM SEG',
+      );
+    const r = await this.export({
+      caseId: req.caseId,
+      mask: req.mask,
+      formats: ['dicom-seg'],
+      targetDir: join(this.stateDir, 'pacs-outbox'),
+    });
+    return this.pacs.store(req.node, [r.files['dicom-seg'] as string], onEvent);
+  }
+  async pacsCancel(transferId: string): Promise<void> {
+    this.pacs.cancel(transferId);
+  }
+
   private get(caseId: string): OpenCase & { conn: Connection } {
     const c = this.cases.get(caseId);
     if (!c) throw new QuorumError('bad-argument', `no open case with id ${caseId}`);
@@ -438,6 +494,7 @@ export class QuorumService implements QuorumApi {
   async close(): Promise<void> {
     for (const conn of [...this.connections]) this.disconnect(conn);
     for (const r of this.runs.values()) r.cancel();
+    this.pacs.close();
     for (const id of [...this.cases.keys()]) this.dropCase(id);
     await this.datasets.close();
     const e = this.engine;
