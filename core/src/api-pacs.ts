@@ -1,5 +1,6 @@
 import type { PacsRetrieve } from './lists.ts';
 import type { DisconnectedEvent } from './rpc/channel.ts';
+import type { SegmentInfo } from './segments.ts';
 
 // ---------------------------------------------------------------------------------------------
 // PACS: find studies on a configured DICOM node, retrieve one into the local study cache, open it
@@ -73,6 +74,8 @@ export interface PacsStoreRequest {
   caseId: string;
   /** Full labelmap on the case grid (as ExportRequest.mask). */
   mask: Uint8Array;
+  /** The case's segments (as ExportRequest.segments): one SEG segment each; absent = one "Lesion". */
+  segments?: SegmentInfo[];
 }
 
 /** The PACS part of QuorumApi. */

@@ -476,6 +476,7 @@ export class QuorumService implements QuorumApi {
     const r = await this.export({
       caseId: req.caseId,
       mask: req.mask,
+      segments: req.segments,
       formats: ['dicom-seg'],
       targetDir: join(this.stateDir, 'pacs-outbox'),
     });
