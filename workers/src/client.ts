@@ -150,9 +150,44 @@ export class EngineClient {
     return this.call<CasePlan>(ENGINE_METHODS.prepare, [ref, caseName]);
   }
 
-  /** Rigid registration (elastix) in the engine process; see RegisterRequest. */
-  register(req: RegisterRequest): Promise<RegisterResult> {
-    return this.call<RegisterResult>(ENGINE_METHODS.register, [req]);
+  /**
+   * Rigid registration (elastix) in the engine process; see RegisterRequest. One elastix call is
+   * one WebAssembly call that nothing interrupts, so `cancel` ends the engine process (the next
+   * request starts a fresh one) and the result rejects with 'cancelled'. The host's scheduler runs
+   * it in its own turn, so no proposal batch is in the engine then.
+   */
+  register(req: RegisterRequest): { result: Promise<RegisterResult>; cancel(): void } {
+    let cancelled = false;
+    let reject: (e: unknown) => void = () => {};
+    const stopped = new Promise<never>((_, r) => {
+      reject = r;
+    });
+    const result = Promise.race([this.call<RegisterResult>(ENGINE_METHODS.register, [req]), stopped]).catch(
+      (e: unknown) => {
+        throw cancelled ? new QuorumError('cancelled', 'cancelled') : e;
+      },
+    );
+    return {
+      result,
+      cancel: () => {
+        if (cancelled) return;
+        cancelled = true;
+        this.restart();
+        reject(new QuorumError('cancelled', 'cancelled'));
+      },
+    };
+  }
+
+  /**
+   * Ends the engine process now (what it was doing is lost; open calls reject); the next request
+   * starts a fresh one, as after a crash.
+   */
+  restart(): void {
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    this.ready = undefined;
+    child.kill();
   }
 
   /** The engine process's memory and cache (diagnostics, the bench). */
