@@ -107,7 +107,14 @@ describe('a registration started by openCase(..., { register: rigid })', () => {
     await started;
     const pid = engine?.pid as number;
     // elastix is at work in the engine: its event loop answers nothing else meanwhile
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 2000));
+    let answered = false;
+    const stats = (engine as EngineClient).stats().then((x) => {
+      answered = true;
+      return x;
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(answered).toBe(false);
     const t0 = performance.now();
     await api.cancel('open-1');
     const e = await outcome;
@@ -117,6 +124,8 @@ describe('a registration started by openCase(..., { register: rigid })', () => {
     expect(e.message).toMatch(/rigid registration of t1c onto flair cancelled/);
     expect(seconds).toBeLessThan(5); // elastix alone takes 8+ s for this pair
     expect(await exited(pid)).toBe(true);
+    // a question another tab had put to the engine meanwhile is answered by the fresh one
+    expect(await stats).toMatchObject({ cachedCases: 0 });
     expect(leftovers()).toEqual([]);
     expect(svc.counts()).toMatchObject({ cases: 0, runs: 0 });
     await svc.scheduler.whenIdle();
@@ -144,6 +153,25 @@ describe('a registration started by openCase(..., { register: rigid })', () => {
     expect(leftovers()).toEqual([]);
     expect(svc.counts()).toMatchObject({ cases: 0, runs: 0, connections: 0 });
   }, 180_000);
+
+  it('cancelled before its turn: no turn in the engine, the engine untouched', async () => {
+    const conn = svc.connect('tab C');
+    const pid = engine?.pid;
+    const turns: SchedulerTurn[] = [];
+    const off = svc.scheduler.onTurn((t) => turns.push(t));
+    const outcome = svc.openCase(caseDir, { register: 'rigid', openId: 'open-early' }, conn).then(
+      () => 'opened',
+      (e) => e,
+    );
+    await svc.cancel('open-early'); // while the files are still being read
+    const e = await outcome;
+    off();
+    expect(e.code).toBe('cancelled');
+    expect(turns).toEqual([]);
+    expect(engine?.pid).toBe(pid);
+    expect(svc.counts()).toMatchObject({ cases: 0, runs: 0 });
+    svc.disconnect(conn);
+  }, 60_000);
 
   it("takes one turn between another tab's proposal batches: it waits for the batch in flight, the next batch waits for it", async () => {
     const a = svc.connect('tab A');

@@ -187,6 +187,7 @@ export class EngineClient {
     if (!child) return;
     this.child = undefined;
     this.ready = undefined;
+    this.restarted.add(child);
     child.kill();
   }
 
@@ -198,9 +199,19 @@ export class EngineClient {
   /** A call to the engine; one that the engine's exit cut off says why it stopped, as a run does. */
   private async call<T>(method: string, args: unknown[]): Promise<T> {
     await this.ensure();
+    const child = this.child;
     try {
       return await (this.rpc as RpcClient).call<T>(method, args);
     } catch (e) {
+      // Cut off by restart() (a cancelled registration), not a crash: another tab's question to
+      // the engine (prepare, stats) is asked again of the fresh one. register is not: it was the one stopped.
+      if (
+        (e as { code?: string })?.code === 'disconnected' &&
+        child &&
+        this.restarted.has(child) &&
+        method !== ENGINE_METHODS.register
+      )
+        return this.call<T>(method, args);
       if ((e as { code?: string })?.code === 'disconnected')
         throw this.stopped ?? new QuorumError('worker-crashed', (e as Error).message);
       throw e;
@@ -219,4 +230,6 @@ export class EngineClient {
   }
 
   private nextRun = 1;
+  /** Engine processes ended on purpose by restart(). */
+  private readonly restarted = new WeakSet<EngineProcess>();
 }
