@@ -58,6 +58,7 @@ export function engineRegistrar(
         ]);
         const stop = () => run.cancel();
         scheduled.signal.addEventListener('abort', stop, { once: true });
+        if (scheduled.signal.aborted) stop(); // aborted while the engine was being reached
         try {
           [r] = (await run.result) as [typeof r];
         } finally {
