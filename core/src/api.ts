@@ -116,6 +116,12 @@ export interface OpenCaseOptions {
    * export again. Refused with a message naming the file when it cannot be placed on the case.
    */
   labels?: string;
+  /**
+   * An id the caller picks (unique among its open calls): `cancel(openId)` stops this open while it
+   * runs, e.g. a rigid registration (the engine's elastix stops); the call then rejects with
+   * 'cancelled'. An open also stops when its connection (the tab) goes.
+   */
+  openId?: string;
 }
 
 /** Browser-mode drag-and-drop carries bytes, not paths; the host stores them in a temp folder. */
@@ -369,6 +375,7 @@ export interface QuorumApi extends PacsApi {
   pickPaths(kind: 'files' | 'folder'): Promise<string[] | null>;
   /** Starts a run; events stream to onEvent until done/cancelled/error. Resolves with the runId. */
   propose(params: ProposeParams, onEvent: (e: ProposalEvent) => void): Promise<{ runId: string }>;
+  /** Stops a proposal run, or an open in progress by the openId it was given (OpenCaseOptions.openId). */
   cancel(runId: string): Promise<void>;
   export(req: ExportRequest): Promise<ExportResult>;
   /**

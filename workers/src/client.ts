@@ -150,9 +150,45 @@ export class EngineClient {
     return this.call<CasePlan>(ENGINE_METHODS.prepare, [ref, caseName]);
   }
 
-  /** Rigid registration (elastix) in the engine process; see RegisterRequest. */
-  register(req: RegisterRequest): Promise<RegisterResult> {
-    return this.call<RegisterResult>(ENGINE_METHODS.register, [req]);
+  /**
+   * Rigid registration (elastix) in the engine process; see RegisterRequest. One elastix call is
+   * one WebAssembly call that nothing interrupts, so `cancel` ends the engine process (the next
+   * request starts a fresh one) and the result rejects with 'cancelled'. The host's scheduler runs
+   * it in its own turn, so no proposal batch is in the engine then.
+   */
+  register(req: RegisterRequest): { result: Promise<RegisterResult>; cancel(): void } {
+    let cancelled = false;
+    let reject: (e: unknown) => void = () => {};
+    const stopped = new Promise<never>((_, r) => {
+      reject = r;
+    });
+    const result = Promise.race([this.call<RegisterResult>(ENGINE_METHODS.register, [req]), stopped]).catch(
+      (e: unknown) => {
+        throw cancelled ? new QuorumError('cancelled', 'cancelled') : e;
+      },
+    );
+    return {
+      result,
+      cancel: () => {
+        if (cancelled) return;
+        cancelled = true;
+        this.restart();
+        reject(new QuorumError('cancelled', 'cancelled'));
+      },
+    };
+  }
+
+  /**
+   * Ends the engine process now (what it was doing is lost; open calls reject); the next request
+   * starts a fresh one, as after a crash.
+   */
+  restart(): void {
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    this.ready = undefined;
+    this.restarted.add(child);
+    child.kill();
   }
 
   /** The engine process's memory and cache (diagnostics, the bench). */
@@ -163,9 +199,19 @@ export class EngineClient {
   /** A call to the engine; one that the engine's exit cut off says why it stopped, as a run does. */
   private async call<T>(method: string, args: unknown[]): Promise<T> {
     await this.ensure();
+    const child = this.child;
     try {
       return await (this.rpc as RpcClient).call<T>(method, args);
     } catch (e) {
+      // Cut off by restart() (a cancelled registration), not a crash: another tab's question to
+      // the engine (prepare, stats) is asked again of the fresh one. register is not: it was the one stopped.
+      if (
+        (e as { code?: string })?.code === 'disconnected' &&
+        child &&
+        this.restarted.has(child) &&
+        method !== ENGINE_METHODS.register
+      )
+        return this.call<T>(method, args);
       if ((e as { code?: string })?.code === 'disconnected')
         throw this.stopped ?? new QuorumError('worker-crashed', (e as Error).message);
       throw e;
@@ -184,4 +230,6 @@ export class EngineClient {
   }
 
   private nextRun = 1;
+  /** Engine processes ended on purpose by restart(). */
+  private readonly restarted = new WeakSet<EngineProcess>();
 }

@@ -86,7 +86,8 @@ function cachedCase(m: LoadedModel, ref: CaseFileRef, caseName: string): Prepare
 /**
  * Rigid registration for the host (ENGINE_METHODS.register): elastix runs here, one at a time, so
  * the host's event loop, which serves the UI, never does. While it runs (seconds per sequence, one
- * WebAssembly call) this process answers nothing else, proposals' cancels included.
+ * WebAssembly call) this process answers nothing else, proposals' cancels included; the host runs
+ * it in its own scheduler turn, and cancels it by ending this process (EngineClient.register).
  */
 let registering: Promise<unknown> = Promise.resolve();
 function register(req: RegisterRequest): Promise<RegisterResult> {

@@ -29,7 +29,10 @@ function openOptions(o: unknown): OpenCaseOptions {
   const labels = (o as OpenCaseOptions | undefined)?.labels;
   if (labels !== undefined && (typeof labels !== 'string' || !labels))
     throw new QuorumError('bad-argument', 'labels must be the path of a label file');
-  const withLabels = labels ? { labels } : {};
+  const openId = (o as OpenCaseOptions | undefined)?.openId;
+  if (openId !== undefined && (typeof openId !== 'string' || !openId || openId.length > 200))
+    throw new QuorumError('bad-argument', 'openId must be a non-empty string (at most 200 characters)');
+  const withLabels = { ...(labels ? { labels } : {}), ...(openId ? { openId } : {}) };
   if (register === undefined) return withLabels;
   if (!(REGISTRATIONS as readonly unknown[]).includes(register))
     throw new QuorumError('bad-argument', `register must be one of ${REGISTRATIONS.join(', ')}`);

@@ -10,6 +10,7 @@ import type { EngineEvent, ProposeRequest, ProposeSummary } from '../protocol.ts
  * for the batch in flight only, not for someone's whole volume. Cancelling a run drops its queued
  * batches here (they never reach the engine) and cancels the batch in flight, which the engine
  * stops at its next denoising step.
+ * Other engine work takes turns the same way (submitTasks: a rigid registration per sequence).
  */
 
 /**
@@ -40,10 +41,26 @@ export function sliceBatches(
   return { batches, starts, perBatch };
 }
 
-export interface ScheduledRun {
+export interface ScheduledRun<T = ProposeSummary> {
   /** Settles when the run's last batch has (summaries in batch order) or a batch failed. */
-  result: Promise<ProposeSummary[]>;
+  result: Promise<T[]>;
   cancel(): void;
+}
+
+/**
+ * Engine work other than a proposal batch that takes a turn like one (a rigid registration of one
+ * sequence): started when its turn comes, with a cancel that stops it in the engine.
+ */
+export type EngineTask = (engine: EngineClient) => { result: Promise<unknown>; cancel(): void };
+
+/** A turn as it starts and ends in the engine (diagnostics; tests assert the order of turns). */
+export interface SchedulerTurn {
+  phase: 'start' | 'end';
+  owner: string;
+  /** 'propose' for a proposal batch, else the task's label (e.g. "register t1c of case"). */
+  what: string;
+  /** The batch's index in its run. */
+  batch: number;
 }
 
 export interface SchedulerState {
@@ -62,11 +79,12 @@ export interface SchedulerState {
 
 interface Run {
   owner: string;
-  batches: ProposeRequest[];
+  batches: (ProposeRequest | EngineTask)[];
+  what: string;
   sent: number;
-  summaries: ProposeSummary[];
+  summaries: unknown[];
   onEvent: (e: EngineEvent, batch: number) => void;
-  resolve(s: ProposeSummary[]): void;
+  resolve(s: unknown[]): void;
   reject(e: unknown): void;
   cancelled: boolean;
   settled: boolean;
@@ -80,6 +98,7 @@ export class EngineScheduler {
   private busy = false;
   private idle: (() => void)[] = [];
   private totals = { batchesSent: 0, batchesDropped: 0, batchesCancelledInEngine: 0 };
+  private readonly turnListeners = new Set<(t: SchedulerTurn) => void>();
 
   constructor(private readonly engine: () => Promise<EngineClient>) {}
 
@@ -89,11 +108,36 @@ export class EngineScheduler {
     batches: ProposeRequest[],
     onEvent: (e: EngineEvent, batch: number) => void,
   ): ScheduledRun {
+    return this.enqueue(owner, batches, 'propose', onEvent) as ScheduledRun;
+  }
+
+  /**
+   * Queues engine `tasks` (each one turn, in order) for connection `owner`, in turns with the
+   * proposal batches: a registration waits for the batch in flight, and a whole-volume proposal
+   * of another connection waits for the registration's turn, not for its whole case.
+   */
+  submitTasks(owner: string, what: string, tasks: EngineTask[]): ScheduledRun<unknown> {
+    return this.enqueue(owner, tasks, what, () => {});
+  }
+
+  /** Calls `listener` as each turn starts and ends in the engine; returns the unsubscribe. */
+  onTurn(listener: (t: SchedulerTurn) => void): () => void {
+    this.turnListeners.add(listener);
+    return () => this.turnListeners.delete(listener);
+  }
+
+  private enqueue(
+    owner: string,
+    batches: (ProposeRequest | EngineTask)[],
+    what: string,
+    onEvent: (e: EngineEvent, batch: number) => void,
+  ): ScheduledRun<unknown> {
     let run!: Run;
-    const result = new Promise<ProposeSummary[]>((resolve, reject) => {
+    const result = new Promise<unknown[]>((resolve, reject) => {
       run = {
         owner,
         batches,
+        what,
         sent: 0,
         summaries: [],
         onEvent,
@@ -187,16 +231,23 @@ export class EngineScheduler {
     this.busy = true;
     const { run, index } = picked;
     this.totals.batchesSent++;
+    const turn = { owner: run.owner, what: run.what, batch: index };
+    for (const l of this.turnListeners) l({ phase: 'start', ...turn });
     const done = () => {
       run.inFlight = undefined;
       this.busy = false;
+      for (const l of this.turnListeners) l({ phase: 'end', ...turn });
       this.pump();
     };
     this.engine().then(
       (engine) => {
-        const h = engine.propose(run.batches[index], (e) => {
-          if (!run.settled) run.onEvent(e, index);
-        });
+        const job = run.batches[index];
+        const h =
+          typeof job === 'function'
+            ? job(engine)
+            : engine.propose(job, (e) => {
+                if (!run.settled) run.onEvent(e, index);
+              });
         run.inFlight = h;
         if (run.cancelled) h.cancel();
         h.result.then(

@@ -171,7 +171,11 @@ export class QuorumService implements QuorumApi {
     return this.openCase(SAMPLE_CASE, options, conn);
   }
 
-  /** With `register: 'rigid'` every sequence is registered in the engine process (register-case.ts). */
+  /**
+   * With `register: 'rigid'` every sequence is registered in the engine process (register-case.ts),
+   * each in its turn of the scheduler. `cancel(options.openId)`, or the connection going, stops
+   * the open (and its registration): it rejects with 'cancelled' and opens nothing.
+   */
   async openCase(
     input: OpenCaseInput,
     options: OpenCaseOptions = {},
@@ -180,10 +184,29 @@ export class QuorumService implements QuorumApi {
   ): Promise<CaseInfo> {
     const rigid = options?.register === 'rigid';
     const name = typeof input === 'string' ? basename(input) : 'case';
-    const data = await loadCase(input, {
-      register: rigid ? 'rigid' : 'none',
-      registrar: rigid ? engineRegistrar(() => this.modelEngine(), name) : undefined,
-    });
+    // An open in progress is cancellable like a run: by its openId, or with its connection.
+    const openId = options.openId ?? randomUUID();
+    if (this.runs.has(openId)) throw new QuorumError('bad-argument', `openId ${openId} is already in use`);
+    const abort = new AbortController();
+    this.runs.set(openId, { cancel: () => abort.abort(), caseId: '', conn });
+    conn.runs.add(openId);
+    let data: Awaited<ReturnType<typeof loadCase>>;
+    try {
+      data = await loadCase(input, {
+        register: rigid ? 'rigid' : 'none',
+        registrar: rigid
+          ? engineRegistrar(() => this.modelEngine(), name, {
+              scheduler: this.scheduler,
+              owner: conn.id,
+              signal: abort.signal,
+            })
+          : undefined,
+      });
+      if (abort.signal.aborted) throw new QuorumError('cancelled', 'opening cancelled');
+    } finally {
+      this.runs.delete(openId);
+      conn.runs.delete(openId);
+    }
     const labelsIn = options?.labels
       ? await applyLabelsFile(data, resolve(options.labels), referenceVolume(data, this.channels))
       : undefined;
