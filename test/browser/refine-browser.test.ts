@@ -47,7 +47,7 @@ interface Hook {
   refining(): boolean;
   refineClicks(): number;
   refineTiming():
-    | { clickedSliceSeconds?: number; seconds: number; slices: number[]; voxels: number }
+    | { clickedSliceSeconds?: number; firstSlice?: number; seconds: number; slices: number[]; voxels: number }
     | undefined;
   journalPending(): number;
   canUndo(): boolean;
@@ -206,6 +206,9 @@ describe.skipIf(!!NO_PROMPTS)('the Refine tool in the browser (prompt model)', (
     expect(pendingNear(before, missed.centre, NEAR)).toBe(0);
     const timing = await refineClick(missed.centre, true, 'positive click, missed lesion');
     expect(timing.slices).toContain(missed.k);
+    // the clicked slice comes first, before the lesion is followed through its neighbours
+    expect(timing.firstSlice).toBe(missed.k);
+    expect(timing.slices.length).toBeGreaterThan(1);
     const after = await labelsNow();
     expect(pendingNear(after, missed.centre, NEAR)).toBeGreaterThan(0);
     // a good part of the missed part of the reference lesion is now proposed
@@ -231,6 +234,7 @@ describe.skipIf(!!NO_PROMPTS)('the Refine tool in the browser (prompt model)', (
     expect(pendingIn(before)).toBe(fp.voxels.length);
     const timing = await refineClick(fp.centre, false, 'negative click, false positive');
     expect(timing.slices).toContain(fp.k);
+    expect(timing.firstSlice).toBe(fp.k);
     const after = await labelsNow();
     expect(pendingNear(after, fp.centre, 2)).toBe(0);
     expect(pendingIn(after)).toBeLessThan(0.5 * fp.voxels.length);

@@ -30,6 +30,8 @@ export interface RefineHost {
 /** Seconds from the click to the clicked slice's result and to the end of the run (test hook, README). */
 export interface RefineTiming {
   clickedSliceSeconds?: number;
+  /** The slice streamed first (the engine sends the clicked slice before following the lesion). */
+  firstSlice?: number;
   seconds: number;
   slices: number[];
   voxels: number;
@@ -43,6 +45,7 @@ interface RunningRefinement {
   clickedSliceAt?: number;
   /** Labelmap voxels the streamed slices changed, with the value each held before the run. */
   before: Map<number, number>;
+  firstSlice?: number;
   /** The uncertainty of each streamed slice before the run (undo puts it back). */
   std: Map<number, Float32Array>;
   slices: Set<number>;
@@ -172,6 +175,7 @@ export class Refiner {
     for (let i = 0; i < n; i++)
       if (labels[off + i] !== before[i] && !run.before.has(off + i)) run.before.set(off + i, before[i]);
     run.slices.add(r.k);
+    run.firstSlice ??= r.k;
     if (r.k === run.clickedSlice && run.clickedSliceAt === undefined) run.clickedSliceAt = performance.now();
   }
 
@@ -202,6 +206,7 @@ export class Refiner {
     this.lastTiming = {
       clickedSliceSeconds:
         run.clickedSliceAt === undefined ? undefined : (run.clickedSliceAt - run.t0) / 1000,
+      firstSlice: run.firstSlice,
       seconds: (performance.now() - run.t0) / 1000,
       slices,
       voxels: idx.length,
