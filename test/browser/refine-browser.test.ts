@@ -108,7 +108,7 @@ describe.skipIf(!!NO_PROMPTS)('the Refine tool in the browser (prompt model)', (
         if ((i - i0) ** 2 + (j - j0) ** 2 <= radius ** 2 && s[i + dims[0] * j] === PENDING) n++;
     return n;
   };
-  const refineClick = async (ijk: [number, number, number], positive: boolean, what: string) => {
+  const refineClick = async (ijk: [number, number, number], positive: boolean, what: string, esc = false) => {
     await page.evaluate(`window.__quorumTest.goToSlice('axial', ${ijk[2]})`);
     await page.waitForTimeout(300);
     const at = (await page.evaluate(`window.__quorumTest.voxelToPage('axial', ${JSON.stringify(ijk)})`)) as [
@@ -119,6 +119,7 @@ describe.skipIf(!!NO_PROMPTS)('the Refine tool in the browser (prompt model)', (
     await page.mouse.click(at[0], at[1]);
     if (!positive) await page.keyboard.up('Shift');
     await expect.poll(() => hook(page, (t) => t.refining() || t.runActive()), { timeout: 5_000 }).toBe(true);
+    if (esc) await page.keyboard.press('Escape');
     await expect
       .poll(() => hook(page, (t) => t.refining() || t.runActive()), { timeout: 300_000, interval: 500 })
       .toBe(false);
@@ -243,6 +244,14 @@ describe.skipIf(!!NO_PROMPTS)('the Refine tool in the browser (prompt model)', (
     );
     await h.screenshot('refine-negative');
     await page.keyboard.press('Control+z');
+    await expect.poll(async () => changedVoxels(await labelsNow(), before)).toBe(0);
+    expect(await hook(page, (t) => t.canUndo())).toBe(false);
+
+    // Esc cancels a refinement at once: what streamed so far is one undo step, undone exactly
+    const cancelled = await refineClick(fp.centre, false, 'negative click, Esc', true);
+    expect(cancelled.slices.length).toBeLessThan(timing.slices.length);
+    expect(await hook(page, (t) => t.canUndo())).toBe(cancelled.voxels > 0);
+    if (cancelled.voxels > 0) await page.keyboard.press('Control+z');
     await expect.poll(async () => changedVoxels(await labelsNow(), before)).toBe(0);
   }, 400_000);
 

@@ -38,6 +38,8 @@ export interface RefineTiming {
 }
 
 interface RunningRefinement {
+  /** The case's labelmap when the click was made: another case opened meanwhile ends the refinement. */
+  labels: Uint8Array;
   clicksBefore: PromptPoint[];
   /** Axial slice of the newest click: the one the user waits for. */
   clickedSlice: number;
@@ -100,7 +102,8 @@ export class Refiner {
 
   /** Forgets the clicks: the object is done (accepted, rejected, another segment or case). */
   reset(): void {
-    if (this.run) return; // the running refinement ends first (finish)
+    if (this.run && this.run.labels === this.host.labels()) return; // it ends first (finish)
+    this.run = undefined;
     if (!this.clicks.length) return;
     this.clicks = [];
     this.host.changed();
@@ -130,6 +133,7 @@ export class Refiner {
     const clicksBefore = this.clicks;
     this.clicks = [...clicksBefore, { ijk, positive }];
     this.run = {
+      labels: h.labels()!,
       clicksBefore,
       clickedSlice: ijk[2],
       t0: performance.now(),
@@ -157,7 +161,7 @@ export class Refiner {
     const run = this.run;
     const labels = this.host.labels();
     const proposals = this.host.proposals();
-    if (!run || !labels || !proposals) return;
+    if (!run || !labels || !proposals || labels !== run.labels) return;
     const n = this.host.sliceSize();
     const off = r.k * n;
     const before = labels.slice(off, off + n);
@@ -185,7 +189,8 @@ export class Refiner {
     this.run = undefined;
     const labels = this.host.labels();
     const history = this.host.history();
-    if (!run || !labels || !history) return;
+    // another case was opened meanwhile: what the run wrote went with the old labelmap
+    if (!run || !labels || !history || labels !== run.labels) return;
     const idx: number[] = [];
     const was: number[] = [];
     for (const [i, v] of [...run.before].sort((a, b) => a[0] - b[0]))
