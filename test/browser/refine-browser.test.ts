@@ -108,13 +108,19 @@ describe.skipIf(!!NO_PROMPTS)('the Refine tool in the browser (prompt model)', (
         if ((i - i0) ** 2 + (j - j0) ** 2 <= radius ** 2 && s[i + dims[0] * j] === PENDING) n++;
     return n;
   };
-  const refineClick = async (ijk: [number, number, number], positive: boolean, what: string, esc = false) => {
-    await page.evaluate(`window.__quorumTest.goToSlice('axial', ${ijk[2]})`);
+  const refineClick = async (
+    ijk: [number, number, number],
+    positive: boolean,
+    what: string,
+    esc = false,
+    view: Vp = 'axial',
+  ) => {
+    const axis = { sagittal: 0, coronal: 1, axial: 2 }[view];
+    await page.evaluate(`window.__quorumTest.goToSlice('${view}', ${ijk[axis]})`);
     await page.waitForTimeout(300);
-    const at = (await page.evaluate(`window.__quorumTest.voxelToPage('axial', ${JSON.stringify(ijk)})`)) as [
-      number,
-      number,
-    ];
+    const at = (await page.evaluate(
+      `window.__quorumTest.voxelToPage('${view}', ${JSON.stringify(ijk)})`,
+    )) as [number, number];
     if (!positive) await page.keyboard.down('Shift');
     await page.mouse.click(at[0], at[1]);
     if (!positive) await page.keyboard.up('Shift');
@@ -224,6 +230,13 @@ describe.skipIf(!!NO_PROMPTS)('the Refine tool in the browser (prompt model)', (
     expect(await hook(page, (t) => t.refineClicks())).toBe(0); // the click was taken back
     await page.keyboard.press('Control+y');
     await expect.poll(async () => changedVoxels(await labelsNow(), after)).toBe(0);
+    await page.keyboard.press('Control+z');
+    await expect.poll(async () => changedVoxels(await labelsNow(), before)).toBe(0);
+
+    // the same voxel clicked in the coronal view: the same slice is re-proposed, first
+    const coronal = await refineClick(missed.centre, true, 'positive click, coronal view', false, 'coronal');
+    expect(coronal.firstSlice).toBe(missed.k);
+    expect(pendingNear(await labelsNow(), missed.centre, NEAR)).toBeGreaterThan(0);
     await page.keyboard.press('Control+z');
     await expect.poll(async () => changedVoxels(await labelsNow(), before)).toBe(0);
   }, 400_000);
