@@ -11,7 +11,7 @@ import { DATA, type Harness, openApp, startHarness } from './harness.ts';
 /**
  * The Refine tool in the real app (host, engine with the prompt model, built renderer in
  * Chromium) on a held-out TCGA-LGG case with its reference segmentation (TCGA_DU_A5TY: the
- * unprompted proposal stops short of the lesion's upper slices and has a false positive below
+ * unprompted proposal stops short of the lesion's upper slices and has false positives away from
  * it; README failure cases). The test proposes the whole volume unprompted, then finds, against
  * the reference, a missed lesion and a false positive; the voxels clicked are their centres.
  *   click in the missed lesion   -> pending voxels appear there

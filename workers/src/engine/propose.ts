@@ -114,6 +114,10 @@ export async function propose(
       send(x[i], k);
       sent.set(k, JSON.stringify(c));
     }
+    // Let the results (about 1 MB each with the member masks) drain to the host before the
+    // planning's first batch: its model runs hold this event loop, which writes the IPC pipe,
+    // for a second or more (measured: the clicked slice arrived with that batch's first step).
+    if (first.length) await new Promise((resolve) => setTimeout(resolve, 50));
     const planned = await promptRun.plan(sampler, slices);
     if (planned === 'cancelled') return 'cancelled';
     clicksFor = (k) => planned.get(k) ?? [];
