@@ -35,6 +35,7 @@ export interface RefineTiming {
   seconds: number;
   slices: number[];
   voxels: number;
+  outcome: ProposalEvent['type'];
 }
 
 interface RunningRefinement {
@@ -215,6 +216,7 @@ export class Refiner {
       seconds: (performance.now() - run.t0) / 1000,
       slices,
       voxels: idx.length,
+      outcome: e.type,
     };
     if (e.type === 'done' || e.type === 'cancelled') {
       const first = this.lastTiming.clickedSliceSeconds;

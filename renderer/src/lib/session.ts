@@ -486,6 +486,7 @@ export class Session {
   async propose(slices: SliceSelection, opts: ProposeOptions, prompts?: Prompts): Promise<boolean> {
     if (!this.caseInfo || !this.proposals || this.ui.run.running || this.editingPaused()) return false;
     const caseId = this.caseInfo.id;
+    this.cancelWanted = false;
     const run: RunState = { running: true, slicesDone: 0, slicesTotal: 0, step: 0, of: opts.steps };
     this.set({ run, error: undefined });
     const onEvent = (e: ProposalEvent) => this.onProposalEvent(e);
@@ -504,6 +505,7 @@ export class Session {
         onEvent,
       );
       if (this.ui.run.running) this.set({ run: { ...this.ui.run, runId } });
+      if (this.cancelWanted) await this.api.cancel(runId).catch((e) => this.fail(e));
       return true;
     } catch (e) {
       this.set({ run: { ...run, running: false, message: errorMessage(e) } });
@@ -538,9 +540,13 @@ export class Session {
     this.journal([{ op: { type: 'proposal', outcome, slices, at: new Date().toISOString() } }]);
   }
 
+  /** Esc before the host has answered with the run's id (right after a Refine click): cancel it then. */
+  private cancelWanted = false;
+
   async cancel(): Promise<void> {
     const id = this.ui.run.runId;
     if (id) await this.api.cancel(id).catch((e) => this.fail(e));
+    else if (this.ui.run.running) this.cancelWanted = true;
   }
 
   async export(formats: ExportFormat[], includePending: boolean, targetDir?: string): Promise<void> {
