@@ -142,6 +142,8 @@ export interface ModelInfo {
   /** Sampling settings for what a request leaves out (core/src/sampling.ts resolveSampling). */
   recommended: SamplingSettings;
   devices: Device[];
+  /** The model takes clicks (manifest `prompts`): the viewer's Refine tool works. */
+  prompts?: boolean;
 }
 
 export interface AppInfo {

@@ -19,7 +19,9 @@ export type EditKind =
   /** Slice interpolation (interpolate.ts): the empty slices between drawn ones, filled. */
   | 'interpolate'
   /** Deleting a segment clears its voxels (undo brings them, and the segment, back). */
-  | 'segment-delete';
+  | 'segment-delete'
+  /** A Refine run (refine.ts): the pending voxels its streamed slices changed, one undo step. */
+  | 'refine';
 
 export interface EditCommand {
   kind: EditKind;
@@ -155,6 +157,17 @@ export class EditHistory {
     }
     if (idx.length === 0) return undefined;
     return this.push(kind, Uint32Array.from(idx), Uint8Array.from(b), Uint8Array.from(a));
+  }
+
+  /**
+   * Records as one command a change already written to the labelmap (slices streamed in by a
+   * Refine run): voxel `indices[n]` held `before[n]` and holds its value now.
+   */
+  recordWritten(kind: EditKind, indices: Uint32Array, before: Uint8Array): EditCommand | undefined {
+    if (indices.length === 0) return undefined;
+    const after = new Uint8Array(indices.length);
+    for (let n = 0; n < indices.length; n++) after[n] = this.labels[indices[n]];
+    return this.push(kind, indices, before, after);
   }
 
   /**

@@ -28,11 +28,23 @@ export const UNCERTAINTY_COLORMAP = 'quorum-uncertainty';
 /**
  * The mouse-primary tool: navigation (W/L), crosshairs, one of the label editors, or 'lesion':
  * click a proposed lesion to accept it, Shift+click to reject it (session.ts does that, no
- * cornerstone tool is primary then).
+ * cornerstone tool is primary then), or 'refine': click a missed lesion, Shift+click a false
+ * positive, and the prompt model re-proposes there (refine.ts; no cornerstone tool either).
  */
-export type ToolMode = 'windowlevel' | 'crosshairs' | 'brush' | 'eraser' | 'threshold' | 'fill' | 'lesion';
+export type ToolMode =
+  | 'windowlevel'
+  | 'crosshairs'
+  | 'brush'
+  | 'eraser'
+  | 'threshold'
+  | 'fill'
+  | 'lesion'
+  | 'refine';
 
-export const TOOL_NAMES: Record<Exclude<ToolMode, 'lesion'>, string> = {
+/** Tools the session handles itself on click (no cornerstone tool is primary). */
+export type ClickTool = 'lesion' | 'refine';
+
+export const TOOL_NAMES: Record<Exclude<ToolMode, ClickTool>, string> = {
   windowlevel: WindowLevelTool.toolName,
   crosshairs: CrosshairsTool.toolName,
   brush: 'QuorumBrush',
@@ -133,6 +145,6 @@ export function setPrimaryTool(group: ToolTypes.IToolGroup, mode: ToolMode): voi
     if (m === 'crosshairs') group.setToolDisabled(name);
     else group.setToolPassive(name);
   }
-  if (mode === 'lesion') return;
+  if (mode === 'lesion' || mode === 'refine') return;
   group.setToolActive(TOOL_NAMES[mode], { bindings: [{ mouseButton: ToolEnums.MouseBindings.Primary }] });
 }

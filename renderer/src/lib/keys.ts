@@ -70,6 +70,8 @@ const TOOL_KEYS = {
   t: 'threshold',
   f: 'fill',
   i: 'lesion',
+  // R is taken (reject): K for clicK
+  k: 'refine',
 } as const;
 
 /** Returns true when the key was handled. */

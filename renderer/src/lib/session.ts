@@ -10,6 +10,7 @@ import type {
   VolumeData,
 } from '../../../core/src/api.ts';
 import { connectedComponent } from '../../../core/src/components.ts';
+import type { Prompts } from '../../../core/src/prompts.ts';
 import type { Rgb, SegmentAction, SegmentOp } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
@@ -19,6 +20,7 @@ import { interpolateView, interpolationNotice } from './interpolate.ts';
 import { JournalQueue } from './journal-queue.ts';
 import { type JournalBase, journalLabelsIn, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
 import { ProposalStore } from './proposals.ts';
+import { Refiner } from './refine.ts';
 import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
 import { nextRunState } from './run-state.ts';
 import { SegmentStore } from './segments.ts';
@@ -39,6 +41,8 @@ export class Session {
   /** The case's segments (segments.ts); replaced per case, journalled like every edit. */
   segments!: SegmentStore;
   ui: UiState;
+  /** The Refine tool: clicks that guide a re-proposal (refine.ts). */
+  readonly refine: Refiner;
   private listeners = new Set<(ui: UiState) => void>();
   private emitQueued = false;
 
@@ -71,6 +75,25 @@ export class Session {
       failed: (e) => this.fail(e),
     });
     this.segments = new SegmentStore(this.journal);
+    this.refine = new Refiner({
+      labels: () => this.labels,
+      history: () => this.history,
+      proposals: () => this.proposals,
+      sliceSize: () => (this.image ? this.image.dims[0] * this.image.dims[1] : 0),
+      modelTakesPrompts: () => !!this.model?.prompts,
+      activeSegment: () => this.segments.active,
+      lockedValues: () => this.segments.lockedValues(),
+      running: () => this.ui.run.running,
+      propose: (prompts) => {
+        const { members, steps } = this.model!.recommended;
+        return this.propose('all', { members, steps }, prompts);
+      },
+      addProposalSlices: (r) => this.addProposalSlices(r),
+      labelsChanged: (ks) => this.labelsChanged(ks),
+      uncertaintyChanged: (ks) => this.viewer.uncertaintyChanged(ks),
+      notice: (notice) => this.set({ notice }),
+      changed: () => this.changed(),
+    });
     viewer.onChange(() => this.changed());
     watchStrokes(this);
   }
@@ -113,6 +136,8 @@ export class Session {
       currentScore: this.proposals?.slices.get(k)?.score,
       segments: this.segments.list,
       activeSegment: this.segments.active,
+      refineClicks: this.refine.clicks.length,
+      protectEdited: this.refine.protectEdited,
     };
     for (const cb of this.listeners) cb(this.ui);
   }
@@ -163,6 +188,7 @@ export class Session {
       this.pending = undefined;
       this.history = new EditHistory(labels, nx * ny, this.journal);
       this.segments = new SegmentStore(this.journal);
+      this.refine.reset();
       this.guardStrokes();
       if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
       const r = await this.replay(info.id);
@@ -364,6 +390,7 @@ export class Session {
     const cmd = this.history?.undo();
     if (cmd) this.labelsChanged(cmd.slices);
     if (cmd?.kind === 'segment-delete') this.segmentDeleteUndone(cmd.before[0], 'undo');
+    if (cmd?.kind === 'refine') this.refine.undone(cmd, 'undo');
     this.changed();
   }
 
@@ -372,6 +399,7 @@ export class Session {
     const cmd = this.history?.redo();
     if (cmd) this.labelsChanged(cmd.slices);
     if (cmd?.kind === 'segment-delete') this.segmentDeleteUndone(cmd.before[0], 'redo');
+    if (cmd?.kind === 'refine') this.refine.undone(cmd, 'redo');
     this.changed();
   }
 
@@ -388,6 +416,7 @@ export class Session {
     const cmd = this.history.apply(kind, slices, (v) => (v === PENDING ? to : v));
     this.proposals.markReviewed(slices);
     if (cmd) this.labelsChanged(cmd.slices);
+    this.refine.reset(); // the refined object is done
     this.changed();
   }
 
@@ -418,6 +447,7 @@ export class Session {
     const comp = connectedComponent(this.labels, dims, seed, from);
     const cmd = this.history.setVoxels(kind, comp, kind === 'accept' ? this.segments.active : 0);
     if (cmd) this.labelsChanged(cmd.slices);
+    this.refine.reset(); // the refined object is done
     this.set({ notice: `${kind === 'accept' ? 'Accepted' : 'Rejected'} a lesion of ${comp.length} voxels` });
     return comp.length;
   }
@@ -452,9 +482,11 @@ export class Session {
     if (k !== undefined) this.viewer.goToSlice('axial', k);
   }
 
-  async propose(slices: SliceSelection, opts: ProposeOptions): Promise<void> {
-    if (!this.caseInfo || !this.proposals || this.ui.run.running || this.editingPaused()) return;
+  /** Starts a run (with `prompts`: a refinement, refine.ts); false when it did not start. */
+  async propose(slices: SliceSelection, opts: ProposeOptions, prompts?: Prompts): Promise<boolean> {
+    if (!this.caseInfo || !this.proposals || this.ui.run.running || this.editingPaused()) return false;
     const caseId = this.caseInfo.id;
+    this.cancelWanted = false;
     const run: RunState = { running: true, slicesDone: 0, slicesTotal: 0, step: 0, of: opts.steps };
     this.set({ run, error: undefined });
     const onEvent = (e: ProposalEvent) => this.onProposalEvent(e);
@@ -468,18 +500,26 @@ export class Session {
           steps: opts.steps,
           seed: opts.seed,
           includeMembers: true,
+          ...(prompts ? { prompts } : {}),
         },
         onEvent,
       );
       if (this.ui.run.running) this.set({ run: { ...this.ui.run, runId } });
+      if (this.cancelWanted) await this.api.cancel(runId).catch((e) => this.fail(e));
+      return true;
     } catch (e) {
       this.set({ run: { ...run, running: false, message: errorMessage(e) } });
+      return false;
     }
   }
 
   private onProposalEvent(e: ProposalEvent) {
-    if (e.type === 'slice') this.addProposalSlices([e.result]);
-    else if (e.type === 'done') this.journalProposal(e.slices, 'done');
+    // a refinement's slices go through the Refine tool (one undo step when the run ends)
+    const refining = this.refine.active;
+    if (refining) this.refine.onEvent(e);
+    if (e.type === 'slice') {
+      if (!refining) this.addProposalSlices([e.result]);
+    } else if (e.type === 'done') this.journalProposal(e.slices, 'done');
     else if (e.type === 'cancelled') this.journalProposal(e.slicesDone, 'cancelled');
     this.set({ run: nextRunState(this.ui.run, e, this.proposals?.slices.size ?? 0) });
   }
@@ -500,9 +540,13 @@ export class Session {
     this.journal([{ op: { type: 'proposal', outcome, slices, at: new Date().toISOString() } }]);
   }
 
+  /** Esc before the host has answered with the run's id (right after a Refine click): cancel it then. */
+  private cancelWanted = false;
+
   async cancel(): Promise<void> {
     const id = this.ui.run.runId;
     if (id) await this.api.cancel(id).catch((e) => this.fail(e));
+    else if (this.ui.run.running) this.cancelWanted = true;
   }
 
   async export(formats: ExportFormat[], includePending: boolean, targetDir?: string): Promise<void> {

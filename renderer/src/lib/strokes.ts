@@ -12,7 +12,8 @@ const EDIT_TOOLS: Partial<Record<ToolMode, EditKind>> = {
 /**
  * Turns mouse strokes of cornerstone's labelmap tools into undoable, journalled edits: snapshot
  * the labelmap on press, diff it after release (after the tool's own mouse-up work). Clicks of the
- * 'lesion' tool accept (Shift: reject) the proposed lesion under the pointer.
+ * 'lesion' tool accept (Shift: reject) the proposed lesion under the pointer; clicks of the 'refine'
+ * tool are positive (Shift: negative) prompts for a re-proposal (refine.ts).
  */
 export function watchStrokes(s: Session): void {
   let active: EditKind | undefined;
@@ -52,6 +53,11 @@ export function watchStrokes(s: Session): void {
         if (s.ui.tool === 'lesion' && e.button === 0) {
           const ijk = s.viewer.indexAtPoint(id, e.clientX, e.clientY);
           if (ijk) s.reviewComponent(e.shiftKey ? 'reject' : 'accept', ijk);
+          return;
+        }
+        if (s.ui.tool === 'refine' && e.button === 0) {
+          const ijk = s.viewer.indexAtPoint(id, e.clientX, e.clientY);
+          if (ijk) void s.refine.click(ijk, !e.shiftKey);
           return;
         }
         const kind = EDIT_TOOLS[s.ui.tool];

@@ -1,5 +1,6 @@
 import type { SegmentInfo } from '../../../core/src/segments.ts';
 import type { ViewportName } from './engine.ts';
+import type { RefineTiming } from './refine.ts';
 import type { ReplaySummary } from './replay.ts';
 import type { Session } from './session.ts';
 
@@ -31,6 +32,12 @@ export interface QuorumTestHook {
   /** The case's segment table and the active segment's value. */
   segments(): SegmentInfo[];
   activeSegment(): number;
+  /** The Refine tool: a refinement streaming, its clicks so far, the last run's timing. */
+  refining(): boolean;
+  refineClicks(): number;
+  refineTiming(): RefineTiming | undefined;
+  /** Whether the open model takes clicks (manifest `prompts`). */
+  modelTakesPrompts(): boolean;
 }
 
 export function installTestHook(s: Session): void {
@@ -69,6 +76,10 @@ export function installTestHook(s: Session): void {
     canRedo: () => s.history?.canRedo ?? false,
     segments: () => s.segments.list.map((g) => ({ ...g, colour: [...g.colour] as SegmentInfo['colour'] })),
     activeSegment: () => s.segments.active,
+    refining: () => s.refine.active,
+    refineClicks: () => s.refine.clicks.length,
+    refineTiming: () => s.refine.lastTiming,
+    modelTakesPrompts: () => !!s.model?.prompts,
   };
   (window as unknown as { __quorumTest: QuorumTestHook }).__quorumTest = hook;
 }

@@ -64,10 +64,13 @@ export interface UiState {
   /** The case's segments (core/src/segments.ts) and the one tools and accepted proposals write. */
   segments: SegmentInfo[];
   activeSegment: number;
+  /** Refine tool (refine.ts): its clicks so far, and whether labelled voxels are kept from it. */
+  refineClicks?: number;
+  protectEdited?: boolean;
 }
 
 /** Tools that change the labelmap: off while the journal cannot be written (UiState.notSaved). */
-export const EDIT_TOOLS: readonly ToolMode[] = ['brush', 'eraser', 'threshold', 'fill', 'lesion'];
+export const EDIT_TOOLS: readonly ToolMode[] = ['brush', 'eraser', 'threshold', 'fill', 'lesion', 'refine'];
 
 export function pickSequence(info: CaseInfo, model: ModelInfo | undefined): SequenceName {
   const have = info.sequences.map((s) => s.sequence);

@@ -42,6 +42,13 @@ export function promptPlan(model: LoadedModel, frame: ModelFrame, req: ProposeRe
 
   return {
     clicks,
+    /** The user's clicks on each of `slices` they land on (not protected), as propagation starts from them. */
+    clickedSlices(slices: number[]): Map<number, ModelClick[]> {
+      const allowed = new Set(slices.filter((k) => !protect.has(k)));
+      const out = new Map<number, ModelClick[]>();
+      for (const c of clicks) if (allowed.has(c.slice)) out.set(c.slice, [...(out.get(c.slice) ?? []), c]);
+      return out;
+    },
     async plan(sampler: BatchSampler, slices: number[]): Promise<Map<number, ModelClick[]> | 'cancelled'> {
       const mask = async (k: number, c: ModelClick[]) => {
         const x = await sampler.sample([k], [c]);

@@ -162,6 +162,7 @@ export class QuorumService implements QuorumApi {
       inputSize: m?.preprocess.inputSize,
       recommended: resolveSampling(m),
       devices: [...DEVICES],
+      prompts: !!m?.prompts,
     };
   }
 
