@@ -28,7 +28,9 @@ const BRUSH_MM = 7;
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const engine = await EngineClient.start();
+  // QUORUM_BENCH_MODEL: another prompt model's folder (default: the shipped model)
+  const modelDir = process.env.QUORUM_BENCH_MODEL;
+  const engine = await EngineClient.start(modelDir ? { modelDir } : {});
   const curves: Record<string, { prompts: number[]; brush: number[] }> = {};
   try {
     if (!engine.info) throw new Error('engine did not start');
