@@ -88,7 +88,9 @@ export async function proposeMask(
   kase: Case,
   points: PromptPoint[],
   base?: Uint8Array,
-): Promise<{ mask: Uint8Array; touched: number[]; seconds: number }> {
+): Promise<{ mask: Uint8Array; touched: number[]; seconds: number; firstSliceSeconds: number }> {
+  const t0 = performance.now();
+  let firstSliceSeconds = Number.NaN;
   const [nx, ny, nz] = kase.label?.dims ?? Object.values(kase.sequences)[0]!.dims;
   const mask = base ? base.slice() : new Uint8Array(nx * ny * nz);
   const run = engine.propose(
@@ -100,9 +102,10 @@ export async function proposeMask(
     },
     (e) => {
       if (e.type !== 'slice') return;
+      if (Number.isNaN(firstSliceSeconds)) firstSliceSeconds = (performance.now() - t0) / 1000;
       mask.set(e.result.mask, e.result.k * nx * ny);
     },
   );
   const s = await run.result;
-  return { mask, touched: s.touched ?? s.slices, seconds: s.seconds.total };
+  return { mask, touched: s.touched ?? s.slices, seconds: s.seconds.total, firstSliceSeconds };
 }

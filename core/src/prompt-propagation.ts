@@ -37,6 +37,11 @@ export async function propagateClicks(
   grid: PropagationGrid,
   propose: ProposeSlice,
   current: (slice: number) => Promise<Uint8Array>,
+  /**
+   * Called first when there is one click: its slice's clicks are final at once (propagation only
+   * adds clicks to other slices), so the viewer can show that slice before the lesion is followed.
+   */
+  settled?: (slice: number, clicks: ModelClick[]) => Promise<void>,
 ): Promise<Map<number, ModelClick[]>> {
   const { H, W } = grid;
   const maxSpan = grid.maxSpan ?? 40;
@@ -54,6 +59,7 @@ export async function propagateClicks(
   };
   const users = clicks.filter((c) => allowed.has(c.slice));
   for (const c of users) add(c);
+  if (users.length === 1 && settled) await settled(users[0].slice, [users[0]]);
 
   // negative: the current proposal's lesion under the click, followed through the slices it spans
   for (const c of users.filter((u) => !u.positive)) {

@@ -216,6 +216,29 @@ describe('propagateClicks (synthetic volume)', () => {
     expect([...out.keys()]).toEqual([8]);
   });
 
+  it('one click: its slice is settled before the lesion is followed; two clicks: not', async () => {
+    const order: string[] = [];
+    const propose = async (s: number) => {
+      order.push(`propose ${s}`);
+      return lesion(s);
+    };
+    const settled = async (s: number, c: ModelClick[]) => {
+      order.push(`settled ${s} ${c.length}`);
+    };
+    const one = { slice: 5, row: 8, col: 8, positive: true };
+    await propagateClicks([one], { H, W, slices }, propose, async () => new Uint8Array(H * W), settled);
+    expect(order[0]).toBe('settled 5 1');
+    order.length = 0;
+    await propagateClicks(
+      [one, { ...one, slice: 12, row: 15, col: 15 }],
+      { H, W, slices },
+      propose,
+      async () => new Uint8Array(H * W),
+      settled,
+    );
+    expect(order.some((o) => o.startsWith('settled'))).toBe(false);
+  });
+
   it('protected slices are neither proposed nor clicked', async () => {
     const out = await propagateClicks(
       [{ slice: 5, row: 8, col: 8, positive: true }],

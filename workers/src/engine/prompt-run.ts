@@ -42,7 +42,11 @@ export function promptPlan(model: LoadedModel, frame: ModelFrame, req: ProposeRe
 
   return {
     clicks,
-    async plan(sampler: BatchSampler, slices: number[]): Promise<Map<number, ModelClick[]> | 'cancelled'> {
+    async plan(
+      sampler: BatchSampler,
+      slices: number[],
+      settled?: (k: number, clicks: ModelClick[]) => Promise<void>,
+    ): Promise<Map<number, ModelClick[]> | 'cancelled'> {
       const mask = async (k: number, c: ModelClick[]) => {
         const x = await sampler.sample([k], [c]);
         if (x === 'cancelled') throw new Cancelled();
@@ -71,7 +75,7 @@ export function promptPlan(model: LoadedModel, frame: ModelFrame, req: ProposeRe
         if (current === 'cancelled') return current;
       }
       try {
-        return await propagateClicks(clicks, { H, W, slices: allowed }, mask, (k) => mask(k, []));
+        return await propagateClicks(clicks, { H, W, slices: allowed }, mask, (k) => mask(k, []), settled);
       } catch (e) {
         if (e instanceof Cancelled) return 'cancelled';
         throw e;

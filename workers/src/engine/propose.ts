@@ -87,12 +87,24 @@ export async function propose(
   const agreement: AgreementSums[] = [];
   let clicksFor: (k: number) => ModelClick[] = () => [];
   let runSlices = modelSlices;
+  const early = new Set<number>();
   if (promptRun) {
-    const planned = await promptRun.plan(sampler, slices);
+    // Refine with one click: its slice is sent as soon as it is proposed (the goal: < 2 s), before
+    // the lesion is followed through the other slices
+    const settled = async (k: number, clicks: ModelClick[]) => {
+      if (!req.onlyTouched || assembly || !wanted.has(k)) return;
+      const x = await sampler.sample([k], [clicks]);
+      if (x === 'cancelled') return;
+      const result = sliceResult(x[0], k, members, H, W, frame, pixelArea, req.keepMembers);
+      agreement.push(result.agreement);
+      hooks.slice(result);
+      early.add(k);
+    };
+    const planned = await promptRun.plan(sampler, slices, settled);
     if (planned === 'cancelled') return 'cancelled';
     clicksFor = (k) => planned.get(k) ?? [];
     // the viewer's Refine asks for the slices the prompts touch; the CLI for the whole case
-    if (req.onlyTouched) runSlices = modelSlices.filter((k) => planned.has(k));
+    if (req.onlyTouched) runSlices = modelSlices.filter((k) => planned.has(k) && !early.has(k));
     total = runSlices.length;
   }
   const perBatch = Math.max(1, Math.floor(BATCH_IMAGES / members));
@@ -119,8 +131,9 @@ export async function propose(
       hooks.slice(result);
     }
   const totalSeconds = (performance.now() - t0) / 1000;
+  const touched = promptRun ? modelSlices.filter((k) => clicksFor(k).length) : [];
   return {
-    slices: promptRun && req.onlyTouched ? runSlices : slices,
+    slices: promptRun && req.onlyTouched ? touched : slices,
     skipped,
     members,
     steps,
@@ -135,7 +148,7 @@ export async function propose(
       perSlice: slices.length ? totalSeconds / slices.length : 0,
       model: sampler.modelSeconds,
     },
-    ...(promptRun ? { touched: runSlices.filter((k) => clicksFor(k).length) } : {}),
+    ...(promptRun ? { touched } : {}),
     confidence: caseConfidence(agreement),
     confidenceLowBelow: lowConfidenceThreshold(manifest),
   };
