@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from data import DATA_ROOT, HELD_OUT, axial_slices, load_subject, subject_dir  # noqa: E402
 from diffusion import Schedule, linear_betas, sample_ddim  # noqa: E402
 from manifest_v2 import held_out_slices_v2  # noqa: E402
+from train_prompts import click_maps  # noqa: E402
 from unet import UNet  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -62,12 +63,17 @@ def main():
     model.eval()
     kind = meta.get('prediction', 'x0')
     sched = Schedule(linear_betas(1000))
-    if meta.get('data') == 'v2':
+    if meta.get('data') == 'v2' or 'prompts' in meta:
         # v2 shares v1's schedule and samplers (tested on v1's fixtures): only its step is checked
         OUT = os.path.join(REPO, 'test', 'fixtures', 'quorum-wt-v2')
         img, lab = held_out_slices_v2()
         idx = int((lab.sum((1, 2, 3))).argmax())
-        write_step(model, img[idx:idx + 1], torch.Generator().manual_seed(1234),
+        x_img = img[idx:idx + 1]
+        if 'prompts' in meta:
+            # a prompt model (v2.2): a positive and a negative click in the click channels
+            maps = click_maps([(60, 60, True), (30, 90, False)], *x_img.shape[-2:], meta['prompts']['sigma'])
+            x_img = torch.cat([x_img, torch.from_numpy(maps)[None]], 1)
+        write_step(model, x_img, torch.Generator().manual_seed(1234),
                    {'subject': 'held-out slice of runs/cache-v2.npz (most tumour)', 'prediction': kind})
         return
 

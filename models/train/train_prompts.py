@@ -171,10 +171,12 @@ def main():
         ck = torch.load(args.init)
         fl = lambda sd: {k: v.float() for k, v in sd.items()}  # noqa: E731
         # both from the shipped (EMA) weights: with empty click maps this is exactly the shipped model
-        shipped = widen_input(fl(ck['ema']), n_img, len(PROMPT_CHANNELS))
+        shipped = fl(ck['ema'])
+        if shipped['inp.weight'].shape[1] == n_img + 1:  # a v2 checkpoint without click channels yet
+            shipped = widen_input(shipped, n_img, len(PROMPT_CHANNELS))
         model.load_merged(shipped)
         ema.load_merged(shipped)
-        print(f"initialised from {args.init} (iteration {ck['iter']}), zero prompt weights", flush=True)
+        print(f"initialised from {args.init} (iteration {ck['iter']})", flush=True)
     for p in ema.parameters():
         p.requires_grad_(False)
     g = torch.Generator().manual_seed(args.seed + start)

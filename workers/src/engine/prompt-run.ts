@@ -65,20 +65,27 @@ export function promptPlan(model: LoadedModel, frame: ModelFrame, req: ProposeRe
       };
       const allowed = slices.filter((k) => !protect.has(k));
       // the current proposal around each negative click, in one batch (the ONNX call is cheaper
-      // per image in batches): propagation then reads it slice by slice from the sampler's memory
+      // per image in batches), at its first use (after a lone click's slice has been sent):
+      // propagation then reads it slice by slice from the sampler's memory
       const near = new Set<number>();
       for (const c of clicks)
         if (!c.positive) for (const k of allowed) if (Math.abs(k - c.slice) <= PREFETCH_SLICES) near.add(k);
-      if (near.size) {
-        const batch = [...near].sort((a, b) => a - b);
-        const current = await sampler.sample(
-          batch,
-          batch.map(() => []),
-        );
-        if (current === 'cancelled') return current;
-      }
+      const current = async (k: number) => {
+        if (near.size) {
+          const batch = [...near].sort((a, b) => a - b);
+          near.clear();
+          if (
+            (await sampler.sample(
+              batch,
+              batch.map(() => [] as ModelClick[]),
+            )) === 'cancelled'
+          )
+            throw new Cancelled();
+        }
+        return mask(k, []);
+      };
       try {
-        return await propagateClicks(clicks, { H, W, slices: allowed }, mask, (k) => mask(k, []));
+        return await propagateClicks(clicks, { H, W, slices: allowed }, mask, current);
       } catch (e) {
         if (e instanceof Cancelled) return 'cancelled';
         throw e;
