@@ -34,8 +34,6 @@ import type {
 } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { safeFileName } from '../../../core/src/file-name.ts';
-import { DEVICES } from '../../../core/src/lists.ts';
-import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { applyLabelsFile } from '../../../core/src/node/labels-file.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
@@ -50,7 +48,8 @@ import { describeCase, loadCase, referenceVolume } from './cases.ts';
 import { type Connection, newConnection } from './connections.ts';
 import { DatasetRegistry } from './datasets.ts';
 import { writeExports } from './exports.ts';
-import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.ts';
+import { ModelEngine } from './model-engine.ts';
+import { DEFAULT_MODEL_DIR, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.ts';
 import { readProposalDir } from './proposal-files.ts';
 import { type OpenCase, startProposal } from './propose-run.ts';
 import { readRecent, rememberRecent } from './recent.ts';
@@ -103,11 +102,10 @@ export class QuorumService implements QuorumApi {
   readonly local: Connection = newConnection('this app');
   private readonly journals: CaseJournals;
   /** Every proposal of every connection goes through this, in turns (scheduler.ts). */
-  readonly scheduler = new EngineScheduler(() => this.engineClient());
+  readonly scheduler = new EngineScheduler(() => this.model.client());
   private readonly datasets: DatasetRegistry;
-  private engine?: Promise<EngineClient>;
-  private manifest?: ModelManifest;
-  private manifestError?: string;
+  /** The model manifest and the engine process (model-engine.ts). */
+  private readonly model: ModelEngine;
   readonly stateDir: string;
   readonly outDir: string;
   /** Configured PACS nodes, study cache, transfers (workers/src/pacs/). */
@@ -118,24 +116,17 @@ export class QuorumService implements QuorumApi {
     this.journals = new CaseJournals(this.stateDir);
     this.pacs = new PacsService(this.stateDir, { timeoutMs: opts.pacsTimeoutMs });
     this.outDir = opts.outDir ?? join(homedir(), 'Quorum', 'exports');
-    const dir = opts.modelDir ?? DEFAULT_MODEL_DIR;
-    try {
-      this.manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ModelManifest;
-      if (!existsSync(join(dir, this.manifest.file)))
-        this.manifestError = `${this.manifest.file} is missing in ${dir}`;
-    } catch (e) {
-      this.manifestError = `no usable model manifest in ${dir}: ${(e as Error).message}`;
-    }
+    this.model = new ModelEngine(opts);
     this.datasets = new DatasetRegistry({
       stateDir: this.stateDir,
-      engine: () => this.modelEngine(),
-      defaults: this.manifest && resolveSampling(this.manifest),
+      engine: () => this.model.forModel(),
+      defaults: this.model.manifest && resolveSampling(this.model.manifest),
       scheduled: { scheduler: this.scheduler, channels: this.channels, batchImages: opts.batchImages },
     });
   }
 
   private get channels(): SequenceName[] {
-    return this.manifest?.channels ?? [];
+    return this.model.channels;
   }
 
   async getAppInfo(): Promise<AppInfo> {
@@ -151,19 +142,7 @@ export class QuorumService implements QuorumApi {
   }
 
   async getModelInfo(): Promise<ModelInfo> {
-    const m = this.manifest;
-    return {
-      available: !!m && !this.manifestError,
-      message: this.manifestError,
-      name: m?.name,
-      version: m?.version,
-      description: m?.description,
-      channels: m?.channels ?? [],
-      inputSize: m?.preprocess.inputSize,
-      recommended: resolveSampling(m),
-      devices: [...DEVICES],
-      prompts: !!m?.prompts,
-    };
+    return this.model.info();
   }
 
   openSample(options: OpenCaseOptions = {}, conn: Connection = this.local): Promise<CaseInfo> {
@@ -196,7 +175,7 @@ export class QuorumService implements QuorumApi {
       data = await loadCase(input, {
         register: rigid ? 'rigid' : 'none',
         registrar: rigid
-          ? engineRegistrar(() => this.modelEngine(), name, {
+          ? engineRegistrar(() => this.model.forModel(), name, {
               scheduler: this.scheduler,
               owner: conn.id,
               signal: abort.signal,
@@ -240,8 +219,7 @@ export class QuorumService implements QuorumApi {
 
   /** The engine process's memory and case cache (diagnostics, the bench); undefined before it starts. */
   async engineStats(): Promise<EngineStats | undefined> {
-    const e = await this.engine?.catch(() => undefined);
-    return e?.stats();
+    return this.model.stats();
   }
 
   /** What the host holds now (diagnostics; the load tests assert on it). */
@@ -323,32 +301,9 @@ export class QuorumService implements QuorumApi {
     return this.opts.pickPaths ? this.opts.pickPaths(kind) : null;
   }
 
-  private engineClient(): Promise<EngineClient> {
-    if (!this.engine) {
-      const start =
-        this.opts.startEngine ??
-        (async () => {
-          // By path from the app root, so the Electron bundle loads the engine client from source.
-          const { EngineClient } = await importSource<typeof import('../client.ts')>('workers/src/client.ts');
-          return EngineClient.start({ device: this.opts.device, modelDir: this.opts.modelDir });
-        });
-      this.engine = start();
-      this.engine.catch(() => {
-        this.engine = undefined;
-      });
-    }
-    return this.engine;
-  }
-
-  /** The engine, or why it cannot start (no usable model). */
-  private modelEngine(): Promise<EngineClient> {
-    if (this.manifestError) return Promise.reject(new QuorumError('model', this.manifestError));
-    return this.engineClient();
-  }
-
   /** Starts the engine in the background so the first proposal does not wait for model loading. */
   warmEngine(): void {
-    if (!this.manifestError) this.engineClient().catch(() => {});
+    this.model.warm();
   }
 
   async propose(
@@ -357,14 +312,14 @@ export class QuorumService implements QuorumApi {
     conn: Connection = this.local,
   ): Promise<{ runId: string }> {
     const c = this.get(params.caseId);
-    if (this.manifestError) throw new QuorumError('model', this.manifestError);
+    if (this.model.manifestError) throw new QuorumError('model', this.model.manifestError);
     const run = await startProposal(
       c,
       params,
       {
         channels: this.channels,
-        manifest: this.manifest,
-        engine: () => this.engineClient(),
+        manifest: this.model.manifest,
+        engine: () => this.model.client(),
         scheduler: this.scheduler,
         owner: conn.id,
         batchImages: this.opts.batchImages,
@@ -402,7 +357,7 @@ export class QuorumService implements QuorumApi {
       uncertainty: req.uncertainty ?? c.uncertainty,
       proposedSlices: req.proposedSlices ?? [...c.proposed],
     };
-    return writeExports(c.data, c.info, withHostMaps, resolve(dir), this.manifest, c.maps?.forExport());
+    return writeExports(c.data, c.info, withHostMaps, resolve(dir), this.model.manifest, c.maps?.forExport());
   }
 
   async appendJournal(caseId: string, records: JournalRecord[]): Promise<void> {
@@ -522,8 +477,6 @@ export class QuorumService implements QuorumApi {
     this.pacs.close();
     for (const id of [...this.cases.keys()]) this.dropCase(id);
     await this.datasets.close();
-    const e = this.engine;
-    this.engine = undefined;
-    if (e) await (await e.catch(() => undefined))?.close();
+    await this.model.close();
   }
 }
