@@ -3,7 +3,6 @@ import type {
   ExportFormat,
   JournalRecord,
   ModelInfo,
-  ProposalEvent,
   QuorumApi,
   SliceResult,
   SliceSelection,
@@ -19,13 +18,14 @@ import type { ToolMode, ViewportName } from './engine.ts';
 import { interpolateView, interpolationNotice } from './interpolate.ts';
 import { JournalQueue } from './journal-queue.ts';
 import { type JournalBase, journalLabelsIn, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
+import { followStdMax, ProposalRun } from './proposal-run.ts';
 import { ProposalStore } from './proposals.ts';
 import { Refiner } from './refine.ts';
 import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
-import { nextRunState } from './run-state.ts';
 import { SegmentStore } from './segments.ts';
+import type { SessionCore } from './session-core.ts';
 import { watchStrokes } from './strokes.ts';
-import { EDIT_TOOLS, type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
+import { EDIT_TOOLS, type ProposeOptions, pickSequence, type UiState } from './ui-state.ts';
 import { LESION, PENDING, type UncertaintyStyle, type Viewer } from './viewer.ts';
 
 export type { ProposeOptions, RunState, UiState } from './ui-state.ts';
@@ -44,6 +44,10 @@ export class Session {
   /** The Refine tool: clicks that guide a re-proposal (refine.ts). */
   readonly refine: Refiner;
   private listeners = new Set<(ui: UiState) => void>();
+  /** The helpers the session's parts use (session-core.ts). */
+  private readonly core: SessionCore;
+  /** Starts, streams and cancels proposal runs (proposal-run.ts). */
+  private readonly proposalRun: ProposalRun;
   private emitQueued = false;
 
   constructor(
@@ -75,6 +79,13 @@ export class Session {
       failed: (e) => this.fail(e),
     });
     this.segments = new SegmentStore(this.journal);
+    this.core = {
+      set: (patch) => this.set(patch),
+      editingPaused: () => this.editingPaused(),
+      labelsChanged: (slices) => this.labelsChanged(slices),
+      journal: this.journal,
+    };
+    this.proposalRun = new ProposalRun(this, this.core);
     this.refine = new Refiner({
       labels: () => this.labels,
       history: () => this.history,
@@ -230,7 +241,8 @@ export class Session {
       touched,
       segments: this.segments,
     });
-    for (const r of this.proposals.slices.values()) this.followStdMax(this.proposals.uncertainty, r.k);
+    for (const r of this.proposals.slices.values())
+      followStdMax(this.viewer, this.proposals.uncertainty, this.sliceSize(), r.k);
     return { restored: summary.records > 0 ? summary : undefined, journalNotice };
   }
 
@@ -314,7 +326,7 @@ export class Session {
     if (!this.proposals) return;
     for (const r of results) {
       this.proposals.add(r);
-      this.followStdMax(r.std);
+      followStdMax(this.viewer, r.std, this.sliceSize());
     }
     const ks = results.map((r) => r.k);
     this.labelsChanged(ks);
@@ -483,70 +495,18 @@ export class Session {
   }
 
   /** Starts a run (with `prompts`: a refinement, refine.ts); false when it did not start. */
-  async propose(slices: SliceSelection, opts: ProposeOptions, prompts?: Prompts): Promise<boolean> {
-    if (!this.caseInfo || !this.proposals || this.ui.run.running || this.editingPaused()) return false;
-    const caseId = this.caseInfo.id;
-    this.cancelWanted = false;
-    const run: RunState = { running: true, slicesDone: 0, slicesTotal: 0, step: 0, of: opts.steps };
-    this.set({ run, error: undefined });
-    const onEvent = (e: ProposalEvent) => this.onProposalEvent(e);
-    try {
-      const { runId } = await this.api.propose(
-        {
-          caseId,
-          slices,
-          currentSlice: this.currentSlice(),
-          members: opts.members,
-          steps: opts.steps,
-          seed: opts.seed,
-          includeMembers: true,
-          ...(prompts ? { prompts } : {}),
-        },
-        onEvent,
-      );
-      if (this.ui.run.running) this.set({ run: { ...this.ui.run, runId } });
-      if (this.cancelWanted) await this.api.cancel(runId).catch((e) => this.fail(e));
-      return true;
-    } catch (e) {
-      this.set({ run: { ...run, running: false, message: errorMessage(e) } });
-      return false;
-    }
+  propose(slices: SliceSelection, opts: ProposeOptions, prompts?: Prompts): Promise<boolean> {
+    return this.proposalRun.start(slices, opts, prompts);
   }
 
-  private onProposalEvent(e: ProposalEvent) {
-    // a refinement's slices go through the Refine tool (one undo step when the run ends)
-    const refining = this.refine.active;
-    if (refining) this.refine.onEvent(e);
-    if (e.type === 'slice') {
-      if (!refining) this.addProposalSlices([e.result]);
-    } else if (e.type === 'done') this.journalProposal(e.slices, 'done');
-    else if (e.type === 'cancelled') this.journalProposal(e.slicesDone, 'cancelled');
-    this.set({ run: nextRunState(this.ui.run, e, this.proposals?.slices.size ?? 0) });
+  /** Esc: stops the run (once the host has answered with its id, if it has not yet). */
+  cancel(): Promise<void> {
+    return this.proposalRun.cancel();
   }
 
-  /** Colour range of the heat map: up to the largest std so far, in steps of 0.05. */
-  private followStdMax(std: Float32Array, k?: number) {
-    const n = this.image ? this.image.dims[0] * this.image.dims[1] : std.length;
-    const from = k === undefined ? 0 : k * n;
-    const to = k === undefined ? std.length : from + n;
-    let m = 0;
-    for (let i = from; i < to; i++) if (std[i] > m) m = std[i];
-    const s = this.viewer.uncertaintyStyle;
-    const max = Math.max(0.05, Math.ceil(m * 20) / 20);
-    if (s.autoMax && max > s.max) this.viewer.setUncertaintyStyle({ max });
-  }
-
-  private journalProposal(slices: number[], outcome: string) {
-    this.journal([{ op: { type: 'proposal', outcome, slices, at: new Date().toISOString() } }]);
-  }
-
-  /** Esc before the host has answered with the run's id (right after a Refine click): cancel it then. */
-  private cancelWanted = false;
-
-  async cancel(): Promise<void> {
-    const id = this.ui.run.runId;
-    if (id) await this.api.cancel(id).catch((e) => this.fail(e));
-    else if (this.ui.run.running) this.cancelWanted = true;
+  /** Voxels of one axial slice of the open image (the heat map's colour range follows each slice). */
+  private sliceSize(): number | undefined {
+    return this.image ? this.image.dims[0] * this.image.dims[1] : undefined;
   }
 
   async export(formats: ExportFormat[], includePending: boolean, targetDir?: string): Promise<void> {
