@@ -22,6 +22,7 @@ import { followStdMax, ProposalRun } from './proposal-run.ts';
 import { ProposalStore } from './proposals.ts';
 import { Refiner } from './refine.ts';
 import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
+import { SegmentActions } from './segment-actions.ts';
 import { SegmentStore } from './segments.ts';
 import type { SessionCore } from './session-core.ts';
 import { watchStrokes } from './strokes.ts';
@@ -48,6 +49,8 @@ export class Session {
   private readonly core: SessionCore;
   /** Starts, streams and cancels proposal runs (proposal-run.ts). */
   private readonly proposalRun: ProposalRun;
+  /** The segment table's add/change/delete, in step with the viewer (segment-actions.ts). */
+  private readonly segmentActions: SegmentActions;
   private emitQueued = false;
 
   constructor(
@@ -86,6 +89,7 @@ export class Session {
       journal: this.journal,
     };
     this.proposalRun = new ProposalRun(this, this.core);
+    this.segmentActions = new SegmentActions(this, this.core);
     this.refine = new Refiner({
       labels: () => this.labels,
       history: () => this.history,
@@ -200,11 +204,11 @@ export class Session {
       this.history = new EditHistory(labels, nx * ny, this.journal);
       this.segments = new SegmentStore(this.journal);
       this.refine.reset();
-      this.guardStrokes();
+      this.segmentActions.guardStrokes();
       if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
       const r = await this.replay(info.id);
       const notice = await this.startFromLabels(info);
-      this.segmentsChanged();
+      this.segmentActions.show();
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
@@ -263,13 +267,13 @@ export class Session {
     this.proposals = new ProposalStore(this.labels, nx * ny);
     this.history = new EditHistory(this.labels, nx * ny, this.journal);
     this.segments.reset();
-    this.guardStrokes();
+    this.segmentActions.guardStrokes();
     this.pending = undefined;
     // A case that started from a label file starts over from its labels (and their segments).
     const notice = this.caseInfo.labelsIn
       ? await this.startFromLabels(this.caseInfo, true).catch((e) => errorMessage(e))
       : restartFromJournalLabels(this.journalHeld, this.labels, nx * ny, this.journal, this.segments);
-    this.segmentsChanged();
+    this.segmentActions.show();
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
     this.set({ restored: undefined, ...(notice ? { notice } : {}) });
   }
@@ -363,7 +367,7 @@ export class Session {
     if (EDIT_TOOLS.includes(mode) && this.editingPaused()) return;
     this.viewer.setTool(mode);
     this.set({ tool: mode });
-    this.segmentsChanged(); // the eraser locks every segment but the active one (locks below)
+    this.segmentActions.show(); // the eraser locks every segment but the active one (segment-actions.ts)
   }
 
   setBrushSize(mm: number): void {
@@ -401,7 +405,7 @@ export class Session {
     if (this.editingPaused()) return;
     const cmd = this.history?.undo();
     if (cmd) this.labelsChanged(cmd.slices);
-    if (cmd?.kind === 'segment-delete') this.segmentDeleteUndone(cmd.before[0], 'undo');
+    if (cmd?.kind === 'segment-delete') this.segmentActions.deleteUndone(cmd.before[0], 'undo');
     if (cmd?.kind === 'refine') this.refine.undone(cmd, 'undo');
     this.changed();
   }
@@ -410,7 +414,7 @@ export class Session {
     if (this.editingPaused()) return;
     const cmd = this.history?.redo();
     if (cmd) this.labelsChanged(cmd.slices);
-    if (cmd?.kind === 'segment-delete') this.segmentDeleteUndone(cmd.before[0], 'redo');
+    if (cmd?.kind === 'segment-delete') this.segmentActions.deleteUndone(cmd.before[0], 'redo');
     if (cmd?.kind === 'refine') this.refine.undone(cmd, 'redo');
     this.changed();
   }
@@ -423,7 +427,7 @@ export class Session {
   review(kind: 'accept' | 'reject', scope: 'slice' | 'all'): void {
     if (!this.history || !this.proposals || this.editingPaused()) return;
     const slices = scope === 'slice' ? [this.currentSlice()] : this.proposals.pendingSlices();
-    if (kind === 'accept' && !this.activeWritable()) return;
+    if (kind === 'accept' && !this.segmentActions.activeWritable()) return;
     const to = kind === 'accept' ? this.segments.active : 0;
     const cmd = this.history.apply(kind, slices, (v) => (v === PENDING ? to : v));
     this.proposals.markReviewed(slices);
@@ -455,7 +459,7 @@ export class Session {
       });
       return 0;
     }
-    if (kind === 'accept' && !this.activeWritable()) return 0;
+    if (kind === 'accept' && !this.segmentActions.activeWritable()) return 0;
     const comp = connectedComponent(this.labels, dims, seed, from);
     const cmd = this.history.setVoxels(kind, comp, kind === 'accept' ? this.segments.active : 0);
     if (cmd) this.labelsChanged(cmd.slices);
@@ -530,77 +534,19 @@ export class Session {
     }
   }
 
-  /** Strokes never change a locked segment's voxels, and the eraser clears only the active segment. */
-  private guardStrokes() {
-    if (this.history)
-      this.history.guard = (kind, before, after) =>
-        this.segments.strokeAllows(kind, before, after, this.segments.lockedValues());
-  }
-
-  /** Accepting into (or painting) a locked segment is refused, saying so. */
-  private activeWritable(): boolean {
-    const seg = this.segments.activeSegment;
-    if (seg?.locked) this.set({ notice: `${seg.name} is locked: unlock it, or choose another segment` });
-    return !seg?.locked;
-  }
-
-  /**
-   * The segment table to the viewer: colours, visibility, the active value, and the locks, which
-   * while the eraser is the tool include every segment but the active one (cornerstone's eraser
-   * clears any unlocked value under it; ours clears the active segment only).
-   */
-  private segmentsChanged() {
-    const locked = this.segments.toolLocks(this.ui.tool === 'eraser');
-    this.viewer.setSegments(this.segments.list, this.segments.active, locked);
-    this.changed();
-  }
-
-  /** One change of the segment table (journalled by the store); false, with the reason shown, when refused. */
-  private changeSegments(fn: () => string | undefined): boolean {
-    if (!this.caseInfo || this.editingPaused()) return false;
-    const err = fn();
-    if (err) this.set({ notice: err });
-    this.segmentsChanged();
-    return !err;
-  }
-
   /** A new segment, from the presets or user-named, made active. */
   addSegment(name: string, colour?: Rgb): boolean {
-    return this.changeSegments(() => {
-      const r = this.segments.add(name, colour);
-      return typeof r === 'string' ? r : undefined;
-    });
+    return this.segmentActions.add(name, colour);
   }
 
   /** Rename, recolour, show/hide, lock/unlock or make active (add and delete have their own). */
   changeSegment(op: SegmentOp & { action: Exclude<SegmentAction, 'add' | 'delete'> }): boolean {
-    return this.changeSegments(() => this.segments.apply(op));
+    return this.segmentActions.apply(op);
   }
 
-  /**
-   * Deletes a segment and clears its voxels: the clearing is one undoable edit, and undoing it
-   * brings the segment back as it was (segmentDeleteUndone).
-   */
+  /** Deletes a segment and clears its voxels (one undoable edit; undoing it brings the segment back). */
   deleteSegment(value: number): boolean {
-    if (!this.history || !this.image || this.editingPaused()) return false;
-    const refused = this.segments.whyNotDelete(value);
-    if (refused) {
-      this.set({ notice: refused });
-      return false;
-    }
-    const all = Array.from({ length: this.image.dims[2] }, (_, k) => k);
-    const cmd = this.history.apply('segment-delete', all, (v) => (v === value ? 0 : v));
-    if (cmd) this.labelsChanged(cmd.slices);
-    return this.changeSegments(() => this.segments.apply({ action: 'delete', value }));
-  }
-
-  /** Undoing a segment's deletion restores it (its voxels are back); redoing deletes it again. */
-  private segmentDeleteUndone(value: number, how: 'undo' | 'redo') {
-    const removed = this.segments.state.removed.find((s) => s.value === value);
-    if (how === 'undo' && removed && !this.segments.get(value))
-      this.changeSegments(() => this.segments.apply({ action: 'add', ...removed }));
-    else if (how === 'redo' && this.segments.get(value) && this.segments.list.length > 1)
-      this.changeSegments(() => this.segments.apply({ action: 'delete', value }));
+    return this.segmentActions.delete(value);
   }
 
   /** Voxel counts per label value (test hook and status line). */
