@@ -8,13 +8,13 @@ import type {
   SliceSelection,
   VolumeData,
 } from '../../../core/src/api.ts';
-import { connectedComponent } from '../../../core/src/components.ts';
 import type { Prompts } from '../../../core/src/prompts.ts';
 import type { Rgb, SegmentAction, SegmentOp } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
 import { EditHistory } from './edits.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
+import { exportCase } from './export.ts';
 import { interpolateView, interpolationNotice } from './interpolate.ts';
 import { JournalQueue } from './journal-queue.ts';
 import { type JournalBase, journalLabelsIn, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
@@ -22,6 +22,7 @@ import { followStdMax, ProposalRun } from './proposal-run.ts';
 import { ProposalStore } from './proposals.ts';
 import { Refiner } from './refine.ts';
 import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
+import { reviewComponentAt, reviewSlices } from './review.ts';
 import { SegmentActions } from './segment-actions.ts';
 import { SegmentStore } from './segments.ts';
 import type { SessionCore } from './session-core.ts';
@@ -425,47 +426,12 @@ export class Session {
 
   /** Accept (pending -> the active segment) or reject (pending -> background) on one slice or all. */
   review(kind: 'accept' | 'reject', scope: 'slice' | 'all'): void {
-    if (!this.history || !this.proposals || this.editingPaused()) return;
-    const slices = scope === 'slice' ? [this.currentSlice()] : this.proposals.pendingSlices();
-    if (kind === 'accept' && !this.segmentActions.activeWritable()) return;
-    const to = kind === 'accept' ? this.segments.active : 0;
-    const cmd = this.history.apply(kind, slices, (v) => (v === PENDING ? to : v));
-    this.proposals.markReviewed(slices);
-    if (cmd) this.labelsChanged(cmd.slices);
-    this.refine.reset(); // the refined object is done
-    this.changed();
+    reviewSlices(this, this.core, this.segmentActions, kind, scope);
   }
 
-  /**
-   * Accepts (pending -> the active segment) or rejects (pending -> background) the 3D connected
-   * proposal component at a voxel; rejecting a segment's component removes it. One undo step.
-   */
+  /** Accepts or rejects the 3D connected proposal component at a voxel (review.ts); its voxel count. */
   reviewComponent(kind: 'accept' | 'reject', ijk: [number, number, number]): number {
-    if (!this.history || !this.labels || !this.image || this.editingPaused()) return 0;
-    const dims = this.image.dims;
-    const seed = ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]);
-    const here = this.labels[seed];
-    // Shift+click also removes an accepted segment's component, unless that segment is locked.
-    const from =
-      here === PENDING || (kind === 'reject' && here !== 0 && !this.segments.get(here)?.locked)
-        ? here
-        : undefined;
-    if (from === undefined) {
-      const locked = kind === 'reject' && here !== 0 && here !== PENDING;
-      this.set({
-        notice: locked
-          ? `${this.segments.get(here)?.name} is locked`
-          : 'No proposed lesion under the pointer',
-      });
-      return 0;
-    }
-    if (kind === 'accept' && !this.segmentActions.activeWritable()) return 0;
-    const comp = connectedComponent(this.labels, dims, seed, from);
-    const cmd = this.history.setVoxels(kind, comp, kind === 'accept' ? this.segments.active : 0);
-    if (cmd) this.labelsChanged(cmd.slices);
-    this.refine.reset(); // the refined object is done
-    this.set({ notice: `${kind === 'accept' ? 'Accepted' : 'Rejected'} a lesion of ${comp.length} voxels` });
-    return comp.length;
+    return reviewComponentAt(this, this.core, this.segmentActions, kind, ijk);
   }
 
   /** True while an interpolation runs (one at a time). */
@@ -513,25 +479,9 @@ export class Session {
     return this.image ? this.image.dims[0] * this.image.dims[1] : undefined;
   }
 
-  async export(formats: ExportFormat[], includePending: boolean, targetDir?: string): Promise<void> {
-    if (!this.caseInfo || !this.proposals || !this.history) return;
-    this.set({ exporting: true, exportResult: undefined, error: undefined });
-    try {
-      const proposed = this.proposals.proposedSlices();
-      const result = await this.api.export({
-        caseId: this.caseInfo.id,
-        formats,
-        mask: this.proposals.exportMask(includePending, this.segments.active),
-        segments: this.segments.list,
-        uncertainty: proposed.length ? this.proposals.uncertainty : undefined,
-        editedSlices: [...this.history.editedSlices].sort((a, b) => a - b),
-        proposedSlices: proposed,
-        targetDir: targetDir || undefined,
-      });
-      this.set({ exporting: false, exportResult: result });
-    } catch (e) {
-      this.fail(e);
-    }
+  /** Exports the case through the host (export.ts); ui.exportResult or ui.error says how it went. */
+  export(formats: ExportFormat[], includePending: boolean, targetDir?: string): Promise<void> {
+    return exportCase(this, this.core, formats, includePending, targetDir);
   }
 
   /** A new segment, from the presets or user-named, made active. */
