@@ -27,7 +27,14 @@ import { SegmentActions } from './segment-actions.ts';
 import { SegmentStore } from './segments.ts';
 import type { SessionCore } from './session-core.ts';
 import { watchStrokes } from './strokes.ts';
-import { EDIT_TOOLS, type ProposeOptions, pickSequence, type UiState } from './ui-state.ts';
+import {
+  currentUi,
+  EDIT_TOOLS,
+  initialUi,
+  type ProposeOptions,
+  pickSequence,
+  type UiState,
+} from './ui-state.ts';
 import { LESION, PENDING, type UncertaintyStyle, type Viewer } from './viewer.ts';
 
 export type { ProposeOptions, RunState, UiState } from './ui-state.ts';
@@ -58,25 +65,7 @@ export class Session {
     readonly api: QuorumApi,
     readonly viewer: Viewer,
   ) {
-    const s = { index: 0, count: 0 };
-    this.ui = {
-      loading: false,
-      slices: { axial: s, sagittal: s, coronal: s },
-      tool: 'windowlevel',
-      brushSize: 6,
-      canUndo: false,
-      canRedo: false,
-      labelmapVisible: true,
-      uncertainty: viewer.uncertaintyStyle,
-      membersVisible: true,
-      run: { running: false, slicesDone: 0, slicesTotal: 0, step: 0, of: 0 },
-      proposed: [],
-      pending: [],
-      editedSlices: [],
-      exporting: false,
-      segments: [],
-      activeSegment: 1,
-    };
+    this.ui = initialUi(viewer.uncertaintyStyle);
     this.journalQueue = new JournalQueue(api, () => this.caseInfo?.id, {
       paused: (why) => this.pauseEditing(why),
       resumed: () => this.resumeEditing(),
@@ -131,30 +120,7 @@ export class Session {
   }
 
   private refresh() {
-    const v = this.viewer;
-    const k = this.caseInfo ? v.sliceInfo('axial').index : 0;
-    this.ui = {
-      ...this.ui,
-      caseInfo: this.caseInfo,
-      model: this.model,
-      sequence: this.image?.sequence === 'label' ? undefined : this.image?.sequence,
-      slices: this.caseInfo
-        ? { axial: v.sliceInfo('axial'), sagittal: v.sliceInfo('sagittal'), coronal: v.sliceInfo('coronal') }
-        : this.ui.slices,
-      window: this.caseInfo ? v.getWindow() : undefined,
-      range: this.image?.range,
-      canUndo: this.history?.canUndo ?? false,
-      canRedo: this.history?.canRedo ?? false,
-      uncertainty: v.uncertaintyStyle,
-      proposed: this.proposals?.proposedSlices() ?? [],
-      pending: this.pendingCache(),
-      editedSlices: [...(this.history?.editedSlices ?? [])].sort((a, b) => a - b),
-      currentScore: this.proposals?.slices.get(k)?.score,
-      segments: this.segments.list,
-      activeSegment: this.segments.active,
-      refineClicks: this.refine.clicks.length,
-      protectEdited: this.refine.protectEdited,
-    };
+    this.ui = currentUi(this, this.pendingCache());
     for (const cb of this.listeners) cb(this.ui);
   }
 
