@@ -15,7 +15,7 @@ import { errorMessage } from '../api.ts';
 import { EditHistory } from './edits.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
 import { exportCase } from './export.ts';
-import { interpolateView, interpolationNotice } from './interpolate.ts';
+import { interpolateCase } from './interpolate.ts';
 import { JournalQueue } from './journal-queue.ts';
 import { type JournalBase, journalLabelsIn, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
 import { followStdMax, ProposalRun } from './proposal-run.ts';
@@ -400,29 +400,12 @@ export class Session {
     return reviewComponentAt(this, this.core, this.segmentActions, kind, ijk);
   }
 
-  /** True while an interpolation runs (one at a time). */
-  private interpolating = false;
-
   /**
    * Fills the empty slices between slices drawn with each label value (pending proposals aside),
    * along the axis of `view`, never over a labelled voxel: one undo step (interpolate.ts).
    */
-  async interpolate(view: ViewportName = 'axial'): Promise<void> {
-    const labels = this.labels;
-    if (!labels || !this.image || !this.history || this.interpolating || this.editingPaused()) return;
-    this.interpolating = true;
-    this.set({ notice: 'Interpolating…' });
-    try {
-      const r = await interpolateView(labels, this.image, view, () => this.history?.strokeOpen ?? false);
-      if (labels !== this.labels || !this.history) return; // another case was opened meanwhile
-      const cmd = this.history.setEach('interpolate', r.indices, r.values);
-      if (cmd) this.labelsChanged(cmd.slices);
-      this.set({ notice: interpolationNotice(view, r, cmd?.indices.length ?? 0) });
-    } catch (e) {
-      this.fail(e);
-    } finally {
-      this.interpolating = false;
-    }
+  interpolate(view: ViewportName = 'axial'): Promise<void> {
+    return interpolateCase(this, this.core, view);
   }
 
   nextUncertain(): void {
