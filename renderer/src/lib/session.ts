@@ -17,11 +17,11 @@ import type { ToolMode, ViewportName } from './engine.ts';
 import { exportCase } from './export.ts';
 import { interpolateCase } from './interpolate.ts';
 import { JournalQueue } from './journal-queue.ts';
-import { type JournalBase, journalLabelsIn, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
+import { type JournalBase, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
 import { followStdMax, ProposalRun } from './proposal-run.ts';
 import { ProposalStore } from './proposals.ts';
 import { Refiner } from './refine.ts';
-import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
+import { proposalRecord, replayCase, resetRecord } from './replay.ts';
 import { reviewComponentAt, reviewSlices } from './review.ts';
 import { SegmentActions } from './segment-actions.ts';
 import { SegmentStore } from './segments.ts';
@@ -173,7 +173,11 @@ export class Session {
       this.refine.reset();
       this.segmentActions.guardStrokes();
       if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
-      const r = await this.replay(info.id);
+      // The work of an earlier session, closed or crashed, from the case journal (replay.ts).
+      const { held, ...r } = await replayCase(this, info.id);
+      this.journalHeld = held;
+      for (const p of this.proposals.slices.values())
+        followStdMax(this.viewer, this.proposals.uncertainty, this.sliceSize(), p.k);
       const notice = await this.startFromLabels(info);
       this.segmentActions.show();
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
@@ -189,32 +193,6 @@ export class Session {
     } catch (e) {
       this.fail(e);
     }
-  }
-
-  /**
-   * Rebuilds the labelmap, proposal and undo stack from the case journal (the work of an earlier
-   * session, closed or crashed). Says what was restored (if anything) and what was set aside.
-   */
-  private async replay(caseId: string): Promise<Pick<UiState, 'restored' | 'journalNotice'>> {
-    const { records, notice } = await this.api.readJournal(caseId);
-    const journalNotice = notice?.message;
-    const live = liveRecords(records);
-    this.journalHeld = { records: live.length, labelsIn: journalLabelsIn(live) };
-    if (!records.length || !this.labels || !this.history || !this.proposals)
-      return { restored: undefined, journalNotice };
-    const touched = new Set<number>();
-    const [nx, ny] = this.image!.dims;
-    const summary = replayJournal(records, {
-      labels: this.labels,
-      history: this.history,
-      proposals: this.proposals,
-      sliceSize: nx * ny,
-      touched,
-      segments: this.segments,
-    });
-    for (const r of this.proposals.slices.values())
-      followStdMax(this.viewer, this.proposals.uncertainty, this.sliceSize(), r.k);
-    return { restored: summary.records > 0 ? summary : undefined, journalNotice };
   }
 
   /** What the case's journal held at open (labels read in only start a case without work). */
