@@ -20,7 +20,7 @@ import { JournalQueue } from './journal-queue.ts';
 import { type JournalBase, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
 import { followStdMax, ProposalRun } from './proposal-run.ts';
 import { ProposalStore } from './proposals.ts';
-import { Refiner } from './refine.ts';
+import { Refiner, sessionRefineHost } from './refine.ts';
 import { proposalRecord, replayCase, resetRecord } from './replay.ts';
 import { reviewComponentAt, reviewSlices } from './review.ts';
 import { SegmentActions } from './segment-actions.ts';
@@ -80,25 +80,7 @@ export class Session {
     };
     this.proposalRun = new ProposalRun(this, this.core);
     this.segmentActions = new SegmentActions(this, this.core);
-    this.refine = new Refiner({
-      labels: () => this.labels,
-      history: () => this.history,
-      proposals: () => this.proposals,
-      sliceSize: () => (this.image ? this.image.dims[0] * this.image.dims[1] : 0),
-      modelTakesPrompts: () => !!this.model?.prompts,
-      activeSegment: () => this.segments.active,
-      lockedValues: () => this.segments.lockedValues(),
-      running: () => this.ui.run.running,
-      propose: (prompts) => {
-        const { members, steps } = this.model!.recommended;
-        return this.propose('all', { members, steps }, prompts);
-      },
-      addProposalSlices: (r) => this.addProposalSlices(r),
-      labelsChanged: (ks) => this.labelsChanged(ks),
-      uncertaintyChanged: (ks) => this.viewer.uncertaintyChanged(ks),
-      notice: (notice) => this.set({ notice }),
-      changed: () => this.changed(),
-    });
+    this.refine = new Refiner(sessionRefineHost(this, this.core));
     viewer.onChange(() => this.changed());
     watchStrokes(this);
   }
