@@ -12,6 +12,7 @@ import type { Prompts } from '../../../core/src/prompts.ts';
 import type { Rgb, SegmentAction, SegmentOp } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
+import { EditingPause } from './editing-pause.ts';
 import { EditHistory } from './edits.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
 import { exportCase } from './export.ts';
@@ -67,8 +68,8 @@ export class Session {
   ) {
     this.ui = initialUi(viewer.uncertaintyStyle);
     this.journalQueue = new JournalQueue(api, () => this.caseInfo?.id, {
-      paused: (why) => this.pauseEditing(why),
-      resumed: () => this.resumeEditing(),
+      paused: (why) => this.editing.pause(why),
+      resumed: () => this.editing.resume(),
       failed: (e) => this.fail(e),
     });
     this.segments = new SegmentStore(this.journal);
@@ -224,24 +225,12 @@ export class Session {
     return this.journalQueue.retry();
   }
 
-  /** The journal cannot be written: no edits until it can (ui.notSaved says why), then the tool back. */
-  private toolBeforePause?: ToolMode;
-  private pauseEditing(why: string) {
-    if (!this.ui.notSaved && EDIT_TOOLS.includes(this.ui.tool)) this.toolBeforePause = this.ui.tool;
-    if (EDIT_TOOLS.includes(this.ui.tool)) this.viewer.setTool('windowlevel');
-    this.set({ notSaved: why, tool: EDIT_TOOLS.includes(this.ui.tool) ? 'windowlevel' : this.ui.tool });
-  }
-  private resumeEditing() {
-    this.set({ notSaved: undefined, notice: 'Saved: every pending edit is in the journal again' });
-    if (this.toolBeforePause) this.setTool(this.toolBeforePause);
-    this.toolBeforePause = undefined;
-  }
+  /** The journal cannot be written: no edits until it can, then the tool back (editing-pause.ts). */
+  private readonly editing = new EditingPause(this, (patch) => this.set(patch));
 
   /** True (and says so) while edits are paused because the journal cannot be written. */
   private editingPaused(): boolean {
-    if (this.ui.notSaved)
-      this.set({ notice: 'Editing is paused until your edits can be saved (see "Not saved")' });
-    return !!this.ui.notSaved;
+    return this.editing.check();
   }
 
   /** Journal records not yet acknowledged (on disk) by the host. */
