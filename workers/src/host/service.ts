@@ -33,7 +33,6 @@ import type {
   WorklistStatus,
 } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { safeFileName } from '../../../core/src/file-name.ts';
 import { applyLabelsFile } from '../../../core/src/node/labels-file.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
@@ -47,7 +46,7 @@ import { CaseJournals } from './case-journals.ts';
 import { describeCase, loadCase, referenceVolume } from './cases.ts';
 import { type Connection, newConnection } from './connections.ts';
 import { DatasetRegistry } from './datasets.ts';
-import { writeExports } from './exports.ts';
+import { exportOpenCase } from './exports.ts';
 import { ModelEngine } from './model-engine.ts';
 import { DEFAULT_MODEL_DIR, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.ts';
 import { readProposalDir } from './proposal-files.ts';
@@ -342,22 +341,8 @@ export class QuorumService implements QuorumApi {
   }
 
   async export(req: ExportRequest): Promise<ExportResult> {
-    const c = this.get(req.caseId);
-    let dir = req.targetDir;
-    if (!dir) {
-      // The case name may come from a header (DICOM PatientName): one clean folder name.
-      const suggested = join(this.outDir, safeFileName(c.info.name));
-      dir = this.opts.chooseExportDir
-        ? ((await this.opts.chooseExportDir(suggested)) ?? undefined)
-        : suggested;
-      if (!dir) throw new QuorumError('cancelled', 'export cancelled');
-    }
-    const withHostMaps: ExportRequest = {
-      ...req,
-      uncertainty: req.uncertainty ?? c.uncertainty,
-      proposedSlices: req.proposedSlices ?? [...c.proposed],
-    };
-    return writeExports(c.data, c.info, withHostMaps, resolve(dir), this.model.manifest, c.maps?.forExport());
+    const where = { outDir: this.outDir, chooseExportDir: this.opts.chooseExportDir };
+    return exportOpenCase(this.get(req.caseId), req, where, this.model.manifest);
   }
 
   async appendJournal(caseId: string, records: JournalRecord[]): Promise<void> {
