@@ -48,6 +48,7 @@ import { type Connection, newConnection } from './connections.ts';
 import { DatasetRegistry } from './datasets.ts';
 import { exportOpenCase } from './exports.ts';
 import { ModelEngine } from './model-engine.ts';
+import { storeCaseInPacs } from './pacs-calls.ts';
 import { DEFAULT_MODEL_DIR, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.ts';
 import { readProposalDir } from './proposal-files.ts';
 import { type OpenCase, startProposal } from './propose-run.ts';
@@ -406,7 +407,7 @@ export class QuorumService implements QuorumApi {
   }
 
   // PACS (core/src/api-pacs.ts): the calls go to this.pacs; a store writes the case's DICOM SEG
-  // into <stateDir>/pacs-outbox (kept as a record of what was sent) and sends that file.
+  // into <stateDir>/pacs-outbox (kept as a record of what was sent) and sends that file (pacs-calls.ts).
   async pacsConfig(): Promise<PacsConfig> {
     return this.pacs.config();
   }
@@ -430,21 +431,8 @@ export class QuorumService implements QuorumApi {
     return this.pacs.retrieve(node, study, onEvent);
   }
   async pacsStore(req: PacsStoreRequest, onEvent: (e: PacsEvent) => void): Promise<{ transferId: string }> {
-    this.pacs.target(req.node); // an unknown node fails before anything is written
-    const c = this.get(req.caseId);
-    if (!c.info.canExportDicomSeg)
-      throw new QuorumError(
-        'unsupported',
-        'only a case opened from a DICOM series can be sent to a PACS as DICOM SEG',
-      );
-    const r = await this.export({
-      caseId: req.caseId,
-      mask: req.mask,
-      segments: req.segments,
-      formats: ['dicom-seg'],
-      targetDir: join(this.stateDir, 'pacs-outbox'),
-    });
-    return this.pacs.store(req.node, [r.files['dicom-seg'] as string], onEvent);
+    const opts = { stateDir: this.stateDir, export: (r: ExportRequest) => this.export(r) };
+    return storeCaseInPacs(this.pacs, () => this.get(req.caseId), req, opts, onEvent);
   }
   async pacsCancel(transferId: string): Promise<void> {
     this.pacs.cancel(transferId);
