@@ -38,7 +38,6 @@ import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
 import { exportFormatInfo } from '../exports/index.ts';
-import { ProposalMaps } from '../exports/proposal-maps.ts';
 import { PacsService } from '../pacs/service.ts';
 import type { EngineStats } from '../protocol.ts';
 import { removeCaseFile } from './case-files.ts';
@@ -50,7 +49,7 @@ import { exportOpenCase } from './exports.ts';
 import { ModelEngine } from './model-engine.ts';
 import { storeCaseInPacs } from './pacs-calls.ts';
 import { DEFAULT_MODEL_DIR, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.ts';
-import { readProposalDir } from './proposal-files.ts';
+import { loadProposalInto } from './proposal-files.ts';
 import { type OpenCase, startProposal } from './propose-run.ts';
 import { readRecent, rememberRecent } from './recent.ts';
 import { engineRegistrar } from './register-case.ts';
@@ -391,19 +390,7 @@ export class QuorumService implements QuorumApi {
   }
 
   async loadProposal(caseId: string, proposalDir: string): Promise<SliceResult[]> {
-    const c = this.get(caseId);
-    if (typeof proposalDir !== 'string' || !proposalDir)
-      throw new QuorumError('bad-argument', 'no proposal folder given');
-    const results = await readProposalDir(proposalDir, c.info.geometry);
-    c.maps = await ProposalMaps.read(proposalDir, c.info.geometry.dims);
-    // Kept host-side like a streamed proposal, so an export has the uncertainty map.
-    const [nx, ny, nz] = c.info.geometry.dims;
-    for (const r of results) {
-      c.uncertainty ??= new Float32Array(nx * ny * nz);
-      c.uncertainty.set(r.std, r.k * nx * ny);
-      c.proposed.add(r.k);
-    }
-    return results;
+    return loadProposalInto(this.get(caseId), proposalDir);
   }
 
   // PACS (core/src/api-pacs.ts): the calls go to this.pacs; a store writes the case's DICOM SEG
