@@ -35,14 +35,14 @@ import type {
 import { QuorumError } from '../../../core/src/errors.ts';
 import { applyLabelsFile } from '../../../core/src/node/labels-file.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
-import type { SequenceName, Volume } from '../../../core/src/volume.ts';
+import type { SequenceName } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
 import { exportFormatInfo } from '../exports/index.ts';
 import { PacsService } from '../pacs/service.ts';
 import type { EngineStats } from '../protocol.ts';
 import { removeCaseFile } from './case-files.ts';
 import { CaseJournals } from './case-journals.ts';
-import { describeCase, loadCase, referenceVolume } from './cases.ts';
+import { describeCase, loadCase, reassignSequence, referenceVolume } from './cases.ts';
 import { type Connection, newConnection } from './connections.ts';
 import { DatasetRegistry } from './datasets.ts';
 import { exportOpenCase } from './exports.ts';
@@ -245,27 +245,7 @@ export class QuorumService implements QuorumApi {
   }
 
   async assignSequence(caseId: string, path: string, sequence: SequenceName): Promise<CaseInfo> {
-    const c = this.get(caseId);
-    const entry = (Object.entries(c.data.sequences) as [SequenceName, Volume][]).find(
-      ([, v]) => v.source.path === path,
-    );
-    if (!entry) throw new QuorumError('bad-argument', 'this file is not part of the case', path);
-    const [old, vol] = entry;
-    if (old === sequence) return c.info;
-    const other = c.data.sequences[sequence];
-    delete c.data.sequences[old];
-    if (other) {
-      // Swap, as a user reassigning FLAIR <-> T1c expects.
-      other.source.sequence = old;
-      c.data.sequences[old] = other;
-    }
-    vol.source.sequence = sequence;
-    c.data.sequences[sequence] = vol;
-    // The engine's copy is by file: the next proposal writes the new channels under a new key.
-    removeCaseFile(c.caseFile);
-    c.caseFile = undefined;
-    c.info = describeCase(caseId, c.data, this.channels);
-    return c.info;
+    return reassignSequence(this.get(caseId), path, sequence, this.channels);
   }
 
   async closeCase(caseId: string): Promise<void> {
