@@ -5,9 +5,11 @@ import { SEQUENCE_KINDS } from '../../../core/src/lists.ts';
 import { type AlignOptions, type Case, openCase } from '../../../core/src/node/case.ts';
 import { detectSequence, isBrainMaskFile, isLabelFile } from '../../../core/src/sequence.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
+import type { EngineClient } from '../client.ts';
 import { canExportDicomSeg } from '../exports/dicom-seg.ts';
 import { removeCaseFile } from './case-files.ts';
 import type { OpenCase } from './propose-run.ts';
+import { engineRegistrar, type ScheduledRegistration } from './register-case.ts';
 
 export type LoadedCase = Case;
 
@@ -141,4 +143,24 @@ export function reassignSequence(
   c.caseFile = undefined;
   c.info = describeCase(c.info.id, c.data, modelChannels);
   return c.info;
+}
+
+/**
+ * Reads a case to open; with `rigid` every sequence is registered in the engine process
+ * (register-case.ts), each in its turn of the scheduler. Aborting `scheduled.signal` stops it:
+ * it rejects with 'cancelled'.
+ */
+export async function loadCaseToOpen(
+  input: OpenCaseInput,
+  rigid: boolean,
+  engine: () => Promise<EngineClient>,
+  scheduled: ScheduledRegistration & { signal: AbortSignal },
+): Promise<LoadedCase> {
+  const name = typeof input === 'string' ? basename(input) : 'case';
+  const data = await loadCase(input, {
+    register: rigid ? 'rigid' : 'none',
+    registrar: rigid ? engineRegistrar(engine, name, scheduled) : undefined,
+  });
+  if (scheduled.signal.aborted) throw new QuorumError('cancelled', 'opening cancelled');
+  return data;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type {
   AppInfo,
   CaseInfo,
@@ -42,7 +42,7 @@ import { PacsService } from '../pacs/service.ts';
 import type { EngineStats } from '../protocol.ts';
 import { removeCaseFile } from './case-files.ts';
 import { CaseJournals } from './case-journals.ts';
-import { describeCase, loadCase, reassignSequence, referenceVolume } from './cases.ts';
+import { describeCase, type LoadedCase, loadCaseToOpen, reassignSequence, referenceVolume } from './cases.ts';
 import { type Connection, newConnection } from './connections.ts';
 import { DatasetRegistry } from './datasets.ts';
 import { exportOpenCase } from './exports.ts';
@@ -52,7 +52,6 @@ import { DEFAULT_MODEL_DIR, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.t
 import { loadProposalInto } from './proposal-files.ts';
 import { type OpenCase, startProposal } from './propose-run.ts';
 import { readRecent, rememberRecent } from './recent.ts';
-import { engineRegistrar } from './register-case.ts';
 import { EngineScheduler, type SchedulerState } from './scheduler.ts';
 import { saveUploads } from './uploads.ts';
 import { toVolumeData } from './volume-data.ts';
@@ -161,27 +160,21 @@ export class QuorumService implements QuorumApi {
     conn: Connection = this.local,
     uploadDir?: string,
   ): Promise<CaseInfo> {
-    const rigid = options?.register === 'rigid';
-    const name = typeof input === 'string' ? basename(input) : 'case';
     // An open in progress is cancellable like a run: by its openId, or with its connection.
     const openId = options.openId ?? randomUUID();
     if (this.runs.has(openId)) throw new QuorumError('bad-argument', `openId ${openId} is already in use`);
     const abort = new AbortController();
     this.runs.set(openId, { cancel: () => abort.abort(), caseId: '', conn });
     conn.runs.add(openId);
-    let data: Awaited<ReturnType<typeof loadCase>>;
+    let data: LoadedCase;
     try {
-      data = await loadCase(input, {
-        register: rigid ? 'rigid' : 'none',
-        registrar: rigid
-          ? engineRegistrar(() => this.model.forModel(), name, {
-              scheduler: this.scheduler,
-              owner: conn.id,
-              signal: abort.signal,
-            })
-          : undefined,
-      });
-      if (abort.signal.aborted) throw new QuorumError('cancelled', 'opening cancelled');
+      const scheduled = { scheduler: this.scheduler, owner: conn.id, signal: abort.signal };
+      data = await loadCaseToOpen(
+        input,
+        options?.register === 'rigid',
+        () => this.model.forModel(),
+        scheduled,
+      );
     } finally {
       this.runs.delete(openId);
       conn.runs.delete(openId);
