@@ -10,6 +10,8 @@ import {
   labelValues,
 } from '../../../core/src/interpolate.ts';
 import type { ViewportName } from './engine.ts';
+import type { Session } from './session.ts';
+import type { SessionCore } from './session-core.ts';
 import { PENDING } from './viewer.ts';
 
 /**
@@ -85,4 +87,29 @@ export function interpolationNotice(view: ViewportName, r: InterpolationResult, 
   if (!voxels) return `Nothing to interpolate: draw a lesion on two ${view} slices with empty slices between`;
   const filled = new Set(r.perValue.flatMap((v) => v.filled)).size;
   return `Interpolated ${filled} ${view} slice${filled === 1 ? '' : 's'} (${voxels} voxels)`;
+}
+
+/** Sessions with an interpolation running (one at a time each). */
+const interpolating = new WeakSet<Session>();
+
+/**
+ * Fills the empty slices between slices drawn with each label value (pending proposals aside),
+ * along the axis of `view`, never over a labelled voxel: one undo step.
+ */
+export async function interpolateCase(s: Session, core: SessionCore, view: ViewportName): Promise<void> {
+  const labels = s.labels;
+  if (!labels || !s.image || !s.history || interpolating.has(s) || core.editingPaused()) return;
+  interpolating.add(s);
+  core.set({ notice: 'Interpolating…' });
+  try {
+    const r = await interpolateView(labels, s.image, view, () => s.history?.strokeOpen ?? false);
+    if (labels !== s.labels || !s.history) return; // another case was opened meanwhile
+    const cmd = s.history.setEach('interpolate', r.indices, r.values);
+    if (cmd) core.labelsChanged(cmd.slices);
+    core.set({ notice: interpolationNotice(view, r, cmd?.indices.length ?? 0) });
+  } catch (e) {
+    s.fail(e);
+  } finally {
+    interpolating.delete(s);
+  }
 }

@@ -3,8 +3,10 @@ import type { PromptPoint, Prompts } from '../../../core/src/prompts.ts';
 import type { EditCommand, EditHistory } from './edits.ts';
 import { PENDING } from './label-values.ts';
 import type { ProposalStore } from './proposals.ts';
+import type { Session } from './session.ts';
+import type { SessionCore } from './session-core.ts';
 
-/** What the Refine tool needs of the Session (session.ts builds it). */
+/** What the Refine tool needs of the Session (sessionRefineHost below builds it). */
 export interface RefineHost {
   labels(): Uint8Array | undefined;
   history(): EditHistory | undefined;
@@ -25,6 +27,29 @@ export interface RefineHost {
   notice(text: string): void;
   /** The clicks or the protect setting changed (for the toolbar). */
   changed(): void;
+}
+
+/** The Refine tool's view of the open case: the session and its helpers. */
+export function sessionRefineHost(s: Session, core: SessionCore): RefineHost {
+  return {
+    labels: () => s.labels,
+    history: () => s.history,
+    proposals: () => s.proposals,
+    sliceSize: () => (s.image ? s.image.dims[0] * s.image.dims[1] : 0),
+    modelTakesPrompts: () => !!s.model?.prompts,
+    activeSegment: () => s.segments.active,
+    lockedValues: () => s.segments.lockedValues(),
+    running: () => s.ui.run.running,
+    propose: (prompts) => {
+      const { members, steps } = s.model!.recommended;
+      return s.propose('all', { members, steps }, prompts);
+    },
+    addProposalSlices: (r) => s.addProposalSlices(r),
+    labelsChanged: (ks) => core.labelsChanged(ks),
+    uncertaintyChanged: (ks) => s.viewer.uncertaintyChanged(ks),
+    notice: (notice) => core.set({ notice }),
+    changed: () => s.changed(),
+  };
 }
 
 /** Seconds from the click to the clicked slice's result and to the end of the run (test hook, README). */

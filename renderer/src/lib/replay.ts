@@ -1,9 +1,10 @@
 import type { JournalRecord, SliceResult } from '../../../core/src/api.ts';
 import type { EditHistory, EditKind } from './edits.ts';
 import { LEGACY_PENDING, PENDING } from './label-values.ts';
-import { applyLabelsIn, labelsInSegments } from './labels-in.ts';
+import { applyLabelsIn, type JournalBase, journalLabelsIn, labelsInSegments } from './labels-in.ts';
 import type { ProposalStore } from './proposals.ts';
 import type { SegmentStore } from './segments.ts';
+import type { Session } from './session.ts';
 
 /**
  * The case journal, read back. Every change to the labelmap is a record on disk before the next
@@ -177,4 +178,31 @@ function decodeProposalSlice(r: JournalRecord, voxels: number, sliceSize: number
   const mean = new Float32Array(n);
   for (let i = 0; i < n; i++) mean[i] = mask[i];
   return { k, width, height, mask, std, mean, memberCount, score };
+}
+
+/**
+ * Rebuilds the open case's labelmap, proposal and undo stack from its journal (the work of an
+ * earlier session, closed or crashed). Says what was restored (if anything) and what was set
+ * aside, and what the journal held (labels read in only start a case without work, labels-in.ts).
+ */
+export async function replayCase(
+  s: Session,
+  caseId: string,
+): Promise<{ held: JournalBase; restored?: ReplaySummary; journalNotice?: string }> {
+  const { records, notice } = await s.api.readJournal(caseId);
+  const journalNotice = notice?.message;
+  const live = liveRecords(records);
+  const held: JournalBase = { records: live.length, labelsIn: journalLabelsIn(live) };
+  if (!records.length || !s.labels || !s.history || !s.proposals || !s.image)
+    return { held, restored: undefined, journalNotice };
+  const [nx, ny] = s.image.dims;
+  const summary = replayJournal(records, {
+    labels: s.labels,
+    history: s.history,
+    proposals: s.proposals,
+    sliceSize: nx * ny,
+    touched: new Set<number>(),
+    segments: s.segments,
+  });
+  return { held, restored: summary.records > 0 ? summary : undefined, journalNotice };
 }

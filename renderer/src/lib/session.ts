@@ -3,29 +3,39 @@ import type {
   ExportFormat,
   JournalRecord,
   ModelInfo,
-  ProposalEvent,
   QuorumApi,
   SliceResult,
   SliceSelection,
   VolumeData,
 } from '../../../core/src/api.ts';
-import { connectedComponent } from '../../../core/src/components.ts';
 import type { Prompts } from '../../../core/src/prompts.ts';
 import type { Rgb, SegmentAction, SegmentOp } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
+import { EditingPause } from './editing-pause.ts';
 import { EditHistory } from './edits.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
-import { interpolateView, interpolationNotice } from './interpolate.ts';
+import { exportCase } from './export.ts';
+import { interpolateCase } from './interpolate.ts';
 import { JournalQueue } from './journal-queue.ts';
-import { type JournalBase, journalLabelsIn, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
+import { type JournalBase, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
+import { followStdMax, ProposalRun } from './proposal-run.ts';
 import { ProposalStore } from './proposals.ts';
-import { Refiner } from './refine.ts';
-import { liveRecords, proposalRecord, replayJournal, resetRecord } from './replay.ts';
-import { nextRunState } from './run-state.ts';
+import { Refiner, sessionRefineHost } from './refine.ts';
+import { proposalRecord, replayCase, resetRecord } from './replay.ts';
+import { reviewComponentAt, reviewSlices } from './review.ts';
+import { SegmentActions } from './segment-actions.ts';
 import { SegmentStore } from './segments.ts';
+import type { SessionCore } from './session-core.ts';
 import { watchStrokes } from './strokes.ts';
-import { EDIT_TOOLS, type ProposeOptions, pickSequence, type RunState, type UiState } from './ui-state.ts';
+import {
+  currentUi,
+  EDIT_TOOLS,
+  initialUi,
+  type ProposeOptions,
+  pickSequence,
+  type UiState,
+} from './ui-state.ts';
 import { LESION, PENDING, type UncertaintyStyle, type Viewer } from './viewer.ts';
 
 export type { ProposeOptions, RunState, UiState } from './ui-state.ts';
@@ -44,56 +54,34 @@ export class Session {
   /** The Refine tool: clicks that guide a re-proposal (refine.ts). */
   readonly refine: Refiner;
   private listeners = new Set<(ui: UiState) => void>();
+  /** The helpers the session's parts use (session-core.ts). */
+  private readonly core: SessionCore;
+  /** Starts, streams and cancels proposal runs (proposal-run.ts). */
+  private readonly proposalRun: ProposalRun;
+  /** The segment table's add/change/delete, in step with the viewer (segment-actions.ts). */
+  private readonly segmentActions: SegmentActions;
   private emitQueued = false;
 
   constructor(
     readonly api: QuorumApi,
     readonly viewer: Viewer,
   ) {
-    const s = { index: 0, count: 0 };
-    this.ui = {
-      loading: false,
-      slices: { axial: s, sagittal: s, coronal: s },
-      tool: 'windowlevel',
-      brushSize: 6,
-      canUndo: false,
-      canRedo: false,
-      labelmapVisible: true,
-      uncertainty: viewer.uncertaintyStyle,
-      membersVisible: true,
-      run: { running: false, slicesDone: 0, slicesTotal: 0, step: 0, of: 0 },
-      proposed: [],
-      pending: [],
-      editedSlices: [],
-      exporting: false,
-      segments: [],
-      activeSegment: 1,
-    };
+    this.ui = initialUi(viewer.uncertaintyStyle);
     this.journalQueue = new JournalQueue(api, () => this.caseInfo?.id, {
-      paused: (why) => this.pauseEditing(why),
-      resumed: () => this.resumeEditing(),
+      paused: (why) => this.editing.pause(why),
+      resumed: () => this.editing.resume(),
       failed: (e) => this.fail(e),
     });
     this.segments = new SegmentStore(this.journal);
-    this.refine = new Refiner({
-      labels: () => this.labels,
-      history: () => this.history,
-      proposals: () => this.proposals,
-      sliceSize: () => (this.image ? this.image.dims[0] * this.image.dims[1] : 0),
-      modelTakesPrompts: () => !!this.model?.prompts,
-      activeSegment: () => this.segments.active,
-      lockedValues: () => this.segments.lockedValues(),
-      running: () => this.ui.run.running,
-      propose: (prompts) => {
-        const { members, steps } = this.model!.recommended;
-        return this.propose('all', { members, steps }, prompts);
-      },
-      addProposalSlices: (r) => this.addProposalSlices(r),
-      labelsChanged: (ks) => this.labelsChanged(ks),
-      uncertaintyChanged: (ks) => this.viewer.uncertaintyChanged(ks),
-      notice: (notice) => this.set({ notice }),
-      changed: () => this.changed(),
-    });
+    this.core = {
+      set: (patch) => this.set(patch),
+      editingPaused: () => this.editingPaused(),
+      labelsChanged: (slices) => this.labelsChanged(slices),
+      journal: this.journal,
+    };
+    this.proposalRun = new ProposalRun(this, this.core);
+    this.segmentActions = new SegmentActions(this, this.core);
+    this.refine = new Refiner(sessionRefineHost(this, this.core));
     viewer.onChange(() => this.changed());
     watchStrokes(this);
   }
@@ -115,30 +103,7 @@ export class Session {
   }
 
   private refresh() {
-    const v = this.viewer;
-    const k = this.caseInfo ? v.sliceInfo('axial').index : 0;
-    this.ui = {
-      ...this.ui,
-      caseInfo: this.caseInfo,
-      model: this.model,
-      sequence: this.image?.sequence === 'label' ? undefined : this.image?.sequence,
-      slices: this.caseInfo
-        ? { axial: v.sliceInfo('axial'), sagittal: v.sliceInfo('sagittal'), coronal: v.sliceInfo('coronal') }
-        : this.ui.slices,
-      window: this.caseInfo ? v.getWindow() : undefined,
-      range: this.image?.range,
-      canUndo: this.history?.canUndo ?? false,
-      canRedo: this.history?.canRedo ?? false,
-      uncertainty: v.uncertaintyStyle,
-      proposed: this.proposals?.proposedSlices() ?? [],
-      pending: this.pendingCache(),
-      editedSlices: [...(this.history?.editedSlices ?? [])].sort((a, b) => a - b),
-      currentScore: this.proposals?.slices.get(k)?.score,
-      segments: this.segments.list,
-      activeSegment: this.segments.active,
-      refineClicks: this.refine.clicks.length,
-      protectEdited: this.refine.protectEdited,
-    };
+    this.ui = currentUi(this, this.pendingCache());
     for (const cb of this.listeners) cb(this.ui);
   }
 
@@ -189,11 +154,15 @@ export class Session {
       this.history = new EditHistory(labels, nx * ny, this.journal);
       this.segments = new SegmentStore(this.journal);
       this.refine.reset();
-      this.guardStrokes();
+      this.segmentActions.guardStrokes();
       if (this.viewer.uncertaintyStyle.autoMax) this.viewer.uncertaintyStyle.max = 0.05;
-      const r = await this.replay(info.id);
+      // The work of an earlier session, closed or crashed, from the case journal (replay.ts).
+      const { held, ...r } = await replayCase(this, info.id);
+      this.journalHeld = held;
+      for (const p of this.proposals.slices.values())
+        followStdMax(this.viewer, this.proposals.uncertainty, this.sliceSize(), p.k);
       const notice = await this.startFromLabels(info);
-      this.segmentsChanged();
+      this.segmentActions.show();
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
@@ -207,31 +176,6 @@ export class Session {
     } catch (e) {
       this.fail(e);
     }
-  }
-
-  /**
-   * Rebuilds the labelmap, proposal and undo stack from the case journal (the work of an earlier
-   * session, closed or crashed). Says what was restored (if anything) and what was set aside.
-   */
-  private async replay(caseId: string): Promise<Pick<UiState, 'restored' | 'journalNotice'>> {
-    const { records, notice } = await this.api.readJournal(caseId);
-    const journalNotice = notice?.message;
-    const live = liveRecords(records);
-    this.journalHeld = { records: live.length, labelsIn: journalLabelsIn(live) };
-    if (!records.length || !this.labels || !this.history || !this.proposals)
-      return { restored: undefined, journalNotice };
-    const touched = new Set<number>();
-    const [nx, ny] = this.image!.dims;
-    const summary = replayJournal(records, {
-      labels: this.labels,
-      history: this.history,
-      proposals: this.proposals,
-      sliceSize: nx * ny,
-      touched,
-      segments: this.segments,
-    });
-    for (const r of this.proposals.slices.values()) this.followStdMax(this.proposals.uncertainty, r.k);
-    return { restored: summary.records > 0 ? summary : undefined, journalNotice };
   }
 
   /** What the case's journal held at open (labels read in only start a case without work). */
@@ -251,13 +195,13 @@ export class Session {
     this.proposals = new ProposalStore(this.labels, nx * ny);
     this.history = new EditHistory(this.labels, nx * ny, this.journal);
     this.segments.reset();
-    this.guardStrokes();
+    this.segmentActions.guardStrokes();
     this.pending = undefined;
     // A case that started from a label file starts over from its labels (and their segments).
     const notice = this.caseInfo.labelsIn
       ? await this.startFromLabels(this.caseInfo, true).catch((e) => errorMessage(e))
       : restartFromJournalLabels(this.journalHeld, this.labels, nx * ny, this.journal, this.segments);
-    this.segmentsChanged();
+    this.segmentActions.show();
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
     this.set({ restored: undefined, ...(notice ? { notice } : {}) });
   }
@@ -281,24 +225,12 @@ export class Session {
     return this.journalQueue.retry();
   }
 
-  /** The journal cannot be written: no edits until it can (ui.notSaved says why), then the tool back. */
-  private toolBeforePause?: ToolMode;
-  private pauseEditing(why: string) {
-    if (!this.ui.notSaved && EDIT_TOOLS.includes(this.ui.tool)) this.toolBeforePause = this.ui.tool;
-    if (EDIT_TOOLS.includes(this.ui.tool)) this.viewer.setTool('windowlevel');
-    this.set({ notSaved: why, tool: EDIT_TOOLS.includes(this.ui.tool) ? 'windowlevel' : this.ui.tool });
-  }
-  private resumeEditing() {
-    this.set({ notSaved: undefined, notice: 'Saved: every pending edit is in the journal again' });
-    if (this.toolBeforePause) this.setTool(this.toolBeforePause);
-    this.toolBeforePause = undefined;
-  }
+  /** The journal cannot be written: no edits until it can, then the tool back (editing-pause.ts). */
+  private readonly editing = new EditingPause(this, (patch) => this.set(patch));
 
   /** True (and says so) while edits are paused because the journal cannot be written. */
   private editingPaused(): boolean {
-    if (this.ui.notSaved)
-      this.set({ notice: 'Editing is paused until your edits can be saved (see "Not saved")' });
-    return !!this.ui.notSaved;
+    return this.editing.check();
   }
 
   /** Journal records not yet acknowledged (on disk) by the host. */
@@ -314,7 +246,7 @@ export class Session {
     if (!this.proposals) return;
     for (const r of results) {
       this.proposals.add(r);
-      this.followStdMax(r.std);
+      followStdMax(this.viewer, r.std, this.sliceSize());
     }
     const ks = results.map((r) => r.k);
     this.labelsChanged(ks);
@@ -351,7 +283,7 @@ export class Session {
     if (EDIT_TOOLS.includes(mode) && this.editingPaused()) return;
     this.viewer.setTool(mode);
     this.set({ tool: mode });
-    this.segmentsChanged(); // the eraser locks every segment but the active one (locks below)
+    this.segmentActions.show(); // the eraser locks every segment but the active one (segment-actions.ts)
   }
 
   setBrushSize(mm: number): void {
@@ -389,7 +321,7 @@ export class Session {
     if (this.editingPaused()) return;
     const cmd = this.history?.undo();
     if (cmd) this.labelsChanged(cmd.slices);
-    if (cmd?.kind === 'segment-delete') this.segmentDeleteUndone(cmd.before[0], 'undo');
+    if (cmd?.kind === 'segment-delete') this.segmentActions.deleteUndone(cmd.before[0], 'undo');
     if (cmd?.kind === 'refine') this.refine.undone(cmd, 'undo');
     this.changed();
   }
@@ -398,7 +330,7 @@ export class Session {
     if (this.editingPaused()) return;
     const cmd = this.history?.redo();
     if (cmd) this.labelsChanged(cmd.slices);
-    if (cmd?.kind === 'segment-delete') this.segmentDeleteUndone(cmd.before[0], 'redo');
+    if (cmd?.kind === 'segment-delete') this.segmentActions.deleteUndone(cmd.before[0], 'redo');
     if (cmd?.kind === 'refine') this.refine.undone(cmd, 'redo');
     this.changed();
   }
@@ -409,72 +341,20 @@ export class Session {
 
   /** Accept (pending -> the active segment) or reject (pending -> background) on one slice or all. */
   review(kind: 'accept' | 'reject', scope: 'slice' | 'all'): void {
-    if (!this.history || !this.proposals || this.editingPaused()) return;
-    const slices = scope === 'slice' ? [this.currentSlice()] : this.proposals.pendingSlices();
-    if (kind === 'accept' && !this.activeWritable()) return;
-    const to = kind === 'accept' ? this.segments.active : 0;
-    const cmd = this.history.apply(kind, slices, (v) => (v === PENDING ? to : v));
-    this.proposals.markReviewed(slices);
-    if (cmd) this.labelsChanged(cmd.slices);
-    this.refine.reset(); // the refined object is done
-    this.changed();
+    reviewSlices(this, this.core, this.segmentActions, kind, scope);
   }
 
-  /**
-   * Accepts (pending -> the active segment) or rejects (pending -> background) the 3D connected
-   * proposal component at a voxel; rejecting a segment's component removes it. One undo step.
-   */
+  /** Accepts or rejects the 3D connected proposal component at a voxel (review.ts); its voxel count. */
   reviewComponent(kind: 'accept' | 'reject', ijk: [number, number, number]): number {
-    if (!this.history || !this.labels || !this.image || this.editingPaused()) return 0;
-    const dims = this.image.dims;
-    const seed = ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]);
-    const here = this.labels[seed];
-    // Shift+click also removes an accepted segment's component, unless that segment is locked.
-    const from =
-      here === PENDING || (kind === 'reject' && here !== 0 && !this.segments.get(here)?.locked)
-        ? here
-        : undefined;
-    if (from === undefined) {
-      const locked = kind === 'reject' && here !== 0 && here !== PENDING;
-      this.set({
-        notice: locked
-          ? `${this.segments.get(here)?.name} is locked`
-          : 'No proposed lesion under the pointer',
-      });
-      return 0;
-    }
-    if (kind === 'accept' && !this.activeWritable()) return 0;
-    const comp = connectedComponent(this.labels, dims, seed, from);
-    const cmd = this.history.setVoxels(kind, comp, kind === 'accept' ? this.segments.active : 0);
-    if (cmd) this.labelsChanged(cmd.slices);
-    this.refine.reset(); // the refined object is done
-    this.set({ notice: `${kind === 'accept' ? 'Accepted' : 'Rejected'} a lesion of ${comp.length} voxels` });
-    return comp.length;
+    return reviewComponentAt(this, this.core, this.segmentActions, kind, ijk);
   }
-
-  /** True while an interpolation runs (one at a time). */
-  private interpolating = false;
 
   /**
    * Fills the empty slices between slices drawn with each label value (pending proposals aside),
    * along the axis of `view`, never over a labelled voxel: one undo step (interpolate.ts).
    */
-  async interpolate(view: ViewportName = 'axial'): Promise<void> {
-    const labels = this.labels;
-    if (!labels || !this.image || !this.history || this.interpolating || this.editingPaused()) return;
-    this.interpolating = true;
-    this.set({ notice: 'Interpolating…' });
-    try {
-      const r = await interpolateView(labels, this.image, view, () => this.history?.strokeOpen ?? false);
-      if (labels !== this.labels || !this.history) return; // another case was opened meanwhile
-      const cmd = this.history.setEach('interpolate', r.indices, r.values);
-      if (cmd) this.labelsChanged(cmd.slices);
-      this.set({ notice: interpolationNotice(view, r, cmd?.indices.length ?? 0) });
-    } catch (e) {
-      this.fail(e);
-    } finally {
-      this.interpolating = false;
-    }
+  interpolate(view: ViewportName = 'axial'): Promise<void> {
+    return interpolateCase(this, this.core, view);
   }
 
   nextUncertain(): void {
@@ -483,164 +363,38 @@ export class Session {
   }
 
   /** Starts a run (with `prompts`: a refinement, refine.ts); false when it did not start. */
-  async propose(slices: SliceSelection, opts: ProposeOptions, prompts?: Prompts): Promise<boolean> {
-    if (!this.caseInfo || !this.proposals || this.ui.run.running || this.editingPaused()) return false;
-    const caseId = this.caseInfo.id;
-    this.cancelWanted = false;
-    const run: RunState = { running: true, slicesDone: 0, slicesTotal: 0, step: 0, of: opts.steps };
-    this.set({ run, error: undefined });
-    const onEvent = (e: ProposalEvent) => this.onProposalEvent(e);
-    try {
-      const { runId } = await this.api.propose(
-        {
-          caseId,
-          slices,
-          currentSlice: this.currentSlice(),
-          members: opts.members,
-          steps: opts.steps,
-          seed: opts.seed,
-          includeMembers: true,
-          ...(prompts ? { prompts } : {}),
-        },
-        onEvent,
-      );
-      if (this.ui.run.running) this.set({ run: { ...this.ui.run, runId } });
-      if (this.cancelWanted) await this.api.cancel(runId).catch((e) => this.fail(e));
-      return true;
-    } catch (e) {
-      this.set({ run: { ...run, running: false, message: errorMessage(e) } });
-      return false;
-    }
+  propose(slices: SliceSelection, opts: ProposeOptions, prompts?: Prompts): Promise<boolean> {
+    return this.proposalRun.start(slices, opts, prompts);
   }
 
-  private onProposalEvent(e: ProposalEvent) {
-    // a refinement's slices go through the Refine tool (one undo step when the run ends)
-    const refining = this.refine.active;
-    if (refining) this.refine.onEvent(e);
-    if (e.type === 'slice') {
-      if (!refining) this.addProposalSlices([e.result]);
-    } else if (e.type === 'done') this.journalProposal(e.slices, 'done');
-    else if (e.type === 'cancelled') this.journalProposal(e.slicesDone, 'cancelled');
-    this.set({ run: nextRunState(this.ui.run, e, this.proposals?.slices.size ?? 0) });
+  /** Esc: stops the run (once the host has answered with its id, if it has not yet). */
+  cancel(): Promise<void> {
+    return this.proposalRun.cancel();
   }
 
-  /** Colour range of the heat map: up to the largest std so far, in steps of 0.05. */
-  private followStdMax(std: Float32Array, k?: number) {
-    const n = this.image ? this.image.dims[0] * this.image.dims[1] : std.length;
-    const from = k === undefined ? 0 : k * n;
-    const to = k === undefined ? std.length : from + n;
-    let m = 0;
-    for (let i = from; i < to; i++) if (std[i] > m) m = std[i];
-    const s = this.viewer.uncertaintyStyle;
-    const max = Math.max(0.05, Math.ceil(m * 20) / 20);
-    if (s.autoMax && max > s.max) this.viewer.setUncertaintyStyle({ max });
+  /** Voxels of one axial slice of the open image (the heat map's colour range follows each slice). */
+  private sliceSize(): number | undefined {
+    return this.image ? this.image.dims[0] * this.image.dims[1] : undefined;
   }
 
-  private journalProposal(slices: number[], outcome: string) {
-    this.journal([{ op: { type: 'proposal', outcome, slices, at: new Date().toISOString() } }]);
-  }
-
-  /** Esc before the host has answered with the run's id (right after a Refine click): cancel it then. */
-  private cancelWanted = false;
-
-  async cancel(): Promise<void> {
-    const id = this.ui.run.runId;
-    if (id) await this.api.cancel(id).catch((e) => this.fail(e));
-    else if (this.ui.run.running) this.cancelWanted = true;
-  }
-
-  async export(formats: ExportFormat[], includePending: boolean, targetDir?: string): Promise<void> {
-    if (!this.caseInfo || !this.proposals || !this.history) return;
-    this.set({ exporting: true, exportResult: undefined, error: undefined });
-    try {
-      const proposed = this.proposals.proposedSlices();
-      const result = await this.api.export({
-        caseId: this.caseInfo.id,
-        formats,
-        mask: this.proposals.exportMask(includePending, this.segments.active),
-        segments: this.segments.list,
-        uncertainty: proposed.length ? this.proposals.uncertainty : undefined,
-        editedSlices: [...this.history.editedSlices].sort((a, b) => a - b),
-        proposedSlices: proposed,
-        targetDir: targetDir || undefined,
-      });
-      this.set({ exporting: false, exportResult: result });
-    } catch (e) {
-      this.fail(e);
-    }
-  }
-
-  /** Strokes never change a locked segment's voxels, and the eraser clears only the active segment. */
-  private guardStrokes() {
-    if (this.history)
-      this.history.guard = (kind, before, after) =>
-        this.segments.strokeAllows(kind, before, after, this.segments.lockedValues());
-  }
-
-  /** Accepting into (or painting) a locked segment is refused, saying so. */
-  private activeWritable(): boolean {
-    const seg = this.segments.activeSegment;
-    if (seg?.locked) this.set({ notice: `${seg.name} is locked: unlock it, or choose another segment` });
-    return !seg?.locked;
-  }
-
-  /**
-   * The segment table to the viewer: colours, visibility, the active value, and the locks, which
-   * while the eraser is the tool include every segment but the active one (cornerstone's eraser
-   * clears any unlocked value under it; ours clears the active segment only).
-   */
-  private segmentsChanged() {
-    const locked = this.segments.toolLocks(this.ui.tool === 'eraser');
-    this.viewer.setSegments(this.segments.list, this.segments.active, locked);
-    this.changed();
-  }
-
-  /** One change of the segment table (journalled by the store); false, with the reason shown, when refused. */
-  private changeSegments(fn: () => string | undefined): boolean {
-    if (!this.caseInfo || this.editingPaused()) return false;
-    const err = fn();
-    if (err) this.set({ notice: err });
-    this.segmentsChanged();
-    return !err;
+  /** Exports the case through the host (export.ts); ui.exportResult or ui.error says how it went. */
+  export(formats: ExportFormat[], includePending: boolean, targetDir?: string): Promise<void> {
+    return exportCase(this, this.core, formats, includePending, targetDir);
   }
 
   /** A new segment, from the presets or user-named, made active. */
   addSegment(name: string, colour?: Rgb): boolean {
-    return this.changeSegments(() => {
-      const r = this.segments.add(name, colour);
-      return typeof r === 'string' ? r : undefined;
-    });
+    return this.segmentActions.add(name, colour);
   }
 
   /** Rename, recolour, show/hide, lock/unlock or make active (add and delete have their own). */
   changeSegment(op: SegmentOp & { action: Exclude<SegmentAction, 'add' | 'delete'> }): boolean {
-    return this.changeSegments(() => this.segments.apply(op));
+    return this.segmentActions.apply(op);
   }
 
-  /**
-   * Deletes a segment and clears its voxels: the clearing is one undoable edit, and undoing it
-   * brings the segment back as it was (segmentDeleteUndone).
-   */
+  /** Deletes a segment and clears its voxels (one undoable edit; undoing it brings the segment back). */
   deleteSegment(value: number): boolean {
-    if (!this.history || !this.image || this.editingPaused()) return false;
-    const refused = this.segments.whyNotDelete(value);
-    if (refused) {
-      this.set({ notice: refused });
-      return false;
-    }
-    const all = Array.from({ length: this.image.dims[2] }, (_, k) => k);
-    const cmd = this.history.apply('segment-delete', all, (v) => (v === value ? 0 : v));
-    if (cmd) this.labelsChanged(cmd.slices);
-    return this.changeSegments(() => this.segments.apply({ action: 'delete', value }));
-  }
-
-  /** Undoing a segment's deletion restores it (its voxels are back); redoing deletes it again. */
-  private segmentDeleteUndone(value: number, how: 'undo' | 'redo') {
-    const removed = this.segments.state.removed.find((s) => s.value === value);
-    if (how === 'undo' && removed && !this.segments.get(value))
-      this.changeSegments(() => this.segments.apply({ action: 'add', ...removed }));
-    else if (how === 'redo' && this.segments.get(value) && this.segments.list.length > 1)
-      this.changeSegments(() => this.segments.apply({ action: 'delete', value }));
+    return this.segmentActions.delete(value);
   }
 
   /** Voxel counts per label value (test hook and status line). */

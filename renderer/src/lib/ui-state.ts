@@ -3,9 +3,10 @@ import type { SegmentInfo } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
 import type { ReplaySummary } from './replay.ts';
+import type { Session } from './session.ts';
 import type { SliceInfo, UncertaintyStyle } from './viewer.ts';
 
-/** UI state types of the Session (session.ts), kept apart so components import only types. */
+/** UI state of the Session (session.ts): its types, kept apart so components import only types, and how it is built. */
 
 export interface RunState {
   runId?: string;
@@ -76,4 +77,55 @@ export function pickSequence(info: CaseInfo, model: ModelInfo | undefined): Sequ
   const have = info.sequences.map((s) => s.sequence);
   for (const s of model?.channels ?? ['flair']) if (have.includes(s)) return s;
   return have[0] ?? 'flair';
+}
+
+/** The UI state before any case is open. */
+export function initialUi(uncertainty: UncertaintyStyle): UiState {
+  const s = { index: 0, count: 0 };
+  return {
+    loading: false,
+    slices: { axial: s, sagittal: s, coronal: s },
+    tool: 'windowlevel',
+    brushSize: 6,
+    canUndo: false,
+    canRedo: false,
+    labelmapVisible: true,
+    uncertainty,
+    membersVisible: true,
+    run: { running: false, slicesDone: 0, slicesTotal: 0, step: 0, of: 0 },
+    proposed: [],
+    pending: [],
+    editedSlices: [],
+    exporting: false,
+    segments: [],
+    activeSegment: 1,
+  };
+}
+
+/** The UI state as the session and its viewer now are (`pending`: the slices with pending voxels). */
+export function currentUi(session: Session, pending: number[]): UiState {
+  const { viewer: v, caseInfo, image, history, proposals } = session;
+  const k = caseInfo ? v.sliceInfo('axial').index : 0;
+  return {
+    ...session.ui,
+    caseInfo,
+    model: session.model,
+    sequence: image?.sequence === 'label' ? undefined : image?.sequence,
+    slices: caseInfo
+      ? { axial: v.sliceInfo('axial'), sagittal: v.sliceInfo('sagittal'), coronal: v.sliceInfo('coronal') }
+      : session.ui.slices,
+    window: caseInfo ? v.getWindow() : undefined,
+    range: image?.range,
+    canUndo: history?.canUndo ?? false,
+    canRedo: history?.canRedo ?? false,
+    uncertainty: v.uncertaintyStyle,
+    proposed: proposals?.proposedSlices() ?? [],
+    pending,
+    editedSlices: [...(history?.editedSlices ?? [])].sort((a, b) => a - b),
+    currentScore: proposals?.slices.get(k)?.score,
+    segments: session.segments.list,
+    activeSegment: session.segments.active,
+    refineClicks: session.refine.clicks.length,
+    protectEdited: session.refine.protectEdited,
+  };
 }

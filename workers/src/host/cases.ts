@@ -5,7 +5,11 @@ import { SEQUENCE_KINDS } from '../../../core/src/lists.ts';
 import { type AlignOptions, type Case, openCase } from '../../../core/src/node/case.ts';
 import { detectSequence, isBrainMaskFile, isLabelFile } from '../../../core/src/sequence.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
+import type { EngineClient } from '../client.ts';
 import { canExportDicomSeg } from '../exports/dicom-seg.ts';
+import { removeCaseFile } from './case-files.ts';
+import type { OpenCase } from './propose-run.ts';
+import { engineRegistrar, type ScheduledRegistration } from './register-case.ts';
 
 export type LoadedCase = Case;
 
@@ -107,4 +111,56 @@ export function describeCase(id: string, c: LoadedCase, modelChannels: SequenceN
     canExportDicomSeg: canExportDicomSeg(ref),
     warnings,
   };
+}
+
+/**
+ * The user says which sequence a file of an open case is (the name did not tell, or told wrong):
+ * the case is described anew, and the engine's copy of its channels is dropped.
+ */
+export function reassignSequence(
+  c: OpenCase,
+  path: string,
+  sequence: SequenceName,
+  modelChannels: SequenceName[],
+): CaseInfo {
+  const entry = (Object.entries(c.data.sequences) as [SequenceName, Volume][]).find(
+    ([, v]) => v.source.path === path,
+  );
+  if (!entry) throw new QuorumError('bad-argument', 'this file is not part of the case', path);
+  const [old, vol] = entry;
+  if (old === sequence) return c.info;
+  const other = c.data.sequences[sequence];
+  delete c.data.sequences[old];
+  if (other) {
+    // Swap, as a user reassigning FLAIR <-> T1c expects.
+    other.source.sequence = old;
+    c.data.sequences[old] = other;
+  }
+  vol.source.sequence = sequence;
+  c.data.sequences[sequence] = vol;
+  // The engine's copy is by file: the next proposal writes the new channels under a new key.
+  removeCaseFile(c.caseFile);
+  c.caseFile = undefined;
+  c.info = describeCase(c.info.id, c.data, modelChannels);
+  return c.info;
+}
+
+/**
+ * Reads a case to open; with `rigid` every sequence is registered in the engine process
+ * (register-case.ts), each in its turn of the scheduler. Aborting `scheduled.signal` stops it:
+ * it rejects with 'cancelled'.
+ */
+export async function loadCaseToOpen(
+  input: OpenCaseInput,
+  rigid: boolean,
+  engine: () => Promise<EngineClient>,
+  scheduled: ScheduledRegistration & { signal: AbortSignal },
+): Promise<LoadedCase> {
+  const name = typeof input === 'string' ? basename(input) : 'case';
+  const data = await loadCase(input, {
+    register: rigid ? 'rigid' : 'none',
+    registrar: rigid ? engineRegistrar(engine, name, scheduled) : undefined,
+  });
+  if (scheduled.signal.aborted) throw new QuorumError('cancelled', 'opening cancelled');
+  return data;
 }

@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import type { CaseInfo, ExportRequest, ExportResult } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { lesionReport } from '../../../core/src/export/report.ts';
@@ -6,6 +7,33 @@ import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { checkSegmentTable, type SegmentInfo } from '../../../core/src/segments.ts';
 import { type ExportInput, freeStem, writeFormats } from '../exports/index.ts';
 import { type LoadedCase, referenceVolume } from './cases.ts';
+import type { OpenCase } from './propose-run.ts';
+
+/**
+ * Exports an open case: into the request's folder, or (none named) the one the user chooses
+ * (Electron's dialog) or `<outDir>/<case name>`; with the host's uncertainty map and proposed
+ * slices when the request has none of its own.
+ */
+export async function exportOpenCase(
+  c: OpenCase,
+  req: ExportRequest,
+  where: { outDir: string; chooseExportDir?: (suggested: string) => Promise<string | null> },
+  manifest?: ModelManifest,
+): Promise<ExportResult> {
+  let dir = req.targetDir;
+  if (!dir) {
+    // The case name may come from a header (DICOM PatientName): one clean folder name.
+    const suggested = join(where.outDir, safeFileName(c.info.name));
+    dir = where.chooseExportDir ? ((await where.chooseExportDir(suggested)) ?? undefined) : suggested;
+    if (!dir) throw new QuorumError('cancelled', 'export cancelled');
+  }
+  const withHostMaps: ExportRequest = {
+    ...req,
+    uncertainty: req.uncertainty ?? c.uncertainty,
+    proposedSlices: req.proposedSlices ?? [...c.proposed],
+  };
+  return writeExports(c.data, c.info, withHostMaps, resolve(dir), manifest, c.maps?.forExport());
+}
 
 /**
  * Writes the requested exports into `dir`, each atomically, none over an existing file: the stem

@@ -5,7 +5,9 @@ import { QuorumError } from '../../../core/src/errors.ts';
 import { uncertaintyScore } from '../../../core/src/metrics.ts';
 import { loadVolume } from '../../../core/src/node/load.ts';
 import type { Volume } from '../../../core/src/volume.ts';
+import { ProposalMaps } from '../exports/proposal-maps.ts';
 import { type CaseReport, REPORT_FILE } from '../propose-case.ts';
+import type { OpenCase } from './propose-run.ts';
 
 /**
  * A proposal folder (written by workers/src/propose-case.ts: `quorum propose`, `propose-dataset`
@@ -101,4 +103,20 @@ export async function readProposalDir(dir: string, geometry: VolumeGeometry): Pr
     });
   }
   return out;
+}
+
+/** A pre-labelled case's proposal folder, read into an open case: its slices, for the renderer. */
+export async function loadProposalInto(c: OpenCase, proposalDir: string): Promise<SliceResult[]> {
+  if (typeof proposalDir !== 'string' || !proposalDir)
+    throw new QuorumError('bad-argument', 'no proposal folder given');
+  const results = await readProposalDir(proposalDir, c.info.geometry);
+  c.maps = await ProposalMaps.read(proposalDir, c.info.geometry.dims);
+  // Kept host-side like a streamed proposal, so an export has the uncertainty map.
+  const [nx, ny, nz] = c.info.geometry.dims;
+  for (const r of results) {
+    c.uncertainty ??= new Float32Array(nx * ny * nz);
+    c.uncertainty.set(r.std, r.k * nx * ny);
+    c.proposed.add(r.k);
+  }
+  return results;
 }

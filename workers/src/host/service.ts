@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type {
   AppInfo,
   CaseInfo,
@@ -33,28 +33,25 @@ import type {
   WorklistStatus,
 } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { safeFileName } from '../../../core/src/file-name.ts';
-import { DEVICES } from '../../../core/src/lists.ts';
-import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { applyLabelsFile } from '../../../core/src/node/labels-file.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
-import type { SequenceName, Volume } from '../../../core/src/volume.ts';
+import type { SequenceName } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
 import { exportFormatInfo } from '../exports/index.ts';
-import { ProposalMaps } from '../exports/proposal-maps.ts';
 import { PacsService } from '../pacs/service.ts';
 import type { EngineStats } from '../protocol.ts';
 import { removeCaseFile } from './case-files.ts';
 import { CaseJournals } from './case-journals.ts';
-import { describeCase, loadCase, referenceVolume } from './cases.ts';
+import { describeCase, type LoadedCase, loadCaseToOpen, reassignSequence, referenceVolume } from './cases.ts';
 import { type Connection, newConnection } from './connections.ts';
 import { DatasetRegistry } from './datasets.ts';
-import { writeExports } from './exports.ts';
-import { DEFAULT_MODEL_DIR, importSource, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.ts';
-import { readProposalDir } from './proposal-files.ts';
+import { exportOpenCase } from './exports.ts';
+import { ModelEngine } from './model-engine.ts';
+import { storeCaseInPacs } from './pacs-calls.ts';
+import { DEFAULT_MODEL_DIR, REPO_ROOT, SAMPLE_CASE, scratchDir } from './paths.ts';
+import { loadProposalInto } from './proposal-files.ts';
 import { type OpenCase, startProposal } from './propose-run.ts';
 import { readRecent, rememberRecent } from './recent.ts';
-import { engineRegistrar } from './register-case.ts';
 import { EngineScheduler, type SchedulerState } from './scheduler.ts';
 import { saveUploads } from './uploads.ts';
 import { toVolumeData } from './volume-data.ts';
@@ -103,11 +100,10 @@ export class QuorumService implements QuorumApi {
   readonly local: Connection = newConnection('this app');
   private readonly journals: CaseJournals;
   /** Every proposal of every connection goes through this, in turns (scheduler.ts). */
-  readonly scheduler = new EngineScheduler(() => this.engineClient());
+  readonly scheduler = new EngineScheduler(() => this.model.client());
   private readonly datasets: DatasetRegistry;
-  private engine?: Promise<EngineClient>;
-  private manifest?: ModelManifest;
-  private manifestError?: string;
+  /** The model manifest and the engine process (model-engine.ts). */
+  private readonly model: ModelEngine;
   readonly stateDir: string;
   readonly outDir: string;
   /** Configured PACS nodes, study cache, transfers (workers/src/pacs/). */
@@ -118,24 +114,17 @@ export class QuorumService implements QuorumApi {
     this.journals = new CaseJournals(this.stateDir);
     this.pacs = new PacsService(this.stateDir, { timeoutMs: opts.pacsTimeoutMs });
     this.outDir = opts.outDir ?? join(homedir(), 'Quorum', 'exports');
-    const dir = opts.modelDir ?? DEFAULT_MODEL_DIR;
-    try {
-      this.manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ModelManifest;
-      if (!existsSync(join(dir, this.manifest.file)))
-        this.manifestError = `${this.manifest.file} is missing in ${dir}`;
-    } catch (e) {
-      this.manifestError = `no usable model manifest in ${dir}: ${(e as Error).message}`;
-    }
+    this.model = new ModelEngine(opts);
     this.datasets = new DatasetRegistry({
       stateDir: this.stateDir,
-      engine: () => this.modelEngine(),
-      defaults: this.manifest && resolveSampling(this.manifest),
+      engine: () => this.model.forModel(),
+      defaults: this.model.manifest && resolveSampling(this.model.manifest),
       scheduled: { scheduler: this.scheduler, channels: this.channels, batchImages: opts.batchImages },
     });
   }
 
   private get channels(): SequenceName[] {
-    return this.manifest?.channels ?? [];
+    return this.model.channels;
   }
 
   async getAppInfo(): Promise<AppInfo> {
@@ -151,19 +140,7 @@ export class QuorumService implements QuorumApi {
   }
 
   async getModelInfo(): Promise<ModelInfo> {
-    const m = this.manifest;
-    return {
-      available: !!m && !this.manifestError,
-      message: this.manifestError,
-      name: m?.name,
-      version: m?.version,
-      description: m?.description,
-      channels: m?.channels ?? [],
-      inputSize: m?.preprocess.inputSize,
-      recommended: resolveSampling(m),
-      devices: [...DEVICES],
-      prompts: !!m?.prompts,
-    };
+    return this.model.info();
   }
 
   openSample(options: OpenCaseOptions = {}, conn: Connection = this.local): Promise<CaseInfo> {
@@ -183,27 +160,21 @@ export class QuorumService implements QuorumApi {
     conn: Connection = this.local,
     uploadDir?: string,
   ): Promise<CaseInfo> {
-    const rigid = options?.register === 'rigid';
-    const name = typeof input === 'string' ? basename(input) : 'case';
     // An open in progress is cancellable like a run: by its openId, or with its connection.
     const openId = options.openId ?? randomUUID();
     if (this.runs.has(openId)) throw new QuorumError('bad-argument', `openId ${openId} is already in use`);
     const abort = new AbortController();
     this.runs.set(openId, { cancel: () => abort.abort(), caseId: '', conn });
     conn.runs.add(openId);
-    let data: Awaited<ReturnType<typeof loadCase>>;
+    let data: LoadedCase;
     try {
-      data = await loadCase(input, {
-        register: rigid ? 'rigid' : 'none',
-        registrar: rigid
-          ? engineRegistrar(() => this.modelEngine(), name, {
-              scheduler: this.scheduler,
-              owner: conn.id,
-              signal: abort.signal,
-            })
-          : undefined,
-      });
-      if (abort.signal.aborted) throw new QuorumError('cancelled', 'opening cancelled');
+      const scheduled = { scheduler: this.scheduler, owner: conn.id, signal: abort.signal };
+      data = await loadCaseToOpen(
+        input,
+        options?.register === 'rigid',
+        () => this.model.forModel(),
+        scheduled,
+      );
     } finally {
       this.runs.delete(openId);
       conn.runs.delete(openId);
@@ -240,8 +211,7 @@ export class QuorumService implements QuorumApi {
 
   /** The engine process's memory and case cache (diagnostics, the bench); undefined before it starts. */
   async engineStats(): Promise<EngineStats | undefined> {
-    const e = await this.engine?.catch(() => undefined);
-    return e?.stats();
+    return this.model.stats();
   }
 
   /** What the host holds now (diagnostics; the load tests assert on it). */
@@ -268,27 +238,7 @@ export class QuorumService implements QuorumApi {
   }
 
   async assignSequence(caseId: string, path: string, sequence: SequenceName): Promise<CaseInfo> {
-    const c = this.get(caseId);
-    const entry = (Object.entries(c.data.sequences) as [SequenceName, Volume][]).find(
-      ([, v]) => v.source.path === path,
-    );
-    if (!entry) throw new QuorumError('bad-argument', 'this file is not part of the case', path);
-    const [old, vol] = entry;
-    if (old === sequence) return c.info;
-    const other = c.data.sequences[sequence];
-    delete c.data.sequences[old];
-    if (other) {
-      // Swap, as a user reassigning FLAIR <-> T1c expects.
-      other.source.sequence = old;
-      c.data.sequences[old] = other;
-    }
-    vol.source.sequence = sequence;
-    c.data.sequences[sequence] = vol;
-    // The engine's copy is by file: the next proposal writes the new channels under a new key.
-    removeCaseFile(c.caseFile);
-    c.caseFile = undefined;
-    c.info = describeCase(caseId, c.data, this.channels);
-    return c.info;
+    return reassignSequence(this.get(caseId), path, sequence, this.channels);
   }
 
   async closeCase(caseId: string): Promise<void> {
@@ -323,32 +273,9 @@ export class QuorumService implements QuorumApi {
     return this.opts.pickPaths ? this.opts.pickPaths(kind) : null;
   }
 
-  private engineClient(): Promise<EngineClient> {
-    if (!this.engine) {
-      const start =
-        this.opts.startEngine ??
-        (async () => {
-          // By path from the app root, so the Electron bundle loads the engine client from source.
-          const { EngineClient } = await importSource<typeof import('../client.ts')>('workers/src/client.ts');
-          return EngineClient.start({ device: this.opts.device, modelDir: this.opts.modelDir });
-        });
-      this.engine = start();
-      this.engine.catch(() => {
-        this.engine = undefined;
-      });
-    }
-    return this.engine;
-  }
-
-  /** The engine, or why it cannot start (no usable model). */
-  private modelEngine(): Promise<EngineClient> {
-    if (this.manifestError) return Promise.reject(new QuorumError('model', this.manifestError));
-    return this.engineClient();
-  }
-
   /** Starts the engine in the background so the first proposal does not wait for model loading. */
   warmEngine(): void {
-    if (!this.manifestError) this.engineClient().catch(() => {});
+    this.model.warm();
   }
 
   async propose(
@@ -357,14 +284,14 @@ export class QuorumService implements QuorumApi {
     conn: Connection = this.local,
   ): Promise<{ runId: string }> {
     const c = this.get(params.caseId);
-    if (this.manifestError) throw new QuorumError('model', this.manifestError);
+    if (this.model.manifestError) throw new QuorumError('model', this.model.manifestError);
     const run = await startProposal(
       c,
       params,
       {
         channels: this.channels,
-        manifest: this.manifest,
-        engine: () => this.engineClient(),
+        manifest: this.model.manifest,
+        engine: () => this.model.client(),
         scheduler: this.scheduler,
         owner: conn.id,
         batchImages: this.opts.batchImages,
@@ -387,22 +314,8 @@ export class QuorumService implements QuorumApi {
   }
 
   async export(req: ExportRequest): Promise<ExportResult> {
-    const c = this.get(req.caseId);
-    let dir = req.targetDir;
-    if (!dir) {
-      // The case name may come from a header (DICOM PatientName): one clean folder name.
-      const suggested = join(this.outDir, safeFileName(c.info.name));
-      dir = this.opts.chooseExportDir
-        ? ((await this.opts.chooseExportDir(suggested)) ?? undefined)
-        : suggested;
-      if (!dir) throw new QuorumError('cancelled', 'export cancelled');
-    }
-    const withHostMaps: ExportRequest = {
-      ...req,
-      uncertainty: req.uncertainty ?? c.uncertainty,
-      proposedSlices: req.proposedSlices ?? [...c.proposed],
-    };
-    return writeExports(c.data, c.info, withHostMaps, resolve(dir), this.manifest, c.maps?.forExport());
+    const where = { outDir: this.outDir, chooseExportDir: this.opts.chooseExportDir };
+    return exportOpenCase(this.get(req.caseId), req, where, this.model.manifest);
   }
 
   async appendJournal(caseId: string, records: JournalRecord[]): Promise<void> {
@@ -450,23 +363,11 @@ export class QuorumService implements QuorumApi {
   }
 
   async loadProposal(caseId: string, proposalDir: string): Promise<SliceResult[]> {
-    const c = this.get(caseId);
-    if (typeof proposalDir !== 'string' || !proposalDir)
-      throw new QuorumError('bad-argument', 'no proposal folder given');
-    const results = await readProposalDir(proposalDir, c.info.geometry);
-    c.maps = await ProposalMaps.read(proposalDir, c.info.geometry.dims);
-    // Kept host-side like a streamed proposal, so an export has the uncertainty map.
-    const [nx, ny, nz] = c.info.geometry.dims;
-    for (const r of results) {
-      c.uncertainty ??= new Float32Array(nx * ny * nz);
-      c.uncertainty.set(r.std, r.k * nx * ny);
-      c.proposed.add(r.k);
-    }
-    return results;
+    return loadProposalInto(this.get(caseId), proposalDir);
   }
 
   // PACS (core/src/api-pacs.ts): the calls go to this.pacs; a store writes the case's DICOM SEG
-  // into <stateDir>/pacs-outbox (kept as a record of what was sent) and sends that file.
+  // into <stateDir>/pacs-outbox (kept as a record of what was sent) and sends that file (pacs-calls.ts).
   async pacsConfig(): Promise<PacsConfig> {
     return this.pacs.config();
   }
@@ -490,21 +391,8 @@ export class QuorumService implements QuorumApi {
     return this.pacs.retrieve(node, study, onEvent);
   }
   async pacsStore(req: PacsStoreRequest, onEvent: (e: PacsEvent) => void): Promise<{ transferId: string }> {
-    this.pacs.target(req.node); // an unknown node fails before anything is written
-    const c = this.get(req.caseId);
-    if (!c.info.canExportDicomSeg)
-      throw new QuorumError(
-        'unsupported',
-        'only a case opened from a DICOM series can be sent to a PACS as DICOM SEG',
-      );
-    const r = await this.export({
-      caseId: req.caseId,
-      mask: req.mask,
-      segments: req.segments,
-      formats: ['dicom-seg'],
-      targetDir: join(this.stateDir, 'pacs-outbox'),
-    });
-    return this.pacs.store(req.node, [r.files['dicom-seg'] as string], onEvent);
+    const opts = { stateDir: this.stateDir, export: (r: ExportRequest) => this.export(r) };
+    return storeCaseInPacs(this.pacs, () => this.get(req.caseId), req, opts, onEvent);
   }
   async pacsCancel(transferId: string): Promise<void> {
     this.pacs.cancel(transferId);
@@ -522,8 +410,6 @@ export class QuorumService implements QuorumApi {
     this.pacs.close();
     for (const id of [...this.cases.keys()]) this.dropCase(id);
     await this.datasets.close();
-    const e = this.engine;
-    this.engine = undefined;
-    if (e) await (await e.catch(() => undefined))?.close();
+    await this.model.close();
   }
 }
