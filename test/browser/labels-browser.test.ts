@@ -27,6 +27,22 @@ const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
 
 const TCGA = join(DATA, 'tcga-lgg', 'TCGA_CS_4941_19960909');
 
+/** Opens `casePath` with `labels` from the Open dialog and waits until a case other than `before` shows. */
+async function openFromDialog(page: Page, casePath: string, labels: string, before: string | undefined) {
+  await page.getByRole('button', { name: 'Open…' }).click();
+  await page.getByPlaceholder('/path/to/case').fill(casePath);
+  await page.getByTestId('open-labels').fill(labels);
+  await page.getByRole('button', { name: 'Open', exact: true }).click();
+  await page.waitForFunction(
+    (id) => {
+      const t = (window as unknown as { __quorumTest: Hook }).__quorumTest;
+      return t.ready() && t.caseId() !== id;
+    },
+    before,
+    { timeout: 60_000 },
+  );
+}
+
 describe('labels in: the Open dialog with a label file (browser)', () => {
   const state = scratchDir('quorum-labels-browser');
   let h: Harness;
@@ -50,18 +66,7 @@ describe('labels in: the Open dialog with a label file (browser)', () => {
     expect(await hook(page, (t) => t.nonZero().length)).toBe(0);
     const before = await hook(page, (t) => t.caseId());
 
-    await page.getByRole('button', { name: 'Open…' }).click();
-    await page.getByPlaceholder('/path/to/case').fill(TCGA);
-    await page.getByTestId('open-labels').fill(join(TCGA, 'seg.nii.gz'));
-    await page.getByRole('button', { name: 'Open', exact: true }).click();
-    await page.waitForFunction(
-      (id) => {
-        const t = (window as unknown as { __quorumTest: Hook }).__quorumTest;
-        return t.ready() && t.caseId() !== id;
-      },
-      before,
-      { timeout: 60_000 },
-    );
+    await openFromDialog(page, TCGA, join(TCGA, 'seg.nii.gz'), before);
     const nz = await hook(page, (t) => t.nonZero());
     const idx = nz.filter((_, n) => n % 2 === 0);
     const values = new Set(nz.filter((_, n) => n % 2 === 1));
@@ -107,18 +112,7 @@ describe('labels in: the Open dialog with a label file (browser)', () => {
     const block = new Uint8Array(seg.data.length).fill(1, 0, 1000);
     writeNiftiFile(other, { ...seg, data: block });
     const before = await hook(page, (t) => t.caseId());
-    await page.getByRole('button', { name: 'Open…' }).click();
-    await page.getByPlaceholder('/path/to/case').fill(TCGA);
-    await page.getByTestId('open-labels').fill(other);
-    await page.getByRole('button', { name: 'Open', exact: true }).click();
-    await page.waitForFunction(
-      (id) => {
-        const t = (window as unknown as { __quorumTest: Hook }).__quorumTest;
-        return t.ready() && t.caseId() !== id;
-      },
-      before,
-      { timeout: 60_000 },
-    );
+    await openFromDialog(page, TCGA, other, before);
     expect((await hook(page, (t) => t.nonZero())).filter((_, n) => n % 2 === 0)).toEqual(expected);
     expect(await page.getByTestId('notice').textContent()).toMatch(
       /already has saved work \(its journal\), which was restored; other-label\.nii\.gz was not loaded/,
@@ -133,18 +127,7 @@ describe('labels in: the Open dialog with a label file (browser)', () => {
     const values = [...new Set(want.filter((_, n) => n % 2 === 1))].sort((a, b) => a - b);
     expect(values.length).toBeGreaterThan(1);
     const before = await hook(page, (t) => t.caseId());
-    await page.getByRole('button', { name: 'Open…' }).click();
-    await page.getByPlaceholder('/path/to/case').fill(PAT3);
-    await page.getByTestId('open-labels').fill(file);
-    await page.getByRole('button', { name: 'Open', exact: true }).click();
-    await page.waitForFunction(
-      (id) => {
-        const t = (window as unknown as { __quorumTest: Hook }).__quorumTest;
-        return t.ready() && t.caseId() !== id;
-      },
-      before,
-      { timeout: 60_000 },
-    );
+    await openFromDialog(page, PAT3, file, before);
     expect(await hook(page, (t) => t.nonZero())).toEqual(want);
     expect(await hook(page, (t) => t.segments().map((s) => s.value))).toEqual(values);
     // reopened without the file: the labels-in record brings the values and the segment table back

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import dicomParser from 'dicom-parser';
 import type { PacsQuery, PacsStudy } from '../../../core/src/api-pacs.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { type DimseTarget, findKeys, nodeLabel, type TransferProgress } from './dimse.ts';
+import { type DimseTarget, findKeys, nodeLabel, requireImages, type TransferProgress } from './dimse.ts';
 
 /**
  * DICOMweb with a configured node: QIDO-RS (search), WADO-RS (retrieve a study as
@@ -208,12 +208,7 @@ export async function wadoGetStudy(
       'network',
       `PACS ${nodeLabel(t.node)} sent ${p.done} of the ${total} image(s) of study ${studyInstanceUid}`,
     );
-  if (p.done === 0)
-    throw new QuorumError(
-      'not-found',
-      `PACS ${nodeLabel(t.node)} sent no images for study ${studyInstanceUid}`,
-    );
-  return p;
+  return requireImages(t, studyInstanceUid, p);
 }
 
 /** STOW-RS, one request per file (so progress is per image and a refusal names its file). */

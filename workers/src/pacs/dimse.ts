@@ -298,6 +298,15 @@ export async function getStudy(
       `PACS ${nodeLabel(t.node)} answered C-GET of study ${studyInstanceUid} with ${final === undefined ? 'nothing' : statusText(final)}` +
         (p.done === 0 && final === Status.Success ? '' : ` after ${p.done} image(s)`),
     );
+  return requireImages(t, studyInstanceUid, p);
+}
+
+/** A retrieve that brought nothing is an error naming the node and the study (C-GET, C-MOVE, WADO-RS). */
+export function requireImages(
+  t: DimseTarget,
+  studyInstanceUid: string,
+  p: TransferProgress,
+): TransferProgress {
   if (p.done === 0)
     throw new QuorumError(
       'not-found',

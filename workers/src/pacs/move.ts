@@ -1,6 +1,13 @@
 import dimse from 'dcmjs-dimse';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { associate, type DimseTarget, nodeLabel, statusText, type TransferProgress } from './dimse.ts';
+import {
+  associate,
+  type DimseTarget,
+  nodeLabel,
+  requireImages,
+  statusText,
+  type TransferProgress,
+} from './dimse.ts';
 import { p10Bytes } from './p10.ts';
 
 /**
@@ -141,12 +148,7 @@ export async function moveStudy(
         'network',
         `PACS ${nodeLabel(t.node)} answered C-MOVE of study ${studyInstanceUid} with ${final === undefined ? 'nothing' : statusText(final)} after ${p.done} image(s)${failures ? `, ${failures} failed` : ''}`,
       );
-    if (p.done === 0)
-      throw new QuorumError(
-        'not-found',
-        `PACS ${nodeLabel(t.node)} sent no images for study ${studyInstanceUid}`,
-      );
-    return { ...p, failed: Math.max(p.failed, failures) };
+    return { ...requireImages(t, studyInstanceUid, p), failed: Math.max(p.failed, failures) };
   } finally {
     server.close();
   }
