@@ -45,6 +45,9 @@ const EXTRA_COLOURS: readonly Rgb[] = [
   [200, 200, 255],
 ];
 
+/** Every colour a new segment may take, in the order they are taken: the presets', then the extra ones. */
+const SEGMENT_COLOURS: readonly Rgb[] = [...SEGMENT_PRESETS.map((p) => p.colour as Rgb), ...EXTRA_COLOURS];
+
 /** A case without segment records (every journal of earlier versions): one whole-tumour segment, value 1. */
 export const DEFAULT_SEGMENTS: readonly SegmentInfo[] = Object.freeze([
   { value: 1, name: 'Whole tumour', colour: [255, 40, 40], visible: true, locked: false },
@@ -103,8 +106,7 @@ export function newSegment(state: SegmentState, name: string, colour?: Rgb): Seg
   const preset = SEGMENT_PRESETS.find((p) => p.name.toLowerCase() === name.trim().toLowerCase());
   const taken = new Set(state.segments.map((s) => s.colour.join(',')));
   const free =
-    [...SEGMENT_PRESETS.map((p) => p.colour as Rgb), ...EXTRA_COLOURS].find((c) => !taken.has(c.join(','))) ??
-    EXTRA_COLOURS[value % EXTRA_COLOURS.length];
+    SEGMENT_COLOURS.find((c) => !taken.has(c.join(','))) ?? EXTRA_COLOURS[value % EXTRA_COLOURS.length];
   return {
     value,
     name: name.trim(),
@@ -215,11 +217,10 @@ export function segmentTableJson(segments: readonly SegmentInfo[]): string {
  * sub-regions from 1), coloured by the presets in turn (value 1 red, as the lesion always was).
  */
 export function defaultSegment(value: number, name?: string): SegmentInfo {
-  const colours: Rgb[] = [...SEGMENT_PRESETS.map((p) => p.colour as Rgb), ...EXTRA_COLOURS];
   return {
     value,
     name: name ?? `Label ${value}`,
-    colour: [...colours[(value - 1) % colours.length]] as Rgb,
+    colour: [...SEGMENT_COLOURS[(value - 1) % SEGMENT_COLOURS.length]] as Rgb,
     visible: true,
     locked: false,
   };

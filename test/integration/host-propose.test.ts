@@ -5,29 +5,12 @@ import type { CaseInfo, ProposalEvent, SliceResult } from '../../core/src/api.ts
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
+import { proposeEvents } from '../helpers/host-run.ts';
 
 const LABEL = resolve(
   __dirname,
   '../../../shared/data/brats2015-deepmedic/validation/brats_2013_pat0003_1/OTMultiClass.nii.gz',
 );
-
-function run(svc: QuorumService, params: Parameters<QuorumService['propose']>[0], stopAfter?: number) {
-  const events: ProposalEvent[] = [];
-  return new Promise<ProposalEvent[]>((done, fail) => {
-    let runId = '';
-    let slices = 0;
-    svc
-      .propose(params, (e) => {
-        events.push(e);
-        if (e.type === 'slice' && ++slices === stopAfter) void svc.cancel(e.runId);
-        if (e.type === 'done' || e.type === 'cancelled' || e.type === 'error') done(events);
-      })
-      .then((r) => {
-        runId = r.runId;
-      }, fail);
-    void runId;
-  });
-}
 
 describe('proposals through the host with the real engine and shipped model (held-out pat0003)', () => {
   let svc: QuorumService;
@@ -47,7 +30,13 @@ describe('proposals through the host with the real engine and shipped model (hel
   });
 
   it('streams progress and per-slice results in the volume grid that agree with the expert label', async () => {
-    const events = await run(svc, { caseId: info.id, slices: [79, 81], members: 3, steps: 5, seed: 7 });
+    const events = await proposeEvents(svc, {
+      caseId: info.id,
+      slices: [79, 81],
+      members: 3,
+      steps: 5,
+      seed: 7,
+    });
     const last = events[events.length - 1];
     expect(last.type).toBe('done');
     expect(events.some((e) => e.type === 'progress')).toBe(true);
@@ -96,7 +85,11 @@ describe('proposals through the host with the real engine and shipped model (hel
   });
 
   it('cancels a whole-volume run after the first slice, then runs again', async () => {
-    const events = await run(svc, { caseId: info.id, slices: 'all', members: 2, steps: 3, seed: 1 }, 1);
+    const events = await proposeEvents(
+      svc,
+      { caseId: info.id, slices: 'all', members: 2, steps: 3, seed: 1 },
+      1,
+    );
     const end = events[events.length - 1] as Extract<ProposalEvent, { type: 'cancelled' }>;
     expect(end.type).toBe('cancelled');
     expect(end.slicesDone).toEqual(
@@ -105,7 +98,7 @@ describe('proposals through the host with the real engine and shipped model (hel
     const total = events.find((e) => e.type === 'progress') as { slicesTotal: number };
     // The engine stops at its next check (it works in batches), well before the whole volume.
     expect(events.filter((e) => e.type === 'slice').length).toBeLessThan(total.slicesTotal / 2);
-    const again = await run(svc, {
+    const again = await proposeEvents(svc, {
       caseId: info.id,
       slices: 'current',
       currentSlice: 60,

@@ -6,28 +6,17 @@
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CaseInfo, ProposalEvent, ProposeParams, SliceResult } from '../../core/src/api.ts';
+import type { CaseInfo, ProposalEvent, SliceResult } from '../../core/src/api.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { regionCentre } from '../../core/src/prompts.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
+import { proposeEvents } from '../helpers/host-run.ts';
 
 const LABEL = resolve(
   __dirname,
   '../../../shared/data/brats2015-deepmedic/validation/brats_2013_pat0003_1/OTMultiClass.nii.gz',
 );
-
-function run(svc: QuorumService, params: ProposeParams) {
-  const events: ProposalEvent[] = [];
-  return new Promise<ProposalEvent[]>((done, fail) => {
-    svc
-      .propose(params, (e) => {
-        events.push(e);
-        if (e.type === 'done' || e.type === 'cancelled' || e.type === 'error') done(events);
-      })
-      .catch(fail);
-  });
-}
 
 describe('Refine through the host (propose with prompts)', () => {
   let svc: QuorumService;
@@ -53,7 +42,7 @@ describe('Refine through the host (propose with prompts)', () => {
       (v) => (v > 0 ? 1 : 0),
     );
     const c = regionCentre(plane, ny, nx);
-    const events = await run(svc, {
+    const events = await proposeEvents(svc, {
       caseId: info.id,
       slices: 'all',
       seed: 0,
@@ -78,7 +67,7 @@ describe('Refine through the host (propose with prompts)', () => {
   }, 300_000);
 
   it('a click outside the case is an error event naming the problem', async () => {
-    const events = await run(svc, {
+    const events = await proposeEvents(svc, {
       caseId: info.id,
       slices: 'all',
       prompts: { points: [{ ijk: [1, 1, 9999], positive: true }] },
