@@ -1,9 +1,10 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { scratchDir } from '../../workers/src/host/service.ts';
+import { writeDicomSeries } from '../helpers/dicom-series.ts';
 import { dicomFiles, ORTHANC_MISSING, type Orthanc, startOrthanc } from '../helpers/orthanc.ts';
 import { maskDiff, segVoxels } from '../helpers/seg-read.ts';
 import { DATA, type Harness, openApp, startHarness } from './harness.ts';
@@ -13,7 +14,8 @@ import { DATA, type Harness, openApp, startHarness } from './harness.ts';
  * a real Orthanc holding the GE MR series of dcm_qa_nih: a node is added through the form, echoed,
  * the study is found by patient name and modality, retrieved with per-image progress, and opened
  * as the case in the viewer; a brush stroke on it is sent back with "Send SEG to PACS" and read
- * back from Orthanc's REST API voxel for voxel.
+ * back from Orthanc's REST API voxel for voxel. Closing the panel during a retrieve asks first, and
+ * a confirmed close cancels the retrieve: nothing of it is kept in the study cache.
  */
 interface Hook {
   ready(): boolean;
@@ -27,6 +29,7 @@ const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
   page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
 
 const GE = join(DATA, 'dicom', 'dcm_qa_nih', 'In', '20180918GE');
+const PAT222 = join(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
 
 describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
   let pacs: Orthanc;
@@ -141,5 +144,74 @@ describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
     for (let i = 0; i < painted.length; i += 2) expected[painted[i]] = painted[i + 1] ? 1 : 0;
     expect(maskDiff(back.mask, expected)).toBe(0);
     expect(h.externalRequests).toEqual([]);
+  });
+
+  it('closing the panel during a retrieve asks; a confirmed close cancels it and keeps nothing of it', async () => {
+    const { page } = h;
+    const panel = page.getByTestId('pacs-panel');
+    // The test above leaves the panel open with nothing running: Close closes it at once.
+    await panel.getByTestId('dialog-close').click();
+    await panel.waitFor({ state: 'detached' });
+    // A study of its own (155 BraTS FLAIR slices, 240x240) that takes seconds to arrive, so the
+    // panel is closed while it is still coming; the node saved by the test above is used.
+    const series = writeDicomSeries(
+      join(state, 'cancel-study'),
+      join(GE, 'mr_0004', 'axial_epi_fmri_interleaved_i_to_s-00001.dcm'),
+      await loadVolume(join(PAT222, 'Flair.nii.gz')),
+      {
+        seriesDescription: 'Ax FLAIR',
+        seriesNumber: 3,
+        acquisition: { PatientName: 'Cancel^Close', PatientID: 'CLOSE1' },
+      },
+    );
+    await pacs.upload(series);
+    const cache = join(state, 'pacs-cache');
+    const before = readdirSync(cache);
+
+    await page.getByTestId('open-pacs').click();
+    await page.getByTestId('pacs-q-name').fill('Cancel*');
+    await page.getByTestId('pacs-search').click();
+    const row = page.getByTestId('pacs-results').locator('tbody tr');
+    await row.first().getByText('Cancel^Close').waitFor();
+    const uid = (await row.first().getAttribute('data-study'))!;
+    await row.first().getByTestId('pacs-retrieve').click();
+    const progress = page.getByTestId('pacs-progress');
+    await progress.getByText(/[1-9]\d*\/155 image\(s\)/).waitFor();
+
+    // Escape asks, as Close does; "Keep transferring" leaves the panel and the retrieve running.
+    await page.keyboard.press('Escape');
+    const ask = page.getByTestId('pacs-close-confirm');
+    await ask.waitFor();
+    expect(await ask.textContent()).toMatch(
+      /Retrieving Cancel\^Close is under way \(\d+\/155 image\(s\)\)\.\s+Closing cancels\s+it: the images retrieved so far are not kept/,
+    );
+    await page.getByTestId('pacs-close-keep').click();
+    await ask.waitFor({ state: 'detached' });
+    expect(await progress.count()).toBe(1);
+
+    await panel.getByTestId('dialog-close').click();
+    await ask.waitFor();
+    await h.screenshot('pacs-close-during-retrieve');
+    const shown = Number((await progress.textContent())!.match(/(\d+)\/155/)![1]);
+    expect(shown).toBeLessThan(155);
+    await page.getByTestId('pacs-close-cancel-transfer').click();
+    // The panel closes once the host has ended the retrieve (cancelled, not done: no study folder).
+    await panel.waitFor({ state: 'detached', timeout: 30_000 });
+    expect(readdirSync(cache).sort()).toEqual(before.sort());
+    expect(existsSync(join(cache, uid))).toBe(false);
+    expect(existsSync(join(cache, `${uid}.partial`))).toBe(false);
+    expect(await page.getByTestId('pacs-error').count()).toBe(0);
+    expect(await page.locator('aside .error-box').count()).toBe(0);
+
+    // The host has let go of it: retrieving the study again runs (not "being retrieved already")
+    // and completes, without an error from the cancelled one.
+    await page.getByTestId('open-pacs').click();
+    await page.getByTestId('pacs-q-name').fill('Cancel*');
+    await page.getByTestId('pacs-search').click();
+    await row.first().getByTestId('pacs-retrieve').click();
+    await page.getByTestId('pacs-open').waitFor({ timeout: 120_000 });
+    await page.getByTestId('pacs-status').getByText('retrieved 155 image(s)').waitFor();
+    expect(await page.getByTestId('pacs-error').count()).toBe(0);
+    expect(readdirSync(join(cache, uid))).toHaveLength(155);
   });
 });
