@@ -1,9 +1,8 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scratchDir } from '../../workers/src/host/service.ts';
-import { DATA, type Harness, openApp, startHarness } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { appForTests } from '../helpers/browser-app.ts';
+import { DATA } from './harness.ts';
 
 /**
  * The one modal dialog (renderer/src/components/Dialog.svelte), on the Open dialog in Chromium:
@@ -20,21 +19,10 @@ const focused = (page: Page) =>
   });
 
 describe('Dialog: the Open dialog as a modal (browser)', () => {
-  const state = scratchDir('quorum-dialog-browser');
-  let h: Harness;
-  let page: Page;
-
-  beforeAll(async () => {
-    h = await startHarness({ stateDir: state, initialCase: TCGA });
-    page = h.page;
-    await openApp(page, h.url);
-  });
-  afterAll(async () => {
-    await h?.cleanup();
-    rmSync(state, { recursive: true, force: true });
-  });
+  const app = appForTests('quorum-dialog-browser', { initialCase: TCGA });
 
   it('takes the focus and keeps it, keeps the shortcuts out, and closes on Escape giving the focus back', async () => {
+    const { h, page } = app;
     const opener = page.getByRole('button', { name: 'Open…' });
     const dialog = page.getByRole('dialog', { name: 'Open a case' });
     const brushOn = async () =>

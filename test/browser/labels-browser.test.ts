@@ -1,12 +1,11 @@
-import { mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { JournalFile } from '../../workers/src/host/journal-store.ts';
-import { scratchDir } from '../../workers/src/host/service.ts';
+import { appForTests, openFromDialog, quorumHook, waitForOtherCase } from '../helpers/browser-app.ts';
 import { PAT3 } from '../helpers/paths.ts';
-import { DATA, type Harness, openApp, startHarness } from './harness.ts';
+import { DATA, openApp } from './harness.ts';
 
 /**
  * Labels in, in the real app (in-process host, WebSocket, Chromium): a case opened from the Open
@@ -22,51 +21,29 @@ interface Hook {
   restored(): { labelsIn?: number } | undefined;
   segments(): { value: number; name: string }[];
 }
-const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
-  page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+const hook = quorumHook<Hook>();
 
 const TCGA = join(DATA, 'tcga-lgg', 'TCGA_CS_4941_19960909');
 
-/** Opens `casePath` with `labels` from the Open dialog and waits until a case other than `before` shows. */
-async function openFromDialog(page: Page, casePath: string, labels: string, before: string | undefined) {
-  await page.getByRole('button', { name: 'Open…' }).click();
-  await page.getByPlaceholder('/path/to/case').fill(casePath);
-  await page.getByTestId('open-labels').fill(labels);
-  await page.getByRole('button', { name: 'Open', exact: true }).click();
-  await page.waitForFunction(
-    (id) => {
-      const t = (window as unknown as { __quorumTest: Hook }).__quorumTest;
-      return t.ready() && t.caseId() !== id;
-    },
-    before,
-    { timeout: 60_000 },
-  );
-}
-
 describe('labels in: the Open dialog with a label file (browser)', () => {
-  const state = scratchDir('quorum-labels-browser');
-  let h: Harness;
-  let page: Page;
+  const app = appForTests('quorum-labels-browser', { initialCase: TCGA, open: false });
+  const { state } = app;
   let expected: number[];
 
   beforeAll(async () => {
-    h = await startHarness({ stateDir: state, initialCase: TCGA });
-    page = h.page;
     const seg = (await loadVolume(join(TCGA, 'seg.nii.gz'))).data;
     expected = [];
     for (let i = 0; i < seg.length; i++) if (seg[i]) expected.push(i);
   });
-  afterAll(async () => {
-    await h?.cleanup();
-    rmSync(state, { recursive: true, force: true });
-  });
 
   it('opens the case with its expert mask as the starting labelmap, journalled for the next open', async () => {
+    const { h, page } = app;
     await openApp(page, h.url);
     expect(await hook(page, (t) => t.nonZero().length)).toBe(0);
     const before = await hook(page, (t) => t.caseId());
 
-    await openFromDialog(page, TCGA, join(TCGA, 'seg.nii.gz'), before);
+    await openFromDialog(page, TCGA, { labels: join(TCGA, 'seg.nii.gz') });
+    await waitForOtherCase(page, before);
     const nz = await hook(page, (t) => t.nonZero());
     const idx = nz.filter((_, n) => n % 2 === 0);
     const values = new Set(nz.filter((_, n) => n % 2 === 1));
@@ -107,12 +84,14 @@ describe('labels in: the Open dialog with a label file (browser)', () => {
   });
 
   it('a case with saved work keeps it: another label file is not loaded, and the user is told', async () => {
+    const { page } = app;
     const seg = await loadVolume(join(TCGA, 'seg.nii.gz'));
     const other = join(state, 'other-label.nii.gz');
     const block = new Uint8Array(seg.data.length).fill(1, 0, 1000);
     writeNiftiFile(other, { ...seg, data: block });
     const before = await hook(page, (t) => t.caseId());
-    await openFromDialog(page, TCGA, other, before);
+    await openFromDialog(page, TCGA, { labels: other });
+    await waitForOtherCase(page, before);
     expect((await hook(page, (t) => t.nonZero())).filter((_, n) => n % 2 === 0)).toEqual(expected);
     expect(await page.getByTestId('notice').textContent()).toMatch(
       /already has saved work \(its journal\), which was restored; other-label\.nii\.gz was not loaded/,
@@ -120,6 +99,7 @@ describe('labels in: the Open dialog with a label file (browser)', () => {
   });
 
   it('a multi-label file (BraTS sub-regions) opens as one segment per value, replayed on reopen', async () => {
+    const { page } = app;
     const file = join(PAT3, 'OTMultiClass.nii.gz');
     const label = (await loadVolume(file)).data;
     const want: number[] = [];
@@ -127,20 +107,19 @@ describe('labels in: the Open dialog with a label file (browser)', () => {
     const values = [...new Set(want.filter((_, n) => n % 2 === 1))].sort((a, b) => a - b);
     expect(values.length).toBeGreaterThan(1);
     const before = await hook(page, (t) => t.caseId());
-    await openFromDialog(page, PAT3, file, before);
+    await openFromDialog(page, PAT3, { labels: file });
+    await waitForOtherCase(page, before);
     expect(await hook(page, (t) => t.nonZero())).toEqual(want);
     expect(await hook(page, (t) => t.segments().map((s) => s.value))).toEqual(values);
     // reopened without the file: the labels-in record brings the values and the segment table back
-    await page.getByRole('button', { name: 'Open…' }).click();
-    await page.getByPlaceholder('/path/to/case').fill(PAT3);
-    await page.getByTestId('open-labels').fill('');
-    await page.getByRole('button', { name: 'Open', exact: true }).click();
+    await openFromDialog(page, PAT3, { labels: '' });
     await expect.poll(() => hook(page, (t) => t.restored()?.labelsIn), { timeout: 60_000 }).toBe(1);
     expect(await hook(page, (t) => t.nonZero())).toEqual(want);
     expect(await hook(page, (t) => t.segments().map((s) => s.value))).toEqual(values);
   });
 
   it('dataset mode: the worklist says which cases have a label (labels/ folder or _seg file)', async () => {
+    const { h, page } = app;
     const ds = join(state, 'dataset');
     mkdirSync(join(ds, 'labels'), { recursive: true });
     for (const name of ['a', 'b', 'c']) {

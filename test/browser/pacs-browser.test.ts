@@ -1,13 +1,12 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
-import { scratchDir } from '../../workers/src/host/service.ts';
+import { appForTests, quorumHook, waitForOtherCase } from '../helpers/browser-app.ts';
 import { writeDicomSeries } from '../helpers/dicom-series.ts';
 import { dicomFiles, ORTHANC_MISSING, type Orthanc, startOrthanc } from '../helpers/orthanc.ts';
 import { maskDiff, segVoxels } from '../helpers/seg-read.ts';
-import { DATA, type Harness, openApp, startHarness } from './harness.ts';
+import { DATA } from './harness.ts';
 
 /**
  * The PACS panel (renderer/src/components/PacsPanel.svelte) in Chromium against the real host and
@@ -25,32 +24,27 @@ interface Hook {
   voxelToPage(id: 'axial', ijk: [number, number, number]): [number, number];
   nonZero(): number[];
 }
-const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
-  page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+const hook = quorumHook<Hook>();
 
 const GE = join(DATA, 'dicom', 'dcm_qa_nih', 'In', '20180918GE');
 const PAT222 = join(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
 
 describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
   let pacs: Orthanc;
-  let h: Harness;
-  const state = scratchDir('quorum-pacs-ui');
+  const app = appForTests('quorum-pacs-ui');
+  const { state } = app;
 
   beforeAll(async () => {
     pacs = await startOrthanc({ knownAets: [{ aet: 'QUORUM', port: 104 }] });
     await pacs.upload(dicomFiles(GE));
-    h = await startHarness({ stateDir: state });
-    await openApp(h.page, h.url);
   });
   afterAll(async () => {
-    await h?.cleanup();
     await pacs?.stop();
     if (pacs) rmSync(pacs.dir, { recursive: true, force: true });
-    rmSync(state, { recursive: true, force: true });
   });
 
   it('adds a node, finds the study, retrieves it with progress, opens it, and sends a painted SEG back', async () => {
-    const { page } = h;
+    const { h, page } = app;
     const sampleCase = await hook(page, (q) => q.caseId());
     await page.getByTestId('open-pacs').click();
     await page.getByTestId('pacs-add-name').fill('hospital');
@@ -98,14 +92,7 @@ describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
       .waitFor();
     await page.getByTestId('pacs-open-flair').click();
     await page.getByTestId('pacs-panel').waitFor({ state: 'detached' });
-    await page.waitForFunction(
-      (before) => {
-        const q = (window as unknown as { __quorumTest: Hook }).__quorumTest;
-        return q.ready() && q.caseId() !== before;
-      },
-      sampleCase,
-      { timeout: 60_000 },
-    );
+    await waitForOtherCase(page, sampleCase);
     expect(await hook(page, (q) => q.dims())).toEqual([64, 64, 15]);
     // A brush stroke on the retrieved case goes back to the PACS as DICOM SEG.
     const k = await hook(page, (q) => q.slice('axial'));
@@ -147,7 +134,7 @@ describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
   });
 
   it('closing the panel during a retrieve asks; a confirmed close cancels it and keeps nothing of it', async () => {
-    const { page } = h;
+    const { h, page } = app;
     const panel = page.getByTestId('pacs-panel');
     // The test above leaves the panel open with nothing running: Close closes it at once.
     await panel.getByTestId('dialog-close').click();

@@ -1,9 +1,7 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scratchDir } from '../../workers/src/host/service.ts';
-import { DATA, type Harness, openApp, startHarness } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { appForTests, openFromDialog, quorumHook, waitForOtherCase } from '../helpers/browser-app.ts';
+import { DATA, openApp } from './harness.ts';
 
 /**
  * A rigid registration started from the Open dialog can be cancelled from the busy overlay: the
@@ -14,39 +12,21 @@ interface Hook {
   ready(): boolean;
   caseId(): string | undefined;
 }
-const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
-  page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+const hook = quorumHook<Hook>();
 
 const PAT222 = join(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
 const TCGA = join(DATA, 'tcga-lgg', 'TCGA_CS_4941_19960909');
 
 describe('registration: Cancel in the busy overlay (browser)', () => {
-  const state = scratchDir('quorum-register-cancel-browser');
-  let h: Harness;
-  let page: Page;
-
-  beforeAll(async () => {
-    h = await startHarness({ stateDir: state, initialCase: TCGA });
-    page = h.page;
-  });
-  afterAll(async () => {
-    await h?.cleanup();
-    rmSync(state, { recursive: true, force: true });
-  });
-
-  async function openWith(path: string, register: 'rigid' | 'none') {
-    await page.getByRole('button', { name: 'Open…' }).click();
-    await page.getByPlaceholder('/path/to/case').fill(path);
-    await page.getByTestId('open-register').selectOption(register);
-    await page.getByRole('button', { name: 'Open', exact: true }).click();
-  }
+  const app = appForTests('quorum-register-cancel-browser', { initialCase: TCGA, open: false });
 
   it('cancels a running registration; the open case stays, and the next open works', async () => {
+    const { h, page } = app;
     await openApp(page, h.url);
     const before = await hook(page, (t) => t.caseId());
     expect(before).toBeTruthy();
 
-    await openWith(PAT222, 'rigid');
+    await openFromDialog(page, PAT222, { register: 'rigid' });
     const cancel = page.getByTestId('open-cancel');
     await cancel.waitFor({ timeout: 30_000 });
     await cancel.click();
@@ -58,15 +38,8 @@ describe('registration: Cancel in the busy overlay (browser)', () => {
     await h.screenshot('register-cancelled');
 
     // The next open (world coordinates) opens: the engine came back after the cancel.
-    await openWith(PAT222, 'none');
-    await page.waitForFunction(
-      (id) => {
-        const t = (window as unknown as { __quorumTest: Hook }).__quorumTest;
-        return t.ready() && t.caseId() !== id;
-      },
-      before,
-      { timeout: 60_000 },
-    );
+    await openFromDialog(page, PAT222, { register: 'none' });
+    await waitForOtherCase(page, before);
     expect(await page.getByTestId('open-cancel').count()).toBe(0);
   });
 });

@@ -1,0 +1,85 @@
+import { rmSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import type { Registration } from '../../core/src/lists.ts';
+import { scratchDir } from '../../workers/src/host/service.ts';
+import { type Harness, type HarnessOptions, openApp, startHarness } from '../browser/harness.ts';
+
+/**
+ * What the browser tests repeat around the app: one host and Chromium per describe block, the
+ * renderer's test hook, the Open dialog, and the wait for the case an open brings.
+ */
+
+export interface TestApp {
+  /** The host's state folder (journal, pacs-cache, ...), fresh for the block and removed after it. */
+  readonly state: string;
+  readonly h: Harness;
+  readonly page: Page;
+}
+
+/**
+ * Starts the browser-mode host on a fresh state folder with Chromium before the block's tests
+ * (and opens the app, unless `open: false`); stops them and removes the folder after.
+ */
+export function appForTests(name: string, opts: HarnessOptions & { open?: boolean } = {}): TestApp {
+  const { open = true, ...harness } = opts;
+  const state = scratchDir(name);
+  let started: Harness | undefined;
+  beforeAll(async () => {
+    started = await startHarness({ stateDir: state, ...harness });
+    if (open) await openApp(started.page, started.url);
+  });
+  afterAll(async () => {
+    await started?.cleanup();
+    rmSync(state, { recursive: true, force: true });
+  });
+  return {
+    state,
+    get h() {
+      if (!started) throw new Error(`${name}: the app is used before its beforeAll has started it`);
+      return started;
+    },
+    get page() {
+      return this.h.page;
+    },
+  };
+}
+
+/**
+ * Calls the renderer's test hook (renderer/src/lib/test-hook.ts, `window.__quorumTest`); `H` is
+ * the part of it a test file uses.
+ */
+export function quorumHook<H>() {
+  return <T>(page: Page, fn: (h: H) => T): Promise<T> =>
+    page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+}
+
+/** Waits until the viewer is ready with a case other than `before` (an open has replaced it). */
+export async function waitForOtherCase(
+  page: Page,
+  before: string | undefined,
+  timeout = 60_000,
+): Promise<void> {
+  await page.waitForFunction(
+    (id) => {
+      const t = (window as unknown as { __quorumTest: { ready(): boolean; caseId(): string | undefined } })
+        .__quorumTest;
+      return t.ready() && t.caseId() !== id;
+    },
+    before,
+    { timeout },
+  );
+}
+
+/** Opens `casePath` from the Open dialog (Open… in the toolbar), with a label file and an alignment. */
+export async function openFromDialog(
+  page: Page,
+  casePath: string,
+  opts: { labels?: string; register?: Registration } = {},
+): Promise<void> {
+  await page.getByRole('button', { name: 'Open…' }).click();
+  await page.getByPlaceholder('/path/to/case').fill(casePath);
+  if (opts.labels !== undefined) await page.getByTestId('open-labels').fill(opts.labels);
+  if (opts.register) await page.getByTestId('open-register').selectOption(opts.register);
+  await page.getByRole('button', { name: 'Open', exact: true }).click();
+}
