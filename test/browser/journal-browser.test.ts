@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { JournalFile, journalIo } from '../../workers/src/host/journal-store.ts';
-import { scratchDir } from '../../workers/src/host/service.ts';
-import { type Harness, openApp, startHarness } from './harness.ts';
+import { appForTests, drag, quorumHook, voxelToPage } from '../helpers/browser-app.ts';
+import { openApp } from './harness.ts';
 
 /**
  * The journal's failure modes in the real app (in-process host, real WebSocket, Chromium): a write
@@ -16,51 +16,31 @@ import { type Harness, openApp, startHarness } from './harness.ts';
 interface Hook {
   ready(): boolean;
   labelCounts(): Record<number, number>;
-  voxelToPage(id: 'axial', ijk: [number, number, number]): [number, number];
   goToSlice(id: 'axial', index: number): void;
   journalPending(): number;
   restored(): { edits: number } | undefined;
 }
-const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
-  page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+const hook = quorumHook<Hook>();
 const K = 80;
 const realWrite = journalIo.write;
 
 async function stroke(page: Page, a: [number, number], b: [number, number]) {
-  const at = (ij: [number, number]) =>
-    page.evaluate((v) => (window as unknown as { __quorumTest: Hook }).__quorumTest.voxelToPage('axial', v), [
-      ij[0],
-      ij[1],
-      K,
-    ] as [number, number, number]);
-  const [p, q] = [await at(a), await at(b)];
-  await page.mouse.move(p[0], p[1]);
-  await page.mouse.down();
-  for (let s = 1; s <= 8; s++)
-    await page.mouse.move(p[0] + ((q[0] - p[0]) * s) / 8, p[1] + ((q[1] - p[1]) * s) / 8);
-  await page.mouse.up();
-  await page.waitForTimeout(300); // the stroke is recorded just after mouse-up
+  await drag(page, await voxelToPage(page, [...a, K]), await voxelToPage(page, [...b, K]));
 }
 
 describe('journal write errors and garbled tails in the browser', () => {
-  const state = scratchDir('quorum-journal-browser');
-  let h: Harness;
-  let page: Page;
+  const app = appForTests('quorum-journal-browser', { open: false });
+  const { state } = app;
   const journalDir = join(state, 'journal');
   const journalFile = () => join(journalDir, readdirSync(journalDir).find((f) => f.endsWith('.qjournal'))!);
   const onDisk = () => new JournalFile(journalFile()).read().records;
 
-  beforeAll(async () => {
-    h = await startHarness({ stateDir: state });
-    page = h.page;
-  });
-  afterAll(async () => {
+  afterAll(() => {
     journalIo.write = realWrite;
-    await h?.cleanup();
-    rmSync(state, { recursive: true, force: true });
   });
 
   it('disk full: "Not saved" shown, edits blocked, then every pending record written in order', async () => {
+    const { h, page } = app;
     await openApp(page, h.url);
     await hook(page, (t) => t.goToSlice('axial', 80));
     await page.locator('[data-tool="brush"]').click();
@@ -107,6 +87,7 @@ describe('journal write errors and garbled tails in the browser', () => {
   });
 
   it('the periodic retry writes the pending records on its own once the disk has space', async () => {
+    const { page } = app;
     journalIo.write = () => {
       throw Object.assign(new Error('EACCES: permission denied, write'), { code: 'EACCES' });
     };
@@ -119,6 +100,7 @@ describe('journal write errors and garbled tails in the browser', () => {
   });
 
   it('a garbled journal tail: the case opens with a notice and every good record; later edits are readable', async () => {
+    const { h, page } = app;
     const garbage = randomBytes(5000);
     appendFileSync(journalFile(), garbage);
     await openApp(page, h.url);

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
-import { appForTests, quorumHook, waitForOtherCase } from '../helpers/browser-app.ts';
+import { appForTests, drag, quorumHook, voxelToPage, waitForOtherCase } from '../helpers/browser-app.ts';
 import { writeDicomSeries } from '../helpers/dicom-series.ts';
 import { dicomFiles, ORTHANC_MISSING, type Orthanc, startOrthanc } from '../helpers/orthanc.ts';
 import { maskDiff, segVoxels } from '../helpers/seg-read.ts';
@@ -21,7 +21,6 @@ interface Hook {
   caseId(): string | undefined;
   dims(): [number, number, number];
   slice(id: 'axial'): number;
-  voxelToPage(id: 'axial', ijk: [number, number, number]): [number, number];
   nonZero(): number[];
 }
 const hook = quorumHook<Hook>();
@@ -96,21 +95,8 @@ describe.skipIf(ORTHANC_MISSING)('PACS panel against a real Orthanc', () => {
     expect(await hook(page, (q) => q.dims())).toEqual([64, 64, 15]);
     // A brush stroke on the retrieved case goes back to the PACS as DICOM SEG.
     const k = await hook(page, (q) => q.slice('axial'));
-    const from = (await page.evaluate(`window.__quorumTest.voxelToPage('axial', [16, 30, ${k}])`)) as [
-      number,
-      number,
-    ];
-    const to = (await page.evaluate(`window.__quorumTest.voxelToPage('axial', [40, 30, ${k}])`)) as [
-      number,
-      number,
-    ];
     await page.locator('[data-tool="brush"]').click();
-    await page.mouse.move(from[0], from[1]);
-    await page.mouse.down();
-    for (let s = 1; s <= 10; s++)
-      await page.mouse.move(from[0] + ((to[0] - from[0]) * s) / 10, from[1] + ((to[1] - from[1]) * s) / 10);
-    await page.mouse.up();
-    await page.waitForTimeout(500);
+    await drag(page, await voxelToPage(page, [16, 30, k]), await voxelToPage(page, [40, 30, k]), 10, 500);
     const painted = await hook(page, (q) => q.nonZero());
     expect(painted.length / 2).toBeGreaterThan(20);
     await page.getByTestId('open-pacs').click();

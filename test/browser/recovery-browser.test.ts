@@ -5,6 +5,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PENDING } from '../../renderer/src/lib/label-values.ts';
 import { scratchDir } from '../../workers/src/host/service.ts';
+import { drag, quorumHook, voxelToPage } from '../helpers/browser-app.ts';
 import { children, spawnHost } from '../helpers/host-process.ts';
 import { buildRenderer, CHROMIUM, CHROMIUM_ARGS, openApp, REPO, rendererStale } from './harness.ts';
 import { countPixels, decodePng, isGreen, isRed, type Region } from './viewer-png.ts';
@@ -19,7 +20,6 @@ interface Hook {
   ready(): boolean;
   labelCounts(): Record<number, number>;
   rect(id: 'axial'): Region;
-  voxelToPage(id: 'axial', ijk: [number, number, number]): [number, number];
   goToSlice(id: 'axial', index: number): void;
   nonZero(): number[];
   journalPending(): number;
@@ -30,8 +30,7 @@ interface Hook {
     | { edits: number; undos: number; redos: number; proposalSlices: number; skipped: number }
     | undefined;
 }
-const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
-  page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+const hook = quorumHook<Hook>();
 
 const K = 80;
 const state = scratchDir('quorum-recovery-browser');
@@ -42,23 +41,6 @@ async function startHost(stateDir = state): Promise<{ proc: ChildProcess; url: s
   const h = await spawnHost(stateDir);
   hosts.push(h.proc);
   return h;
-}
-
-/** Page position of voxel (i, j, k)'s centre in the axial view. */
-function pageAt(page: Page, ijk: [number, number, number]): Promise<[number, number]> {
-  return page.evaluate(
-    (v) => (window as unknown as { __quorumTest: Hook }).__quorumTest.voxelToPage('axial', v),
-    ijk,
-  );
-}
-
-async function drag(page: Page, a: [number, number], b: [number, number], steps = 8) {
-  await page.mouse.move(a[0], a[1]);
-  await page.mouse.down();
-  for (let s = 1; s <= steps; s++)
-    await page.mouse.move(a[0] + ((b[0] - a[0]) * s) / steps, a[1] + ((b[1] - a[1]) * s) / steps);
-  await page.mouse.up();
-  await page.waitForTimeout(300); // the stroke is recorded just after mouse-up
 }
 
 /** Waits until the host has acknowledged (fsynced) every journal append; returns the wait in ms. */
@@ -104,7 +86,7 @@ describe('crash recovery in the browser (kill -9 of the host mid-editing)', () =
     // Paint two strokes, erase across the first, undo twice and redo once: the eraser stroke is
     // left undone on the redo stack.
     await page.locator('[data-tool="brush"]').click();
-    const p = (i: number, j: number) => pageAt(page, [i, j, K]);
+    const p = (i: number, j: number) => voxelToPage(page, [i, j, K]);
     await drag(page, await p(60, 60), await p(100, 80));
     await drag(page, await p(170, 170), await p(190, 150));
     await page.locator('[data-tool="eraser"]').click();
@@ -185,7 +167,7 @@ describe('crash recovery in the browser (kill -9 of the host mid-editing)', () =
     await openApp(page, host.url);
     await hook(page, (t) => t.goToSlice('axial', 80));
     await page.locator('[data-tool="brush"]').click();
-    const p = (i: number, j: number) => pageAt(page, [i, j, K]);
+    const p = (i: number, j: number) => voxelToPage(page, [i, j, K]);
     await drag(page, await p(150, 120), await p(190, 120));
     await journalled(page);
     const drawn = await hook(page, (t) => t.nonZero());

@@ -1,12 +1,12 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { SegmentInfo } from '../../core/src/segments.ts';
 import { PENDING } from '../../renderer/src/lib/label-values.ts';
-import { scratchDir } from '../../workers/src/host/service.ts';
-import { type Harness, openApp, startHarness } from './harness.ts';
+import { appForTests, drag, quorumHook, voxelToPage } from '../helpers/browser-app.ts';
+import { openApp } from './harness.ts';
 import { countPixels, decodePng, isRed, pixel } from './viewer-png.ts';
 
 /**
@@ -29,43 +29,21 @@ interface Hook {
   restored(): { segmentChanges?: number; skipped: number } | undefined;
   rect(id: 'axial'): { x: number; y: number; width: number; height: number };
 }
-const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
-  page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+const hook = quorumHook<Hook>();
 const labelAt = (page: Page, ijk: [number, number, number]) =>
   page.evaluate(`window.__quorumTest.labelAt(${JSON.stringify(ijk)})`) as Promise<number>;
 const K = 80;
 
 async function stroke(page: Page, a: [number, number], b: [number, number]) {
-  const at = (ij: [number, number]) =>
-    page.evaluate(
-      `window.__quorumTest.voxelToPage('axial', ${JSON.stringify([ij[0], ij[1], K])})`,
-    ) as Promise<[number, number]>;
-  const [p, q] = [await at(a), await at(b)];
-  await page.mouse.move(p[0], p[1]);
-  await page.mouse.down();
-  for (let s = 1; s <= 10; s++)
-    await page.mouse.move(p[0] + ((q[0] - p[0]) * s) / 10, p[1] + ((q[1] - p[1]) * s) / 10);
-  await page.mouse.up();
-  await page.waitForTimeout(500); // the stroke is recorded just after mouse-up
+  await drag(page, await voxelToPage(page, [...a, K]), await voxelToPage(page, [...b, K]), 10, 500);
 }
 
 describe('segments in the browser on the sample case', () => {
-  const state = scratchDir('quorum-segments-browser');
-  const out = join(state, 'export');
-  let h: Harness;
-  let page: Page;
-
-  beforeAll(async () => {
-    h = await startHarness({ stateDir: state });
-    page = h.page;
-    await openApp(page, h.url);
-  });
-  afterAll(async () => {
-    await h?.cleanup();
-    rmSync(state, { recursive: true, force: true });
-  });
+  const app = appForTests('quorum-segments-browser');
+  const out = join(app.state, 'export');
 
   it('a second segment painted, a proposal accepted into the first, a lock holds, and the export reads back with both', async () => {
+    const { h, page } = app;
     expect(await hook(page, (t) => t.segments().map((s) => [s.value, s.name]))).toEqual([
       [1, 'Whole tumour'],
     ]);
@@ -153,6 +131,7 @@ describe('segments in the browser on the sample case', () => {
   });
 
   it('hides a segment, and reopening the case replays the segment table and both segments from the journal', async () => {
+    const { h, page } = app;
     await page.getByTestId('segment-name-2').fill('Peritumoral edema');
     await page.getByTestId('segment-name-2').press('Enter');
     // The accepted proposal is drawn in red; hidden, it is not drawn, and Edema still is.
@@ -186,6 +165,7 @@ describe('segments in the browser on the sample case', () => {
   });
 
   it('deleting a segment (after a confirm) clears its voxels; undo brings both back, redo deletes again, as a reopen shows', async () => {
+    const { h, page } = app;
     const before = await hook(page, (t) => t.labelCounts());
     const segments = await hook(page, (t) => t.segments());
     expect(segments[1].locked).toBe(true); // locked since the first test: it cannot be deleted

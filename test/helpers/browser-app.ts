@@ -83,3 +83,29 @@ export async function openFromDialog(
   if (opts.register) await page.getByTestId('open-register').selectOption(opts.register);
   await page.getByRole('button', { name: 'Open', exact: true }).click();
 }
+
+/** Page position of voxel (i, j, k)'s centre in the axial view. */
+export function voxelToPage(page: Page, ijk: [number, number, number]): Promise<[number, number]> {
+  return page.evaluate(
+    (v) =>
+      (
+        window as unknown as {
+          __quorumTest: { voxelToPage(id: 'axial', ijk: [number, number, number]): [number, number] };
+        }
+      ).__quorumTest.voxelToPage('axial', v),
+    ijk,
+  );
+}
+
+/**
+ * A mouse drag from page point `a` to `b` in `steps` moves (a brush or eraser stroke with the tool
+ * chosen), then `settleMs` for the app to record it (it does just after mouse-up).
+ */
+export async function drag(page: Page, a: [number, number], b: [number, number], steps = 8, settleMs = 300) {
+  await page.mouse.move(a[0], a[1]);
+  await page.mouse.down();
+  for (let s = 1; s <= steps; s++)
+    await page.mouse.move(a[0] + ((b[0] - a[0]) * s) / steps, a[1] + ((b[1] - a[1]) * s) / steps);
+  await page.mouse.up();
+  if (settleMs) await page.waitForTimeout(settleMs);
+}
