@@ -6,6 +6,7 @@ import { connectedComponent } from '../../core/src/components.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { PENDING } from '../../renderer/src/lib/label-values.ts';
 import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
+import { drag, quorumHook, voxelToPage } from '../helpers/browser-app.ts';
 import { type Harness, openApp, startHarness } from './harness.ts';
 import {
   countPixels,
@@ -38,15 +39,10 @@ interface Hook {
   dims(): [number, number, number];
   nonZero(): number[];
 }
-const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
-  page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
+const hook = quorumHook<Hook>();
 /** The hook with values from the test (serialised as JSON into the page). */
 const goToSlice = (page: Page, k: number) =>
   page.evaluate(`window.__quorumTest.goToSlice('axial', ${JSON.stringify(k)})`);
-const voxelToPage = (page: Page, ijk: [number, number, number]) =>
-  page.evaluate(`window.__quorumTest.voxelToPage('axial', ${JSON.stringify(ijk)})`) as Promise<
-    [number, number]
-  >;
 
 /** The tumour slice of pat0003 the tests work on (0-based axial k; ~3700 tumour voxels). */
 const K = 80;
@@ -219,12 +215,7 @@ describe('viewer on the sample case', () => {
     const from = await hook(page, (t) => t.voxelToPage('axial', [150, 120, 80]));
     const to = await hook(page, (t) => t.voxelToPage('axial', [190, 120, 80]));
     await page.locator('[data-tool="brush"]').click();
-    await page.mouse.move(from[0], from[1]);
-    await page.mouse.down();
-    for (let s = 1; s <= 10; s++)
-      await page.mouse.move(from[0] + ((to[0] - from[0]) * s) / 10, from[1] + ((to[1] - from[1]) * s) / 10);
-    await page.mouse.up();
-    await page.waitForTimeout(500);
+    await drag(page, from, to, 10, 500);
     const brushed = (await hook(page, (t) => t.labelCounts()))[1];
     expect(brushed).toBeGreaterThan(before + 100);
     painted[0] = 170;
@@ -239,12 +230,7 @@ describe('viewer on the sample case', () => {
     const e0 = await hook(page, (t) => t.voxelToPage('axial', [185, 110, 80]));
     const e1 = await hook(page, (t) => t.voxelToPage('axial', [185, 130, 80]));
     await page.locator('[data-tool="eraser"]').click();
-    await page.mouse.move(e0[0], e0[1]);
-    await page.mouse.down();
-    for (let s = 1; s <= 6; s++)
-      await page.mouse.move(e0[0] + ((e1[0] - e0[0]) * s) / 6, e0[1] + ((e1[1] - e0[1]) * s) / 6);
-    await page.mouse.up();
-    await page.waitForTimeout(500);
+    await drag(page, e0, e1, 6, 500);
     expect((await hook(page, (t) => t.labelCounts()))[1]).toBeLessThan(brushed);
     expect(await hook(page, (t) => t.labelAt([185, 120, 80]))).toBe(0);
     erased[0] = 185;
@@ -282,18 +268,7 @@ describe('viewer on the sample case', () => {
     const i0 = Math.max(40, cols[0] - 15);
     const i1 = Math.min(199, cols[cols.length - 1] + 15);
     const before = (await hook(page, (t) => t.labelCounts()))[1];
-    const a = (await page.evaluate(
-      `window.__quorumTest.voxelToPage('axial', [${i0}, ${row}, ${k}])`,
-    )) as number[];
-    const b = (await page.evaluate(
-      `window.__quorumTest.voxelToPage('axial', [${i1}, ${row}, ${k}])`,
-    )) as number[];
-    await page.mouse.move(a[0], a[1]);
-    await page.mouse.down();
-    for (let s = 1; s <= 16; s++)
-      await page.mouse.move(a[0] + ((b[0] - a[0]) * s) / 16, a[1] + ((b[1] - a[1]) * s) / 16);
-    await page.mouse.up();
-    await page.waitForTimeout(500);
+    await drag(page, await voxelToPage(page, [i0, row, k]), await voxelToPage(page, [i1, row, k]), 16, 500);
     expect((await hook(page, (t) => t.labelCounts()))[1]).toBeGreaterThan(before + 20);
     const labels = (await page.evaluate(
       `Array.from({ length: ${i1 - i0 + 1} }, (_, n) => window.__quorumTest.labelAt([${i0} + n, ${row}, ${k}]))`,
