@@ -4,6 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JournalFile } from '../../workers/src/host/journal-store.ts';
 import { scratchDir } from '../../workers/src/host/service.ts';
+import { quorumHook, voxelToPage } from '../helpers/browser-app.ts';
 import { type Harness, openApp, startHarness } from './harness.ts';
 
 /**
@@ -26,12 +27,7 @@ interface Hook {
   canUndo(): boolean;
   restored(): { edits: number; undos: number } | undefined;
 }
-const hook = <T>(page: Page, fn: (h: Hook) => T): Promise<T> =>
-  page.evaluate(`(${fn.toString()})(window.__quorumTest)`) as Promise<T>;
-const toPage = (page: Page, ijk: [number, number, number]) =>
-  page.evaluate(`window.__quorumTest.voxelToPage('axial', ${JSON.stringify(ijk)})`) as Promise<
-    [number, number]
-  >;
+const hook = quorumHook<Hook>();
 
 /** Two tumour slices of pat0003 (0-based axial k) with 5 empty slices between them. */
 const K1 = 76;
@@ -59,8 +55,8 @@ describe('slice interpolation and the 1x1 layout in the browser', () => {
     await page.evaluate(`window.__quorumTest.goToSlice('axial', ${JSON.stringify(k)})`);
     await settle();
     for (let j = j0; j <= j1; j += 4) {
-      const p = await toPage(page, [i0, j, k]);
-      const q = await toPage(page, [i1, j, k]);
+      const p = await voxelToPage(page, [i0, j, k]);
+      const q = await voxelToPage(page, [i1, j, k]);
       await page.mouse.move(p[0], p[1]);
       await page.mouse.down();
       for (let s = 1; s <= 8; s++) await page.mouse.move(p[0] + ((q[0] - p[0]) * s) / 8, p[1]);
@@ -73,8 +69,8 @@ describe('slice interpolation and the 1x1 layout in the browser', () => {
     const [nx, ny] = await hook(page, (t) => t.dims());
     const k = await hook(page, (t) => t.slice('axial'));
     const r = await hook(page, (t) => t.rect('axial'));
-    const a = await toPage(page, [0, 0, k]);
-    const b = await toPage(page, [nx - 1, ny - 1, k]);
+    const a = await voxelToPage(page, [0, 0, k]);
+    const b = await voxelToPage(page, [nx - 1, ny - 1, k]);
     // Corner voxel centres are one voxel short of the image's full extent.
     const w = (Math.abs(b[0] - a[0]) * nx) / (nx - 1);
     const hgt = (Math.abs(b[1] - a[1]) * ny) / (ny - 1);
