@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { SegmentInfo } from '../../core/src/segments.ts';
 import { PENDING } from '../../renderer/src/lib/label-values.ts';
-import { appForTests, drag, quorumHook, voxelToPage } from '../helpers/browser-app.ts';
+import { appForTests, drag, exportMaskNifti, quorumHook, voxelToPage } from '../helpers/browser-app.ts';
 import { openApp } from './harness.ts';
 import { countPixels, decodePng, isRed, pixel } from './viewer-png.ts';
 
@@ -100,13 +100,7 @@ describe('segments in the browser on the sample case', () => {
     await expect.poll(() => hook(page, (t) => t.journalPending())).toBe(0);
 
     // Export the mask: the label values and the segment table come back from the files.
-    for (const f of ['nifti-uncertainty', 'report-json']) await page.getByTestId(`fmt-${f}`).uncheck();
-    await page.getByTestId('fmt-nifti-mask').check();
-    await page.getByTestId('export-dir').fill(out);
-    await page.getByTestId('export').click();
-    const line = page.locator('[data-testid="export-result"] [data-format="nifti-mask"]');
-    await line.waitFor({ timeout: 60_000 });
-    const path = (await line.textContent())!.trim();
+    const path = await exportMaskNifti(page, out);
     const mask = await loadVolume(path);
     const nonZero = await hook(page, (t) => t.nonZero());
     const inApp = new Map<number, number>();

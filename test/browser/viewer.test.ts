@@ -6,7 +6,7 @@ import { connectedComponent } from '../../core/src/components.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { PENDING } from '../../renderer/src/lib/label-values.ts';
 import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
-import { drag, quorumHook, voxelToPage } from '../helpers/browser-app.ts';
+import { drag, exportMaskNifti, quorumHook, voxelToPage } from '../helpers/browser-app.ts';
 import { type Harness, openApp, startHarness } from './harness.ts';
 import {
   countPixels,
@@ -294,13 +294,7 @@ describe('viewer on the sample case', () => {
 
   it('exports the mask NIfTI on the source grid with the painted voxels set', async () => {
     const page = h.page;
-    for (const f of ['nifti-uncertainty', 'report-json']) await page.getByTestId(`fmt-${f}`).uncheck();
-    await page.getByTestId('fmt-nifti-mask').check();
-    await page.getByTestId('export-dir').fill(out);
-    await page.getByTestId('export').click();
-    const line = page.locator('[data-testid="export-result"] [data-format="nifti-mask"]');
-    await line.waitFor({ timeout: 60_000 });
-    const path = (await line.textContent())!.trim();
+    const path = await exportMaskNifti(page, out);
     expect(path.startsWith(out)).toBe(true);
     expect(existsSync(path)).toBe(true);
 

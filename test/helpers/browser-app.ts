@@ -109,3 +109,17 @@ export async function drag(page: Page, a: [number, number], b: [number, number],
   await page.mouse.up();
   if (settleMs) await page.waitForTimeout(settleMs);
 }
+
+/**
+ * Exports the mask NIfTI alone (the default uncertainty map and report unticked) into `dir` from
+ * the Export panel; returns the path the panel reports.
+ */
+export async function exportMaskNifti(page: Page, dir: string): Promise<string> {
+  for (const f of ['nifti-uncertainty', 'report-json']) await page.getByTestId(`fmt-${f}`).uncheck();
+  await page.getByTestId('fmt-nifti-mask').check();
+  await page.getByTestId('export-dir').fill(dir);
+  await page.getByTestId('export').click();
+  const line = page.locator('[data-testid="export-result"] [data-format="nifti-mask"]');
+  await line.waitFor({ timeout: 60_000 });
+  return (await line.textContent())!.trim();
+}
