@@ -65,30 +65,41 @@ describe('clickGuide', () => {
   const W = 30;
   const user: ModelClick = { slice: 4, row: 10, col: 12, positive: true };
   const carried: ModelClick = { slice: 4, row: 20, col: 20, positive: false, propagated: true };
-  const g = { ...CLICK_GUIDANCE, user: 1, propagated: 0.5 };
+  const g = { ...CLICK_GUIDANCE, width: { positive: 1, negative: 1 }, user: 1, propagated: 0.5 };
 
   it("a user's click pulls toward its sign with full weight at its pixel, fading with distance", () => {
-    const out = clickGuide([user], H, W, 1.75, false, g)!;
+    const out = clickGuide([user], H, W, 1.75, 0, 5, g)!;
     expect(out.weight[10 * W + 12]).toBeCloseTo(1, 6);
     expect(out.target[10 * W + 12]).toBe(1);
     expect(out.weight[10 * W + 16]).toBeLessThan(out.weight[10 * W + 13]);
     expect(out.weight[25 * W + 2]).toBe(0);
-    expect(clickGuide([], H, W, 1.75, false, g)).toBeUndefined();
+    expect(clickGuide([], H, W, 1.75, 0, 5, g)).toBeUndefined();
   });
 
   it('a propagated click steers with its own weight, and never at the last step', () => {
-    const early = clickGuide([user, carried], H, W, 1.75, false, g)!;
+    const early = clickGuide([user, carried], H, W, 1.75, 0, 5, g)!;
     expect(early.weight[20 * W + 20]).toBeCloseTo(0.5, 6);
     expect(early.target[20 * W + 20]).toBe(-1);
-    const last = clickGuide([user, carried], H, W, 1.75, true, g)!;
+    const last = clickGuide([user, carried], H, W, 1.75, 4, 5, g)!;
     expect(last.weight[20 * W + 20]).toBe(0);
     expect(last.weight[10 * W + 12]).toBeCloseTo(1, 6);
-    expect(clickGuide([carried], H, W, 1.75, true, g)).toBeUndefined();
+    expect(clickGuide([carried], H, W, 1.75, 4, 5, g)).toBeUndefined();
+  });
+
+  it('each sign has its own width', () => {
+    const w = { ...g, width: { positive: 3, negative: 1 } };
+    const neg: ModelClick = { ...user, positive: false };
+    const pos = clickGuide([user], H, W, 1.75, 0, 5, w)!.weight[10 * W + 16];
+    expect(pos).toBeCloseTo(Math.exp(-16 / (2 * (3 * 1.75) ** 2)), 6);
+    expect(clickGuide([neg], H, W, 1.75, 0, 5, w)!.weight[10 * W + 16]).toBeCloseTo(
+      Math.exp(-16 / (2 * 1.75 ** 2)),
+      6,
+    );
   });
 
   it('where a positive and a negative click overlap, the nearer one decides', () => {
     const neg: ModelClick = { slice: 4, row: 10, col: 18, positive: false };
-    const out = clickGuide([user, neg], H, W, 1.75, false, g)!;
+    const out = clickGuide([user, neg], H, W, 1.75, 0, 5, g)!;
     expect(out.target[10 * W + 13]).toBe(1);
     expect(out.target[10 * W + 17]).toBe(-1);
   });

@@ -64,13 +64,21 @@ export function batchSampler(
         if (P) image.set(maps, at + C * HW);
       }
     }
-    // the clicks also steer x0 (core/src/click-guidance.ts), the same for every member of a
-    // slice; propagated clicks not at the last step
-    const guideFor = (last: boolean) => {
+    // the clicks also steer x0 at each step (core/src/click-guidance.ts), the same for every
+    // member of a slice
+    const guideFor = (step: number, steps: number) => {
       let guide: X0Guide | undefined;
       if (P)
         for (const [bi] of batch.entries()) {
-          const g = clickGuide(clicks[bi] ?? [], H, W, manifest.prompts!.sigmaPx, last, CLICK_GUIDANCE);
+          const g = clickGuide(
+            clicks[bi] ?? [],
+            H,
+            W,
+            manifest.prompts!.sigmaPx,
+            step,
+            steps,
+            CLICK_GUIDANCE,
+          );
           if (!g) continue;
           guide ??= { weight: new Float32Array(B * HW), target: new Float32Array(B * HW) };
           for (let m = 0; m < members; m++) {
@@ -80,7 +88,6 @@ export function batchSampler(
         }
       return guide;
     };
-    const guides = { early: guideFor(false), last: guideFor(true) };
     const rngs = batch.map((k) => new Rng((run.seed * 100003 + k * 7919 + 1) >>> 0));
     const drawNoise = (out: Float32Array) => {
       for (const [bi, rng] of rngs.entries())
@@ -111,7 +118,7 @@ export function batchSampler(
         x,
         sampler.needsNoise(i) ? drawNoise(noise) : undefined,
         next,
-        i + 1 < ts.length ? guides.early : guides.last,
+        guideFor(i, ts.length),
       );
       [x, next] = [next, x];
       progress(batch, i, ts.length);
