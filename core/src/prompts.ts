@@ -28,6 +28,8 @@ export interface ModelClick {
   row: number;
   col: number;
   positive: boolean;
+  /** Placed by propagation (core/src/prompt-propagation.ts), not by the user: steers less (core/src/click-guidance.ts). */
+  propagated?: boolean;
 }
 
 const EXAMPLE = '{"points": [{"voxel": [i, j, k], "positive": true}, {"lps": [x, y, z], "positive": false}]}';
@@ -142,11 +144,10 @@ export function overlappingRegions(mask: ArrayLike<number>, prev: ArrayLike<numb
 }
 
 /**
- * The pixel deepest inside a region (largest distance to its edge, city-block/chessboard chamfer
- * 3-4), where a user would click it: the simulated user of train_prompts.py and the bench. -1
- * when the region is empty.
+ * Each pixel's distance to the edge of `region` (0 outside; chamfer 3-4, so 3 per pixel step):
+ * how deep inside the region a click sits.
  */
-export function regionCentre(region: ArrayLike<number>, H: number, W: number): number {
+export function regionDepth(region: ArrayLike<number>, H: number, W: number): Float64Array {
   const big = 1e9;
   const d = new Float64Array(H * W);
   for (let i = 0; i < H * W; i++) d[i] = region[i] ? big : 0;
@@ -157,14 +158,24 @@ export function regionCentre(region: ArrayLike<number>, H: number, W: number): n
       if (d[i])
         d[i] = Math.min(d[i], at(y, x - 1) + 3, at(y - 1, x) + 3, at(y - 1, x - 1) + 4, at(y - 1, x + 1) + 4);
     }
-  let best = -1;
   for (let y = H - 1; y >= 0; y--)
     for (let x = W - 1; x >= 0; x--) {
       const i = y * W + x;
-      if (!d[i]) continue;
-      d[i] = Math.min(d[i], at(y, x + 1) + 3, at(y + 1, x) + 3, at(y + 1, x + 1) + 4, at(y + 1, x - 1) + 4);
-      if (best < 0 || d[i] >= d[best]) best = i;
+      if (d[i])
+        d[i] = Math.min(d[i], at(y, x + 1) + 3, at(y + 1, x) + 3, at(y + 1, x + 1) + 4, at(y + 1, x - 1) + 4);
     }
+  return d;
+}
+
+/**
+ * The pixel deepest inside a region (largest distance to its edge, city-block/chessboard chamfer
+ * 3-4), where a user would click it: the simulated user of train_prompts.py and the bench. -1
+ * when the region is empty.
+ */
+export function regionCentre(region: ArrayLike<number>, H: number, W: number): number {
+  const d = regionDepth(region, H, W);
+  let best = -1;
+  for (let i = H * W - 1; i >= 0; i--) if (d[i] && (best < 0 || d[i] >= d[best])) best = i;
   return best;
 }
 

@@ -182,7 +182,7 @@ describe('propagateClicks (synthetic volume)', () => {
       async () => new Uint8Array(H * W),
     );
     expect([...out.keys()].sort((a, b) => a - b)).toEqual([3, 4, 5, 6, 7]);
-    expect(out.get(3)).toEqual([{ slice: 3, row: 8, col: 8, positive: true }]);
+    expect(out.get(3)).toEqual([{ slice: 3, row: 8, col: 8, positive: true, propagated: true }]);
     // one try past each end, then it stops
     expect(calls.sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8]);
   });
@@ -214,6 +214,44 @@ describe('propagateClicks (synthetic volume)', () => {
       async (s) => (s === 7 ? lesion(5) : fp(s)),
     );
     expect([...out.keys()]).toEqual([8]);
+  });
+
+  it('a negative click is not followed into a region of like size that lies mostly outside it', async () => {
+    // a 5x5 false positive on slice 10 whose slice 11 holds a 5x5 region shifted by 3 pixels
+    // (9 of its 25 pixels under it: another object it touches), and slice 9 a 3x3 inside it
+    const square = (cy: number, cx: number, r: number) => {
+      const m = new Uint8Array(H * W);
+      for (let y = cy - r; y <= cy + r; y++) for (let x = cx - r; x <= cx + r; x++) m[y * W + x] = 1;
+      return m;
+    };
+    const current = async (s: number) =>
+      s === 10 ? square(8, 8, 2) : s === 11 ? square(8, 11, 2) : s === 9 ? square(8, 8, 1) : square(0, 0, -1);
+    const out = await propagateClicks(
+      [{ slice: 10, row: 8, col: 8, positive: false }],
+      { H, W, slices },
+      async () => new Uint8Array(H * W),
+      current,
+    );
+    expect([...out.keys()].sort((a, b) => a - b)).toEqual([9, 10]);
+  });
+
+  it('a negative click near the edge of its region trims that slice only (a lesion drawn too wide)', async () => {
+    // the click on the rim of the 9x9 middle of the lesion (slice 5): not the lesion's other slices
+    const out = await propagateClicks(
+      [{ slice: 5, row: 8, col: 12, positive: false }],
+      { H, W, slices },
+      async () => new Uint8Array(H * W),
+      async (s) => lesion(s),
+    );
+    expect([...out.keys()]).toEqual([5]);
+    // at its centre, the whole lesion
+    const whole = await propagateClicks(
+      [{ slice: 5, row: 8, col: 8, positive: false }],
+      { H, W, slices },
+      async () => new Uint8Array(H * W),
+      async (s) => lesion(s),
+    );
+    expect([...whole.keys()].sort((a, b) => a - b)).toEqual([3, 4, 5, 6, 7]);
   });
 
   it('protected slices are neither proposed nor clicked', async () => {

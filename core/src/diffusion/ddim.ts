@@ -1,4 +1,10 @@
-import { type SamplerEntry, ScheduledSampler, type StepArgs, type StepOutput } from './sampler.ts';
+import {
+  applyGuide,
+  type SamplerEntry,
+  ScheduledSampler,
+  type StepArgs,
+  type StepOutput,
+} from './sampler.ts';
 import type { Prediction, Schedule } from './schedule.ts';
 
 /** DDIM (Song et al. 2021): any number of steps >= 1; η = 0 deterministic, η = 1 ~ DDPM variance. */
@@ -34,13 +40,15 @@ export class DdimSampler extends ScheduledSampler {
   /**
    * Song et al. 2021 eq. 12: x_{t-1} = √ᾱ_{t-1} x0 + √(1 - ᾱ_{t-1} - σ_t²) ε + σ_t z, with
    * ε = (x_t - √ᾱ_t x0) / √(1 - ᾱ_t) and σ_t = η √((1 - ᾱ_{t-1}) / (1 - ᾱ_t)) √(1 - ᾱ_t / ᾱ_{t-1})
-   * (eq. 16). The last step returns x0.
+   * (eq. 16). The last step returns x0. With a guide, ε is the network's (from its own x0) and
+   * the guided x0 takes the first term (X0Guide: replacement).
    */
-  step(...[i, pred, x, noise, out]: StepArgs): StepOutput {
+  step(...[i, pred, x, noise, out, guide]: StepArgs): StepOutput {
     const t = this.timesteps[i];
     const tPrev = i + 1 < this.timesteps.length ? this.timesteps[i + 1] : -1;
     const x0 = this.predictX0(i, pred, x);
     if (tPrev < 0) {
+      if (guide) applyGuide(x0, guide);
       out.set(x0);
       return { prev: out, x0 };
     }
@@ -53,6 +61,7 @@ export class DdimSampler extends ScheduledSampler {
     const saPrev = Math.sqrt(abPrev);
     for (let j = 0; j < x.length; j++) {
       const eps = (x[j] - sa * x0[j]) / s1;
+      if (guide) x0[j] += guide.weight[j] * (guide.target[j] - x0[j]);
       out[j] = saPrev * x0[j] + dirCoef * eps + (noise && sigma > 0 ? sigma * noise[j] : 0);
     }
     return { prev: out, x0 };

@@ -1,4 +1,10 @@
-import { type SamplerEntry, ScheduledSampler, type StepArgs, type StepOutput } from './sampler.ts';
+import {
+  applyGuide,
+  type SamplerEntry,
+  ScheduledSampler,
+  type StepArgs,
+  type StepOutput,
+} from './sampler.ts';
 
 /** The paper's ancestral sampler (Ho et al. 2020): all T steps, t = T-1 .. 0. */
 export class DdpmSampler extends ScheduledSampler {
@@ -16,10 +22,12 @@ export class DdpmSampler extends ScheduledSampler {
   /**
    * x_{t-1} ~ q(x_{t-1} | x_t, x0), the posterior of Ho et al. 2020 eq. 6-7:
    * mean = coef1 x0 + coef2 x_t, variance β̃_t (its log clipped at t = 0); no noise at t = 0.
+   * A guide replaces x0 in the mean (X0Guide).
    */
-  step(...[i, pred, x, noise, out]: StepArgs): StepOutput {
+  step(...[i, pred, x, noise, out, guide]: StepArgs): StepOutput {
     const t = this.timesteps[i];
     const x0 = this.predictX0(i, pred, x);
+    if (guide) applyGuide(x0, guide);
     const c1 = this.schedule.posteriorMeanCoef1[t];
     const c2 = this.schedule.posteriorMeanCoef2[t];
     const sd = Math.exp(0.5 * this.schedule.posteriorLogVarianceClipped[t]);

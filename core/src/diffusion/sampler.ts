@@ -8,13 +8,29 @@ export interface StepOutput {
   x0: Float32Array;
 }
 
-/** step()'s arguments: step index i, the model's prediction at timesteps[i], x there, fresh noise when needsNoise(i), the buffer for x at the next timestep. */
+/**
+ * Replacement guidance on x0 (the user's clicks, issue 12): before the update, the predicted x0
+ * becomes x0 + weight (target - x0) per pixel, while the noise direction stays the network's.
+ * Where weight is 1 the step then draws x_{t-1} around √ᾱ_{t-1} target, the known-region
+ * replacement of RePaint (Lugmayr et al. 2022) and of Song et al. 2021's imputation (score SDE,
+ * appendix I), written in x0: the next steps denoise a sample that holds the target there, and
+ * the network, which sees x_t, carries it as far as the image agrees.
+ */
+export interface X0Guide {
+  /** [0, 1] per pixel, as x. */
+  weight: Float32Array;
+  /** What x0 is pulled toward per pixel (mask scale: +1 lesion, -1 none). */
+  target: Float32Array;
+}
+
+/** step()'s arguments: step index i, the model's prediction at timesteps[i], x there, fresh noise when needsNoise(i), the buffer for x at the next timestep, and an optional guide on x0. */
 export type StepArgs = [
   i: number,
   pred: Float32Array,
   x: Float32Array,
   noise: Float32Array | undefined,
   out: Float32Array,
+  guide?: X0Guide,
 ];
 
 /**
@@ -61,4 +77,10 @@ export abstract class ScheduledSampler implements Sampler {
     if (this.x0.length !== x.length) this.x0 = new Float32Array(x.length);
     return this.schedule.predictX0(pred, x, this.timesteps[i], this.prediction, this.x0);
   }
+}
+
+/** x0 <- x0 + weight (target - x0), in place (X0Guide). */
+export function applyGuide(x0: Float32Array, guide: X0Guide): Float32Array {
+  for (let j = 0; j < x0.length; j++) x0[j] += guide.weight[j] * (guide.target[j] - x0[j]);
+  return x0;
 }

@@ -7,7 +7,7 @@ import type { Prediction, Schedule } from './schedule.ts';
 
 export { DdimSampler } from './ddim.ts';
 export { DdpmSampler } from './ddpm.ts';
-export type { Sampler, SamplerEntry, StepOutput } from './sampler.ts';
+export type { Sampler, SamplerEntry, StepOutput, X0Guide } from './sampler.ts';
 
 /**
  * The samplers by name. A new sampler: its name in SAMPLERS (core/src/lists.ts), its file here

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { createSampler } from '../../../core/src/diffusion/samplers.ts';
+import { CLICK_GUIDANCE, clickGuide } from '../../../core/src/click-guidance.ts';
+import { createSampler, type X0Guide } from '../../../core/src/diffusion/samplers.ts';
 import { Schedule } from '../../../core/src/diffusion/schedule.ts';
 import type { SamplerName } from '../../../core/src/lists.ts';
 import type { ModelFrame } from '../../../core/src/model-frame.ts';
@@ -22,7 +23,7 @@ export interface BatchSampler {
 }
 
 const key = (k: number, clicks: readonly ModelClick[]) =>
-  `${k}:${clicks.map((c) => `${c.positive ? '+' : '-'}${c.row},${c.col}`).join(';')}`;
+  `${k}:${clicks.map((c) => `${c.positive ? '+' : '-'}${c.propagated ? 'p' : ''}${c.row},${c.col}`).join(';')}`;
 
 /**
  * The sampling loop of a proposal. Each slice's members come from its own RNG seeded by
@@ -63,6 +64,30 @@ export function batchSampler(
         if (P) image.set(maps, at + C * HW);
       }
     }
+    // the clicks also steer x0 at each step (core/src/click-guidance.ts), the same for every
+    // member of a slice
+    const guideFor = (step: number, steps: number) => {
+      let guide: X0Guide | undefined;
+      if (P)
+        for (const [bi] of batch.entries()) {
+          const g = clickGuide(
+            clicks[bi] ?? [],
+            H,
+            W,
+            manifest.prompts!.sigmaPx,
+            step,
+            steps,
+            CLICK_GUIDANCE,
+          );
+          if (!g) continue;
+          guide ??= { weight: new Float32Array(B * HW), target: new Float32Array(B * HW) };
+          for (let m = 0; m < members; m++) {
+            guide.weight.set(g.weight, (bi * members + m) * HW);
+            guide.target.set(g.target, (bi * members + m) * HW);
+          }
+        }
+      return guide;
+    };
     const rngs = batch.map((k) => new Rng((run.seed * 100003 + k * 7919 + 1) >>> 0));
     const drawNoise = (out: Float32Array) => {
       for (const [bi, rng] of rngs.entries())
@@ -93,6 +118,7 @@ export function batchSampler(
         x,
         sampler.needsNoise(i) ? drawNoise(noise) : undefined,
         next,
+        guideFor(i, ts.length),
       );
       [x, next] = [next, x];
       progress(batch, i, ts.length);
