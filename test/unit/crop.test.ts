@@ -38,9 +38,12 @@ describe('crop to the head', () => {
         }
       }
     }
-    // a small head gets a small crop: 21 px + 2 margins -> 48 (or 40 + phase) at most
+    // a small head gets a small crop: 21 px + 2 margins + the origin's phase, rounded up to 16
     const small = headBox(slice(50, 70, 40, 60), [-0.3, -0.3], H, W, GRID);
-    expect(small.h * small.w).toBeLessThanOrEqual(48 * 48);
+    const side = Math.ceil((21 + 2 * CROP_MARGIN_PX + 7) / 16) * 16;
+    expect(small.h).toBeLessThanOrEqual(side);
+    expect(small.w).toBeLessThanOrEqual(side);
+    expect(small.h * small.w).toBeLessThan(H * W);
   });
 
   it('takes the whole frame for a slice without head pixels, and reaches every click', () => {
