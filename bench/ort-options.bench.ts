@@ -2,9 +2,9 @@
  * onnxruntime session options and batch sizes for the shipped model on this machine (issue 15:
  * "ORT graph options and thread settings measured per machine"). One forward batch of real-sized
  * inputs (the engine's whole-frame batch: 40 images, and a typical head crop), best of 3 after a
- * warm-up, per option set; the engine's own settings (workers/src/engine/providers.ts) first.
- * The values are noise-free enough to rank options only on an otherwise idle CPU: the note of each
- * row says how far it is from the engine's settings measured in the same run.
+ * warm-up, per option set, each next to the engine's own settings (workers/src/engine/providers.ts)
+ * measured just before it: the note says how far it is from them.
+ * Env: QUORUM_BENCH_INT8=DIR adds the int8 QDQ model of models/train/quantize_int8.py --out DIR.
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -56,8 +56,8 @@ export async function run(): Promise<BenchRow[]> {
     ['engine settings (40 x 120x120)', engine, 40, H, W],
     ['1 intra-op thread', { ...engine, intraOpNumThreads: 1 }, 40, H, W],
     [
-      'no spinning threads',
-      { ...engine, extra: { session: { intra_op: { allow_spinning: '0' } } } },
+      'spinning threads (the ORT default)',
+      { ...engine, extra: { session: { intra_op: { allow_spinning: '1' } } } },
       40,
       H,
       W,
@@ -70,17 +70,22 @@ export async function run(): Promise<BenchRow[]> {
     ['batch 80 images', engine, 80, H, W],
     ['engine settings, 96x96 crop, 62 images', engine, 62, 96, 96],
   ];
+  const int8 = process.env.QUORUM_BENCH_INT8;
+  const runs: [string, string, ort.InferenceSession.SessionOptions, number, number, number][] = sets.map(
+    ([name, opts, B, h, w]) => [name, file, opts, B, h, w],
+  );
+  if (int8) runs.push(['int8 QDQ model, engine settings', join(int8, manifest.file), engine, 40, H, W]);
   const rows: BenchRow[] = [];
-  let base = Number.NaN;
-  for (const [name, opts, B, h, w] of sets) {
-    const s = await perImage(file, opts, B, CI, h, w);
-    if (Number.isNaN(base)) base = s;
+  for (const [i, [name, path, opts, B, h, w]] of runs.entries()) {
+    // the engine settings again just before each option: a shared CPU's load drifts within minutes
+    const base = await perImage(file, engine, 40, CI, H, W);
+    const s = i === 0 ? base : await perImage(path, opts, B, CI, h, w);
     rows.push({
       group: 'ort',
       name: `s per forward: ${name}`,
       value: s,
       unit: 's',
-      note: `${((s / base - 1) * 100).toFixed(0)}% vs the engine settings; ${cores} cores`,
+      note: `${((s / base - 1) * 100).toFixed(0)}% vs the engine settings measured just before; ${cores} cores`,
     });
   }
   return rows;
