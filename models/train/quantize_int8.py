@@ -141,9 +141,6 @@ def quantise(src, dst, ranges, skip_output):
         for i, name in enumerate(n.input):
             if name in renames:
                 n.input[i] = renames[name]
-    for n in new_nodes:
-        if n.op_type == 'QuantizeLinear':
-            continue
     g.node.extend(new_nodes)
     g.initializer.extend(new_inits)
     # topological order: ONNX needs producers before consumers

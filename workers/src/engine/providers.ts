@@ -32,7 +32,7 @@ const options =
 export const PROVIDERS = new Registry<ExecutionProvider, ProviderEntry>('device', {
   cpu: {
     // Idle intra-op threads sleep instead of spinning: on this 2-core CPU shared with other work
-    // (as a workstation running the viewer is) a forward took 20-29% less (bench/ort-options,
+    // (as a workstation running the viewer is) a forward took 21-29% less (bench/ort-options,
     // README "Speed"); the results are the same bits.
     sessionOptions: (threads) => ({
       ...options('cpu')(threads),
