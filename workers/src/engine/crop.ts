@@ -34,8 +34,9 @@ export interface CropGrid {
 
 /**
  * The crop grid of a model: 2^(downsamplings) of its UNet (the `mults` in the manifest's
- * provenance, one downsampling fewer than levels; 4 assumed without them). Undefined when the
- * model's height and width are fixed (an export before dynamic H/W): no crop then.
+ * provenance, one downsampling fewer than levels; without them 5 levels are assumed, a coarser
+ * grid that also suits fewer). Undefined when the model's height and width are fixed (an export
+ * before dynamic H/W): no crop then.
  */
 export function cropGrid(manifest: ModelManifest, session: ort.InferenceSession): CropGrid | undefined {
   const image = session.inputMetadata.find((m) => m.name === 'image');
