@@ -39,10 +39,11 @@ describe('crop to the head (real onnxruntime-node, pat0003)', () => {
 
   it('gives the whole frame masks within a tolerance, on fewer pixels', async () => {
     // tumour slices through the middle of the head (measured: Dice 0.99, 87% of the pixels) and
-    // small cross-sections near its top (0.95, 56%), where GroupNorm's statistics move most
+    // small cross-sections near its top (0.95, 56%), where GroupNorm's statistics move most; an
+    // 8 px margin (0.97 and 0.91) would fail
     for (const [slices, minDice, maxFraction] of [
-      [[72, 77], 0.97, 0.95],
-      [[130, 135], 0.9, 0.7],
+      [[72, 77], 0.98, 0.95],
+      [[130, 135], 0.93, 0.7],
     ] as [[number, number], number, number][]) {
       const head = await run('head', slices);
       const off = await run('off', slices);
