@@ -20,7 +20,7 @@ import { CROP_MODES, type CropMode } from '../core/src/lists.ts';
 import { loadVolume } from '../core/src/node/load.ts';
 import type { Volume } from '../core/src/volume.ts';
 import { EngineClient } from '../workers/src/client.ts';
-import type { ChannelVolume, ProposeRequest } from '../workers/src/protocol.ts';
+import type { ChannelVolume, ProposeRequest, ProposeSummary } from '../workers/src/protocol.ts';
 import { torchProblem } from './python.ts';
 import type { BenchRow } from './types.ts';
 
@@ -32,6 +32,8 @@ const WORK = join(tmpdir(), 'quorum-bench');
 const MEMBERS = 5;
 const DDPM_STEPS = 20;
 const DEFAULT_CROP: CropMode = CROP_MODES[0];
+/** Whole-volume runs per crop mode (alternating; the best kept). Env QUORUM_BENCH_REPEAT. */
+const REPEAT = Math.max(1, Number(process.env.QUORUM_BENCH_REPEAT ?? 2));
 
 const ch = (v: Volume): ChannelVolume => ({ ...v, data: v.data as Float32Array });
 
@@ -97,19 +99,25 @@ export async function run(): Promise<BenchRow[]> {
     // warm the session (first run pays graph optimisation and allocation)
     await engine.propose({ caseName: 'pat0003', volumes, slices: [75, 75], members: MEMBERS, steps: 1 })
       .result;
-    // the default first, then the other crop modes, in the same run (a shared CPU drifts)
-    for (const crop of [DEFAULT_CROP, ...CROP_MODES.filter((c) => c !== DEFAULT_CROP)]) {
-      const req: ProposeRequest = {
-        caseName: 'pat0003',
-        volumes,
-        members: MEMBERS,
-        seed: 1,
-        slices: range,
-        crop,
-      };
-      const t0 = performance.now();
-      const s = await engine.propose(req).result;
-      const wall = (performance.now() - t0) / 1000;
+    // every crop mode in turn, REPEAT rounds, the best wall time of each kept: a shared CPU's load
+    // drifts within minutes, and alternating gives each mode the same chances
+    const best = new Map<CropMode, { wall: number; s: ProposeSummary }>();
+    for (let round = 0; round < REPEAT; round++)
+      for (const crop of [DEFAULT_CROP, ...CROP_MODES.filter((c) => c !== DEFAULT_CROP)]) {
+        const req: ProposeRequest = {
+          caseName: 'pat0003',
+          volumes,
+          members: MEMBERS,
+          seed: 1,
+          slices: range,
+          crop,
+        };
+        const t0 = performance.now();
+        const s = await engine.propose(req).result;
+        const wall = (performance.now() - t0) / 1000;
+        if (!(wall >= (best.get(crop)?.wall ?? Number.POSITIVE_INFINITY))) best.set(crop, { wall, s });
+      }
+    for (const [crop, { wall, s }] of best) {
       const forwards = s.slices.length * MEMBERS * s.steps;
       byCrop.set(crop, {
         perSlice: wall / s.slices.length,
@@ -123,7 +131,7 @@ export async function run(): Promise<BenchRow[]> {
           name: `crop ${crop}: s per volume`,
           value: wall,
           unit: 's',
-          note: `${s.slices.length} slices, crop ${s.crop}: ${(100 * s.frameFraction).toFixed(0)}% of the frame's pixels`,
+          note: `best of ${REPEAT}, alternating with the default; crop ${s.crop}: ${(100 * s.frameFraction).toFixed(0)}% of the frame's pixels`,
         });
         continue;
       }
@@ -148,7 +156,7 @@ export async function run(): Promise<BenchRow[]> {
           value: wall,
           unit: 's',
           goal: '<= 30',
-          note: `${s.slices.length} brain slices of ${flair.dims[2]} (${s.skipped.length} skipped: no brain); the network ran on ${(100 * s.frameFraction).toFixed(0)}% of the frame's pixels`,
+          note: `best of ${REPEAT}; ${s.slices.length} brain slices of ${flair.dims[2]} (${s.skipped.length} skipped: no brain); the network ran on ${(100 * s.frameFraction).toFixed(0)}% of the frame's pixels`,
         },
         { group: g, name: 'default steps: model share', value: s.seconds.model / wall, unit: 'fraction' },
       );
