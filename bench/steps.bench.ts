@@ -8,11 +8,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CropMode } from '../core/src/lists.ts';
 import { quorumWith } from '../test/helpers/cli.ts';
 import { DATA } from '../test/helpers/paths.ts';
 import type { BenchRow } from './types.ts';
 
-export const title = 'Dice and time per DDIM step count (held-out cases, the app itself)';
+export const title = 'Dice and time per DDIM step count and crop (held-out cases, the app itself)';
 
 const CASES = [
   {
@@ -26,15 +27,20 @@ const CASES = [
     truth: 'OTMultiClass.nii.gz',
   },
 ];
-const STEPS = [5, 10];
+/** DDIM steps and crop (engine/crop.ts: 'head' is the default, 'off' the whole frame). */
+const SETTINGS: { steps: number; crop: CropMode }[] = [
+  { steps: 5, crop: 'head' },
+  { steps: 5, crop: 'off' },
+  { steps: 10, crop: 'head' },
+];
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const tmp = mkdtempSync(join(tmpdir(), 'quorum-bench-steps-'));
   try {
     for (const c of CASES) {
-      for (const steps of STEPS) {
-        const out = join(tmp, `${c.name.split(' ')[0]}-${steps}`);
+      for (const { steps, crop } of SETTINGS) {
+        const out = join(tmp, `${c.name.split(' ')[0]}-${steps}-${crop}`);
         const p = quorumWith(
           { timeoutMs: 600_000 },
           'propose',
@@ -43,8 +49,11 @@ export async function run(): Promise<BenchRow[]> {
           out,
           '--steps',
           String(steps),
+          '--crop',
+          crop,
         );
-        if (p.code !== 0) throw new Error(`quorum propose ${c.dir} --steps ${steps}: ${p.stderr.trim()}`);
+        if (p.code !== 0)
+          throw new Error(`quorum propose ${c.dir} --steps ${steps} --crop ${crop}: ${p.stderr.trim()}`);
         const e = quorumWith(
           { timeoutMs: 120_000 },
           'evaluate',
@@ -55,17 +64,18 @@ export async function run(): Promise<BenchRow[]> {
         );
         if (e.code !== 0) throw new Error(`quorum evaluate: ${e.stderr.trim()}`);
         const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-        const note = `${c.name}, DDIM ${steps}, 5 members`;
+        const setting = `DDIM ${steps}, crop ${crop}`;
+        const note = `${c.name}, ${setting}, 5 members`;
         rows.push({
           group: 'steps',
-          name: `Dice, DDIM ${steps}: ${c.name}`,
+          name: `Dice, ${setting}: ${c.name}`,
           value: JSON.parse(e.stdout).dice,
           unit: 'Dice',
           note,
         });
         rows.push({
           group: 'steps',
-          name: `s per slice, DDIM ${steps}: ${c.name}`,
+          name: `s per slice, ${setting}: ${c.name}`,
           value: report.timings.secondsPerSlice,
           unit: 's',
           note: `${report.slices.length} slices`,

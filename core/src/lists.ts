@@ -16,6 +16,14 @@ export type SamplerName = (typeof SAMPLERS)[number];
 export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
+/**
+ * Where the engine runs the network on a slice (workers/src/engine/crop.ts): 'head' only on the
+ * head's bounding box plus a margin (the rest of the frame is background, std 0), 'off' the whole
+ * model frame. The first is the default.
+ */
+export const CROP_MODES = ['head', 'off'] as const;
+export type CropMode = (typeof CROP_MODES)[number];
+
 /** What a user may ask for: a provider by name, or 'auto' (the platform's accelerators, then the CPU). */
 export const DEVICES = ['auto', ...EXECUTION_PROVIDERS] as const;
 export type Device = (typeof DEVICES)[number];

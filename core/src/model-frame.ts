@@ -28,6 +28,11 @@ export interface ModelFrame {
    * whole volumes from every model slice.
    */
   readonly nativeSlices: number[];
+  /**
+   * Per channel, the model-input value above which a pixel is head (the preprocessing's
+   * foreground threshold): what the engine's crop to the head reads. Absent: no crop.
+   */
+  readonly foregroundFloor?: readonly number[];
   /** Normalised model input of slice k: float32 [C, H, W]. */
   input(k: number, out?: Float32Array): Float32Array;
   /**

@@ -201,6 +201,7 @@ export class HeadRobustFrame implements ModelFrame {
   readonly centre: Vec3;
   readonly slices: number[];
   readonly nativeSlices: number[];
+  readonly foregroundFloor: number[];
   private readonly data: ArrayLike<number>[];
   private readonly spec: PreprocessHeadRobustV2;
   private readonly wRow: Taps;
@@ -262,6 +263,12 @@ export class HeadRobustFrame implements ModelFrame {
     this.nativeSlices =
       sliceAxis === 2 ? this.slices : [...counts[2].keys()].filter((k) => counts[2][k] * axialMm2 >= minMm2);
 
+    // the lowest raw value of a foreground bin (binOf > otsuBin), normalised and clipped as input() does
+    this.foregroundFloor = this.stats.map((st) => {
+      const raw = st.lo + ((st.otsuBin + 1) * (st.hi - st.lo)) / bins;
+      const z = (raw - st.p50) / (st.p99 - st.p1);
+      return Math.min(spec.clip[1], Math.max(spec.clip[0], z));
+    });
     const [H, W] = this.inputSize;
     const step = (a: number) => spec.spacingMm / this.spacing[a];
     this.wCol = axisWeights(W, d[colAxis], this.centre[colAxis], colSign, step(colAxis));

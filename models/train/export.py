@@ -36,6 +36,52 @@ def onnx_run(onnx_path, feeds):
         return np.fromfile(os.path.join(d, 'pred.f32'), dtype=np.float32)
 
 
+def export_onnx(model, meta, onnx_path):
+    """Writes model.onnx with batch, height and width dynamic: the engine may run a slice's head
+    crop (H, W multiples of 2**(levels-1)) instead of the whole frame (issue 15, crop to the head)."""
+    H, W = INPUT_SIZE
+    dummy = (torch.zeros(2, meta['arch'].get('image_channels', len(CHANNELS)), H, W), torch.zeros(2, 1, H, W), torch.zeros(2))
+    image_axes = {0: 'B', 2: 'H', 3: 'W'}
+    torch.onnx.export(model, dummy, onnx_path + '.tmp', input_names=['image', 'x_t', 't'], output_names=['pred'],
+                      dynamic_axes={'image': image_axes, 'x_t': image_axes, 't': {0: 'B'}, 'pred': image_axes},
+                      opset_version=17, do_constant_folding=True)
+    os.replace(onnx_path + '.tmp', onnx_path)
+
+
+def reexport_onnx(args):
+    """--onnx-only: the ONNX of an existing export written again by this export code (e.g. with
+    dynamic H/W), from the run's exported.pt (the exact float32 weights behind it). The old and
+    new ONNX must agree on full frames of real held-out slices (1e-5), else nothing is replaced."""
+    run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
+    ck = torch.load(os.path.join(run, 'exported.pt'), map_location='cpu')
+    meta = ck['meta']
+    model = UNet(**{**meta['arch'], 'mults': tuple(meta['arch']['mults'])})
+    model.load_state_dict(ck['ema'])
+    model.eval()
+    onnx_path = os.path.join(REPO, 'models', args.name or NAMES['v2'], 'model.onnx')
+    new_path = onnx_path + '.new.onnx'
+    export_onnx(model, meta, new_path)
+    img, lab = held_out_slices_v2()
+    sel = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()[::10][:4]
+    H, W = INPUT_SIZE
+    x_img = img[sel]
+    extra = meta['arch'].get('image_channels', len(CHANNELS)) - x_img.shape[1]
+    if extra:
+        x_img = torch.cat([x_img, torch.zeros(len(sel), extra, H, W)], 1)
+    g = torch.Generator().manual_seed(1)
+    feeds = {'image': x_img.numpy(), 'x_t': torch.randn(len(sel), 1, H, W, generator=g).numpy(),
+             't': np.array([999.0, 600.0, 250.0, 10.0][: len(sel)], dtype=np.float32)}
+    old = onnx_run(onnx_path, feeds)
+    new = onnx_run(new_path, feeds)
+    err = float(np.abs(old - new).max())
+    print(f'new ONNX vs the existing one on {len(sel)} real full-frame slices: max abs difference {err:.2e}')
+    if err > 1e-5:
+        os.remove(new_path)
+        raise SystemExit(f'the re-exported ONNX differs from {onnx_path} by {err:.2e}: not replaced')
+    os.replace(new_path, onnx_path)
+    print(f'replaced {onnx_path}')
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--run', required=True)
@@ -49,7 +95,13 @@ def main():
                          'default 0.8 for a new export, kept as it is with --metrics-only)')
     ap.add_argument('--version', help='manifest version (default 2.0.0 for v2 runs)')
     ap.add_argument('--name', help='models/<name>/ (default: quorum-wt-2ch for v1 runs, quorum-wt-v2 for v2 runs)')
+    ap.add_argument('--onnx-only', action='store_true',
+                    help="only write the ONNX again from the run's exported.pt (checked against the existing one); "
+                         'the manifest is left untouched')
     args = ap.parse_args()
+    if args.onnx_only:
+        reexport_onnx(args)
+        return
     if args.metrics_only:
         path = os.path.join(REPO, 'models', args.name or NAMES['v2'], 'manifest.json')
         manifest = json.load(open(path))
@@ -76,11 +128,7 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     onnx_path = os.path.join(out_dir, 'model.onnx')
     H, W = INPUT_SIZE
-    dummy = (torch.zeros(2, meta['arch'].get('image_channels', len(CHANNELS)), H, W), torch.zeros(2, 1, H, W), torch.zeros(2))
-    torch.onnx.export(model, dummy, onnx_path + '.tmp', input_names=['image', 'x_t', 't'], output_names=['pred'],
-                      dynamic_axes={'image': {0: 'B'}, 'x_t': {0: 'B'}, 't': {0: 'B'}, 'pred': {0: 'B'}},
-                      opset_version=17, do_constant_folding=True)
-    os.replace(onnx_path + '.tmp', onnx_path)
+    export_onnx(model, meta, onnx_path)
     if meta.get('init') and 'initNote' not in meta:
         # read before the compact checkpoint below may replace the one this run started from
         meta['initNote'] = fine_tune_note(meta)

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { QuorumError } from '../../core/src/errors.ts';
-import { type ExportFormat, PROPOSAL_BASE_FORMATS } from '../../core/src/lists.ts';
+import { type CropMode, type ExportFormat, PROPOSAL_BASE_FORMATS } from '../../core/src/lists.ts';
 import { assertCanWrite, type ReplacePolicy, writeOutputFile } from '../../core/src/node/atomic.ts';
 import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
 import type { Volume } from '../../core/src/volume.ts';
@@ -27,7 +27,7 @@ import type {
 /** The sampling settings of an engine request (the rest of it is built from the case). */
 export type ProposeSettings = Pick<
   ProposeRequest,
-  'slices' | 'members' | 'steps' | 'sampler' | 'eta' | 'seed' | 'prompts'
+  'slices' | 'members' | 'steps' | 'sampler' | 'eta' | 'seed' | 'prompts' | 'crop'
 > & {
   /** Outputs besides report.json (workers/src/exports/; always PROPOSAL_BASE_FORMATS). */
   exports?: ExportFormat[];
@@ -60,6 +60,8 @@ export interface CaseReport {
     sampler: SamplerName;
     eta: number;
     seed: number;
+    /** Where the network ran (absent in reports before the crop to the head). */
+    crop?: CropMode;
     slices: [number, number] | 'all with brain';
   };
   device: string;
@@ -159,6 +161,7 @@ export function proposeCaseToDir(
       sampler: settings.sampler,
       eta: settings.eta,
       seed: settings.seed ?? 0,
+      ...(settings.crop ? { crop: settings.crop } : {}),
       ...(settings.prompts ? { prompts: settings.prompts } : {}),
       keepMembers: formats.some((f) => EXPORT_WRITERS.get(f).keepMembers),
     },
@@ -202,6 +205,7 @@ export function proposeCaseToDir(
         sampler: s.sampler,
         eta: s.eta,
         seed: s.seed,
+        crop: s.crop,
         slices: settings.slices ?? 'all with brain',
       },
       device: s.device,
@@ -271,7 +275,7 @@ export function completeReport(outDir: string, wanted: ProposeSettings = {}): Ca
   const s = r.settings ?? {};
   const has = r.exports ?? PROPOSAL_BASE_FORMATS;
   if (wanted.exports?.some((f) => !has.includes(f))) return undefined;
-  for (const k of ['members', 'steps', 'sampler', 'eta', 'seed'] as const)
+  for (const k of ['members', 'steps', 'sampler', 'eta', 'seed', 'crop'] as const)
     if (wanted[k] !== undefined && s[k] !== wanted[k]) return undefined;
   if (wanted.slices && JSON.stringify(s.slices) !== JSON.stringify(wanted.slices)) return undefined;
   return r;

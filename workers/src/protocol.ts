@@ -1,5 +1,5 @@
 import type { SliceResult } from '../../core/src/api.ts';
-import type { SamplerName } from '../../core/src/lists.ts';
+import type { CropMode, SamplerName } from '../../core/src/lists.ts';
 import type { AgreementSums } from '../../core/src/metrics.ts';
 import type { Prompts } from '../../core/src/prompts.ts';
 import type { DisconnectedEvent } from '../../core/src/rpc/channel.ts';
@@ -62,6 +62,8 @@ export interface ProposeRequest {
   sampler?: SamplerName;
   eta?: number;
   seed?: number;
+  /** Where the network runs on a slice: 'head' (default) its head box, 'off' the whole frame (engine/crop.ts). */
+  crop?: CropMode;
   /** Also return each member's binary mask per slice. */
   keepMembers?: boolean;
   /** Clicks that guide the proposal (a prompt model only; core/src/prompts.ts). */
@@ -86,6 +88,10 @@ export interface ProposeSummary {
   sampler: SamplerName;
   eta: number;
   seed: number;
+  /** Where the network ran ('off' also when the model cannot take crops: fixed H/W). */
+  crop: CropMode;
+  /** Pixels the network ran on / whole frames' pixels (the crop's saving; 1 without it). */
+  frameFraction: number;
   device: string;
   deviceNote?: string;
   model: { name: string; version: string };

@@ -15,7 +15,10 @@ import { promptPlan } from './prompt-run.ts';
 import { batchSampler } from './sample-batch.ts';
 import type { LoadedModel } from './session.ts';
 
-/** Forward passes per ONNX call: members x slices batched together (measured sweet spot on 2 cores). */
+/**
+ * Forward passes per ONNX call at the whole frame: members x slices batched together (measured
+ * sweet spot on 2 cores); crops batch the same number of pixels.
+ */
 const BATCH_IMAGES = 40;
 
 export interface ProposeHooks {
@@ -82,7 +85,7 @@ export async function propose(
     const fraction = (done + (batch.length * (i + 1)) / n) / total;
     hooks.progress(done, total, batch[0], i + 1, n, fraction > 0 ? (elapsed / fraction) * (1 - fraction) : 0);
   };
-  const run = { samplerName, steps, eta, seed };
+  const run = { samplerName, steps, eta, seed, crop: req.crop };
   const sampler = batchSampler(model, frame, members, run, hooks, onStep, !!promptRun);
   // per slice: a clicked slice sent early and again with other clicks counts once
   const agreement = new Map<number, AgreementSums>();
@@ -127,9 +130,7 @@ export async function propose(
     runSlices = runSlices.filter((k) => sent.get(k) !== JSON.stringify(clicksFor(k)));
     total = runSlices.length + sent.size;
   }
-  const perBatch = Math.max(1, Math.floor(BATCH_IMAGES / members));
-  for (let s0 = 0; s0 < runSlices.length; s0 += perBatch) {
-    const batch = runSlices.slice(s0, s0 + perBatch);
+  for (const batch of sampler.batches(runSlices, clicksFor, BATCH_IMAGES)) {
     const x = await sampler.sample(batch, batch.map(clicksFor));
     if (x === 'cancelled') return 'cancelled';
     for (const [bi, k] of batch.entries()) {
@@ -159,6 +160,8 @@ export async function propose(
     sampler: samplerName,
     eta,
     seed,
+    crop: sampler.crop,
+    frameFraction: sampler.frameFraction,
     device: model.device,
     deviceNote: model.note,
     model: { name: manifest.name, version: manifest.version },

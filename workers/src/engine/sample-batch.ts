@@ -2,10 +2,11 @@ import * as ort from 'onnxruntime-node';
 import { CLICK_GUIDANCE, clickGuide } from '../../../core/src/click-guidance.ts';
 import { createSampler, type X0Guide } from '../../../core/src/diffusion/samplers.ts';
 import { Schedule } from '../../../core/src/diffusion/schedule.ts';
-import type { SamplerName } from '../../../core/src/lists.ts';
+import type { CropMode, SamplerName } from '../../../core/src/lists.ts';
 import type { ModelFrame } from '../../../core/src/model-frame.ts';
 import { clickMaps, type ModelClick } from '../../../core/src/prompts.ts';
 import { Rng } from '../../../core/src/rng.ts';
+import { type CropBox, cropGrid, cutPlanes, headBox, pastePlanes } from './crop.ts';
 import type { LoadedModel } from './session.ts';
 
 export interface SamplingRun {
@@ -13,13 +14,24 @@ export interface SamplingRun {
   steps: number;
   eta: number;
   seed: number;
+  /** Where the network runs on a slice (crop.ts); default 'head'. */
+  crop?: CropMode;
 }
 
 /** Runs the diffusion sampler on model slices: each slice's members' final x0 ([members * H * W], [-1, 1]). */
 export interface BatchSampler {
   sample(batch: number[], clicks?: ModelClick[][]): Promise<Float32Array[] | 'cancelled'>;
+  /**
+   * `slices` cut into batches of one crop size each, about `images` whole frames' worth of
+   * pixels per batch (smaller crops: more slices per batch).
+   */
+  batches(slices: number[], clicksFor: (k: number) => ModelClick[], images: number): number[][];
   /** Seconds spent inside ONNX runtime so far. */
   readonly modelSeconds: number;
+  /** 'head' when slices are cropped (asked for, and the model and frame allow it). */
+  readonly crop: CropMode;
+  /** Pixels the network ran on / whole frames' pixels, over the forwards so far (1 without crop). */
+  readonly frameFraction: number;
 }
 
 const key = (k: number, clicks: readonly ModelClick[]) =>
@@ -27,9 +39,10 @@ const key = (k: number, clicks: readonly ModelClick[]) =>
 
 /**
  * The sampling loop of a proposal. Each slice's members come from its own RNG seeded by
- * (seed, k) and the model's output is batch-invariant, so a slice gives the same members in any
- * batch. With `remember` (prompt runs, which propose a slice while planning and again in the
- * final pass), each (slice, clicks) is sampled once.
+ * (seed, k), drawn on the whole frame and cut to the slice's crop, and the model's output is
+ * batch-invariant, so a slice gives the same members in any batch. With `remember` (prompt
+ * runs, which propose a slice while planning and again in the final pass), each (slice, clicks)
+ * is sampled once.
  */
 export function batchSampler(
   model: LoadedModel,
@@ -48,21 +61,41 @@ export function batchSampler(
   const P = manifest.prompts ? manifest.prompts.channels.length : 0;
   const HW = H * W;
   const memory = new Map<string, Float32Array>();
-  const state = { modelSeconds: 0 };
+  const state = { modelSeconds: 0, pixels: 0, framePixels: 0 };
+  const whole: CropBox = { r0: 0, c0: 0, h: H, w: W };
+  const grid =
+    (run.crop ?? 'head') === 'head' && frame.foregroundFloor ? cropGrid(manifest, session) : undefined;
+  const clickReach = P ? Math.ceil(4 * manifest.prompts!.sigmaPx) : 0;
+  const boxes = new Map<string, CropBox>();
+  const boxOf = (k: number, clicks: readonly ModelClick[]): CropBox => {
+    if (!grid) return whole;
+    const kk = key(k, clicks);
+    let box = boxes.get(kk);
+    if (!box) {
+      box = headBox(frame.input(k), frame.foregroundFloor!, H, W, grid, clicks, clickReach);
+      boxes.set(kk, box);
+    }
+    return box;
+  };
 
-  async function sampleNew(batch: number[], clicks: ModelClick[][]): Promise<Float32Array[] | 'cancelled'> {
+  /** One batch whose slices share one crop size. */
+  async function sampleCrop(
+    batch: number[],
+    clicks: ModelClick[][],
+    boxes: CropBox[],
+  ): Promise<Float32Array[] | 'cancelled'> {
+    const { h, w } = boxes[0];
+    const hw = h * w;
     const B = batch.length * members;
     const CI = C + P;
-    const image = new Float32Array(B * CI * HW);
-    const maps = new Float32Array(2 * HW);
+    const image = new Float32Array(B * CI * hw);
+    const planes = new Float32Array(CI * HW);
     for (const [bi, k] of batch.entries()) {
-      const inp = frame.input(k);
-      if (P) clickMaps(clicks[bi] ?? [], H, W, manifest.prompts!.sigmaPx, maps);
-      for (let m = 0; m < members; m++) {
-        const at = (bi * members + m) * CI * HW;
-        image.set(inp, at);
-        if (P) image.set(maps, at + C * HW);
-      }
+      planes.set(frame.input(k));
+      if (P) clickMaps(clicks[bi] ?? [], H, W, manifest.prompts!.sigmaPx, planes.subarray(C * HW));
+      const at = bi * members * CI * hw;
+      cutPlanes(planes, 0, CI, W, H, boxes[bi], image, at);
+      for (let m = 1; m < members; m++) image.copyWithin(at + m * CI * hw, at, at + CI * hw);
     }
     // the clicks also steer x0 at each step (core/src/click-guidance.ts), the same for every
     // member of a slice
@@ -89,29 +122,34 @@ export function batchSampler(
       return guide;
     };
     const rngs = batch.map((k) => new Rng((run.seed * 100003 + k * 7919 + 1) >>> 0));
+    const frameNoise = new Float32Array(members * HW);
     const drawNoise = (out: Float32Array) => {
-      for (const [bi, rng] of rngs.entries())
-        rng.fillGaussian(out.subarray(bi * members * HW, (bi + 1) * members * HW));
+      for (const [bi, rng] of rngs.entries()) {
+        rng.fillGaussian(frameNoise);
+        cutPlanes(frameNoise, 0, members, W, H, boxes[bi], out, bi * members * hw);
+      }
       return out;
     };
-    let x: Float32Array = drawNoise(new Float32Array(B * HW));
-    let next: Float32Array = new Float32Array(B * HW);
-    const noise = new Float32Array(B * HW);
+    let x: Float32Array = drawNoise(new Float32Array(B * hw));
+    let next: Float32Array = new Float32Array(B * hw);
+    const noise = new Float32Array(B * hw);
     const sampler = createSampler(run.samplerName, schedule, manifest.prediction, {
       eta: run.eta,
       steps: run.steps,
     });
     const ts = sampler.timesteps;
-    const imageTensor = new ort.Tensor('float32', image, [B, CI, H, W]);
+    const imageTensor = new ort.Tensor('float32', image, [B, CI, h, w]);
     for (let i = 0; i < ts.length; i++) {
       if (hooks.isCancelled()) return 'cancelled';
       const tm = performance.now();
       const out = await session.run({
         image: imageTensor,
-        x_t: new ort.Tensor('float32', x, [B, 1, H, W]),
+        x_t: new ort.Tensor('float32', x, [B, 1, h, w]),
         t: new ort.Tensor('float32', new Float32Array(B).fill(ts[i]), [B]),
       });
       state.modelSeconds += (performance.now() - tm) / 1000;
+      state.pixels += B * hw;
+      state.framePixels += B * HW;
       sampler.step(
         i,
         out.pred.data as Float32Array,
@@ -123,12 +161,55 @@ export function batchSampler(
       [x, next] = [next, x];
       progress(batch, i, ts.length);
     }
-    return batch.map((_, bi) => x.slice(bi * members * HW, (bi + 1) * members * HW));
+    // outside the crop: background in every member (x0 = -1, probability 0, std 0)
+    return batch.map((_, bi) =>
+      pastePlanes(x.subarray(bi * members * hw, (bi + 1) * members * hw), members, H, W, boxes[bi], -1),
+    );
+  }
+
+  /** Any batch: its slices grouped by crop size, each group one run, results in batch order. */
+  async function sampleNew(batch: number[], clicks: ModelClick[][]): Promise<Float32Array[] | 'cancelled'> {
+    const groups = new Map<string, number[]>();
+    const bx = batch.map((k, bi) => boxOf(k, clicks[bi] ?? []));
+    for (const [bi, b] of bx.entries()) {
+      const g = `${b.h}x${b.w}`;
+      groups.set(g, [...(groups.get(g) ?? []), bi]);
+    }
+    const out: Float32Array[] = new Array(batch.length);
+    for (const idx of groups.values()) {
+      const x = await sampleCrop(
+        idx.map((bi) => batch[bi]),
+        idx.map((bi) => clicks[bi] ?? []),
+        idx.map((bi) => bx[bi]),
+      );
+      if (x === 'cancelled') return x;
+      for (const [j, bi] of idx.entries()) out[bi] = x[j];
+    }
+    return out;
   }
 
   return {
     get modelSeconds() {
       return state.modelSeconds;
+    },
+    crop: grid ? 'head' : 'off',
+    get frameFraction() {
+      return state.framePixels ? state.pixels / state.framePixels : 1;
+    },
+    batches(slices, clicksFor, images) {
+      const groups = new Map<string, number[]>();
+      for (const k of slices) {
+        const b = boxOf(k, clicksFor(k));
+        const g = `${b.h}x${b.w}`;
+        groups.set(g, [...(groups.get(g) ?? []), k]);
+      }
+      const out: number[][] = [];
+      for (const [g, ks] of groups) {
+        const [h, w] = g.split('x').map(Number);
+        const per = Math.max(1, Math.floor((images * HW) / (members * h * w)));
+        for (let i = 0; i < ks.length; i += per) out.push(ks.slice(i, i + per));
+      }
+      return out;
     },
     async sample(batch, clicks = []) {
       if (!remember) return sampleNew(batch, clicks);

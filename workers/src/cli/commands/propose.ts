@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { QuorumError } from '../../../../core/src/errors.ts';
 import type { Geometry } from '../../../../core/src/geometry.ts';
 import {
+  CROP_MODES,
   DEVICES,
   type Device,
   PROPOSAL_BASE_FORMATS,
@@ -44,7 +45,7 @@ export const summary =
 
 /** The options propose and propose-dataset share, as --help shows them (the values from core/src/lists.ts). */
 export const PROPOSE_USAGE = `options: [--members N] [--steps N] [--sampler ${SAMPLERS.join('|')}] [--eta E] [--seed S]
-    [--slices a:b] [--device ${DEVICES.join('|')}] [--model DIR] [--register ${REGISTRATIONS.join('|')}]
+    [--crop ${CROP_MODES.join('|')}] [--slices a:b] [--device ${DEVICES.join('|')}] [--model DIR] [--register ${REGISTRATIONS.join('|')}]
     [--export F,...]  outputs besides mask, uncertainty and report.json, of: ${PROPOSE_EXTRA.join(', ')}
   Unset sampling options are the model's (its manifest.json, recommended).`;
 
@@ -71,6 +72,7 @@ export const PROPOSE_OPTIONS: CommandSpec['options'] = {
   sampler: { type: 'string' },
   eta: { type: 'string' },
   seed: { type: 'string' },
+  crop: { type: 'string' },
   slices: { type: 'string' },
   device: { type: 'string' },
   model: { type: 'string' },
@@ -104,6 +106,7 @@ export function proposeSettings(flags: Flags): ProposeSettings {
     sampler: choiceFlag(flags, 'sampler', SAMPLERS),
     eta: numFlag(flags, 'eta'),
     seed: intFlag(flags, 'seed', 0),
+    crop: choiceFlag(flags, 'crop', CROP_MODES),
     exports: listFlag(flags, 'export', PROPOSAL_FORMATS),
   };
 }

@@ -1,0 +1,85 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadVolume } from '../../core/src/node/load.ts';
+import type { Volume } from '../../core/src/volume.ts';
+import { EngineClient } from '../../workers/src/client.ts';
+import type { ChannelVolume, EngineSliceResult, ProposeRequest } from '../../workers/src/protocol.ts';
+import { PAT3, REPO } from '../helpers/paths.ts';
+
+const ch = (v: Volume): ChannelVolume => ({ ...v, data: v.data as Float32Array });
+
+/**
+ * Crop to the head (issue 15) on a real held-out case with the shipped model: the network runs on
+ * each slice's head box only, and the masks pasted back match the whole-frame run's (GroupNorm
+ * sees fewer background pixels in a crop, so they are close, not equal: the README gives the
+ * Dice on the 15 held-out cases).
+ */
+describe('crop to the head (real onnxruntime-node, pat0003)', () => {
+  let engine: EngineClient;
+  let volumes: ProposeRequest['volumes'];
+  beforeAll(async () => {
+    const [flair, t1c] = await Promise.all([
+      loadVolume(join(PAT3, 'Flair_subtrMeanDivStd.nii.gz')),
+      loadVolume(join(PAT3, 'T1c_subtrMeanDivStd.nii.gz')),
+    ]);
+    volumes = { flair: ch(flair), t1c: ch(t1c) };
+    engine = await EngineClient.start({ device: 'cpu' });
+  });
+  afterAll(() => engine.close());
+
+  async function run(crop: 'head' | 'off', slices: [number, number]) {
+    const out: EngineSliceResult[] = [];
+    const s = await engine.propose(
+      { caseName: 'pat0003', volumes, slices, members: 3, steps: 3, seed: 2, crop },
+      (e) => e.type === 'slice' && out.push(e.result as EngineSliceResult),
+    ).result;
+    out.sort((a, b) => a.k - b.k);
+    return { s, out };
+  }
+
+  it('gives the whole frame masks within a tolerance, on fewer pixels', async () => {
+    // tumour slices through the middle of the head (measured: Dice 0.99, 87% of the pixels) and
+    // small cross-sections near its top (0.95, 56%), where GroupNorm's statistics move most; an
+    // 8 px margin (0.97 and 0.91) would fail
+    for (const [slices, minDice, maxFraction] of [
+      [[72, 77], 0.98, 0.95],
+      [[130, 135], 0.93, 0.7],
+    ] as [[number, number], number, number][]) {
+      const head = await run('head', slices);
+      const off = await run('off', slices);
+      expect(head.s.crop).toBe('head');
+      expect(off.s.crop).toBe('off');
+      expect(off.s.frameFraction).toBe(1);
+      expect(head.s.frameFraction).toBeLessThan(maxFraction);
+      expect(head.out.map((r) => r.k)).toEqual(off.out.map((r) => r.k));
+      let both = 0;
+      let sum = 0;
+      for (const [i, h] of head.out.entries()) {
+        const o = off.out[i];
+        for (let p = 0; p < h.mask.length; p++) {
+          both += h.mask[p] & o.mask[p];
+          sum += h.mask[p] + o.mask[p];
+        }
+      }
+      const dice = (2 * both) / sum;
+      console.log(
+        `crop head vs off, slices ${slices.join(':')}: mask Dice ${dice.toFixed(3)} over ${sum / 2} pixels, ${head.s.frameFraction.toFixed(2)} of the frame`,
+      );
+      // both runs find the tumour, and the crop's outline stays that of the whole frame
+      expect(sum / 2).toBeGreaterThan(1000);
+      expect(dice).toBeGreaterThan(minDice);
+    }
+  });
+
+  it('runs the whole frame for a model without a head threshold (v1)', async () => {
+    const v1 = await EngineClient.start({ device: 'cpu', modelDir: join(REPO, 'models', 'quorum-wt-2ch') });
+    try {
+      const s = await v1.propose({ caseName: 'pat0003', volumes, slices: [75, 75], members: 2, steps: 2 })
+        .result;
+      expect(s.crop).toBe('off');
+      expect(s.frameFraction).toBe(1);
+    } finally {
+      v1.close();
+    }
+  });
+});
