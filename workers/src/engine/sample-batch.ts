@@ -113,10 +113,11 @@ export function batchSampler(
             CLICK_GUIDANCE,
           );
           if (!g) continue;
-          guide ??= { weight: new Float32Array(B * HW), target: new Float32Array(B * HW) };
+          // built on the whole frame, cut to the slice's crop like its image and noise
+          guide ??= { weight: new Float32Array(B * hw), target: new Float32Array(B * hw) };
           for (let m = 0; m < members; m++) {
-            guide.weight.set(g.weight, (bi * members + m) * HW);
-            guide.target.set(g.target, (bi * members + m) * HW);
+            cutPlanes(g.weight, 0, 1, W, H, boxes[bi], guide.weight, (bi * members + m) * hw);
+            cutPlanes(g.target, 0, 1, W, H, boxes[bi], guide.target, (bi * members + m) * hw);
           }
         }
       return guide;
