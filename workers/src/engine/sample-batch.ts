@@ -21,6 +21,21 @@ export interface BatchSampler {
   readonly modelSeconds: number;
 }
 
+/**
+ * Mirrors each W-wide row of `src` (every plane) left-right (reverses its columns: the model frame's columns
+ * run along L, core/src/model-frame.ts) into `dst` (not `src` itself).
+ */
+export function mirrorColumns(src: Float32Array, W: number, dst: Float32Array): Float32Array {
+  for (let row = 0; row < src.length / W; row++) {
+    const at = row * W;
+    for (let c = 0; c < W; c++) dst[at + c] = src[at + W - 1 - c];
+  }
+  return dst;
+}
+
+/** With the manifest's `recommended.flipMembers`, the odd-numbered members work mirrored left-right. */
+export const isFlippedMember = (m: number, flip: boolean) => flip && m % 2 === 1;
+
 const key = (k: number, clicks: readonly ModelClick[]) =>
   `${k}:${clicks.map((c) => `${c.positive ? '+' : '-'}${c.row},${c.col}`).join(';')}`;
 
@@ -46,6 +61,7 @@ export function batchSampler(
   // a prompt model takes two more image channels, the click maps (zero: no clicks)
   const P = manifest.prompts ? manifest.prompts.channels.length : 0;
   const HW = H * W;
+  const flip = manifest.recommended.flipMembers === true;
   const memory = new Map<string, Float32Array>();
   const state = { modelSeconds: 0 };
 
@@ -54,13 +70,20 @@ export function batchSampler(
     const CI = C + P;
     const image = new Float32Array(B * CI * HW);
     const maps = new Float32Array(2 * HW);
+    const inpMirrored = new Float32Array(flip ? C * HW : 0);
+    const mapsMirrored = new Float32Array(flip ? 2 * HW : 0);
     for (const [bi, k] of batch.entries()) {
       const inp = frame.input(k);
       if (P) clickMaps(clicks[bi] ?? [], H, W, manifest.prompts!.sigmaPx, maps);
+      if (flip) {
+        mirrorColumns(inp, W, inpMirrored);
+        if (P) mirrorColumns(maps, W, mapsMirrored);
+      }
       for (let m = 0; m < members; m++) {
         const at = (bi * members + m) * CI * HW;
-        image.set(inp, at);
-        if (P) image.set(maps, at + C * HW);
+        const mirrored = isFlippedMember(m, flip);
+        image.set(mirrored ? inpMirrored : inp, at);
+        if (P) image.set(mirrored ? mapsMirrored : maps, at + C * HW);
       }
     }
     const rngs = batch.map((k) => new Rng((run.seed * 100003 + k * 7919 + 1) >>> 0));
@@ -97,6 +120,15 @@ export function batchSampler(
       [x, next] = [next, x];
       progress(batch, i, ts.length);
     }
+    // a flipped member's whole chain ran mirrored (every sampler step is per pixel, its noise
+    // i.i.d.), so mirroring its final x0 back is the same as mirroring x0 / x_t at every step
+    const plane = new Float32Array(flip ? HW : 0);
+    for (let bi = 0; flip && bi < batch.length; bi++)
+      for (let m = 0; m < members; m++) {
+        if (!isFlippedMember(m, flip)) continue;
+        const member = x.subarray((bi * members + m) * HW, (bi * members + m + 1) * HW);
+        member.set(mirrorColumns(member, W, plane));
+      }
     return batch.map((_, bi) => x.slice(bi * members * HW, (bi + 1) * members * HW));
   }
 
