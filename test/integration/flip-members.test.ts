@@ -40,10 +40,13 @@ describe('flipped ensemble members', () => {
   it('mirrors the odd members only, and their chain runs wholly on the mirrored slice', async () => {
     const [H, W] = frame.inputSize;
     const HW = H * W;
-    const flipped: LoadedModel = {
+    // the shipped manifest may set the option either way: both settings are made explicit here
+    const withOption = (flipMembers: boolean): LoadedModel => ({
       ...model,
-      manifest: { ...model.manifest, recommended: { ...model.manifest.recommended, flipMembers: true } },
-    };
+      manifest: { ...model.manifest, recommended: { ...model.manifest.recommended, flipMembers } },
+    });
+    const flipped = withOption(true);
+    const unflipped = withOption(false);
     const mirroredFrame: ModelFrame = {
       ...frame,
       input: (kk) => {
@@ -51,8 +54,8 @@ describe('flipped ensemble members', () => {
         return mirrorColumns(inp, W, new Float32Array(inp.length));
       },
     };
-    const plain = await sample(model, frame);
-    const onMirrored = await sample(model, mirroredFrame);
+    const plain = await sample(unflipped, frame);
+    const onMirrored = await sample(unflipped, mirroredFrame);
     const withFlip = await sample(flipped, frame);
     const member = (x: Float32Array, m: number) => x.subarray(m * HW, (m + 1) * HW);
     for (let m = 0; m < MEMBERS; m++) {
