@@ -30,7 +30,12 @@ export interface ModelManifest {
   prediction: 'epsilon' | 'x0' | 'v';
   /** Mask in [0,1] is mapped to x0 = 2*mask - 1 for diffusion; output mean back via (x0+1)/2. */
   maskScale: 'pm1';
-  recommended: { sampler: SamplerName; steps: number; members: number; eta: number };
+  /**
+   * `flipMembers`: the odd-numbered members see the slice (and its click maps) mirrored left-right
+   * and their sample is mirrored back, so the ensemble also averages the network's left-right
+   * asymmetries at no extra cost (members still differ by their noise). Absent: no member is flipped.
+   */
+  recommended: { sampler: SamplerName; steps: number; members: number; eta: number; flipMembers?: boolean };
   /**
    * Case confidence (core/src/metrics.ts caseConfidence): a proposal whose member-agreement Dice
    * is below `lowBelow` is flagged low-confidence (default 0.8 when absent), chosen on validation data.

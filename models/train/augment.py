@@ -8,13 +8,23 @@ site's look.
              multiplicative bias field (+-30 %), contrast 0.85-1.15 and offset +-0.15,
              Gaussian noise, Gaussian blur, low resolution (down- then up-sampling), and now
              and then T1c replaced by FLAIR (as sites do where a sequence is missing)
+  stripping  (raw heads only, before the rest) a simulated skull stripping: the head mask
+             eroded by 8-18 mm (scalp + skull are 10-15 mm on these heads; less leaves a rim, as
+             an imperfect stripping does), the reference lesion kept, the slice renormalised on what is
+             left as preprocess.py would normalise a stripped scan, the rest set to that scan's
+             background; so that skull-stripped scans (BraTS and alike) are not only 3 subjects
 """
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
-from preprocess import CLIP
+from preprocess import CLIP, SPACING_MM
+
+STRIP_MM = (8.0, 18.0)  # how deep the simulated stripping cuts in from the head surface
+MIN_BRAIN_PX = 300  # slices with less brain left (skull base, vertex) stay as they are
 
 
 def _u(n, g, lo, hi, *shape):
@@ -37,6 +47,49 @@ def spatial(img, lab, g):
     img = F.grid_sample(img, grid, mode='bilinear', padding_mode='border', align_corners=False)
     lab = (F.grid_sample(lab, grid, mode='bilinear', padding_mode='zeros', align_corners=False) > 0.5).float()
     return img, lab
+
+
+def head_mask(z):
+    """z: one channel of a normalised slice [h, w] -> the filled head (largest tissue component).
+
+    Air is the slice's darkest level: tissue is above a tenth of the way from it to the 99th
+    percentile (8-bit TCGA air sits at the minimum with little noise)."""
+    lo, hi = float(z.min()), float(np.percentile(z, 99))
+    tissue = ndimage.binary_opening(z > lo + 0.1 * (hi - lo), iterations=1)
+    lab, n = ndimage.label(tissue)
+    if n == 0:
+        return tissue
+    sizes = ndimage.sum(tissue, lab, np.arange(1, n + 1))
+    return ndimage.binary_fill_holes(lab == 1 + int(np.argmax(sizes)))
+
+
+def strip_skull(img, lab, chosen, g):
+    """Simulated skull stripping of the raw-head samples `chosen` (bool [n]); img [n, c, h, w] in
+    preprocess.py's normalised units, lab [n, k, h, w] (every label channel's lesion is kept).
+
+    Each channel is renormalised on the kept voxels (z' = (z - p50) / (p99 - p1) of the kept
+    voxels, the affine change preprocess.py's statistics would make on a stripped scan) and the
+    stripped voxels get the slice's air level in those units: stripped scans have a constant
+    background at their minimum."""
+    img = img.clone()
+    for i in chosen.nonzero().flatten().tolist():
+        x = img[i].numpy()
+        head = np.zeros(x.shape[1:], bool)
+        for ch in range(x.shape[0]):
+            head |= head_mask(x[ch])
+        depth_mm = float(STRIP_MM[0] + (STRIP_MM[1] - STRIP_MM[0]) * torch.rand(1, generator=g))
+        brain = ndimage.distance_transform_edt(head) * SPACING_MM > depth_mm
+        brain = ndimage.binary_opening(brain, iterations=2) | (lab[i].numpy() > 0.5).any(0)
+        if brain.sum() < MIN_BRAIN_PX:
+            continue
+        for ch in range(x.shape[0]):
+            v = x[ch][brain]
+            p1, p50, p99 = np.percentile(v, [1, 50, 99])
+            scale = max(p99 - p1, 1e-3)
+            air = float(x[ch].min())
+            x[ch] = np.where(brain, (x[ch] - p50) / scale, (air - p50) / scale)
+        img[i] = torch.from_numpy(np.clip(x, *CLIP))
+    return img
 
 
 def _gauss_kernel(sigma):
@@ -78,6 +131,9 @@ def intensity(img, g):
     return img.clamp(*CLIP)
 
 
-def augment_v2(img, lab, g):
+def augment_v2(img, lab, g, raw_head=None, p_strip=0.35):
+    """raw_head: bool [n], the samples from heads with skull (TCGA); p_strip of them are stripped."""
+    if raw_head is not None and p_strip > 0:
+        img = strip_skull(img, lab, raw_head & (torch.rand(len(img), generator=g) < p_strip), g)
     img, lab = spatial(img, lab, g)
     return intensity(img, g), lab

@@ -1,11 +1,15 @@
 """README tables from evaluate_v2.py's JSON (so the README says exactly what was measured).
 
-  /usr/bin/python3 models/train/tables.py runs/metrics-v2.2-all.json
+  /usr/bin/python3 models/train/tables.py runs/metrics-model-v23f-all.json
 """
 import json
 import sys
 
-METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'), ('v2.2', 'v2.2 (shipped: DDIM 5), 5 members'),
+SHIPPED = 'v2.3-flip'  # the method whose confidence and false positives the case table shows
+METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'), ('v2.3-flip', 'v2.3 (shipped: DDIM 5, flipped members), 5 members'),
+           ('v2.3', 'v2.3, DDIM 5, no flipped members, 5 members'),
+           ('v2.3-600', 'v2.3 at iteration 600, 5 members'),
+           ('v2.2', 'v2.2, DDIM 5, 5 members'), ('v2.2-flip', 'v2.2, flipped members, 5 members'),
            ('v2.2-3', 'v2.2, DDIM 3, 5 members'), ('v2.2-2', 'v2.2, DDIM 2, 5 members'),
            ('v2', 'v2.1, DDIM 5, 5 members'), ('v2.1-10', 'v2.1, DDIM 10, 5 members'),
            ('v2.0', 'v2.0 (before fine-tuning), 5 members'), ('v2.0-single', 'v2.0, single sample'),
@@ -32,15 +36,18 @@ def main(path):
                   f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
                   f"{fmt(a.get('qu_brats'))} |")
     print()
-    print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 (shipped) | v2.2 DDIM 3 | baseline '
-          '| v2.2 confidence | v2.2 FP mL outside |')
-    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    shown = [k for k in ('v2.3-flip', 'v2.3', 'v2.3-600', 'v2.2-flip') if any(k in r['methods'] for r in m['cases'])]
+    print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 Dice | v2.2 DDIM 3 | '
+          + ''.join(f"{k}{' (shipped)' if k == SHIPPED else ''} | " for k in shown)
+          + f'baseline | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
+    print('| --- ' * (11 + len(shown)) + '|')
     for r in m['cases']:
         mm = r['methods']
         d = lambda k: fmt(mm.get(k, {}).get('dice'))  # noqa: E731
         print(f"| {r['case']} | {r['role']} | {r['truth_ml']:.1f} | {d('v1')} | {d('v2.0')} | {d('v2')} | {d('v2.2')} | {d('v2.2-3')} | "
-              f"{d('baseline')} | {fmt(mm.get('v2.2', {}).get('confidence'))} | "
-              f"{fmt(mm.get('v2.2', {}).get('fp_ml_outside'), 1)} |")
+              + ''.join(f'{d(k)} | ' for k in shown)
+              + f"{d('baseline')} | {fmt(mm.get(SHIPPED, {}).get('confidence'))} | "
+              f"{fmt(mm.get(SHIPPED, {}).get('fp_ml_outside'), 1)} |")
     print()
     for k, c in s.get('confidence', {}).items():
         print(f"- {k}: Spearman(confidence, Dice) = {c['spearman_with_dice']:.2f} over {c['cases']} cases; "

@@ -35,6 +35,8 @@ const TRUTH = join(CASE, 'seg.nii.gz');
 const PENDING = 255;
 /** Smallest 2D region (voxels) that counts as a missed lesion or a false positive. */
 const MIN_REGION = 100;
+/** Smallest false positive to Shift+click: v2.3's flipped members leave smaller ones (70 voxels, ~0.5 cm², on this case). */
+const MIN_FALSE_POSITIVE = 50;
 /** The click is in a missed part: no pending voxel lies within this many voxels of it. */
 const NEAR = 2;
 
@@ -218,7 +220,7 @@ describe.skipIf(!!NO_PROMPTS)('the Refine tool in the browser (prompt model)', (
     expect(
       falsePositive?.voxels.length,
       'the unprompted proposal has no false positive',
-    ).toBeGreaterThanOrEqual(MIN_REGION);
+    ).toBeGreaterThanOrEqual(MIN_FALSE_POSITIVE);
     console.log(
       `missed lesion: slice ${missed.k}, ${missed.voxels.length} voxels, centre ${missed.centre}; ` +
         `false positive: slice ${falsePositive.k}, ${falsePositive.voxels.length} voxels, centre ${falsePositive.centre}`,

@@ -34,6 +34,21 @@ export interface BatchSampler {
   readonly frameFraction: number;
 }
 
+/**
+ * Mirrors each W-wide row of `src` (every plane) left-right (reverses its columns: the model frame's columns
+ * run along L, core/src/model-frame.ts) into `dst` (not `src` itself).
+ */
+export function mirrorColumns(src: Float32Array, W: number, dst: Float32Array): Float32Array {
+  for (let row = 0; row < src.length / W; row++) {
+    const at = row * W;
+    for (let c = 0; c < W; c++) dst[at + c] = src[at + W - 1 - c];
+  }
+  return dst;
+}
+
+/** With the manifest's `recommended.flipMembers`, the odd-numbered members work mirrored left-right. */
+export const isFlippedMember = (m: number, flip: boolean) => flip && m % 2 === 1;
+
 const key = (k: number, clicks: readonly ModelClick[]) =>
   `${k}:${clicks.map((c) => `${c.positive ? '+' : '-'}${c.propagated ? 'p' : ''}${c.row},${c.col}`).join(';')}`;
 
@@ -60,6 +75,9 @@ export function batchSampler(
   // a prompt model takes two more image channels, the click maps (zero: no clicks)
   const P = manifest.prompts ? manifest.prompts.channels.length : 0;
   const HW = H * W;
+  const flip = manifest.recommended.flipMembers === true;
+  // a flipped member runs on the mirrored frame, so on the mirror image of its slice's crop box
+  const mirrorBox = (b: CropBox): CropBox => ({ ...b, c0: W - b.c0 - b.w });
   const memory = new Map<string, Float32Array>();
   const state = { modelSeconds: 0, pixels: 0, framePixels: 0 };
   const whole: CropBox = { r0: 0, c0: 0, h: H, w: W };
@@ -90,12 +108,17 @@ export function batchSampler(
     const CI = C + P;
     const image = new Float32Array(B * CI * hw);
     const planes = new Float32Array(CI * HW);
+    const mirrored = new Float32Array(flip ? CI * HW : 0);
     for (const [bi, k] of batch.entries()) {
       planes.set(frame.input(k));
       if (P) clickMaps(clicks[bi] ?? [], H, W, manifest.prompts!.sigmaPx, planes.subarray(C * HW));
+      if (flip) mirrorColumns(planes, W, mirrored);
       const at = bi * members * CI * hw;
       cutPlanes(planes, 0, CI, W, H, boxes[bi], image, at);
-      for (let m = 1; m < members; m++) image.copyWithin(at + m * CI * hw, at, at + CI * hw);
+      for (let m = 1; m < members; m++)
+        if (isFlippedMember(m, flip))
+          cutPlanes(mirrored, 0, CI, W, H, mirrorBox(boxes[bi]), image, at + m * CI * hw);
+        else image.copyWithin(at + m * CI * hw, at, at + CI * hw);
     }
     // the clicks also steer x0 at each step (core/src/click-guidance.ts), the same for every
     // member of a slice
@@ -115,9 +138,16 @@ export function batchSampler(
           if (!g) continue;
           // built on the whole frame, cut to the slice's crop like its image and noise
           guide ??= { weight: new Float32Array(B * hw), target: new Float32Array(B * hw) };
+          const gm = flip
+            ? {
+                weight: mirrorColumns(g.weight, W, new Float32Array(HW)),
+                target: mirrorColumns(g.target, W, new Float32Array(HW)),
+              }
+            : g;
           for (let m = 0; m < members; m++) {
-            cutPlanes(g.weight, 0, 1, W, H, boxes[bi], guide.weight, (bi * members + m) * hw);
-            cutPlanes(g.target, 0, 1, W, H, boxes[bi], guide.target, (bi * members + m) * hw);
+            const [src, box] = isFlippedMember(m, flip) ? [gm, mirrorBox(boxes[bi])] : [g, boxes[bi]];
+            cutPlanes(src.weight, 0, 1, W, H, box, guide.weight, (bi * members + m) * hw);
+            cutPlanes(src.target, 0, 1, W, H, box, guide.target, (bi * members + m) * hw);
           }
         }
       return guide;
@@ -162,6 +192,16 @@ export function batchSampler(
       [x, next] = [next, x];
       progress(batch, i, ts.length);
     }
+    // a flipped member's whole chain ran mirrored (every sampler step is per pixel, its noise
+    // i.i.d.), so mirroring its final x0 back is the same as mirroring x0 / x_t at every step;
+    // mirrored within the mirrored box, it lands in the slice's own box
+    const plane = new Float32Array(flip ? hw : 0);
+    for (let bi = 0; flip && bi < batch.length; bi++)
+      for (let m = 0; m < members; m++) {
+        if (!isFlippedMember(m, flip)) continue;
+        const member = x.subarray((bi * members + m) * hw, (bi * members + m + 1) * hw);
+        member.set(mirrorColumns(member, w, plane));
+      }
     // outside the crop: background in every member (x0 = -1, probability 0, std 0)
     return batch.map((_, bi) =>
       pastePlanes(x.subarray(bi * members * hw, (bi + 1) * members * hw), members, H, W, boxes[bi], -1),
