@@ -1,12 +1,13 @@
 """README tables from evaluate_v2.py's JSON (so the README says exactly what was measured).
 
-  /usr/bin/python3 models/train/tables.py runs/metrics-model-v23f-all.json
+  /usr/bin/python3 models/train/tables.py runs/metrics-v2.3-all.json
 """
 import json
 import sys
 
-SHIPPED = 'v2.3-flip'  # the method whose confidence and false positives the case table shows
-METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'), ('v2.3-flip', 'v2.3 (shipped: DDIM 5, flipped members), 5 members'),
+SHIPPED = 'v2.3-crop'  # the method whose confidence and false positives the case table shows
+METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'), ('v2.3-crop', 'v2.3 (shipped: DDIM 5, flipped members, crop to the head), 5 members'),
+           ('v2.3-flip', 'v2.3, flipped members, whole frame, 5 members'),
            ('v2.3', 'v2.3, DDIM 5, no flipped members, 5 members'),
            ('v2.3-600', 'v2.3 at iteration 600, 5 members'),
            ('v2.2', 'v2.2, DDIM 5, 5 members'), ('v2.2-flip', 'v2.2, flipped members, 5 members'),
@@ -36,7 +37,7 @@ def main(path):
                   f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
                   f"{fmt(a.get('qu_brats'))} |")
     print()
-    shown = [k for k in ('v2.3-flip', 'v2.3', 'v2.3-600', 'v2.2-flip') if any(k in r['methods'] for r in m['cases'])]
+    shown = [k for k in ('v2.3-crop', 'v2.3-flip', 'v2.3', 'v2.3-600', 'v2.2-flip') if any(k in r['methods'] for r in m['cases'])]
     print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 Dice | v2.2 DDIM 3 | '
           + ''.join(f"{k}{' (shipped)' if k == SHIPPED else ''} | " for k in shown)
           + f'baseline | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
