@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from data import CHANNELS, CLIP, HELD_OUT, INPUT_SIZE, TRAIN_SUBJECTS, axial_slices, load_subject  # noqa: E402
 from manifest_v2 import fine_tune_note, held_out_slices_v2, manifest_v2, provenance  # noqa: E402
 from train_prompts import click_maps  # noqa: E402
-from unet import UNet  # noqa: E402
+from unet import UNet, load_exported  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
 NAMES = {'v1': 'quorum-wt-2ch', 'v2': 'quorum-wt-v2'}
@@ -52,12 +52,7 @@ def reexport_onnx(args):
     """--onnx-only: the ONNX of an existing export written again by this export code (e.g. with
     dynamic H/W), from the run's exported.pt (the exact float32 weights behind it). The old and
     new ONNX must agree on full frames of real held-out slices (1e-5), else nothing is replaced."""
-    run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
-    ck = torch.load(os.path.join(run, 'exported.pt'), map_location='cpu')
-    meta = ck['meta']
-    model = UNet(**{**meta['arch'], 'mults': tuple(meta['arch']['mults'])})
-    model.load_state_dict(ck['ema'])
-    model.eval()
+    model, meta = load_exported(args.run)
     onnx_path = os.path.join(REPO, 'models', args.name or NAMES['v2'], 'model.onnx')
     new_path = onnx_path + '.new.onnx'
     export_onnx(model, meta, new_path)

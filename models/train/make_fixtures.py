@@ -18,7 +18,7 @@ from data import DATA_ROOT, HELD_OUT, axial_slices, load_subject, subject_dir  #
 from diffusion import Schedule, linear_betas, sample_ddim  # noqa: E402
 from manifest_v2 import held_out_slices_v2  # noqa: E402
 from train_prompts import click_maps  # noqa: E402
-from unet import UNet  # noqa: E402
+from unet import load_exported  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
 OUT = os.path.join(REPO, 'test', 'fixtures', 'quorum-wt-2ch')
@@ -55,12 +55,7 @@ def main():
     ap.add_argument('--run', default='runs/wt2ch')
     args = ap.parse_args()
     global OUT
-    run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
-    ck = torch.load(os.path.join(run, 'exported.pt'), map_location='cpu')
-    meta = ck['meta']
-    model = UNet(**{**meta['arch'], 'mults': tuple(meta['arch']['mults'])})
-    model.load_state_dict(ck['ema'])
-    model.eval()
+    model, meta = load_exported(args.run)
     kind = meta.get('prediction', 'x0')
     sched = Schedule(linear_betas(1000))
     if meta.get('data') == 'v2' or 'prompts' in meta:

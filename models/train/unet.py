@@ -74,3 +74,15 @@ class UNet(nn.Module):
             h = F.interpolate(h, scale_factor=2.0, mode='nearest')
             h = block(torch.cat([h, skips.pop()], dim=1), temb)
         return self.out(h)
+
+
+def load_exported(run):
+    """The weights an export used (runs/<run>/exported.pt: EMA, float32) as an eval-mode UNet, with
+    their meta; `run` relative to models/train/ unless absolute."""
+    import os
+    run = run if os.path.isabs(run) else os.path.join(os.path.dirname(__file__), run)
+    ck = torch.load(os.path.join(run, 'exported.pt'), map_location='cpu')
+    model = UNet(**{**ck['meta']['arch'], 'mults': tuple(ck['meta']['arch']['mults'])})
+    model.load_state_dict(ck['ema'])
+    model.eval()
+    return model, ck['meta']
