@@ -121,8 +121,15 @@ export function batchSampler(
         else image.copyWithin(at + m * CI * hw, at, at + CI * hw);
     }
     // the clicks also steer x0 at each step (core/src/click-guidance.ts), the same for every
-    // member of a slice
+    // member of a slice; a guide differs only between the last step and the others (clickGuide),
+    // so each is built once per batch, not at every step
+    const guides = new Map<boolean, X0Guide | undefined>();
     const guideFor = (step: number, steps: number) => {
+      const last = step === steps - 1;
+      if (!guides.has(last)) guides.set(last, buildGuide(step, steps));
+      return guides.get(last);
+    };
+    const buildGuide = (step: number, steps: number) => {
       let guide: X0Guide | undefined;
       if (P)
         for (const [bi] of batch.entries()) {
