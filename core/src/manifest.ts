@@ -34,8 +34,17 @@ export interface ModelManifest {
    * `flipMembers`: the odd-numbered members see the slice (and its click maps) mirrored left-right
    * and their sample is mirrored back, so the ensemble also averages the network's left-right
    * asymmetries at no extra cost (members still differ by their noise). Absent: no member is flipped.
+   * `cropMarginPx`: background model pixels the engine's crop to the head keeps around the head
+   * (workers/src/engine/crop.ts; a model trained on such crops takes a tighter one). Absent: 16.
    */
-  recommended: { sampler: SamplerName; steps: number; members: number; eta: number; flipMembers?: boolean };
+  recommended: {
+    sampler: SamplerName;
+    steps: number;
+    members: number;
+    eta: number;
+    flipMembers?: boolean;
+    cropMarginPx?: number;
+  };
   /**
    * Case confidence (core/src/metrics.ts caseConfidence): a proposal whose member-agreement Dice
    * is below `lowBelow` is flagged low-confidence (default 0.8 when absent), chosen on validation data.

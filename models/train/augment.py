@@ -8,6 +8,9 @@ site's look.
              multiplicative bias field (+-30 %), contrast 0.85-1.15 and offset +-0.15,
              Gaussian noise, Gaussian blur, low resolution (down- then up-sampling), and now
              and then T1c replaced by FLAIR (as sites do where a sequence is missing)
+  crop       (train_prompts.py --p-crop) the whole batch cut to each slice's head box plus a random
+             margin, sides a multiple of 16, as the engine's crop to the head does (workers/src/
+             engine/crop.ts), so that GroupNorm's statistics of a tight crop are not new to the network
   stripping  (raw heads only, before the rest) a simulated skull stripping: the head mask
              eroded by 8-18 mm (scalp + skull are 10-15 mm on these heads; less leaves a rim, as
              an imperfect stripping does), the reference lesion kept, the slice renormalised on what is
@@ -137,3 +140,53 @@ def augment_v2(img, lab, g, raw_head=None, p_strip=0.35):
         img = strip_skull(img, lab, raw_head & (torch.rand(len(img), generator=g) < p_strip), g)
     img, lab = spatial(img, lab, g)
     return intensity(img, g), lab
+
+
+CROP_MARGIN_PX = (4, 20)  # the engine's margin (crop.ts CROP_MARGIN_PX) is drawn from this range
+CROP_SIDE = 16  # crop sides are multiples of the UNet's downsampling (crop.ts cropGrid)
+
+
+def head_boxes(img):
+    """img [n, c, h, w] -> each slice's tissue box (r0, r1, c0, c1), inclusive: any channel above a
+    tenth of the way from its minimum to its 99th percentile (as head_mask); the whole frame if none."""
+    n, c, h, w = img.shape
+    flat = img.reshape(n, c, -1).float()
+    lo = flat.amin(2, keepdim=True)
+    hi = torch.quantile(flat, 0.99, dim=2, keepdim=True)
+    tissue = (flat > lo + 0.1 * (hi - lo)).any(1).reshape(n, h, w)
+    boxes = []
+    for i in range(n):
+        rows = tissue[i].any(1).nonzero().flatten()
+        cols = tissue[i].any(0).nonzero().flatten()
+        boxes.append((int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])) if len(rows) else (0, h - 1, 0, w - 1))
+    return boxes
+
+
+def crop_groups(img, other, g, groups=3):
+    """A batch cut to its slices' head boxes, as the engine's crop to the head does: img [n, c, h, w]
+    and other [n, k, h, w] (labels) -> a list of (img, other) groups, each of one crop size.
+
+    One margin per batch; each slice's box plus the margin, sides rounded up to CROP_SIDE; the
+    slices sorted by box size and split into `groups` groups (the engine batches slices of one
+    crop size), each cut to its largest size, each box centred on its slice's head inside the frame."""
+    n, _, h, w = img.shape
+    margin = int(torch.randint(CROP_MARGIN_PX[0], CROP_MARGIN_PX[1] + 1, (1,), generator=g))
+    side = lambda a, b, size: min(size, -(-(b - a + 1 + 2 * margin) // CROP_SIDE) * CROP_SIDE)  # noqa: E731
+    start = lambda a, b, crop, size: min(max(0, (a + b + 1 - crop) // 2), size - crop)  # noqa: E731
+    boxes = head_boxes(img)
+    sizes = [(side(r0, r1, h), side(c0, c1, w)) for r0, r1, c0, c1 in boxes]
+    order = sorted(range(n), key=lambda i: sizes[i][0] * sizes[i][1])
+    out = []
+    for part in np.array_split(np.array(order), groups):
+        if len(part) == 0:
+            continue
+        ch, cw = max(sizes[i][0] for i in part), max(sizes[i][1] for i in part)
+        gi = torch.empty(len(part), img.shape[1], ch, cw, dtype=img.dtype)
+        go = torch.empty(len(part), other.shape[1], ch, cw, dtype=other.dtype)
+        for j, i in enumerate(part):
+            r0, r1, c0, c1 = boxes[i]
+            a, b = start(r0, r1, ch, h), start(c0, c1, cw, w)
+            gi[j] = img[i, :, a:a + ch, b:b + cw]
+            go[j] = other[i, :, a:a + ch, b:b + cw]
+        out.append((gi, go))
+    return out

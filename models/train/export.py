@@ -77,6 +77,27 @@ def reexport_onnx(args):
     print(f'replaced {onnx_path}')
 
 
+def write_candidate(args):
+    """--candidate: a model folder for propose-dataset --model, so that a run or one of its
+    snapshots is measured on the held-out cases through the app before it replaces the shipped one."""
+    run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
+    ck = torch.load(os.path.join(run, args.snapshot or 'last.pt'), map_location='cpu')
+    meta = ck['meta']
+    model = UNet(**{**meta['arch'], 'mults': tuple(meta['arch']['mults'])})
+    model.load_state_dict({k: v.float() for k, v in ck['ema'].items()})
+    model.eval()
+    out = args.candidate if os.path.isabs(args.candidate) else os.path.join(os.path.dirname(__file__), args.candidate)
+    os.makedirs(out, exist_ok=True)
+    export_onnx(model, meta, os.path.join(out, 'model.onnx'))
+    manifest = json.load(open(os.path.join(REPO, 'models', args.name or NAMES['v2'], 'manifest.json')))
+    manifest['version'] = f"{manifest['version']}+{os.path.basename(run)}-{ck['iter']}"
+    if args.crop_margin is not None:
+        manifest['recommended']['cropMarginPx'] = args.crop_margin
+    with open(os.path.join(out, 'manifest.json'), 'w') as f:
+        json.dump(manifest, f, indent=2)
+    print(f"wrote {out}: iteration {ck['iter']}, recommended {manifest['recommended']}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--run', required=True)
@@ -93,7 +114,15 @@ def main():
     ap.add_argument('--onnx-only', action='store_true',
                     help="only write the ONNX again from the run's exported.pt (checked against the existing one); "
                          'the manifest is left untouched')
+    ap.add_argument('--candidate', metavar='DIR',
+                    help="write a model folder DIR (runs/...) to evaluate before shipping: the ONNX of the run's "
+                         "last.pt EMA (or --snapshot) with the shipped model's manifest; nothing shipped is touched")
+    ap.add_argument('--snapshot', help='with --candidate: an ema-<iter>.pt of the run instead of last.pt')
+    ap.add_argument('--crop-margin', type=int, help="with --candidate: the manifest's recommended.cropMarginPx")
     args = ap.parse_args()
+    if args.candidate:
+        write_candidate(args)
+        return
     if args.onnx_only:
         reexport_onnx(args)
         return

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from augment import augment_v2  # noqa: E402
+from augment import augment_v2, crop_groups  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
 from train import ARCH, load_cache_v2  # noqa: E402
 from unet import UNet  # noqa: E402
@@ -139,6 +139,8 @@ def main():
     ap.add_argument('--max-clicks', type=int, default=5)
     ap.add_argument('--prompt-lr-scale', type=float, default=5.0, help='learning rate of the new click weights, x --lr')
     ap.add_argument('--p-strip', type=float, default=0.35, help='share of raw-head (TCGA) samples skull-stripped (augment.py)')
+    ap.add_argument('--p-crop', type=float, default=0.0,
+                    help="share of batches cut to their slices' head boxes (augment.crop_groups; v2.4: 0.5)")
     ap.add_argument('--snapshot-every', type=int, default=200, help='also keep the EMA weights every this many iterations')
     ap.add_argument('--seed', type=int, default=12)
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
@@ -206,30 +208,35 @@ def main():
         nb_lab = lab[nb].float() * same.float().view(-1, 1, 1, 1)
         x_img, both = augment_v2(img[idx].float(), torch.cat([lab[idx].float(), nb_lab], 1), g,
                                  raw_head[idx], args.p_strip)
-        x_lab, x_nb = both[:, :1], both[:, 1:]
-        h, w = x_img.shape[-2:]
-        # where is the current model wrong? one x0 prediction from pure noise, no clicks
-        with torch.no_grad():
-            t_first = torch.full((b,), float(schedule.T - 1))
-            x_T = torch.randn((b, 1, h, w), generator=g)
-            first = ema(torch.cat([x_img, torch.zeros(b, 2, h, w)], 1), x_T, t_first) > 0
-        maps = np.zeros((b, 2, h, w), np.float32)
-        n_clicked = 0
-        for i in range(b):
-            if rng.random() < args.p_empty:
-                continue
-            clicks = simulate_clicks(first[i, 0].numpy(), x_lab[i, 0].numpy() > 0.5,
-                                     int(rng.integers(1, args.max_clicks + 1)), rng, x_nb[i, 0].numpy() > 0.5)
-            if clicks:
-                maps[i] = click_maps(clicks, h, w)
-                n_clicked += 1
-        x_in = torch.cat([x_img, torch.from_numpy(maps)], 1)
-        x0 = x_lab * 2 - 1
-        t = torch.randint(0, schedule.T, (b,), generator=g)
-        noise = torch.randn(x0.shape, generator=g)
-        x_t = schedule.q_sample(x0, t, noise)
-        pred = model(x_in, x_t, t.float())
-        loss = F.mse_loss(pred, x0)
+        # a share of batches cut to their head boxes, as the engine crops (groups of one crop size)
+        cropped = args.p_crop > 0 and float(torch.rand(1, generator=g)) < args.p_crop
+        groups = crop_groups(x_img, both, g) if cropped else [(x_img, both)]
+        loss, n_clicked = 0.0, 0
+        for x_img, both in groups:
+            x_lab, x_nb = both[:, :1], both[:, 1:]
+            n, (h, w) = len(x_img), x_img.shape[-2:]
+            # where is the current model wrong? one x0 prediction from pure noise, no clicks
+            with torch.no_grad():
+                t_first = torch.full((n,), float(schedule.T - 1))
+                x_T = torch.randn((n, 1, h, w), generator=g)
+                first = ema(torch.cat([x_img, torch.zeros(n, 2, h, w)], 1), x_T, t_first) > 0
+            maps = np.zeros((n, 2, h, w), np.float32)
+            for i in range(n):
+                if rng.random() < args.p_empty:
+                    continue
+                clicks = simulate_clicks(first[i, 0].numpy(), x_lab[i, 0].numpy() > 0.5,
+                                         int(rng.integers(1, args.max_clicks + 1)), rng, x_nb[i, 0].numpy() > 0.5)
+                if clicks:
+                    maps[i] = click_maps(clicks, h, w)
+                    n_clicked += 1
+            x_in = torch.cat([x_img, torch.from_numpy(maps)], 1)
+            x0 = x_lab * 2 - 1
+            t = torch.randint(0, schedule.T, (n,), generator=g)
+            noise = torch.randn(x0.shape, generator=g)
+            x_t = schedule.q_sample(x0, t, noise)
+            pred = model(x_in, x_t, t.float())
+            # each group's pixel mean weighted by its share of the batch
+            loss = loss + F.mse_loss(pred, x0) * (n / b)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -239,7 +246,7 @@ def main():
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(d).add_(pm.detach(), alpha=1 - d)
         if it % 20 == 0 or it == args.iters - 1:
-            rec = dict(iter=it, loss=float(loss), lr=lr, clicked=n_clicked, seconds=round(time.time() - t_start, 1))
+            rec = dict(iter=it, loss=float(loss), lr=lr, clicked=n_clicked, cropped=cropped, seconds=round(time.time() - t_start, 1))
             log.write(json.dumps(rec) + '\n')
             log.flush()
             print(rec, flush=True)

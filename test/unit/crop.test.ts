@@ -3,7 +3,7 @@ import { CROP_MARGIN_PX, cutPlanes, headBox, pastePlanes } from '../../workers/s
 
 const H = 120;
 const W = 120;
-const GRID = { size: 16, origin: 8 };
+const GRID = { size: 16, origin: 8, margin: CROP_MARGIN_PX };
 
 /** Two channels at -2 (air) with a head rectangle rows r0..r1, cols c0..c1 in channel `ch`. */
 function slice(r0: number, r1: number, c0: number, c1: number, ch = 0): Float32Array {
@@ -57,6 +57,19 @@ describe('crop to the head', () => {
     const b = headBox(slice(50, 70, 40, 60), [-0.3, -0.3], H, W, GRID, [click], 7);
     expect(b.r0 + b.h).toBeGreaterThanOrEqual(Math.min(H, 108));
     expect(b.c0).toBe(0);
+  });
+
+  it("keeps the grid's margin: a model's tighter margin gives a tighter box around the same head", () => {
+    const head = slice(40, 80, 30, 90);
+    const wide = headBox(head, [-0.3, -0.3], H, W, GRID);
+    const tight = headBox(head, [-0.3, -0.3], H, W, { ...GRID, margin: 8 });
+    expect(tight.r0).toBeLessThanOrEqual(32);
+    expect(tight.c0).toBeLessThanOrEqual(22);
+    expect(tight.r0 + tight.h).toBeGreaterThanOrEqual(89);
+    expect(tight.c0 + tight.w).toBeGreaterThanOrEqual(99);
+    // 41 x 61 head: 16 px each side gives 80 x 112 on the grid (origins on multiples of 8), 8 px 64 x 96
+    expect([wide.h, wide.w]).toEqual([80, 112]);
+    expect([tight.h, tight.w]).toEqual([64, 96]);
   });
 
   it('cuts planes and pastes them back where they were, the rest filled', () => {

@@ -12,8 +12,10 @@ import type { ModelClick } from '../../../core/src/prompts.ts';
  */
 
 /**
- * Background pixels kept around the head on each side (model pixels: 2 mm each). 16 (32 mm):
- * measured on the 15 held-out cases, 8 lost 0.034 Dice on one skull-stripped case (README, "Speed").
+ * Background pixels kept around the head on each side (model pixels: 2 mm each) for a model whose
+ * manifest does not say (`recommended.cropMarginPx`, chosen for a model trained on crops). 16
+ * (32 mm): measured on the 15 held-out cases with v2.2, which never saw a crop in training, 8 lost
+ * 0.034 Dice on one skull-stripped case (README, "Speed").
  */
 export const CROP_MARGIN_PX = 16;
 
@@ -24,18 +26,20 @@ export interface CropBox {
   w: number;
 }
 
-/** Multiples a crop's side and origin keep. */
+/** Multiples a crop's side and origin keep, and the margin around the head. */
 export interface CropGrid {
   /** Side multiple: what the UNet's downsampling needs, at least 16 (few size classes batch well). */
   size: number;
   /** Origin multiple: the whole frame's grid at the coarsest level (stride-2 phases kept). */
   origin: number;
+  /** Background model pixels kept around the head on each side. */
+  margin: number;
 }
 
 /**
  * The crop grid of a model: 2^(downsamplings) of its UNet (the `mults` in the manifest's
  * provenance, one downsampling fewer than levels; without them 5 levels are assumed, a coarser
- * grid that also suits fewer). Undefined when the model's height and width are fixed (an export
+ * grid that also suits fewer), with the manifest's margin. Undefined when the model's height and width are fixed (an export
  * before dynamic H/W): no crop then.
  */
 export function cropGrid(manifest: ModelManifest, session: ort.InferenceSession): CropGrid | undefined {
@@ -45,14 +49,14 @@ export function cropGrid(manifest: ModelManifest, session: ort.InferenceSession)
   const arch = manifest.provenance?.arch as { mults?: unknown[] } | undefined;
   const levels = Array.isArray(arch?.mults) ? arch.mults.length : 5;
   const origin = 2 ** (levels - 1);
-  return { size: Math.max(16, origin), origin };
+  return { size: Math.max(16, origin), origin, margin: manifest.recommended.cropMarginPx ?? CROP_MARGIN_PX };
 }
 
 /** Start and size of a window holding [lo, hi] plus margin, on the grid, inside n. */
 function span(lo: number, hi: number, n: number, grid: CropGrid): [number, number] {
-  let a = Math.max(0, lo - CROP_MARGIN_PX);
+  let a = Math.max(0, lo - grid.margin);
   a -= a % grid.origin;
-  const size = Math.ceil((Math.min(n - 1, hi + CROP_MARGIN_PX) - a + 1) / grid.size) * grid.size;
+  const size = Math.ceil((Math.min(n - 1, hi + grid.margin) - a + 1) / grid.size) * grid.size;
   if (size >= n) return [0, n];
   return [Math.min(a, n - size), size];
 }
