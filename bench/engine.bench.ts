@@ -131,7 +131,7 @@ export async function run(): Promise<BenchRow[]> {
           name: `crop ${crop}: s per volume`,
           value: wall,
           unit: 's',
-          note: `best of ${REPEAT}, alternating with the default; crop ${s.crop}: ${(100 * s.frameFraction).toFixed(0)}% of the frame's pixels`,
+          note: `best of ${REPEAT}, alternating with the default; crop ${s.crop}: the network ran ${(100 * s.frameFraction).toFixed(0)}% of the pixels of every member at every step (crop, shared first step)`,
         });
         continue;
       }
@@ -156,7 +156,7 @@ export async function run(): Promise<BenchRow[]> {
           value: wall,
           unit: 's',
           goal: '<= 30',
-          note: `best of ${REPEAT}; ${s.slices.length} brain slices of ${flair.dims[2]} (${s.skipped.length} skipped: no brain); the network ran on ${(100 * s.frameFraction).toFixed(0)}% of the frame's pixels`,
+          note: `best of ${REPEAT}; ${s.slices.length} brain slices of ${flair.dims[2]} (${s.skipped.length} skipped: no brain); the network ran ${(100 * s.frameFraction).toFixed(0)}% of the pixels of every member at every step (crop, shared first step)`,
         },
         { group: g, name: 'default steps: model share', value: s.seconds.model / wall, unit: 'fraction' },
       );
@@ -287,7 +287,7 @@ export async function run(): Promise<BenchRow[]> {
         name: `our share of the GEMM rate, crop ${crop}`,
         value: (ours.flops * c.fraction * c.forwards) / c.modelSeconds / 1e9 / gemmRate,
         unit: 'fraction',
-        note: `FLOPs of the pixels run (${(100 * c.fraction).toFixed(0)}% of the frames')`,
+        note: `FLOPs of the pixels run (${(100 * c.fraction).toFixed(0)}% of every member's frames at every step)`,
       },
     ]),
     {

@@ -5,15 +5,16 @@
  * it comes from the scanner) and one skull-stripped BraTS subject; whole volumes, 5 members, seed 0.
  * The full 15-case sweep behind the shipped default is in the README (_Held-out results_).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CropMode } from '../core/src/lists.ts';
 import { quorumWith } from '../test/helpers/cli.ts';
-import { DATA } from '../test/helpers/paths.ts';
+import { DATA, REPO } from '../test/helpers/paths.ts';
 import type { BenchRow } from './types.ts';
 
-export const title = 'Dice and time per DDIM step count and crop (held-out cases, the app itself)';
+export const title =
+  'Dice and time per DDIM step count, first-step sharing and crop (held-out cases, the app itself)';
 
 const CASES = [
   {
@@ -27,33 +28,41 @@ const CASES = [
     truth: 'OTMultiClass.nii.gz',
   },
 ];
-/** DDIM steps and crop (engine/crop.ts: 'head' is the default, 'off' the whole frame). */
-const SETTINGS: { steps: number; crop: CropMode }[] = [
-  { steps: 5, crop: 'head' },
-  { steps: 5, crop: 'off' },
-  { steps: 10, crop: 'head' },
+/**
+ * DDIM steps, crop (engine/crop.ts: 'head' is the default, 'off' the whole frame) and whether the
+ * members share the first step (manifest `recommended.shareFirstStep`; false: a copy of the shipped
+ * model's folder with it off). The first is the shipped default.
+ */
+const SETTINGS: { steps: number; crop: CropMode; shared: boolean }[] = [
+  { steps: 4, crop: 'head', shared: true },
+  { steps: 5, crop: 'head', shared: false },
+  { steps: 4, crop: 'off', shared: true },
+  { steps: 10, crop: 'head', shared: false },
 ];
+const SHIPPED = join(REPO, 'models', 'quorum-wt-v2');
+
+/** The shipped model's folder with `recommended.shareFirstStep` set to `shared`, in `dir`. */
+function modelWith(dir: string, shared: boolean): string {
+  const manifest = JSON.parse(readFileSync(join(SHIPPED, 'manifest.json'), 'utf8'));
+  if ((manifest.recommended.shareFirstStep === true) === shared) return SHIPPED;
+  mkdirSync(dir, { recursive: true });
+  manifest.recommended.shareFirstStep = shared;
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  symlinkSync(join(SHIPPED, manifest.file), join(dir, manifest.file));
+  return dir;
+}
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const tmp = mkdtempSync(join(tmpdir(), 'quorum-bench-steps-'));
   try {
     for (const c of CASES) {
-      for (const { steps, crop } of SETTINGS) {
-        const out = join(tmp, `${c.name.split(' ')[0]}-${steps}-${crop}`);
-        const p = quorumWith(
-          { timeoutMs: 600_000 },
-          'propose',
-          c.dir,
-          '--out',
-          out,
-          '--steps',
-          String(steps),
-          '--crop',
-          crop,
-        );
-        if (p.code !== 0)
-          throw new Error(`quorum propose ${c.dir} --steps ${steps} --crop ${crop}: ${p.stderr.trim()}`);
+      for (const { steps, crop, shared } of SETTINGS) {
+        const out = join(tmp, `${c.name.split(' ')[0]}-${steps}-${crop}-${shared}`);
+        const model = modelWith(join(tmp, `model-shared-${shared}`), shared);
+        const args = ['--steps', String(steps), '--crop', crop, '--model', model];
+        const p = quorumWith({ timeoutMs: 600_000 }, 'propose', c.dir, '--out', out, ...args);
+        if (p.code !== 0) throw new Error(`quorum propose ${c.dir} ${args.join(' ')}: ${p.stderr.trim()}`);
         const e = quorumWith(
           { timeoutMs: 120_000 },
           'evaluate',
@@ -64,7 +73,7 @@ export async function run(): Promise<BenchRow[]> {
         );
         if (e.code !== 0) throw new Error(`quorum evaluate: ${e.stderr.trim()}`);
         const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-        const setting = `DDIM ${steps}, crop ${crop}`;
+        const setting = `DDIM ${steps}${shared ? ' (first step shared)' : ''}, crop ${crop}`;
         const note = `${c.name}, ${setting}, 5 members`;
         rows.push({
           group: 'steps',

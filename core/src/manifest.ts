@@ -36,6 +36,9 @@ export interface ModelManifest {
    * asymmetries at no extra cost (members still differ by their noise). Absent: no member is flipped.
    * `cropMarginPx`: background model pixels the engine's crop to the head keeps around the head
    * (workers/src/engine/crop.ts; a model trained on such crops takes a tighter one). Absent: 16.
+   * `shareFirstStep`: where the first timestep's x_t is noise to within 1% (√ᾱ < 0.01), a slice's
+   * members share that step's x0 (one network run per kind of member: unflipped, flipped); each
+   * keeps its own noise in the update (workers/src/engine/sample-batch.ts). Absent: every member runs.
    */
   recommended: {
     sampler: SamplerName;
@@ -44,6 +47,7 @@ export interface ModelManifest {
     eta: number;
     flipMembers?: boolean;
     cropMarginPx?: number;
+    shareFirstStep?: boolean;
   };
   /**
    * Case confidence (core/src/metrics.ts caseConfidence): a proposal whose member-agreement Dice

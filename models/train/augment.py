@@ -8,6 +8,10 @@ site's look.
              multiplicative bias field (+-30 %), contrast 0.85-1.15 and offset +-0.15,
              Gaussian noise, Gaussian blur, low resolution (down- then up-sampling), and now
              and then T1c replaced by FLAIR (as sites do where a sequence is missing)
+  lesion     (train_prompts.py --p-lesion-contrast) per slice and channel, the lesion's contrast
+             against the rest of the brain scaled by 0.4-1: lesions as faint on FLAIR as a
+             glioblastoma's necrotic core or a scanner's weak FLAIR, so that the other channel and
+             the lesion's shape count too; the reference is unchanged
   crop       (train_prompts.py --p-crop) the whole batch cut to each slice's head box plus a random
              margin, sides a multiple of 16, as the engine's crop to the head does (workers/src/
              engine/crop.ts), so that GroupNorm's statistics of a tight crop are not new to the network
@@ -134,11 +138,44 @@ def intensity(img, g):
     return img.clamp(*CLIP)
 
 
-def augment_v2(img, lab, g, raw_head=None, p_strip=0.35):
-    """raw_head: bool [n], the samples from heads with skull (TCGA); p_strip of them are stripped."""
+LESION_CONTRAST = (0.4, 1.0)  # the lesion's contrast against the brain is scaled by this range
+MIN_LESION_PX = 20  # smaller lesions keep their contrast
+
+
+def lesion_contrast(img, lesion, g, p):
+    """img [n, c, h, w], lesion [n, 1, h, w] (0-1): in each channel with probability p, the lesion's
+    deviation from the median of the rest of the slice's tissue is scaled by a factor in
+    LESION_CONTRAST, through a mask blurred by 1 px so that no edge is drawn."""
+    n, c = img.shape[:2]
+    soft = F.conv2d(F.pad(lesion, (3, 3, 3, 3), mode='replicate'),
+                    (_gauss_kernel(1.0)[:, None] * _gauss_kernel(1.0)[None, :]).view(1, 1, 7, 7))
+    img = img.clone()
+    for i in range(n):
+        inside = lesion[i, 0] > 0.5
+        if int(inside.sum()) < MIN_LESION_PX:
+            continue
+        for ch in range(c):
+            if float(torch.rand(1, generator=g)) >= p:
+                continue
+            x = img[i, ch]
+            lo, hi = float(x.min()), float(torch.quantile(x.flatten(), 0.99))
+            rest = (x > lo + 0.1 * (hi - lo)) & ~inside
+            if int(rest.sum()) < MIN_LESION_PX:
+                continue
+            ref = float(x[rest].median())
+            scale = float(_u(1, g, *LESION_CONTRAST))
+            img[i, ch] = x + soft[i, 0] * (scale - 1) * (x - ref)
+    return img
+
+
+def augment_v2(img, lab, g, raw_head=None, p_strip=0.35, p_lesion_contrast=0.0):
+    """raw_head: bool [n], the samples from heads with skull (TCGA); p_strip of them are stripped.
+    lab's first channel is the slice's reference (the lesion the contrast change follows)."""
     if raw_head is not None and p_strip > 0:
         img = strip_skull(img, lab, raw_head & (torch.rand(len(img), generator=g) < p_strip), g)
     img, lab = spatial(img, lab, g)
+    if p_lesion_contrast > 0:
+        img = lesion_contrast(img, lab[:, :1], g, p_lesion_contrast)
     return intensity(img, g), lab
 
 

@@ -90,7 +90,10 @@ export interface ProposeSummary {
   seed: number;
   /** Where the network ran ('off' also when the model cannot take crops: fixed H/W). */
   crop: CropMode;
-  /** Pixels the network ran on / whole frames' pixels (the crop's saving; 1 without it). */
+  /**
+   * Pixels the network ran on / every member's whole frame at every step (the saving of the crop and
+   * of a shared first step; 1 without either).
+   */
   frameFraction: number;
   device: string;
   deviceNote?: string;

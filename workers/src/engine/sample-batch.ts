@@ -30,7 +30,10 @@ export interface BatchSampler {
   readonly modelSeconds: number;
   /** 'head' when slices are cropped (asked for, and the model and frame allow it). */
   readonly crop: CropMode;
-  /** Pixels the network ran on / whole frames' pixels, over the forwards so far (1 without crop). */
+  /**
+   * Pixels the network ran on / every member's whole frame at every step, over the batches so far
+   * (1 without crop or shared first step).
+   */
   readonly frameFraction: number;
 }
 
@@ -45,6 +48,17 @@ export function mirrorColumns(src: Float32Array, W: number, dst: Float32Array): 
   }
   return dst;
 }
+
+/**
+ * Where x_t holds less than this share of signal (√ᾱ_t), the network's x0 is all but a function
+ * of the image: with `recommended.shareFirstStep` the members of a slice share that step's
+ * prediction (one network run per kind of member instead of one per member).
+ */
+export const SHARED_STEP_SIGNAL = 0.01;
+
+/** Is a first step at timestep t one the members may share (√ᾱ_t < SHARED_STEP_SIGNAL)? */
+export const isSharedStep = (schedule: Schedule, t: number) =>
+  Math.sqrt(schedule.alphasCumprod[t]) < SHARED_STEP_SIGNAL;
 
 /** With the manifest's `recommended.flipMembers`, the odd-numbered members work mirrored left-right. */
 export const isFlippedMember = (m: number, flip: boolean) => flip && m % 2 === 1;
@@ -76,6 +90,7 @@ export function batchSampler(
   const P = manifest.prompts ? manifest.prompts.channels.length : 0;
   const HW = H * W;
   const flip = manifest.recommended.flipMembers === true;
+  const shareFirst = manifest.recommended.shareFirstStep === true;
   // a flipped member runs on the mirrored frame, so on the mirror image of its slice's crop box
   const mirrorBox = (b: CropBox): CropBox => ({ ...b, c0: W - b.c0 - b.w });
   const memory = new Map<string, Float32Array>();
@@ -177,20 +192,62 @@ export function batchSampler(
     });
     const ts = sampler.timesteps;
     const imageTensor = new ort.Tensor('float32', image, [B, CI, h, w]);
+    // a shared step runs one member per kind (unflipped, flipped) and gives its x0 to the others
+    const kinds = flip && members > 1 ? 2 : 1;
+    const kindOf = (m: number) => (isFlippedMember(m, flip) ? 1 : 0);
+    const R = batch.length * kinds;
+    let sharedImage: ort.Tensor | undefined;
+    const sharedX = new Float32Array(shareFirst ? R * hw : 0);
+    const pred = new Float32Array(shareFirst ? B * hw : 0);
     for (let i = 0; i < ts.length; i++) {
       if (hooks.isCancelled()) return 'cancelled';
+      const shared = shareFirst && i === 0 && isSharedStep(schedule, ts[0]);
       const tm = performance.now();
-      const out = await session.run({
-        image: imageTensor,
-        x_t: new ort.Tensor('float32', x, [B, 1, h, w]),
-        t: new ort.Tensor('float32', new Float32Array(B).fill(ts[i]), [B]),
-      });
+      let out: Float32Array;
+      if (shared) {
+        // member m < kinds is its kind's first (member 0 unflipped, member 1 flipped)
+        if (!sharedImage) {
+          const rows = new Float32Array(R * CI * hw);
+          for (let bi = 0; bi < batch.length; bi++)
+            for (let r = 0; r < kinds; r++) {
+              const from = (bi * members + r) * CI * hw;
+              rows.set(image.subarray(from, from + CI * hw), (bi * kinds + r) * CI * hw);
+            }
+          sharedImage = new ort.Tensor('float32', rows, [R, CI, h, w]);
+        }
+        for (let bi = 0; bi < batch.length; bi++)
+          for (let r = 0; r < kinds; r++)
+            sharedX.set(
+              x.subarray((bi * members + r) * hw, (bi * members + r + 1) * hw),
+              (bi * kinds + r) * hw,
+            );
+        const res = await session.run({
+          image: sharedImage,
+          x_t: new ort.Tensor('float32', sharedX, [R, 1, h, w]),
+          t: new ort.Tensor('float32', new Float32Array(R).fill(ts[i]), [R]),
+        });
+        const rep = res.pred.data as Float32Array;
+        for (let bi = 0; bi < batch.length; bi++)
+          for (let m = 0; m < members; m++) {
+            const from = (bi * kinds + kindOf(m)) * hw;
+            pred.set(rep.subarray(from, from + hw), (bi * members + m) * hw);
+          }
+        out = pred;
+        state.pixels += R * hw;
+      } else {
+        const res = await session.run({
+          image: imageTensor,
+          x_t: new ort.Tensor('float32', x, [B, 1, h, w]),
+          t: new ort.Tensor('float32', new Float32Array(B).fill(ts[i]), [B]),
+        });
+        out = res.pred.data as Float32Array;
+        state.pixels += B * hw;
+      }
       state.modelSeconds += (performance.now() - tm) / 1000;
-      state.pixels += B * hw;
       state.framePixels += B * HW;
       sampler.step(
         i,
-        out.pred.data as Float32Array,
+        out,
         x,
         sampler.needsNoise(i) ? drawNoise(noise) : undefined,
         next,
