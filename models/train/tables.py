@@ -1,18 +1,26 @@
 """README tables from evaluate_v2.py's JSON (so the README says exactly what was measured).
 
-  /usr/bin/python3 models/train/tables.py runs/metrics-v2.3-all.json
+  /usr/bin/python3 models/train/tables.py runs/metrics-v2.3.1-all.json
 """
 import json
 import sys
 
-SHIPPED = 'v2.3-crop'  # the method whose confidence and false positives the case table shows
-METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'), ('v2.3-crop', 'v2.3 (shipped: DDIM 5, flipped members, crop to the head), 5 members'),
+SHIPPED = 'v2.3-s4sh'  # the method whose confidence and false positives the case table shows
+METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
+           ('v2.3-s4sh', 'v2.3.1 (shipped: v2.3 weights, DDIM 4, first step shared, flipped members, crop 16 px), 5 members'),
+           ('v2.3-crop', 'v2.3 (shipped before: DDIM 5, flipped members, crop 16 px), 5 members'),
+           ('v2.3-s4', 'v2.3, DDIM 4, no sharing'),
+           ('v2.3-g5s1', 'v2.3, DDIM 4 from t = 749 (no t = 999 step)'),
+           ('v2.3-g4s1', 'v2.3, DDIM 3 from t = 666 (no t = 999 step)'),
+           ('v2.3-m8', 'v2.3, DDIM 5, crop 8 px'),
+           ('v2.4-m16', 'v2.4 (v2.3 + 1200 it., half on crops), DDIM 5, crop 16 px'),
+           ('v2.4-m8', 'v2.4, DDIM 5, crop 8 px'),
+           ('v2.4-lc-s4sh', 'v2.4-lc (+ lesion-contrast augmentation), as shipped'),
            ('v2.3-flip', 'v2.3, flipped members, whole frame, 5 members'),
            ('v2.3', 'v2.3, DDIM 5, no flipped members, 5 members'),
-           ('v2.3-600', 'v2.3 at iteration 600, 5 members'),
-           ('v2.2', 'v2.2, DDIM 5, 5 members'), ('v2.2-flip', 'v2.2, flipped members, 5 members'),
-           ('v2.2-3', 'v2.2, DDIM 3, 5 members'), ('v2.2-2', 'v2.2, DDIM 2, 5 members'),
-           ('v2', 'v2.1, DDIM 5, 5 members'), ('v2.1-10', 'v2.1, DDIM 10, 5 members'),
+           ('v2.2', 'v2.2, DDIM 5, 5 members'),
+           ('v2.2-3', 'v2.2, DDIM 3, 5 members'),
+           ('v2', 'v2.1, DDIM 5, 5 members'),
            ('v2.0', 'v2.0 (before fine-tuning), 5 members'), ('v2.0-single', 'v2.0, single sample'),
            ('v2-single', 'v2, single sample'),
            ('baseline', 'deterministic UNet, same backbone + data')]
@@ -37,7 +45,7 @@ def main(path):
                   f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
                   f"{fmt(a.get('qu_brats'))} |")
     print()
-    shown = [k for k in ('v2.3-crop', 'v2.3-flip', 'v2.3', 'v2.3-600', 'v2.2-flip') if any(k in r['methods'] for r in m['cases'])]
+    shown = [k for k in ('v2.3-s4sh', 'v2.3-crop', 'v2.3-s4', 'v2.4-m16', 'v2.4-lc-s4sh') if any(k in r['methods'] for r in m['cases'])]
     print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 Dice | v2.2 DDIM 3 | '
           + ''.join(f"{k}{' (shipped)' if k == SHIPPED else ''} | " for k in shown)
           + f'baseline | {SHIPPED} confidence | {SHIPPED} FP mL outside |')

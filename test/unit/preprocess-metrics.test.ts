@@ -96,4 +96,39 @@ describe('metrics', () => {
     expect(Math.abs(v - 1)).toBeLessThan(0.05);
     expect(maxAbsDiff(a, new Rng(8).fillGaussian(new Float32Array(20000)))).toBeGreaterThan(1);
   });
+
+  it("the RNG's gaussians follow the normal distribution, tails included (ziggurat)", () => {
+    const n = 400_000;
+    const x = new Rng(11).fillGaussian(new Float32Array(n));
+    // Φ by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7)
+    const phi = (z: number) => {
+      const t = 1 / (1 + (0.3275911 * Math.abs(z)) / Math.SQRT2);
+      const poly =
+        t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+      const erf = 1 - poly * Math.exp(-(z * z) / 2);
+      return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
+    };
+    const sorted = Float64Array.from(x).sort();
+    let ks = 0;
+    for (let i = 0; i < n; i += 97) ks = Math.max(ks, Math.abs((i + 0.5) / n - phi(sorted[i])));
+    expect(ks).toBeLessThan(0.004); // Kolmogorov-Smirnov: 99.9% bound at this n is 0.003
+    let m2 = 0;
+    let m4 = 0;
+    for (const v of x) {
+      m2 += v * v;
+      m4 += v ** 4;
+    }
+    expect(m2 / n).toBeCloseTo(1, 1);
+    expect(m4 / n).toBeGreaterThan(2.9); // kurtosis 3: the tails are there
+    expect(m4 / n).toBeLessThan(3.1);
+    for (const [z, expected] of [
+      [1, 0.3173],
+      [2, 0.0455],
+      [3, 0.0027],
+      [3.5, 0.000465],
+    ]) {
+      const beyond = x.reduce((c, v) => c + (Math.abs(v) > z ? 1 : 0), 0) / n;
+      expect(Math.abs(beyond - expected), `P(|x| > ${z})`).toBeLessThan(4 * Math.sqrt(expected / n) + 1e-4);
+    }
+  });
 });
