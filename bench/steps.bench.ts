@@ -5,7 +5,7 @@
  * it comes from the scanner) and one skull-stripped BraTS subject; whole volumes, 5 members, seed 0.
  * The full 15-case sweep behind the shipped default is in the README (_Held-out results_).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CropMode } from '../core/src/lists.ts';
@@ -45,6 +45,7 @@ const SHIPPED = join(REPO, 'models', 'quorum-wt-v2');
 function modelWith(dir: string, shared: boolean): string {
   const manifest = JSON.parse(readFileSync(join(SHIPPED, 'manifest.json'), 'utf8'));
   if ((manifest.recommended.shareFirstStep === true) === shared) return SHIPPED;
+  if (existsSync(dir)) return dir;
   mkdirSync(dir, { recursive: true });
   manifest.recommended.shareFirstStep = shared;
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
