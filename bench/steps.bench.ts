@@ -5,7 +5,15 @@
  * it comes from the scanner) and one skull-stripped BraTS subject; whole volumes, 5 members, seed 0.
  * The full 15-case sweep behind the shipped default is in the README (_Held-out results_).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CropMode } from '../core/src/lists.ts';
