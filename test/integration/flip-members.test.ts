@@ -41,9 +41,13 @@ describe('flipped ensemble members', () => {
     const [H, W] = frame.inputSize;
     const HW = H * W;
     // the shipped manifest may set the option either way: both settings are made explicit here
+    // (and the first step is not shared: a shared step's x0 is its kind's first member's)
     const withOption = (flipMembers: boolean): LoadedModel => ({
       ...model,
-      manifest: { ...model.manifest, recommended: { ...model.manifest.recommended, flipMembers } },
+      manifest: {
+        ...model.manifest,
+        recommended: { ...model.manifest.recommended, flipMembers, shareFirstStep: false },
+      },
     });
     const flipped = withOption(true);
     const unflipped = withOption(false);
