@@ -1,10 +1,8 @@
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ModelFrame, modelFrame } from '../../core/src/model-frame.ts';
-import { loadVolume } from '../../core/src/node/load.ts';
+import type { ModelFrame } from '../../core/src/model-frame.ts';
 import { batchSampler, mirrorColumns } from '../../workers/src/engine/sample-batch.ts';
-import { type LoadedModel, loadModel } from '../../workers/src/engine/session.ts';
-import { DATA, REPO } from '../helpers/paths.ts';
+import type { LoadedModel } from '../../workers/src/engine/session.ts';
+import { shippedModelOnSlice } from '../helpers/model-slice.ts';
 
 /**
  * `recommended.flipMembers` (core/src/manifest.ts) on the shipped v2 network and a real TCGA-LGG
@@ -19,14 +17,7 @@ describe('flipped ensemble members', () => {
   let frame: ModelFrame;
   let k: number;
   beforeAll(async () => {
-    model = await loadModel(join(REPO, 'models', 'quorum-wt-v2'), 'cpu');
-    const dir = join(DATA, 'tcga-lgg', 'TCGA_FG_6689_20020326');
-    const [flair, t1c] = await Promise.all([
-      loadVolume(join(dir, 'flair.nii.gz')),
-      loadVolume(join(dir, 't1c.nii.gz')),
-    ]);
-    frame = modelFrame({ flair, t1c }, model.manifest);
-    k = frame.slices[Math.floor(frame.slices.length / 2)];
+    ({ model, frame, k } = await shippedModelOnSlice());
   }, 60_000);
 
   const sample = async (m: LoadedModel, f: ModelFrame) => {

@@ -1,11 +1,8 @@
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Schedule } from '../../core/src/diffusion/schedule.ts';
-import { type ModelFrame, modelFrame } from '../../core/src/model-frame.ts';
-import { loadVolume } from '../../core/src/node/load.ts';
 import { batchSampler, isSharedStep } from '../../workers/src/engine/sample-batch.ts';
-import { type LoadedModel, loadModel } from '../../workers/src/engine/session.ts';
-import { DATA, REPO } from '../helpers/paths.ts';
+import type { LoadedModel } from '../../workers/src/engine/session.ts';
+import { shippedModelOnSlice } from '../helpers/model-slice.ts';
 
 /**
  * `recommended.shareFirstStep` (core/src/manifest.ts) on the shipped v2 network and a real
@@ -14,39 +11,23 @@ import { DATA, REPO } from '../helpers/paths.ts';
  */
 describe('members sharing the first step', () => {
   const MEMBERS = 4;
-  const hooks = { isCancelled: () => false };
-  let model: LoadedModel;
-  let frame: ModelFrame;
-  let k: number;
+  let on: Awaited<ReturnType<typeof shippedModelOnSlice>>;
   beforeAll(async () => {
-    model = await loadModel(join(REPO, 'models', 'quorum-wt-v2'), 'cpu');
-    const dir = join(DATA, 'tcga-lgg', 'TCGA_FG_6689_20020326');
-    const [flair, t1c] = await Promise.all([
-      loadVolume(join(dir, 'flair.nii.gz')),
-      loadVolume(join(dir, 't1c.nii.gz')),
-    ]);
-    frame = modelFrame({ flair, t1c }, model.manifest);
-    k = frame.slices[Math.floor(frame.slices.length / 2)];
+    on = await shippedModelOnSlice();
   }, 60_000);
 
   // the shipped manifest may set the options either way: both are made explicit here
   const withOptions = (shareFirstStep: boolean): LoadedModel => ({
-    ...model,
+    ...on.model,
     manifest: {
-      ...model.manifest,
-      recommended: { ...model.manifest.recommended, flipMembers: true, shareFirstStep },
+      ...on.model.manifest,
+      recommended: { ...on.model.manifest.recommended, flipMembers: true, shareFirstStep },
     },
   });
   const sample = async (m: LoadedModel, steps: number) => {
-    const s = batchSampler(
-      m,
-      frame,
-      MEMBERS,
-      { samplerName: 'ddim', steps, eta: 1, seed: 3 },
-      hooks,
-      () => {},
-    );
-    const x = await s.sample([k]);
+    const run = { samplerName: 'ddim' as const, steps, eta: 1, seed: 3 };
+    const s = batchSampler(m, on.frame, MEMBERS, run, { isCancelled: () => false }, () => {});
+    const x = await s.sample([on.k]);
     if (x === 'cancelled') throw new Error('cancelled');
     return { x: x[0], fraction: s.frameFraction };
   };
@@ -54,14 +35,14 @@ describe('members sharing the first step', () => {
     a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
   it('shares t = 999 only: √ᾱ is under 1% there and not at the next steps', () => {
-    const schedule = Schedule.fromSpec(model.manifest.schedule);
+    const schedule = Schedule.fromSpec(on.model.manifest.schedule);
     expect(isSharedStep(schedule, 999)).toBe(true);
     expect(isSharedStep(schedule, 749)).toBe(false);
     expect(isSharedStep(schedule, 666)).toBe(false);
   });
 
   it("gives each kind's first member's x0 to its kind, and runs 2 members instead of 4 there", async () => {
-    const [H, W] = frame.inputSize;
+    const [H, W] = on.frame.inputSize;
     const HW = H * W;
     const member = (x: Float32Array, m: number) => x.subarray(m * HW, (m + 1) * HW);
     // one step (t = 999 only): the output is that step's x0
