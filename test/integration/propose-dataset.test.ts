@@ -131,6 +131,7 @@ describe('quorum propose-dataset', () => {
     expect(readCsv(join(out2, 'summary.csv')).map((x) => x.case)).toEqual(['broken', 'pat3']);
 
     const r = await cli('propose-dataset', ds, '--out', out2, ...FAST);
+    expect(r.stdout.trim(), `the rerun printed no summary (exit ${r.code}): ${r.stderr}`).not.toBe('');
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1) as string)).toMatchObject({
       done: 1,
       skipped: 1,
