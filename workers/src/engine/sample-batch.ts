@@ -192,57 +192,45 @@ export function batchSampler(
     });
     const ts = sampler.timesteps;
     const imageTensor = new ort.Tensor('float32', image, [B, CI, h, w]);
-    // a shared step runs one member per kind (unflipped, flipped) and gives its x0 to the others
+    /** The network on n samples: image [n, CI, h, w], x_t [n, 1, h, w], at step i. */
+    const forward = async (img: ort.Tensor, xt: Float32Array, n: number, i: number) => {
+      const res = await session.run({
+        image: img,
+        x_t: new ort.Tensor('float32', xt, [n, 1, h, w]),
+        t: new ort.Tensor('float32', new Float32Array(n).fill(ts[i]), [n]),
+      });
+      state.pixels += n * hw;
+      return res.pred.data as Float32Array;
+    };
+    // a shared first step runs each slice's first member of each kind (member 0 unflipped,
+    // member 1 flipped) and gives its x0 to the others of its kind
+    const shareAtFirst = shareFirst && isSharedStep(schedule, ts[0]);
     const kinds = flip && members > 1 ? 2 : 1;
-    const kindOf = (m: number) => (isFlippedMember(m, flip) ? 1 : 0);
     const R = batch.length * kinds;
-    let sharedImage: ort.Tensor | undefined;
-    const sharedX = new Float32Array(shareFirst ? R * hw : 0);
-    const pred = new Float32Array(shareFirst ? B * hw : 0);
+    /** Rows of `size` values: each slice's first `kinds` members of src, packed into [R, size]. */
+    const firstOfKinds = (src: Float32Array, size: number) => {
+      const dst = new Float32Array(R * size);
+      for (let bi = 0; bi < batch.length; bi++)
+        for (let r = 0; r < kinds; r++) {
+          const from = (bi * members + r) * size;
+          dst.set(src.subarray(from, from + size), (bi * kinds + r) * size);
+        }
+      return dst;
+    };
     for (let i = 0; i < ts.length; i++) {
       if (hooks.isCancelled()) return 'cancelled';
-      const shared = shareFirst && i === 0 && isSharedStep(schedule, ts[0]);
       const tm = performance.now();
       let out: Float32Array;
-      if (shared) {
-        // member m < kinds is its kind's first (member 0 unflipped, member 1 flipped)
-        if (!sharedImage) {
-          const rows = new Float32Array(R * CI * hw);
-          for (let bi = 0; bi < batch.length; bi++)
-            for (let r = 0; r < kinds; r++) {
-              const from = (bi * members + r) * CI * hw;
-              rows.set(image.subarray(from, from + CI * hw), (bi * kinds + r) * CI * hw);
-            }
-          sharedImage = new ort.Tensor('float32', rows, [R, CI, h, w]);
-        }
-        for (let bi = 0; bi < batch.length; bi++)
-          for (let r = 0; r < kinds; r++)
-            sharedX.set(
-              x.subarray((bi * members + r) * hw, (bi * members + r + 1) * hw),
-              (bi * kinds + r) * hw,
-            );
-        const res = await session.run({
-          image: sharedImage,
-          x_t: new ort.Tensor('float32', sharedX, [R, 1, h, w]),
-          t: new ort.Tensor('float32', new Float32Array(R).fill(ts[i]), [R]),
-        });
-        const rep = res.pred.data as Float32Array;
+      if (shareAtFirst && i === 0) {
+        const rows = new ort.Tensor('float32', firstOfKinds(image, CI * hw), [R, CI, h, w]);
+        const rep = await forward(rows, firstOfKinds(x, hw), R, i);
+        out = new Float32Array(B * hw);
         for (let bi = 0; bi < batch.length; bi++)
           for (let m = 0; m < members; m++) {
-            const from = (bi * kinds + kindOf(m)) * hw;
-            pred.set(rep.subarray(from, from + hw), (bi * members + m) * hw);
+            const from = (bi * kinds + (isFlippedMember(m, flip) ? 1 : 0)) * hw;
+            out.set(rep.subarray(from, from + hw), (bi * members + m) * hw);
           }
-        out = pred;
-        state.pixels += R * hw;
-      } else {
-        const res = await session.run({
-          image: imageTensor,
-          x_t: new ort.Tensor('float32', x, [B, 1, h, w]),
-          t: new ort.Tensor('float32', new Float32Array(B).fill(ts[i]), [B]),
-        });
-        out = res.pred.data as Float32Array;
-        state.pixels += B * hw;
-      }
+      } else out = await forward(imageTensor, x, B, i);
       state.modelSeconds += (performance.now() - tm) / 1000;
       state.framePixels += B * HW;
       sampler.step(
