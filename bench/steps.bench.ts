@@ -5,20 +5,15 @@
  * it comes from the scanner) and one skull-stripped BraTS subject; whole volumes, 5 members, seed 0.
  * The full 15-case sweep behind the shipped default is in the README (_Held-out results_).
  */
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CropMode } from '../core/src/lists.ts';
 import { quorumWith } from '../test/helpers/cli.ts';
-import { DATA, REPO } from '../test/helpers/paths.ts';
+import { modelWithManifest } from '../test/helpers/model-dir.ts';
+import { DATA } from '../test/helpers/paths.ts';
+import { readManifest } from '../workers/src/engine/session.ts';
+import { DEFAULT_MODEL_DIR } from '../workers/src/host/paths.ts';
 import type { BenchRow } from './types.ts';
 
 export const title =
@@ -47,18 +42,14 @@ const SETTINGS: { steps: number; crop: CropMode; shared: boolean }[] = [
   { steps: 4, crop: 'off', shared: true },
   { steps: 10, crop: 'head', shared: false },
 ];
-const SHIPPED = join(REPO, 'models', 'quorum-wt-v2');
-
-/** The shipped model's folder with `recommended.shareFirstStep` set to `shared`, in `dir`. */
+/** The shipped model's folder, or one made in `dir` with `recommended.shareFirstStep` set to `shared`. */
 function modelWith(dir: string, shared: boolean): string {
-  const manifest = JSON.parse(readFileSync(join(SHIPPED, 'manifest.json'), 'utf8'));
-  if ((manifest.recommended.shareFirstStep === true) === shared) return SHIPPED;
+  if ((readManifest(DEFAULT_MODEL_DIR).recommended.shareFirstStep === true) === shared)
+    return DEFAULT_MODEL_DIR;
   if (existsSync(dir)) return dir;
-  mkdirSync(dir, { recursive: true });
-  manifest.recommended.shareFirstStep = shared;
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
-  symlinkSync(join(SHIPPED, manifest.file), join(dir, manifest.file));
-  return dir;
+  return modelWithManifest(dir, (manifest) => {
+    manifest.recommended.shareFirstStep = shared;
+  });
 }
 
 export async function run(): Promise<BenchRow[]> {

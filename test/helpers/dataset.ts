@@ -4,8 +4,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { WebSocket } from 'ws';
 import { type QuorumApi, WS_PATH } from '../../core/src/api.ts';
 import { type ByteSocket, connectSocketApi } from '../../core/src/api-socket.ts';
-import { DEFAULT_MODEL_DIR } from '../../workers/src/host/paths.ts';
 import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
+import { modelWithManifest } from './model-dir.ts';
 import { PAT3, PAT4 } from './paths.ts';
 
 /**
@@ -32,12 +32,9 @@ export function linkDataset(ds: string, broken: boolean): string {
  * low-confidence threshold set to `lowBelow`. Returns `dir`.
  */
 export function modelWithThreshold(dir: string, lowBelow: number): string {
-  const manifest = JSON.parse(readFileSync(join(DEFAULT_MODEL_DIR, 'manifest.json'), 'utf8'));
-  mkdirSync(dir, { recursive: true });
-  symlinkSync(join(DEFAULT_MODEL_DIR, manifest.file), join(dir, manifest.file));
-  manifest.caseConfidence = { kind: 'member-agreement-dice', lowBelow };
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
-  return dir;
+  return modelWithManifest(dir, (manifest) => {
+    manifest.caseConfidence = { kind: 'member-agreement-dice', lowBelow };
+  });
 }
 
 /** An API socket to a browser-mode host, authenticated with its secret cookie (WebHost.cookie). */

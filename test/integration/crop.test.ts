@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import { EngineClient } from '../../workers/src/client.ts';
+import { readManifest } from '../../workers/src/engine/session.ts';
+import { DEFAULT_MODEL_DIR } from '../../workers/src/host/paths.ts';
 import type { ChannelVolume, EngineSliceResult, ProposeRequest } from '../../workers/src/protocol.ts';
 import { PAT3, REPO } from '../helpers/paths.ts';
 
@@ -52,9 +53,7 @@ describe('crop to the head (real onnxruntime-node, pat0003)', () => {
       expect(off.s.crop).toBe('off');
       // the whole frame runs every pixel, but for the members sharing the first step (3 members,
       // 3 steps: one or two runs instead of 3 at t = 999, manifest recommended.shareFirstStep)
-      const rec = JSON.parse(
-        readFileSync(join(REPO, 'models', 'quorum-wt-v2', 'manifest.json'), 'utf8'),
-      ).recommended;
+      const rec = readManifest(DEFAULT_MODEL_DIR).recommended;
       const firstRuns = rec.shareFirstStep ? (rec.flipMembers ? 2 : 1) : 3;
       expect(off.s.frameFraction).toBeCloseTo((firstRuns + 2 * 3) / (3 * 3), 9);
       expect(head.s.frameFraction / off.s.frameFraction).toBeLessThan(maxFraction);

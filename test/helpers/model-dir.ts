@@ -1,0 +1,18 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelManifest } from '../../core/src/manifest.ts';
+import { readManifest } from '../../workers/src/engine/session.ts';
+import { DEFAULT_MODEL_DIR } from '../../workers/src/host/paths.ts';
+
+/**
+ * A model folder at `dir`: the shipped model (its ONNX symlinked, not copied) with its manifest
+ * changed by `edit`. Returns `dir`.
+ */
+export function modelWithManifest(dir: string, edit: (manifest: ModelManifest) => void): string {
+  const manifest = readManifest(DEFAULT_MODEL_DIR);
+  mkdirSync(dir, { recursive: true });
+  symlinkSync(join(DEFAULT_MODEL_DIR, manifest.file), join(dir, manifest.file));
+  edit(manifest);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  return dir;
+}
