@@ -56,6 +56,14 @@ def spatial(img, lab, g):
     return img, lab
 
 
+def above_air(x):
+    """x [..., m] -> bool [..., m]: tissue along the last axis, above a tenth of the way from its
+    minimum (air) to its 99th percentile (the rule of head_mask, for torch tensors)."""
+    lo = x.amin(-1, keepdim=True)
+    hi = torch.quantile(x, 0.99, dim=-1, keepdim=True)
+    return x > lo + 0.1 * (hi - lo)
+
+
 def head_mask(z):
     """z: one channel of a normalised slice [h, w] -> the filled head (largest tissue component).
 
@@ -158,8 +166,7 @@ def lesion_contrast(img, lesion, g, p):
             if float(torch.rand(1, generator=g)) >= p:
                 continue
             x = img[i, ch]
-            lo, hi = float(x.min()), float(torch.quantile(x.flatten(), 0.99))
-            rest = (x > lo + 0.1 * (hi - lo)) & ~inside
+            rest = above_air(x.flatten()).view(x.shape) & ~inside
             if int(rest.sum()) < MIN_LESION_PX:
                 continue
             ref = float(x[rest].median())
@@ -187,10 +194,7 @@ def head_boxes(img):
     """img [n, c, h, w] -> each slice's tissue box (r0, r1, c0, c1), inclusive: any channel above a
     tenth of the way from its minimum to its 99th percentile (as head_mask); the whole frame if none."""
     n, c, h, w = img.shape
-    flat = img.reshape(n, c, -1).float()
-    lo = flat.amin(2, keepdim=True)
-    hi = torch.quantile(flat, 0.99, dim=2, keepdim=True)
-    tissue = (flat > lo + 0.1 * (hi - lo)).any(1).reshape(n, h, w)
+    tissue = above_air(img.reshape(n, c, -1).float()).any(1).reshape(n, h, w)
     boxes = []
     for i in range(n):
         rows = tissue[i].any(1).nonzero().flatten()
