@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from data import CHANNELS, CLIP, HELD_OUT, INPUT_SIZE, TRAIN_SUBJECTS, axial_slices, load_subject  # noqa: E402
 from manifest_v2 import fine_tune_note, held_out_slices_v2, manifest_v2, provenance  # noqa: E402
 from train_prompts import click_maps  # noqa: E402
-from unet import UNet, load_exported  # noqa: E402
+from unet import load_ema, load_exported  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
 NAMES = {'v1': 'quorum-wt-2ch', 'v2': 'quorum-wt-v2'}
@@ -81,11 +81,8 @@ def write_candidate(args):
     """--candidate: a model folder for propose-dataset --model, so that a run or one of its
     snapshots is measured on the held-out cases through the app before it replaces the shipped one."""
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
-    ck = torch.load(os.path.join(run, args.snapshot or 'last.pt'), map_location='cpu')
+    model, ck = load_ema(run, args.snapshot or 'last.pt')
     meta = ck['meta']
-    model = UNet(**{**meta['arch'], 'mults': tuple(meta['arch']['mults'])})
-    model.load_state_dict({k: v.float() for k, v in ck['ema'].items()})
-    model.eval()
     out = args.candidate if os.path.isabs(args.candidate) else os.path.join(os.path.dirname(__file__), args.candidate)
     os.makedirs(out, exist_ok=True)
     export_onnx(model, meta, os.path.join(out, 'model.onnx'))
@@ -139,14 +136,11 @@ def main():
         print(f'metrics written into {path}')
         return
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
-    ck = torch.load(os.path.join(run, 'last.pt'), map_location='cpu')
+    model, ck = load_ema(run, 'last.pt')
     meta = ck['meta']
     # prompt models (train_prompts.py) are v2 models with click channels
     version = meta.get('data', 'v2' if 'prompts' in meta else 'v1')
     NAME = args.name or NAMES[version]
-    model = UNet(**{**meta['arch'], 'mults': tuple(meta['arch']['mults'])})
-    model.load_state_dict(ck['ema'])
-    model.eval()
 
     out_dir = os.path.join(REPO, 'models', NAME)
     os.makedirs(out_dir, exist_ok=True)

@@ -76,13 +76,20 @@ class UNet(nn.Module):
         return self.out(h)
 
 
-def load_exported(run):
-    """The weights an export used (runs/<run>/exported.pt: EMA, float32) as an eval-mode UNet, with
-    their meta; `run` relative to models/train/ unless absolute."""
+def load_ema(run, file='exported.pt'):
+    """The EMA weights of a run's checkpoint `file` (exported.pt: the weights an export used;
+    last.pt; an ema-<iter>.pt snapshot, stored as float16) as an eval-mode float32 UNet, with the
+    checkpoint; `run` relative to models/train/ unless absolute."""
     import os
     run = run if os.path.isabs(run) else os.path.join(os.path.dirname(__file__), run)
-    ck = torch.load(os.path.join(run, 'exported.pt'), map_location='cpu')
+    ck = torch.load(os.path.join(run, file), map_location='cpu')
     model = UNet(**{**ck['meta']['arch'], 'mults': tuple(ck['meta']['arch']['mults'])})
-    model.load_state_dict(ck['ema'])
+    model.load_state_dict({k: v.float() for k, v in ck['ema'].items()})
     model.eval()
+    return model, ck
+
+
+def load_exported(run):
+    """The weights an export used (runs/<run>/exported.pt) as an eval-mode UNet, with their meta."""
+    model, ck = load_ema(run)
     return model, ck['meta']
