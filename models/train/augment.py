@@ -12,6 +12,12 @@ site's look.
              against the rest of the brain scaled by 0.4-1: lesions as faint on FLAIR as a
              glioblastoma's necrotic core or a scanner's weak FLAIR, so that the other channel and
              the lesion's shape count too; the reference is unchanged
+  core       (train_prompts.py --p-lesion-core) per slice, a necrotic or cystic core drawn inside
+             the lesion: its deepest part (an irregular level of the distance to the lesion's edge,
+             a rim of >= 4 mm kept) made dark on FLAIR and T1c, between the tissue's 5th
+             percentile (fluid) and its median, half of the time with an enhancing ring on T1c;
+             the reference is unchanged, as whole-tumour references (BraTS, Buda et al.) include
+             such cores, which the model tended to leave out (the mask a bright rim round a hole)
   crop       (train_prompts.py --p-crop) the whole batch cut to each slice's head box plus a random
              margin, sides a multiple of 16, as the engine's crop to the head does (workers/src/
              engine/crop.ts), so that GroupNorm's statistics of a tight crop are not new to the network
@@ -175,7 +181,66 @@ def lesion_contrast(img, lesion, g, p):
     return img
 
 
-def augment_v2(img, lab, g, raw_head=None, p_strip=0.35, p_lesion_contrast=0.0):
+CORE_MIN_DEPTH_PX = 3  # lesions thinner than 12 mm across get no core
+CORE_RIM_PX = 2  # the lesion left round the core: >= 4 mm
+CORE_DEPTH = (0.3, 0.6)  # the core: deeper than this share of the lesion's greatest depth
+CORE_DARKNESS = {0: (0.0, 0.7), 1: (0.0, 0.6)}  # per channel, 0 = fluid (5th pct), 1 = tissue median
+
+
+def _smooth_noise(h, w, g, sigma=4.0):
+    k = _gauss_kernel(sigma)
+    r = (len(k) - 1) // 2
+    z = torch.randn(1, 1, h + 2 * r, w + 2 * r, generator=g)
+    z = F.conv2d(F.conv2d(z, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))[0, 0]
+    return z / (z.std() + 1e-6)
+
+
+def lesion_core(img, lesion, g, p):
+    """img [n, c, h, w], lesion [n, 1, h, w] (0-1): with probability p per slice, the lesion's core
+    (see the module's doc) made dark in every channel; an enhancing ring on T1c (channel 1) half of
+    the time. The label is not changed: the core is part of the whole tumour."""
+    n, c, h, w = img.shape
+    k = _gauss_kernel(1.0)
+    blur = lambda m: F.conv2d(F.conv2d(F.pad(m[None, None], (3, 3, 3, 3), mode='replicate'),  # noqa: E731
+                                       k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))[0, 0]
+    img = img.clone()
+    for i in range(n):
+        if float(torch.rand(1, generator=g)) >= p:
+            continue
+        inside = lesion[i, 0].numpy() > 0.5
+        if inside.sum() < MIN_LESION_PX:
+            continue
+        depth = ndimage.distance_transform_edt(inside)
+        if depth.max() < CORE_MIN_DEPTH_PX:
+            continue
+        level = float(_u(1, g, *CORE_DEPTH)) * depth.max()
+        wobble = _smooth_noise(h, w, g).numpy() * 0.15 * depth.max()
+        core = (depth + wobble > level) & (depth > CORE_RIM_PX)
+        if core.sum() < 4:
+            continue
+        soft = blur(torch.from_numpy(core.astype(np.float32)))
+        ring = None
+        if c > 1 and float(torch.rand(1, generator=g)) < 0.5:
+            wide = blur(torch.from_numpy(ndimage.binary_dilation(core, iterations=2).astype(np.float32)))
+            ring = (wide - soft).clamp(0, 1)
+        texture = _smooth_noise(h, w, g, sigma=1.5)
+        inside_t = torch.from_numpy(inside)
+        for ch in range(c):
+            x = img[i, ch]
+            tissue = above_air(x.flatten()).view(x.shape) & ~inside_t
+            if int(tissue.sum()) < MIN_LESION_PX:
+                continue
+            lo, mid, hi = (float(v) for v in torch.quantile(x[tissue], torch.tensor([0.05, 0.5, 0.99])))
+            dark = lo + float(_u(1, g, *CORE_DARKNESS.get(ch, CORE_DARKNESS[1]))) * (mid - lo)
+            target = dark + 0.05 * (mid - lo) * texture
+            x = x + soft * (target - x)
+            if ch == 1 and ring is not None:
+                x = x + ring * float(_u(1, g, 0.3, 1.0)) * max(hi - mid, 0.0)
+            img[i, ch] = x
+    return img
+
+
+def augment_v2(img, lab, g, raw_head=None, p_strip=0.35, p_lesion_contrast=0.0, p_lesion_core=0.0):
     """raw_head: bool [n], the samples from heads with skull (TCGA); p_strip of them are stripped.
     lab's first channel is the slice's reference (the lesion the contrast change follows)."""
     if raw_head is not None and p_strip > 0:
@@ -183,6 +248,8 @@ def augment_v2(img, lab, g, raw_head=None, p_strip=0.35, p_lesion_contrast=0.0):
     img, lab = spatial(img, lab, g)
     if p_lesion_contrast > 0:
         img = lesion_contrast(img, lab[:, :1], g, p_lesion_contrast)
+    if p_lesion_core > 0:
+        img = lesion_core(img, lab[:, :1], g, p_lesion_core)
     return intensity(img, g), lab
 
 

@@ -8,6 +8,7 @@ to runs/<run>/log.jsonl (plot with plot_curves.py).
 """
 import argparse
 import copy
+import functools
 import json
 import math
 import os
@@ -92,6 +93,8 @@ def main():
     ap.add_argument('--hold-out-site', help='leave-one-site-out fold: TCGA-LGG site to hold out (default: the shipped split)')
     ap.add_argument('--data', choices=['v1', 'v2'], default='v2',
                     help='v2: every training case of datasets.py, preprocess.py (build_cache.py first); v1: 3 BraTS subjects')
+    ap.add_argument('--p-lesion-core', type=float, default=0.0,
+                    help="chance per slice that a dark necrotic / cystic core is drawn in the lesion (augment.lesion_core)")
     ap.add_argument('--mults', default=','.join(map(str, ARCH['mults'])), help='UNet channel multipliers')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -100,7 +103,7 @@ def main():
 
     if args.data == 'v2':
         img, lab, subjects = load_cache_v2(args.hold_out_site)
-        aug = augment_v2
+        aug = functools.partial(augment_v2, p_lesion_core=args.p_lesion_core)
     else:
         img, lab = load_slices(TRAIN_SUBJECTS)
         subjects, aug = TRAIN_SUBJECTS, augment
