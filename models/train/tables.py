@@ -1,6 +1,6 @@
 """README tables from evaluate_v2.py's JSON (so the README says exactly what was measured).
 
-  /usr/bin/python3 models/train/tables.py runs/metrics-v2.3.1-all.json
+  /usr/bin/python3 models/train/tables.py runs/metrics-v2.5-all.json
 """
 import json
 import sys
@@ -17,6 +17,8 @@ METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
            ('v2.4-m16', 'v2.4 (v2.3 + 1200 it., half on crops), DDIM 5, crop 16 px'),
            ('v2.4-m8', 'v2.4, DDIM 5, crop 8 px'),
            ('v2.4-lc-s4sh', 'v2.4-lc (+ lesion-contrast augmentation), as shipped'),
+           ('v2.5-core', 'v2.5-core (v2.4 + lesion-core augmentation, 30% of slices), as shipped'),
+           ('v2.5-core10', 'v2.5-core10 (v2.4 + lesion-core augmentation, 10% of slices), as shipped'),
            ('v2.3-flip', 'v2.3, flipped members, whole frame, 5 members'),
            ('v2.3', 'v2.3, DDIM 5, no flipped members, 5 members'),
            ('v2.2', 'v2.2, DDIM 5, 5 members'),
@@ -46,7 +48,7 @@ def main(path):
                   f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
                   f"{fmt(a.get('qu_brats'))} |")
     print()
-    shown = [k for k in ('v2.3.1', 'v2.3-crop', 'v2.3-s4', 'v2.4-m16', 'v2.4-lc-s4sh') if any(k in r['methods'] for r in m['cases'])]
+    shown = [k for k in ('v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10') if any(k in r['methods'] for r in m['cases'])]
     print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 Dice | v2.2 DDIM 3 | '
           + ''.join(f"{k}{' (shipped)' if k == SHIPPED else ''} | " for k in shown)
           + f'baseline | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
