@@ -120,6 +120,13 @@ def _gauss_kernel(sigma):
     return k / k.sum()
 
 
+def _blur(x, sigma):
+    """x [n, 1, h, w] -> Gaussian-blurred (separable, radius 3 px, edges replicated)."""
+    k = _gauss_kernel(sigma)
+    x = F.conv2d(F.pad(x, (3, 3, 0, 0), mode='replicate'), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(x, (0, 0, 3, 3), mode='replicate'), k.view(1, 1, -1, 1))
+
+
 def intensity(img, g):
     n, c, h, w = img.shape
     lo = img.amin((2, 3), keepdim=True)
@@ -138,11 +145,7 @@ def intensity(img, g):
     for i in range(n):
         r = float(torch.rand(1, generator=g))
         if r < 0.2:
-            k = _gauss_kernel(float(_u(1, g, 0.5, 1.2)))
-            x = img[i:i + 1].reshape(c, 1, h, w)
-            x = F.conv2d(F.pad(x, (3, 3, 0, 0), mode='replicate'), k.view(1, 1, 1, -1))
-            x = F.conv2d(F.pad(x, (0, 0, 3, 3), mode='replicate'), k.view(1, 1, -1, 1))
-            img[i] = x.reshape(c, h, w)
+            img[i] = _blur(img[i:i + 1].reshape(c, 1, h, w), float(_u(1, g, 0.5, 1.2))).reshape(c, h, w)
         elif r < 0.35:
             f = float(_u(1, g, 0.5, 0.75))
             x = F.interpolate(img[i:i + 1], scale_factor=f, mode='bilinear', align_corners=False, recompute_scale_factor=False)
@@ -161,8 +164,7 @@ def lesion_contrast(img, lesion, g, p):
     deviation from the median of the rest of the slice's tissue is scaled by a factor in
     LESION_CONTRAST, through a mask blurred by 1 px so that no edge is drawn."""
     n, c = img.shape[:2]
-    soft = F.conv2d(F.pad(lesion, (3, 3, 3, 3), mode='replicate'),
-                    (_gauss_kernel(1.0)[:, None] * _gauss_kernel(1.0)[None, :]).view(1, 1, 7, 7))
+    soft = _blur(lesion, 1.0)
     img = img.clone()
     for i in range(n):
         inside = lesion[i, 0] > 0.5
@@ -200,9 +202,7 @@ def lesion_core(img, lesion, g, p):
     (see the module's doc) made dark in every channel; an enhancing ring on T1c (channel 1) half of
     the time. The label is not changed: the core is part of the whole tumour."""
     n, c, h, w = img.shape
-    k = _gauss_kernel(1.0)
-    blur = lambda m: F.conv2d(F.conv2d(F.pad(m[None, None], (3, 3, 3, 3), mode='replicate'),  # noqa: E731
-                                       k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))[0, 0]
+    blur = lambda m: _blur(m[None, None], 1.0)[0, 0]  # noqa: E731
     img = img.clone()
     for i in range(n):
         if float(torch.rand(1, generator=g)) >= p:
