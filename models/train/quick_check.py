@@ -7,6 +7,10 @@ whole-volume Dice of a small ensemble, to catch a broken run early. Not the repo
 
 --site S scores every TCGA-LGG patient of site S (the unseen site of a leave-one-site-out fold,
 train.py --hold-out-site S), as loso.py does for all four folds.
+
+--save DIR keeps each patient's mean probability (native grid, float16); --mix DIR DIR ... then
+scores the average of saved runs without running a network: an ensemble of several networks'
+members (each DIR one run's members, all DIRs of the same members count weigh alike).
 """
 import argparse
 import json
@@ -38,7 +42,26 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu')
         p = ((x0.cpu() + 1) / 2).clamp(0, 1).view(len(ks), members, *INPUT_SIZE).mean(1)
         for k, pk in zip(ks, p.numpy()):
             frame.place(mean, k, frame.to_native(pk))
-    return mean > 0.5
+    return mean
+
+
+def mix(args, cases):
+    """Dice of the average of saved mean probabilities (--mix), per patient found in every folder."""
+    names = sorted(set.intersection(*[{f[:-4] for f in os.listdir(d) if f.endswith('.npy')} for d in args.mix]))
+    if not names:
+        sys.exit(f'--mix: no patient saved in all of {args.mix}')
+    by_name = {c['name']: c for c in cases}
+    scores = {}
+    for n in names:
+        truth = load_case(by_name[n])[1]
+        mean = np.mean([np.load(os.path.join(d, n + '.npy')).astype(np.float32) for d in args.mix], axis=0)
+        scores[n] = dice(mean > 0.5, truth > 0)
+        print(f'mix {n:28s} Dice {scores[n]:.3f}', flush=True)
+    v = list(scores.values())
+    print(f'mix mean Dice {np.mean(v):.3f} over {len(v)}')
+    if args.out:
+        json.dump(dict(mix=args.mix, dice=scores, mean=float(np.mean(v)), min=float(np.min(v))),
+                  open(args.out, 'w'), indent=1)
 
 
 def main():
@@ -51,11 +74,16 @@ def main():
     ap.add_argument('--site', help='score every TCGA-LGG patient of this site instead')
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--out', help='JSON with the per-patient Dice')
+    ap.add_argument('--seed', type=int, default=0, help='seed of the members\' noise')
+    ap.add_argument('--save', help='folder for each patient\'s mean probability (<name>.npy, float16)')
+    ap.add_argument('--mix', nargs='+', help='score the mean of these --save folders instead of running')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    train, held = split()
+    if args.mix:
+        return mix(args, train + held)
     model, meta, it = load_model(args.run, checkpoint='last.pt')
     model.to(args.device)
-    train, held = split()
     if args.site:
         pick = [c for c in train + held if c['dataset'] == 'tcga-lgg' and c['site'] == args.site]
     else:
@@ -64,9 +92,12 @@ def main():
     for c in pick:
         vols, truth, spacing, direction = load_case(c)
         frame = ModelFrame(vols, spacing, direction)
-        pred = propose(model, frame, vols, args.members, args.steps, kind=meta.get('prediction', 'x0'),
-                       device=args.device)
-        scores.append(dice(pred, truth > 0))
+        mean = propose(model, frame, vols, args.members, args.steps, seed=args.seed,
+                       kind=meta.get('prediction', 'x0'), device=args.device)
+        if args.save:
+            os.makedirs(args.save, exist_ok=True)
+            np.save(os.path.join(args.save, c['name'] + '.npy'), mean.astype(np.float16))
+        scores.append(dice(mean > 0.5, truth > 0))
         print(f"iter {it} {c['name']:28s} {c['role']:18s} Dice {scores[-1]:.3f}", flush=True)
     print(f'iter {it} mean Dice {np.mean(scores):.3f}')
     if args.out:
