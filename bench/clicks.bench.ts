@@ -7,7 +7,7 @@
  *     7 mm) painted into or erased from the unprompted proposal, the user clicking the largest
  *     error of the brushed mask each time.
  * Clicks go through the engine as the viewer's Refine sends them (all clicks so far, only the
- * touched slices re-proposed over the unprompted proposal); 5 members, DDIM 5, seed 0.
+ * touched slices re-proposed over the unprompted proposal); the model's recommended members and steps, seed 0.
  * Also the time of a one-click refine (the goal: a slice re-proposed in under 2 s).
  */
 import { join } from 'node:path';

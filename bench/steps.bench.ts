@@ -2,7 +2,8 @@
  * Dice and time per sampling setting (issue "Speed": never trade more than 0.01 Dice for speed),
  * measured the way users run it: `quorum propose` on held-out cases of the shipped model, then
  * `quorum evaluate` against the expert reference. One case of the unseen TCGA-LGG site (a head as
- * it comes from the scanner) and one skull-stripped BraTS subject; whole volumes, 5 members, seed 0.
+ * it comes from the scanner) and one skull-stripped BraTS subject; whole volumes, the model's
+ * recommended members (said in each row's note), seed 0.
  * The full 15-case sweep behind the shipped default is in the README (_Held-out results_).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -74,7 +75,7 @@ export async function run(): Promise<BenchRow[]> {
         if (e.code !== 0) throw new Error(`quorum evaluate: ${e.stderr.trim()}`);
         const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
         const setting = `DDIM ${steps}${shared ? ' (first step shared)' : ''}, crop ${crop}`;
-        const note = `${c.name}, ${setting}, 5 members`;
+        const note = `${c.name}, ${setting}, ${report.settings.members} members`;
         rows.push({
           group: 'steps',
           name: `Dice, ${setting}: ${c.name}`,
