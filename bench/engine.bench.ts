@@ -88,6 +88,12 @@ export async function run(): Promise<BenchRow[]> {
   const volumes = { flair: ch(flair), t1c: ch(t1c) };
   const range = process.env.QUORUM_BENCH_SLICES?.split(':').map(Number) as [number, number] | undefined;
   const engine = await EngineClient.start({ device: 'cpu' });
+  /** One proposal and its wall time (s). */
+  const timedPropose = async (req: ProposeRequest) => {
+    const t0 = performance.now();
+    const s = await engine.propose(req).result;
+    return { wall: (performance.now() - t0) / 1000, s };
+  };
   let perSliceDefault = Number.NaN;
   let ourModelSeconds = Number.NaN;
   let ourForwards = 0;
@@ -115,10 +121,8 @@ export async function run(): Promise<BenchRow[]> {
           slices: range,
           crop,
         };
-        const t0 = performance.now();
-        const s = await engine.propose(req).result;
-        const wall = (performance.now() - t0) / 1000;
-        if (!(wall >= (best.get(crop)?.wall ?? Number.POSITIVE_INFINITY))) best.set(crop, { wall, s });
+        const run = await timedPropose(req);
+        if (!(run.wall >= (best.get(crop)?.wall ?? Number.POSITIVE_INFINITY))) best.set(crop, run);
       }
     for (const [crop, { wall, s }] of best) {
       const forwards = s.slices.length * MEMBERS * s.steps;
@@ -171,15 +175,15 @@ export async function run(): Promise<BenchRow[]> {
       let wall = Number.POSITIVE_INFINITY;
       let last: ProposeSummary | undefined;
       for (let round = 0; round < REPEAT; round++) {
-        const t0 = performance.now();
-        last = await engine.propose({
+        const run = await timedPropose({
           caseName: 'pat0003',
           volumes,
           members: shipped,
           seed: 1,
           slices: range,
-        }).result;
-        wall = Math.min(wall, (performance.now() - t0) / 1000);
+        });
+        wall = Math.min(wall, run.wall);
+        last = run.s;
       }
       rows.push({
         group: g,
