@@ -47,10 +47,18 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu')
 
 def mix(args, cases):
     """Dice of the average of saved mean probabilities (--mix), per patient found in every folder."""
-    names = sorted(set.intersection(*[{f[:-4] for f in os.listdir(d) if f.endswith('.npy')} for d in args.mix]))
+    missing = [d for d in args.mix if not os.path.isdir(d)]
+    if missing:
+        sys.exit(f'--mix: not a folder saved by --save: {", ".join(missing)}')
+    by_name = {c['name']: c for c in cases}
+    saved = [{f[:-4] for f in os.listdir(d) if f.endswith('.npy')} for d in args.mix]
+    unknown = sorted(set.union(*saved) - set(by_name))
+    if unknown:
+        sys.exit(f'--mix: {", ".join(unknown)}: saved but not a case of datasets.py (a --save of other data?)')
+    # a bad input (no common patient) is refused with a message, not scored as an empty mean
+    names = sorted(set.intersection(*saved))
     if not names:
         sys.exit(f'--mix: no patient saved in all of {args.mix}')
-    by_name = {c['name']: c for c in cases}
     scores = {}
     for n in names:
         truth = load_case(by_name[n])[1]
