@@ -215,7 +215,12 @@ export interface SliceResult {
   mean: Float32Array;
   /** mean >= 0.5 as 0/1. */
   mask: Uint8Array;
-  /** Standard deviation over members: the uncertainty map. */
+  /**
+   * The uncertainty map. From the engine: the standard deviation over members. From the host (and
+   * in proposal files): the map the model asks for, i.e. that std smoothed in 3-D across
+   * neighbouring slices when its manifest sets recommended.uncertaintySigmaVoxels
+   * (core/src/uncertainty-map.ts); the score below is the std's.
+   */
   std: Float32Array;
   entropy?: Float32Array;
   /** One 0/1 mask (width x height) per member, when asked for (includeMembers / keepMembers). */

@@ -39,6 +39,9 @@ export interface ModelManifest {
    * `shareFirstStep`: where the first timestep's x_t is noise to within 1% (√ᾱ < 0.01), a slice's
    * members share that step's x0 (one network run per kind of member: unflipped, flipped); each
    * keeps its own noise in the update (workers/src/engine/sample-batch.ts). Absent: every member runs.
+   * `uncertaintySigmaVoxels`: the uncertainty map is the members' std smoothed by a 3-D Gaussian of
+   * this sigma (core/src/uncertainty-map.ts; the slice scores and the case confidence keep the std).
+   * Absent or 0: the std itself.
    */
   recommended: {
     sampler: SamplerName;
@@ -48,6 +51,7 @@ export interface ModelManifest {
     flipMembers?: boolean;
     cropMarginPx?: number;
     shareFirstStep?: boolean;
+    uncertaintySigmaVoxels?: number;
   };
   /**
    * Case confidence (core/src/metrics.ts caseConfidence): a proposal whose member-agreement Dice

@@ -8,7 +8,8 @@ whole-volume Dice of a small ensemble, to catch a broken run early. Not the repo
 --site S scores every TCGA-LGG patient of site S (the unseen site of a leave-one-site-out fold,
 train.py --hold-out-site S), as loso.py does for all four folds.
 
---save DIR keeps each patient's mean probability (native grid, float16); --mix DIR DIR ... then
+--save DIR keeps each patient's mean probability (native grid, float16; the members' std in
+DIR/std/, for checks of the uncertainty on a site fold); --mix DIR DIR ... then
 scores the average of saved runs without running a network: an ensemble of several networks'
 members (each DIR one run's members, all DIRs of the same members count weigh alike).
 """
@@ -32,6 +33,7 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu')
     sched = Schedule(linear_betas(1000))
     g = torch.Generator().manual_seed(seed)
     mean = np.zeros(frame.shape)
+    std = np.zeros(frame.shape)
     for i in range(0, len(frame.slices), 8):
         ks = frame.slices[i:i + 8]
         img = torch.from_numpy(np.stack([frame.model_input(vols, k) for k in ks])).repeat_interleave(members, 0)
@@ -39,10 +41,11 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu')
         noises = [torch.randn(x_T.shape, generator=g) for _ in range(steps)]
         x0 = sample_ddim(model, sched, img.to(device), x_T.to(device), steps, 1.0, kind,
                          [n.to(device) for n in noises])
-        p = ((x0.cpu() + 1) / 2).clamp(0, 1).view(len(ks), members, *INPUT_SIZE).mean(1)
-        for k, pk in zip(ks, p.numpy()):
+        p = ((x0.cpu() + 1) / 2).clamp(0, 1).view(len(ks), members, *INPUT_SIZE)
+        for k, pk, sk in zip(ks, p.mean(1).numpy(), p.std(1, unbiased=False).numpy()):
             frame.place(mean, k, frame.to_native(pk))
-    return mean
+            frame.place(std, k, frame.to_native(sk))
+    return mean, std
 
 
 def mix(args, cases):
@@ -72,6 +75,42 @@ def mix(args, cases):
                   open(args.out, 'w'), indent=1)
 
 
+def uncertainty_scores(args, cases):
+    """Error AUROC and QU-BraTS of the raw std and of the smoothed map, per saved patient."""
+    from evaluate_v2 import auroc, qu_brats
+    from preprocess import foreground
+    from uncertainty import uncertainty_map
+    by_name = {c['name']: c for c in cases}
+    out = {}
+    for d in args.uncertainty:
+        std_dir = os.path.join(d, 'std')
+        if not os.path.isdir(std_dir):
+            sys.exit(f'--uncertainty: {d} has no std/ folder (saved by --save before it kept the std?)')
+        names = sorted(f[:-4] for f in os.listdir(std_dir) if f.endswith('.npy'))
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            sys.exit(f'--uncertainty: {", ".join(unknown)}: saved but not a case of datasets.py')
+        for n in names:
+            vols, truth, spacing, direction = load_case(by_name[n])
+            region = foreground(vols, ModelFrame(vols, spacing, direction).stats)
+            mean = np.load(os.path.join(d, n + '.npy')).astype(np.float32)
+            std = np.load(os.path.join(std_dir, n + '.npy')).astype(np.float32)
+            mask, t = mean > 0.5, truth > 0
+            err = (mask != t)[region]
+            row = {'dice': dice(mask, t)}
+            for name, u in (('std', std), ('map', uncertainty_map(std, args.sigma))):
+                row[f'auroc_{name}'] = auroc(u[region], err)
+                row[f'qu_{name}'] = qu_brats(mask, t, np.clip(u / 0.5, 0, 1), region)[0]
+            out[f'{os.path.basename(os.path.normpath(d))}/{n}'] = row
+            print(f'{n:28s} ' + ' '.join(f'{k} {v:.3f}' for k, v in row.items()), flush=True)
+    keys = list(next(iter(out.values())))
+    means = {k: float(np.nanmean([r[k] for r in out.values()])) for k in keys}
+    print('mean over', len(out), ' '.join(f'{k} {v:.4f}' for k, v in means.items()))
+    if args.out:
+        json.dump(dict(uncertainty=args.uncertainty, sigma=args.sigma, cases=out, mean=means),
+                  open(args.out, 'w'), indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--run', default='runs/v2')
@@ -85,11 +124,15 @@ def main():
     ap.add_argument('--seed', type=int, default=0, help='seed of the members\' noise')
     ap.add_argument('--save', help='folder for each patient\'s mean probability (<name>.npy, float16)')
     ap.add_argument('--mix', nargs='+', help='score the mean of these --save folders instead of running')
+    ap.add_argument('--uncertainty', nargs='+', help="score the std saved in these --save folders' std/")
+    ap.add_argument('--sigma', type=float, default=1.0, help='with --uncertainty: the map\'s sigma, voxels')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     train, held = split()
     if args.mix:
         return mix(args, train + held)
+    if args.uncertainty:
+        return uncertainty_scores(args, train + held)
     model, meta, it = load_model(args.run, checkpoint='last.pt')
     model.to(args.device)
     if args.site:
@@ -100,11 +143,12 @@ def main():
     for c in pick:
         vols, truth, spacing, direction = load_case(c)
         frame = ModelFrame(vols, spacing, direction)
-        mean = propose(model, frame, vols, args.members, args.steps, seed=args.seed,
-                       kind=meta.get('prediction', 'x0'), device=args.device)
+        mean, std = propose(model, frame, vols, args.members, args.steps, seed=args.seed,
+                            kind=meta.get('prediction', 'x0'), device=args.device)
         if args.save:
-            os.makedirs(args.save, exist_ok=True)
+            os.makedirs(os.path.join(args.save, 'std'), exist_ok=True)
             np.save(os.path.join(args.save, c['name'] + '.npy'), mean.astype(np.float16))
+            np.save(os.path.join(args.save, 'std', c['name'] + '.npy'), std.astype(np.float16))
         scores.append(dice(mean > 0.5, truth > 0))
         print(f"iter {it} {c['name']:28s} {c['role']:18s} Dice {scores[-1]:.3f}", flush=True)
     print(f'iter {it} mean Dice {np.mean(scores):.3f}')

@@ -1,13 +1,14 @@
 """README tables from evaluate_v2.py's JSON (so the README says exactly what was measured).
 
-  /usr/bin/python3 models/train/tables.py runs/metrics-v2.6-all.json
+  /usr/bin/python3 models/train/tables.py runs/metrics-v2.7-all.json
 """
 import json
 import sys
 
-SHIPPED = 'v2.3.2'  # the method whose confidence and false positives the case table shows
+SHIPPED = 'v2.3.3'  # the method whose confidence and false positives the case table shows
 METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
-           ('v2.3.2', 'v2.3.2 (shipped: v2.3 weights, DDIM 4, first step shared, flipped members, crop 16 px), 10 members'),
+           ('v2.3.3', 'v2.3.3 (shipped: v2.3 weights, DDIM 4, first step shared, flipped members, crop 16 px, 10 members, uncertainty map smoothed 1 voxel)'),
+           ('v2.3.2', 'v2.3.2 (shipped before: v2.3.3 with the members\' std as the map)'),
            ('v2.3.1-m8', 'v2.3.1 settings, 8 members'),
            ('v2.3.1', 'v2.3.1 (shipped before: v2.3.2 with 5 members)'),
            ('v2.3-s4sh', 'v2.3.1 settings, Box-Muller noise (before the ziggurat)'),
@@ -50,7 +51,7 @@ def main(path):
                   f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
                   f"{fmt(a.get('qu_brats'))} |")
     print()
-    shown = [k for k in ('v2.3.2', 'v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10') if any(k in r['methods'] for r in m['cases'])]
+    shown = [k for k in ('v2.3.3', 'v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10') if any(k in r['methods'] for r in m['cases'])]
     print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 Dice | v2.2 DDIM 3 | '
           + ''.join(f"{k}{' (shipped)' if k == SHIPPED else ''} | " for k in shown)
           + f'baseline | {SHIPPED} confidence | {SHIPPED} FP mL outside |')

@@ -1,10 +1,12 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseInfo, ProposalEvent, SliceResult } from '../../core/src/api.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
+import { SAMPLE_CASE } from '../../workers/src/host/paths.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
+import { quorumWith } from '../helpers/cli.ts';
 import { proposeEvents } from '../helpers/host-run.ts';
 
 const LABEL = resolve(
@@ -106,6 +108,54 @@ describe('proposals through the host with the real engine and shipped model (hel
       steps: 2,
     });
     expect(again[again.length - 1].type).toBe('done');
+  });
+
+  it('streams the uncertainty map `quorum propose` writes, across slice batches (same slices and seed)', async () => {
+    // 2 members, 4 images a batch: slices 60-68 come in 5 batches, and a slice's map needs the
+    // members' std of 3 slices on either side (the shipped model's sigma of 1 voxel)
+    const cut = new QuorumService({
+      mode: 'browser',
+      stateDir: join(state, 'cut'),
+      outDir: join(state, 'cut-out'),
+      batchImages: 4,
+    });
+    try {
+      const c = await cut.openSample();
+      const events = await proposeEvents(cut, {
+        caseId: c.id,
+        slices: [60, 68],
+        members: 2,
+        steps: 3,
+        seed: 3,
+      });
+      expect(events[events.length - 1].type).toBe('done');
+      const results = events
+        .filter((e) => e.type === 'slice')
+        .map((e) => (e as { result: SliceResult }).result);
+      expect(results.map((r) => r.k)).toEqual([60, 61, 62, 63, 64, 65, 66, 67, 68]);
+      const out = join(state, 'cli-map');
+      const args = ['--slices', '60:68', '--members', '2', '--steps', '3', '--seed', '3', '--device', 'cpu'];
+      const r = quorumWith({ timeoutMs: 600_000 }, 'propose', SAMPLE_CASE, '--out', out, ...args);
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+      expect(report.settings.uncertaintySigmaVoxels).toBe(1);
+      const u = await loadVolume(join(out, 'uncertainty.nii.gz'));
+      const plane = c.geometry.dims[0] * c.geometry.dims[1];
+      let spread = 0;
+      for (const res of results) {
+        const file = u.data.subarray(res.k * plane, (res.k + 1) * plane);
+        const same = Buffer.from(res.std.buffer, res.std.byteOffset, res.std.byteLength).equals(
+          Buffer.from(new Float32Array(file).buffer),
+        );
+        expect(same, `slice ${res.k}`).toBe(true);
+        // smoothed: uncertain voxels outside the members' lesion outline too (the std is 0 where
+        // every member agrees, as on most of a slice's background)
+        for (let i = 0; i < plane; i++) if (res.std[i] > 0 && res.mean[i] === 0) spread++;
+      }
+      expect(spread).toBeGreaterThan(0);
+    } finally {
+      await cut.close();
+    }
   });
 
   it('rejects slices outside the volume before starting', async () => {

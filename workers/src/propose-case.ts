@@ -4,6 +4,7 @@ import { QuorumError } from '../../core/src/errors.ts';
 import { type CropMode, type ExportFormat, PROPOSAL_BASE_FORMATS } from '../../core/src/lists.ts';
 import { assertCanWrite, type ReplacePolicy, writeOutputFile } from '../../core/src/node/atomic.ts';
 import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
+import { uncertaintyMap } from '../../core/src/uncertainty-map.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import type { EngineClient } from './client.ts';
 import { canExportDicomSeg } from './exports/dicom-seg.ts';
@@ -62,6 +63,11 @@ export interface CaseReport {
     seed: number;
     /** Where the network ran (absent in reports before the crop to the head). */
     crop?: CropMode;
+    /**
+     * The uncertainty map's smoothing of the members' std, in voxels (core/src/uncertainty-map.ts;
+     * 0: the std itself; absent in reports before it existed: the std).
+     */
+    uncertaintySigmaVoxels?: number;
     slices: [number, number] | 'all with brain';
   };
   device: string;
@@ -180,7 +186,12 @@ export function proposeCaseToDir(
       {
         reference,
         mask,
-        uncertainty: maps.std,
+        uncertainty: uncertaintyMap(
+          maps.std,
+          reference.dims,
+          s.uncertaintySigmaVoxels,
+          results.map((r) => r.k),
+        ),
         ...maps.forExport(),
         canExportDicomSeg: canExportDicomSeg(reference),
         sources,
@@ -206,6 +217,7 @@ export function proposeCaseToDir(
         eta: s.eta,
         seed: s.seed,
         crop: s.crop,
+        uncertaintySigmaVoxels: s.uncertaintySigmaVoxels,
         slices: settings.slices ?? 'all with brain',
       },
       device: s.device,

@@ -103,6 +103,12 @@ export interface ProposeSummary {
   confidence: number;
   /** The model's low-confidence threshold (manifest caseConfidence.lowBelow, else 0.8). */
   confidenceLowBelow: number;
+  /**
+   * The sigma (voxels) of the uncertainty map the model asks for (manifest
+   * recommended.uncertaintySigmaVoxels, else 0): slice results carry the members' std; whoever
+   * assembles the volume makes the map (core/src/uncertainty-map.ts).
+   */
+  uncertaintySigmaVoxels: number;
   /** With prompts: the slices whose proposal the clicks conditioned (own slice and propagated). */
   touched?: number[];
 }

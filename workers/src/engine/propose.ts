@@ -173,6 +173,7 @@ export async function propose(
     ...(promptRun ? { touched: touched.filter((k) => clicksFor(k).length) } : {}),
     confidence: caseConfidence([...agreement.values()]),
     confidenceLowBelow: lowConfidenceThreshold(manifest),
+    uncertaintySigmaVoxels: manifest.recommended.uncertaintySigmaVoxels ?? 0,
   };
 }
 

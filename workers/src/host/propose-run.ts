@@ -6,10 +6,11 @@ import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { checkPrompts } from '../../../core/src/prompts.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
+import { uncertaintyMapSlices, uncertaintyRadius } from '../../../core/src/uncertainty-map.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
 import { ProposalMaps } from '../exports/proposal-maps.ts';
-import type { CaseFileRef, EngineEvent, ProposeRequest } from '../protocol.ts';
+import type { CaseFileRef, EngineEvent, EngineSliceResult, ProposeRequest } from '../protocol.ts';
 import { writeCaseFile } from './case-files.ts';
 import type { LoadedCase } from './cases.ts';
 import { type EngineScheduler, type ScheduledRun, sliceBatches } from './scheduler.ts';
@@ -19,8 +20,13 @@ export interface OpenCase {
   info: CaseInfo;
   data: LoadedCase;
   input: OpenCaseInput;
-  /** Uncertainty (std) of every slice proposed so far, volume grid; allocated at the first result. */
+  /**
+   * The uncertainty map of every slice proposed so far (what the viewer was sent), volume grid;
+   * allocated at the first result. The members' std itself when the model asks for no smoothing.
+   */
   uncertainty?: Float32Array;
+  /** The members' std of every slice proposed so far (what the map is made from). */
+  memberStd?: Float32Array;
   /** Probability (mean) and member masks of every slice proposed so far, for their exports. */
   maps?: ProposalMaps;
   proposed: Set<number>;
@@ -107,8 +113,52 @@ export async function startProposal(
   let ended = false;
   const emit = (ev: ProposalEvent) => {
     if (ended) return;
-    if (isFinalEvent(ev)) ended = true;
+    if (isFinalEvent(ev)) {
+      // what arrived before the end is the user's, with the neighbourhood known by then
+      sendReady(true);
+      ended = true;
+    }
     onEvent(ev);
+  };
+  // The uncertainty map of a slice (core/src/uncertainty-map.ts) needs the members' std of the
+  // slices within `radius` of it. A plain run knows which slices it will deliver, so a slice is
+  // held until those of its neighbourhood have arrived (in order, about one batch later); a
+  // prompt run's slices go at once (the clicked slice is awaited), their neighbours taken as known
+  // then (this run's so far, else the earlier proposal's).
+  const sigma = ctx.manifest?.recommended.uncertaintySigmaVoxels ?? 0;
+  const radius = uncertaintyRadius(sigma);
+  const plane = w * h;
+  const pending = new Map<number, EngineSliceResult>();
+  /** Slices this run will still deliver; undefined: not known (prompt runs) or not yet planned. */
+  let expected: Set<number> | undefined;
+  const sendReady = (all: boolean) => {
+    const ready = [...pending.keys()]
+      .filter((k) => {
+        if (all || !expected) return true;
+        for (let j = k - radius; j <= k + radius; j++) if (expected.has(j)) return false;
+        return true;
+      })
+      .sort((a, b) => a - b);
+    for (let i = 0; i < ready.length; ) {
+      let j = i;
+      while (j + 1 < ready.length && ready[j + 1] === ready[j] + 1) j++;
+      uncertaintyMapSlices(c.memberStd!, c.info.geometry.dims, sigma, ready[i], ready[j], c.uncertainty!);
+      i = j + 1;
+    }
+    for (const k of ready) {
+      const r = pending.get(k)!;
+      pending.delete(k);
+      sendSlice({ ...r, std: c.uncertainty!.slice(k * plane, (k + 1) * plane) });
+    }
+  };
+  const sendSlice = (r: EngineSliceResult) => {
+    delivered.push(r.k);
+    c.proposed.add(r.k);
+    // The engine's result is the API's, less the case sums the CLI keeps, and less the member
+    // masks unless the viewer asked for them.
+    const { agreement: _agreement, lesionAreaMm2: _lesion, members, ...rest } = r;
+    const result = params.includeMembers ? { ...rest, members } : rest;
+    onEvent({ type: 'slice', runId, result });
   };
   // Slices done in the batches before the current one, and the run's total (progress is per run).
   let doneBefore = 0;
@@ -144,18 +194,15 @@ export async function startProposal(
     } else if (e.type === 'slice') {
       const r = e.result;
       if (wanted && !wanted.has(r.k)) return;
-      delivered.push(r.k);
       // Kept host-side so an export has the uncertainty map even if the renderer sends none.
-      c.uncertainty ??= new Float32Array(w * h * nz);
-      c.uncertainty.set(r.std, r.k * w * h);
-      c.proposed.add(r.k);
+      c.uncertainty ??= new Float32Array(plane * nz);
+      c.memberStd ??= new Float32Array(plane * nz);
+      c.memberStd.set(r.std, r.k * plane);
       c.maps ??= new ProposalMaps(c.info.geometry.dims, { maskAndStd: false });
       c.maps.add(r);
-      // The engine's result is the API's, less the case sums the CLI keeps, and less the member
-      // masks unless the viewer asked for them.
-      const { agreement: _agreement, lesionAreaMm2: _lesion, members, ...rest } = r;
-      const result = params.includeMembers ? { ...rest, members } : rest;
-      emit({ type: 'slice', runId, result });
+      pending.set(r.k, r);
+      expected?.delete(r.k);
+      sendReady(false);
     }
   };
   const runEta = (doneSlices: number) => {
@@ -171,6 +218,7 @@ export async function startProposal(
     const [a, b] = range ?? [0, nz - 1];
     const inRange = plan.nativeSlices.filter((k) => k >= a && k <= b);
     total = plan.sliceAxis === 2 ? inRange.length : plan.nativeSlices.length;
+    if (!request.prompts) expected = new Set(inRange.filter((k) => !wanted || wanted.has(k)));
     let batches: ProposeRequest[] = [];
     if (plan.sliceAxis !== 2 || !inRange.length || request.prompts) {
       // Prompts too: their slices are known only as the engine follows the lesions (one batch).
@@ -195,6 +243,7 @@ export async function startProposal(
   );
   const cancel = () => {
     scheduled?.cancel();
+    if (!ended) sendReady(true);
     emit({ type: 'cancelled', runId, slicesDone: [...delivered] });
   };
   return { runId, cancel, finished };

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { gaussianKernel, uncertaintyMap, uncertaintyMapSlices } from '../../core/src/uncertainty-map.ts';
+import type { Vec3 } from '../../core/src/volume.ts';
+import { loadFixture, maxAbsDiff } from '../helpers/fixtures.ts';
+
+describe('uncertainty map (3-D Gaussian of the members std)', () => {
+  const fx = loadFixture('block', 'uncertainty-map');
+  const dims = fx.meta.dims as Vec3;
+  const std = fx.arrays.std.data;
+
+  it('equals models/train/uncertainty.py on a real std block (sigma 1 and 0.7)', () => {
+    expect(std.some((v) => v > 0.2)).toBe(true);
+    for (const [sigma, ref] of [
+      [1, fx.arrays.map1.data],
+      [0.7, fx.arrays.map07.data],
+    ] as const) {
+      const map = uncertaintyMap(std, dims, sigma);
+      // float64 sums stored as float32 between passes on both sides: equal to the last bit or two
+      expect(maxAbsDiff(map, ref)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(map, std)).toBeGreaterThan(0.05);
+    }
+  });
+
+  it('updates a run of slices as the whole volume would (streamed proposals)', () => {
+    const whole = uncertaintyMap(std, dims, 1);
+    const out = new Float32Array(std.length);
+    for (let k = 0; k < dims[2]; k += 5)
+      uncertaintyMapSlices(std, dims, 1, k, Math.min(dims[2] - 1, k + 4), out);
+    expect(maxAbsDiff(out, whole)).toBe(0);
+  });
+
+  it('spreads one voxel as the normalised kernel, the outside counting as 0', () => {
+    const d: Vec3 = [9, 9, 9];
+    const one = new Float32Array(9 * 9 * 9);
+    one[4 + 9 * (4 + 9 * 4)] = 1;
+    const map = uncertaintyMap(one, d, 1);
+    const w = gaussianKernel(1);
+    expect(w.length).toBe(7);
+    expect(map[4 + 9 * (4 + 9 * 5)]).toBeCloseTo(w[3] * w[3] * w[4], 7);
+    expect(map.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    // sigma 0: the std itself
+    expect(maxAbsDiff(uncertaintyMap(std, dims, 0), std)).toBe(0);
+  });
+
+  it('leaves slices that were not proposed at 0', () => {
+    const whole = uncertaintyMap(std, dims, 1);
+    const plane = dims[0] * dims[1];
+    const some = uncertaintyMap(std, dims, 1, [2, 3, 4, 8]);
+    for (let k = 0; k < dims[2]; k++) {
+      const got = some.subarray(k * plane, (k + 1) * plane);
+      if ([2, 3, 4, 8].includes(k))
+        expect(maxAbsDiff(got, whole.subarray(k * plane, (k + 1) * plane))).toBe(0);
+      else expect(got.every((v) => v === 0)).toBe(true);
+    }
+  });
+});
