@@ -219,7 +219,7 @@ export interface SliceResult {
    * The uncertainty map. From the engine: the standard deviation over members. From the host (and
    * in proposal files): the map the model asks for, i.e. that std smoothed in 3-D across
    * neighbouring slices when its manifest sets recommended.uncertaintySigmaVoxels
-   * (core/src/uncertainty-map.ts); the score below is the std's.
+   * (core/src/uncertainty-map.ts); the score below is then the map's.
    */
   std: Float32Array;
   entropy?: Float32Array;

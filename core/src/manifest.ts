@@ -40,7 +40,8 @@ export interface ModelManifest {
    * members share that step's x0 (one network run per kind of member: unflipped, flipped); each
    * keeps its own noise in the update (workers/src/engine/sample-batch.ts). Absent: every member runs.
    * `uncertaintySigmaVoxels`: the uncertainty map is the members' std smoothed by a 3-D Gaussian of
-   * this sigma (core/src/uncertainty-map.ts; the slice scores and the case confidence keep the std).
+   * this sigma (core/src/uncertainty-map.ts; the slice scores are the map's; the mask and the case
+   * confidence are unchanged).
    * Absent or 0: the std itself.
    */
   recommended: {

@@ -10,8 +10,9 @@ import type { Vec3 } from './volume.ts';
  * volume: scipy's gaussian_filter(std, sigma, mode='constant', truncate=3)) spreads each voxel's
  * disagreement to its neighbours. The model's manifest asks for it (recommended
  * .uncertaintySigmaVoxels); models/train/uncertainty.py is the training side's copy, and
- * test/unit/uncertainty-map.test.ts checks the two equal on a fixture. The mask, the slice scores
- * and the case confidence come from the std itself.
+ * test/unit/uncertainty-map.test.ts checks the two equal on a fixture. The mask and the case
+ * confidence come from the members themselves; the slice scores (and so the uncertain mL) are the
+ * map's, as the viewer shows it.
  */
 
 const TRUNCATE = 3;

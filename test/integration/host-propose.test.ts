@@ -148,6 +148,8 @@ describe('proposals through the host with the real engine and shipped model (hel
           Buffer.from(new Float32Array(file).buffer),
         );
         expect(same, `slice ${res.k}`).toBe(true);
+        // "next most uncertain slice" ranks by the map's score, as the report lists it
+        expect(res.score).toBe(report.slices.find((x: { k: number }) => x.k === res.k).uncertainty);
         // smoothed: uncertain voxels outside the members' lesion outline too (the std is 0 where
         // every member agrees, as on most of a slice's background)
         for (let i = 0; i < plane; i++) if (res.std[i] > 0 && res.mean[i] === 0) spread++;

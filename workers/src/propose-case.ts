@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join, relative, resolve } from 'node:path';
 import { QuorumError } from '../../core/src/errors.ts';
 import { type CropMode, type ExportFormat, PROPOSAL_BASE_FORMATS } from '../../core/src/lists.ts';
+import { uncertaintyScore } from '../../core/src/metrics.ts';
 import { assertCanWrite, type ReplacePolicy, writeOutputFile } from '../../core/src/node/atomic.ts';
 import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
 import { uncertaintyMap } from '../../core/src/uncertainty-map.ts';
@@ -182,16 +183,22 @@ export function proposeCaseToDir(
     const maps = new ProposalMaps(reference.dims);
     for (const r of results) maps.add(r);
     const mask = maps.mask;
+    const uncertainty = uncertaintyMap(
+      maps.std,
+      reference.dims,
+      s.uncertaintySigmaVoxels,
+      results.map((r) => r.k),
+    );
+    // the slice scores of the map written (the engine's are of the members' std)
+    const plane = reference.dims[0] * reference.dims[1];
+    const pixelArea = reference.spacing[0] * reference.spacing[1];
+    for (const r of results)
+      r.score = uncertaintyScore(uncertainty.subarray(r.k * plane, (r.k + 1) * plane), pixelArea);
     const written = writeFormats(
       {
         reference,
         mask,
-        uncertainty: uncertaintyMap(
-          maps.std,
-          reference.dims,
-          s.uncertaintySigmaVoxels,
-          results.map((r) => r.k),
-        ),
+        uncertainty,
         ...maps.forExport(),
         canExportDicomSeg: canExportDicomSeg(reference),
         sources,

@@ -3,6 +3,7 @@ import type { CaseInfo, OpenCaseInput, ProposalEvent, ProposeParams } from '../.
 import { isFinalEvent } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
+import { uncertaintyScore } from '../../../core/src/metrics.ts';
 import { checkPrompts } from '../../../core/src/prompts.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
@@ -128,6 +129,7 @@ export async function startProposal(
   const sigma = ctx.manifest?.recommended.uncertaintySigmaVoxels ?? 0;
   const radius = uncertaintyRadius(sigma);
   const plane = w * h;
+  const pixelArea = c.info.geometry.spacing[0] * c.info.geometry.spacing[1];
   const pending = new Map<number, EngineSliceResult>();
   /** Slices this run will still deliver; undefined: not known (prompt runs) or not yet planned. */
   let expected: Set<number> | undefined;
@@ -148,7 +150,9 @@ export async function startProposal(
     for (const k of ready) {
       const r = pending.get(k)!;
       pending.delete(k);
-      sendSlice({ ...r, std: c.uncertainty!.slice(k * plane, (k + 1) * plane) });
+      const std = c.uncertainty!.slice(k * plane, (k + 1) * plane);
+      // the score of the map sent ("next most uncertain slice"), as in a proposal's report.json
+      sendSlice({ ...r, std, score: uncertaintyScore(std, pixelArea) });
     }
   };
   const sendSlice = (r: EngineSliceResult) => {
