@@ -32,36 +32,70 @@ export function uncertaintyRadius(sigma: number): number {
   return sigma > 0 ? Math.floor(TRUNCATE * sigma + 0.5) : 0;
 }
 
-/** One in-plane pass (axis 0: x, 1: y) over every plane of a slab of nk planes. */
+/** [i0, i1, j0, j1] of a plane's non-zero voxels, or undefined when it has none. */
+type Box = [number, number, number, number] | undefined;
+
+function nonZeroBox(v: Float32Array, at: number, nx: number, ny: number): Box {
+  let [i0, i1, j0, j1] = [nx, -1, ny, -1];
+  for (let j = 0; j < ny; j++)
+    for (let i = 0, p = at + j * nx; i < nx; i++, p++)
+      if (v[p] !== 0) {
+        if (i < i0) i0 = i;
+        if (i > i1) i1 = i;
+        if (j < j0) j0 = j;
+        if (j > j1) j1 = j;
+      }
+  return i1 < 0 ? undefined : [i0, i1, j0, j1];
+}
+
+/** `box` grown by r on each side, within the plane; the union with `other`. */
+function grow(box: Box, r: number, nx: number, ny: number, other?: Box): Box {
+  if (!box) return other;
+  const g: Box = [
+    Math.max(0, box[0] - r),
+    Math.min(nx - 1, box[1] + r),
+    Math.max(0, box[2] - r),
+    Math.min(ny - 1, box[3] + r),
+  ];
+  return other
+    ? [Math.min(g[0], other[0]), Math.max(g[1], other[1]), Math.min(g[2], other[2]), Math.max(g[3], other[3])]
+    : g;
+}
+
+/**
+ * One in-plane pass (axis 0: x, 1: y) of plane `at`, over the voxels of `box` only: outside it the
+ * source is 0 within the kernel's reach, so the sums there are exactly 0 (dst starts zeroed).
+ */
 function inPlanePass(
   src: Float32Array,
   dst: Float32Array,
+  at: number,
   nx: number,
   ny: number,
-  nk: number,
   axis: 0 | 1,
   w: Float64Array,
+  box: NonNullable<Box>,
 ) {
   const r = (w.length - 1) / 2;
   const stride = axis === 0 ? 1 : nx;
   const n = axis === 0 ? nx : ny;
-  for (let k = 0; k < nk; k++)
-    for (let j = 0; j < ny; j++)
-      for (let i = 0; i < nx; i++) {
-        const at = i + nx * (j + ny * k);
-        const pos = axis === 0 ? i : j;
-        let s = 0;
-        const lo = Math.max(-r, -pos);
-        const hi = Math.min(r, n - 1 - pos);
-        for (let d = lo; d <= hi; d++) s += w[d + r] * src[at + d * stride];
-        dst[at] = s;
-      }
+  for (let j = box[2]; j <= box[3]; j++)
+    for (let i = box[0]; i <= box[1]; i++) {
+      const p = at + i + nx * j;
+      const pos = axis === 0 ? i : j;
+      let s = 0;
+      const lo = Math.max(-r, -pos);
+      const hi = Math.min(r, n - 1 - pos);
+      for (let d = lo; d <= hi; d++) s += w[d + r] * src[p + d * stride];
+      dst[p] = s;
+    }
 }
 
 /**
  * Writes the map of slices k0..k1 (voxel axis 2) into `out`, from `std` (the whole volume's members'
  * std, slices not proposed 0). Only slices k0 - r .. k1 + r of `std` are read, so a proposal
- * streamed slice by slice can update the slices whose neighbourhood is complete.
+ * streamed slice by slice can update the slices whose neighbourhood is complete. Work is limited
+ * to each plane's non-zero box grown by the kernel (the std is 0 on most of a slice).
  */
 export function uncertaintyMapSlices(
   std: Float32Array,
@@ -83,20 +117,32 @@ export function uncertaintyMapSlices(
   // between passes, as scipy does for a float32 input
   const a = Math.max(0, k0 - r);
   const b = Math.min(nz - 1, k1 + r);
-  const nk = b - a + 1;
-  const tmp = new Float32Array(nk * plane);
-  const xy = new Float32Array(nk * plane);
-  inPlanePass(std.subarray(a * plane, (b + 1) * plane), tmp, nx, ny, nk, 0, w);
-  inPlanePass(tmp, xy, nx, ny, nk, 1, w);
+  const slab = std.subarray(a * plane, (b + 1) * plane);
+  const tmp = new Float32Array(slab.length);
+  const xy = new Float32Array(slab.length);
+  const boxes: Box[] = [];
+  for (let q = 0; q <= b - a; q++) {
+    const box = nonZeroBox(slab, q * plane, nx, ny);
+    // after both passes the plane is non-zero within its box grown by r on each side
+    boxes.push(grow(box, r, nx, ny));
+    if (!box) continue;
+    inPlanePass(slab, tmp, q * plane, nx, ny, 0, w, [boxes[q]![0], boxes[q]![1], box[2], box[3]]);
+    inPlanePass(tmp, xy, q * plane, nx, ny, 1, w, boxes[q]!);
+  }
   for (let k = k0; k <= k1; k++) {
     const lo = Math.max(-r, -k);
     const hi = Math.min(r, nz - 1 - k);
     const to = k * plane;
-    for (let p = 0; p < plane; p++) {
-      let s = 0;
-      for (let d = lo; d <= hi; d++) s += w[d + r] * xy[(k + d - a) * plane + p];
-      out[to + p] = s;
-    }
+    out.fill(0, to, to + plane);
+    let box: Box;
+    for (let d = lo; d <= hi; d++) box = grow(boxes[k + d - a], 0, nx, ny, box);
+    if (!box) continue;
+    for (let j = box[2]; j <= box[3]; j++)
+      for (let i = box[0], p = i + nx * j; i <= box[1]; i++, p++) {
+        let s = 0;
+        for (let d = lo; d <= hi; d++) s += w[d + r] * xy[(k + d - a) * plane + p];
+        out[to + p] = s;
+      }
   }
 }
 
