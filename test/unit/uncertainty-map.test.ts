@@ -42,6 +42,24 @@ describe('uncertainty map (3-D Gaussian of the members std)', () => {
     expect(maxAbsDiff(uncertaintyMap(std, dims, 0), std)).toBe(0);
   });
 
+  it('is the same map in any voxel order (x and z swapped, y mirrored), to float rounding', () => {
+    const [nx, ny, nz] = dims;
+    const at = (i: number, j: number, k: number, d: Vec3) => i + d[0] * (j + d[1] * k);
+    const swapped: Vec3 = [nz, ny, nx];
+    const other = new Float32Array(std.length);
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) other[at(k, ny - 1 - j, i, swapped)] = std[at(i, j, k, dims)];
+    const map = uncertaintyMap(std, dims, 1);
+    const back = uncertaintyMap(other, swapped, 1);
+    let worst = 0;
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++)
+          worst = Math.max(worst, Math.abs(back[at(k, ny - 1 - j, i, swapped)] - map[at(i, j, k, dims)]));
+    expect(worst).toBeLessThan(1e-6);
+  });
+
   it('leaves slices that were not proposed at 0', () => {
     const whole = uncertaintyMap(std, dims, 1);
     const plane = dims[0] * dims[1];
