@@ -93,9 +93,12 @@ function inPlanePass(
 
 /**
  * Writes the map of slices k0..k1 (voxel axis 2) into `out`, from `std` (the whole volume's members'
- * std, slices not proposed 0). Only slices k0 - r .. k1 + r of `std` are read, so a proposal
- * streamed slice by slice can update the slices whose neighbourhood is complete. Work is limited
- * to each plane's non-zero box grown by the kernel (the std is 0 on most of a slice).
+ * std). Only slices k0 - r .. k1 + r of `std` are read, so a proposal streamed slice by slice can
+ * update the slices whose neighbourhood is complete. `known`: the slices whose std there is (the
+ * proposed ones); a neighbour not proposed is not known to be certain, so the across-slice weight
+ * of unknown neighbours goes to the known ones (a one-slice proposal keeps its own level of
+ * doubt). Default: every slice known (scipy's result exactly). Work is limited to each plane's
+ * non-zero box grown by the kernel (the std is 0 on most of a slice).
  */
 export function uncertaintyMapSlices(
   std: Float32Array,
@@ -104,6 +107,7 @@ export function uncertaintyMapSlices(
   k0: number,
   k1: number,
   out: Float32Array,
+  known?: (k: number) => boolean,
 ): void {
   const [nx, ny, nz] = dims;
   const plane = nx * ny;
@@ -130,18 +134,28 @@ export function uncertaintyMapSlices(
     inPlanePass(tmp, xy, q * plane, nx, ny, 1, w, boxes[q]!);
   }
   for (let k = k0; k <= k1; k++) {
-    const lo = Math.max(-r, -k);
-    const hi = Math.min(r, nz - 1 - k);
     const to = k * plane;
     out.fill(0, to, to + plane);
+    // offsets of the neighbours that count, and the factor that gives them the others' weight
+    const use: number[] = [];
+    let inside = 0;
+    let counted = 0;
+    for (let d = Math.max(-r, -k); d <= Math.min(r, nz - 1 - k); d++) {
+      inside += w[d + r];
+      if (known && !known(k + d)) continue;
+      counted += w[d + r];
+      use.push(d);
+    }
+    if (!use.length) continue;
+    const scale = counted === inside ? 1 : inside / counted;
     let box: Box;
-    for (let d = lo; d <= hi; d++) box = grow(boxes[k + d - a], 0, nx, ny, box);
+    for (const d of use) box = grow(boxes[k + d - a], 0, nx, ny, box);
     if (!box) continue;
     for (let j = box[2]; j <= box[3]; j++)
       for (let i = box[0], p = i + nx * j; i <= box[1]; i++, p++) {
         let s = 0;
-        for (let d = lo; d <= hi; d++) s += w[d + r] * xy[(k + d - a) * plane + p];
-        out[to + p] = s;
+        for (const d of use) s += w[d + r] * xy[(k + d - a) * plane + p];
+        out[to + p] = scale === 1 ? s : s * scale;
       }
   }
 }
@@ -149,21 +163,25 @@ export function uncertaintyMapSlices(
 /**
  * The map of a volume (a new array): of `slices` (the proposed ones), 0 on the others, so that a
  * proposal of a few slices does not spill into slices it never looked at; default every slice.
+ * Known slices (uncertaintyMapSlices): `slices` and `certain` (slices the engine skipped for
+ * having no head in them: their std is 0 for sure).
  */
 export function uncertaintyMap(
   std: Float32Array,
   dims: Vec3,
   sigma: number,
   slices?: Iterable<number>,
+  certain: Iterable<number> = [],
 ): Float32Array {
   const out = new Float32Array(std.length);
   const ks = slices
     ? [...new Set(slices)].sort((a, b) => a - b)
     : Array.from({ length: dims[2] }, (_, k) => k);
+  const known = slices ? new Set([...ks, ...certain]) : undefined;
   for (let i = 0; i < ks.length; ) {
     let j = i;
     while (j + 1 < ks.length && ks[j + 1] === ks[j] + 1) j++;
-    uncertaintyMapSlices(std, dims, sigma, ks[i], ks[j], out);
+    uncertaintyMapSlices(std, dims, sigma, ks[i], ks[j], out, known && ((k) => known.has(k)));
     i = j + 1;
   }
   return out;

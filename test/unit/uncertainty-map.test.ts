@@ -60,15 +60,21 @@ describe('uncertainty map (3-D Gaussian of the members std)', () => {
     expect(worst).toBeLessThan(1e-6);
   });
 
-  it('leaves slices that were not proposed at 0', () => {
-    const whole = uncertaintyMap(std, dims, 1);
+  it('leaves slices that were not proposed at 0, and gives a lone slice its own level of doubt', () => {
     const plane = dims[0] * dims[1];
+    const every = Array.from({ length: dims[2] }, (_, k) => k);
+    expect(maxAbsDiff(uncertaintyMap(std, dims, 1, every), uncertaintyMap(std, dims, 1))).toBe(0);
     const some = uncertaintyMap(std, dims, 1, [2, 3, 4, 8]);
-    for (let k = 0; k < dims[2]; k++) {
-      const got = some.subarray(k * plane, (k + 1) * plane);
-      if ([2, 3, 4, 8].includes(k))
-        expect(maxAbsDiff(got, whole.subarray(k * plane, (k + 1) * plane))).toBe(0);
-      else expect(got.every((v) => v === 0)).toBe(true);
-    }
+    for (let k = 0; k < dims[2]; k++)
+      if (![2, 3, 4, 8].includes(k))
+        expect(some.subarray(k * plane, (k + 1) * plane).every((v) => v === 0)).toBe(true);
+    // slice 8 alone: its unproposed neighbours are unknown, not certain, so it gets the in-plane
+    // smoothing of its own std, as if its neighbours were like it (slice 8 copied into every slice)
+    const copies = new Float32Array(std.length);
+    for (let k = 0; k < dims[2]; k++) copies.set(std.subarray(8 * plane, 9 * plane), k * plane);
+    const like = uncertaintyMap(copies, dims, 1).subarray(5 * plane, 6 * plane);
+    const lone = some.subarray(8 * plane, 9 * plane);
+    expect(maxAbsDiff(lone, like)).toBeLessThan(1e-6);
+    expect(Math.max(...lone)).toBeGreaterThan(0.1);
   });
 });

@@ -188,6 +188,7 @@ export function proposeCaseToDir(
       reference.dims,
       s.uncertaintySigmaVoxels,
       results.map((r) => r.k),
+      s.skipped,
     );
     // the slice scores of the map written (the engine's are of the members' std)
     const plane = reference.dims[0] * reference.dims[1];

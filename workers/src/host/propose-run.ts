@@ -28,6 +28,8 @@ export interface OpenCase {
   uncertainty?: Float32Array;
   /** The members' std of every slice proposed so far (what the map is made from). */
   memberStd?: Float32Array;
+  /** The slices `memberStd` holds (a proposal loaded from files has the map only). */
+  memberStdSlices?: Set<number>;
   /** Probability (mean) and member masks of every slice proposed so far, for their exports. */
   maps?: ProposalMaps;
   proposed: Set<number>;
@@ -144,7 +146,16 @@ export async function startProposal(
     for (let i = 0; i < ready.length; ) {
       let j = i;
       while (j + 1 < ready.length && ready[j + 1] === ready[j] + 1) j++;
-      uncertaintyMapSlices(c.memberStd!, c.info.geometry.dims, sigma, ready[i], ready[j], c.uncertainty!);
+      const known = c.memberStdSlices!;
+      uncertaintyMapSlices(
+        c.memberStd!,
+        c.info.geometry.dims,
+        sigma,
+        ready[i],
+        ready[j],
+        c.uncertainty!,
+        (k) => known.has(k),
+      );
       i = j + 1;
     }
     for (const k of ready) {
@@ -202,6 +213,8 @@ export async function startProposal(
       c.uncertainty ??= new Float32Array(plane * nz);
       c.memberStd ??= new Float32Array(plane * nz);
       c.memberStd.set(r.std, r.k * plane);
+      c.memberStdSlices ??= new Set();
+      c.memberStdSlices.add(r.k);
       c.maps ??= new ProposalMaps(c.info.geometry.dims, { maskAndStd: false });
       c.maps.add(r);
       pending.set(r.k, r);
@@ -223,6 +236,11 @@ export async function startProposal(
     const inRange = plan.nativeSlices.filter((k) => k >= a && k <= b);
     total = plan.sliceAxis === 2 ? inRange.length : plan.nativeSlices.length;
     if (!request.prompts) expected = new Set(inRange.filter((k) => !wanted || wanted.has(k)));
+    // slices without head are certain (std 0) for the map's neighbourhoods, as in quorum propose
+    const head = new Set(plan.nativeSlices);
+    c.memberStd ??= new Float32Array(plane * nz);
+    c.memberStdSlices ??= new Set();
+    for (let k = a; k <= b; k++) if (!head.has(k)) c.memberStdSlices.add(k);
     let batches: ProposeRequest[] = [];
     if (plan.sliceAxis !== 2 || !inRange.length || request.prompts) {
       // Prompts too: their slices are known only as the engine follows the lesions (one batch).
