@@ -151,3 +151,41 @@ export function unusualWarnings(v: Volume): string[] {
   if (skull) out.push(skull);
   return out;
 }
+
+/**
+ * Sequences that are the same image voxel for voxel (same grid, same values): a study with a
+ * missing sequence filled with a copy of another (5 of the 44 TCGA-LGG patients have a T1c that is
+ * their FLAIR). The model then sees one contrast under two names, and its proposal is weaker
+ * (in the DU site fold two such patients scored Dice 0), so the case says so. Read as stored, before
+ * any resampling; each volume comes with its sequence name, for the message.
+ */
+export function duplicateSequenceWarnings(seqs: [string, Volume][]): string[] {
+  const out: string[] = [];
+  for (let b = 1; b < seqs.length; b++)
+    for (let a = 0; a < b; a++) {
+      const [na, va] = seqs[a];
+      const [nb, vb] = seqs[b];
+      if (!sameVoxels(va, vb)) continue;
+      out.push(
+        `${nb} (${fileName(vb)}) is the same image as ${na} (${fileName(va)}), voxel for voxel: the ${nb} looks missing ` +
+          `(filled with a copy); the model sees one contrast twice, so expect a weaker proposal and review it first`,
+      );
+      break;
+    }
+  return out;
+}
+
+const fileName = (v: Volume) => v.source.path.split(/[\\/]/).pop() ?? v.source.path;
+
+function sameVoxels(a: Volume, b: Volume): boolean {
+  if (a.data.length !== b.data.length || a.dims.some((d, i) => d !== b.dims[i])) return false;
+  if (a.spacing.some((s, i) => Math.abs(s - b.spacing[i]) > 1e-3)) return false;
+  if (a.origin.some((o, i) => Math.abs(o - b.origin[i]) > 1e-3)) return false;
+  let nonzero = false;
+  for (let i = 0; i < a.data.length; i++) {
+    if (a.data[i] !== b.data[i]) return false;
+    if (a.data[i] !== 0) nonzero = true;
+  }
+  // two empty images are not a copy of each other worth a warning
+  return nonzero;
+}

@@ -240,9 +240,11 @@ def lesion_core(img, lesion, g, p):
     return img
 
 
-def augment_v2(img, lab, g, raw_head=None, p_strip=0.35, p_lesion_contrast=0.0, p_lesion_core=0.0):
+def augment_v2(img, lab, g, raw_head=None, p_strip=0.35, p_lesion_contrast=0.0, p_lesion_core=0.0,
+               p_dup_flair=0.0):
     """raw_head: bool [n], the samples from heads with skull (TCGA); p_strip of them are stripped.
-    lab's first channel is the slice's reference (the lesion the contrast change follows)."""
+    lab's first channel is the slice's reference (the lesion the contrast change follows).
+    p_dup_flair: chance per slice that the T1c channel is the FLAIR (dup_flair)."""
     if raw_head is not None and p_strip > 0:
         img = strip_skull(img, lab, raw_head & (torch.rand(len(img), generator=g) < p_strip), g)
     img, lab = spatial(img, lab, g)
@@ -250,7 +252,21 @@ def augment_v2(img, lab, g, raw_head=None, p_strip=0.35, p_lesion_contrast=0.0, 
         img = lesion_contrast(img, lab[:, :1], g, p_lesion_contrast)
     if p_lesion_core > 0:
         img = lesion_core(img, lab[:, :1], g, p_lesion_core)
-    return intensity(img, g), lab
+    img = intensity(img, g)
+    if p_dup_flair > 0:
+        img = dup_flair(img, g, p_dup_flair)
+    return img, lab
+
+
+def dup_flair(img, g, p):
+    """A missing T1c stored as a copy of the FLAIR (5 of the 44 TCGA-LGG patients: the source filled a
+    missing sequence with the FLAIR): channel 1 := channel 0 in a share p of the slices, after the
+    intensity changes, as the two are equal after normalisation at inference."""
+    pick = torch.rand(len(img), generator=g) < p
+    if pick.any():
+        img = img.clone()
+        img[pick, 1] = img[pick, 0]
+    return img
 
 
 CROP_MARGIN_PX = (4, 20)  # the engine's margin (crop.ts CROP_MARGIN_PX) is drawn from this range

@@ -95,6 +95,8 @@ def main():
                     help='v2: every training case of datasets.py, preprocess.py (build_cache.py first); v1: 3 BraTS subjects')
     ap.add_argument('--p-lesion-core', type=float, default=0.0,
                     help="chance per slice that a dark necrotic / cystic core is drawn in the lesion (augment.lesion_core)")
+    ap.add_argument('--p-dup-flair', type=float, default=0.0,
+                    help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
     ap.add_argument('--mults', default=','.join(map(str, ARCH['mults'])), help='UNet channel multipliers')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -103,7 +105,7 @@ def main():
 
     if args.data == 'v2':
         img, lab, subjects = load_cache_v2(args.hold_out_site)
-        aug = functools.partial(augment_v2, p_lesion_core=args.p_lesion_core)
+        aug = functools.partial(augment_v2, p_lesion_core=args.p_lesion_core, p_dup_flair=args.p_dup_flair)
     else:
         img, lab = load_slices(TRAIN_SUBJECTS)
         subjects, aug = TRAIN_SUBJECTS, augment

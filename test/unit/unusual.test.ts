@@ -7,6 +7,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openCase } from '../../core/src/node/case.ts';
 import { scanDicom } from '../../core/src/node/dicom-fs.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { geometryWarnings, skullStripWarning, unusualWarnings } from '../../core/src/unusual.ts';
@@ -52,6 +53,27 @@ describe('unusual scans are said to be so', () => {
     expect(w[0]).toBe(
       'small field of view: 256 x 256 x 23 mm (L-R x A-P x S-I), less than a brain along superior-inferior; parts of it may be outside',
     );
+  });
+
+  it('a T1c that is a copy of the FLAIR (a missing sequence filled in) is said so, by name, when the case opens', async () => {
+    // the data's README: where a patient lacked a sequence, the source put FLAIR in its place
+    const copies = [];
+    for (const d of readdirSync(TCGA).sort()) {
+      const c = await openCase(join(TCGA, d));
+      const said = c.warnings.filter((w) => w.includes('is the same image as'));
+      if (said.length) copies.push(d);
+      for (const w of said)
+        expect(w).toBe(
+          't1c (t1c.nii.gz) is the same image as flair (flair.nii.gz), voxel for voxel: the t1c looks missing (filled with a copy); the model sees one contrast twice, so expect a weaker proposal and review it first',
+        );
+    }
+    expect(copies).toEqual([
+      'TCGA_DU_6407_19860514',
+      'TCGA_DU_7301_19911112',
+      'TCGA_DU_8165_19970205',
+      'TCGA_FG_A60K_20040224',
+      'TCGA_HT_A616_19991226',
+    ]);
   });
 
   it("niivue's orientations: sagittal and coronal stacks, flipped and swapped axial axes", async () => {

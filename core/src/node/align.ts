@@ -3,7 +3,7 @@ import { QuorumError } from '../errors.ts';
 import { sameGrid } from '../geometry.ts';
 import { type Registration, SEQUENCE_KINDS } from '../lists.ts';
 import { backgroundValue, resampleToGrid } from '../resample.ts';
-import { unusualWarnings } from '../unusual.ts';
+import { duplicateSequenceWarnings, unusualWarnings } from '../unusual.ts';
 import type { SequenceName, Vec3, Volume } from '../volume.ts';
 import type { Case } from './case.ts';
 import type { Registered } from './register.ts';
@@ -112,6 +112,7 @@ export async function alignGrids(c: Case, opts: AlignOptions = {}): Promise<Case
     ),
     ...(c.label ? [['label', c.label] as ['label', Volume]] : []),
   ];
+  c.warnings.push(...duplicateSequenceWarnings(entries.filter(([s]) => s !== 'label')));
   for (const [seq, v] of entries) {
     const grid = { dims: [...v.dims] as Vec3, spacing: [...v.spacing] as Vec3 };
     const reason =
