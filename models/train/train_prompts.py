@@ -143,6 +143,8 @@ def main():
                     help="chance per slice and channel that the lesion's contrast is lowered (augment.lesion_contrast)")
     ap.add_argument('--p-lesion-core', type=float, default=0.0,
                     help="chance per slice that a dark necrotic / cystic core is drawn in the lesion (augment.lesion_core)")
+    ap.add_argument('--p-dup-flair', type=float, default=0.0,
+                    help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
     ap.add_argument('--p-crop', type=float, default=0.0,
                     help="share of batches cut to their slices' head boxes (augment.crop_groups; v2.4: 0.5)")
     ap.add_argument('--snapshot-every', type=int, default=200, help='also keep the EMA weights every this many iterations')
@@ -211,7 +213,8 @@ def main():
         same = (case_of[nb] == case_of[idx]) & (thick_of[nb] == thick_of[idx])
         nb_lab = lab[nb].float() * same.float().view(-1, 1, 1, 1)
         x_img, both = augment_v2(img[idx].float(), torch.cat([lab[idx].float(), nb_lab], 1), g,
-                                 raw_head[idx], args.p_strip, args.p_lesion_contrast, args.p_lesion_core)
+                                 raw_head[idx], args.p_strip, args.p_lesion_contrast, args.p_lesion_core,
+                                 args.p_dup_flair)
         # a share of batches cut to their head boxes, as the engine crops (groups of one crop size)
         cropped = args.p_crop > 0 and float(torch.rand(1, generator=g)) < args.p_crop
         groups = crop_groups(x_img, both, g) if cropped else [(x_img, both)]
