@@ -19,7 +19,7 @@ const TRUNCATE = 3;
 
 /** Normalised Gaussian weights, index r + d for offset d in [-r, r] (scipy's radius rule). */
 export function gaussianKernel(sigma: number): Float64Array {
-  const r = Math.floor(TRUNCATE * sigma + 0.5);
+  const r = uncertaintyRadius(sigma);
   const w = new Float64Array(2 * r + 1);
   let sum = 0;
   for (let d = -r; d <= r; d++) sum += w[d + r] = Math.exp((-0.5 * d * d) / (sigma * sigma));
@@ -174,15 +174,26 @@ export function uncertaintyMap(
   certain: Iterable<number> = [],
 ): Float32Array {
   const out = new Float32Array(std.length);
-  const ks = slices
-    ? [...new Set(slices)].sort((a, b) => a - b)
-    : Array.from({ length: dims[2] }, (_, k) => k);
+  const ks = slices ? [...slices] : Array.from({ length: dims[2] }, (_, k) => k);
   const known = slices ? new Set([...ks, ...certain]) : undefined;
+  uncertaintyMapOf(std, dims, sigma, ks, out, known && ((k) => known.has(k)));
+  return out;
+}
+
+/** uncertaintyMapSlices for `slices` (any order), one call per run of consecutive ones. */
+export function uncertaintyMapOf(
+  std: Float32Array,
+  dims: Vec3,
+  sigma: number,
+  slices: Iterable<number>,
+  out: Float32Array,
+  known?: (k: number) => boolean,
+): void {
+  const ks = [...new Set(slices)].sort((a, b) => a - b);
   for (let i = 0; i < ks.length; ) {
     let j = i;
     while (j + 1 < ks.length && ks[j + 1] === ks[j] + 1) j++;
-    uncertaintyMapSlices(std, dims, sigma, ks[i], ks[j], out, known && ((k) => known.has(k)));
+    uncertaintyMapSlices(std, dims, sigma, ks[i], ks[j], out, known);
     i = j + 1;
   }
-  return out;
 }

@@ -1,4 +1,4 @@
-import type { Geometry } from './geometry.ts';
+import { type Geometry, sameGrid } from './geometry.ts';
 import { gridAngleDeg } from './resample.ts';
 import type { Mat3, Volume } from './volume.ts';
 
@@ -178,9 +178,7 @@ export function duplicateSequenceWarnings(seqs: [string, Volume][]): string[] {
 const fileName = (v: Volume) => v.source.path.split(/[\\/]/).pop() ?? v.source.path;
 
 function sameVoxels(a: Volume, b: Volume): boolean {
-  if (a.data.length !== b.data.length || a.dims.some((d, i) => d !== b.dims[i])) return false;
-  if (a.spacing.some((s, i) => Math.abs(s - b.spacing[i]) > 1e-3)) return false;
-  if (a.origin.some((o, i) => Math.abs(o - b.origin[i]) > 1e-3)) return false;
+  if (!sameGrid(a, b)) return false;
   let nonzero = false;
   for (let i = 0; i < a.data.length; i++) {
     if (a.data[i] !== b.data[i]) return false;

@@ -7,7 +7,7 @@ import { uncertaintyScore } from '../../../core/src/metrics.ts';
 import { checkPrompts } from '../../../core/src/prompts.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
-import { uncertaintyMapSlices, uncertaintyRadius } from '../../../core/src/uncertainty-map.ts';
+import { uncertaintyMapOf, uncertaintyRadius } from '../../../core/src/uncertainty-map.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
 import { ProposalMaps } from '../exports/proposal-maps.ts';
@@ -143,21 +143,9 @@ export async function startProposal(
         return true;
       })
       .sort((a, b) => a - b);
-    for (let i = 0; i < ready.length; ) {
-      let j = i;
-      while (j + 1 < ready.length && ready[j + 1] === ready[j] + 1) j++;
-      const known = c.memberStdSlices!;
-      uncertaintyMapSlices(
-        c.memberStd!,
-        c.info.geometry.dims,
-        sigma,
-        ready[i],
-        ready[j],
-        c.uncertainty!,
-        (k) => known.has(k),
-      );
-      i = j + 1;
-    }
+    const known = c.memberStdSlices;
+    if (ready.length && known)
+      uncertaintyMapOf(c.memberStd!, c.info.geometry.dims, sigma, ready, c.uncertainty!, (k) => known.has(k));
     for (const k of ready) {
       const r = pending.get(k)!;
       pending.delete(k);
@@ -209,12 +197,8 @@ export async function startProposal(
     } else if (e.type === 'slice') {
       const r = e.result;
       if (wanted && !wanted.has(r.k)) return;
-      // Kept host-side so an export has the uncertainty map even if the renderer sends none.
-      c.uncertainty ??= new Float32Array(plane * nz);
-      c.memberStd ??= new Float32Array(plane * nz);
-      c.memberStd.set(r.std, r.k * plane);
-      c.memberStdSlices ??= new Set();
-      c.memberStdSlices.add(r.k);
+      c.memberStd!.set(r.std, r.k * plane);
+      c.memberStdSlices!.add(r.k);
       c.maps ??= new ProposalMaps(c.info.geometry.dims, { maskAndStd: false });
       c.maps.add(r);
       pending.set(r.k, r);
@@ -236,10 +220,13 @@ export async function startProposal(
     const inRange = plan.nativeSlices.filter((k) => k >= a && k <= b);
     total = plan.sliceAxis === 2 ? inRange.length : plan.nativeSlices.length;
     if (!request.prompts) expected = new Set(inRange.filter((k) => !wanted || wanted.has(k)));
-    // slices without head are certain (std 0) for the map's neighbourhoods, as in quorum propose
-    const head = new Set(plan.nativeSlices);
+    // Kept host-side (allocated before the first slice) so an export has the uncertainty map even
+    // if the renderer sends none. Slices without head are certain (std 0) for the map's
+    // neighbourhoods, as in quorum propose.
+    c.uncertainty ??= new Float32Array(plane * nz);
     c.memberStd ??= new Float32Array(plane * nz);
     c.memberStdSlices ??= new Set();
+    const head = new Set(plan.nativeSlices);
     for (let k = a; k <= b; k++) if (!head.has(k)) c.memberStdSlices.add(k);
     let batches: ProposeRequest[] = [];
     if (plan.sliceAxis !== 2 || !inRange.length || request.prompts) {
