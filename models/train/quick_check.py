@@ -15,6 +15,7 @@ members (each DIR one run's members, all DIRs of the same members count weigh al
 """
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -25,7 +26,17 @@ sys.path.insert(0, os.path.dirname(__file__))
 from datasets import load_case, split  # noqa: E402
 from diffusion import Schedule, linear_betas, sample_ddim  # noqa: E402
 from evaluate import dice, load_model  # noqa: E402
+import preprocess  # noqa: E402
 from preprocess import INPUT_SIZE, ModelFrame  # noqa: E402
+
+
+def set_model_spacing(mm):
+    """Runs the model at another pixel size (test-time scale): the grid keeps >= 240 mm of view."""
+    global INPUT_SIZE
+    n = 8 * math.ceil(preprocess.INPUT_SIZE[0] * preprocess.SPACING_MM / mm / 8)
+    preprocess.SPACING_MM, preprocess.INPUT_SIZE = mm, (n, n)
+    INPUT_SIZE = (n, n)
+    print(f'model grid {n} x {n} pixels of {mm} mm', flush=True)
 
 
 @torch.no_grad()
@@ -126,8 +137,12 @@ def main():
     ap.add_argument('--mix', nargs='+', help='score the mean of these --save folders instead of running')
     ap.add_argument('--uncertainty', nargs='+', help="score the std saved in these --save folders' std/")
     ap.add_argument('--sigma', type=float, default=1.0, help='with --uncertainty: the map\'s sigma, voxels')
+    ap.add_argument('--spacing', type=float, help='model pixel size in mm instead of preprocess.SPACING_MM '
+                    '(a test-time scale; the grid grows to keep the 240 mm field of view, in multiples of 8)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.spacing:
+        set_model_spacing(args.spacing)
     train, held = split()
     if args.mix:
         return mix(args, train + held)

@@ -97,6 +97,9 @@ def main():
                     help="chance per slice that a dark necrotic / cystic core is drawn in the lesion (augment.lesion_core)")
     ap.add_argument('--p-dup-flair', type=float, default=0.0,
                     help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
+    ap.add_argument('--dice-weight', type=float, default=0.0,
+                    help='diffusion, x0: add this times a soft Dice loss of the predicted x0 (as a 0-1 mask) per '
+                         'slice to the MSE, so that a small lesion weighs as much as a large one')
     ap.add_argument('--mults', default=','.join(map(str, ARCH['mults'])), help='UNet channel multipliers')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -156,6 +159,10 @@ def main():
             target = {'x0': x0, 'epsilon': noise, 'v': schedule.v_target(x0, t, noise)}[args.prediction]
             pred = model(x_img.to(dev), x_t.to(dev), t.float().to(dev))
             loss = F.mse_loss(pred, target.to(dev))
+            if args.dice_weight:
+                if args.prediction != 'x0':
+                    sys.exit('--dice-weight needs --prediction x0 (the Dice is of the predicted mask)')
+                loss = loss + args.dice_weight * dice_loss(((pred + 1) / 2).clamp(0, 1), x_lab.to(dev))
         else:
             x_img, x_lab = x_img.to(dev), x_lab.to(dev)
             logits = model(x_img, torch.zeros_like(x_lab), torch.zeros(args.batch, device=dev))

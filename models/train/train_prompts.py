@@ -30,7 +30,7 @@ from scipy import ndimage
 sys.path.insert(0, os.path.dirname(__file__))
 from augment import augment_v2, crop_groups  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
-from train import ARCH, load_cache_v2  # noqa: E402
+from train import ARCH, dice_loss, load_cache_v2  # noqa: E402
 from unet import UNet  # noqa: E402
 
 # prompt channels follow the image channels, before x_t (the UNet concatenates image then x_t)
@@ -147,6 +147,8 @@ def main():
                     help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
     ap.add_argument('--p-crop', type=float, default=0.0,
                     help="share of batches cut to their slices' head boxes (augment.crop_groups; v2.4: 0.5)")
+    ap.add_argument('--dice-weight', type=float, default=0.0,
+                    help='add this times a soft Dice loss of the predicted x0 (train.py --dice-weight)')
     ap.add_argument('--snapshot-every', type=int, default=200, help='also keep the EMA weights every this many iterations')
     ap.add_argument('--seed', type=int, default=12)
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
@@ -244,6 +246,8 @@ def main():
             pred = model(x_in, x_t, t.float())
             # each group's pixel mean weighted by its share of the batch
             loss = loss + F.mse_loss(pred, x0) * (n / b)
+            if args.dice_weight:
+                loss = loss + args.dice_weight * dice_loss(((pred + 1) / 2).clamp(0, 1), x_lab) * (n / b)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
