@@ -1,0 +1,228 @@
+"""Does a proposal survive the ways another hospital may have written the same scan?
+
+Each held-out case is rewritten as another site or tool might store it (voxel order, matrix, pixel
+size, slice thickness, intensity scale and type, background noise, bias field, partial coverage,
+an oblique header), with its reference rewritten the same way, then proposed through the app's own
+CLI (`quorum propose`, the shipped model and settings) and scored against that reference. A
+preprocessing that assumes nothing about the scan keeps the Dice of the case as stored; a drop
+names the transformation that breaks it.
+
+  /usr/bin/python3 models/train/robustness.py --out runs/robust [--cases NAME ...] [--only T ...]
+      [--members N]   -> runs/robust/robustness.json and a table on stdout
+  /usr/bin/python3 models/train/robustness.py --table runs/robust/robustness.json ...   (the README's table)
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import nibabel as nib
+import numpy as np
+from scipy import ndimage
+
+sys.path.insert(0, os.path.dirname(__file__))
+from datasets import split  # noqa: E402
+from evaluate import dice  # noqa: E402
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
+DEFAULT_CASES = ['TCGA_FG_6689_20020326', 'brats_2013_pat0003']
+
+
+def _shift_origin(affine, index):
+    """Affine whose voxel `index` (may be negative) becomes voxel 0."""
+    a = affine.copy()
+    a[:3, 3] = affine[:3, :3] @ np.asarray(index, np.float64) + affine[:3, 3]
+    return a
+
+
+def identity(vols, lab, aff):
+    return vols, lab, aff
+
+
+def reversed_axes(vols, lab, aff):
+    """i and j stored the other way round (RAS-ordered writer), the header saying so."""
+    n = vols[0].shape
+    flip = np.diag([-1.0, -1.0, 1.0, 1.0])
+    a = aff @ np.array([[1, 0, 0, n[0] - 1], [0, 1, 0, n[1] - 1], [0, 0, 1, 0], [0, 0, 0, 1.0]]) @ flip
+    return [v[::-1, ::-1] for v in vols], lab[::-1, ::-1], a
+
+
+def coronal_order(vols, lab, aff):
+    """Voxel axes permuted (k, i, j): slices stacked anterior-posterior, as a coronal series is stored."""
+    perm = (2, 0, 1)
+    p = np.eye(4)[list(perm) + [3]].T  # new voxel (a, b, c) -> old index (b, c, a)
+    return [np.ascontiguousarray(v.transpose(perm)) for v in vols], np.ascontiguousarray(lab.transpose(perm)), aff @ p
+
+
+def int16_scaled(vols, lab, aff):
+    """Stored as signed 16-bit with another scanner's scale and offset."""
+    out = []
+    for v in vols:
+        lo, hi = np.percentile(v, [0.1, 99.9])
+        out.append(np.clip((v - lo) / max(hi - lo, 1e-6) * 3000 - 200, -32768, 32767).astype(np.int16))
+    return out, lab, aff
+
+
+def padded_matrix(vols, lab, aff):
+    """A 2x larger in-plane matrix of background around the same head (a wide field of view)."""
+    n = vols[0].shape
+    pad = ((n[0] // 2, n[0] - n[0] // 2), (n[1] // 2, n[1] - n[1] // 2), (0, 0))
+    return ([np.pad(v, pad, constant_values=float(v.min())) for v in vols], np.pad(lab, pad),
+            _shift_origin(aff, (-pad[0][0], -pad[1][0], 0)))
+
+
+def fine_pixels(vols, lab, aff):
+    """In-plane pixels of half the size (a 2x finer acquisition)."""
+    z = (2, 2, 1)
+    a = aff @ np.diag([0.5, 0.5, 1, 1])
+    a = _shift_origin(a, (-0.5, -0.5, 0))  # the same field: pixel centres move by a quarter of the old pixel
+    return ([ndimage.zoom(v.astype(np.float32), z, order=1) for v in vols], ndimage.zoom(lab, z, order=0), a)
+
+
+def thick_slices(vols, lab, aff, n=5):
+    """Slices n times thicker (each the mean of n), as a 2-D clinical sequence."""
+    k = vols[0].shape[2] // n * n
+
+    def avg(v):
+        return v[:, :, :k].astype(np.float32).reshape(v.shape[0], v.shape[1], k // n, n).mean(3)
+    a = aff @ np.diag([1, 1, n, 1])
+    a = _shift_origin(a, (0, 0, (n - 1) / (2 * n)))
+    return [avg(v) for v in vols], (avg(lab) >= 0.5).astype(np.uint8), a
+
+
+def noisy_background(vols, lab, aff):
+    """Rician noise of 3% of the tissue's 99th percentile everywhere (a raw magnitude image)."""
+    g = np.random.default_rng(0)
+    out = []
+    for v in vols:
+        s = 0.03 * np.percentile(v[v > v.min()], 99)
+        base = v.astype(np.float32) - float(v.min())
+        out.append(np.hypot(base + g.normal(0, s, v.shape), g.normal(0, s, v.shape)).astype(np.float32))
+    return out, lab, aff
+
+
+def _field(shape, log_amplitude):
+    """A smooth multiplicative field exp(a g), g a linear ramp across the volume from -1 to 1."""
+    x, y, z = np.meshgrid(*[np.linspace(-1, 1, m) for m in shape], indexing='ij')
+    return np.exp(log_amplitude * (0.8 * x + 0.5 * y - 0.3 * z) / 1.6)
+
+
+def bias_field(vols, lab, aff, log_amplitude=0.3):
+    """A multiplicative field from 0.74x to 1.35x across the head (an uncorrected coil profile)."""
+    f = _field(vols[0].shape, log_amplitude)
+    return [((v.astype(np.float32) - float(v.min())) * f).astype(np.float32) for v in vols], lab, aff
+
+
+def strong_bias_field(vols, lab, aff):
+    """From 0.62x to 1.62x: stronger than the training augmentation's +-30%."""
+    return bias_field(vols, lab, aff, log_amplitude=0.48)
+
+
+def partial_coverage(vols, lab, aff, keep=24):
+    """Only `keep` slices around the lesion (a targeted sequence that does not cover the brain)."""
+    ks = np.nonzero(lab.any((0, 1)))[0]
+    c = int((ks.min() + ks.max()) // 2)
+    a0 = max(0, min(c - keep // 2, vols[0].shape[2] - keep))
+    return [v[:, :, a0:a0 + keep] for v in vols], lab[:, :, a0:a0 + keep], _shift_origin(aff, (0, 0, a0))
+
+
+def oblique_header(vols, lab, aff):
+    """The same voxels acquired 12 degrees oblique (rotated about the left-right axis)."""
+    t = np.deg2rad(12)
+    r = np.array([[1, 0, 0, 0], [0, np.cos(t), -np.sin(t), 0], [0, np.sin(t), np.cos(t), 0], [0, 0, 0, 1]])
+    return vols, lab, r @ aff
+
+
+TRANSFORMS = {f.__name__: f for f in (identity, reversed_axes, coronal_order, int16_scaled, padded_matrix,
+                                      fine_pixels, thick_slices, noisy_background, bias_field, strong_bias_field,
+                                      partial_coverage,
+                                      oblique_header)}
+
+
+def write_case(folder, vols, lab, aff):
+    os.makedirs(folder, exist_ok=True)
+    for name, v in zip(('flair', 't1c'), vols):
+        nib.save(nib.Nifti1Image(np.asarray(v), aff), os.path.join(folder, f'{name}.nii.gz'))
+    ref = os.path.join(folder, '..', os.path.basename(folder) + '-reference.nii.gz')
+    nib.save(nib.Nifti1Image(np.asarray(lab, np.uint8), aff), ref)
+    return ref
+
+
+def table(results):
+    """Markdown: one row per transformation, Dice per case (and the change from the file as stored)."""
+    cases = list(dict.fromkeys(k.split('/')[0] for k in results))
+    print('| stored as | ' + ' | '.join(cases) + ' |')
+    print('| --- |' + ' --- |' * len(cases))
+    for t in TRANSFORMS:
+        cells = []
+        for c in cases:
+            row, base = results.get(f'{c}/{t}'), results.get(f'{c}/identity', {})
+            if row is None:
+                cells.append('')
+            elif 'dice' not in row:
+                cells.append('error: ' + ' '.join(row['error']))
+            elif t == 'identity' or 'dice' not in base:
+                cells.append(f"{row['dice']:.3f}")
+            else:
+                cells.append(f"{row['dice']:.3f} ({row['dice'] - base['dice']:+.3f})")
+        print(f'| {t} | ' + ' | '.join(cells) + ' |')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--table', nargs='+', help='print the table of these robustness.json files and stop')
+    ap.add_argument('--out')
+    ap.add_argument('--cases', nargs='+', default=DEFAULT_CASES)
+    ap.add_argument('--only', nargs='+', choices=list(TRANSFORMS), help='these transformations only')
+    ap.add_argument('--members', type=int, help="the CLI's --members (default: the model's)")
+    args = ap.parse_args()
+    if args.table:
+        merged = {}
+        for f in args.table:
+            merged.update(json.load(open(f)))
+        return table(merged)
+    if not args.out:
+        ap.error('--out is needed (or --table)')
+    _, held = split()
+    by_name = {c['name']: c for c in held}
+    unknown = [n for n in args.cases if n not in by_name]
+    if unknown:
+        sys.exit(f'--cases: {", ".join(unknown)}: not a held-out case of datasets.py')
+    results = {}
+    for name in args.cases:
+        c = by_name[name]
+        imgs = [nib.load(c[k]) for k in ('flair', 't1c')]
+        vols = [np.asarray(im.dataobj, np.float32) for im in imgs]
+        lab = (np.asarray(nib.load(c['label']).dataobj) > 0).astype(np.uint8)
+        for tname in args.only or TRANSFORMS:
+            tv, tl, ta = TRANSFORMS[tname]([v.copy() for v in vols], lab.copy(), imgs[0].affine.copy())
+            folder = os.path.join(args.out, f'{name}-{tname}')
+            ref = write_case(folder, tv, tl, ta)
+            out = folder + '-proposal'
+            cmd = ['node', os.path.join(ROOT, 'bin', 'quorum.mjs'), 'propose', folder, '--out', out, '--overwrite']
+            if args.members:
+                cmd += ['--members', str(args.members)]
+            t0 = time.time()
+            run = subprocess.run(cmd, capture_output=True, text=True)
+            row = dict(seconds=round(time.time() - t0, 1), shape=list(tv[0].shape))
+            if run.returncode != 0:
+                row['error'] = (run.stderr or run.stdout).strip().splitlines()[-1:]
+            else:
+                mask = np.asarray(nib.load(os.path.join(out, 'mask.nii.gz')).dataobj) > 0
+                truth = np.asarray(nib.load(ref).dataobj) > 0
+                report = json.load(open(os.path.join(out, 'report.json')))
+                row.update(dice=dice(mask, truth), confidence=report.get('confidence'),
+                           warnings=[w if isinstance(w, str) else w.get('message', str(w))
+                                     for w in report.get('warnings', [])])
+            results[f'{name}/{tname}'] = row
+            print(f'{name:24s} {tname:18s} ' + (f"Dice {row['dice']:.3f}" if 'dice' in row else f"ERROR {row['error']}")
+                  + f"  {row['seconds']} s", flush=True)
+    os.makedirs(args.out, exist_ok=True)
+    json.dump(results, open(os.path.join(args.out, 'robustness.json'), 'w'), indent=1)
+    table(results)
+
+
+if __name__ == '__main__':
+    main()
