@@ -1,6 +1,6 @@
 """README tables from evaluate_v2.py's JSON (so the README says exactly what was measured).
 
-  /usr/bin/python3 models/train/tables.py runs/metrics-v2.7-all.json
+  /usr/bin/python3 models/train/tables.py runs/metrics-v2.8-all.json
 """
 import json
 import sys
@@ -29,7 +29,8 @@ METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
            ('v2', 'v2.1, DDIM 5, 5 members'),
            ('v2.0', 'v2.0 (before fine-tuning), 5 members'), ('v2.0-single', 'v2.0, single sample'),
            ('v2-single', 'v2, single sample'),
-           ('baseline', 'deterministic UNet, same backbone + data')]
+           ('baseline-2000', 'deterministic UNet, same backbone + data, 2000 iterations'),
+           ('baseline', 'deterministic UNet, same backbone + data, 600 iterations')]
 
 
 def fmt(v, nd=3):
@@ -54,14 +55,14 @@ def main(path):
     shown = [k for k in ('v2.3.3', 'v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10') if any(k in r['methods'] for r in m['cases'])]
     print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 Dice | v2.2 DDIM 3 | '
           + ''.join(f"{k}{' (shipped)' if k == SHIPPED else ''} | " for k in shown)
-          + f'baseline | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
-    print('| --- ' * (11 + len(shown)) + '|')
+          + f'baseline | baseline 2000 it. | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
+    print('| --- ' * (12 + len(shown)) + '|')
     for r in m['cases']:
         mm = r['methods']
         d = lambda k: fmt(mm.get(k, {}).get('dice'))  # noqa: E731
         print(f"| {r['case']} | {r['role']} | {r['truth_ml']:.1f} | {d('v1')} | {d('v2.0')} | {d('v2')} | {d('v2.2')} | {d('v2.2-3')} | "
               + ''.join(f'{d(k)} | ' for k in shown)
-              + f"{d('baseline')} | {fmt(mm.get(SHIPPED, {}).get('confidence'))} | "
+              + f"{d('baseline')} | {d('baseline-2000')} | {fmt(mm.get(SHIPPED, {}).get('confidence'))} | "
               f"{fmt(mm.get(SHIPPED, {}).get('fp_ml_outside'), 1)} |")
     print()
     for k, c in s.get('confidence', {}).items():
