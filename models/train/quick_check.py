@@ -5,6 +5,9 @@ whole-volume Dice of a small ensemble, to catch a broken run early. Not the repo
   /usr/bin/python3 models/train/quick_check.py --run runs/v2 [--cases 3] [--members 3] [--steps 5]
   /usr/bin/python3 models/train/quick_check.py --run runs/loso-HT --site HT --members 5 --steps 10 --out r.json
 
+A run of train.py --mode deterministic (the baseline) is scored as the app's baseline is: one pass,
+sigmoid > 0.5 (members, steps and seed do not apply).
+
 --site S scores every TCGA-LGG patient of site S (the unseen site of a leave-one-site-out fold,
 train.py --hold-out-site S), as loso.py does for all four folds.
 
@@ -148,7 +151,11 @@ def main():
         return mix(args, train + held)
     if args.uncertainty:
         return uncertainty_scores(args, train + held)
-    model, meta, it = load_model(args.run, checkpoint='last.pt')
+    run_dir = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
+    deterministic = json.load(open(os.path.join(run_dir, 'config.json'))).get('mode') == 'deterministic'
+    if deterministic and args.spacing:
+        sys.exit('--spacing: not for a deterministic run (its pass is evaluate_v2.baseline_mask at the trained grid)')
+    model, meta, it = load_model(args.run, deterministic=deterministic, checkpoint='last.pt')
     model.to(args.device)
     if args.site:
         pick = [c for c in train + held if c['dataset'] == 'tcga-lgg' and c['site'] == args.site]
@@ -158,8 +165,13 @@ def main():
     for c in pick:
         vols, truth, spacing, direction = load_case(c)
         frame = ModelFrame(vols, spacing, direction)
-        mean, std = propose(model, frame, vols, args.members, args.steps, seed=args.seed,
-                            kind=meta.get('prediction', 'x0'), device=args.device)
+        if deterministic:  # the baseline (train.py --mode deterministic): one pass, no members
+            from evaluate_v2 import baseline_mask
+            mean = baseline_mask(model, frame, vols).astype(np.float64)
+            std = np.zeros(frame.shape)
+        else:
+            mean, std = propose(model, frame, vols, args.members, args.steps, seed=args.seed,
+                                kind=meta.get('prediction', 'x0'), device=args.device)
         if args.save:
             os.makedirs(os.path.join(args.save, 'std'), exist_ok=True)
             np.save(os.path.join(args.save, c['name'] + '.npy'), mean.astype(np.float16))
