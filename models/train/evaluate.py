@@ -35,11 +35,14 @@ HERE = os.path.dirname(__file__)
 
 
 def load_model(run, deterministic=False, checkpoint='exported.pt'):
+    """deterministic=None: as the run was trained (its meta's mode, train.py --mode)."""
     run = run if os.path.isabs(run) else os.path.join(HERE, run)
     path = os.path.join(run, checkpoint)
     if deterministic or not os.path.exists(path):
         path = os.path.join(run, 'last.pt')
     ck = torch.load(path, map_location='cpu')
+    if deterministic is None:
+        deterministic = ck['meta'].get('mode') == 'deterministic'
     arch = {**ck['meta']['arch'], 'mults': tuple(ck['meta']['arch']['mults'])}
     model = UNet(**arch, time_conditioned=not deterministic)
     model.load_state_dict(ck['ema'])

@@ -151,11 +151,12 @@ def main():
         return mix(args, train + held)
     if args.uncertainty:
         return uncertainty_scores(args, train + held)
-    run_dir = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
-    deterministic = json.load(open(os.path.join(run_dir, 'config.json'))).get('mode') == 'deterministic'
-    if deterministic and args.spacing:
-        sys.exit('--spacing: not for a deterministic run (its pass is evaluate_v2.baseline_mask at the trained grid)')
-    model, meta, it = load_model(args.run, deterministic=deterministic, checkpoint='last.pt')
+    model, meta, it = load_model(args.run, deterministic=None, checkpoint='last.pt')
+    deterministic = meta.get('mode') == 'deterministic'
+    if deterministic:
+        if args.spacing:
+            sys.exit('--spacing: not for a deterministic run (its pass is evaluate_v2.baseline_mask at the trained grid)')
+        from evaluate_v2 import baseline_mask
     model.to(args.device)
     if args.site:
         pick = [c for c in train + held if c['dataset'] == 'tcga-lgg' and c['site'] == args.site]
@@ -166,7 +167,6 @@ def main():
         vols, truth, spacing, direction = load_case(c)
         frame = ModelFrame(vols, spacing, direction)
         if deterministic:  # the baseline (train.py --mode deterministic): one pass, no members
-            from evaluate_v2 import baseline_mask
             mean = baseline_mask(model, frame, vols).astype(np.float64)
             std = np.zeros(frame.shape)
         else:

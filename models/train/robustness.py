@@ -145,7 +145,7 @@ def write_case(folder, vols, lab, aff):
     os.makedirs(folder, exist_ok=True)
     for name, v in zip(('flair', 't1c'), vols):
         nib.save(nib.Nifti1Image(np.asarray(v), aff), os.path.join(folder, f'{name}.nii.gz'))
-    ref = os.path.join(folder, '..', os.path.basename(folder) + '-reference.nii.gz')
+    ref = folder + '-reference.nii.gz'  # beside the case folder, so propose does not read it as a sequence
     nib.save(nib.Nifti1Image(np.asarray(lab, np.uint8), aff), ref)
     return ref
 

@@ -102,6 +102,8 @@ def main():
                          'slice to the MSE, so that a small lesion weighs as much as a large one')
     ap.add_argument('--mults', default=','.join(map(str, ARCH['mults'])), help='UNet channel multipliers')
     args = ap.parse_args()
+    if args.dice_weight and (args.mode != 'diffusion' or args.prediction != 'x0'):
+        ap.error('--dice-weight needs the diffusion mode with --prediction x0 (the Dice is of the predicted mask)')
     torch.set_num_threads(args.threads)
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     os.makedirs(run, exist_ok=True)
@@ -160,8 +162,6 @@ def main():
             pred = model(x_img.to(dev), x_t.to(dev), t.float().to(dev))
             loss = F.mse_loss(pred, target.to(dev))
             if args.dice_weight:
-                if args.prediction != 'x0':
-                    sys.exit('--dice-weight needs --prediction x0 (the Dice is of the predicted mask)')
                 loss = loss + args.dice_weight * dice_loss(((pred + 1) / 2).clamp(0, 1), x_lab.to(dev))
         else:
             x_img, x_lab = x_img.to(dev), x_lab.to(dev)
