@@ -39,6 +39,17 @@ class Schedule:
             return cls(linear_betas(s['timesteps'], s['betaStart'], s['betaEnd']))
         return cls(cosine_betas(s['timesteps']))
 
+    def sample_t(self, n, generator, high_share=0.0, high_from=500):
+        """Training timesteps: uniform over 0..T-1 (Ho et al. 2020, Algorithm 1), except that a share
+        high_share of the batch is drawn from high_from..T-1, the noisy end where the mask must come
+        from the image alone (at DDIM 4 the proposal is decided at t = 999 and 666). high_share 0
+        draws exactly as before, so older runs resume and reproduce."""
+        t = torch.randint(0, self.T, (n,), generator=generator)
+        if high_share > 0:
+            high = torch.rand(n, generator=generator) < high_share
+            t = torch.where(high, torch.randint(high_from, self.T, (n,), generator=generator), t)
+        return t
+
     def _at(self, arr, t, x):
         return torch.as_tensor(arr, dtype=torch.float64)[t].to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
 

@@ -43,18 +43,29 @@ def set_model_spacing(mm):
 
 
 @torch.no_grad()
-def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu'):
+def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu', per_step=None):
+    """per_step: a list that receives, for each DDIM step, the members' mean predicted x0 as a 0-1 map on
+    the native grid (where a miss is decided: --per-step)."""
     sched = Schedule(linear_betas(1000))
     g = torch.Generator().manual_seed(seed)
     mean = np.zeros(frame.shape)
     std = np.zeros(frame.shape)
+    if per_step is not None:
+        per_step[:] = [np.zeros(frame.shape) for _ in range(steps)]
     for i in range(0, len(frame.slices), 8):
         ks = frame.slices[i:i + 8]
         img = torch.from_numpy(np.stack([frame.model_input(vols, k) for k in ks])).repeat_interleave(members, 0)
         x_T = torch.randn(len(img), 1, *INPUT_SIZE, generator=g)
         noises = [torch.randn(x_T.shape, generator=g) for _ in range(steps)]
+        record = [] if per_step is not None else None
         x0 = sample_ddim(model, sched, img.to(device), x_T.to(device), steps, 1.0, kind,
-                         [n.to(device) for n in noises])
+                         [n.to(device) for n in noises], record=record)
+        for s, (t, pred, _, _) in enumerate(record or []):
+            x_t = x_T.to(device) if s == 0 else record[s - 1][3]  # each record holds the x after its step
+            x0_s = sched.predict_x0(pred, x_t, torch.full((len(pred),), t, dtype=torch.long), kind)
+            p_s = ((x0_s.cpu() + 1) / 2).clamp(0, 1).view(len(ks), members, *INPUT_SIZE).mean(1).numpy()
+            for k, pk in zip(ks, p_s):
+                frame.place(per_step[s], k, frame.to_native(pk))
         p = ((x0.cpu() + 1) / 2).clamp(0, 1).view(len(ks), members, *INPUT_SIZE)
         for k, pk, sk in zip(ks, p.mean(1).numpy(), p.std(1, unbiased=False).numpy()):
             frame.place(mean, k, frame.to_native(pk))
@@ -140,6 +151,9 @@ def main():
     ap.add_argument('--mix', nargs='+', help='score the mean of these --save folders instead of running')
     ap.add_argument('--uncertainty', nargs='+', help="score the std saved in these --save folders' std/")
     ap.add_argument('--sigma', type=float, default=1.0, help='with --uncertainty: the map\'s sigma, voxels')
+    ap.add_argument('--per-step', action='store_true',
+                    help="print, for each DDIM step, the Dice of the members' mean predicted x0 and its mean in the "
+                         'reference lesion: whether a miss is decided at the first step (t = 999) or later')
     ap.add_argument('--spacing', type=float, help='model pixel size in mm instead of preprocess.SPACING_MM '
                     '(a test-time scale; the grid grows to keep the 240 mm field of view, in multiples of 8)')
     args = ap.parse_args()
@@ -170,8 +184,14 @@ def main():
             mean = baseline_mask(model, frame, vols).astype(np.float64)
             std = np.zeros(frame.shape)
         else:
+            steps_x0 = [] if args.per_step else None
             mean, std = propose(model, frame, vols, args.members, args.steps, seed=args.seed,
-                                kind=meta.get('prediction', 'x0'), device=args.device)
+                                kind=meta.get('prediction', 'x0'), device=args.device, per_step=steps_x0)
+            if steps_x0:
+                t = truth > 0
+                print(f"{c['name']:28s} per step: " + ' '.join(
+                    f'Dice {dice(m > 0.5, t):.2f} in-lesion {m[t].mean() if t.any() else 0:.2f};' for m in steps_x0),
+                    flush=True)
         if args.save:
             os.makedirs(os.path.join(args.save, 'std'), exist_ok=True)
             np.save(os.path.join(args.save, c['name'] + '.npy'), mean.astype(np.float16))

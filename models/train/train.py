@@ -97,6 +97,12 @@ def main():
                     help="chance per slice that a dark necrotic / cystic core is drawn in the lesion (augment.lesion_core)")
     ap.add_argument('--p-dup-flair', type=float, default=0.0,
                     help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
+    ap.add_argument('--x0-loss', choices=('mse', 'bce'), default='mse',
+                    help='diffusion, x0: mse (the MSE of x0, as before) or bce (x0 = 2 sigmoid(logits) - 1 and '
+                         'BCE + soft Dice on the logits, the deterministic baseline\'s loss, at every t)')
+    ap.add_argument('--high-t-share', type=float, default=0.0,
+                    help='diffusion: share of each batch whose t is drawn from 500..999 instead of 0..999 '
+                         '(Schedule.sample_t), more training where the mask must come from the image alone')
     ap.add_argument('--dice-weight', type=float, default=0.0,
                     help='diffusion, x0: add this times a soft Dice loss of the predicted x0 (as a 0-1 mask) per '
                          'slice to the MSE, so that a small lesion weighs as much as a large one')
@@ -104,6 +110,12 @@ def main():
     args = ap.parse_args()
     if args.dice_weight and (args.mode != 'diffusion' or args.prediction != 'x0'):
         ap.error('--dice-weight needs the diffusion mode with --prediction x0 (the Dice is of the predicted mask)')
+    if args.x0_loss == 'bce' and (args.mode != 'diffusion' or args.prediction != 'x0' or args.dice_weight):
+        ap.error('--x0-loss bce needs the diffusion mode with --prediction x0, and has its own Dice (no --dice-weight)')
+    if args.high_t_share and args.mode != 'diffusion':
+        ap.error('--high-t-share is for the diffusion mode (the deterministic UNet has no t)')
+    if not 0 <= args.high_t_share <= 1:
+        ap.error('--high-t-share is a share of the batch, 0..1')
     torch.set_num_threads(args.threads)
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     os.makedirs(run, exist_ok=True)
@@ -118,6 +130,8 @@ def main():
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
 
     arch = dict(ARCH, base=args.base, mults=tuple(int(m) for m in args.mults.split(',')))
+    if args.x0_loss == 'bce':
+        arch['x0_head'] = 'sigmoid'
     dev = torch.device(args.device)
     model = UNet(**arch, time_conditioned=args.mode == 'diffusion').to(dev)
     ema = copy.deepcopy(model).eval()
@@ -155,12 +169,17 @@ def main():
         x0 = x_lab * 2 - 1
         if args.mode == 'diffusion':
             # noise and the noisy mask are drawn on the CPU (one generator): the same run on any device
-            t = torch.randint(0, schedule.T, (args.batch,), generator=g)
+            t = schedule.sample_t(args.batch, g, args.high_t_share)
             noise = torch.randn(x0.shape, generator=g)
             x_t = schedule.q_sample(x0, t, noise)
             target = {'x0': x0, 'epsilon': noise, 'v': schedule.v_target(x0, t, noise)}[args.prediction]
-            pred = model(x_img.to(dev), x_t.to(dev), t.float().to(dev))
-            loss = F.mse_loss(pred, target.to(dev))
+            if args.x0_loss == 'bce':
+                logits = model.logits(x_img.to(dev), x_t.to(dev), t.float().to(dev))
+                x_lab = x_lab.to(dev)
+                loss = F.binary_cross_entropy_with_logits(logits, x_lab) + dice_loss(torch.sigmoid(logits), x_lab)
+            else:
+                pred = model(x_img.to(dev), x_t.to(dev), t.float().to(dev))
+                loss = F.mse_loss(pred, target.to(dev))
             if args.dice_weight:
                 loss = loss + args.dice_weight * dice_loss(((pred + 1) / 2).clamp(0, 1), x_lab.to(dev))
         else:

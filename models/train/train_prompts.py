@@ -147,6 +147,9 @@ def main():
                     help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
     ap.add_argument('--p-crop', type=float, default=0.0,
                     help="share of batches cut to their slices' head boxes (augment.crop_groups; v2.4: 0.5)")
+    ap.add_argument('--high-t-share', type=float, default=0.0,
+                    help='diffusion: share of each batch whose t is drawn from 500..999 instead of 0..999 '
+                         '(Schedule.sample_t), more training where the mask must come from the image alone')
     ap.add_argument('--dice-weight', type=float, default=0.0,
                     help='add this times a soft Dice loss of the predicted x0 (train.py --dice-weight)')
     ap.add_argument('--snapshot-every', type=int, default=200, help='also keep the EMA weights every this many iterations')
@@ -240,7 +243,7 @@ def main():
                     n_clicked += 1
             x_in = torch.cat([x_img, torch.from_numpy(maps)], 1)
             x0 = x_lab * 2 - 1
-            t = torch.randint(0, schedule.T, (n,), generator=g)
+            t = schedule.sample_t(n, g, args.high_t_share)
             noise = torch.randn(x0.shape, generator=g)
             x_t = schedule.q_sample(x0, t, noise)
             pred = model(x_in, x_t, t.float())

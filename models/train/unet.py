@@ -34,9 +34,15 @@ class ResBlock(nn.Module):
 class UNet(nn.Module):
     """in: image [B, C, H, W], x_t [B, 1, H, W], t [B] -> [B, 1, H, W]. H, W divisible by 2**(levels-1)."""
 
-    def __init__(self, image_channels=2, base=16, mults=(1, 2, 4, 4), time_conditioned=True):
+    def __init__(self, image_channels=2, base=16, mults=(1, 2, 4, 4), time_conditioned=True, x0_head='linear'):
         super().__init__()
         self.time_conditioned = time_conditioned
+        # 'sigmoid': the output is 2 sigmoid(logits) - 1, an x0 in (-1, 1) whose logits train.py --x0-loss bce
+        # fits with BCE + soft Dice (as the deterministic baseline); it is part of the graph, so the
+        # exported model still returns x0 and the engine's sampler is unchanged
+        if x0_head not in ('linear', 'sigmoid'):
+            raise ValueError(f'x0_head: {x0_head!r} is not linear or sigmoid')
+        self.x0_head = x0_head
         tdim = base * 4
         self.tdim = tdim
         self.temb = nn.Sequential(nn.Linear(base, tdim), nn.SiLU(), nn.Linear(tdim, tdim))
@@ -59,6 +65,11 @@ class UNet(nn.Module):
         self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, 1, 3, padding=1))
 
     def forward(self, image, x_t, t):
+        out = self.logits(image, x_t, t)
+        return 2 * torch.sigmoid(out) - 1 if self.x0_head == 'sigmoid' else out
+
+    def logits(self, image, x_t, t):
+        """The last convolution's output: x0 itself for the linear head, its logits for the sigmoid head."""
         if not self.time_conditioned:
             t = torch.zeros_like(t)
         temb = self.temb(timestep_embedding(t, self.base))
