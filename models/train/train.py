@@ -73,6 +73,15 @@ def dice_loss(logits_or_prob, target):
     return 1 - ((2 * inter + 1) / (p.sum((1, 2, 3)) + target.sum((1, 2, 3)) + 1)).mean()
 
 
+def same_head(ck, arch, what):
+    """A checkpoint's x0 head (UNet x0_head, set by --x0-loss) must be this run's: the same weights
+    under the other head would mean another output."""
+    head, want = ck.get('meta', {}).get('arch', {}).get('x0_head', 'linear'), arch.get('x0_head', 'linear')
+    if head != want:
+        sys.exit(f"{what}: its output is a {head} x0 head, this run's a {want} one (--x0-loss "
+                 f"{'bce' if want == 'sigmoid' else 'mse'}); give the run's own --x0-loss or start from scratch")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--run', required=True)
@@ -141,6 +150,7 @@ def main():
     last = os.path.join(run, 'last.pt')
     if os.path.exists(last):
         ck = torch.load(last, map_location=dev)
+        same_head(ck, arch, f'resuming {last}')
         model.load_state_dict(ck['model'])
         ema.load_state_dict(ck['ema'])
         opt.load_state_dict(ck['opt'])
@@ -149,6 +159,7 @@ def main():
     elif args.init:
         # a committed compact checkpoint (export.py --compact): weights only, fresh optimiser
         ck = torch.load(args.init, map_location=dev)
+        same_head(ck, arch, f'--init {args.init}')
         model.load_state_dict({k: v.float() for k, v in ck['model'].items()})
         ema.load_state_dict({k: v.float() for k, v in ck['ema'].items()})
         start = ck['iter'] if args.init_keep_iter else 0

@@ -156,6 +156,8 @@ def main():
     ap.add_argument('--seed', type=int, default=12)
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
     args = ap.parse_args()
+    if not 0 <= args.high_t_share <= 1:
+        ap.error('--high-t-share is a share of the batch, 0..1')
     torch.set_num_threads(args.threads)
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     os.makedirs(run, exist_ok=True)
