@@ -170,6 +170,8 @@ def main():
     if deterministic:
         if args.spacing:
             sys.exit('--spacing: not for a deterministic run (its pass is evaluate_v2.baseline_mask at the trained grid)')
+        if args.per_step:
+            sys.exit('--per-step: not for a deterministic run (one pass, no DDIM steps)')
         from evaluate_v2 import baseline_mask
     model.to(args.device)
     if args.site:

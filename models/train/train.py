@@ -73,6 +73,18 @@ def dice_loss(logits_or_prob, target):
     return 1 - ((2 * inter + 1) / (p.sum((1, 2, 3)) + target.sum((1, 2, 3)) + 1)).mean()
 
 
+def add_high_t_share(ap):
+    """--high-t-share, for train.py and train_prompts.py alike (Schedule.sample_t)."""
+    def share(text):
+        v = float(text)
+        if not 0 <= v <= 1:
+            raise argparse.ArgumentTypeError(f'{text} is not a share of the batch, 0..1')
+        return v
+    ap.add_argument('--high-t-share', type=share, default=0.0,
+                    help='diffusion: share of each batch whose t is drawn from 500..999 instead of 0..999 '
+                         '(Schedule.sample_t), more training where the mask must come from the image alone')
+
+
 def same_head(ck, arch, what):
     """A checkpoint's x0 head (UNet x0_head, set by --x0-loss) must be this run's: the same weights
     under the other head would mean another output."""
@@ -109,9 +121,7 @@ def main():
     ap.add_argument('--x0-loss', choices=('mse', 'bce'), default='mse',
                     help='diffusion, x0: mse (the MSE of x0, as before) or bce (x0 = 2 sigmoid(logits) - 1 and '
                          'BCE + soft Dice on the logits, the deterministic baseline\'s loss, at every t)')
-    ap.add_argument('--high-t-share', type=float, default=0.0,
-                    help='diffusion: share of each batch whose t is drawn from 500..999 instead of 0..999 '
-                         '(Schedule.sample_t), more training where the mask must come from the image alone')
+    add_high_t_share(ap)
     ap.add_argument('--dice-weight', type=float, default=0.0,
                     help='diffusion, x0: add this times a soft Dice loss of the predicted x0 (as a 0-1 mask) per '
                          'slice to the MSE, so that a small lesion weighs as much as a large one')
@@ -123,8 +133,6 @@ def main():
         ap.error('--x0-loss bce needs the diffusion mode with --prediction x0, and has its own Dice (no --dice-weight)')
     if args.high_t_share and args.mode != 'diffusion':
         ap.error('--high-t-share is for the diffusion mode (the deterministic UNet has no t)')
-    if not 0 <= args.high_t_share <= 1:
-        ap.error('--high-t-share is a share of the batch, 0..1')
     torch.set_num_threads(args.threads)
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     os.makedirs(run, exist_ok=True)

@@ -30,7 +30,7 @@ from scipy import ndimage
 sys.path.insert(0, os.path.dirname(__file__))
 from augment import augment_v2, crop_groups  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
-from train import ARCH, dice_loss, load_cache_v2  # noqa: E402
+from train import ARCH, add_high_t_share, dice_loss, load_cache_v2  # noqa: E402
 from unet import UNet  # noqa: E402
 
 # prompt channels follow the image channels, before x_t (the UNet concatenates image then x_t)
@@ -147,17 +147,13 @@ def main():
                     help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
     ap.add_argument('--p-crop', type=float, default=0.0,
                     help="share of batches cut to their slices' head boxes (augment.crop_groups; v2.4: 0.5)")
-    ap.add_argument('--high-t-share', type=float, default=0.0,
-                    help='diffusion: share of each batch whose t is drawn from 500..999 instead of 0..999 '
-                         '(Schedule.sample_t), more training where the mask must come from the image alone')
+    add_high_t_share(ap)
     ap.add_argument('--dice-weight', type=float, default=0.0,
                     help='add this times a soft Dice loss of the predicted x0 (train.py --dice-weight)')
     ap.add_argument('--snapshot-every', type=int, default=200, help='also keep the EMA weights every this many iterations')
     ap.add_argument('--seed', type=int, default=12)
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
     args = ap.parse_args()
-    if not 0 <= args.high_t_share <= 1:
-        ap.error('--high-t-share is a share of the batch, 0..1')
     torch.set_num_threads(args.threads)
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     os.makedirs(run, exist_ok=True)
