@@ -4,6 +4,8 @@
  * earlier exports), uploads are private and go with their case; and bad input (a symlink loop in a
  * DICOM folder) ends in a plain message.
  */
+
+import { spawn } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -29,7 +31,7 @@ import { openCase } from '../../core/src/node/case.ts';
 import { QuorumService } from '../../workers/src/host/service.ts';
 import { quorum } from '../helpers/cli.ts';
 import { walkExplicitLE } from '../helpers/dicom-bytes.ts';
-import { DATA, PAT3 } from '../helpers/paths.ts';
+import { DATA, PAT3, REPO } from '../helpers/paths.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'quorum-file-safety-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -175,6 +177,37 @@ describe('writeOutputFile: only files Quorum wrote are ever replaced', () => {
     expect(readFileSync(out, 'utf8')).toBe('edited in ITK-SNAP');
     // No temp file is left by a refusal.
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a run killed -9 at any moment while replacing its own file leaves a file it may replace again', async () => {
+    // A resumed propose-dataset rewrites summary.csv after every case; a kill between the new
+    // record and the rename once left the old file beside the new file's record, and the rerun
+    // refused its own CSV. The child replaces one file in a loop; each kill lands at a random point.
+    const out = join(dir, 'killed', 'summary.csv');
+    mkdirSync(join(dir, 'killed'), { recursive: true });
+    const child = `import { writeOutputFile } from ${JSON.stringify(join(REPO, 'core/src/node/atomic.ts'))};
+      const [p] = process.argv.slice(-1);
+      writeOutputFile(p, 'case,status\\n', { replace: 'own' });
+      process.stdout.write('ready');
+      for (let i = 1; ; i++) writeOutputFile(p, 'case,status\\n' + 'pat,done\\n'.repeat(i % 40), { replace: 'own' });`;
+    for (let kill = 0; kill < 20; kill++) {
+      const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child, out], {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise((r) => p.on('exit', r));
+      // a child that dies before its first write fails the test here, not by a timeout
+      const ready = await Promise.race([
+        new Promise((r) => p.stdout.once('data', () => r(true))),
+        exited.then(() => false),
+      ]);
+      expect(ready, 'the writing child exited before its first write').toBe(true);
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 40));
+      p.kill('SIGKILL');
+      await exited;
+      expect(isQuorumFile(out), `after kill ${kill + 1}`).toBe(true);
+      expect(readFileSync(out, 'utf8')).toMatch(/^case,status\n(pat,done\n)*$/);
+    }
   });
 
   it('every file of a DICOM series is protected, not only the first', () => {

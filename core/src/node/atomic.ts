@@ -132,10 +132,28 @@ export type ReplacePolicy = 'never' | 'own';
 /** The folder beside Quorum's outputs that records which files it wrote (one small record per file). */
 export const WRITTEN_DIR = '.quorum-written';
 
-interface WrittenRecord {
+interface FileStamp {
   size: number;
   mtimeMs: number;
   ino: number;
+}
+
+/**
+ * The stamp of the file as Quorum wrote it. While Quorum replaces its own file, also the stamp
+ * of the file being replaced: a run killed between this record and the rename leaves that file
+ * in place, and it must stay Quorum's, or the rerun would refuse its own summary.csv.
+ */
+interface WrittenRecord extends FileStamp {
+  replacing?: FileStamp;
+}
+
+function stampOf(path: string): FileStamp {
+  const st = lstatSync(path);
+  return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+}
+
+function sameStamp(a: FileStamp | undefined, b: FileStamp): boolean {
+  return !!a && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 }
 
 function recordPath(path: string): string {
@@ -157,10 +175,10 @@ function exists(path: string): boolean {
  */
 export function isQuorumFile(path: string): boolean {
   try {
-    const st = lstatSync(path);
-    if (!st.isFile()) return false;
+    if (!lstatSync(path).isFile()) return false;
     const r = JSON.parse(readFileSync(recordPath(path), 'utf8')) as WrittenRecord;
-    return r.size === st.size && r.mtimeMs === st.mtimeMs && r.ino === st.ino;
+    const now = stampOf(path);
+    return sameStamp(r, now) || sameStamp(r.replacing, now);
   } catch {
     return false;
   }
@@ -206,14 +224,18 @@ export function writeOutputFile(
     throw asNotSaved(e, path); // a full disk: the temp file is gone, the target untouched
   }
   try {
-    // The record first, from the temp file (link and rename keep its inode and mtime): a run
-    // killed at any point leaves no file of Quorum's without its record, so a rerun may redo it.
-    const st = lstatSync(tmp);
+    // The record first, from the temp file (link and rename keep its inode and mtime), naming
+    // the file it replaces too: a run killed at any point leaves no file of Quorum's without
+    // its record, so a rerun may redo it.
+    const written = stampOf(tmp);
+    const replacing = replace === 'own' && exists(path) ? stampOf(path) : undefined;
     mkdirSync(dirname(recordPath(path)), { recursive: true });
-    const record: WrittenRecord = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-    writeFileAtomic(recordPath(path), JSON.stringify(record));
-    if (replace === 'own' && exists(path)) renameSync(tmp, path);
-    else {
+    writeFileAtomic(recordPath(path), JSON.stringify({ ...written, replacing } satisfies WrittenRecord));
+    if (replacing) {
+      renameSync(tmp, path);
+      // the old file is gone: from now on only the new one is Quorum's
+      writeFileAtomic(recordPath(path), JSON.stringify(written satisfies WrittenRecord));
+    } else {
       try {
         linkSync(tmp, path);
       } catch (e) {
