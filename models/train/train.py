@@ -122,6 +122,9 @@ def main():
                     help='diffusion, x0: mse (the MSE of x0, as before) or bce (x0 = 2 sigmoid(logits) - 1 and '
                          'BCE + soft Dice on the logits, the deterministic baseline\'s loss, at every t)')
     add_high_t_share(ap)
+    ap.add_argument('--p-image-only', type=float, default=0.0,
+                    help='diffusion, x0: share of each batch whose noisy mask is replaced by zeros at t = T-1, so '
+                         'that those samples are fitted from the image alone, as the deterministic UNet is')
     ap.add_argument('--dice-weight', type=float, default=0.0,
                     help='diffusion, x0: add this times a soft Dice loss of the predicted x0 (as a 0-1 mask) per '
                          'slice to the MSE, so that a small lesion weighs as much as a large one')
@@ -131,6 +134,9 @@ def main():
         ap.error('--dice-weight needs the diffusion mode with --prediction x0 (the Dice is of the predicted mask)')
     if args.x0_loss == 'bce' and (args.mode != 'diffusion' or args.prediction != 'x0' or args.dice_weight):
         ap.error('--x0-loss bce needs the diffusion mode with --prediction x0, and has its own Dice (no --dice-weight)')
+    if args.p_image_only and (args.mode != 'diffusion' or args.prediction != 'x0' or not 0 < args.p_image_only <= 1):
+        ap.error('--p-image-only needs the diffusion mode with --prediction x0 (an epsilon or v target depends on '
+                 'the noisy mask it replaces) and a share in 0..1')
     if args.high_t_share and args.mode != 'diffusion':
         ap.error('--high-t-share is for the diffusion mode (the deterministic UNet has no t)')
     torch.set_num_threads(args.threads)
@@ -191,6 +197,11 @@ def main():
             t = schedule.sample_t(args.batch, g, args.high_t_share)
             noise = torch.randn(x0.shape, generator=g)
             x_t = schedule.q_sample(x0, t, noise)
+            if args.p_image_only:
+                # these samples see what the deterministic UNet sees (the image, an empty mask) at the noisiest t
+                alone = torch.rand(args.batch, generator=g) < args.p_image_only
+                x_t[alone] = 0
+                t = t.masked_fill(alone, schedule.T - 1)
             target = {'x0': x0, 'epsilon': noise, 'v': schedule.v_target(x0, t, noise)}[args.prediction]
             if args.x0_loss == 'bce':
                 logits = model.logits(x_img.to(dev), x_t.to(dev), t.float().to(dev))
