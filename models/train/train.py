@@ -73,13 +73,16 @@ def dice_loss(logits_or_prob, target):
     return 1 - ((2 * inter + 1) / (p.sum((1, 2, 3)) + target.sum((1, 2, 3)) + 1)).mean()
 
 
+def share(text):
+    """An argparse type: a share of the batch, 0..1 (--high-t-share, --p-image-only)."""
+    v = float(text)
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f'{text} is not a share of the batch, 0..1')
+    return v
+
+
 def add_high_t_share(ap):
     """--high-t-share, for train.py and train_prompts.py alike (Schedule.sample_t)."""
-    def share(text):
-        v = float(text)
-        if not 0 <= v <= 1:
-            raise argparse.ArgumentTypeError(f'{text} is not a share of the batch, 0..1')
-        return v
     ap.add_argument('--high-t-share', type=share, default=0.0,
                     help='diffusion: share of each batch whose t is drawn from 500..999 instead of 0..999 '
                          '(Schedule.sample_t), more training where the mask must come from the image alone')
@@ -122,7 +125,7 @@ def main():
                     help='diffusion, x0: mse (the MSE of x0, as before) or bce (x0 = 2 sigmoid(logits) - 1 and '
                          'BCE + soft Dice on the logits, the deterministic baseline\'s loss, at every t)')
     add_high_t_share(ap)
-    ap.add_argument('--p-image-only', type=float, default=0.0,
+    ap.add_argument('--p-image-only', type=share, default=0.0,
                     help='diffusion, x0: share of each batch whose noisy mask is replaced by zeros at t = T-1, so '
                          'that those samples are fitted from the image alone, as the deterministic UNet is')
     ap.add_argument('--dice-weight', type=float, default=0.0,
@@ -134,9 +137,9 @@ def main():
         ap.error('--dice-weight needs the diffusion mode with --prediction x0 (the Dice is of the predicted mask)')
     if args.x0_loss == 'bce' and (args.mode != 'diffusion' or args.prediction != 'x0' or args.dice_weight):
         ap.error('--x0-loss bce needs the diffusion mode with --prediction x0, and has its own Dice (no --dice-weight)')
-    if args.p_image_only and (args.mode != 'diffusion' or args.prediction != 'x0' or not 0 < args.p_image_only <= 1):
+    if args.p_image_only and (args.mode != 'diffusion' or args.prediction != 'x0'):
         ap.error('--p-image-only needs the diffusion mode with --prediction x0 (an epsilon or v target depends on '
-                 'the noisy mask it replaces) and a share in 0..1')
+                 'the noisy mask it replaces)')
     if args.high_t_share and args.mode != 'diffusion':
         ap.error('--high-t-share is for the diffusion mode (the deterministic UNet has no t)')
     torch.set_num_threads(args.threads)

@@ -147,8 +147,7 @@ interface WrittenRecord extends FileStamp {
   replacing?: FileStamp;
 }
 
-function stampOf(path: string): FileStamp {
-  const st = lstatSync(path);
+function stampOf(path: string, st = lstatSync(path)): FileStamp {
   return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
 }
 
@@ -175,9 +174,10 @@ function exists(path: string): boolean {
  */
 export function isQuorumFile(path: string): boolean {
   try {
-    if (!lstatSync(path).isFile()) return false;
+    const st = lstatSync(path);
+    if (!st.isFile()) return false;
     const r = JSON.parse(readFileSync(recordPath(path), 'utf8')) as WrittenRecord;
-    const now = stampOf(path);
+    const now = stampOf(path, st);
     return sameStamp(r, now) || sameStamp(r.replacing, now);
   } catch {
     return false;
