@@ -74,10 +74,10 @@ def dice_loss(logits_or_prob, target):
 
 
 def share(text):
-    """An argparse type: a share of the batch, 0..1 (--high-t-share, --p-image-only)."""
+    """An argparse type: a share or a chance, 0..1 (--high-t-share, --p-image-only, train_prompts' --p-*)."""
     v = float(text)
     if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f'{text} is not a share of the batch, 0..1')
+        raise argparse.ArgumentTypeError(f'{text} is not a share or chance, 0..1')
     return v
 
 

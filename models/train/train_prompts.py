@@ -30,7 +30,7 @@ from scipy import ndimage
 sys.path.insert(0, os.path.dirname(__file__))
 from augment import augment_v2, crop_groups  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
-from train import ARCH, add_high_t_share, dice_loss, load_cache_v2  # noqa: E402
+from train import ARCH, add_high_t_share, dice_loss, load_cache_v2, share  # noqa: E402
 from unet import UNet  # noqa: E402
 
 # prompt channels follow the image channels, before x_t (the UNet concatenates image then x_t)
@@ -134,18 +134,18 @@ def main():
     ap.add_argument('--lr', type=float, default=2e-4)
     ap.add_argument('--ema', type=float, default=0.995)
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--tumour-fraction', type=float, default=0.7)
-    ap.add_argument('--p-empty', type=float, default=0.4, help='share of samples without clicks')
+    ap.add_argument('--tumour-fraction', type=share, default=0.7)
+    ap.add_argument('--p-empty', type=share, default=0.4, help='share of samples without clicks')
     ap.add_argument('--max-clicks', type=int, default=5)
     ap.add_argument('--prompt-lr-scale', type=float, default=5.0, help='learning rate of the new click weights, x --lr')
-    ap.add_argument('--p-strip', type=float, default=0.35, help='share of raw-head (TCGA) samples skull-stripped (augment.py)')
-    ap.add_argument('--p-lesion-contrast', type=float, default=0.0,
+    ap.add_argument('--p-strip', type=share, default=0.35, help='share of raw-head (TCGA) samples skull-stripped (augment.py)')
+    ap.add_argument('--p-lesion-contrast', type=share, default=0.0,
                     help="chance per slice and channel that the lesion's contrast is lowered (augment.lesion_contrast)")
-    ap.add_argument('--p-lesion-core', type=float, default=0.0,
+    ap.add_argument('--p-lesion-core', type=share, default=0.0,
                     help="chance per slice that a dark necrotic / cystic core is drawn in the lesion (augment.lesion_core)")
-    ap.add_argument('--p-dup-flair', type=float, default=0.0,
+    ap.add_argument('--p-dup-flair', type=share, default=0.0,
                     help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
-    ap.add_argument('--p-crop', type=float, default=0.0,
+    ap.add_argument('--p-crop', type=share, default=0.0,
                     help="share of batches cut to their slices' head boxes (augment.crop_groups; v2.4: 0.5)")
     add_high_t_share(ap)
     ap.add_argument('--dice-weight', type=float, default=0.0,
