@@ -208,6 +208,38 @@ describe('writeOutputFile: only files Quorum wrote are ever replaced', () => {
       expect(isQuorumFile(out), `after kill ${kill + 1}`).toBe(true);
       expect(readFileSync(out, 'utf8')).toMatch(/^case,status\n(pat,done\n)*$/);
     }
+    // The next write clears the temp files the killed children left, here and in the records.
+    writeOutputFile(out, 'case,status\n', { replace: 'own' });
+    const temps = (d: string) => readdirSync(d).filter((f) => f.endsWith('.tmp'));
+    expect(temps(join(dir, 'killed'))).toEqual([]);
+    expect(temps(join(dir, 'killed', WRITTEN_DIR))).toEqual([]);
+  });
+
+  it("a write removes its file's temp files left by a killed writer, and only those", async () => {
+    const folder = join(dir, 'stale');
+    mkdirSync(folder, { recursive: true });
+    const out = join(folder, 'pat1_proposal.nii.gz');
+    const dead = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    const alive = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    try {
+      const gone = new Promise((r) => dead.on('exit', r));
+      dead.kill('SIGKILL');
+      await gone;
+      const left = {
+        deadWriter: `.pat1_proposal.nii.gz.${dead.pid}.1764640000000.tmp`,
+        liveWriter: `.pat1_proposal.nii.gz.${alive.pid}.1764640000000.tmp`,
+        otherFile: `.pat2_proposal.nii.gz.${dead.pid}.1764640000000.tmp`,
+        users: 'notes.tmp',
+      };
+      for (const f of Object.values(left)) writeFileSync(join(folder, f), 'x');
+      writeOutputFile(out, 'proposal');
+      expect(readdirSync(folder).filter((f) => f.endsWith('.tmp')).sort()).toEqual(
+        [left.liveWriter, left.otherFile, left.users].sort(),
+      );
+      expect(readFileSync(out, 'utf8')).toBe('proposal');
+    } finally {
+      alive.kill('SIGKILL');
+    }
   });
 
   it('every file of a DICOM series is protected, not only the first', () => {

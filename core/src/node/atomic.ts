@@ -5,6 +5,7 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
@@ -18,8 +19,41 @@ function tempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
 }
 
+/** `.<name>.<pid>.<ms>.tmp`, as tempPath names it. */
+const TEMP_NAME = /^\.(.+)\.(\d+)\.(\d+)\.tmp$/;
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // runs, as another user
+  }
+}
+
+/**
+ * Removes the temp files of `path` that a killed Quorum process left (kill -9, power cut between
+ * the temp file and its rename): those whose process no longer runs. A live writer's are kept.
+ */
+function removeStaleTemps(path: string): void {
+  const dir = dirname(path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || m[1] !== basename(path)) continue;
+    const pid = Number(m[2]);
+    if (pid !== process.pid && !isRunning(pid)) removeQuietly(join(dir, name));
+  }
+}
+
 /** Writes `bytes` to a new temp file beside `path` and fsyncs it; returns the temp file's path. */
 function writeTemp(path: string, bytes: Uint8Array | string): string {
+  removeStaleTemps(path);
   const tmp = tempPath(path);
   const fd = openSync(tmp, 'wx');
   try {
