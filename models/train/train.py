@@ -81,6 +81,23 @@ def share(text):
     return v
 
 
+def add_p_image_only(ap):
+    """--p-image-only, for train.py and train_prompts.py alike (image_only)."""
+    ap.add_argument('--p-image-only', type=share, default=0.0,
+                    help='diffusion, x0: share of each batch whose noisy mask is replaced by zeros at t = T-1, so '
+                         'that those samples are fitted from the image alone, as the deterministic UNet is')
+
+
+def image_only(x_t, t, p, schedule, g):
+    """A share p of the batch sees what the deterministic UNet sees (the image, an empty mask) at the
+    noisiest t; the x0 target is unchanged. p = 0 draws nothing, so older runs replay exactly."""
+    if not p:
+        return x_t, t
+    alone = torch.rand(len(x_t), generator=g) < p
+    x_t = x_t.masked_fill(alone.view(-1, 1, 1, 1), 0.0)
+    return x_t, t.masked_fill(alone, schedule.T - 1)
+
+
 def add_high_t_share(ap):
     """--high-t-share, for train.py and train_prompts.py alike (Schedule.sample_t)."""
     ap.add_argument('--high-t-share', type=share, default=0.0,
@@ -125,9 +142,7 @@ def main():
                     help='diffusion, x0: mse (the MSE of x0, as before) or bce (x0 = 2 sigmoid(logits) - 1 and '
                          'BCE + soft Dice on the logits, the deterministic baseline\'s loss, at every t)')
     add_high_t_share(ap)
-    ap.add_argument('--p-image-only', type=share, default=0.0,
-                    help='diffusion, x0: share of each batch whose noisy mask is replaced by zeros at t = T-1, so '
-                         'that those samples are fitted from the image alone, as the deterministic UNet is')
+    add_p_image_only(ap)
     ap.add_argument('--dice-weight', type=float, default=0.0,
                     help='diffusion, x0: add this times a soft Dice loss of the predicted x0 (as a 0-1 mask) per '
                          'slice to the MSE, so that a small lesion weighs as much as a large one')
@@ -200,11 +215,7 @@ def main():
             t = schedule.sample_t(args.batch, g, args.high_t_share)
             noise = torch.randn(x0.shape, generator=g)
             x_t = schedule.q_sample(x0, t, noise)
-            if args.p_image_only:
-                # these samples see what the deterministic UNet sees (the image, an empty mask) at the noisiest t
-                alone = torch.rand(args.batch, generator=g) < args.p_image_only
-                x_t[alone] = 0
-                t = t.masked_fill(alone, schedule.T - 1)
+            x_t, t = image_only(x_t, t, args.p_image_only, schedule, g)
             target = {'x0': x0, 'epsilon': noise, 'v': schedule.v_target(x0, t, noise)}[args.prediction]
             if args.x0_loss == 'bce':
                 logits = model.logits(x_img.to(dev), x_t.to(dev), t.float().to(dev))

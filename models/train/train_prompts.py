@@ -30,7 +30,7 @@ from scipy import ndimage
 sys.path.insert(0, os.path.dirname(__file__))
 from augment import augment_v2, crop_groups  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
-from train import ARCH, add_high_t_share, dice_loss, load_cache_v2, share  # noqa: E402
+from train import ARCH, add_high_t_share, add_p_image_only, dice_loss, image_only, load_cache_v2, share  # noqa: E402
 from unet import UNet  # noqa: E402
 
 # prompt channels follow the image channels, before x_t (the UNet concatenates image then x_t)
@@ -148,6 +148,7 @@ def main():
     ap.add_argument('--p-crop', type=share, default=0.0,
                     help="share of batches cut to their slices' head boxes (augment.crop_groups; v2.4: 0.5)")
     add_high_t_share(ap)
+    add_p_image_only(ap)
     ap.add_argument('--dice-weight', type=float, default=0.0,
                     help='add this times a soft Dice loss of the predicted x0 (train.py --dice-weight)')
     ap.add_argument('--snapshot-every', type=int, default=200, help='also keep the EMA weights every this many iterations')
@@ -244,6 +245,7 @@ def main():
             t = schedule.sample_t(n, g, args.high_t_share)
             noise = torch.randn(x0.shape, generator=g)
             x_t = schedule.q_sample(x0, t, noise)
+            x_t, t = image_only(x_t, t, args.p_image_only, schedule, g)
             pred = model(x_in, x_t, t.float())
             # each group's pixel mean weighted by its share of the batch
             loss = loss + F.mse_loss(pred, x0) * (n / b)
