@@ -43,9 +43,10 @@ def set_model_spacing(mm):
 
 
 @torch.no_grad()
-def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu', per_step=None):
+def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu', per_step=None, start='noise'):
     """per_step: a list that receives, for each DDIM step, the members' mean predicted x0 as a 0-1 map on
-    the native grid (where a miss is decided: --per-step)."""
+    the native grid (where a miss is decided: --per-step). start='zeros': x_T = 0, the input train.py
+    --p-image-only fits from the image alone; the members part from the second step (eta = 1)."""
     sched = Schedule(linear_betas(1000))
     g = torch.Generator().manual_seed(seed)
     mean = np.zeros(frame.shape)
@@ -55,7 +56,9 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu',
     for i in range(0, len(frame.slices), 8):
         ks = frame.slices[i:i + 8]
         img = torch.from_numpy(np.stack([frame.model_input(vols, k) for k in ks])).repeat_interleave(members, 0)
-        x_T = torch.randn(len(img), 1, *INPUT_SIZE, generator=g)
+        x_T = torch.randn(len(img), 1, *INPUT_SIZE, generator=g)  # drawn either way: the same later noise
+        if start == 'zeros':
+            x_T = torch.zeros_like(x_T)
         noises = [torch.randn(x_T.shape, generator=g) for _ in range(steps)]
         record = [] if per_step is not None else None
         x0 = sample_ddim(model, sched, img.to(device), x_T.to(device), steps, 1.0, kind,
@@ -154,6 +157,9 @@ def main():
     ap.add_argument('--per-step', action='store_true',
                     help="print, for each DDIM step, the Dice of the members' mean predicted x0 and its mean in the "
                          'reference lesion: whether a miss is decided at the first step (t = 999) or later')
+    ap.add_argument('--start', choices=('noise', 'zeros'), default='noise',
+                    help='x_T of the first DDIM step: noise (the sampler as shipped) or zeros (the image alone, '
+                         'as train.py --p-image-only trains a share of the batch)')
     ap.add_argument('--spacing', type=float, help='model pixel size in mm instead of preprocess.SPACING_MM '
                     '(a test-time scale; the grid grows to keep the 240 mm field of view, in multiples of 8)')
     args = ap.parse_args()
@@ -172,6 +178,8 @@ def main():
             sys.exit('--spacing: not for a deterministic run (its pass is evaluate_v2.baseline_mask at the trained grid)')
         if args.per_step:
             sys.exit('--per-step: not for a deterministic run (one pass, no DDIM steps)')
+        if args.start != 'noise':
+            sys.exit('--start: not for a deterministic run (one pass, no x_T)')
         from evaluate_v2 import baseline_mask
     model.to(args.device)
     if args.site:
@@ -188,7 +196,8 @@ def main():
         else:
             steps_x0 = [] if args.per_step else None
             mean, std = propose(model, frame, vols, args.members, args.steps, seed=args.seed,
-                                kind=meta.get('prediction', 'x0'), device=args.device, per_step=steps_x0)
+                                kind=meta.get('prediction', 'x0'), device=args.device, per_step=steps_x0,
+                                start=args.start)
             if steps_x0:
                 t = truth > 0
                 print(f"{c['name']:28s} per step: " + ' '.join(
@@ -202,7 +211,7 @@ def main():
         print(f"iter {it} {c['name']:28s} {c['role']:18s} Dice {scores[-1]:.3f}", flush=True)
     print(f'iter {it} mean Dice {np.mean(scores):.3f}')
     if args.out:
-        json.dump(dict(run=args.run, iter=it, site=args.site, members=args.members, steps=args.steps,
+        json.dump(dict(run=args.run, iter=it, site=args.site, members=args.members, steps=args.steps, start=args.start,
                        dice={c['name']: s for c, s in zip(pick, scores)}, mean=float(np.mean(scores)),
                        min=float(np.min(scores))), open(args.out, 'w'), indent=1)
 
