@@ -147,6 +147,9 @@ def main():
     ap.add_argument('--steps', type=int, default=5)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--site', help='score every TCGA-LGG patient of this site instead')
+    ap.add_argument('--only', nargs='+', metavar='PATIENT',
+                    help='with --site: score only these patients (the rest of a fold cut short; each patient\'s '
+                         'members are seeded alone, so its Dice does not depend on which others are scored)')
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--out', help='JSON with the per-patient Dice')
     ap.add_argument('--seed', type=int, default=0, help='seed of the members\' noise')
@@ -184,7 +187,14 @@ def main():
     model.to(args.device)
     if args.site:
         pick = [c for c in train + held if c['dataset'] == 'tcga-lgg' and c['site'] == args.site]
+        if args.only:
+            unknown = sorted(set(args.only) - {c['name'] for c in pick})
+            if unknown:
+                sys.exit(f'--only: {", ".join(unknown)}: not a patient of site {args.site}')
+            pick = [c for c in pick if c['name'] in args.only]
     else:
+        if args.only:
+            sys.exit('--only: needs --site')
         pick = held[::max(1, len(held) // args.cases)][:args.cases]
     scores = []
     for c in pick:
