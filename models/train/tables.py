@@ -22,6 +22,7 @@ METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
            ('v2.4-lc-s4sh', 'v2.4-lc (+ lesion-contrast augmentation), as shipped'),
            ('v2.5-core', 'v2.5-core (v2.4 + lesion-core augmentation, 30% of slices), as shipped'),
            ('v2.5-core10', 'v2.5-core10 (v2.4 + lesion-core augmentation, 10% of slices), as shipped'),
+           ('v2.6-io50', 'v2.6-io50 (v2.3 + 800 it., half of each batch the image alone at t = 999), as shipped'),
            ('v2.3-flip', 'v2.3, flipped members, whole frame, 5 members'),
            ('v2.3', 'v2.3, DDIM 5, no flipped members, 5 members'),
            ('v2.2', 'v2.2, DDIM 5, 5 members'),
@@ -52,7 +53,7 @@ def main(path):
                   f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
                   f"{fmt(a.get('qu_brats'))} |")
     print()
-    shown = [k for k in ('v2.3.3', 'v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10') if any(k in r['methods'] for r in m['cases'])]
+    shown = [k for k in ('v2.3.3', 'v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10', 'v2.6-io50') if any(k in r['methods'] for r in m['cases'])]
     print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 Dice | v2.2 DDIM 3 | '
           + ''.join(f"{k}{' (shipped)' if k == SHIPPED else ''} | " for k in shown)
           + f'baseline | baseline 2000 it. | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
