@@ -233,9 +233,11 @@ describe('writeOutputFile: only files Quorum wrote are ever replaced', () => {
       };
       for (const f of Object.values(left)) writeFileSync(join(folder, f), 'x');
       writeOutputFile(out, 'proposal');
-      expect(readdirSync(folder).filter((f) => f.endsWith('.tmp')).sort()).toEqual(
-        [left.liveWriter, left.otherFile, left.users].sort(),
-      );
+      expect(
+        readdirSync(folder)
+          .filter((f) => f.endsWith('.tmp'))
+          .sort(),
+      ).toEqual([left.liveWriter, left.otherFile, left.users].sort());
       expect(readFileSync(out, 'utf8')).toBe('proposal');
     } finally {
       alive.kill('SIGKILL');
