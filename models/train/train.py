@@ -124,7 +124,7 @@ def main():
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--ema', type=float, default=0.995)
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--tumour-fraction', type=float, default=0.7)
+    ap.add_argument('--tumour-fraction', type=share, default=0.7)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--base', type=int, default=ARCH['base'], help='UNet width (size sweep)')
     ap.add_argument('--init', help='start from a compact checkpoint (models/train/checkpoints/*.pt) when the run is new')
@@ -134,9 +134,9 @@ def main():
     ap.add_argument('--hold-out-site', help='leave-one-site-out fold: TCGA-LGG site to hold out (default: the shipped split)')
     ap.add_argument('--data', choices=['v1', 'v2'], default='v2',
                     help='v2: every training case of datasets.py, preprocess.py (build_cache.py first); v1: 3 BraTS subjects')
-    ap.add_argument('--p-lesion-core', type=float, default=0.0,
+    ap.add_argument('--p-lesion-core', type=share, default=0.0,
                     help="chance per slice that a dark necrotic / cystic core is drawn in the lesion (augment.lesion_core)")
-    ap.add_argument('--p-dup-flair', type=float, default=0.0,
+    ap.add_argument('--p-dup-flair', type=share, default=0.0,
                     help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
     ap.add_argument('--x0-loss', choices=('mse', 'bce'), default='mse',
                     help='diffusion, x0: mse (the MSE of x0, as before) or bce (x0 = 2 sigmoid(logits) - 1 and '
