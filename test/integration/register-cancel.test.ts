@@ -106,14 +106,20 @@ describe('a registration started by openCase(..., { register: rigid })', () => {
     );
     await started;
     const pid = engine?.pid as number;
-    // elastix is at work in the engine: its event loop answers nothing else meanwhile
-    await new Promise((r) => setTimeout(r, 2000));
-    let answered = false;
-    const stats = (engine as EngineClient).stats().then((x) => {
-      answered = true;
-      return x;
-    });
-    await new Promise((r) => setTimeout(r, 1000));
+    // elastix is at work in the engine once its event loop answers nothing else. The reads before
+    // it do answer, and on a loaded machine they outlast any fixed wait: ask until a question stays
+    // unanswered for 1 s (a registration that ends first never gets there, and the test fails).
+    let answered = true;
+    let stats: Promise<unknown> = Promise.resolve();
+    for (const t0 = performance.now(); answered && performance.now() - t0 < 60_000; ) {
+      await new Promise((r) => setTimeout(r, 250));
+      answered = false;
+      stats = (engine as EngineClient).stats().then((x) => {
+        answered = true;
+        return x;
+      });
+      await Promise.race([stats, new Promise((r) => setTimeout(r, 1000))]);
+    }
     expect(answered).toBe(false);
     const t0 = performance.now();
     await api.cancel('open-1');
