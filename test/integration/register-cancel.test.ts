@@ -111,7 +111,7 @@ describe('a registration started by openCase(..., { register: rigid })', () => {
     // unanswered for 1 s (a registration that ends first never gets there, and the test fails).
     let answered = true;
     let stats: Promise<unknown> = Promise.resolve();
-    for (const t0 = performance.now(); answered && performance.now() - t0 < 60_000; ) {
+    for (const asked = performance.now(); answered && performance.now() - asked < 60_000; ) {
       await new Promise((r) => setTimeout(r, 250));
       answered = false;
       stats = (engine as EngineClient).stats().then((x) => {

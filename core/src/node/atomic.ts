@@ -34,9 +34,12 @@ function isRunning(pid: number): boolean {
 /**
  * Removes the temp files of `path` that a killed Quorum process left (kill -9, power cut between
  * the temp file and its rename): those whose process no longer runs. A live writer's are kept.
+ * Called for outputs a user sees (writeOutputFile), not for every atomic write: a PACS retrieval
+ * writes hundreds of uniquely named files, and a folder listing for each would be wasted.
  */
 function removeStaleTemps(path: string): void {
   const dir = dirname(path);
+  const base = basename(path);
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -45,7 +48,7 @@ function removeStaleTemps(path: string): void {
   }
   for (const name of names) {
     const m = TEMP_NAME.exec(name);
-    if (!m || m[1] !== basename(path)) continue;
+    if (!m || m[1] !== base) continue;
     const pid = Number(m[2]);
     if (pid !== process.pid && !isRunning(pid)) removeQuietly(join(dir, name));
   }
@@ -53,7 +56,6 @@ function removeStaleTemps(path: string): void {
 
 /** Writes `bytes` to a new temp file beside `path` and fsyncs it; returns the temp file's path. */
 function writeTemp(path: string, bytes: Uint8Array | string): string {
-  removeStaleTemps(path);
   const tmp = tempPath(path);
   const fd = openSync(tmp, 'wx');
   try {
@@ -251,6 +253,8 @@ export function writeOutputFile(
 ): void {
   const replace = opts.replace ?? 'never';
   assertCanWrite(path, opts);
+  removeStaleTemps(path);
+  removeStaleTemps(recordPath(path));
   let tmp: string;
   try {
     tmp = writeTemp(path, bytes);
