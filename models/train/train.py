@@ -128,6 +128,9 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--base', type=int, default=ARCH['base'], help='UNet width (size sweep)')
     ap.add_argument('--init', help='start from a compact checkpoint (models/train/checkpoints/*.pt) when the run is new')
+    ap.add_argument('--compact', metavar='PATH',
+                    help='also write the float16 weights (model + EMA, no optimiser) at every checkpoint to PATH, '
+                         'to commit a run that must go on in a later session: --init PATH --init-keep-iter')
     ap.add_argument('--init-keep-iter', action='store_true',
                     help='continue its iteration count (same --iters schedule) instead of a new schedule from 0')
     ap.add_argument('--device', default='cpu', help='cpu or cuda (a lent GPU machine)')
@@ -249,6 +252,17 @@ def main():
                       meta=meta)
             torch.save(ck, last + '.tmp')
             os.replace(last + '.tmp', last)
+            if args.compact:
+                save_compact(ck, args.compact)
+
+
+def save_compact(ck, path):
+    """A checkpoint small enough to commit (float16 model and EMA weights; the optimiser's moments are
+    left out, they would double it): --init PATH --init-keep-iter continues the same schedule with a
+    fresh AdamW, whose bias correction rebuilds its moments within the first steps."""
+    half = lambda sd: {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}  # noqa: E731
+    torch.save(dict(model=half(ck['model']), ema=half(ck['ema']), iter=ck['iter'], meta=ck['meta']), path + '.tmp')
+    os.replace(path + '.tmp', path)
 
 
 if __name__ == '__main__':
