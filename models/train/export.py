@@ -90,6 +90,9 @@ def write_candidate(args):
     manifest['version'] = f"{manifest['version']}+{os.path.basename(run)}-{ck['iter']}"
     if args.crop_margin is not None:
         manifest['recommended']['cropMarginPx'] = args.crop_margin
+    if 'prompts' not in meta:
+        # a train.py run (no click channels yet, a stage before train_prompts.py): the engine must not feed it clicks
+        manifest.pop('prompts', None)
     with open(os.path.join(out, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=2)
     print(f"wrote {out}: iteration {ck['iter']}, recommended {manifest['recommended']}")
