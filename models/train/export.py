@@ -18,6 +18,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from data import CHANNELS, CLIP, HELD_OUT, INPUT_SIZE, TRAIN_SUBJECTS, axial_slices, load_subject  # noqa: E402
 from manifest_v2 import fine_tune_note, held_out_slices_v2, manifest_v2, provenance  # noqa: E402
+from train import save_compact  # noqa: E402
 from train_prompts import click_maps  # noqa: E402
 from unet import load_ema, load_exported  # noqa: E402
 
@@ -158,9 +159,7 @@ def main():
     if version == 'v2':
         # compact (float16) weights to continue training from a clean checkout: train.py --init
         os.makedirs(os.path.join(REPO, 'models', 'train', 'checkpoints'), exist_ok=True)
-        half = lambda sd: {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}  # noqa: E731
-        torch.save({'model': half(ck['model']), 'ema': half(ck['ema']), 'meta': meta, 'iter': ck['iter']},
-                   os.path.join(REPO, 'models', 'train', 'checkpoints', NAME + '.pt'))
+        save_compact(dict(ck, meta=meta), os.path.join(REPO, 'models', 'train', 'checkpoints', NAME + '.pt'))
 
     # numerical check on real held-out slices (tumour-bearing ones), several timesteps
     if version == 'v2':
