@@ -1,13 +1,14 @@
 /**
  * Prompt-guided re-proposals (issue 12) with the shipped prompt model and real ORT, on a held-out
  * case whose unprompted proposal misses the upper slices of the lesion (k 25-27) and proposes a
- * false positive on k 20 (README failure cases: TCGA_DU_A5TY). Floors, not exact values.
+ * false positive on k 20, the slice below the lesion (README failure cases: TCGA_DU_A5TY). Floors,
+ * not exact values.
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { proposeMask } from '../../bench/click-user.ts';
+import { largestErrorClick, proposeMask } from '../../bench/click-user.ts';
 import { dice } from '../../core/src/metrics.ts';
 import { type Case, openCase } from '../../core/src/node/case.ts';
 import { EngineClient } from '../../workers/src/client.ts';
@@ -16,14 +17,17 @@ import { quorumWith } from '../helpers/cli.ts';
 import { DATA, REPO } from '../helpers/paths.ts';
 
 const CASE = join(DATA, 'tcga-lgg', 'TCGA_DU_A5TY_19970709');
-// the deepest voxel of the reference on k 26 (missed), and of the false positive on k 20
+// the deepest voxel of the reference on k 26 (missed)
 const MISSED: [number, number, number] = [153, 174, 26];
-const FALSE_POSITIVE: [number, number, number] = [163, 158, 20];
+// the false positive on k 20 moves a little from one model to the next: the click goes to its
+// deepest pixel in this model's proposal, as a user's would
+const FP_SLICE = 20;
 
 let engine: EngineClient;
 let kase: Case;
 let truth: Uint8Array;
 let base: Uint8Array;
+let falsePositive: [number, number, number];
 const plane = (m: Uint8Array, k: number) => m.subarray(k * 256 * 256, (k + 1) * 256 * 256);
 const area = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
 
@@ -32,6 +36,8 @@ beforeAll(async () => {
   kase = await openCase(CASE);
   truth = Uint8Array.from(kase.label!.data as ArrayLike<number>, (v) => (v > 0 ? 1 : 0));
   base = (await proposeMask(engine, kase, [])).mask;
+  const click = largestErrorClick(plane(base, FP_SLICE), plane(truth, FP_SLICE), [256, 256, 1]);
+  falsePositive = click ? [click.ijk[0], click.ijk[1], FP_SLICE] : [0, 0, FP_SLICE];
 }, 300_000);
 afterAll(() => engine?.close());
 
@@ -39,8 +45,9 @@ describe('prompts on a held-out case (shipped model, real ORT)', () => {
   it('the unprompted proposal misses k 26 and has a false positive on k 20 (the premise)', () => {
     expect(area(plane(truth, 26))).toBeGreaterThan(500);
     expect(area(plane(base, 26))).toBeLessThan(50);
-    expect(area(plane(base, 20))).toBeGreaterThan(300);
-    expect(area(plane(truth, 20))).toBe(0);
+    expect(area(plane(base, FP_SLICE))).toBeGreaterThan(150);
+    expect(area(plane(truth, FP_SLICE))).toBe(0);
+    expect(plane(base, FP_SLICE)[falsePositive[1] * 256 + falsePositive[0]]).toBe(1);
   });
 
   it('empty prompts give the unprompted proposal, bit for bit', async () => {
@@ -93,12 +100,12 @@ describe('prompts on a held-out case (shipped model, real ORT)', () => {
   }, 120_000);
 
   it('a negative click on the false positive shrinks it and leaves the real lesion beside it', async () => {
-    // the false positive on k 20 touches the lesion on k 21 (52% of it under the false positive):
-    // the click is not followed into it (core/src/prompt-propagation.ts)
-    const r = await proposeMask(engine, kase, [{ ijk: FALSE_POSITIVE, positive: false }], base);
-    expect(r.touched).toContain(20);
+    // the false positive on k 20 lies over the lesion on k 21: the click is not followed into it
+    // (core/src/prompt-propagation.ts)
+    const r = await proposeMask(engine, kase, [{ ijk: falsePositive, positive: false }], base);
+    expect(r.touched).toContain(FP_SLICE);
     expect(r.touched).not.toContain(21);
-    expect(area(plane(r.mask, 20))).toBeLessThan(area(plane(base, 20)) * 0.6);
+    expect(area(plane(r.mask, FP_SLICE))).toBeLessThan(area(plane(base, FP_SLICE)) * 0.6);
     for (const k of [21, 22, 23])
       expect(dice(plane(r.mask, k), plane(truth, k)), `k ${k}`).toBeGreaterThanOrEqual(
         dice(plane(base, k), plane(truth, k)),
