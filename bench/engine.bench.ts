@@ -35,7 +35,8 @@ const PAT3 = join(REPO, '..', 'shared', 'data', 'brats2015-deepmedic', 'validati
 const WORK = join(tmpdir(), 'quorum-bench');
 const MEMBERS = 5;
 const DDPM_STEPS = 20;
-const DEFAULT_CROP: CropMode = CROP_MODES[0];
+/** The crop the app runs with: the shipped manifest's `recommended.crop`, else the first mode ('head'). */
+const DEFAULT_CROP: CropMode = readManifest(DEFAULT_MODEL_DIR).recommended.crop ?? CROP_MODES[0];
 /** Whole-volume runs per crop mode (alternating; the best kept). Env QUORUM_BENCH_REPEAT. */
 const REPEAT = Math.max(1, Number(process.env.QUORUM_BENCH_REPEAT ?? 2));
 

@@ -1,4 +1,4 @@
-import type { SamplerName } from './lists.ts';
+import type { CropMode, SamplerName } from './lists.ts';
 import type { SequenceName } from './volume.ts';
 
 /**
@@ -36,6 +36,9 @@ export interface ModelManifest {
    * asymmetries at no extra cost (members still differ by their noise). Absent: no member is flipped.
    * `cropMarginPx`: background model pixels the engine's crop to the head keeps around the head
    * (workers/src/engine/crop.ts; a model trained on such crops takes a tighter one). Absent: 16.
+   * `crop`: where the network runs when a request does not say: 'head' (its head box, faster) or
+   * 'off' (the whole frame, as a model trained on whole frames saw them; v3 is measurably better
+   * so, README "v3"). Absent: 'head'.
    * `shareFirstStep`: where the first timestep's x_t is noise to within 1% (√ᾱ < 0.01), a slice's
    * members share that step's x0 (one network run per kind of member: unflipped, flipped); each
    * keeps its own noise in the update (workers/src/engine/sample-batch.ts). Absent: every member runs.
@@ -51,6 +54,7 @@ export interface ModelManifest {
     eta: number;
     flipMembers?: boolean;
     cropMarginPx?: number;
+    crop?: CropMode;
     shareFirstStep?: boolean;
     uncertaintySigmaVoxels?: number;
   };

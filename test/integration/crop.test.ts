@@ -1,3 +1,5 @@
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
@@ -41,11 +43,13 @@ describe('crop to the head (real onnxruntime-node, pat0003)', () => {
 
   it('gives the whole frame masks within a tolerance, on fewer pixels', async () => {
     // tumour slices through the middle of the head (measured with v2.3: Dice 0.979, 87% of the
-    // pixels; v2.2 0.99) and small cross-sections near its top (0.939, 56%; v2.2 0.95), where
-    // GroupNorm's statistics move most; an 8 px margin (v2.3: 0.929 and 0.876) would fail
+    // pixels; v2.2 0.99; v3 0.987, 77%) and small cross-sections near its top (v2.3 0.939, 56%;
+    // v2.2 0.95; v3 0.912, 50%), where GroupNorm's statistics move most; an 8 px margin (v2.3:
+    // 0.929 and 0.876) would fail. v3 moves more near the top, which is why it ships with crop
+    // 'off' (manifest recommended.crop; README "v3"); the crop stays an option
     for (const [slices, minDice, maxFraction] of [
       [[72, 77], 0.97, 0.95],
-      [[130, 135], 0.92, 0.7],
+      [[130, 135], 0.9, 0.7],
     ] as [[number, number], number, number][]) {
       const head = await run('head', slices);
       const off = await run('off', slices);
@@ -74,6 +78,43 @@ describe('crop to the head (real onnxruntime-node, pat0003)', () => {
       // both runs find the tumour, and the crop's outline stays that of the whole frame
       expect(sum / 2).toBeGreaterThan(1000);
       expect(dice).toBeGreaterThan(minDice);
+    }
+  });
+
+  it("a request that names no crop runs as the manifest's recommended.crop says, else the head box", async () => {
+    const shipped = readManifest(DEFAULT_MODEL_DIR).recommended.crop ?? 'head';
+    const s = await engine.propose({ caseName: 'pat0003', volumes, slices: [130, 130], members: 2, steps: 2 })
+      .result;
+    expect(s.crop).toBe(shipped);
+    // the same network with the field taken out: the head box
+    const dir = mkdtempSync(join(tmpdir(), 'quorum-crop-model-'));
+    try {
+      const manifest = JSON.parse(readFileSync(join(DEFAULT_MODEL_DIR, 'manifest.json'), 'utf8'));
+      delete manifest.recommended.crop;
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      symlinkSync(join(DEFAULT_MODEL_DIR, manifest.file), join(dir, manifest.file));
+      const other = await EngineClient.start({ device: 'cpu', modelDir: dir });
+      try {
+        const t = await other.propose({
+          caseName: 'pat0003',
+          volumes,
+          slices: [130, 130],
+          members: 2,
+          steps: 2,
+        }).result;
+        expect(t.crop).toBe('head');
+        expect(t.frameFraction).toBeLessThan(1);
+      } finally {
+        other.close();
+      }
+      // a value the engine does not know is refused, naming the manifest
+      manifest.recommended.crop = 'brain';
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      expect(() => readManifest(dir)).toThrow(
+        /manifest\.json: recommended\.crop is 'brain' \(allowed: head, off\)/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -62,7 +62,10 @@ export interface ProposeRequest {
   sampler?: SamplerName;
   eta?: number;
   seed?: number;
-  /** Where the network runs on a slice: 'head' (default) its head box, 'off' the whole frame (engine/crop.ts). */
+  /**
+   * Where the network runs on a slice: 'head' its head box, 'off' the whole frame (engine/crop.ts).
+   * Absent: the manifest's `recommended.crop`, else 'head'.
+   */
   crop?: CropMode;
   /** Also return each member's binary mask per slice. */
   keepMembers?: boolean;

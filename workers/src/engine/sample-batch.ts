@@ -97,7 +97,9 @@ export function batchSampler(
   const state = { modelSeconds: 0, pixels: 0, framePixels: 0 };
   const whole: CropBox = { r0: 0, c0: 0, h: H, w: W };
   const grid =
-    (run.crop ?? 'head') === 'head' && frame.foregroundFloor ? cropGrid(manifest, session) : undefined;
+    (run.crop ?? manifest.recommended.crop ?? 'head') === 'head' && frame.foregroundFloor
+      ? cropGrid(manifest, session)
+      : undefined;
   const clickReach = P ? Math.ceil(4 * manifest.prompts!.sigmaPx) : 0;
   const boxes = new Map<string, CropBox>();
   const boxOf = (k: number, clicks: readonly ModelClick[]): CropBox => {

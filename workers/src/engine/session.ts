@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { DEVICES, type Device, type ExecutionProvider } from '../../../core/src/lists.ts';
+import { CROP_MODES, DEVICES, type Device, type ExecutionProvider } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { oneOf } from '../../../core/src/registry.ts';
 import { autoProviders, PROVIDERS } from './providers.ts';
@@ -23,11 +23,20 @@ export interface LoadedModel {
 
 export function readManifest(modelDir: string): ModelManifest {
   const path = join(modelDir, 'manifest.json');
+  let manifest: ModelManifest;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
+    manifest = JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
   } catch (e) {
     throw new QuorumError('model', `cannot read the model manifest (${(e as Error).message})`, path);
   }
+  const crop = manifest.recommended?.crop;
+  if (crop !== undefined && !(CROP_MODES as readonly unknown[]).includes(crop))
+    throw new QuorumError(
+      'model',
+      `recommended.crop is '${String(crop)}' (allowed: ${CROP_MODES.join(', ')})`,
+      path,
+    );
+  return manifest;
 }
 
 export async function loadModel(modelDir: string, device: Device = 'auto'): Promise<LoadedModel> {
