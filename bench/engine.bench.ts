@@ -23,6 +23,7 @@ import { loadVolume } from '../core/src/node/load.ts';
 import { uncertaintyMap } from '../core/src/uncertainty-map.ts';
 import type { Volume } from '../core/src/volume.ts';
 import { DEFAULT_MODEL_DIR, EngineClient } from '../workers/src/client.ts';
+import { recommendedCrop } from '../workers/src/engine/crop.ts';
 import { readManifest } from '../workers/src/engine/session.ts';
 import type { ChannelVolume, EngineEvent, ProposeRequest, ProposeSummary } from '../workers/src/protocol.ts';
 import { torchProblem } from './python.ts';
@@ -36,7 +37,7 @@ const WORK = join(tmpdir(), 'quorum-bench');
 const MEMBERS = 5;
 const DDPM_STEPS = 20;
 /** The crop the app runs with: the shipped manifest's `recommended.crop`, else the first mode ('head'). */
-const DEFAULT_CROP: CropMode = readManifest(DEFAULT_MODEL_DIR).recommended.crop ?? CROP_MODES[0];
+const DEFAULT_CROP: CropMode = recommendedCrop(readManifest(DEFAULT_MODEL_DIR));
 /** Whole-volume runs per crop mode (alternating; the best kept). Env QUORUM_BENCH_REPEAT. */
 const REPEAT = Math.max(1, Number(process.env.QUORUM_BENCH_REPEAT ?? 2));
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import { EngineClient } from '../../workers/src/client.ts';
+import { recommendedCrop } from '../../workers/src/engine/crop.ts';
 import { readManifest } from '../../workers/src/engine/session.ts';
 import { DEFAULT_MODEL_DIR } from '../../workers/src/host/paths.ts';
 import type { ChannelVolume, EngineSliceResult, ProposeRequest } from '../../workers/src/protocol.ts';
@@ -82,7 +83,7 @@ describe('crop to the head (real onnxruntime-node, pat0003)', () => {
   });
 
   it("a request that names no crop runs as the manifest's recommended.crop says, else the head box", async () => {
-    const shipped = readManifest(DEFAULT_MODEL_DIR).recommended.crop ?? 'head';
+    const shipped = recommendedCrop(readManifest(DEFAULT_MODEL_DIR));
     const s = await engine.propose({ caseName: 'pat0003', volumes, slices: [130, 130], members: 2, steps: 2 })
       .result;
     expect(s.crop).toBe(shipped);

@@ -1,4 +1,5 @@
 import type * as ort from 'onnxruntime-node';
+import type { CropMode } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import type { ModelClick } from '../../../core/src/prompts.ts';
 
@@ -18,6 +19,11 @@ import type { ModelClick } from '../../../core/src/prompts.ts';
  * 0.034 Dice on one skull-stripped case (README, "Speed").
  */
 export const CROP_MARGIN_PX = 16;
+
+/** Where the network runs when a request names no crop: the manifest's `recommended.crop`, else the head box. */
+export function recommendedCrop(manifest: ModelManifest): CropMode {
+  return manifest.recommended.crop ?? 'head';
+}
 
 export interface CropBox {
   r0: number;

@@ -6,7 +6,7 @@ import type { CropMode, SamplerName } from '../../../core/src/lists.ts';
 import type { ModelFrame } from '../../../core/src/model-frame.ts';
 import { clickMaps, type ModelClick } from '../../../core/src/prompts.ts';
 import { Rng } from '../../../core/src/rng.ts';
-import { type CropBox, cropGrid, cutPlanes, headBox, pastePlanes } from './crop.ts';
+import { type CropBox, cropGrid, cutPlanes, headBox, pastePlanes, recommendedCrop } from './crop.ts';
 import type { LoadedModel } from './session.ts';
 
 export interface SamplingRun {
@@ -14,7 +14,7 @@ export interface SamplingRun {
   steps: number;
   eta: number;
   seed: number;
-  /** Where the network runs on a slice (crop.ts); default 'head'. */
+  /** Where the network runs on a slice (crop.ts); absent: the manifest's (recommendedCrop). */
   crop?: CropMode;
 }
 
@@ -97,7 +97,7 @@ export function batchSampler(
   const state = { modelSeconds: 0, pixels: 0, framePixels: 0 };
   const whole: CropBox = { r0: 0, c0: 0, h: H, w: W };
   const grid =
-    (run.crop ?? manifest.recommended.crop ?? 'head') === 'head' && frame.foregroundFloor
+    (run.crop ?? recommendedCrop(manifest)) === 'head' && frame.foregroundFloor
       ? cropGrid(manifest, session)
       : undefined;
   const clickReach = P ? Math.ceil(4 * manifest.prompts!.sigmaPx) : 0;
