@@ -7,7 +7,7 @@ import type {
   WorklistStatus,
 } from './api-dataset.ts';
 import { PACS_METHODS, PACS_STREAM_METHODS, type PacsApi, type PacsEvent } from './api-pacs.ts';
-import type { Device, ExportFormat, Registration, SamplerName, SequenceKind } from './lists.ts';
+import type { Device, ExportFormat, IslandMode, Registration, SamplerName, SequenceKind } from './lists.ts';
 import type { Prompts } from './prompts.ts';
 import type { DisconnectedEvent } from './rpc/channel.ts';
 import type { WireError } from './rpc/errors.ts';
@@ -200,6 +200,11 @@ export interface ProposeParams {
    * lists the whole range, 'done' the slices proposed.
    */
   prompts?: Prompts;
+  /**
+   * Small uncertain islands (core/src/islands.ts): 'drop' (default) applies the model's rule once
+   * a run over every slice (slices 'all', no prompts) is done; 'keep' never.
+   */
+  islands?: IslandMode;
 }
 
 /**
@@ -247,7 +252,17 @@ export type ProposalEvent =
       etaSeconds: number;
     }
   | { type: 'slice'; runId: string; result: SliceResult }
-  | { type: 'done'; runId: string; slices: number[]; seconds: number }
+  | {
+      type: 'done';
+      runId: string;
+      slices: number[];
+      seconds: number;
+      /**
+       * The small uncertain islands dropped at the end of the run (core/src/islands.ts): their
+       * slices came again as 'slice' events without them, before this. Absent: the rule did not run.
+       */
+      islands?: { count: number; ml: number };
+    }
   | { type: 'cancelled'; runId: string; slicesDone: number[] }
   | { type: 'error'; runId: string; code: string; message: string }
   /** The connection to the host closed before the run ended (core/src/rpc). */

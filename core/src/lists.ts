@@ -24,6 +24,14 @@ export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 export const CROP_MODES = ['head', 'off'] as const;
 export type CropMode = (typeof CROP_MODES)[number];
 
+/**
+ * Small uncertain islands of a whole-volume proposal (core/src/islands.ts): 'drop' those the
+ * model's rule names (its manifest's recommended.dropIslands; nothing without one), 'keep' them
+ * all. The first is the default.
+ */
+export const ISLAND_MODES = ['drop', 'keep'] as const;
+export type IslandMode = (typeof ISLAND_MODES)[number];
+
 /** What a user may ask for: a provider by name, or 'auto' (the platform's accelerators, then the CPU). */
 export const DEVICES = ['auto', ...EXECUTION_PROVIDERS] as const;
 export type Device = (typeof DEVICES)[number];

@@ -1,3 +1,4 @@
+import type { IslandRule } from './islands.ts';
 import type { CropMode, SamplerName } from './lists.ts';
 import type { SequenceName } from './volume.ts';
 
@@ -46,6 +47,9 @@ export interface ModelManifest {
    * this sigma (core/src/uncertainty-map.ts; the slice scores are the map's; the mask and the case
    * confidence are unchanged).
    * Absent or 0: the std itself.
+   * `dropIslands`: once a whole volume is proposed, its 26-connected components under `belowMl`
+   * whose mean uncertainty map is at least `uncertaintyAtLeast` are dropped from the mask
+   * (core/src/islands.ts; a request can keep them). Absent: every component stays.
    */
   recommended: {
     sampler: SamplerName;
@@ -57,6 +61,7 @@ export interface ModelManifest {
     crop?: CropMode;
     shareFirstStep?: boolean;
     uncertaintySigmaVoxels?: number;
+    dropIslands?: IslandRule;
   };
   /**
    * Case confidence (core/src/metrics.ts caseConfidence): a proposal whose member-agreement Dice

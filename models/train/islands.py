@@ -1,4 +1,4 @@
-"""Would dropping small islands the members disagree on make proposals better? (Not shipped.)
+"""Dropping small islands the members disagree on: the measurement, and the fixture of the app's copy.
 
 A proposal's stray components far from the lesion cost little Dice but most of its HD95, and a
 reader must erase each one. Most of them are small and uncertain, so the rule tried here is: drop
@@ -15,6 +15,11 @@ saw the site, --save of quick_check.py) is.
       (the app's outputs: <case>/mask.nii.gz and uncertainty.nii.gz, the 15 held-out cases)
   /usr/bin/python3 models/train/islands.py --saved runs/save-loso-CS-io50 --site CS --out r.json
       (quick_check.py --save: <case>.npy mean and std/<case>.npy, smoothed here as the app does)
+  /usr/bin/python3 models/train/islands.py --fixture runs/pred-v3b-off/TCGA_FG_5962_20000626
+      (test/fixtures/islands/: a block of that proposal and what the rule leaves of it)
+
+The app applies the same rule (core/src/islands.ts) where the model's manifest asks for it
+(recommended.dropIslands) since model 3.0.1.
 """
 import argparse
 import json
@@ -49,6 +54,36 @@ def drop_uncertain_islands(mask, unc, voxel_ml):
     return out, dropped
 
 
+def write_fixture(proposal):
+    """test/fixtures/islands/block: a real 48 x 48 x 12 block of an app proposal (mask.nii.gz and
+    uncertainty.nii.gz, FG_5962 of v3.0: the lesion's edge with the small components round it) and
+    the mask this rule leaves, stored x fastest as the engine holds a volume
+    (test/unit/islands.test.ts checks core/src/islands.ts against it)."""
+    from make_fixtures import write
+    im = nib.load(os.path.join(proposal, 'mask.nii.gz'))
+    mask = np.asarray(im.dataobj) > 0
+    unc = np.asarray(nib.load(os.path.join(proposal, 'uncertainty.nii.gz')).dataobj, np.float32)
+    voxel_ml = float(np.prod(im.header.get_zooms()[:3])) / 1000
+    kept, _ = drop_uncertain_islands(mask, unc, voxel_ml)
+    # the block round the largest island the rule drops (as cut, it holds islands and lesion)
+    lab, n = cc_label(mask & ~kept, structure=np.ones((3, 3, 3)))
+    sizes = np.bincount(lab.ravel())[1:]
+    c = [int(np.mean(a)) for a in np.nonzero(lab == 1 + int(np.argmax(sizes)))]
+    size = (48, 48, 12)
+    lo = [max(0, min(ci - h // 2, dim - h)) for ci, h, dim in zip(c, size, mask.shape)]
+    cut = tuple(slice(a, a + h) for a, h in zip(lo, size))
+    block_mask, block_unc = mask[cut], unc[cut]
+    block_kept, dropped = drop_uncertain_islands(block_mask, block_unc, voxel_ml)
+    xf = lambda a: np.ascontiguousarray(np.asarray(a, np.float32).transpose(2, 1, 0))  # noqa: E731
+    _, comps = cc_label(block_mask, structure=np.ones((3, 3, 3)))
+    _, left = cc_label(block_kept, structure=np.ones((3, 3, 3)))
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test', 'fixtures', 'islands')
+    write('block', {'source': os.path.basename(os.path.normpath(proposal)), 'origin': lo, 'dims': list(size),
+                    'voxelMl': voxel_ml, 'rule': {'belowMl': ISLAND_ML, 'uncertaintyAtLeast': ISLAND_STD},
+                    'components': comps, 'componentsKept': left, 'droppedMl': dropped},
+          {'mask': xf(block_mask), 'uncertainty': xf(block_unc), 'kept': xf(block_kept)}, out=out)
+
+
 def proposals(args):
     """-> (case, mask, uncertainty map) for each case with a proposal."""
     if args.pred:
@@ -70,9 +105,14 @@ def main():
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument('--pred', help='folder of the app\'s proposals (propose-dataset), one subfolder per case')
     src.add_argument('--saved', help='folder of quick_check.py --save')
+    src.add_argument('--fixture', help="an app proposal folder: write test/fixtures/islands/ from it")
     ap.add_argument('--site', help='with --saved: the TCGA-LGG site scored')
-    ap.add_argument('--out', required=True)
+    ap.add_argument('--out')
     args = ap.parse_args()
+    if args.fixture:
+        return write_fixture(args.fixture)
+    if not args.out:
+        ap.error('--pred and --saved need --out')
     if args.saved and not args.site:
         ap.error('--saved needs --site')
     rows = []

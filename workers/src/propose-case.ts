@@ -1,7 +1,18 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { QuorumError } from '../../core/src/errors.ts';
-import { type CropMode, type ExportFormat, PROPOSAL_BASE_FORMATS } from '../../core/src/lists.ts';
+import {
+  type DroppedIsland,
+  dropIslands,
+  type IslandRule,
+  uncertainIslands,
+} from '../../core/src/islands.ts';
+import {
+  type CropMode,
+  type ExportFormat,
+  type IslandMode,
+  PROPOSAL_BASE_FORMATS,
+} from '../../core/src/lists.ts';
 import { uncertaintyScore } from '../../core/src/metrics.ts';
 import { assertCanWrite, type ReplacePolicy, writeOutputFile } from '../../core/src/node/atomic.ts';
 import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
@@ -31,6 +42,11 @@ export type ProposeSettings = Pick<
   ProposeRequest,
   'slices' | 'members' | 'steps' | 'sampler' | 'eta' | 'seed' | 'prompts' | 'crop'
 > & {
+  /**
+   * Small uncertain islands (core/src/islands.ts): 'drop' (default) applies the model's rule when
+   * every slice was proposed without prompts; 'keep' never.
+   */
+  islands?: IslandMode;
   /** Outputs besides report.json (workers/src/exports/; always PROPOSAL_BASE_FORMATS). */
   exports?: ExportFormat[];
   /**
@@ -69,6 +85,11 @@ export interface CaseReport {
      * 0: the std itself; absent in reports before it existed: the std).
      */
     uncertaintySigmaVoxels?: number;
+    /**
+     * The island rule applied (the model's, core/src/islands.ts), or why none was: 'keep' (asked),
+     * 'none' (the model has no rule), 'partial' (some slices or prompts). Absent in older reports.
+     */
+    islands?: IslandRule | 'keep' | 'none' | 'partial';
     slices: [number, number] | 'all with brain';
   };
   device: string;
@@ -89,6 +110,8 @@ export interface CaseReport {
   lowConfidence?: boolean;
   /** The model's threshold used for lowConfidence (manifest caseConfidence.lowBelow, else 0.8). */
   confidenceLowBelow?: number;
+  /** The components the island rule took out of the mask (lesionVolumeMl is without them). */
+  droppedIslands?: DroppedIsland[];
   slices: { k: number; lesionAreaMm2: number; uncertainty: number }[];
   skippedSlices: number[];
   outputs: string[];
@@ -195,6 +218,20 @@ export function proposeCaseToDir(
     const pixelArea = reference.spacing[0] * reference.spacing[1];
     for (const r of results)
       r.score = uncertaintyScore(uncertainty.subarray(r.k * plane, (r.k + 1) * plane), pixelArea);
+    const voxelMl = (reference.spacing[0] * reference.spacing[1] * reference.spacing[2]) / 1000;
+    const islands = islandStep(settings, s.dropIslands);
+    const dropped =
+      typeof islands === 'object'
+        ? uncertainIslands(mask, uncertainty, reference.dims, voxelMl, islands)
+        : undefined;
+    if (dropped?.voxels.length) {
+      dropIslands(mask, dropped);
+      const bySlice = new Map(results.map((r) => [r.k, r]));
+      for (const k of dropped.slices) {
+        const r = bySlice.get(k);
+        if (r) r.lesionAreaMm2 = lesionVoxelsIn(mask, k * plane, plane) * pixelArea;
+      }
+    }
     const written = writeFormats(
       {
         reference,
@@ -209,7 +246,6 @@ export function proposeCaseToDir(
       outDir,
       '',
     );
-    const voxelMl = (reference.spacing[0] * reference.spacing[1] * reference.spacing[2]) / 1000;
     let lesionVoxels = 0;
     for (let i = 0; i < mask.length; i++) lesionVoxels += mask[i];
     results.sort((a, b) => a.k - b.k);
@@ -226,6 +262,7 @@ export function proposeCaseToDir(
         seed: s.seed,
         crop: s.crop,
         uncertaintySigmaVoxels: s.uncertaintySigmaVoxels,
+        islands,
         slices: settings.slices ?? 'all with brain',
       },
       device: s.device,
@@ -242,6 +279,7 @@ export function proposeCaseToDir(
       confidence: s.confidence,
       lowConfidence: s.confidence < s.confidenceLowBelow,
       confidenceLowBelow: s.confidenceLowBelow,
+      ...(dropped ? { droppedIslands: dropped.islands } : {}),
       slices: results.map((r) => ({ k: r.k, lesionAreaMm2: r.lesionAreaMm2, uncertainty: r.score })),
       skippedSlices: s.skipped,
       outputs: written.written.map((p) => relative(outDir, p)),
@@ -323,4 +361,22 @@ export function listDatasetCases(folder: string, exclude: string[] = []): { name
     out.push({ name, path });
   }
   return out;
+}
+
+/** The island rule a run applies, or why none (CaseReport.settings.islands). */
+function islandStep(
+  settings: ProposeSettings,
+  rule: IslandRule | undefined,
+): IslandRule | 'keep' | 'none' | 'partial' {
+  if (settings.islands === 'keep') return 'keep';
+  if (!rule) return 'none';
+  // a component cut by the edge of a slab, or a click's lesion, is not the rule's island
+  if (settings.slices || settings.prompts) return 'partial';
+  return rule;
+}
+
+function lesionVoxelsIn(mask: Uint8Array, from: number, n: number): number {
+  let c = 0;
+  for (let i = from; i < from + n; i++) c += mask[i] ? 1 : 0;
+  return c;
 }

@@ -1,4 +1,5 @@
 import type { SliceResult } from '../../core/src/api.ts';
+import type { IslandRule } from '../../core/src/islands.ts';
 import type { CropMode, SamplerName } from '../../core/src/lists.ts';
 import type { AgreementSums } from '../../core/src/metrics.ts';
 import type { Prompts } from '../../core/src/prompts.ts';
@@ -112,6 +113,11 @@ export interface ProposeSummary {
    * assembles the volume makes the map (core/src/uncertainty-map.ts).
    */
   uncertaintySigmaVoxels: number;
+  /**
+   * The model's rule for small uncertain islands (manifest recommended.dropIslands), applied by
+   * whoever assembles the whole volume (core/src/islands.ts); absent: the model has none.
+   */
+  dropIslands?: IslandRule;
   /** With prompts: the slices whose proposal the clicks conditioned (own slice and propagated). */
   touched?: number[];
 }

@@ -26,7 +26,7 @@ export function nextRunState(prev: RunState, e: ProposalEvent, slicesKept: numbe
         ...run,
         running: false,
         slicesDone: e.slices.length,
-        message: `Done: ${e.slices.length} slices in ${e.seconds.toFixed(1)} s`,
+        message: `Done: ${e.slices.length} slices in ${e.seconds.toFixed(1)} s${islandsNote(e.islands)}`,
       };
     case 'cancelled':
       return { ...run, running: false, message: `Cancelled after ${e.slicesDone.length} slices` };
@@ -35,4 +35,11 @@ export function nextRunState(prev: RunState, e: ProposalEvent, slicesKept: numbe
       // The run is over either way; a lost connection says so instead of waiting forever.
       return { ...run, running: false, message: e.message };
   }
+}
+
+/** What the island rule took out (core/src/islands.ts), in the run's closing message. */
+function islandsNote(islands?: { count: number; ml: number }): string {
+  if (!islands?.count) return '';
+  const n = islands.count === 1 ? '1 small uncertain island' : `${islands.count} small uncertain islands`;
+  return `; ${n} (${islands.ml.toFixed(2)} mL) left out`;
 }

@@ -174,6 +174,7 @@ export async function propose(
     confidence: caseConfidence([...agreement.values()]),
     confidenceLowBelow: lowConfidenceThreshold(manifest),
     uncertaintySigmaVoxels: manifest.recommended.uncertaintySigmaVoxels ?? 0,
+    ...(manifest.recommended.dropIslands ? { dropIslands: manifest.recommended.dropIslands } : {}),
   };
 }
 

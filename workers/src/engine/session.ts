@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { isIslandRule } from '../../../core/src/islands.ts';
 import { CROP_MODES, DEVICES, type Device, type ExecutionProvider } from '../../../core/src/lists.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { oneOf } from '../../../core/src/registry.ts';
@@ -34,6 +35,13 @@ export function readManifest(modelDir: string): ModelManifest {
     throw new QuorumError(
       'model',
       `recommended.crop is '${String(crop)}' (allowed: ${CROP_MODES.join(', ')})`,
+      path,
+    );
+  const islands = manifest.recommended?.dropIslands as unknown;
+  if (islands !== undefined && !isIslandRule(islands))
+    throw new QuorumError(
+      'model',
+      'recommended.dropIslands must be {"belowMl": mL > 0, "uncertaintyAtLeast": a number >= 0}',
       path,
     );
   return manifest;

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { CaseInfo, OpenCaseInput, ProposalEvent, ProposeParams } from '../../../core/src/api.ts';
+import type {
+  CaseInfo,
+  OpenCaseInput,
+  ProposalEvent,
+  ProposeParams,
+  SliceResult,
+} from '../../../core/src/api.ts';
 import { isFinalEvent } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { dropIslands, droppedMl, type IslandRule, uncertainIslands } from '../../../core/src/islands.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { uncertaintyScore } from '../../../core/src/metrics.ts';
 import { checkPrompts } from '../../../core/src/prompts.ts';
@@ -154,12 +161,12 @@ export async function startProposal(
       sendSlice({ ...r, std, score: uncertaintyScore(std, pixelArea) });
     }
   };
-  const sendSlice = (r: EngineSliceResult) => {
-    delivered.push(r.k);
+  const sendSlice = (r: EngineSliceResult | SliceResult) => {
+    if (!delivered.includes(r.k)) delivered.push(r.k); // a slice sent again (islands) once
     c.proposed.add(r.k);
     // The engine's result is the API's, less the case sums the CLI keeps, and less the member
     // masks unless the viewer asked for them.
-    const { agreement: _agreement, lesionAreaMm2: _lesion, members, ...rest } = r;
+    const { agreement: _agreement, lesionAreaMm2: _lesion, members, ...rest } = r as EngineSliceResult;
     const result = params.includeMembers ? { ...rest, members } : rest;
     onEvent({ type: 'slice', runId, result });
   };
@@ -241,9 +248,23 @@ export async function startProposal(
     }
     scheduled = ctx.scheduler.submit(ctx.owner, batches, onEngineEvent);
     const summaries = await scheduled.result;
-    return { slices: inRange.length && batches.length ? summaries.flatMap((s) => s.slices) : [] };
+    if (ended) throw new QuorumError('cancelled', 'cancelled');
+    // Every slice sent, so the map is whole: the island rule may run (a run over every slice only).
+    sendReady(true);
+    const islands =
+      sel === 'all' && !request.prompts && params.islands !== 'keep' && summaries[0]?.dropIslands
+        ? dropCaseIslands(c, summaries[0].dropIslands, summaries[0].members, sendSlice)
+        : undefined;
+    return { slices: inRange.length && batches.length ? summaries.flatMap((s) => s.slices) : [], islands };
   })().then(
-    (summary) => emit({ type: 'done', runId, slices: summary.slices, seconds: (Date.now() - t0) / 1000 }),
+    (summary) =>
+      emit({
+        type: 'done',
+        runId,
+        slices: summary.slices,
+        seconds: (Date.now() - t0) / 1000,
+        ...(summary.islands ? { islands: summary.islands } : {}),
+      }),
     (err: unknown) => {
       const { code, message } = toWireError(err);
       if (code === 'cancelled') emit({ type: 'cancelled', runId, slicesDone: delivered });
@@ -256,4 +277,45 @@ export async function startProposal(
     emit({ type: 'cancelled', runId, slicesDone: [...delivered] });
   };
   return { runId, cancel, finished };
+}
+
+/**
+ * The model's island rule on the case's whole proposal (core/src/islands.ts): each slice with a
+ * dropped island goes to `send` again without it (the renderer clears the PENDING voxels a new
+ * mask drops; what the user accepted stays). -> what was dropped.
+ */
+function dropCaseIslands(
+  c: OpenCase,
+  rule: IslandRule,
+  memberCount: number,
+  send: (r: SliceResult) => void,
+): { count: number; ml: number } | undefined {
+  const maps = c.maps;
+  const map = c.uncertainty;
+  if (!maps || !map) return undefined;
+  const { dims, spacing } = c.info.geometry;
+  const plane = dims[0] * dims[1];
+  const mask = new Uint8Array(maps.probability.length);
+  // the engine's mask: mean > 0.5 (workers/src/engine/assemble.ts)
+  for (let i = 0; i < mask.length; i++) mask[i] = maps.probability[i] > 0.5 ? 1 : 0;
+  const found = uncertainIslands(mask, map, dims, (spacing[0] * spacing[1] * spacing[2]) / 1000, rule);
+  if (!found.islands.length) return { count: 0, ml: 0 };
+  dropIslands(mask, found);
+  for (const k of found.slices) {
+    const at = k * plane;
+    const std = map.slice(at, at + plane);
+    const members = maps.members?.map((m) => m.slice(at, at + plane));
+    send({
+      k,
+      width: dims[0],
+      height: dims[1],
+      mean: maps.probability.slice(at, at + plane),
+      mask: mask.slice(at, at + plane),
+      std,
+      ...(members ? { members } : {}),
+      memberCount,
+      score: uncertaintyScore(std, spacing[0] * spacing[1]),
+    });
+  }
+  return { count: found.islands.length, ml: droppedMl(found) };
 }

@@ -6,6 +6,7 @@ import {
   CROP_MODES,
   DEVICES,
   type Device,
+  ISLAND_MODES,
   PROPOSAL_BASE_FORMATS,
   REGISTRATIONS,
   type Registration,
@@ -45,9 +46,11 @@ export const summary =
 
 /** The options propose and propose-dataset share, as --help shows them (the values from core/src/lists.ts). */
 export const PROPOSE_USAGE = `options: [--members N] [--steps N] [--sampler ${SAMPLERS.join('|')}] [--eta E] [--seed S]
-    [--crop ${CROP_MODES.join('|')}] [--slices a:b] [--device ${DEVICES.join('|')}] [--model DIR] [--register ${REGISTRATIONS.join('|')}]
+    [--crop ${CROP_MODES.join('|')}] [--islands ${ISLAND_MODES.join('|')}] [--slices a:b] [--device ${DEVICES.join('|')}] [--model DIR] [--register ${REGISTRATIONS.join('|')}]
     [--export F,...]  outputs besides mask, uncertainty and report.json, of: ${PROPOSE_EXTRA.join(', ')}
-  Unset sampling options are the model's (its manifest.json, recommended).`;
+  Unset sampling options are the model's (its manifest.json, recommended).
+  --islands drop (default): once every slice is proposed, small components the members disagree on
+    are dropped as the model's manifest says (recommended.dropIslands; report.json lists them).`;
 
 const USAGE = `usage: quorum propose <case> --out <dir> [--overwrite] [options]
        quorum propose ${SEQUENCE_KINDS.map((s) => `[--${s} FILE]`).join(' ')} --out <dir> [options]
@@ -73,6 +76,7 @@ export const PROPOSE_OPTIONS: CommandSpec['options'] = {
   eta: { type: 'string' },
   seed: { type: 'string' },
   crop: { type: 'string' },
+  islands: { type: 'string' },
   slices: { type: 'string' },
   device: { type: 'string' },
   model: { type: 'string' },
@@ -107,6 +111,7 @@ export function proposeSettings(flags: Flags): ProposeSettings {
     eta: numFlag(flags, 'eta'),
     seed: intFlag(flags, 'seed', 0),
     crop: choiceFlag(flags, 'crop', CROP_MODES),
+    islands: choiceFlag(flags, 'islands', ISLAND_MODES),
     exports: listFlag(flags, 'export', PROPOSAL_FORMATS),
   };
 }
