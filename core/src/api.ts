@@ -218,7 +218,10 @@ export interface SliceResult {
   height: number;
   /** Mean foreground probability over members, 0..1. */
   mean: Float32Array;
-  /** mean >= 0.5 as 0/1. */
+  /**
+   * mean > 0.5 as 0/1 (workers/src/engine/assemble.ts), less the small uncertain islands a run over
+   * every slice drops when it ends (core/src/islands.ts; those slices are sent again without them).
+   */
   mask: Uint8Array;
   /**
    * The uncertainty map. From the engine: the standard deviation over members. From the host (and
