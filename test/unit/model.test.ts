@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -80,6 +81,20 @@ describe('the v2 model (the default)', () => {
 
   it('is small enough to commit (<= 30 MB)', () => {
     expect(statSync(join(dir, manifest.file)).size).toBeLessThanOrEqual(30 * 1024 * 1024);
+  });
+
+  it("refuses a manifest whose island rule is malformed, naming the file (the shipped one's reads)", () => {
+    expect(manifest.recommended.dropIslands).toEqual({ belowMl: 0.5, uncertaintyAtLeast: 0.2 });
+    const bad = mkdtempSync(join(tmpdir(), 'quorum-manifest-'));
+    try {
+      const text = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+      text.recommended.dropIslands = { belowMl: '0.5', uncertaintyAtLeast: 0.2 };
+      writeFileSync(join(bad, 'manifest.json'), JSON.stringify(text));
+      expect(() => readManifest(bad)).toThrow(/recommended\.dropIslands must be/);
+      expect(() => readManifest(bad)).toThrow(expect.objectContaining({ file: join(bad, 'manifest.json') }));
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
+    }
   });
 
   it('reproduces the PyTorch denoising step on a real held-out slice to 1e-4 in onnxruntime-node', async () => {
