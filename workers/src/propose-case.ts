@@ -246,8 +246,7 @@ export function proposeCaseToDir(
       outDir,
       '',
     );
-    let lesionVoxels = 0;
-    for (let i = 0; i < mask.length; i++) lesionVoxels += mask[i];
+    const lesionVoxels = lesionVoxelsIn(mask, 0, mask.length);
     results.sort((a, b) => a.k - b.k);
     const uncertaintyMm3 = results.reduce((a, r) => a + r.score, 0) * reference.spacing[2];
     const report: CaseReport = {
