@@ -54,6 +54,13 @@ export function gunzipUpTo(b: Uint8Array, fileName: string, limit: number): Uint
   return out;
 }
 
+/**
+ * A faster inflater the caller may lend (Node's zlib, core/src/node/gzip.ts): the first `limit`
+ * bytes of the stream, or undefined when it cannot give them exactly (damaged, cut short, or more
+ * data than `limit`), and then gunzipUpTo decides, with its bounded memory and its messages.
+ */
+export type InflateUpTo = (gz: Uint8Array, limit: number) => Uint8Array | undefined;
+
 /** Inflated bytes enough for any NIfTI-1 or -2 header (540) and the extension flag after it. */
 const HEADER_BYTES = 544;
 
@@ -117,6 +124,8 @@ function readHeaderOrThrow(buf: ArrayBuffer, fileName: string, pairOk: boolean):
   return h;
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function voxelArray(
   raw: ArrayBuffer,
   offset: number,
@@ -131,8 +140,15 @@ function voxelArray(
     case 256:
       return new Int8Array(raw, offset, n).slice();
   }
-  const read = (Ctor: { new (n: number): VoxelArray }, bytes: number, get: (o: number) => number) => {
-    const out = new Ctor(n);
+  type Ctor = { new (n: number): VoxelArray | Float64Array; new (b: ArrayBuffer): VoxelArray | Float64Array };
+  // In this machine's byte order the stored bytes are the array: one copy (aligned whatever
+  // vox_offset is), ~10x faster than a DataView read per voxel.
+  const read = (C: Ctor, bytes: number, get: (o: number) => number) => {
+    if (little === LITTLE_ENDIAN_HOST) return new C(raw.slice(offset, offset + n * bytes));
+    return convert(C, bytes, get);
+  };
+  const convert = (C: Ctor, bytes: number, get: (o: number) => number) => {
+    const out = new C(n);
     for (let i = 0; i < n; i++) out[i] = get(i * bytes);
     return out;
   };
@@ -150,9 +166,9 @@ function voxelArray(
     case 64:
       return read(Float64Array, 8, (o) => view.getFloat64(o, little));
     case 1024:
-      return read(Float64Array, 8, (o) => Number(view.getBigInt64(o, little)));
+      return convert(Float64Array, 8, (o) => Number(view.getBigInt64(o, little)));
     case 1280:
-      return read(Float64Array, 8, (o) => Number(view.getBigUint64(o, little)));
+      return convert(Float64Array, 8, (o) => Number(view.getBigUint64(o, little)));
   }
   throw new Error(`unreachable datatype ${code}`);
 }
@@ -161,7 +177,12 @@ function voxelArray(
  * Reads a NIfTI-1/2 volume (.nii, .nii.gz; for .hdr/.img pairs pass the image bytes as `imageBytes`).
  * 4-D and 5-D files load their first volume and say so in `source.warnings`.
  */
-export function readNifti(bytes: Uint8Array, fileName: string, imageBytes?: Uint8Array): Volume {
+export function readNifti(
+  bytes: Uint8Array,
+  fileName: string,
+  imageBytes?: Uint8Array,
+  inflate?: InflateUpTo,
+): Volume {
   // A .nii.gz is inflated twice: its header first, then as far as the header says the image goes.
   const gz = isGzip(bytes);
   const buf = toArrayBuffer(gz ? gunzipUpTo(bytes, fileName, HEADER_BYTES) : bytes);
@@ -210,7 +231,11 @@ export function readNifti(bytes: Uint8Array, fileName: string, imageBytes?: Uint
     throw new QuorumError('too-large', `the header puts the image ${need} bytes into the file`, fileName);
   const source = imageBytes ?? bytes;
   const data =
-    imageBytes || gz ? toArrayBuffer(isGzip(source) ? gunzipUpTo(source, fileName, need) : source) : buf;
+    imageBytes || gz
+      ? toArrayBuffer(
+          isGzip(source) ? (inflate?.(source, need) ?? gunzipUpTo(source, fileName, need)) : source,
+        )
+      : buf;
   if (need > data.byteLength) {
     throw new QuorumError(
       'truncated',

@@ -110,6 +110,8 @@ export interface EncodeOptions {
   description?: string;
   /** false writes an uncompressed .nii */
   gzip?: boolean;
+  /** A faster gzip the caller may lend (Node's zlib, core/src/node/gzip.ts); fflate otherwise. */
+  deflate?: (raw: Uint8Array) => Uint8Array;
 }
 
 /**
@@ -171,5 +173,6 @@ export function encodeNifti(
   if (type === 'uint8') for (let i = 0; i < n; i++) out[voxOffset + i] = d[i];
   else if (type === 'int16') for (let i = 0; i < n; i++) body.setInt16(2 * i, d[i], L);
   else for (let i = 0; i < n; i++) body.setFloat32(4 * i, d[i], L);
-  return opts.gzip === false ? out : gzipSync(out, { level: 6 });
+  if (opts.gzip === false) return out;
+  return opts.deflate ? opts.deflate(out) : gzipSync(out, { level: 6 });
 }

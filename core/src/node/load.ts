@@ -4,6 +4,7 @@ import { readNifti } from '../nifti/read.ts';
 import { type EncodeOptions, encodeNifti } from '../nifti/write.ts';
 import type { Volume } from '../volume.ts';
 import { type ReplacePolicy, writeOutputFile } from './atomic.ts';
+import { nativeGzip, nativeInflateUpTo } from './gzip.ts';
 
 function readOrThrow(path: string): Uint8Array {
   if (!existsSync(path)) throw new QuorumError('not-found', 'no such file', path);
@@ -38,7 +39,7 @@ export async function loadVolume(path: string, opts: { series?: string } = {}): 
   if (/\.hdr(\.gz)?$/i.test(path)) {
     const img = imagePartner(path);
     if (!img) throw new QuorumError('not-found', 'the .img file that goes with this .hdr is missing', path);
-    return readNifti(bytes, path, readOrThrow(img));
+    return readNifti(bytes, path, readOrThrow(img), nativeInflateUpTo);
   }
   // A file that is not NIfTI may be a single DICOM file.
   if (
@@ -51,7 +52,7 @@ export async function loadVolume(path: string, opts: { series?: string } = {}): 
     const { loadDicomSeries } = await import('./dicom-fs.ts');
     return loadDicomSeries([path], opts.series);
   }
-  return readNifti(bytes, path);
+  return readNifti(bytes, path, undefined, nativeInflateUpTo);
 }
 
 /**
@@ -63,6 +64,6 @@ export function writeNiftiFile(
   vol: Parameters<typeof encodeNifti>[0],
   opts: EncodeOptions & { sources?: string[]; replace?: ReplacePolicy } = {},
 ): void {
-  const bytes = encodeNifti(vol, { ...opts, gzip: opts.gzip ?? /\.gz$/i.test(path) });
+  const bytes = encodeNifti(vol, { deflate: nativeGzip, ...opts, gzip: opts.gzip ?? /\.gz$/i.test(path) });
   writeOutputFile(path, bytes, opts);
 }

@@ -1,0 +1,26 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { InflateUpTo } from '../nifti/read.ts';
+
+/**
+ * Node's zlib for NIfTI .gz files, lent to the pure readers and writers (core/src/nifti/): about
+ * twice as fast as fflate on a 35 MB float32 volume (inflate 180 vs 360 ms, deflate at level 6
+ * 300 vs 690 ms on this 2-core machine), which every case open and every output written pays.
+ */
+
+/**
+ * Exactly the first `limit` bytes, or undefined: a stream with more than `limit` bytes (a 4-D
+ * file, of which only volume 0 is read) stops at `limit` (maxOutputLength) and is left to
+ * fflate's bounded streaming read, as are damaged and cut-short files, whose messages it words.
+ */
+export const nativeInflateUpTo: InflateUpTo = (gz, limit) => {
+  try {
+    const out = gunzipSync(gz, { maxOutputLength: Math.max(1, limit) });
+    return out.length === limit ? out : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+export function nativeGzip(raw: Uint8Array): Uint8Array {
+  return gzipSync(raw, { level: 6 });
+}
