@@ -409,12 +409,29 @@ describe('viewer on the sample case', () => {
     const proposed = await hook(page, (t) => t.labelCounts());
     await page.getByTestId('members').fill('2');
     await page.getByTestId('steps').fill('2');
+    // redraws of the sagittal view (every streamed slice crosses it) while the run streams
+    await page.evaluate(() => {
+      const w = window as unknown as { __redraws: number };
+      w.__redraws = 0;
+      document
+        .querySelector('[data-viewport="sagittal"] .vp')!
+        .addEventListener('CORNERSTONE_IMAGE_RENDERED', () => w.__redraws++);
+    });
+    const started = Date.now();
     await page.getByTestId('propose-all').click();
-    // wait for the first streamed slice of this run, then cancel
+    // wait for 30 or more streamed slices of this run (a few batches), then cancel
     await page.getByTestId('run-count').waitFor({ timeout: 60_000 });
     await expect
       .poll(() => page.getByTestId('run-count').textContent(), { timeout: 90_000 })
-      .toMatch(/^[1-9]\d*\//);
+      .toMatch(/^([3-9]\d|\d{3,})\//);
+    const streamedFor = (Date.now() - started) / 1000;
+    const redraws = await page.evaluate(() => (window as unknown as { __redraws: number }).__redraws);
+    const streamed = Number(/^(\d+)\//.exec((await page.getByTestId('run-count').textContent())!)?.[1]);
+    console.log(`${streamed} slices streamed in ${streamedFor.toFixed(1)} s, ${redraws} redraws`);
+    // Streamed slices are drawn at most once a second (viewer STREAM_REDRAW_MS), not once each:
+    // without a GPU every redraw of the three views costs ~0.3 s of the engine's CPU.
+    expect(redraws).toBeLessThanOrEqual(Math.ceil(streamedFor) + 3);
+    expect(redraws).toBeLessThan(streamed);
     const t0 = Date.now();
     await page.getByTestId('cancel').click();
     await page.getByTestId('run-message').filter({ hasText: 'Cancelled' }).waitFor({ timeout: 30_000 });

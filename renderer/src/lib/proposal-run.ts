@@ -64,10 +64,14 @@ export class ProposalRun {
     const refining = s.refine.active;
     if (refining) s.refine.onEvent(e);
     if (e.type === 'slice') {
-      if (!refining) s.addProposalSlices([e.result]);
+      if (!refining) s.addProposalSlices([e.result], true);
     } else if (e.type === 'done') this.journalProposal(e.slices, 'done');
     else if (e.type === 'cancelled') this.journalProposal(e.slicesDone, 'cancelled');
-    this.core.set({ run: nextRunState(s.ui.run, e, s.proposals?.slices.size ?? 0) });
+    // the run's last slices are drawn when it ends, not up to STREAM_REDRAW_MS later
+    if (e.type !== 'slice' && e.type !== 'progress') s.viewer.flushStreamed();
+    const run = nextRunState(s.ui.run, e, s.proposals?.slices.size ?? 0);
+    if (e.type === 'progress' || e.type === 'slice') this.core.setByRun({ run });
+    else this.core.set({ run });
   }
 
   private journalProposal(slices: number[], outcome: string) {

@@ -8,6 +8,8 @@ import type { UiState } from './ui-state.ts';
 export interface SessionCore {
   /** Patches the UI state and schedules a repaint. */
   set(patch: Partial<UiState>): void;
+  /** The same for a running proposal's progress: repainted at a bounded rate (Session.changedByRun). */
+  setByRun(patch: Partial<UiState>): void;
   /** True (and says so) while edits are paused because the journal cannot be written. */
   editingPaused(): boolean;
   /** The labelmap changed on these axial slices: repaint them and recount the pending slices. */

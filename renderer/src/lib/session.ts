@@ -21,6 +21,7 @@ import { JournalQueue } from './journal-queue.ts';
 import { type JournalBase, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
 import { followStdMax, ProposalRun } from './proposal-run.ts';
 import { ProposalStore } from './proposals.ts';
+import { RateLimited } from './rate-limit.ts';
 import { Refiner, sessionRefineHost } from './refine.ts';
 import { proposalRecord, replayCase, resetRecord } from './replay.ts';
 import { reviewComponentAt, reviewSlices } from './review.ts';
@@ -39,6 +40,9 @@ import {
 import { LESION, PENDING, type UncertaintyStyle, type Viewer } from './viewer.ts';
 
 export type { ProposeOptions, RunState, UiState } from './ui-state.ts';
+
+/** Least time between two repaints of the panels for a running proposal's events (Session.changedByRun). */
+export const RUN_REFRESH_MS = 500;
 
 /** The open case and everything done to it: drives the Viewer, talks to the API. */
 export class Session {
@@ -75,6 +79,10 @@ export class Session {
     this.segments = new SegmentStore(this.journal);
     this.core = {
       set: (patch) => this.set(patch),
+      setByRun: (patch) => {
+        this.ui = { ...this.ui, ...patch };
+        this.changedByRun();
+      },
       editingPaused: () => this.editingPaused(),
       labelsChanged: (slices) => this.labelsChanged(slices),
       journal: this.journal,
@@ -101,6 +109,18 @@ export class Session {
       this.refresh();
     });
   }
+
+  /**
+   * An update caused by a running proposal's own events (progress, streamed slices): at most one
+   * repaint of the panels per RUN_REFRESH_MS. Without a GPU, each repaint of the page costs the
+   * compositor ~50 ms of CPU whatever changed (measured with SwiftShader), taken from the engine
+   * on the same cores once per progress or slice event (`npm run bench viewer`).
+   */
+  changedByRun(): void {
+    this.runRefresh.request();
+  }
+
+  private readonly runRefresh = new RateLimited(RUN_REFRESH_MS, () => this.changed());
 
   private refresh() {
     this.ui = currentUi(this, this.pendingCache());
@@ -240,19 +260,27 @@ export class Session {
 
   /**
    * Proposal slices from any source (the engine's stream, a pre-labelled case's files): into the
-   * labelmap as pending, the uncertainty overlay and the journal.
+   * labelmap as pending, the uncertainty overlay and the journal. `streamed`: a running
+   * proposal's slices, drawn and shown in the panels at a bounded rate (viewer.proposalChanged,
+   * changedByRun); otherwise drawn at once (a Refine click's slices, a proposal read from disk).
    */
-  addProposalSlices(results: SliceResult[]): void {
+  addProposalSlices(results: SliceResult[], streamed = false): void {
     if (!this.proposals) return;
     for (const r of results) {
       this.proposals.add(r);
       followStdMax(this.viewer, r.std, this.sliceSize());
     }
     const ks = results.map((r) => r.k);
-    this.labelsChanged(ks);
-    this.viewer.uncertaintyChanged(ks);
+    if (streamed) {
+      this.pending = undefined;
+      this.viewer.proposalChanged(ks);
+    } else {
+      this.labelsChanged(ks);
+      this.viewer.uncertaintyChanged(ks);
+    }
     this.journal(results.map(proposalRecord));
-    this.changed();
+    if (streamed) this.changedByRun();
+    else this.changed();
   }
 
   async showSequence(seq: SequenceName): Promise<void> {

@@ -26,6 +26,7 @@ import {
   type ViewportName,
 } from './engine.ts';
 import { LESION, PENDING, PENDING_COLOR } from './label-values.ts';
+import { RateLimited } from './rate-limit.ts';
 import { createFloatOverlay, createImageVolume, createLabelmap, markSlices } from './volumes.ts';
 
 export { LESION, PENDING, PENDING_COLOR } from './label-values.ts';
@@ -60,6 +61,9 @@ function opacityMapping(s: UncertaintyStyle): { value: number; opacity: number }
 }
 
 const AXIS: Record<ViewportName, 0 | 1 | 2> = { sagittal: 0, coronal: 1, axial: 2 };
+
+/** Least time between two redraws of a streaming proposal (viewer.proposalChanged). */
+export const STREAM_REDRAW_MS = 1000;
 
 /**
  * The 3-plane viewer: one base image volume (the chosen sequence), the uncertainty volume fused
@@ -116,6 +120,7 @@ export class Viewer {
    * arrays owned by the caller and rendered in place.
    */
   async showCase(image: VolumeData, labels: Uint8Array, uncertainty: Float32Array): Promise<void> {
+    this.takeStreamed(); // slices streamed into the case shown before
     this.geometry = image;
     this.frame = `quorum-frame-${image.caseId}`;
     this.clearSegmentation();
@@ -301,11 +306,14 @@ export class Viewer {
     }
   }
 
-  /** After writing labelmap voxels of these k-slices: upload and redraw. */
+  /** After writing labelmap voxels of these k-slices: upload and redraw (now, with any streamed ones). */
   labelsChanged(slices: number[]): void {
     if (!this.labelmapVolume) return;
-    markSlices(this.labelmapVolume, slices);
-    segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(this.segmentationId, slices);
+    const streamed = this.takeStreamed();
+    if (streamed.length) markSlices(this.uncertaintyVolume!, streamed);
+    const all = streamed.length ? [...new Set([...streamed, ...slices])] : slices;
+    markSlices(this.labelmapVolume, all);
+    segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(this.segmentationId, all);
     this.engine.render();
   }
 
@@ -313,6 +321,40 @@ export class Viewer {
     if (!this.uncertaintyVolume) return;
     markSlices(this.uncertaintyVolume, slices);
     this.engine.render();
+  }
+
+  /**
+   * Slices a proposal run has written (labelmap and uncertainty): redrawn at once when the last
+   * redraw of streamed slices is STREAM_REDRAW_MS old, else together with the next ones when it
+   * is. Without a GPU (SwiftShader) a redraw of the three views costs ~0.3 s of CPU, and one per
+   * streamed slice took more CPU than the engine, on the same cores, tripling a whole volume's
+   * wall time (`npm run bench viewer`).
+   */
+  proposalChanged(slices: number[]): void {
+    for (const k of slices) this.streamed.add(k);
+    this.streamRedraw.request();
+  }
+
+  /** Draws the streamed slices not drawn yet (at the end of a run: its last slices now). */
+  flushStreamed(): void {
+    this.streamRedraw.run();
+  }
+
+  private streamed = new Set<number>();
+  private readonly streamRedraw = new RateLimited(STREAM_REDRAW_MS, () => {
+    const ks = this.takeStreamed();
+    if (!ks.length || !this.labelmapVolume || !this.uncertaintyVolume) return;
+    markSlices(this.uncertaintyVolume, ks);
+    markSlices(this.labelmapVolume, ks);
+    segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(this.segmentationId, ks);
+    this.engine.render();
+  });
+
+  private takeStreamed(): number[] {
+    this.streamRedraw.cancel();
+    const ks = [...this.streamed];
+    this.streamed.clear();
+    return ks;
   }
 
   setTool(mode: ToolMode): void {
