@@ -12,9 +12,10 @@ import { largestErrorClick, proposeMask } from '../../bench/click-user.ts';
 import { dice } from '../../core/src/metrics.ts';
 import { type Case, openCase } from '../../core/src/node/case.ts';
 import { EngineClient } from '../../workers/src/client.ts';
-import type { EngineSliceResult } from '../../workers/src/protocol.ts';
+import type { ChannelVolume, EngineSliceResult } from '../../workers/src/protocol.ts';
 import { quorumWith } from '../helpers/cli.ts';
 import { DATA, REPO } from '../helpers/paths.ts';
+import { reorder } from '../helpers/reorder.ts';
 
 const CASE = join(DATA, 'tcga-lgg', 'TCGA_DU_A5TY_19970709');
 // the deepest voxel of the reference on k 26 (missed)
@@ -112,6 +113,62 @@ describe('prompts on a held-out case (shipped model, real ORT)', () => {
       );
     expect(dice(r.mask, truth)).toBeGreaterThan(dice(base, truth));
   }, 120_000);
+});
+
+describe('prompts on a file stored in sagittal slices', () => {
+  it('the click at the same place brings back the same lesion as on the file stored axially', async () => {
+    // The case stored sagittal-first with one axis reversed (every voxel keeps its world
+    // position): the model slices now run along the file's axis 1, so each crosses every native
+    // slice, all are sampled and whole planes come back at the end.
+    const perm: [number, number, number] = [2, 0, 1];
+    const flip: [boolean, boolean, boolean] = [false, false, true];
+    let toOld: ((n: [number, number, number]) => [number, number, number]) | undefined;
+    const volumes: Record<string, ChannelVolume> = {};
+    for (const [seq, v] of Object.entries(kase.sequences)) {
+      const r = reorder(v!, perm, flip);
+      volumes[seq] = { ...r.volume, data: Float32Array.from(r.volume.data) };
+      toOld = r.toOld;
+    }
+    const dims = Object.values(volumes)[0].dims;
+    const toNew = (o: [number, number, number]) =>
+      [0, 1, 2].map((a) => (flip[a] ? dims[a] - 1 - o[perm[a]] : o[perm[a]])) as [number, number, number];
+    expect(toOld!(toNew(MISSED))).toEqual(MISSED);
+    const sagittal = new Uint8Array(dims[0] * dims[1] * dims[2]);
+    const summary = await engine.propose(
+      {
+        caseName: 'sagittal',
+        volumes,
+        seed: 0,
+        prompts: { points: [{ ijk: toNew(MISSED), positive: true }], protect: [3] },
+        onlyTouched: true,
+      },
+      (e) => {
+        if (e.type === 'slice') sagittal.set(e.result.mask, e.result.k * dims[0] * dims[1]);
+      },
+    ).result;
+    // every native slice with head comes back, the clicked model slice among the touched
+    expect(summary.slices.length).toBeGreaterThan(100);
+    expect(summary.touched).toContain(26);
+    // back in the stored-axially voxel order
+    const mask = new Uint8Array(sagittal.length);
+    const [nx, ny] = [256, 256];
+    for (let n2 = 0, idx = 0; n2 < dims[2]; n2++)
+      for (let n1 = 0; n1 < dims[1]; n1++)
+        for (let n0 = 0; n0 < dims[0]; n0++, idx++) {
+          const [i, j, k] = toOld!([n0, n1, n2]);
+          mask[i + nx * (j + ny * k)] = sagittal[idx];
+        }
+    const axial = await proposeMask(engine, kase, [{ ijk: MISSED, positive: true }], base);
+    console.log(
+      `stored sagittally: k 26 area ${area(plane(mask, 26))} (axially ${area(plane(axial.mask, 26))}), ` +
+        `Dice with truth ${dice(mask, truth).toFixed(3)} (axially ${dice(axial.mask, truth).toFixed(3)}, ` +
+        `unprompted ${dice(base, truth).toFixed(3)}), Dice between the two ${dice(mask, axial.mask).toFixed(3)}`,
+    );
+    expect(area(plane(mask, 26))).toBeGreaterThan(250);
+    expect(dice(plane(mask, 26), plane(truth, 26))).toBeGreaterThan(0.4);
+    expect(dice(mask, truth)).toBeGreaterThan(dice(base, truth) + 0.08);
+    expect(dice(mask, axial.mask)).toBeGreaterThan(0.95);
+  }, 300_000);
 });
 
 describe('quorum propose --prompts', () => {

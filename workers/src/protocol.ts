@@ -118,7 +118,10 @@ export interface ProposeSummary {
    * whoever assembles the whole volume (core/src/islands.ts); absent: the model has none.
    */
   dropIslands?: IslandRule;
-  /** With prompts: the slices whose proposal the clicks conditioned (own slice and propagated). */
+  /**
+   * With prompts: the slices whose proposal the clicks conditioned (own slice and propagated),
+   * along the model's slice axis (native k for a file stored in axial slices).
+   */
   touched?: number[];
 }
 

@@ -13,8 +13,8 @@ const PREFETCH_SLICES = 3;
 class Cancelled extends Error {}
 
 /**
- * A propose request's prompts on this model and case: checked (the model must take prompts, the
- * file must be stored in axial slices), turned into model-grid clicks, then spread over the
+ * A propose request's prompts on this model and case: checked (the model must take prompts),
+ * turned into model-grid clicks, then spread over the
  * slices of the lesions they land in (core/src/prompt-propagation.ts) by proposing slices one at
  * a time. The result is each touched slice's clicks, for the final pass of propose().
  */
@@ -27,10 +27,10 @@ export function promptPlan(model: LoadedModel, frame: ModelFrame, req: ProposeRe
       `the model ${manifest.name} ${manifest.version} takes no prompts (its manifest.json has no "prompts"); propose without --prompts or use a prompt model`,
       req.caseName,
     );
-  if (frame.sliceAxis !== 2 || !frame.modelPoint)
+  if (!frame.modelPoint)
     throw new QuorumError(
       'unsupported',
-      'prompts need a scan stored in axial slices (voxel axis 2); this one is stored along another axis',
+      `the preprocessing of ${manifest.name} ${manifest.version} cannot place clicks on its grid; use a model with head-robust-v2 preprocessing`,
       req.caseName,
     );
   const [H, W] = manifest.preprocess.inputSize;
@@ -38,7 +38,10 @@ export function promptPlan(model: LoadedModel, frame: ModelFrame, req: ProposeRe
     ...frame.modelPoint!(p.ijk),
     positive: p.positive,
   }));
-  const protect = new Set(prompts.protect ?? []);
+  // Protected slices are native k (voxel axis 2). In a file stored along another axis each model
+  // slice crosses every k, so none can be left out: there the user's voxels are kept by the viewer
+  // alone (Refine changes only pending voxels, refine.ts).
+  const protect = new Set(frame.sliceAxis === 2 ? (prompts.protect ?? []) : []);
 
   return {
     clicks,

@@ -105,7 +105,11 @@ export async function propose(
     // The clicked slices first, with the user's clicks, sent at once: the user waits for them
     // (the Refine goal: a slice in under 2 s). The sampler remembers them, so propagation and
     // the final pass reuse them; a slice whose final clicks differ is sent again.
-    const first = [...promptRun.clickedSlices(slices)];
+    // In a file stored along another axis (assembly) a model slice is no native slice: nothing is
+    // sent early, every model slice is sampled (those without clicks as an unprompted run samples
+    // them) and whole native planes are sent at the end, however few slices the clicks touch.
+    const planSlices = assembly ? modelSlices : slices;
+    const first = assembly ? [] : [...promptRun.clickedSlices(slices)];
     const x = first.length
       ? await sampler.sample(
           first.map(([k]) => k),
@@ -121,11 +125,11 @@ export async function propose(
     // planning's first batch: its model runs hold this event loop, which writes the IPC pipe,
     // for a second or more (measured: the clicked slice arrived with that batch's first step).
     if (first.length) await new Promise((resolve) => setTimeout(resolve, 50));
-    const planned = await promptRun.plan(sampler, slices);
+    const planned = await promptRun.plan(sampler, planSlices);
     if (planned === 'cancelled') return 'cancelled';
     clicksFor = (k) => planned.get(k) ?? [];
     // the viewer's Refine asks for the slices the prompts touch; the CLI for the whole case
-    if (req.onlyTouched) runSlices = modelSlices.filter((k) => planned.has(k));
+    if (req.onlyTouched && !assembly) runSlices = modelSlices.filter((k) => planned.has(k));
     touched = runSlices;
     runSlices = runSlices.filter((k) => sent.get(k) !== JSON.stringify(clicksFor(k)));
     total = runSlices.length + sent.size;
@@ -153,7 +157,7 @@ export async function propose(
     }
   const totalSeconds = (performance.now() - t0) / 1000;
   return {
-    slices: promptRun && req.onlyTouched ? touched : slices,
+    slices: promptRun && req.onlyTouched && !assembly ? touched : slices,
     skipped,
     members,
     steps,
