@@ -2,16 +2,19 @@
  * The viewer's Refine through the host API (propose with `prompts`): real engine, shipped prompt
  * model, held-out pat0003 (the sample case). Only the slices the click touches come back, the
  * clicked slice first, never a protected slice; a bad click is an error event naming the problem.
+ * The same case stored in sagittal slices takes the click too (every slice comes back).
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseInfo, ProposalEvent, SliceResult } from '../../core/src/api.ts';
-import { loadVolume } from '../../core/src/node/load.ts';
+import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { regionCentre } from '../../core/src/prompts.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
 import { proposeEvents } from '../helpers/host-run.ts';
+import { REPO } from '../helpers/paths.ts';
+import { reorder } from '../helpers/reorder.ts';
 
 const LABEL = resolve(
   __dirname,
@@ -64,6 +67,57 @@ describe('Refine through the host (propose with prompts)', () => {
     expect((last as { slices: number[] }).slices.sort((a, b) => a - b)).toEqual(
       [...ks].sort((a, b) => a - b),
     );
+  }, 300_000);
+
+  it('a case stored in sagittal slices: the click re-proposes the whole volume, its lesion under the click', async () => {
+    // the sample case written sagittal-first with one axis reversed (same world positions)
+    const dir = join(state, 'sagittal-case');
+    mkdirSync(dir, { recursive: true });
+    const perm: [number, number, number] = [2, 0, 1];
+    const flip: [boolean, boolean, boolean] = [false, false, true];
+    let toOld: ((n: [number, number, number]) => [number, number, number]) | undefined;
+    for (const seq of ['flair', 't1c']) {
+      const v = await loadVolume(join(REPO, 'build', 'sample-case', 'brats_2013_pat0003', `${seq}.nii.gz`));
+      const r = reorder(v, perm, flip);
+      toOld = r.toOld;
+      writeNiftiFile(join(dir, `${seq}.nii.gz`), r.volume);
+    }
+    const sag = await svc.openCase(dir);
+    const [n0, n1, n2] = sag.geometry.dims;
+    expect([n0, n1, n2]).toEqual([155, 240, 240]);
+    // a voxel inside the lesion, as the axial test clicks it, in the new voxel order
+    const [nx, ny] = info.geometry.dims;
+    const k = 80;
+    const plane = Uint8Array.from(
+      label.data.subarray(k * nx * ny, (k + 1) * nx * ny) as ArrayLike<number>,
+      (v) => (v > 0 ? 1 : 0),
+    );
+    const c = regionCentre(plane, ny, nx);
+    const old: [number, number, number] = [c % nx, Math.floor(c / nx), k];
+    const ijk = [0, 1, 2].map((a) => (flip[a] ? [n0, n1, n2][a] - 1 - old[perm[a]] : old[perm[a]])) as [
+      number,
+      number,
+      number,
+    ];
+    expect(toOld!(ijk)).toEqual(old);
+    const events = await proposeEvents(svc, {
+      caseId: sag.id,
+      slices: 'all',
+      seed: 0,
+      members: 2,
+      steps: 2,
+      prompts: { points: [{ ijk, positive: true }] },
+    });
+    const last = events[events.length - 1];
+    expect(last.type).toBe('done');
+    const results = events
+      .filter((e) => e.type === 'slice')
+      .map((e) => (e as { result: SliceResult }).result);
+    // every stored (sagittal) slice with head comes back, whole
+    expect(results.length).toBeGreaterThan(100);
+    expect(new Set(results.map((r) => r.k)).size).toBe(results.length);
+    const clicked = results.find((r) => r.k === ijk[2]);
+    expect(clicked?.mask[ijk[0] + n0 * ijk[1]]).toBe(1);
   }, 300_000);
 
   it('a click outside the case is an error event naming the problem', async () => {
