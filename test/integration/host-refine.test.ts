@@ -2,7 +2,7 @@
  * The viewer's Refine through the host API (propose with `prompts`): real engine, shipped prompt
  * model, held-out pat0003 (the sample case). Only the slices the click touches come back, the
  * clicked slice first, never a protected slice; a bad click is an error event naming the problem.
- * The same case stored in sagittal slices takes the click too (every slice comes back).
+ * The same case stored in coronal slices takes the click too (every slice comes back).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -69,9 +69,9 @@ describe('Refine through the host (propose with prompts)', () => {
     );
   }, 300_000);
 
-  it('a case stored in sagittal slices: the click re-proposes the whole volume, its lesion under the click', async () => {
-    // the sample case written sagittal-first with one axis reversed (same world positions)
-    const dir = join(state, 'sagittal-case');
+  it('a case stored in coronal slices: the click re-proposes the whole volume, its lesion under the click', async () => {
+    // the sample case written with voxel axes (S-I, L-R, A-P reversed): coronal slices, same world positions
+    const dir = join(state, 'coronal-case');
     mkdirSync(dir, { recursive: true });
     const perm: [number, number, number] = [2, 0, 1];
     const flip: [boolean, boolean, boolean] = [false, false, true];
@@ -113,7 +113,7 @@ describe('Refine through the host (propose with prompts)', () => {
     const results = events
       .filter((e) => e.type === 'slice')
       .map((e) => (e as { result: SliceResult }).result);
-    // every stored (sagittal) slice with head comes back, whole
+    // every stored (coronal) slice with head comes back, whole
     expect(results.length).toBeGreaterThan(100);
     expect(new Set(results.map((r) => r.k)).size).toBe(results.length);
     const clicked = results.find((r) => r.k === ijk[2]);

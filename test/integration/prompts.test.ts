@@ -115,10 +115,10 @@ describe('prompts on a held-out case (shipped model, real ORT)', () => {
   }, 120_000);
 });
 
-describe('prompts on a file stored in sagittal slices', () => {
+describe('prompts on a file not stored in axial slices', () => {
   it('the click at the same place brings back the same lesion as on the file stored axially', async () => {
-    // The case stored sagittal-first with one axis reversed (every voxel keeps its world
-    // position): the model slices now run along the file's axis 1, so each crosses every native
+    // The case stored with voxel axes (S-I, L-R, A-P reversed), so in coronal slices (every voxel
+    // keeps its world position): the model slices now run along the file's axis 0, so each crosses every native
     // slice, all are sampled and whole planes come back at the end.
     const perm: [number, number, number] = [2, 0, 1];
     const flip: [boolean, boolean, boolean] = [false, false, true];
@@ -133,34 +133,34 @@ describe('prompts on a file stored in sagittal slices', () => {
     const toNew = (o: [number, number, number]) =>
       [0, 1, 2].map((a) => (flip[a] ? dims[a] - 1 - o[perm[a]] : o[perm[a]])) as [number, number, number];
     expect(toOld!(toNew(MISSED))).toEqual(MISSED);
-    const sagittal = new Uint8Array(dims[0] * dims[1] * dims[2]);
+    const coronal = new Uint8Array(dims[0] * dims[1] * dims[2]);
     const summary = await engine.propose(
       {
-        caseName: 'sagittal',
+        caseName: 'coronal',
         volumes,
         seed: 0,
         prompts: { points: [{ ijk: toNew(MISSED), positive: true }], protect: [3] },
         onlyTouched: true,
       },
       (e) => {
-        if (e.type === 'slice') sagittal.set(e.result.mask, e.result.k * dims[0] * dims[1]);
+        if (e.type === 'slice') coronal.set(e.result.mask, e.result.k * dims[0] * dims[1]);
       },
     ).result;
     // every native slice with head comes back, the clicked model slice among the touched
     expect(summary.slices.length).toBeGreaterThan(100);
     expect(summary.touched).toContain(26);
     // back in the stored-axially voxel order
-    const mask = new Uint8Array(sagittal.length);
+    const mask = new Uint8Array(coronal.length);
     const [nx, ny] = [256, 256];
     for (let n2 = 0, idx = 0; n2 < dims[2]; n2++)
       for (let n1 = 0; n1 < dims[1]; n1++)
         for (let n0 = 0; n0 < dims[0]; n0++, idx++) {
           const [i, j, k] = toOld!([n0, n1, n2]);
-          mask[i + nx * (j + ny * k)] = sagittal[idx];
+          mask[i + nx * (j + ny * k)] = coronal[idx];
         }
     const axial = await proposeMask(engine, kase, [{ ijk: MISSED, positive: true }], base);
     console.log(
-      `stored sagittally: k 26 area ${area(plane(mask, 26))} (axially ${area(plane(axial.mask, 26))}), ` +
+      `stored in coronal slices: k 26 area ${area(plane(mask, 26))} (axially ${area(plane(axial.mask, 26))}), ` +
         `Dice with truth ${dice(mask, truth).toFixed(3)} (axially ${dice(axial.mask, truth).toFixed(3)}, ` +
         `unprompted ${dice(base, truth).toFixed(3)}), Dice between the two ${dice(mask, axial.mask).toFixed(3)}`,
     );

@@ -58,21 +58,19 @@ export const browserInterpolation: InterpolationPipeline = async (image, axis) =
   }
 };
 
-const AXIS: Record<ViewportName, 0 | 1 | 2> = { sagittal: 0, coronal: 1, axial: 2 };
-
 /**
- * The voxels that interpolating along `view`'s axis adds to `labels`: every label value but the
+ * The voxels that interpolating along voxel axis `axis` adds to `labels`: every label value but the
  * pending proposal, each on its own. Waits for an open stroke to be recorded first (it would
  * count these voxels as its own too); voxels labelled while the pipeline ran are left out.
  */
-export async function interpolateView(
+export async function interpolateAlong(
   labels: Uint8Array,
   g: VolumeGeometry,
-  view: ViewportName,
+  axis: 0 | 1 | 2,
   strokeOpen: () => boolean,
 ): Promise<InterpolationResult> {
   const values = labelValues(labels, [PENDING]);
-  const r = await interpolateLabels(labels, g.dims, g.spacing, AXIS[view], values, browserInterpolation);
+  const r = await interpolateLabels(labels, g.dims, g.spacing, axis, values, browserInterpolation);
   for (let n = 0; n < 60 && strokeOpen(); n++) await new Promise((ok) => setTimeout(ok, 50));
   const keep = r.indices.map((i) => (labels[i] === 0 ? 1 : 0));
   return {
@@ -94,7 +92,8 @@ const interpolating = new WeakSet<Session>();
 
 /**
  * Fills the empty slices between slices drawn with each label value (pending proposals aside),
- * along the axis of `view`, never over a labelled voxel: one undo step.
+ * along the voxel axis `view` steps through (Viewer.axisOf: any voxel order), never over a
+ * labelled voxel: one undo step.
  */
 export async function interpolateCase(s: Session, core: SessionCore, view: ViewportName): Promise<void> {
   const labels = s.labels;
@@ -102,7 +101,8 @@ export async function interpolateCase(s: Session, core: SessionCore, view: Viewp
   interpolating.add(s);
   core.set({ notice: 'Interpolating…' });
   try {
-    const r = await interpolateView(labels, s.image, view, () => s.history?.strokeOpen ?? false);
+    const axis = s.viewer.axisOf(view);
+    const r = await interpolateAlong(labels, s.image, axis, () => s.history?.strokeOpen ?? false);
     if (labels !== s.labels || !s.history) return; // another case was opened meanwhile
     const cmd = s.history.setEach('interpolate', r.indices, r.values);
     if (cmd) core.labelsChanged(cmd.slices);

@@ -364,7 +364,7 @@ export class Session {
   }
 
   currentSlice(): number {
-    return this.viewer.sliceInfo('axial').index;
+    return this.viewer.sliceInfo(this.viewer.sliceViewport()).index;
   }
 
   /** Accept (pending -> the active segment) or reject (pending -> background) on one slice or all. */
@@ -387,7 +387,7 @@ export class Session {
 
   nextUncertain(): void {
     const k = this.proposals?.nextUncertain(this.currentSlice());
-    if (k !== undefined) this.viewer.goToSlice('axial', k);
+    if (k !== undefined) this.viewer.goToSlice(this.viewer.sliceViewport(), k);
   }
 
   /** Starts a run (with `prompts`: a refinement, refine.ts); false when it did not start. */

@@ -33,6 +33,8 @@ export interface UiState {
   loading: boolean;
   error?: string;
   slices: Record<ViewportName, SliceInfo>;
+  /** The file's slice k shown (in the view that steps through voxel axis 2: Viewer.sliceViewport). */
+  currentSlice: number;
   window?: { lower: number; upper: number };
   range?: VolumeData['range'];
   tool: ToolMode;
@@ -85,6 +87,7 @@ export function initialUi(uncertainty: UncertaintyStyle): UiState {
   return {
     loading: false,
     slices: { axial: s, sagittal: s, coronal: s },
+    currentSlice: 0,
     tool: 'windowlevel',
     brushSize: 6,
     canUndo: false,
@@ -105,7 +108,7 @@ export function initialUi(uncertainty: UncertaintyStyle): UiState {
 /** The UI state as the session and its viewer now are (`pending`: the slices with pending voxels). */
 export function currentUi(session: Session, pending: number[]): UiState {
   const { viewer: v, caseInfo, image, history, proposals } = session;
-  const k = caseInfo ? v.sliceInfo('axial').index : 0;
+  const k = caseInfo ? session.currentSlice() : 0;
   return {
     ...session.ui,
     caseInfo,
@@ -122,6 +125,7 @@ export function currentUi(session: Session, pending: number[]): UiState {
     proposed: proposals?.proposedSlices() ?? [],
     pending,
     editedSlices: [...(history?.editedSlices ?? [])].sort((a, b) => a - b),
+    currentSlice: k,
     currentScore: proposals?.slices.get(k)?.score,
     segments: session.segments.list,
     activeSegment: session.segments.active,

@@ -60,6 +60,7 @@ function opacityMapping(s: UncertaintyStyle): { value: number; opacity: number }
   ];
 }
 
+/** The voxel axis each viewport steps through in a file stored in axial slices (Viewer.axisOf). */
 const AXIS: Record<ViewportName, 0 | 1 | 2> = { sagittal: 0, coronal: 1, axial: 2 };
 
 /** Least time between two redraws of a streaming proposal (viewer.proposalChanged). */
@@ -405,8 +406,33 @@ export class Viewer {
     return ijk as [number, number, number];
   }
 
+  /**
+   * The voxel axis viewport `id` steps through: the one closest to its view-plane normal. A 3-D
+   * FLAIR stored in sagittal slices has its axial view stepping through voxel axis 0, not 2.
+   */
+  axisOf(id: ViewportName): 0 | 1 | 2 {
+    const n = this.base ? this.viewport(id).getCamera().viewPlaneNormal : undefined;
+    const d = this.geometry?.direction;
+    if (!n || !d) return AXIS[id];
+    let best: 0 | 1 | 2 = 0;
+    let most = -1;
+    for (const a of [0, 1, 2] as const) {
+      const c = Math.abs(n[0] * d[3 * a] + n[1] * d[3 * a + 1] + n[2] * d[3 * a + 2]);
+      if (c > most) [best, most] = [a, c];
+    }
+    return best;
+  }
+
+  /**
+   * The viewport that steps through the file's slices k (voxel axis 2), the slices proposals are
+   * made, scored and reviewed by: the axial view for a file stored in axial slices.
+   */
+  sliceViewport(): ViewportName {
+    return VIEWPORTS.find((id) => this.axisOf(id) === 2) ?? 'axial';
+  }
+
   sliceInfo(id: ViewportName): SliceInfo {
-    const axis = AXIS[id];
+    const axis = this.axisOf(id);
     const ijk = this.focalIndex(id);
     return { index: ijk ? ijk[axis] : 0, count: this.geometry ? this.geometry.dims[axis] : 0 };
   }
@@ -415,7 +441,7 @@ export class Viewer {
   goToSlice(id: ViewportName, index: number): void {
     const ijk = this.focalIndex(id);
     if (!ijk || !this.base) return;
-    const axis = AXIS[id];
+    const axis = this.axisOf(id);
     ijk[axis] = Math.max(0, Math.min(this.geometry.dims[axis] - 1, index));
     const target = this.base.imageData!.indexToWorld(ijk as Types.Point3) as Types.Point3;
     const vp = this.viewport(id);
