@@ -37,14 +37,19 @@ describe('Refine through the host (propose with prompts)', () => {
     rmSync(state, { recursive: true, force: true });
   });
 
-  it('streams the clicked slice first, then the slices of its lesion, and none that is protected', async () => {
+  /** The centre of the reference lesion on k 80 (flat index c in the plane), where a user clicks. */
+  const lesionCentre = () => {
     const [nx, ny] = info.geometry.dims;
     const k = 80;
     const plane = Uint8Array.from(
       label.data.subarray(k * nx * ny, (k + 1) * nx * ny) as ArrayLike<number>,
       (v) => (v > 0 ? 1 : 0),
     );
-    const c = regionCentre(plane, ny, nx);
+    return { nx, k, c: regionCentre(plane, ny, nx) };
+  };
+
+  it('streams the clicked slice first, then the slices of its lesion, and none that is protected', async () => {
+    const { nx, k, c } = lesionCentre();
     const events = await proposeEvents(svc, {
       caseId: info.id,
       slices: 'all',
@@ -86,13 +91,7 @@ describe('Refine through the host (propose with prompts)', () => {
     const [n0, n1, n2] = sag.geometry.dims;
     expect([n0, n1, n2]).toEqual([155, 240, 240]);
     // a voxel inside the lesion, as the axial test clicks it, in the new voxel order
-    const [nx, ny] = info.geometry.dims;
-    const k = 80;
-    const plane = Uint8Array.from(
-      label.data.subarray(k * nx * ny, (k + 1) * nx * ny) as ArrayLike<number>,
-      (v) => (v > 0 ? 1 : 0),
-    );
-    const c = regionCentre(plane, ny, nx);
+    const { nx, k, c } = lesionCentre();
     const old: [number, number, number] = [c % nx, Math.floor(c / nx), k];
     const ijk = [0, 1, 2].map((a) => (flip[a] ? [n0, n1, n2][a] - 1 - old[perm[a]] : old[perm[a]])) as [
       number,
