@@ -11,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { largestErrorClick, proposeMask } from '../../bench/click-user.ts';
 import { dice } from '../../core/src/metrics.ts';
 import { type Case, openCase } from '../../core/src/node/case.ts';
+import type { Prompts } from '../../core/src/prompts.ts';
+import type { Volume } from '../../core/src/volume.ts';
 import { EngineClient } from '../../workers/src/client.ts';
+import { removeCaseFile, writeCaseFile } from '../../workers/src/host/case-files.ts';
 import type { ChannelVolume, EngineSliceResult } from '../../workers/src/protocol.ts';
 import { quorumWith } from '../helpers/cli.ts';
 import { DATA, REPO } from '../helpers/paths.ts';
@@ -168,6 +171,64 @@ describe('prompts on a file not stored in axial slices', () => {
     expect(dice(plane(mask, 26), plane(truth, 26))).toBeGreaterThan(0.4);
     expect(dice(mask, truth)).toBeGreaterThan(dice(base, truth) + 0.08);
     expect(dice(mask, axial.mask)).toBeGreaterThan(0.95);
+  }, 300_000);
+});
+
+describe("a host case's samples kept between runs", () => {
+  it('a click on the coronal-stored case samples only the slices it touches; the rest come from the earlier run', async () => {
+    const perm: [number, number, number] = [2, 0, 1];
+    const flip: [boolean, boolean, boolean] = [false, false, true];
+    const sequences: Record<string, Volume> = {};
+    let dims: number[] = [];
+    for (const [seq, v] of Object.entries(kase.sequences)) {
+      sequences[seq] = reorder(v!, perm, flip).volume;
+      dims = sequences[seq].dims;
+    }
+    const toNew = (o: [number, number, number]) =>
+      [0, 1, 2].map((a) => (flip[a] ? dims[a] - 1 - o[perm[a]] : o[perm[a]])) as [number, number, number];
+    // as the host hands a case to the engine: a case file the engine reads once and keeps
+    const caseFile = writeCaseFile('coronal-cache', sequences, ['flair', 't1c']);
+    try {
+      const run = async (prompts?: Prompts) => {
+        const masks = new Map<number, Uint8Array>();
+        const summary = await engine.propose(
+          {
+            caseName: 'coronal',
+            caseFile,
+            seed: 0,
+            members: 2,
+            steps: 2,
+            ...(prompts ? { prompts, onlyTouched: true } : {}),
+          },
+          (e) => {
+            if (e.type === 'slice') masks.set(e.result.k, e.result.mask);
+          },
+        ).result;
+        return { summary, masks };
+      };
+      const first = await run();
+      // a file not stored axially: every model slice is sampled, whichever native slices are asked for
+      const modelSlices = first.summary.sampled!;
+      expect(modelSlices).toBeGreaterThan(20);
+      const click = await run({ points: [{ ijk: toNew(MISSED), positive: true }] });
+      const touched = click.summary.touched ?? [];
+      expect(touched).toContain(26);
+      // only the slices the click conditions are sampled; the rest come from the first run
+      expect(click.summary.sampled).toBeGreaterThanOrEqual(touched.length);
+      expect(click.summary.sampled).toBeLessThan(modelSlices / 2);
+      // the same click again: nothing is sampled, and the masks are those of the run before
+      const again = await run({ points: [{ ijk: toNew(MISSED), positive: true }] });
+      expect(again.summary.sampled).toBe(0);
+      expect([...again.masks.keys()]).toEqual([...click.masks.keys()]);
+      for (const [k, m] of again.masks)
+        expect(Buffer.from(m).equals(Buffer.from(click.masks.get(k)!))).toBe(true);
+      console.log(
+        `case-file runs: first ${first.summary.seconds.total.toFixed(1)} s, click ${click.summary.seconds.total.toFixed(1)} s ` +
+          `(${click.summary.sampled} of ${modelSlices} model slices sampled, touched ${touched.length}), again ${again.summary.seconds.total.toFixed(1)} s`,
+      );
+    } finally {
+      removeCaseFile(caseFile);
+    }
   }, 300_000);
 });
 

@@ -99,6 +99,12 @@ export interface ProposeSummary {
    * of a shared first step; 1 without either).
    */
   frameFraction: number;
+  /**
+   * Model slices the network ran on (with their clicks); a slice already sampled with the same
+   * settings and clicks, in this run or an earlier one on the same host case, is taken from
+   * workers/src/engine/sample-cache.ts instead.
+   */
+  sampled?: number;
   device: string;
   deviceNote?: string;
   model: { name: string; version: string };

@@ -45,7 +45,8 @@ const model = loadModel(modelDir, device as Device).catch((e: Error) => {
 
 /**
  * Cases read from the host's case files, least recently used first; bounded, so the engine's
- * memory stays flat however many cases and runs go through it (two 4-sequence cases: ~150 MB).
+ * memory stays flat however many cases and runs go through it (two 4-sequence cases: ~150 MB,
+ * plus up to SAMPLE_CACHE_BYTES each of samples kept for later runs: sample-cache.ts).
  */
 const CACHED_CASES = 2;
 const cases = new Map<string, PreparedCase>();

@@ -13,6 +13,7 @@ import type { ChannelVolume, EngineSliceResult, ProposeRequest, ProposeSummary }
 import { planeResult, VolumeAssembly } from './assemble.ts';
 import { promptPlan } from './prompt-run.ts';
 import { batchSampler } from './sample-batch.ts';
+import { SampleCache } from './sample-cache.ts';
 import type { LoadedModel } from './session.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface ProposeHooks {
 export interface PreparedCase {
   volumes: Partial<Record<SequenceName, ChannelVolume>>;
   frame: ModelFrame;
+  /** Slices sampled on this case so far (sample-cache.ts). */
+  samples: SampleCache;
 }
 
 export function prepareCase(
@@ -38,7 +41,7 @@ export function prepareCase(
   volumes: Partial<Record<SequenceName, ChannelVolume>>,
   caseName: string,
 ): PreparedCase {
-  return { volumes, frame: modelFrame(volumes, model.manifest, caseName) };
+  return { volumes, frame: modelFrame(volumes, model.manifest, caseName), samples: new SampleCache() };
 }
 
 /**
@@ -86,7 +89,10 @@ export async function propose(
     hooks.progress(done, total, batch[0], i + 1, n, fraction > 0 ? (elapsed / fraction) * (1 - fraction) : 0);
   };
   const run = { samplerName, steps, eta, seed, crop: req.crop };
-  const sampler = batchSampler(model, frame, members, run, hooks, onStep, !!promptRun);
+  // the host's cases keep their samples between runs; inline volumes (CLI, tests) only a prompt
+  // run's own, for its final pass
+  const cache = prepared?.samples ?? (promptRun ? new SampleCache() : undefined);
+  const sampler = batchSampler(model, frame, members, run, hooks, onStep, cache);
   // per slice: a clicked slice sent early and again with other clicks counts once
   const agreement = new Map<number, AgreementSums>();
   let clicksFor: (k: number) => ModelClick[] = () => [];
@@ -166,6 +172,7 @@ export async function propose(
     seed,
     crop: sampler.crop,
     frameFraction: sampler.frameFraction,
+    sampled: sampler.sampled,
     device: model.device,
     deviceNote: model.note,
     model: { name: manifest.name, version: manifest.version },

@@ -7,6 +7,7 @@ import type { ModelFrame } from '../../../core/src/model-frame.ts';
 import { clickMaps, type ModelClick } from '../../../core/src/prompts.ts';
 import { Rng } from '../../../core/src/rng.ts';
 import { type CropBox, cropGrid, cutPlanes, headBox, pastePlanes, recommendedCrop } from './crop.ts';
+import type { SampleCache } from './sample-cache.ts';
 import type { LoadedModel } from './session.ts';
 
 export interface SamplingRun {
@@ -26,6 +27,8 @@ export interface BatchSampler {
    * pixels per batch (smaller crops: more slices per batch).
    */
   batches(slices: number[], clicksFor: (k: number) => ModelClick[], images: number): number[][];
+  /** Slices the network ran on so far (the others asked for came from the cache). */
+  readonly sampled: number;
   /** Seconds spent inside ONNX runtime so far. */
   readonly modelSeconds: number;
   /** 'head' when slices are cropped (asked for, and the model and frame allow it). */
@@ -69,9 +72,9 @@ const key = (k: number, clicks: readonly ModelClick[]) =>
 /**
  * The sampling loop of a proposal. Each slice's members come from its own RNG seeded by
  * (seed, k), drawn on the whole frame and cut to the slice's crop, and the model's output is
- * batch-invariant, so a slice gives the same members in any batch. With `remember` (prompt
- * runs, which propose a slice while planning and again in the final pass), each (slice, clicks)
- * is sampled once.
+ * batch-invariant, so a slice gives the same members in any batch. With a `cache` (the case's,
+ * PreparedCase.samples, or a prompt run's own: it proposes a slice while planning and again in
+ * the final pass), each (settings, slice, clicks) is sampled once.
  */
 export function batchSampler(
   model: LoadedModel,
@@ -80,7 +83,7 @@ export function batchSampler(
   run: SamplingRun,
   hooks: { isCancelled(): boolean },
   progress: (batch: number[], step: number, steps: number) => void,
-  remember = false,
+  cache?: SampleCache,
 ): BatchSampler {
   const { manifest, session } = model;
   const schedule = Schedule.fromSpec(manifest.schedule);
@@ -93,14 +96,15 @@ export function batchSampler(
   const shareFirst = manifest.recommended.shareFirstStep === true;
   // a flipped member runs on the mirrored frame, so on the mirror image of its slice's crop box
   const mirrorBox = (b: CropBox): CropBox => ({ ...b, c0: W - b.c0 - b.w });
-  const memory = new Map<string, Float32Array>();
-  const state = { modelSeconds: 0, pixels: 0, framePixels: 0 };
+  const state = { modelSeconds: 0, pixels: 0, framePixels: 0, sampled: 0 };
   const whole: CropBox = { r0: 0, c0: 0, h: H, w: W };
   const grid =
     (run.crop ?? recommendedCrop(manifest)) === 'head' && frame.foregroundFloor
       ? cropGrid(manifest, session)
       : undefined;
   const clickReach = P ? Math.ceil(4 * manifest.prompts!.sigmaPx) : 0;
+  // what besides the slice and its clicks decides its members (the cache's key)
+  const settings = `${manifest.name} ${manifest.version}|${members}|${run.samplerName}|${run.steps}|${run.eta}|${run.seed}|${grid ? 'head' : 'off'}|`;
   const boxes = new Map<string, CropBox>();
   const boxOf = (k: number, clicks: readonly ModelClick[]): CropBox => {
     if (!grid) return whole;
@@ -306,19 +310,30 @@ export function batchSampler(
       }
       return out;
     },
+    get sampled() {
+      return state.sampled;
+    },
     async sample(batch, clicks = []) {
-      if (!remember) return sampleNew(batch, clicks);
-      const keys = batch.map((k, bi) => key(k, clicks[bi] ?? []));
-      const todo = batch.map((_, bi) => bi).filter((bi) => !memory.has(keys[bi]));
+      if (!cache) {
+        state.sampled += batch.length;
+        return sampleNew(batch, clicks);
+      }
+      const keys = batch.map((k, bi) => settings + key(k, clicks[bi] ?? []));
+      const out = keys.map((kk) => cache.get(kk));
+      const todo = batch.map((_, bi) => bi).filter((bi) => !out[bi]);
+      state.sampled += todo.length;
       if (todo.length) {
         const x = await sampleNew(
           todo.map((bi) => batch[bi]),
           todo.map((bi) => clicks[bi] ?? []),
         );
         if (x === 'cancelled') return x;
-        for (const [j, bi] of todo.entries()) memory.set(keys[bi], x[j]);
+        for (const [j, bi] of todo.entries()) {
+          out[bi] = x[j];
+          cache.set(keys[bi], x[j]);
+        }
       }
-      return keys.map((kk) => memory.get(kk)!);
+      return out as Float32Array[];
     },
   };
 }
