@@ -131,10 +131,21 @@ describe.skipIf(!!NO_PROMPTS)('the Refine tool in the browser (prompt model)', (
     const at = (await page.evaluate(
       `window.__quorumTest.voxelToPage('${view}', ${JSON.stringify(ijk)})`,
     )) as [number, number];
+    // the last refinement's timing, to tell a new one that ends before the first poll (all its
+    // slices sampled before: the engine keeps a case's samples) from none
+    await page.evaluate('window.__lastTiming = window.__quorumTest.refineTiming()');
     if (!positive) await page.keyboard.down('Shift');
     await page.mouse.click(at[0], at[1]);
     if (!positive) await page.keyboard.up('Shift');
-    await expect.poll(() => hook(page, (t) => t.refining() || t.runActive()), { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          page.evaluate(
+            'window.__quorumTest.refining() || window.__quorumTest.runActive() || window.__quorumTest.refineTiming() !== window.__lastTiming',
+          ),
+        { timeout: 5_000 },
+      )
+      .toBe(true);
     if (esc) await page.keyboard.press('Escape');
     await expect
       .poll(() => hook(page, (t) => t.refining() || t.runActive()), { timeout: 300_000, interval: 500 })
