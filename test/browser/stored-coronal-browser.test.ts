@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { scratchDir } from '../../workers/src/host/service.ts';
-import { reorder } from '../helpers/reorder.ts';
+import { CORONAL, reorder } from '../helpers/reorder.ts';
 import { DATA, type Harness, openApp, startHarness } from './harness.ts';
 
 const SOURCE = join(DATA, 'tcga-lgg', 'TCGA_DU_A5TY_19970709');
@@ -28,7 +28,7 @@ describe('a case stored in coronal slices in the viewer', () => {
     mkdirSync(dir, { recursive: true });
     for (const f of ['flair.nii.gz', 't1c.nii.gz']) {
       const v = await loadVolume(join(SOURCE, f));
-      writeNiftiFile(join(dir, f), reorder(v, [2, 0, 1], [false, false, true]).volume);
+      writeNiftiFile(join(dir, f), reorder(v, ...CORONAL).volume);
     }
     const seg = await loadVolume(join(SOURCE, 'seg.nii.gz'));
     const perJ = new Array<number>(256).fill(0);

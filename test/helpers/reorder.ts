@@ -16,8 +16,18 @@ export const EVERY_VOXEL_V2: PreprocessHeadRobustV2 = {
 };
 
 /**
+ * An axially stored scan stored instead in coronal slices: voxel axes (S-I, L-R, A-P reversed),
+ * as reorder(v, ...CORONAL) writes it.
+ */
+export const CORONAL: [Vec3, [boolean, boolean, boolean]] = [
+  [2, 0, 1],
+  [false, false, true],
+];
+
+/**
  * The same scan stored in another voxel order: new axis a is old axis perm[a], reversed where
  * flip[a]; origin, spacing and direction follow, so every voxel keeps its world position.
+ * `toOld` and `toNew` map voxel indices between the two orders.
  */
 export function reorder(v: Volume, perm: Vec3, flip: [boolean, boolean, boolean]) {
   const dims = perm.map((p) => v.dims[p]) as Vec3;
@@ -25,6 +35,11 @@ export function reorder(v: Volume, perm: Vec3, flip: [boolean, boolean, boolean]
     const o: Vec3 = [0, 0, 0];
     for (let a = 0; a < 3; a++) o[perm[a]] = flip[a] ? dims[a] - 1 - n[a] : n[a];
     return o;
+  };
+  const toNew = (o: Vec3): Vec3 => {
+    const n: Vec3 = [0, 0, 0];
+    for (let a = 0; a < 3; a++) n[a] = flip[a] ? dims[a] - 1 - o[perm[a]] : o[perm[a]];
+    return n;
   };
   const direction = [] as number[];
   for (let a = 0; a < 3; a++)
@@ -46,7 +61,7 @@ export function reorder(v: Volume, perm: Vec3, flip: [boolean, boolean, boolean]
     origin: world(v, toOld([0, 0, 0])),
     data,
   };
-  return { volume: out, toOld };
+  return { volume: out, toOld, toNew };
 }
 
 export function world(v: Pick<Volume, 'origin' | 'spacing' | 'direction'>, ijk: Vec3): Vec3 {

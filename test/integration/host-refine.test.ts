@@ -14,7 +14,7 @@ import type { Volume } from '../../core/src/volume.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
 import { proposeEvents } from '../helpers/host-run.ts';
 import { REPO } from '../helpers/paths.ts';
-import { reorder } from '../helpers/reorder.ts';
+import { CORONAL, reorder } from '../helpers/reorder.ts';
 
 const LABEL = resolve(
   __dirname,
@@ -78,27 +78,21 @@ describe('Refine through the host (propose with prompts)', () => {
     // the sample case written with voxel axes (S-I, L-R, A-P reversed): coronal slices, same world positions
     const dir = join(state, 'coronal-case');
     mkdirSync(dir, { recursive: true });
-    const perm: [number, number, number] = [2, 0, 1];
-    const flip: [boolean, boolean, boolean] = [false, false, true];
-    let toOld: ((n: [number, number, number]) => [number, number, number]) | undefined;
+    let order: ReturnType<typeof reorder> | undefined;
     for (const seq of ['flair', 't1c']) {
       const v = await loadVolume(join(REPO, 'build', 'sample-case', 'brats_2013_pat0003', `${seq}.nii.gz`));
-      const r = reorder(v, perm, flip);
-      toOld = r.toOld;
-      writeNiftiFile(join(dir, `${seq}.nii.gz`), r.volume);
+      order = reorder(v, ...CORONAL);
+      writeNiftiFile(join(dir, `${seq}.nii.gz`), order.volume);
     }
+    const { toOld, toNew } = order!;
     const sag = await svc.openCase(dir);
     const [n0, n1, n2] = sag.geometry.dims;
     expect([n0, n1, n2]).toEqual([155, 240, 240]);
     // a voxel inside the lesion, as the axial test clicks it, in the new voxel order
     const { nx, k, c } = lesionCentre();
     const old: [number, number, number] = [c % nx, Math.floor(c / nx), k];
-    const ijk = [0, 1, 2].map((a) => (flip[a] ? [n0, n1, n2][a] - 1 - old[perm[a]] : old[perm[a]])) as [
-      number,
-      number,
-      number,
-    ];
-    expect(toOld!(ijk)).toEqual(old);
+    const ijk = toNew(old);
+    expect(toOld(ijk)).toEqual(old);
     const events = await proposeEvents(svc, {
       caseId: sag.id,
       slices: 'all',

@@ -18,7 +18,7 @@ import { removeCaseFile, writeCaseFile } from '../../workers/src/host/case-files
 import type { ChannelVolume, EngineSliceResult } from '../../workers/src/protocol.ts';
 import { quorumWith } from '../helpers/cli.ts';
 import { DATA, REPO } from '../helpers/paths.ts';
-import { reorder } from '../helpers/reorder.ts';
+import { CORONAL, reorder } from '../helpers/reorder.ts';
 
 const CASE = join(DATA, 'tcga-lgg', 'TCGA_DU_A5TY_19970709');
 // the deepest voxel of the reference on k 26 (missed)
@@ -123,19 +123,15 @@ describe('prompts on a file not stored in axial slices', () => {
     // The case stored with voxel axes (S-I, L-R, A-P reversed), so in coronal slices (every voxel
     // keeps its world position): the model slices now run along the file's axis 0, so each crosses every native
     // slice, all are sampled and whole planes come back at the end.
-    const perm: [number, number, number] = [2, 0, 1];
-    const flip: [boolean, boolean, boolean] = [false, false, true];
-    let toOld: ((n: [number, number, number]) => [number, number, number]) | undefined;
+    let order: ReturnType<typeof reorder> | undefined;
     const volumes: Record<string, ChannelVolume> = {};
     for (const [seq, v] of Object.entries(kase.sequences)) {
-      const r = reorder(v!, perm, flip);
-      volumes[seq] = { ...r.volume, data: Float32Array.from(r.volume.data) };
-      toOld = r.toOld;
+      order = reorder(v!, ...CORONAL);
+      volumes[seq] = { ...order.volume, data: Float32Array.from(order.volume.data) };
     }
-    const dims = Object.values(volumes)[0].dims;
-    const toNew = (o: [number, number, number]) =>
-      [0, 1, 2].map((a) => (flip[a] ? dims[a] - 1 - o[perm[a]] : o[perm[a]])) as [number, number, number];
-    expect(toOld!(toNew(MISSED))).toEqual(MISSED);
+    const { toOld, toNew } = order!;
+    const dims = order!.volume.dims;
+    expect(toOld(toNew(MISSED))).toEqual(MISSED);
     const coronal = new Uint8Array(dims[0] * dims[1] * dims[2]);
     const summary = await engine.propose(
       {
@@ -158,7 +154,7 @@ describe('prompts on a file not stored in axial slices', () => {
     for (let n2 = 0, idx = 0; n2 < dims[2]; n2++)
       for (let n1 = 0; n1 < dims[1]; n1++)
         for (let n0 = 0; n0 < dims[0]; n0++, idx++) {
-          const [i, j, k] = toOld!([n0, n1, n2]);
+          const [i, j, k] = toOld([n0, n1, n2]);
           mask[i + nx * (j + ny * k)] = coronal[idx];
         }
     const axial = await proposeMask(engine, kase, [{ ijk: MISSED, positive: true }], base);
@@ -176,16 +172,13 @@ describe('prompts on a file not stored in axial slices', () => {
 
 describe("a host case's samples kept between runs", () => {
   it('a click on the coronal-stored case samples only the slices it touches; the rest come from the earlier run', async () => {
-    const perm: [number, number, number] = [2, 0, 1];
-    const flip: [boolean, boolean, boolean] = [false, false, true];
+    let order: ReturnType<typeof reorder> | undefined;
     const sequences: Record<string, Volume> = {};
-    let dims: number[] = [];
     for (const [seq, v] of Object.entries(kase.sequences)) {
-      sequences[seq] = reorder(v!, perm, flip).volume;
-      dims = sequences[seq].dims;
+      order = reorder(v!, ...CORONAL);
+      sequences[seq] = order.volume;
     }
-    const toNew = (o: [number, number, number]) =>
-      [0, 1, 2].map((a) => (flip[a] ? dims[a] - 1 - o[perm[a]] : o[perm[a]])) as [number, number, number];
+    const { toNew } = order!;
     // as the host hands a case to the engine: a case file the engine reads once and keeps
     const caseFile = writeCaseFile('coronal-cache', sequences, ['flair', 't1c']);
     try {

@@ -116,7 +116,7 @@ export class Session {
    * compositor ~50 ms of CPU whatever changed (measured with SwiftShader), taken from the engine
    * on the same cores once per progress or slice event (`npm run bench viewer`).
    */
-  changedByRun(): void {
+  private changedByRun(): void {
     this.runRefresh.request();
   }
 
@@ -271,16 +271,16 @@ export class Session {
       followStdMax(this.viewer, r.std, this.sliceSize());
     }
     const ks = results.map((r) => r.k);
+    this.journal(results.map(proposalRecord));
     if (streamed) {
       this.pending = undefined;
       this.viewer.proposalChanged(ks);
+      this.changedByRun();
     } else {
       this.labelsChanged(ks);
       this.viewer.uncertaintyChanged(ks);
+      this.changed();
     }
-    this.journal(results.map(proposalRecord));
-    if (streamed) this.changedByRun();
-    else this.changed();
   }
 
   async showSequence(seq: SequenceName): Promise<void> {

@@ -309,13 +309,8 @@ export class Viewer {
 
   /** After writing labelmap voxels of these k-slices: upload and redraw (now, with any streamed ones). */
   labelsChanged(slices: number[]): void {
-    if (!this.labelmapVolume) return;
     const streamed = this.takeStreamed();
-    if (streamed.length) markSlices(this.uncertaintyVolume!, streamed);
-    const all = streamed.length ? [...new Set([...streamed, ...slices])] : slices;
-    markSlices(this.labelmapVolume, all);
-    segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(this.segmentationId, all);
-    this.engine.render();
+    this.draw(streamed.length ? [...new Set([...streamed, ...slices])] : slices, streamed);
   }
 
   uncertaintyChanged(slices: number[]): void {
@@ -344,12 +339,17 @@ export class Viewer {
   private streamed = new Set<number>();
   private readonly streamRedraw = new RateLimited(STREAM_REDRAW_MS, () => {
     const ks = this.takeStreamed();
-    if (!ks.length || !this.labelmapVolume || !this.uncertaintyVolume) return;
-    markSlices(this.uncertaintyVolume, ks);
-    markSlices(this.labelmapVolume, ks);
-    segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(this.segmentationId, ks);
-    this.engine.render();
+    if (ks.length) this.draw(ks, ks);
   });
+
+  /** Uploads the changed k-slices of the labelmap and of the uncertainty map, and redraws. */
+  private draw(labelSlices: number[], uncertaintySlices: number[]) {
+    if (!this.labelmapVolume || !this.uncertaintyVolume) return;
+    if (uncertaintySlices.length) markSlices(this.uncertaintyVolume, uncertaintySlices);
+    markSlices(this.labelmapVolume, labelSlices);
+    segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(this.segmentationId, labelSlices);
+    this.engine.render();
+  }
 
   private takeStreamed(): number[] {
     this.streamRedraw.cancel();

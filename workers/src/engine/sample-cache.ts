@@ -35,8 +35,4 @@ export class SampleCache {
       this.bytes -= v.byteLength;
     }
   }
-
-  get size(): number {
-    return this.map.size;
-  }
 }
