@@ -118,19 +118,27 @@ describe('prompts on a held-out case (shipped model, real ORT)', () => {
   }, 120_000);
 });
 
+/** The held-out case stored in coronal slices (CORONAL), with the voxel index maps between the orders. */
+function storedCoronal() {
+  let order: ReturnType<typeof reorder> | undefined;
+  const sequences: Record<string, Volume> = {};
+  for (const [seq, v] of Object.entries(kase.sequences)) {
+    order = reorder(v!, ...CORONAL);
+    sequences[seq] = order.volume;
+  }
+  return { sequences, ...order! };
+}
+
 describe('prompts on a file not stored in axial slices', () => {
   it('the click at the same place brings back the same lesion as on the file stored axially', async () => {
     // The case stored with voxel axes (S-I, L-R, A-P reversed), so in coronal slices (every voxel
     // keeps its world position): the model slices now run along the file's axis 0, so each crosses every native
     // slice, all are sampled and whole planes come back at the end.
-    let order: ReturnType<typeof reorder> | undefined;
-    const volumes: Record<string, ChannelVolume> = {};
-    for (const [seq, v] of Object.entries(kase.sequences)) {
-      order = reorder(v!, ...CORONAL);
-      volumes[seq] = { ...order.volume, data: Float32Array.from(order.volume.data) };
-    }
-    const { toOld, toNew } = order!;
-    const dims = order!.volume.dims;
+    const { sequences, toOld, toNew, volume } = storedCoronal();
+    const volumes: Record<string, ChannelVolume> = Object.fromEntries(
+      Object.entries(sequences).map(([seq, v]) => [seq, { ...v, data: Float32Array.from(v.data) }]),
+    );
+    const dims = volume.dims;
     expect(toOld(toNew(MISSED))).toEqual(MISSED);
     const coronal = new Uint8Array(dims[0] * dims[1] * dims[2]);
     const summary = await engine.propose(
@@ -172,13 +180,7 @@ describe('prompts on a file not stored in axial slices', () => {
 
 describe("a host case's samples kept between runs", () => {
   it('a click on the coronal-stored case samples only the slices it touches; the rest come from the earlier run', async () => {
-    let order: ReturnType<typeof reorder> | undefined;
-    const sequences: Record<string, Volume> = {};
-    for (const [seq, v] of Object.entries(kase.sequences)) {
-      order = reorder(v!, ...CORONAL);
-      sequences[seq] = order.volume;
-    }
-    const { toNew } = order!;
+    const { sequences, toNew } = storedCoronal();
     // as the host hands a case to the engine: a case file the engine reads once and keeps
     const caseFile = writeCaseFile('coronal-cache', sequences, ['flair', 't1c']);
     try {
