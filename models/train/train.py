@@ -48,23 +48,35 @@ def augment(img, lab, g):
     return img, lab
 
 
-def load_cache_v2(hold_out_site=None):
-    """Training slices of runs/cache-v2.npz (build_cache.py) -> image [N,2,H,W], label 0/1 [N,1,H,W].
+# which held-out cases may join the training set (train_prompts.py --add-held-out): 'site' is the
+# held-out site (does a site more help the others?), 'all' every case with an expert reference, for
+# a model shipped after its recipe was validated; the BrainLesion case's reference is a model's
+ADD_HELD_OUT = ('none', 'site', 'all')
+
+
+def load_cache_v2(hold_out_site=None, add_held_out='none'):
+    """Training slices of runs/cache-v2.npz (build_cache.py) -> image [N,2,H,W], label 0/1 [N,1,H,W],
+    the case names and the mask of the cache's slices kept.
 
     hold_out_site: a leave-one-site-out fold other than the shipped one: that TCGA-LGG site is left
     out and the shipped fold's held-out site (datasets.HELD_OUT_SITE) trains instead; the held-out
-    patients of every site stay held out."""
+    patients of every site stay held out. add_held_out: one of ADD_HELD_OUT."""
     d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
     cases = json.loads(str(d['cases']))
-    keep = d['train']
+    if hold_out_site and add_held_out != 'none':
+        raise ValueError('a site fold holds a site out; it cannot also add the held-out cases')
     if hold_out_site:
         ok = np.array([(c['role'] == 'train' or c['role'] == 'held-out site') and c['site'] != hold_out_site
                        for c in cases])
-        keep = ok[d['case']]
+    else:
+        ok = np.array([c['role'] == 'train'
+                       or (add_held_out == 'site' and c['role'] == 'held-out site')
+                       or (add_held_out == 'all' and c['name'] != 'brainlesion_case') for c in cases])
+    keep = ok[d['case']]
     names = sorted({cases[i]['name'] for i in np.unique(d['case'][keep])})
     img = torch.from_numpy(d['image'][keep])
     lab = torch.from_numpy((d['label'][keep] > 127).astype(np.float32))
-    return img, lab, names
+    return img, lab, names, keep
 
 
 def dice_loss(logits_or_prob, target):
@@ -165,7 +177,7 @@ def main():
     os.makedirs(run, exist_ok=True)
 
     if args.data == 'v2':
-        img, lab, subjects = load_cache_v2(args.hold_out_site)
+        img, lab, subjects, _ = load_cache_v2(args.hold_out_site)
         aug = functools.partial(augment_v2, p_lesion_core=args.p_lesion_core, p_dup_flair=args.p_dup_flair)
     else:
         img, lab = load_slices(TRAIN_SUBJECTS)

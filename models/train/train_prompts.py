@@ -30,7 +30,7 @@ from scipy import ndimage
 sys.path.insert(0, os.path.dirname(__file__))
 from augment import augment_v2, crop_groups  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
-from train import ARCH, add_high_t_share, add_p_image_only, dice_loss, image_only, load_cache_v2, share  # noqa: E402
+from train import ADD_HELD_OUT, ARCH, add_high_t_share, add_p_image_only, dice_loss, image_only, load_cache_v2, share  # noqa: E402
 from unet import UNet  # noqa: E402
 
 # prompt channels follow the image channels, before x_t (the UNet concatenates image then x_t)
@@ -153,16 +153,19 @@ def main():
                     help='add this times a soft Dice loss of the predicted x0 (train.py --dice-weight)')
     ap.add_argument('--snapshot-every', type=int, default=200, help='also keep the EMA weights every this many iterations')
     ap.add_argument('--seed', type=int, default=12)
+    ap.add_argument('--add-held-out', choices=ADD_HELD_OUT, default='none',
+                    help='site: the held-out TCGA-LGG site trains too; all: every held-out case with an expert '
+                         'reference does (a model to ship once its recipe is validated; nothing is held out then)')
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     os.makedirs(run, exist_ok=True)
 
-    img, lab, subjects = load_cache_v2()
+    img, lab, subjects, keep = load_cache_v2(add_held_out=args.add_held_out)
     cache = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
-    case_of = torch.from_numpy(cache['case'][cache['train']])
-    thick_of = torch.from_numpy(cache['thick'][cache['train']])
+    case_of = torch.from_numpy(cache['case'][keep])
+    thick_of = torch.from_numpy(cache['thick'][keep])
     raw_case = torch.tensor([c['dataset'] == 'tcga-lgg' for c in json.loads(str(cache['cases']))])
     raw_head = raw_case[case_of.long()]  # TCGA-LGG heads come with skull; the others are stripped
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
