@@ -74,5 +74,25 @@ describe('a case stored in coronal slices in the viewer', () => {
     for (let n = 0; n < nz.length; n += 2) ks.add(Math.floor(nz[n] / plane));
     expect(nz.length / 2).toBeGreaterThan(50);
     expect([...ks]).toEqual([LESION_K]);
+
+    // the Members panel draws that slice as the coronal view does: patient left to the right
+    // (voxel axis j across), superior at the top (voxel axis i = S-I, upwards)
+    const member = (await h.page.evaluate(`(() => {
+      const c = document.querySelector('.members canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const on = [];
+      for (let p = 0; p < c.width * c.height; p++) if (d[4 * p] === 255) on.push(p);
+      return { width: c.width, height: c.height, on };
+    })()`)) as { width: number; height: number; on: number[] };
+    expect([member.width, member.height]).toEqual([256, 36]);
+    const on = new Set(member.on);
+    let hit = 0;
+    for (let n = 0; n < nz.length; n += 2) {
+      const i = nz[n] % 36;
+      const j = Math.floor(nz[n] / 36) % 256;
+      if (on.has(j + (35 - i) * 256)) hit++;
+    }
+    // the proposal is the 2 members' mean > 0.5: where it is on, member 1 is on
+    expect(hit / (nz.length / 2)).toBeGreaterThan(0.9);
   });
 });

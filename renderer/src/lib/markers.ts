@@ -1,4 +1,5 @@
 import type { Types } from '@cornerstonejs/core';
+import { screenAxes } from './screen-axes.ts';
 
 /** Orientation letters at a viewport's edges, from its camera (LPS: +x L, +y P, +z S). */
 export interface Markers {
@@ -22,17 +23,13 @@ function letter(v: number[]): string {
 }
 
 export function markersFor(camera: Types.ICamera): Markers {
-  const up = camera.viewUp;
-  const n = camera.viewPlaneNormal;
-  if (!up || !n) return NO_MARKERS;
-  // The camera looks along -n; screen right = (-n) x up.
-  const d = [-n[0], -n[1], -n[2]];
-  const right = [d[1] * up[2] - d[2] * up[1], d[2] * up[0] - d[0] * up[2], d[0] * up[1] - d[1] * up[0]];
+  const axes = screenAxes(camera);
+  if (!axes) return NO_MARKERS;
   const neg = (v: number[]) => v.map((x) => -x);
   return {
-    right: letter(right),
-    left: letter(neg(right)),
-    top: letter([...up]),
-    bottom: letter(neg([...up])),
+    right: letter(axes.right),
+    left: letter(neg(axes.right)),
+    top: letter(neg(axes.down)),
+    bottom: letter(axes.down),
   };
 }

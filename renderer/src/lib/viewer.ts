@@ -27,6 +27,7 @@ import {
 } from './engine.ts';
 import { LESION, PENDING, PENDING_COLOR } from './label-values.ts';
 import { RateLimited } from './rate-limit.ts';
+import { type ScreenAxes, screenAxes } from './screen-axes.ts';
 import { createFloatOverlay, createImageVolume, createLabelmap, markSlices } from './volumes.ts';
 
 export { LESION, PENDING, PENDING_COLOR } from './label-values.ts';
@@ -429,6 +430,11 @@ export class Viewer {
    */
   sliceViewport(): ViewportName {
     return VIEWPORTS.find((id) => this.axisOf(id) === 2) ?? 'axial';
+  }
+
+  /** Screen directions of the view that shows the file's slices k (the Members panel draws them so). */
+  sliceScreenAxes(): ScreenAxes | undefined {
+    return this.base ? screenAxes(this.viewport(this.sliceViewport()).getCamera()) : undefined;
   }
 
   sliceInfo(id: ViewportName): SliceInfo {
