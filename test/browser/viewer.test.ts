@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectedComponent } from '../../core/src/components.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { PENDING } from '../../renderer/src/lib/label-values.ts';
+import { formatMl } from '../../renderer/src/lib/ui-state.ts';
 import { SAMPLE_CASE, scratchDir } from '../../workers/src/host/service.ts';
 import { drag, exportMaskNifti, quorumHook, voxelToPage } from '../helpers/browser-app.ts';
 import { type Harness, openApp, startHarness } from './harness.ts';
@@ -37,6 +38,7 @@ interface Hook {
   runActive(): boolean;
   caseId(): string | undefined;
   dims(): [number, number, number];
+  spacing(): [number, number, number];
   nonZero(): number[];
 }
 const hook = quorumHook<Hook>();
@@ -156,8 +158,15 @@ describe('viewer on the sample case', () => {
     expect(after[PENDING]).toBe(pending - after[1]);
     const img = await shot('viewer-5-accepted');
     expect(countPixels(img, rects.axial, isRed)).toBeGreaterThan(300);
+    // the panels' volumes are the voxels counted afresh times the voxel volume
+    const [sx, sy, sz] = await hook(h.page, (t) => t.spacing());
+    const ml = (n: number) => (n * sx * sy * sz) / 1000;
+    const shown = (id: string) => h.page.getByTestId(id).textContent();
+    await expect.poll(() => shown('segment-ml-1')).toBe(`${formatMl(ml(after[1]))} mL`);
+    if (after[PENDING]) expect(await shown('pending-ml')).toBe(`${formatMl(ml(after[PENDING]))} mL pending`);
     await h.page.getByTestId('undo').click();
     expect((await hook(h.page, (t) => t.labelCounts()))[1]).toBe(0);
+    await expect.poll(() => shown('segment-ml-1')).toBe('0.00 mL');
     await h.page.getByTestId('redo').click();
     expect((await hook(h.page, (t) => t.labelCounts()))[1]).toBe(after[1]);
   });

@@ -18,6 +18,7 @@ import type { ToolMode, ViewportName } from './engine.ts';
 import { exportCase } from './export.ts';
 import { interpolateCase } from './interpolate.ts';
 import { JournalQueue } from './journal-queue.ts';
+import { LabelCensus } from './label-census.ts';
 import { type JournalBase, restartFromJournalLabels, startFromLabels } from './labels-in.ts';
 import { followStdMax, ProposalRun } from './proposal-run.ts';
 import { ProposalStore } from './proposals.ts';
@@ -123,19 +124,15 @@ export class Session {
   private readonly runRefresh = new RateLimited(RUN_REFRESH_MS, () => this.changed());
 
   private refresh() {
-    this.ui = currentUi(this, this.pendingCache());
+    this.ui = currentUi(this, this.census);
     for (const cb of this.listeners) cb(this.ui);
   }
 
-  /** Slices with pending proposal voxels: recounted only after the labelmap changed. */
-  private pending?: number[];
-  private pendingCache(): number[] {
-    this.pending ??= this.proposals?.pendingSlices() ?? [];
-    return this.pending;
-  }
+  /** Voxels per label value and the slices with pending voxels: recounted where the labelmap changed. */
+  private census?: LabelCensus;
 
   private labelsChanged(slices: number[]) {
-    this.pending = undefined;
+    this.census?.changed(slices);
     this.viewer.labelsChanged(slices);
   }
 
@@ -170,7 +167,7 @@ export class Session {
       this.image = image;
       this.labels = labels;
       this.proposals = new ProposalStore(labels, nx * ny);
-      this.pending = undefined;
+      this.census = new LabelCensus(labels, nx * ny);
       this.history = new EditHistory(labels, nx * ny, this.journal);
       this.segments = new SegmentStore(this.journal);
       this.refine.reset();
@@ -182,6 +179,7 @@ export class Session {
       for (const p of this.proposals.slices.values())
         followStdMax(this.viewer, this.proposals.uncertainty, this.sliceSize(), p.k);
       const notice = await this.startFromLabels(info);
+      this.census.changed();
       this.segmentActions.show();
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
       this.viewer.setTool(this.ui.tool);
@@ -216,11 +214,11 @@ export class Session {
     this.history = new EditHistory(this.labels, nx * ny, this.journal);
     this.segments.reset();
     this.segmentActions.guardStrokes();
-    this.pending = undefined;
     // A case that started from a label file starts over from its labels (and their segments).
     const notice = this.caseInfo.labelsIn
       ? await this.startFromLabels(this.caseInfo, true).catch((e) => errorMessage(e))
       : restartFromJournalLabels(this.journalHeld, this.labels, nx * ny, this.journal, this.segments);
+    this.census?.changed();
     this.segmentActions.show();
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
     this.set({ restored: undefined, ...(notice ? { notice } : {}) });
@@ -273,7 +271,7 @@ export class Session {
     const ks = results.map((r) => r.k);
     this.journal(results.map(proposalRecord));
     if (streamed) {
-      this.pending = undefined;
+      this.census?.changed(ks);
       this.viewer.proposalChanged(ks);
       this.changedByRun();
     } else {

@@ -19,6 +19,7 @@ export interface QuorumTestHook {
   labelAt(ijk: [number, number, number]): number;
   goToSlice(id: ViewportName, index: number): void;
   dims(): [number, number, number];
+  spacing(): [number, number, number];
   runActive(): boolean;
   caseId(): string | undefined;
   /** What opening the case restored from its journal, if anything. */
@@ -62,6 +63,7 @@ export function installTestHook(s: Session): void {
     },
     goToSlice: (id, index) => v.goToSlice(id, index),
     dims: () => [...v.geometry.dims] as [number, number, number],
+    spacing: () => [...v.geometry.spacing] as [number, number, number],
     runActive: () => s.ui.run.running,
     caseId: () => s.caseInfo?.id,
     restored: () => s.ui.restored,

@@ -2,6 +2,7 @@ import type { CaseInfo, ExportResult, ModelInfo, VolumeData } from '../../../cor
 import type { SegmentInfo } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
+import type { LabelCensus } from './label-census.ts';
 import type { ReplaySummary } from './replay.ts';
 import type { Session } from './session.ts';
 import type { SliceInfo, UncertaintyStyle } from './viewer.ts';
@@ -67,10 +68,15 @@ export interface UiState {
   /** The case's segments (core/src/segments.ts) and the one tools and accepted proposals write. */
   segments: SegmentInfo[];
   activeSegment: number;
+  /** mL of each label value present in the labelmap (segments, and PENDING: the unaccepted proposal). */
+  volumeMl: Record<number, number>;
   /** Refine tool (refine.ts): its clicks so far, and whether labelled voxels are kept from it. */
   refineClicks?: number;
   protectEdited?: boolean;
 }
+
+/** A volume for the panels: 2 decimals under 10 mL, 1 above; a dash when unknown. */
+export const formatMl = (ml?: number): string => (ml === undefined ? '–' : ml.toFixed(ml < 10 ? 2 : 1));
 
 /** Tools that change the labelmap: off while the journal cannot be written (UiState.notSaved). */
 export const EDIT_TOOLS: readonly ToolMode[] = ['brush', 'eraser', 'threshold', 'fill', 'lesion', 'refine'];
@@ -102,13 +108,21 @@ export function initialUi(uncertainty: UncertaintyStyle): UiState {
     exporting: false,
     segments: [],
     activeSegment: 1,
+    volumeMl: {},
   };
 }
 
-/** The UI state as the session and its viewer now are (`pending`: the slices with pending voxels). */
-export function currentUi(session: Session, pending: number[]): UiState {
+/** The UI state as the session and its viewer now are (`census`: the labelmap's voxels per value). */
+export function currentUi(session: Session, census: LabelCensus | undefined): UiState {
   const { viewer: v, caseInfo, image, history, proposals } = session;
   const k = caseInfo ? session.currentSlice() : 0;
+  const volumeMl: Record<number, number> = {};
+  if (caseInfo && census) {
+    const [sx, sy, sz] = caseInfo.geometry.spacing;
+    census.counts().forEach((n, value) => {
+      if (value > 0 && n > 0) volumeMl[value] = (n * sx * sy * sz) / 1000;
+    });
+  }
   return {
     ...session.ui,
     caseInfo,
@@ -123,7 +137,8 @@ export function currentUi(session: Session, pending: number[]): UiState {
     canRedo: history?.canRedo ?? false,
     uncertainty: v.uncertaintyStyle,
     proposed: proposals?.proposedSlices() ?? [],
-    pending,
+    pending: census?.pendingSlices() ?? [],
+    volumeMl,
     editedSlices: [...(history?.editedSlices ?? [])].sort((a, b) => a - b),
     currentSlice: k,
     currentScore: proposals?.slices.get(k)?.score,
