@@ -49,9 +49,10 @@ def augment(img, lab, g):
 
 
 # which held-out cases may join the training set (train_prompts.py --add-held-out): 'site' is the
-# held-out site (does a site more help the others?), 'all' every case with an expert reference, for
-# a model shipped after its recipe was validated; the BrainLesion case's reference is a model's
-ADD_HELD_OUT = ('none', 'site', 'all')
+# held-out site (does a site more help the others?); 'patients' every held-out case but that site,
+# which stays a held-out site to validate the model on; 'all' every case with an expert reference.
+# The BrainLesion case's reference is a model's: it never trains.
+ADD_HELD_OUT = ('none', 'site', 'patients', 'all')
 
 
 def load_cache_v2(hold_out_site=None, add_held_out='none'):
@@ -71,6 +72,7 @@ def load_cache_v2(hold_out_site=None, add_held_out='none'):
     else:
         ok = np.array([c['role'] == 'train'
                        or (add_held_out == 'site' and c['role'] == 'held-out site')
+                       or (add_held_out == 'patients' and c['role'] != 'held-out site' and c['name'] != 'brainlesion_case')
                        or (add_held_out == 'all' and c['name'] != 'brainlesion_case') for c in cases])
     keep = ok[d['case']]
     names = sorted({cases[i]['name'] for i in np.unique(d['case'][keep])})

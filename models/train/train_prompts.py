@@ -154,8 +154,9 @@ def main():
     ap.add_argument('--snapshot-every', type=int, default=200, help='also keep the EMA weights every this many iterations')
     ap.add_argument('--seed', type=int, default=12)
     ap.add_argument('--add-held-out', choices=ADD_HELD_OUT, default='none',
-                    help='site: the held-out TCGA-LGG site trains too; all: every held-out case with an expert '
-                         'reference does (a model to ship once its recipe is validated; nothing is held out then)')
+                    help='site: the held-out TCGA-LGG site trains too; patients: every held-out case but that site '
+                         '(which stays held out to validate on); all: every held-out case with an expert reference '
+                         '(nothing is held out then)')
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
