@@ -134,7 +134,7 @@ export async function run(): Promise<BenchRow[]> {
         name: 'scroll frame time while a whole volume streams in, mean',
         value: during.mean,
         unit: 'ms',
-        note: 'both overlays; 4 members, DDIM 4; the engine at a lower priority than the page',
+        note: 'both overlays; 4 members, DDIM 4, the run after the first (new samples)',
       },
       {
         group: 'viewer',

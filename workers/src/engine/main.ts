@@ -5,8 +5,7 @@
  * registrations (elastix), so that the host never does. Started by workers/src/client.ts;
  * argv: <modelDir> <device>.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { constants, setPriority } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { RpcServer, type StreamSink } from '../../../core/src/rpc/channel.ts';
 import { toWireError } from '../../../core/src/rpc/errors.ts';
@@ -30,12 +29,6 @@ import { type LoadedModel, loadModel } from './session.ts';
 import { parentTransport } from './transport.ts';
 
 const [modelDir, device = 'auto'] = process.argv.slice(2);
-
-// Below the priority of the viewer and the host: on a workstation's few cores, a proposal must
-// not make scrolling, painting or the progress lines wait (the engine still gets every cycle they
-// leave). Set before onnxruntime starts its thread pool: Linux keeps a priority per thread, and
-// new threads inherit their creator's.
-lowerPriority();
 
 interface Run {
   request: ProposeRequest;
@@ -203,14 +196,3 @@ new RpcServer(
   },
 );
 process.on('disconnect', () => process.exit(0));
-
-function lowerPriority(): void {
-  const below = constants.priority.PRIORITY_BELOW_NORMAL;
-  try {
-    // Linux: each thread already running (V8's, libuv's) too; elsewhere the call covers the process
-    const threads = process.platform === 'linux' ? readdirSync('/proc/self/task').map(Number) : [0];
-    for (const tid of threads) setPriority(tid, below);
-  } catch {
-    // not permitted here (a sandbox): the engine runs at the normal priority
-  }
-}
