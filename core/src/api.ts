@@ -7,6 +7,7 @@ import type {
   WorklistStatus,
 } from './api-dataset.ts';
 import { PACS_METHODS, PACS_STREAM_METHODS, type PacsApi, type PacsEvent } from './api-pacs.ts';
+import type { Bidimensional } from './diameters.ts';
 import type { Device, ExportFormat, IslandMode, Registration, SamplerName, SequenceKind } from './lists.ts';
 import type { Prompts } from './prompts.ts';
 import type { DisconnectedEvent } from './rpc/channel.ts';
@@ -318,7 +319,15 @@ export interface LesionReport {
   uncertainty?: { mean: number; max: number; p95: number; meanInLesion: number; highFraction: number };
   model?: { name: string; version: string };
   /** Per segment, when the export had a segment table (ExportRequest.segments): its voxels and volume. */
-  segments?: { value: number; name: string; voxels: number; volumeMl: number }[];
+  segments?: {
+    value: number;
+    name: string;
+    voxels: number;
+    volumeMl: number;
+    bidimensional?: Bidimensional;
+  }[];
+  /** The lesion's RANO bidimensional measurement (core/src/diameters.ts); absent for an empty mask. */
+  bidimensional?: Bidimensional;
 }
 
 /**

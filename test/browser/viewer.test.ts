@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectedComponent } from '../../core/src/components.ts';
+import { bidimensional } from '../../core/src/diameters.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { PENDING } from '../../renderer/src/lib/label-values.ts';
 import { formatMl } from '../../renderer/src/lib/ui-state.ts';
@@ -164,6 +165,20 @@ describe('viewer on the sample case', () => {
     const shown = (id: string) => h.page.getByTestId(id).textContent();
     await expect.poll(() => shown('segment-ml-1')).toBe(`${formatMl(ml(after[1]))} mL`);
     if (after[PENDING]) expect(await shown('pending-ml')).toBe(`${formatMl(ml(after[PENDING]))} mL pending`);
+    // and the accepted segment's RANO measurement, as core/src/diameters.ts makes it from the labels
+    const dims = await hook(h.page, (t) => t.dims());
+    const labels = new Uint8Array(dims[0] * dims[1] * dims[2]);
+    const nz = await hook(h.page, (t) => t.nonZero());
+    for (let n = 0; n < nz.length; n += 2) labels[nz[n]] = nz[n + 1];
+    const m = bidimensional(
+      labels,
+      { dims, spacing: [sx, sy, sz], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] },
+      1,
+    )!;
+    expect(m.k).toBe(K);
+    await expect
+      .poll(() => shown('segment-rano'))
+      .toBe(`${m.longestMm.toFixed(1)} × ${m.perpendicularMm.toFixed(1)} mm (axial slice ${K + 1})`);
     await h.page.getByTestId('undo').click();
     expect((await hook(h.page, (t) => t.labelCounts()))[1]).toBe(0);
     await expect.poll(() => shown('segment-ml-1')).toBe('0.00 mL');

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SliceResult } from '../../core/src/api.ts';
+import { bidimensional } from '../../core/src/diameters.ts';
 import { uncertainIslands } from '../../core/src/islands.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import type { Vec3, Volume } from '../../core/src/volume.ts';
@@ -75,6 +76,16 @@ describe('v2 model on an unseen site (quorum propose + quorum evaluate)', () => 
     let lesion = 0;
     for (const v of mask.data) lesion += v ? 1 : 0;
     expect(cliReport!.lesionVolumeMl).toBeCloseTo(lesion * voxelMl, 9);
+    // the RANO measurement in report.json is the written mask's, and near the expert's
+    expect(cliReport!.bidimensional).toEqual(bidimensional(mask.data, mask));
+    const truth = bidimensional((await loadVolume(join(PATIENT, 'seg.nii.gz'))).data, mask)!;
+    const m = cliReport!.bidimensional!;
+    console.log(
+      `RANO: proposal ${m.longestMm.toFixed(1)} x ${m.perpendicularMm.toFixed(1)} mm (slice ${m.k}), ` +
+        `reference ${truth.longestMm.toFixed(1)} x ${truth.perpendicularMm.toFixed(1)} mm (slice ${truth.k})`,
+    );
+    expect(Math.abs(m.longestMm - truth.longestMm) / truth.longestMm).toBeLessThan(0.2);
+    expect(Math.abs(m.productMm2 - truth.productMm2) / truth.productMm2).toBeLessThan(0.3);
   });
 
   it('gives the viewer (a host run over every slice) the mask quorum propose wrote, islands dropped alike', async () => {

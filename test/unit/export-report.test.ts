@@ -56,6 +56,13 @@ describe('lesion report', () => {
     expect(head.split(',')).toContain('lesion_volume_ml');
     expect(row.split(',')[head.split(',').indexOf('slices_edited')]).toBe('0 2');
     expect(row.split(',')[0]).toBe('c');
+    // RANO: slice 2 (two pixels side by side, 1 x 0.8 mm edge to edge) outmeasures slice 0's one pixel
+    expect(r.bidimensional?.k).toBe(2);
+    expect(r.bidimensional?.longestMm).toBeCloseTo(Math.hypot(1, 0.8), 9);
+    expect(r.bidimensional?.perpendicularMm).toBeGreaterThan(0);
+    expect(r.bidimensional?.perpendicularMm).toBeLessThanOrEqual(r.bidimensional!.longestMm);
+    expect(row.split(',')[head.split(',').indexOf('bidimensional_slice')]).toBe('axial 3');
+    expect(row.split(',')[head.split(',').indexOf('longest_diameter_mm')]).toBe('1.3');
   });
 
   it('quotes CSV cells that contain commas or quotes', () => {

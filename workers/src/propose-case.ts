@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { type Bidimensional, bidimensional } from '../../core/src/diameters.ts';
 import { QuorumError } from '../../core/src/errors.ts';
 import {
   type DroppedIsland,
@@ -96,6 +97,8 @@ export interface CaseReport {
   deviceNote?: string;
   timings: { totalSeconds: number; engineSeconds: number; modelSeconds: number; secondsPerSlice: number };
   lesionVolumeMl: number;
+  /** The proposal's RANO bidimensional measurement (core/src/diameters.ts); absent when it is empty. */
+  bidimensional?: Bidimensional;
   /** Expected disagreement volume: sum over slices of the slice uncertainty score times thickness. */
   uncertaintyMm3: number;
   /** uncertaintyMm3 in mL (uncertain tissue). Absent in reports written before the case confidence. */
@@ -273,6 +276,7 @@ export function proposeCaseToDir(
         secondsPerSlice: s.seconds.perSlice,
       },
       lesionVolumeMl: lesionVoxels * voxelMl,
+      ...(lesionVoxels ? { bidimensional: bidimensional(mask, reference) } : {}),
       uncertaintyMm3,
       uncertainMl: uncertaintyMm3 / 1000,
       confidence: s.confidence,

@@ -1,4 +1,5 @@
 import type { LesionReport, VolumeGeometry } from '../api.ts';
+import { bidimensional } from '../diameters.ts';
 import type { SegmentInfo } from '../segments.ts';
 
 /** Above this std a voxel counts as "uncertain" in the report (members disagree strongly). */
@@ -53,6 +54,7 @@ export function lesionReport(r: ReportInput): LesionReport {
     model: r.model,
   };
   if (r.uncertainty) report.uncertainty = uncertaintySummary(r.uncertainty, r.mask);
+  if (lesion) report.bidimensional = bidimensional(r.mask, r.geometry);
   if (r.segments) {
     const count = new Float64Array(256);
     for (let i = 0; i < r.mask.length; i++) count[r.mask[i]]++;
@@ -61,6 +63,7 @@ export function lesionReport(r: ReportInput): LesionReport {
       name: s.name,
       voxels: count[s.value],
       volumeMl: count[s.value] * voxelMl,
+      ...(count[s.value] ? { bidimensional: bidimensional(r.mask, r.geometry, s.value) } : {}),
     }));
   }
   return report;
@@ -118,6 +121,10 @@ export function reportCsv(r: LesionReport): string {
     ['uncertainty_max', r.uncertainty?.max.toFixed(4)],
     ['uncertainty_mean_in_lesion', r.uncertainty?.meanInLesion.toFixed(4)],
     ['uncertain_fraction', r.uncertainty?.highFraction.toFixed(4)],
+    ['longest_diameter_mm', r.bidimensional?.longestMm.toFixed(1)],
+    ['perpendicular_diameter_mm', r.bidimensional?.perpendicularMm.toFixed(1)],
+    ['bidimensional_product_mm2', r.bidimensional?.productMm2.toFixed(0)],
+    ['bidimensional_slice', r.bidimensional ? `${r.bidimensional.plane} ${r.bidimensional.k + 1}` : ''],
     ['model', r.model ? `${r.model.name} ${r.model.version}` : ''],
     // one cell, so rows of cases with other segments still line up: "Whole tumour=12.345 ml; ..."
     ['segment_volumes_ml', r.segments?.map((s) => `${s.name}=${s.volumeMl.toFixed(3)}`).join('; ')],

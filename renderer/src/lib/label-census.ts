@@ -12,6 +12,8 @@ export class LabelCensus {
   private readonly perSlice: Uint32Array;
   private readonly total = new Float64Array(256);
   private readonly stale = new Set<number>();
+  /** Goes up at every change: what was derived from the labelmap at another one is stale. */
+  generation = 0;
 
   constructor(
     private readonly labels: Uint8Array,
@@ -24,6 +26,7 @@ export class LabelCensus {
 
   /** The labelmap changed on these slices (all of them when not said). */
   changed(slices?: Iterable<number>): void {
+    this.generation++;
     const nz = this.perSlice.length / 256;
     for (const k of slices ?? Array.from({ length: nz }, (_, k) => k))
       if (k >= 0 && k < nz) this.stale.add(k);
@@ -43,12 +46,16 @@ export class LabelCensus {
     return this.total;
   }
 
-  /** The slices k holding pending (proposed, not yet accepted) voxels, in order. */
-  pendingSlices(): number[] {
+  /** The slices k holding voxels of label `value`, in order. */
+  slicesWith(value: number): number[] {
     this.counts();
     const out: number[] = [];
-    for (let k = 0; k < this.perSlice.length / 256; k++)
-      if (this.perSlice[256 * k + PENDING] > 0) out.push(k);
+    for (let k = 0; k < this.perSlice.length / 256; k++) if (this.perSlice[256 * k + value] > 0) out.push(k);
     return out;
+  }
+
+  /** The slices k holding pending (proposed, not yet accepted) voxels, in order. */
+  pendingSlices(): number[] {
+    return this.slicesWith(PENDING);
   }
 }

@@ -1,4 +1,5 @@
 import type { CaseInfo, ExportResult, ModelInfo, VolumeData } from '../../../core/src/api.ts';
+import type { Bidimensional } from '../../../core/src/diameters.ts';
 import type { SegmentInfo } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
@@ -70,6 +71,8 @@ export interface UiState {
   activeSegment: number;
   /** mL of each label value present in the labelmap (segments, and PENDING: the unaccepted proposal). */
   volumeMl: Record<number, number>;
+  /** The active segment's RANO bidimensional measurement (core/src/diameters.ts), when it has voxels. */
+  activeMeasure?: Bidimensional;
   /** Refine tool (refine.ts): its clicks so far, and whether labelled voxels are kept from it. */
   refineClicks?: number;
   protectEdited?: boolean;
@@ -139,6 +142,7 @@ export function currentUi(session: Session, census: LabelCensus | undefined): Ui
     proposed: proposals?.proposedSlices() ?? [],
     pending: census?.pendingSlices() ?? [],
     volumeMl,
+    activeMeasure: session.activeMeasure(),
     editedSlices: [...(history?.editedSlices ?? [])].sort((a, b) => a - b),
     currentSlice: k,
     currentScore: proposals?.slices.get(k)?.score,
