@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import dcmjs from 'dcmjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseInfo, ExportResult } from '../../core/src/api.ts';
+import { bidimensional } from '../../core/src/diameters.ts';
 import { rgbToDicomLab } from '../../core/src/export/dicom-seg.ts';
 import type { SegmentInfo } from '../../core/src/segments.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
@@ -134,10 +135,19 @@ describe('two-segment export over a real DICOM series', () => {
     const ml = report.voxelVolumeMl;
     expect(ml).toBeGreaterThan(0);
     expect(report.lesionVoxels).toBe(count(1) + count(3));
+    // each with its own RANO measurement, and the lesion (both together) its own
+    const rano = (v?: number) => JSON.parse(JSON.stringify(bidimensional(mask, info.geometry, v)));
     expect(report.segments).toEqual([
-      { value: 1, name: 'Whole tumour', voxels: count(1), volumeMl: count(1) * ml },
-      { value: 3, name: 'Edema (peritumoral)', voxels: count(3), volumeMl: count(3) * ml },
+      { value: 1, name: 'Whole tumour', voxels: count(1), volumeMl: count(1) * ml, bidimensional: rano(1) },
+      {
+        value: 3,
+        name: 'Edema (peritumoral)',
+        voxels: count(3),
+        volumeMl: count(3) * ml,
+        bidimensional: rano(3),
+      },
     ]);
+    expect(report.bidimensional).toEqual(rano());
     const [head, row] = readFileSync(res.files['report-csv']!, 'utf8').trim().split('\n');
     const cell = row.split(',')[head.split(',').indexOf('segment_volumes_ml')];
     expect(cell).toBe(
