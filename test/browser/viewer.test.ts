@@ -148,6 +148,43 @@ describe('viewer on the sample case', () => {
     await shot('viewer-4-proposal-both');
   });
 
+  it('lists the proposed lesions, goes to one and rejects one from the list, with undo', async () => {
+    // the oracle: 6-connected components of the pending voxels, grown one by one
+    const dims = await hook(h.page, (t) => t.dims());
+    const labels = new Uint8Array(dims[0] * dims[1] * dims[2]);
+    const nz = await hook(h.page, (t) => t.nonZero());
+    for (let n = 0; n < nz.length; n += 2) labels[nz[n]] = nz[n + 1];
+    const sizes: number[] = [];
+    const reached = new Uint8Array(labels.length);
+    for (let n = 0; n < labels.length; n++) {
+      if (labels[n] !== PENDING || reached[n]) continue;
+      const comp = connectedComponent(labels, dims, n, PENDING);
+      for (const v of comp) reached[v] = 1;
+      sizes.push(comp.length);
+    }
+    sizes.sort((a, b) => b - a);
+    const [sx, sy, sz] = await hook(h.page, (t) => t.spacing());
+    const rows = h.page.getByTestId('lesion');
+    await expect.poll(() => rows.count()).toBe(Math.min(sizes.length, 20));
+    expect(await rows.first().locator('.size').textContent()).toBe(
+      `${formatMl((sizes[0] * sx * sy * sz) / 1000)} mL`,
+    );
+
+    await goToSlice(h.page, 10);
+    await rows.first().getByTestId('lesion-go').click();
+    await expect.poll(() => hook(h.page, (t) => t.slice('axial'))).toBeGreaterThanOrEqual(K);
+    expect(await hook(h.page, (t) => t.slice('axial'))).toBeLessThanOrEqual(K + 2);
+
+    const before = (await hook(h.page, (t) => t.labelCounts()))[PENDING];
+    const last = rows.nth((await rows.count()) - 1);
+    await last.getByTestId('lesion-reject').click();
+    await expect
+      .poll(async () => (await hook(h.page, (t) => t.labelCounts()))[PENDING])
+      .toBe(before - sizes[Math.min(sizes.length, 20) - 1]);
+    await h.page.getByTestId('undo').click();
+    await expect.poll(async () => (await hook(h.page, (t) => t.labelCounts()))[PENDING]).toBe(before);
+  });
+
   it('accepts the proposal on a slice, undoes and redoes it', async () => {
     await h.page.getByTestId('toggle-labelmap').check();
     await h.page.getByTestId('toggle-uncertainty').uncheck();

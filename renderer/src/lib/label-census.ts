@@ -1,3 +1,6 @@
+import { type Component, labelComponents } from '../../../core/src/components.ts';
+import { type Bidimensional, bidimensional } from '../../../core/src/diameters.ts';
+import type { Volume } from '../../../core/src/volume.ts';
 import { PENDING } from './label-values.ts';
 
 /**
@@ -5,7 +8,8 @@ import { PENDING } from './label-values.ts';
  * slices it changed (a stroke, an accept, an undo) rather than the whole volume on every repaint.
  * The Segments panel shows each segment's volume from it (as Slicer's Segment Statistics and
  * ITK-SNAP's label volumes do), the Proposal panel the pending proposal's, and the slices with
- * pending voxels come from it too.
+ * pending voxels come from it too. What is derived from whole labels (a segment's RANO
+ * measurement, the list of proposed lesions) is kept until the next change.
  */
 export class LabelCensus {
   /** Counts of slice k at [256 k, 256 k + 256). */
@@ -57,5 +61,31 @@ export class LabelCensus {
   /** The slices k holding pending (proposed, not yet accepted) voxels, in order. */
   pendingSlices(): number[] {
     return this.slicesWith(PENDING);
+  }
+
+  private readonly memo = new Map<string, { generation: number; value: unknown }>();
+  private derived<T>(key: string, make: () => T): T {
+    const m = this.memo.get(key);
+    if (m?.generation === this.generation) return m.value as T;
+    const value = make();
+    this.memo.set(key, { generation: this.generation, value });
+    return value;
+  }
+
+  /** The RANO measurement of label `value` (core/src/diameters.ts), remade only after a change. */
+  bidimensional(
+    value: number,
+    grid: Pick<Volume, 'dims' | 'spacing' | 'direction'>,
+  ): Bidimensional | undefined {
+    return this.derived(`rano ${value}`, () =>
+      bidimensional(this.labels, grid, value, this.slicesWith(value)),
+    );
+  }
+
+  /** The 3D components of label `value`, largest first (core/src/components.ts), remade only after a change. */
+  components(value: number, dims: Volume['dims']): Component[] {
+    return this.derived(`components ${value}`, () =>
+      labelComponents(this.labels, dims, value, this.slicesWith(value)),
+    );
   }
 }

@@ -8,7 +8,7 @@ import type {
   SliceSelection,
   VolumeData,
 } from '../../../core/src/api.ts';
-import { type Bidimensional, bidimensional } from '../../../core/src/diameters.ts';
+import type { Component } from '../../../core/src/components.ts';
 import type { Prompts } from '../../../core/src/prompts.ts';
 import type { Rgb, SegmentAction, SegmentOp } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
@@ -131,23 +131,6 @@ export class Session {
 
   /** Voxels per label value and the slices with pending voxels: recounted where the labelmap changed. */
   private census?: LabelCensus;
-
-  /** The active segment's RANO measurement, remade only when the labelmap or the active segment changed. */
-  private measured?: { generation: number; value: number; result?: Bidimensional };
-  activeMeasure(): Bidimensional | undefined {
-    const { census, labels, caseInfo } = this;
-    if (!census || !labels || !caseInfo) return undefined;
-    const value = this.segments.active;
-    if (this.measured?.generation !== census.generation || this.measured.value !== value) {
-      const slices = census.slicesWith(value);
-      this.measured = {
-        generation: census.generation,
-        value,
-        result: bidimensional(labels, caseInfo.geometry, value, slices),
-      };
-    }
-    return this.measured.result;
-  }
 
   private labelsChanged(slices: number[]) {
     this.census?.changed(slices);
@@ -399,6 +382,11 @@ export class Session {
    */
   interpolate(view: ViewportName = 'axial'): Promise<void> {
     return interpolateCase(this, this.core, view);
+  }
+
+  /** Shows a proposed lesion of the Proposal panel's list: its middle slice in the view of the file's slices. */
+  goToLesion(c: Component): void {
+    this.viewer.goToSlice(this.viewer.sliceViewport(), Math.round(c.centroid[2]));
   }
 
   nextUncertain(): void {

@@ -1,9 +1,11 @@
 import type { CaseInfo, ExportResult, ModelInfo, VolumeData } from '../../../core/src/api.ts';
+import type { Component } from '../../../core/src/components.ts';
 import type { Bidimensional } from '../../../core/src/diameters.ts';
 import type { SegmentInfo } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
 import type { LabelCensus } from './label-census.ts';
+import { PENDING } from './label-values.ts';
 import type { ReplaySummary } from './replay.ts';
 import type { Session } from './session.ts';
 import type { SliceInfo, UncertaintyStyle } from './viewer.ts';
@@ -73,6 +75,8 @@ export interface UiState {
   volumeMl: Record<number, number>;
   /** The active segment's RANO bidimensional measurement (core/src/diameters.ts), when it has voxels. */
   activeMeasure?: Bidimensional;
+  /** The proposal's lesions (3D components of pending voxels), largest first. */
+  pendingLesions: Component[];
   /** Refine tool (refine.ts): its clicks so far, and whether labelled voxels are kept from it. */
   refineClicks?: number;
   protectEdited?: boolean;
@@ -112,6 +116,7 @@ export function initialUi(uncertainty: UncertaintyStyle): UiState {
     segments: [],
     activeSegment: 1,
     volumeMl: {},
+    pendingLesions: [],
   };
 }
 
@@ -119,6 +124,7 @@ export function initialUi(uncertainty: UncertaintyStyle): UiState {
 export function currentUi(session: Session, census: LabelCensus | undefined): UiState {
   const { viewer: v, caseInfo, image, history, proposals } = session;
   const k = caseInfo ? session.currentSlice() : 0;
+  const pending = census?.pendingSlices() ?? [];
   const volumeMl: Record<number, number> = {};
   if (caseInfo && census) {
     const [sx, sy, sz] = caseInfo.geometry.spacing;
@@ -140,9 +146,11 @@ export function currentUi(session: Session, census: LabelCensus | undefined): Ui
     canRedo: history?.canRedo ?? false,
     uncertainty: v.uncertaintyStyle,
     proposed: proposals?.proposedSlices() ?? [],
-    pending: census?.pendingSlices() ?? [],
+    pending,
     volumeMl,
-    activeMeasure: session.activeMeasure(),
+    activeMeasure: caseInfo ? census?.bidimensional(session.segments.active, caseInfo.geometry) : undefined,
+    pendingLesions:
+      caseInfo && pending.length ? (census?.components(PENDING, caseInfo.geometry.dims) ?? []) : [],
     editedSlices: [...(history?.editedSlices ?? [])].sort((a, b) => a - b),
     currentSlice: k,
     currentScore: proposals?.slices.get(k)?.score,
