@@ -125,6 +125,7 @@ export function currentUi(session: Session, census: LabelCensus | undefined): Ui
   const { viewer: v, caseInfo, image, history, proposals } = session;
   const k = caseInfo ? session.currentSlice() : 0;
   const pending = census?.pendingSlices() ?? [];
+  const streaming = session.ui.run.running;
   const volumeMl: Record<number, number> = {};
   if (caseInfo && census) {
     const [sx, sy, sz] = caseInfo.geometry.spacing;
@@ -148,9 +149,17 @@ export function currentUi(session: Session, census: LabelCensus | undefined): Ui
     proposed: proposals?.proposedSlices() ?? [],
     pending,
     volumeMl,
-    activeMeasure: caseInfo ? census?.bidimensional(session.segments.active, caseInfo.geometry) : undefined,
+    // not remade while a run streams in (each streamed slice changes the labels; twice a second
+    // the whole-label work would take CPU from the engine): the measure stays, the list waits
+    activeMeasure: streaming
+      ? session.ui.activeMeasure
+      : caseInfo
+        ? census?.bidimensional(session.segments.active, caseInfo.geometry)
+        : undefined,
     pendingLesions:
-      caseInfo && pending.length ? (census?.components(PENDING, caseInfo.geometry.dims) ?? []) : [],
+      !streaming && caseInfo && pending.length
+        ? (census?.components(PENDING, caseInfo.geometry.dims) ?? [])
+        : [],
     editedSlices: [...(history?.editedSlices ?? [])].sort((a, b) => a - b),
     currentSlice: k,
     currentScore: proposals?.slices.get(k)?.score,
