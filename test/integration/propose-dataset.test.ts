@@ -72,6 +72,10 @@ describe('quorum propose-dataset', () => {
       expect(Number(row.uncertainty_ml)).toBeCloseTo(report.uncertaintyMm3 / 1000, 3);
       expect(Number(row.confidence)).toBeCloseTo(report.confidence, 3);
       expect(row.low_confidence).toBe(report.lowConfidence ? 'yes' : 'no');
+      expect(Number(row.longest_diameter_mm)).toBeCloseTo(report.bidimensional.longestMm, 3);
+      expect(Number(row.perpendicular_diameter_mm)).toBeCloseTo(report.bidimensional.perpendicularMm, 3);
+      expect(report.bidimensional.plane).toBe('axial');
+      expect([75, 76]).toContain(report.bidimensional.k);
       expect(Number(row.seconds)).toBeGreaterThan(0);
       // both subjects have tumour on slices 75-76: the proposal must find some
       expect(report.lesionVolumeMl).toBeGreaterThan(0.5);

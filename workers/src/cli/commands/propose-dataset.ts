@@ -45,6 +45,9 @@ export interface SummaryRow {
   /** Case confidence of report.json (0-1; absent in reports written before it existed). */
   confidence?: number;
   lowConfidence?: boolean;
+  /** The proposal's RANO measurement (report.json bidimensional): longest and perpendicular diameters. */
+  longestMm?: number;
+  perpendicularMm?: number;
   seconds: number;
   error?: string;
 }
@@ -56,7 +59,9 @@ function csvField(v: string | number | undefined): string {
 }
 
 export function summaryCsv(rows: SummaryRow[]): string {
-  const lines = ['case,status,lesion_ml,uncertainty_ml,confidence,low_confidence,seconds,error'];
+  const lines = [
+    'case,status,lesion_ml,uncertainty_ml,confidence,low_confidence,longest_diameter_mm,perpendicular_diameter_mm,seconds,error',
+  ];
   for (const r of rows)
     lines.push(
       [
@@ -66,6 +71,8 @@ export function summaryCsv(rows: SummaryRow[]): string {
         r.uncertaintyMl,
         r.confidence,
         r.lowConfidence === undefined ? undefined : r.lowConfidence ? 'yes' : 'no',
+        r.longestMm,
+        r.perpendicularMm,
         r.seconds,
         r.error?.replace(/\s+/g, ' '),
       ]
@@ -159,6 +166,8 @@ export async function run(argv: string[]): Promise<number> {
           uncertaintyMl: done.uncertaintyMm3 / 1000,
           confidence: done.confidence,
           lowConfidence: done.lowConfidence,
+          longestMm: done.bidimensional?.longestMm,
+          perpendicularMm: done.bidimensional?.perpendicularMm,
           seconds: 0,
         });
         save();
@@ -203,6 +212,8 @@ export async function run(argv: string[]): Promise<number> {
           uncertaintyMl: report.uncertaintyMm3 / 1000,
           confidence: report.confidence,
           lowConfidence: report.lowConfidence,
+          longestMm: report.bidimensional?.longestMm,
+          perpendicularMm: report.bidimensional?.perpendicularMm,
           seconds: (performance.now() - t0) / 1000,
         });
         save(); // before the line: whoever sees the line finds the CSV up to date
