@@ -215,7 +215,10 @@ describe('viewer on the sample case', () => {
     expect(m.k).toBe(K);
     await expect
       .poll(() => shown('segment-rano'))
-      .toBe(`${m.longestMm.toFixed(1)} × ${m.perpendicularMm.toFixed(1)} mm (axial slice ${K + 1})`);
+      .toMatch(`${m.longestMm.toFixed(1)} × ${m.perpendicularMm.toFixed(1)} mm (axial slice ${K + 1})`);
+    await goToSlice(h.page, 10);
+    await h.page.getByTestId('segment-rano-go').click();
+    await expect.poll(() => hook(h.page, (t) => t.slice('axial'))).toBe(K);
     await h.page.getByTestId('undo').click();
     expect((await hook(h.page, (t) => t.labelCounts()))[1]).toBe(0);
     await expect.poll(() => shown('segment-ml-1')).toBe('0.00 mL');

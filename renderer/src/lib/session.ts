@@ -384,14 +384,19 @@ export class Session {
     return interpolateCase(this, this.core, view);
   }
 
-  /** Shows a proposed lesion of the Proposal panel's list: its middle slice in the view of the file's slices. */
+  /** Shows the file's slice k in the view that steps through the file's slices (Viewer.sliceViewport). */
+  goToFileSlice(k: number): void {
+    this.viewer.goToSlice(this.viewer.sliceViewport(), k);
+  }
+
+  /** Shows a proposed lesion of the Proposal panel's list: its middle slice. */
   goToLesion(c: Component): void {
-    this.viewer.goToSlice(this.viewer.sliceViewport(), Math.round(c.centroid[2]));
+    this.goToFileSlice(Math.round(c.centroid[2]));
   }
 
   nextUncertain(): void {
     const k = this.proposals?.nextUncertain(this.currentSlice());
-    if (k !== undefined) this.viewer.goToSlice(this.viewer.sliceViewport(), k);
+    if (k !== undefined) this.goToFileSlice(k);
   }
 
   /** Starts a run (with `prompts`: a refinement, refine.ts); false when it did not start. */
