@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { bidimensional } from '../../core/src/diameters.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { LabelCensus } from '../../renderer/src/lib/label-census.ts';
 import { PENDING } from '../../renderer/src/lib/label-values.ts';
@@ -53,6 +54,21 @@ describe('LabelCensus', () => {
     expect([...census.counts()]).toEqual([...fresh(labels)]);
     expect(census.counts()[1]).toBeGreaterThan(lesion);
     expect(census.pendingSlices()).toEqual(ks.filter((k) => k !== a && k !== r));
+
+    // what is derived from whole labels is kept until the next change, then made again
+    const lesions = census.components(PENDING, seg.dims);
+    expect(lesions.reduce((n, c) => n + c.voxels, 0)).toBe(census.counts()[PENDING]);
+    expect(census.components(PENDING, seg.dims)).toBe(lesions);
+    const measure = census.bidimensional(1, seg);
+    expect(measure).toEqual(bidimensional(labels, seg, 1));
+    const biggest = lesions[0];
+    for (let n = 0; n < labels.length; n++) if (labels[n] === PENDING && n >= biggest.seed) labels[n] = 0;
+    census.changed(ks);
+    expect(census.components(PENDING, seg.dims)).not.toBe(lesions);
+    expect(census.components(PENDING, seg.dims).reduce((n, c) => n + c.voxels, 0)).toBe(
+      census.counts()[PENDING],
+    );
+    expect(census.bidimensional(1, seg)).toEqual(measure);
 
     // everything cleared ("Start over"), told without slices
     labels.fill(0);
