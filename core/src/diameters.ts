@@ -1,3 +1,4 @@
+import { type Plane, planeAcross } from './geometry.ts';
 import type { Volume } from './volume.ts';
 
 /** The grid a mask lies on (a Volume's or the API's VolumeGeometry). */
@@ -12,7 +13,7 @@ type Grid = Pick<Volume, 'dims' | 'spacing' | 'direction'>;
 export interface Bidimensional {
   /** The slice k measured: the one with the largest product. */
   k: number;
-  plane: 'axial' | 'coronal' | 'sagittal';
+  plane: Plane;
   longestMm: number;
   perpendicularMm: number;
   productMm2: number;
@@ -36,6 +37,7 @@ export function bidimensional(
   const [sx, sy] = geometry.spacing;
   const plane = nx * ny;
   const inLesion = (v: number) => (value === undefined ? v !== 0 : v === value);
+  const across = planeAcross(geometry.direction, 2);
   let best: Bidimensional | undefined;
   for (const k of slices ?? Array.from({ length: nz }, (_, k) => k)) {
     const pixels: number[] = [];
@@ -45,7 +47,7 @@ export function bidimensional(
     if (!best || m.product > best.productMm2)
       best = {
         k,
-        plane: planeOf(geometry),
+        plane: across,
         longestMm: m.longest,
         perpendicularMm: m.perpendicular,
         productMm2: m.product,
@@ -131,10 +133,4 @@ function convexHull(points: [number, number][]): [number, number][] {
     return out;
   };
   return [...half(p), ...half(p.reverse())];
-}
-
-/** Which anatomical plane the file's slices k lie in: the one whose normal voxel axis 2 is closest to. */
-function planeOf(g: Grid): Bidimensional['plane'] {
-  const n = [Math.abs(g.direction[6]), Math.abs(g.direction[7]), Math.abs(g.direction[8])];
-  return n[2] >= n[0] && n[2] >= n[1] ? 'axial' : n[1] >= n[0] ? 'coronal' : 'sagittal';
 }

@@ -10,6 +10,34 @@ export interface Geometry {
   direction: Mat3;
 }
 
+/** The anatomical planes, each at the index of the scanner axis normal to it (0 x/L-R, 1 y/A-P, 2 z/S-I). */
+export const PLANES = ['sagittal', 'coronal', 'axial'] as const;
+export type Plane = (typeof PLANES)[number];
+
+/** The scanner axis (0 x/L, 1 y/P, 2 z/S) a direction is closest to, and the sign along it. */
+export function nearestScannerAxis(v: ArrayLike<number>): [number, number] {
+  let a = 0;
+  for (let r = 1; r < 3; r++) if (Math.abs(v[r]) > Math.abs(v[a])) a = r;
+  return [a, Math.sign(v[a]) || 1];
+}
+
+/** The plane the slices across voxel axis `axis` lie in: the one whose normal that axis is closest to. */
+export function planeAcross(direction: ArrayLike<number>, axis: number): Plane {
+  const d = [direction[3 * axis], direction[3 * axis + 1], direction[3 * axis + 2]];
+  return PLANES[nearestScannerAxis(d)[0]];
+}
+
+/** One voxel's volume in mL: spacing times |det direction|, so that sheared grids are measured right. */
+export function voxelVolumeMl(g: Pick<Geometry, 'spacing' | 'direction'>): number {
+  const d = g.direction;
+  const det = Math.abs(
+    d[0] * (d[4] * d[8] - d[5] * d[7]) -
+      d[1] * (d[3] * d[8] - d[5] * d[6]) +
+      d[2] * (d[3] * d[7] - d[4] * d[6]),
+  );
+  return (g.spacing[0] * g.spacing[1] * g.spacing[2] * det) / 1000;
+}
+
 /**
  * Volume geometry (LPS) -> NIfTI affine (RAS, row-major). RAS = diag(-1,-1,1) * LPS, so the
  * first two rows change sign; column c of the 3x3 part is spacing[c] * direction axis c.

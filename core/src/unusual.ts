@@ -1,4 +1,4 @@
-import { type Geometry, sameGrid } from './geometry.ts';
+import { type Geometry, nearestScannerAxis, PLANES, sameGrid } from './geometry.ts';
 import { gridAngleDeg } from './resample.ts';
 import type { Mat3, Volume } from './volume.ts';
 
@@ -17,16 +17,9 @@ export const OBLIQUE_DEG = 5;
 export const MIN_FOV_MM: [number, number, number] = [130, 160, 90];
 
 const SCANNER_AXIS = ['left-right', 'anterior-posterior', 'superior-inferior'] as const;
-const PLANE = ['sagittal', 'coronal', 'axial'] as const;
 const VOXEL_AXIS = ['i', 'j', 'k'] as const;
 
 const col = (d: Mat3, c: number) => [d[c * 3], d[c * 3 + 1], d[c * 3 + 2]];
-/** The scanner axis (0 x/L, 1 y/P, 2 z/S) a direction is closest to, and the sign along it. */
-function nearestScannerAxis(v: number[]): [number, number] {
-  let a = 0;
-  for (let r = 1; r < 3; r++) if (Math.abs(v[r]) > Math.abs(v[a])) a = r;
-  return [a, Math.sign(v[a]) || 1];
-}
 
 const mm = (x: number) => `${+x.toFixed(2)} mm`;
 
@@ -54,7 +47,7 @@ export function geometryWarnings(
     );
   if (plane !== 2 && dims[t] > 1)
     out.push(
-      `${PLANE[plane]} acquisition (slices stacked ${SCANNER_AXIS[plane]}): the model runs on axial planes, reformatted from it`,
+      `${PLANES[plane]} acquisition (slices stacked ${SCANNER_AXIS[plane]}): the model runs on axial planes, reformatted from it`,
     );
   const oblique = gridAngleDeg({ direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] }, { direction });
   if (oblique > OBLIQUE_DEG)

@@ -1,5 +1,6 @@
 import type { LesionReport, VolumeGeometry } from '../api.ts';
 import { bidimensional } from '../diameters.ts';
+import { voxelVolumeMl } from '../geometry.ts';
 import type { SegmentInfo } from '../segments.ts';
 
 /** Above this std a voxel counts as "uncertain" in the report (members disagree strongly). */
@@ -26,13 +27,7 @@ export interface ReportInput {
 export function lesionReport(r: ReportInput): LesionReport {
   const [nx, ny, nz] = r.geometry.dims;
   const plane = nx * ny;
-  const d = r.geometry.direction;
-  const det = Math.abs(
-    d[0] * (d[4] * d[8] - d[5] * d[7]) -
-      d[1] * (d[3] * d[8] - d[5] * d[6]) +
-      d[2] * (d[3] * d[7] - d[4] * d[6]),
-  );
-  const voxelMl = (r.geometry.spacing[0] * r.geometry.spacing[1] * r.geometry.spacing[2] * det) / 1000;
+  const voxelMl = voxelVolumeMl(r.geometry);
   let lesion = 0;
   const slices: number[] = [];
   for (let k = 0; k < nz; k++) {

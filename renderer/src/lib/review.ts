@@ -37,9 +37,22 @@ export function reviewComponentAt(
   kind: 'accept' | 'reject',
   ijk: [number, number, number],
 ): number {
+  const dims = s.image?.dims;
+  return dims
+    ? reviewComponentFrom(s, core, segments, kind, ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]))
+    : 0;
+}
+
+/** reviewComponentAt at a flat voxel index (a listed lesion's seed, core/src/components.ts). */
+export function reviewComponentFrom(
+  s: Session,
+  core: SessionCore,
+  segments: SegmentActions,
+  kind: 'accept' | 'reject',
+  seed: number,
+): number {
   if (!s.history || !s.labels || !s.image || core.editingPaused()) return 0;
   const dims = s.image.dims;
-  const seed = ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]);
   const here = s.labels[seed];
   // Shift+click also removes an accepted segment's component, unless that segment is locked.
   const from =

@@ -26,7 +26,7 @@ import { ProposalStore } from './proposals.ts';
 import { RateLimited } from './rate-limit.ts';
 import { Refiner, sessionRefineHost } from './refine.ts';
 import { proposalRecord, replayCase, resetRecord } from './replay.ts';
-import { reviewComponentAt, reviewSlices } from './review.ts';
+import { reviewComponentAt, reviewComponentFrom, reviewSlices } from './review.ts';
 import { SegmentActions } from './segment-actions.ts';
 import { SegmentStore } from './segments.ts';
 import type { SessionCore } from './session-core.ts';
@@ -382,6 +382,11 @@ export class Session {
    */
   interpolate(view: ViewportName = 'axial'): Promise<void> {
     return interpolateCase(this, this.core, view);
+  }
+
+  /** Accepts or rejects a lesion of the Proposal panel's list, whole (one undo step). */
+  reviewLesion(kind: 'accept' | 'reject', c: Component): number {
+    return reviewComponentFrom(this, this.core, this.segmentActions, kind, c.seed);
   }
 
   /** Shows the file's slice k in the view that steps through the file's slices (Viewer.sliceViewport). */

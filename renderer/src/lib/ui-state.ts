@@ -1,6 +1,7 @@
 import type { CaseInfo, ExportResult, ModelInfo, VolumeData } from '../../../core/src/api.ts';
 import type { Component } from '../../../core/src/components.ts';
 import type { Bidimensional } from '../../../core/src/diameters.ts';
+import { voxelVolumeMl } from '../../../core/src/geometry.ts';
 import type { SegmentInfo } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
@@ -71,6 +72,8 @@ export interface UiState {
   /** The case's segments (core/src/segments.ts) and the one tools and accepted proposals write. */
   segments: SegmentInfo[];
   activeSegment: number;
+  /** One voxel's volume in mL (core/src/geometry.ts voxelVolumeMl, as the export report has it). */
+  voxelMl: number;
   /** mL of each label value present in the labelmap (segments, and PENDING: the unaccepted proposal). */
   volumeMl: Record<number, number>;
   /** The active segment's RANO bidimensional measurement (core/src/diameters.ts), when it has voxels. */
@@ -115,6 +118,7 @@ export function initialUi(uncertainty: UncertaintyStyle): UiState {
     exporting: false,
     segments: [],
     activeSegment: 1,
+    voxelMl: 0,
     volumeMl: {},
     pendingLesions: [],
   };
@@ -126,13 +130,12 @@ export function currentUi(session: Session, census: LabelCensus | undefined): Ui
   const k = caseInfo ? session.currentSlice() : 0;
   const pending = census?.pendingSlices() ?? [];
   const streaming = session.ui.run.running;
+  const voxelMl = caseInfo ? voxelVolumeMl(caseInfo.geometry) : 0;
   const volumeMl: Record<number, number> = {};
-  if (caseInfo && census) {
-    const [sx, sy, sz] = caseInfo.geometry.spacing;
+  if (caseInfo && census)
     census.counts().forEach((n, value) => {
-      if (value > 0 && n > 0) volumeMl[value] = (n * sx * sy * sz) / 1000;
+      if (value > 0 && n > 0) volumeMl[value] = n * voxelMl;
     });
-  }
   return {
     ...session.ui,
     caseInfo,
@@ -148,6 +151,7 @@ export function currentUi(session: Session, census: LabelCensus | undefined): Ui
     uncertainty: v.uncertaintyStyle,
     proposed: proposals?.proposedSlices() ?? [],
     pending,
+    voxelMl,
     volumeMl,
     // not remade while a run streams in (each streamed slice changes the labels; twice a second
     // the whole-label work would take CPU from the engine): the measure stays, the list waits
