@@ -12,6 +12,7 @@ import {
   type SegmentState,
 } from '../../core/src/segments.ts';
 import { EditHistory } from '../../renderer/src/lib/edits.ts';
+import { LabelCensus } from '../../renderer/src/lib/label-census.ts';
 import { LEGACY_PENDING, PENDING } from '../../renderer/src/lib/label-values.ts';
 import { ProposalStore } from '../../renderer/src/lib/proposals.ts';
 import { proposalRecord, replayJournal } from '../../renderer/src/lib/replay.ts';
@@ -186,7 +187,7 @@ describe('segments in the case journal', () => {
       [k2 + 4, PENDING],
       [k2 + 5, PENDING],
     ]);
-    expect(back.proposals.pendingSlices()).toEqual([2]);
+    expect(new LabelCensus(back.labels, n).pendingSlices()).toEqual([2]);
   });
 
   it('a reset forgets the segments before it, and a bad segment record is skipped, not fatal', () => {

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join, relative, resolve } from 'node:path';
 import { type Bidimensional, bidimensional } from '../../core/src/diameters.ts';
 import { QuorumError } from '../../core/src/errors.ts';
+import { voxelVolumeMl } from '../../core/src/geometry.ts';
 import {
   type DroppedIsland,
   dropIslands,
@@ -221,7 +222,7 @@ export function proposeCaseToDir(
     const pixelArea = reference.spacing[0] * reference.spacing[1];
     for (const r of results)
       r.score = uncertaintyScore(uncertainty.subarray(r.k * plane, (r.k + 1) * plane), pixelArea);
-    const voxelMl = (reference.spacing[0] * reference.spacing[1] * reference.spacing[2]) / 1000;
+    const voxelMl = voxelVolumeMl(reference);
     const islands = islandStep(settings, s.dropIslands);
     const dropped =
       typeof islands === 'object'

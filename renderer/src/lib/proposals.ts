@@ -62,20 +62,6 @@ export class ProposalStore {
     }
   }
 
-  /** Slices with a pending proposal voxel. */
-  pendingSlices(): number[] {
-    const out: number[] = [];
-    for (const k of this.slices.keys()) {
-      const off = k * this.sliceSize;
-      for (let i = off; i < off + this.sliceSize; i++)
-        if (this.labels[i] === PENDING) {
-          out.push(k);
-          break;
-        }
-    }
-    return out.sort((a, b) => a - b);
-  }
-
   /**
    * The most uncertain slice not yet reviewed (accepted/rejected); when all are reviewed, the
    * next one after `current` in order of decreasing score.

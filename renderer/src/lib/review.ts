@@ -15,7 +15,7 @@ export function reviewSlices(
   scope: 'slice' | 'all',
 ): void {
   if (!s.history || !s.proposals || core.editingPaused()) return;
-  const slices = scope === 'slice' ? [s.currentSlice()] : s.proposals.pendingSlices();
+  const slices = scope === 'slice' ? [s.currentSlice()] : s.pendingSlices();
   if (kind === 'accept' && !segments.activeWritable()) return;
   const to = kind === 'accept' ? s.segments.active : 0;
   const cmd = s.history.apply(kind, slices, (v) => (v === PENDING ? to : v));

@@ -132,6 +132,11 @@ export class Session {
   /** Voxels per label value and the slices with pending voxels: recounted where the labelmap changed. */
   private census?: LabelCensus;
 
+  /** The slices k holding pending (proposed, not yet reviewed) voxels, in order. */
+  pendingSlices(): number[] {
+    return this.census?.pendingSlices() ?? [];
+  }
+
   private labelsChanged(slices: number[]) {
     this.census?.changed(slices);
     this.viewer.labelsChanged(slices);

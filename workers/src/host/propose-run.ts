@@ -8,6 +8,7 @@ import type {
 } from '../../../core/src/api.ts';
 import { isFinalEvent } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
+import { voxelVolumeMl } from '../../../core/src/geometry.ts';
 import { dropIslands, droppedMl, type IslandRule, uncertainIslands } from '../../../core/src/islands.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { uncertaintyScore } from '../../../core/src/metrics.ts';
@@ -298,7 +299,7 @@ function dropCaseIslands(
   const mask = new Uint8Array(maps.probability.length);
   // the engine's mask: mean > 0.5 (workers/src/engine/assemble.ts)
   for (let i = 0; i < mask.length; i++) mask[i] = maps.probability[i] > 0.5 ? 1 : 0;
-  const found = uncertainIslands(mask, map, dims, (spacing[0] * spacing[1] * spacing[2]) / 1000, rule);
+  const found = uncertainIslands(mask, map, dims, voxelVolumeMl(c.info.geometry), rule);
   if (!found.islands.length) return { count: 0, ml: 0 };
   dropIslands(mask, found);
   for (const k of found.slices) {
