@@ -17,7 +17,16 @@ export interface Bidimensional {
   longestMm: number;
   perpendicularMm: number;
   productMm2: number;
+  /**
+   * Where the two diameters lie, to draw them as a reader's calipers: their ends in voxel
+   * indices (i, j, k) of the file, voxel centres at whole numbers, so a pixel's edge is at ±0.5.
+   */
+  longestEnds: [Ijk, Ijk];
+  perpendicularEnds: [Ijk, Ijk];
 }
+
+/** A continuous voxel index (i, j, k). */
+export type Ijk = [number, number, number];
 
 /**
  * `mask` voxels equal to `value` (any non-zero value when not given) form the lesion. The longest
@@ -44,14 +53,19 @@ export function bidimensional(
     for (let n = k * plane, e = n + plane; n < e; n++) if (inLesion(mask[n])) pixels.push(n - k * plane);
     if (!pixels.length) continue;
     const m = sliceMeasure(pixels, nx, sx, sy);
-    if (!best || m.product > best.productMm2)
+    if (!best || m.product > best.productMm2) {
+      // mm from the slice's corner -> voxel index (the centre of pixel i is at (i + 0.5) sx)
+      const ijk = ([x, y]: [number, number]): Ijk => [x / sx - 0.5, y / sy - 0.5, k];
       best = {
         k,
         plane: across,
         longestMm: m.longest,
         perpendicularMm: m.perpendicular,
         productMm2: m.product,
+        longestEnds: [ijk(m.longestEnds[0]), ijk(m.longestEnds[1])],
+        perpendicularEnds: [ijk(m.perpendicularEnds[0]), ijk(m.perpendicularEnds[1])],
       };
+    }
   }
   return best;
 }
@@ -83,12 +97,14 @@ function sliceMeasure(pixels: number[], nx: number, sx: number, sy: number) {
   const hull = convexHull(corners);
   let longest = 0;
   let u: [number, number] = [1, 0];
+  let longestEnds: [[number, number], [number, number]] = [hull[0], hull[0]];
   for (let a = 0; a < hull.length; a++)
     for (let b = a + 1; b < hull.length; b++) {
       const d = Math.hypot(hull[b][0] - hull[a][0], hull[b][1] - hull[a][1]);
       if (d > longest) {
         longest = d;
         u = [(hull[b][0] - hull[a][0]) / d, (hull[b][1] - hull[a][1]) / d];
+        longestEnds = [hull[a], hull[b]];
       }
     }
   // lines along v (perpendicular to u), one pixel apart across u: each line's extent over the
@@ -112,9 +128,23 @@ function sliceMeasure(pixels: number[], nx: number, sx: number, sy: number) {
   }
   const width = Math.abs(v[0]) * sx + Math.abs(v[1]) * sy;
   let perpendicular = 0;
-  for (const [lo, hi] of lines.values()) perpendicular = Math.max(perpendicular, hi - lo + width);
+  let at = { line: 0, mid: 0 };
+  for (const [line, [lo, hi]] of lines)
+    if (hi - lo + width > perpendicular) {
+      perpendicular = hi - lo + width;
+      at = { line, mid: (lo + hi) / 2 };
+    }
   perpendicular = Math.min(perpendicular, longest);
-  return { longest, perpendicular, product: longest * perpendicular };
+  // its ends: on that line (at line x step along u), half the diameter either side of the run's middle along v
+  const end = (w: number): [number, number] => [
+    at.line * step * u[0] + w * v[0],
+    at.line * step * u[1] + w * v[1],
+  ];
+  const perpendicularEnds: [[number, number], [number, number]] = [
+    end(at.mid - perpendicular / 2),
+    end(at.mid + perpendicular / 2),
+  ];
+  return { longest, perpendicular, product: longest * perpendicular, longestEnds, perpendicularEnds };
 }
 
 /** Andrew's monotone chain; collinear points dropped. */

@@ -49,6 +49,24 @@ const goToSlice = (page: Page, k: number) =>
 
 /** The tumour slice of pat0003 the tests work on (0-based axial k; ~3700 tumour voxels). */
 const K = 80;
+
+/** How many of these lines (page coordinates of both ends) an SVG line of the axial view draws. */
+async function calipersDrawn(page: Page, lines: [number, number][][]): Promise<number> {
+  const drawn = await page.evaluate(() => {
+    const view = document.querySelector('[data-viewport="axial"]')!;
+    const r = view.querySelector('.svg-layer')!.getBoundingClientRect();
+    return [...view.querySelectorAll('.svg-layer line')].map((l) =>
+      ['x1', 'y1', 'x2', 'y2'].map((a, n) => Number(l.getAttribute(a)) + (n % 2 ? r.y : r.x)),
+    );
+  });
+  const near = (p: number[], q: number[]) => Math.hypot(p[0] - q[0], p[1] - q[1]) <= 1.5;
+  return lines.filter(([a, b]) =>
+    drawn.some(
+      ([x1, y1, x2, y2]) =>
+        (near(a, [x1, y1]) && near(b, [x2, y2])) || (near(a, [x2, y2]) && near(b, [x1, y1])),
+    ),
+  ).length;
+}
 /** A viewport without its edge labels (orientation letters, slice number, border). */
 const inner = (r: Region): Region => ({
   x: r.x + 40,
@@ -219,6 +237,22 @@ describe('viewer on the sample case', () => {
     await goToSlice(h.page, 10);
     await h.page.getByTestId('segment-rano-go').click();
     await expect.poll(() => hook(h.page, (t) => t.slice('axial'))).toBe(K);
+    // its calipers, drawn on that slice where the measurement's ends are (within 1.5 px)
+    const expected = await Promise.all(
+      [m.longestEnds, m.perpendicularEnds].map((ends) =>
+        Promise.all(ends.map((e) => voxelToPage(h.page, e))),
+      ),
+    );
+    await expect.poll(() => calipersDrawn(h.page, expected)).toBe(2);
+    await shot('viewer-5-calipers');
+    await goToSlice(h.page, K + 6);
+    await expect.poll(() => calipersDrawn(h.page, expected)).toBe(0);
+    await goToSlice(h.page, K);
+    await expect.poll(() => calipersDrawn(h.page, expected)).toBe(2);
+    await h.page.getByTestId('segment-rano-calipers').uncheck();
+    await expect.poll(() => calipersDrawn(h.page, expected)).toBe(0);
+    await h.page.getByTestId('segment-rano-calipers').check();
+    await expect.poll(() => calipersDrawn(h.page, expected)).toBe(2);
     await h.page.getByTestId('undo').click();
     expect((await hook(h.page, (t) => t.labelCounts()))[1]).toBe(0);
     await expect.poll(() => shown('segment-ml-1')).toBe('0.00 mL');

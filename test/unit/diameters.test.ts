@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { VolumeGeometry } from '../../core/src/api.ts';
-import { bidimensional } from '../../core/src/diameters.ts';
+import { type Bidimensional, bidimensional, type Ijk } from '../../core/src/diameters.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Mat3, Vec3 } from '../../core/src/volume.ts';
 import { DATA } from '../helpers/paths.ts';
@@ -39,6 +39,29 @@ function bruteLongest(mask: ArrayLike<number>, nx: number, ny: number, k: number
   return { longest: best, area: (pts.length / 4) * sx * sy };
 }
 
+/**
+ * The calipers' ends as drawn: on slice k, as long as the diameters they stand for, at right
+ * angles in millimetres, and each end within a pixel of a lesion pixel (the perpendicular is
+ * measured on lines one pixel apart, so its ends may sit up to half a pixel off the pixels it spans).
+ */
+function expectEnds(m: Bidimensional, mask: ArrayLike<number>, nx: number, ny: number, [sx, sy]: number[]) {
+  const mm = ([a, b]: Ijk[]) => [(b[0] - a[0]) * sx, (b[1] - a[1]) * sy];
+  const [lx, ly] = mm(m.longestEnds);
+  const [px, py] = mm(m.perpendicularEnds);
+  expect(Math.hypot(lx, ly)).toBeCloseTo(m.longestMm, 6);
+  expect(Math.hypot(px, py)).toBeCloseTo(m.perpendicularMm, 6);
+  expect(Math.abs(lx * px + ly * py) / (m.longestMm * m.perpendicularMm)).toBeLessThan(1e-9);
+  for (const e of [...m.longestEnds, ...m.perpendicularEnds]) {
+    expect(e[2]).toBe(m.k);
+    let near = Infinity;
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++)
+        if (mask[i + nx * (j + ny * m.k)])
+          near = Math.min(near, Math.max(Math.abs(e[0] - i), Math.abs(e[1] - j)));
+    expect(near).toBeLessThanOrEqual(1 + 1e-9);
+  }
+}
+
 describe('bidimensional (RANO) measurement', () => {
   for (const [name, file] of [
     ['TCGA-LGG DU_A5TY', join('tcga-lgg', 'TCGA_DU_A5TY_19970709', 'seg.nii.gz')],
@@ -56,6 +79,7 @@ describe('bidimensional (RANO) measurement', () => {
       // at most the perpendicular's length of lesion)
       expect(brute.area).toBeLessThanOrEqual(m.longestMm * m.perpendicularMm * 1.05);
       expect(m.productMm2).toBeCloseTo(m.longestMm * m.perpendicularMm, 6);
+      expectEnds(m, seg.data, nx, ny, seg.spacing);
       console.log(`${name}: slice ${m.k}, ${m.longestMm.toFixed(1)} x ${m.perpendicularMm.toFixed(1)} mm`);
     });
 
@@ -72,6 +96,7 @@ describe('bidimensional (RANO) measurement', () => {
     expect(d.longestMm).toBeLessThan(41.5);
     expect(d.perpendicularMm).toBeGreaterThan(38.5);
     expect(d.perpendicularMm).toBeLessThanOrEqual(d.longestMm);
+    expectEnds(d, disc, nx, ny, [0.5, 1]);
 
     // a bar 3 pixels thick along the diagonal: long, and thin across
     const bar = new Uint8Array(nx * ny);
@@ -79,6 +104,7 @@ describe('bidimensional (RANO) measurement', () => {
     const b = bidimensional(bar, grid([nx, ny, 1]))!;
     expect(b.longestMm).toBeGreaterThan(50 * Math.SQRT2);
     expect(b.perpendicularMm).toBeLessThan(5);
+    expectEnds(b, bar, nx, ny, [1, 1]);
     expect(bidimensional(new Uint8Array(nx * ny), grid([nx, ny, 1]))).toBeUndefined();
   });
 

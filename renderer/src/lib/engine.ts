@@ -1,6 +1,7 @@
 import { init as csInit, Enums, RenderingEngine, type Types, utilities } from '@cornerstonejs/core';
 import {
   addTool,
+  BidirectionalTool,
   BrushTool,
   CrosshairsTool,
   PaintFillTool,
@@ -76,6 +77,7 @@ export function initCornerstone(): Promise<void> {
       CrosshairsTool,
       BrushTool,
       PaintFillTool,
+      BidirectionalTool,
     ])
       addTool(T);
     utilities.colormap.registerColormap({
@@ -128,6 +130,9 @@ export function createToolGroup(): ToolTypes.IToolGroup {
     activeStrategy: 'THRESHOLD_INSIDE_CIRCLE',
   });
   group.addTool(PaintFillTool.toolName);
+  // drawn, never driven by the mouse: the measurement's calipers (calipers.ts)
+  group.addTool(BidirectionalTool.toolName);
+  group.setToolEnabled(BidirectionalTool.toolName);
   for (const id of VIEWPORTS) group.addViewport(id, ENGINE_ID);
 
   const B = ToolEnums.MouseBindings;

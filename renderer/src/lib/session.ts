@@ -13,6 +13,7 @@ import type { Prompts } from '../../../core/src/prompts.ts';
 import type { Rgb, SegmentAction, SegmentOp } from '../../../core/src/segments.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { errorMessage } from '../api.ts';
+import { Calipers } from './calipers.ts';
 import { EditingPause } from './editing-pause.ts';
 import { EditHistory } from './edits.ts';
 import type { ToolMode, ViewportName } from './engine.ts';
@@ -126,11 +127,14 @@ export class Session {
 
   private refresh() {
     this.ui = currentUi(this, this.census);
+    this.calipers.show(this.ui.calipers ? this.ui.activeMeasure : undefined, this.caseInfo?.geometry);
     for (const cb of this.listeners) cb(this.ui);
   }
 
   /** Voxels per label value and the slices with pending voxels: recounted where the labelmap changed. */
   private census?: LabelCensus;
+  /** The active segment's measurement drawn on its slice (calipers.ts). */
+  readonly calipers = new Calipers();
 
   /** The slices k holding pending (proposed, not yet reviewed) voxels, in order. */
   pendingSlices(): number[] {
@@ -188,6 +192,7 @@ export class Session {
       this.census.changed();
       this.segmentActions.show();
       await this.viewer.showCase(image, labels, this.proposals.uncertainty);
+      this.calipers.show(undefined, undefined); // drawn again, on this case's volumes, at the next refresh
       this.viewer.setTool(this.ui.tool);
       this.viewer.setBrushSize(this.ui.brushSize);
       this.set({
@@ -227,6 +232,7 @@ export class Session {
     this.census?.changed();
     this.segmentActions.show();
     await this.viewer.showCase(this.image, this.labels, this.proposals.uncertainty);
+    this.calipers.show(undefined, undefined);
     this.set({ restored: undefined, ...(notice ? { notice } : {}) });
   }
 
@@ -331,6 +337,11 @@ export class Session {
   setUncertainty(s: Partial<UncertaintyStyle>): void {
     this.viewer.setUncertaintyStyle(s);
     this.changed();
+  }
+
+  /** Draws (or hides) the active segment's RANO calipers on the slice it was measured on. */
+  setCalipers(on: boolean): void {
+    this.set({ calipers: on });
   }
 
   setMembersVisible(v: boolean): void {

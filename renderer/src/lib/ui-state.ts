@@ -78,6 +78,8 @@ export interface UiState {
   volumeMl: Record<number, number>;
   /** The active segment's RANO bidimensional measurement (core/src/diameters.ts), when it has voxels. */
   activeMeasure?: Bidimensional;
+  /** Draw that measurement's calipers on the slice it was measured on (calipers.ts). */
+  calipers: boolean;
   /** The proposal's lesions (3D components of pending voxels), largest first. */
   pendingLesions: Component[];
   /** Refine tool (refine.ts): its clicks so far, and whether labelled voxels are kept from it. */
@@ -120,6 +122,7 @@ export function initialUi(uncertainty: UncertaintyStyle): UiState {
     activeSegment: 1,
     voxelMl: 0,
     volumeMl: {},
+    calipers: true,
     pendingLesions: [],
   };
 }
