@@ -1,6 +1,7 @@
 """README tables from evaluate_v2.py's JSON (so the README says exactly what was measured).
 
-  /usr/bin/python3 models/train/tables.py runs/metrics-v2.8-all.json
+  /usr/bin/python3 models/train/tables.py runs/metrics-v2.8-all.json            # every method (EXPERIMENTS.md)
+  /usr/bin/python3 models/train/tables.py runs/metrics-v2.8-all.json --compact  # the README's: the four the model issue asks for
 """
 import json
 import sys
@@ -32,17 +33,51 @@ METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
            ('v2.2-3', 'v2.2, DDIM 3, 5 members'),
            ('v2', 'v2.1, DDIM 5, 5 members'),
            ('v2.0', 'v2.0 (before fine-tuning), 5 members'), ('v2.0-single', 'v2.0, single sample'),
-           ('v2-single', 'v2, single sample'),
+           ('v2-single', 'v2, single sample'), ('v3.0.1-single', 'v3.0.1, single sample'),
            ('baseline-2000', 'deterministic UNet, same backbone + data, 2000 iterations'),
            ('baseline', 'deterministic UNet, same backbone + data, 600 iterations')]
+# The README's comparison (the model issue's): v1, the shipped v2 line, its single sample, the deterministic UNet.
+COMPACT = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
+           ('v3.0.1', 'v3.0.1, shipped (10 members)'),
+           ('v3.0.1-single', 'v3.0.1, single sample'),
+           ('baseline-2000', 'deterministic UNet, same backbone + data')]
 
 
 def fmt(v, nd=3):
     return '–' if v is None else f'{v:.{nd}f}'
 
 
-def main(path):
+def compact(m):
+    s = m['summary']
+    print('| data (held-out cases) | method | Dice (mean) | Dice (min) | HD95 mm | FP mL outside lesion | error AUROC | QU-BraTS |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- |')
+    for g in (g for g in s if g != 'confidence'):
+        for key, label in COMPACT:
+            a = s[g].get(key)
+            if a:
+                print(f"| {g} ({s[g]['cases']}) | {label} | {fmt(a.get('dice'))} | {fmt(a.get('min_dice'))} | "
+                      f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
+                      f"{fmt(a.get('qu_brats'))} |")
+    print()
+    print('| case | role | reference mL | ' + ' | '.join(f'{k} Dice' for k, _ in COMPACT)
+          + f' | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
+    print('| --- ' * (5 + len(COMPACT)) + '|')
+    for r in m['cases']:
+        mm = r['methods']
+        print(f"| {r['case']} | {r['role']} | {r['truth_ml']:.1f} | "
+              + ' | '.join(fmt(mm.get(k, {}).get('dice')) for k, _ in COMPACT)
+              + f" | {fmt(mm.get(SHIPPED, {}).get('confidence'))} | {fmt(mm.get(SHIPPED, {}).get('fp_ml_outside'), 1)} |")
+    c = s.get('confidence', {}).get(SHIPPED)
+    if c:
+        print()
+        print(f"{SHIPPED}: Spearman(confidence, Dice) = {c['spearman_with_dice']:.2f} over {c['cases']} cases; "
+              f"worst case in the lowest-confidence quarter: {'yes' if c['worst_case_in_lowest_quarter'] else 'no'}")
+
+
+def main(path, *flags):
     m = json.load(open(path))
+    if '--compact' in flags:
+        return compact(m)
     s = m['summary']
     groups = [g for g in s if g != 'confidence']
     print('| data (held-out cases) | method | Dice (mean) | Dice (min) | HD95 mm | FP mL outside lesion | error AUROC | QU-BraTS |')
@@ -75,4 +110,4 @@ def main(path):
 
 
 if __name__ == '__main__':
-    main(sys.argv[1])
+    main(*sys.argv[1:])

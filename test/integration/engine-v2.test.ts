@@ -41,10 +41,14 @@ describe('engine with v2 preprocessing, any voxel order', () => {
     rmSync(modelDir, { recursive: true, force: true });
   });
 
-  const run = async (volumes: { flair: ChannelVolume; t1c: ChannelVolume }, slices?: [number, number]) => {
+  const run = async (
+    volumes: { flair: ChannelVolume; t1c: ChannelVolume },
+    slices?: [number, number],
+    members = 2,
+  ) => {
     const results: SliceResult[] = [];
     let progress = 0;
-    const req = { caseName: 'lgg', volumes, slices, members: 2, steps: 2, seed: 3, keepMembers: true };
+    const req = { caseName: 'lgg', volumes, slices, members, steps: 2, seed: 3, keepMembers: true };
     const summary: ProposeSummary = await engine.propose(req, (e) => {
       if (e.type === 'slice') results.push(e.result);
       if (e.type === 'progress') progress++;
@@ -110,5 +114,12 @@ describe('engine with v2 preprocessing, any voxel order', () => {
     expect(summary.skipped).toEqual([]);
     expect(results.map((r) => r.k)).toEqual([120, 121, 122]);
     expect(results.every((r) => r.mean.some((v) => v > 0))).toBe(true);
+  });
+
+  it('gives one sample an uncertainty of exactly 0 (nothing to disagree with)', async () => {
+    const { results } = await run({ flair: ch(flair), t1c: ch(t1c) }, [20, 22], 1);
+    expect(results).toHaveLength(3);
+    expect(results.some((r) => r.mean.some((v) => v > 0.01 && v < 0.99))).toBe(true);
+    for (const r of results) expect(r.std.every((v) => v === 0)).toBe(true);
   });
 });

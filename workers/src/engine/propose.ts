@@ -205,7 +205,6 @@ function sliceResult(
 ): EngineSliceResult {
   const HW = H * W;
   const mean = new Float32Array(HW);
-  const sq = new Float32Array(HW);
   const probs: Float32Array[] = [];
   for (let m = 0; m < members; m++) {
     const p = new Float32Array(HW);
@@ -213,12 +212,15 @@ function sliceResult(
       const v = (x0[m * HW + i] + 1) / 2;
       p[i] = v < 0 ? 0 : v > 1 ? 1 : v;
       mean[i] += p[i] / members;
-      sq[i] += (p[i] * p[i]) / members;
     }
     probs.push(p);
   }
+  // two passes (squared deviations from the mean), not E[p²] − E[p]²: in float32 that difference
+  // leaves ~1e-4 of rounding where members agree, so one sample had a non-zero "uncertainty"
   const stdModel = new Float32Array(HW);
-  for (let i = 0; i < HW; i++) stdModel[i] = Math.sqrt(Math.max(0, sq[i] - mean[i] * mean[i]));
+  for (const p of probs)
+    for (let i = 0; i < HW; i++) stdModel[i] += ((p[i] - mean[i]) * (p[i] - mean[i])) / members;
+  for (let i = 0; i < HW; i++) stdModel[i] = Math.sqrt(stdModel[i]);
   // back to the native grid: maps as the frame defines, masks by thresholding the mapped probability
   const meanV = frame.toNative(mean, k);
   const stdV = frame.toNative(stdModel, k);
