@@ -41,6 +41,7 @@ COMPACT = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
            ('v3.0.1', 'v3.0.1, shipped (10 members)'),
            ('v3.0.1-single', 'v3.0.1, single sample'),
            ('baseline-2000', 'deterministic UNet, same backbone + data')]
+COMPACT_SHORT = {'v1': 'v1', 'v3.0.1': 'shipped', 'v3.0.1-single': 'single sample', 'baseline-2000': 'deterministic UNet'}
 
 
 def fmt(v, nd=3):
@@ -59,7 +60,7 @@ def compact(m):
                       f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
                       f"{fmt(a.get('qu_brats'))} |")
     print()
-    print('| case | role | reference mL | ' + ' | '.join(f'{k} Dice' for k, _ in COMPACT)
+    print('| case | role | reference mL | ' + ' | '.join(f'{COMPACT_SHORT[k]} Dice' for k, _ in COMPACT)
           + f' | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
     print('| --- ' * (5 + len(COMPACT)) + '|')
     for r in m['cases']:
