@@ -173,7 +173,12 @@ def main():
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
 
     n_img = ARCH['image_channels']
-    arch = dict(ARCH, image_channels=n_img + len(PROMPT_CHANNELS))
+    last = os.path.join(run, 'last.pt')
+    # the network's width and depth are those of what it starts from (v3: width 16; v4: 24)
+    size = torch.load(last if os.path.exists(last) else args.init, map_location='cpu').get('meta', {}).get('arch', {})
+    arch = dict(ARCH, base=size.get('base', ARCH['base']), mults=tuple(size.get('mults', ARCH['mults'])),
+                image_channels=n_img + len(PROMPT_CHANNELS))
+    print(f"UNet width {arch['base']}, multipliers {arch['mults']}", flush=True)
     model = PromptUNet(arch)
     ema = PromptUNet(arch).eval()  # not deepcopy: the input hook must see its own module
     opt = torch.optim.AdamW([{'params': model.unet.parameters(), 'scale': 1.0},
@@ -181,7 +186,6 @@ def main():
                             lr=args.lr, weight_decay=1e-4)
     schedule = Schedule(linear_betas(1000))
     start, t_start = 0, time.time()
-    last = os.path.join(run, 'last.pt')
     if os.path.exists(last):
         ck = torch.load(last)
         model.load_merged(ck['model'])
