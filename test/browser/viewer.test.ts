@@ -235,9 +235,11 @@ describe('viewer on the sample case', () => {
       .poll(() => shown('segment-rano'))
       .toMatch(`${m.longestMm.toFixed(1)} × ${m.perpendicularMm.toFixed(1)} mm (axial slice ${K + 1})`);
     await goToSlice(h.page, 10);
+    expect(await h.page.getByTestId('segment-rano-calipers').isChecked()).toBe(false);
     await h.page.getByTestId('segment-rano-go').click();
     await expect.poll(() => hook(h.page, (t) => t.slice('axial'))).toBe(K);
-    // its calipers, drawn on that slice where the measurement's ends are (within 1.5 px)
+    // Go draws its calipers, on that slice where the measurement's ends are (within 1.5 px)
+    expect(await h.page.getByTestId('segment-rano-calipers').isChecked()).toBe(true);
     const expected = await Promise.all(
       [m.longestEnds, m.perpendicularEnds].map((ends) =>
         Promise.all(ends.map((e) => voxelToPage(h.page, e))),

@@ -78,7 +78,10 @@ export interface UiState {
   volumeMl: Record<number, number>;
   /** The active segment's RANO bidimensional measurement (core/src/diameters.ts), when it has voxels. */
   activeMeasure?: Bidimensional;
-  /** Draw that measurement's calipers on the slice it was measured on (calipers.ts). */
+  /**
+   * Draw that measurement's calipers on the slice it was measured on (calipers.ts). Off until asked
+   * for (the box, or `Go` to the measured slice): drawn while painting, they would cover the stroke.
+   */
   calipers: boolean;
   /** The proposal's lesions (3D components of pending voxels), largest first. */
   pendingLesions: Component[];
@@ -122,7 +125,7 @@ export function initialUi(uncertainty: UncertaintyStyle): UiState {
     activeSegment: 1,
     voxelMl: 0,
     volumeMl: {},
-    calipers: true,
+    calipers: false,
     pendingLesions: [],
   };
 }
