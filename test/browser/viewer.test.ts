@@ -239,7 +239,7 @@ describe('viewer on the sample case', () => {
     await h.page.getByTestId('segment-rano-go').click();
     await expect.poll(() => hook(h.page, (t) => t.slice('axial'))).toBe(K);
     // Go draws its calipers, on that slice where the measurement's ends are (within 1.5 px)
-    expect(await h.page.getByTestId('segment-rano-calipers').isChecked()).toBe(true);
+    await expect.poll(() => h.page.getByTestId('segment-rano-calipers').isChecked()).toBe(true);
     const expected = await Promise.all(
       [m.longestEnds, m.perpendicularEnds].map((ends) =>
         Promise.all(ends.map((e) => voxelToPage(h.page, e))),
