@@ -1,0 +1,72 @@
+"""Apply a candidate's ship rule, written before its run, to evaluate_v2.py's output.
+
+  /usr/bin/python3 models/train/ship_check.py --metrics runs/metrics-v4.json --candidate v4 \
+      --plan models/quorum-wt-v2/v4-width24-plan.json
+
+The rule compares the candidate with the shipped model's rows in the manifest (same 15 held-out
+cases, same app, same sampler settings). The Dice, AUROC and per-case floors are read from the
+plan's "thresholds" so the rule stays where it was written; the speed criterion (10 members per
+slice) is npm run bench's and is printed as a reminder, not checked here.
+Exit status 0 when every checked criterion holds, 1 otherwise.
+"""
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(__file__)
+MANIFEST = os.path.join(HERE, '..', 'quorum-wt-v2', 'manifest.json')
+
+
+def check(metrics, manifest, candidate, shipped, t):
+    summary = metrics['summary']
+    shipped_rows = {c['case']: c['methods'][shipped] for c in manifest['metrics']['cases']}
+    results = []
+
+    def add(name, value, bar, ok):
+        results.append(dict(criterion=name, value=value, bar=bar, ok=bool(ok)))
+
+    def group(g, key='dice'):
+        return summary[g][candidate][key]
+
+    add('held-out mean Dice', group('all held-out'), t['mean_dice'], group('all held-out') >= t['mean_dice'])
+    fg = 'TCGA-LGG unseen site (FG)'
+    add('unseen site FG Dice', group(fg), t['fg_dice'], group(fg) >= t['fg_dice'])
+    up = 'TCGA-LGG unseen patients'
+    add('unseen patients Dice', group(up), t['unseen_patients_dice'], group(up) >= t['unseen_patients_dice'])
+    add('error AUROC (all)', group('all held-out', 'auroc'), t['auroc'],
+        group('all held-out', 'auroc') >= t['auroc'])
+    newly_low = []
+    for row in metrics['cases']:
+        if candidate not in row['methods']:
+            continue
+        d = row['methods'][candidate]['dice']
+        before = shipped_rows.get(row['case'], {}).get('dice')
+        if d < t['case_floor'] and (before is None or before >= t['case_floor']):
+            newly_low.append(f"{row['case']} {d:.3f} (shipped {before if before is None else round(before, 3)})")
+    add(f"no case newly below {t['case_floor']}", newly_low, [], not newly_low)
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--metrics', required=True, help='evaluate_v2.py --out file holding the candidate')
+    ap.add_argument('--candidate', required=True, help='its --pred name')
+    ap.add_argument('--plan', required=True, help='the plan JSON with "thresholds" and "shipped"')
+    args = ap.parse_args()
+    with open(args.plan) as f:
+        plan = json.load(f)
+    with open(args.metrics) as f:
+        metrics = json.load(f)
+    with open(MANIFEST) as f:
+        manifest = json.load(f)
+    results = check(metrics, manifest, args.candidate, plan['shipped'], plan['thresholds'])
+    for r in results:
+        value = r['value'] if isinstance(r['value'], list) else f"{r['value']:.3f}"
+        print(f"{'PASS' if r['ok'] else 'FAIL'}  {r['criterion']:<28} {value}  (bar {r['bar']})")
+    print(f"also required: {plan['thresholds'].get('speed', 'npm run bench engine')}")
+    sys.exit(0 if all(r['ok'] for r in results) else 1)
+
+
+if __name__ == '__main__':
+    main()
