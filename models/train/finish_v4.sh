@@ -2,16 +2,15 @@
 # v4 after its stage A (models/quorum-wt-v2/v4-width24-plan.json): stage B, a candidate model folder,
 # the app's proposals on the 15 held-out cases, their scores and the ship rule. Each step is skipped
 # when its output exists, so a session cut short continues where it stopped (~40 + ~25 min here).
-# Run from the repository root: bash models/train/finish_v4.sh [--threads N]
+# Run from anywhere: [THREADS=N] bash models/train/finish_v4.sh
 set -euo pipefail
 THREADS=${THREADS:-2}
 cd "$(dirname "$0")"
 PLAN=../quorum-wt-v2/v4-width24-plan.json
 [ -f runs/cache-v2.npz ] || /usr/bin/python3 build_cache.py
-if [ ! -f runs/v4b/last.pt ] || ! /usr/bin/python3 -c "import torch,sys; sys.exit(torch.load('runs/v4b/last.pt',map_location='cpu')['iter'] < 1000)"; then
-  /usr/bin/python3 train_prompts.py --run runs/v4b --init checkpoints/v4a-resume.pt --iters 1000 --seed 41 \
-    --snapshot-every 100 --p-image-only 0.5 --threads "$THREADS"
-fi
+# resumes from runs/v4b/last.pt when there is one; at iteration 1000 it loads the cache and returns
+/usr/bin/python3 train_prompts.py --run runs/v4b --init checkpoints/v4a-resume.pt --iters 1000 --seed 41 \
+  --snapshot-every 100 --p-image-only 0.5 --threads "$THREADS"
 [ -f runs/model-v4b/model.onnx ] || /usr/bin/python3 export.py --run runs/v4b --candidate runs/model-v4b
 [ -d runs/heldout ] || /usr/bin/python3 evaluate_v2.py --link runs/heldout
 cd ../..

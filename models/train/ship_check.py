@@ -26,16 +26,12 @@ def check(metrics, manifest, candidate, shipped, t):
     def add(name, value, bar, ok):
         results.append(dict(criterion=name, value=value, bar=bar, ok=bool(ok)))
 
-    def group(g, key='dice'):
-        return summary[g][candidate][key]
-
-    add('held-out mean Dice', group('all held-out'), t['mean_dice'], group('all held-out') >= t['mean_dice'])
-    fg = 'TCGA-LGG unseen site (FG)'
-    add('unseen site FG Dice', group(fg), t['fg_dice'], group(fg) >= t['fg_dice'])
-    up = 'TCGA-LGG unseen patients'
-    add('unseen patients Dice', group(up), t['unseen_patients_dice'], group(up) >= t['unseen_patients_dice'])
-    add('error AUROC (all)', group('all held-out', 'auroc'), t['auroc'],
-        group('all held-out', 'auroc') >= t['auroc'])
+    for name, group, key, bar in (('held-out mean Dice', 'all held-out', 'dice', 'mean_dice'),
+                                  ('unseen site FG Dice', 'TCGA-LGG unseen site (FG)', 'dice', 'fg_dice'),
+                                  ('unseen patients Dice', 'TCGA-LGG unseen patients', 'dice', 'unseen_patients_dice'),
+                                  ('error AUROC (all)', 'all held-out', 'auroc', 'auroc')):
+        value = summary[group][candidate][key]
+        add(name, value, t[bar], value >= t[bar])
     newly_low = []
     for row in metrics['cases']:
         if candidate not in row['methods']:
@@ -43,7 +39,7 @@ def check(metrics, manifest, candidate, shipped, t):
         d = row['methods'][candidate]['dice']
         before = shipped_rows.get(row['case'], {}).get('dice')
         if d < t['case_floor'] and (before is None or before >= t['case_floor']):
-            newly_low.append(f"{row['case']} {d:.3f} (shipped {before if before is None else round(before, 3)})")
+            newly_low.append(f"{row['case']} {d:.3f} (shipped {'none' if before is None else f'{before:.3f}'})")
     add(f"no case newly below {t['case_floor']}", newly_low, [], not newly_low)
     return results
 
