@@ -1,6 +1,6 @@
 """Apply a candidate's ship rule, written before its run, to evaluate_v2.py's output.
 
-  /usr/bin/python3 models/train/ship_check.py --metrics runs/metrics-v4.json --candidate v4 \
+  /usr/bin/python3 models/train/ship_check.py --metrics runs/metrics-v4.json --candidate v4-w24 \
       --plan models/quorum-wt-v2/v4-width24-plan.json
 
 The rule compares the candidate with the shipped model's rows in the manifest (same 15 held-out
