@@ -127,19 +127,23 @@ def _blur(x, sigma):
     return F.conv2d(F.pad(x, (0, 0, 3, 3), mode='replicate'), k.view(1, 1, -1, 1))
 
 
-def intensity(img, g):
+def intensity(img, g, seq=None):
+    """seq: the sequence each channel shows (context.sequence_of_channels): channels of one sequence get
+    the same gamma, bias field and contrast. Default: every channel its own (the same random draws)."""
     n, c, h, w = img.shape
+    seq = torch.arange(c) if seq is None else torch.as_tensor(seq)
+    k = int(seq.max()) + 1
     lo = img.amin((2, 3), keepdim=True)
     hi = img.amax((2, 3), keepdim=True)
     rng = (hi - lo).clamp_min(1e-3)
     u = (img - lo) / rng
-    gamma = torch.exp(_u(n, g, -0.4, 0.4, c, 1, 1))
+    gamma = torch.exp(_u(n, g, -0.4, 0.4, k, 1, 1))[:, seq]
     u = u.clamp(0, 1) ** gamma
-    field = F.interpolate(_u(n, g, -0.3, 0.3, c, 4, 4), size=(h, w), mode='bicubic', align_corners=False)
+    field = F.interpolate(_u(n, g, -0.3, 0.3, k, 4, 4), size=(h, w), mode='bicubic', align_corners=False)[:, seq]
     bias_on = (torch.rand(n, 1, 1, 1, generator=g) < 0.5).float()
     u = u * torch.exp(field * bias_on)
     img = u * rng + lo
-    img = img * _u(n, g, 0.85, 1.15, c, 1, 1) + _u(n, g, -0.15, 0.15, c, 1, 1)
+    img = img * _u(n, g, 0.85, 1.15, k, 1, 1)[:, seq] + _u(n, g, -0.15, 0.15, k, 1, 1)[:, seq]
     noisy = (torch.rand(n, 1, 1, 1, generator=g) < 0.3).float()
     img = img + noisy * _u(n, g, 0, 0.08, 1, 1, 1) * torch.randn(img.shape, generator=g)
     for i in range(n):
@@ -241,10 +245,10 @@ def lesion_core(img, lesion, g, p):
 
 
 def augment_v2(img, lab, g, raw_head=None, p_strip=0.35, p_lesion_contrast=0.0, p_lesion_core=0.0,
-               p_dup_flair=0.0):
+               p_dup_flair=0.0, seq=None):
     """raw_head: bool [n], the samples from heads with skull (TCGA); p_strip of them are stripped.
     lab's first channel is the slice's reference (the lesion the contrast change follows).
-    p_dup_flair: chance per slice that the T1c channel is the FLAIR (dup_flair)."""
+    p_dup_flair: chance per slice that the T1c channel is the FLAIR (dup_flair). seq: see intensity."""
     if raw_head is not None and p_strip > 0:
         img = strip_skull(img, lab, raw_head & (torch.rand(len(img), generator=g) < p_strip), g)
     img, lab = spatial(img, lab, g)
@@ -252,7 +256,7 @@ def augment_v2(img, lab, g, raw_head=None, p_strip=0.35, p_lesion_contrast=0.0, 
         img = lesion_contrast(img, lab[:, :1], g, p_lesion_contrast)
     if p_lesion_core > 0:
         img = lesion_core(img, lab[:, :1], g, p_lesion_core)
-    img = intensity(img, g)
+    img = intensity(img, g, seq)
     if p_dup_flair > 0:
         img = dup_flair(img, g, p_dup_flair)
     return img, lab

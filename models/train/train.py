@@ -21,8 +21,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 from augment import augment_v2  # noqa: E402
+import context as through_plane  # noqa: E402
 from data import TRAIN_SUBJECTS, load_slices  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
+from heap import keep_freed_memory  # noqa: E402
 from unet import UNet  # noqa: E402
 
 ARCH = dict(image_channels=2, base=16, mults=(1, 2, 4, 8))
@@ -55,13 +57,14 @@ def augment(img, lab, g):
 ADD_HELD_OUT = ('none', 'site', 'patients', 'all')
 
 
-def load_cache_v2(hold_out_site=None, add_held_out='none'):
+def load_cache_v2(hold_out_site=None, add_held_out='none', context=0):
     """Training slices of runs/cache-v2.npz (build_cache.py) -> image [N,2,H,W], label 0/1 [N,1,H,W],
     the case names and the mask of the cache's slices kept.
 
     hold_out_site: a leave-one-site-out fold other than the shipped one: that TCGA-LGG site is left
     out and the shipped fold's held-out site (datasets.HELD_OUT_SITE) trains instead; the held-out
-    patients of every site stay held out. add_held_out: one of ADD_HELD_OUT."""
+    patients of every site stay held out. add_held_out: one of ADD_HELD_OUT. context: context.py's
+    neighbour channels (2 * context more)."""
     d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
     cases = json.loads(str(d['cases']))
     if hold_out_site and add_held_out != 'none':
@@ -76,7 +79,7 @@ def load_cache_v2(hold_out_site=None, add_held_out='none'):
                        or (add_held_out == 'all' and c['name'] != 'brainlesion_case') for c in cases])
     keep = ok[d['case']]
     names = sorted({cases[i]['name'] for i in np.unique(d['case'][keep])})
-    img = torch.from_numpy(d['image'][keep])
+    img = torch.from_numpy(through_plane.add_to_cache(d['image'], d['case'], d['thick'], context)[keep])
     lab = torch.from_numpy((d['label'][keep] > 127).astype(np.float32))
     return img, lab, names, keep
 
@@ -163,6 +166,8 @@ def main():
     ap.add_argument('--dice-weight', type=float, default=0.0,
                     help='diffusion, x0: add this times a soft Dice loss of the predicted x0 (as a 0-1 mask) per '
                          'slice to the MSE, so that a small lesion weighs as much as a large one')
+    ap.add_argument('--context', type=int, default=0,
+                    help='the FLAIR of this many slices above and below as more input channels (context.py)')
     ap.add_argument('--mults', default=','.join(map(str, ARCH['mults'])), help='UNet channel multipliers')
     args = ap.parse_args()
     if args.dice_weight and (args.mode != 'diffusion' or args.prediction != 'x0'):
@@ -172,22 +177,27 @@ def main():
     if args.p_image_only and (args.mode != 'diffusion' or args.prediction != 'x0'):
         ap.error('--p-image-only needs the diffusion mode with --prediction x0 (an epsilon or v target depends on '
                  'the noisy mask it replaces)')
+    if args.context and args.data != 'v2':
+        ap.error('--context needs --data v2 (the cache keeps each case\'s slices in order)')
     if args.high_t_share and args.mode != 'diffusion':
         ap.error('--high-t-share is for the diffusion mode (the deterministic UNet has no t)')
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # heap.py: 1.7x faster here
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     os.makedirs(run, exist_ok=True)
 
     if args.data == 'v2':
-        img, lab, subjects, _ = load_cache_v2(args.hold_out_site)
-        aug = functools.partial(augment_v2, p_lesion_core=args.p_lesion_core, p_dup_flair=args.p_dup_flair)
+        img, lab, subjects, _ = load_cache_v2(args.hold_out_site, context=args.context)
+        aug = functools.partial(augment_v2, p_lesion_core=args.p_lesion_core, p_dup_flair=args.p_dup_flair,
+                                seq=through_plane.sequence_of_channels(ARCH['image_channels'], args.context))
     else:
         img, lab = load_slices(TRAIN_SUBJECTS)
         subjects, aug = TRAIN_SUBJECTS, augment
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
 
-    arch = dict(ARCH, base=args.base, mults=tuple(int(m) for m in args.mults.split(',')))
+    arch = dict(ARCH, base=args.base, mults=tuple(int(m) for m in args.mults.split(',')),
+                image_channels=ARCH['image_channels'] + 2 * args.context)
     if args.x0_loss == 'bce':
         arch['x0_head'] = 'sigmoid'
     dev = torch.device(args.device)

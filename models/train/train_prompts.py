@@ -30,6 +30,7 @@ from scipy import ndimage
 sys.path.insert(0, os.path.dirname(__file__))
 from augment import augment_v2, crop_groups  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
+from heap import keep_freed_memory  # noqa: E402
 from train import ADD_HELD_OUT, ARCH, add_high_t_share, add_p_image_only, dice_loss, image_only, load_cache_v2, share  # noqa: E402
 from unet import UNet  # noqa: E402
 
@@ -160,6 +161,7 @@ def main():
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # heap.py: 1.7x faster here
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     os.makedirs(run, exist_ok=True)
 
