@@ -74,6 +74,12 @@ export interface ModelManifest {
    * is the unprompted proposal. Absent: the model takes no prompts and requests with them are refused.
    */
   prompts?: { channels: ['positive-clicks', 'negative-clicks']; sigmaPx: number };
+  /**
+   * Through-plane context (models/train/context.py, core/src/context-frame.ts): `image` has, after
+   * the sequences, the first sequence of this many slices below and above (in that order), in the
+   * order of the frame's proposed slices, the edge slice repeated. Absent or 0: one slice alone.
+   */
+  context?: number;
   training: { data: string; subjects: string[]; heldOut: string[]; licence: string; notes?: string };
   metrics?: Record<string, unknown>;
   provenance?: Record<string, unknown>;

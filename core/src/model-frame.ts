@@ -1,3 +1,4 @@
+import { withContext } from './context-frame.ts';
 import { QuorumError } from './errors.ts';
 import type { ModelManifest, PreprocessSpec } from './manifest.ts';
 import { zscoreBrainV1 } from './preprocess.ts';
@@ -77,5 +78,11 @@ export function modelFrame(
       `the model ${manifest.name} needs preprocessing "${spec.kind}", which this version of Quorum does not know (known: ${known})`,
     );
   }
-  return p.frame(volumes, manifest, spec, caseName);
+  const context = manifest.context ?? 0;
+  if (!Number.isInteger(context) || context < 0)
+    throw new QuorumError(
+      'model',
+      `the model ${manifest.name} has context ${String(context)} (a whole number >= 0)`,
+    );
+  return withContext(p.frame(volumes, manifest, spec, caseName), context);
 }

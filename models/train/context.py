@@ -36,6 +36,11 @@ def add_to_cache(image, case, thick, context):
     return np.concatenate([image] + extra, 1)
 
 
+def neighbour_slices(ks, p, context):
+    """The slices whose FLAIR follows slice ks[p]'s own channels (core/src/context-frame.ts contextSlices)."""
+    return [ks[min(max(p + o, 0), len(ks) - 1)] for o in offsets(context)]
+
+
 def frame_inputs(frame, vols, positions, context):
     """Model inputs [len(positions), C + 2 * context, H, W] of frame.slices[p] for p in positions,
     built the same way as add_to_cache from the whole frame's slices."""
@@ -43,7 +48,6 @@ def frame_inputs(frame, vols, positions, context):
     out = []
     for p in positions:
         own = frame.model_input(vols, ks[p])
-        extra = [frame.model_input(vols, ks[min(max(p + o, 0), len(ks) - 1)])[FLAIR:FLAIR + 1]
-                 for o in offsets(context)]
+        extra = [frame.model_input(vols, k)[FLAIR:FLAIR + 1] for k in neighbour_slices(ks, p, context)]
         out.append(np.concatenate([own] + extra, 0))
     return np.stack(out)

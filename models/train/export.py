@@ -94,6 +94,10 @@ def write_candidate(args):
     if 'prompts' not in meta:
         # a train.py run (no click channels yet, a stage before train_prompts.py): the engine must not feed it clicks
         manifest.pop('prompts', None)
+    # the run's through-plane context (context.py), not the shipped model's
+    manifest.pop('context', None)
+    if meta.get('context'):
+        manifest['context'] = meta['context']
     with open(os.path.join(out, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=2)
     print(f"wrote {out}: iteration {ck['iter']}, recommended {manifest['recommended']}")

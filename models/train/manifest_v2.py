@@ -69,6 +69,7 @@ def manifest_v2(name, meta, iters, args, metrics, model, git, max_err):
         'recommended': {'sampler': 'ddim', 'steps': args.steps, 'members': args.members, 'eta': 1.0},
         **({'prompts': {'channels': ['positive-clicks', 'negative-clicks'], 'sigmaPx': meta['prompts']['sigma']}}
            if 'prompts' in meta else {}),
+        **({'context': meta['context']} if meta.get('context') else {}),  # context.py's neighbour channels
         'caseConfidence': {'kind': 'member-agreement-dice', 'lowBelow': getattr(args, 'low_confidence', None) or 0.8},
         'training': {
             'data': f'{len(train)} patients: TCGA-LGG sites CS, DU, HT (not skull-stripped, 8-bit, thick slices) and '

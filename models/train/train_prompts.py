@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from augment import augment_v2, crop_groups  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
 from heap import keep_freed_memory  # noqa: E402
+import context as through_plane  # noqa: E402
 from train import ADD_HELD_OUT, ARCH, add_high_t_share, add_p_image_only, dice_loss, image_only, load_cache_v2, share  # noqa: E402
 from unet import UNet  # noqa: E402
 
@@ -165,7 +166,12 @@ def main():
     run = args.run if os.path.isabs(args.run) else os.path.join(os.path.dirname(__file__), args.run)
     os.makedirs(run, exist_ok=True)
 
-    img, lab, subjects, keep = load_cache_v2(add_held_out=args.add_held_out)
+    last = os.path.join(run, 'last.pt')
+    # the network's width, depth and through-plane context are those of what it starts from
+    # (v3: width 16; v4: 24; a train.py --context run: its neighbour channels, context.py)
+    start_meta = torch.load(last if os.path.exists(last) else args.init, map_location='cpu').get('meta', {})
+    size, context = start_meta.get('arch', {}), start_meta.get('context', 0)
+    img, lab, subjects, keep = load_cache_v2(add_held_out=args.add_held_out, context=context)
     cache = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
     case_of = torch.from_numpy(cache['case'][keep])
     thick_of = torch.from_numpy(cache['thick'][keep])
@@ -174,13 +180,10 @@ def main():
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
 
-    n_img = ARCH['image_channels']
-    last = os.path.join(run, 'last.pt')
-    # the network's width and depth are those of what it starts from (v3: width 16; v4: 24)
-    size = torch.load(last if os.path.exists(last) else args.init, map_location='cpu').get('meta', {}).get('arch', {})
+    n_img = ARCH['image_channels'] + 2 * context
     arch = dict(ARCH, base=size.get('base', ARCH['base']), mults=tuple(size.get('mults', ARCH['mults'])),
                 image_channels=n_img + len(PROMPT_CHANNELS))
-    print(f"UNet width {arch['base']}, multipliers {arch['mults']}", flush=True)
+    print(f"UNet width {arch['base']}, multipliers {arch['mults']}, context {context}", flush=True)
     model = PromptUNet(arch)
     ema = PromptUNet(arch).eval()  # not deepcopy: the input hook must see its own module
     opt = torch.optim.AdamW([{'params': model.unet.parameters(), 'scale': 1.0},
@@ -210,7 +213,7 @@ def main():
     g = torch.Generator().manual_seed(args.seed + start)
     rng = np.random.default_rng(args.seed + start)
     log = open(os.path.join(run, 'log.jsonl'), 'a')
-    meta = dict(vars(args), arch=arch, subjects=subjects, prompts=dict(channels=PROMPT_CHANNELS, sigma=CLICK_SIGMA))
+    meta = dict(vars(args), context=context, arch=arch, subjects=subjects, prompts=dict(channels=PROMPT_CHANNELS, sigma=CLICK_SIGMA))
     json.dump(meta, open(os.path.join(run, 'config.json'), 'w'), indent=1)
 
     b = args.batch
@@ -228,7 +231,7 @@ def main():
         nb_lab = lab[nb].float() * same.float().view(-1, 1, 1, 1)
         x_img, both = augment_v2(img[idx].float(), torch.cat([lab[idx].float(), nb_lab], 1), g,
                                  raw_head[idx], args.p_strip, args.p_lesion_contrast, args.p_lesion_core,
-                                 args.p_dup_flair)
+                                 args.p_dup_flair, through_plane.sequence_of_channels(ARCH['image_channels'], context))
         # a share of batches cut to their head boxes, as the engine crops (groups of one crop size)
         cropped = args.p_crop > 0 and float(torch.rand(1, generator=g)) < args.p_crop
         groups = crop_groups(x_img, both, g) if cropped else [(x_img, both)]

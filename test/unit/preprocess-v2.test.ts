@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { contextSlices } from '../../core/src/context-frame.ts';
 import { QuorumError } from '../../core/src/errors.ts';
 import type { ModelManifest, PreprocessHeadRobustV2 } from '../../core/src/manifest.ts';
 import { modelFrame } from '../../core/src/model-frame.ts';
@@ -35,10 +36,13 @@ describe.each(['tcga-lgg-fg-6689', 'brats-tcia-pat222'])('preprocessing v2 = pre
     slices: number[];
     inputSlices: number[];
     backSlice: number;
+    contextSlices: Record<string, Record<string, number[]>>;
   };
   let frame: HeadRobustFrame;
+  let frameVolumes: { flair: Volume; t1c: Volume };
   beforeAll(async () => {
     const [flair, t1c] = await Promise.all(meta.files.map((f) => loadVolume(join(DATA, f))));
+    frameVolumes = { flair, t1c };
     // through the registry, as the engine gets it: the constants come from the manifest block
     frame = modelFrame({ flair, t1c }, withSpec(meta.spec), name) as HeadRobustFrame;
   });
@@ -64,6 +68,41 @@ describe.each(['tcga-lgg-fg-6689', 'brats-tcia-pat222'])('preprocessing v2 = pre
       const ours = frame.input(k);
       expect(maxAbsDiff(ours, ref.data.subarray(s * size, (s + 1) * size))).toBeLessThan(1e-5);
     }
+  });
+
+  it('adds the neighbour slices context.py adds, as their FLAIR after the own channels', () => {
+    for (const [c, bySlice] of Object.entries(meta.contextSlices)) {
+      const context = Number(c);
+      const wide = modelFrame(
+        { flair: frameVolumes.flair, t1c: frameVolumes.t1c },
+        { ...withSpec(meta.spec), context },
+        name,
+      );
+      expect(wide.channels).toBe(2 + 2 * context);
+      expect(wide.foregroundFloor).toEqual([
+        ...frame.foregroundFloor,
+        ...Array(2 * context).fill(frame.foregroundFloor[0]),
+      ]);
+      const HW = meta.spec.inputSize[0] * meta.spec.inputSize[1];
+      for (const [k, neighbours] of Object.entries(bySlice)) {
+        expect(contextSlices(frame.slices, Number(k), context)).toEqual(neighbours);
+        const input = wide.input(Number(k));
+        expect(input).toHaveLength((2 + 2 * context) * HW);
+        expect(maxAbsDiff(input.subarray(0, 2 * HW), frame.input(Number(k)))).toBe(0);
+        for (const [i, n] of neighbours.entries())
+          expect(maxAbsDiff(input.subarray((2 + i) * HW, (3 + i) * HW), frame.input(n).subarray(0, HW))).toBe(
+            0,
+          );
+      }
+      // the frame's other duties are the inner frame's
+      expect(wide.slices).toEqual(frame.slices);
+      expect(
+        maxAbsDiff(wide.toNative(fx.arrays.backMap.data, meta.backSlice), fx.arrays.back.data),
+      ).toBeLessThan(1e-5);
+    }
+    expect(() => modelFrame(frameVolumes, { ...withSpec(meta.spec), context: 1.5 }, name)).toThrow(
+      /context 1.5/,
+    );
   });
 
   it('maps a model map back onto the same native plane (1e-5, 0 outside)', () => {

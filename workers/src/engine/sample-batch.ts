@@ -88,7 +88,8 @@ export function batchSampler(
   const { manifest, session } = model;
   const schedule = Schedule.fromSpec(manifest.schedule);
   const [H, W] = manifest.preprocess.inputSize;
-  const C = manifest.channels.length;
+  // the sequences, and the neighbour slices' channels of a context model (core/src/context-frame.ts)
+  const C = frame.channels;
   // a prompt model takes two more image channels, the click maps (zero: no clicks)
   const P = manifest.prompts ? manifest.prompts.channels.length : 0;
   const HW = H * W;
