@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CaseInfo, ProposalEvent, ProposeParams, QuorumApi, SliceResult } from '../../core/src/api.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { WireError } from '../../core/src/rpc/errors.ts';

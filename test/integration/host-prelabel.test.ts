@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DatasetEvent, PrelabelParams, ProposalEvent, QuorumApi } from '../../core/src/api.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { caseFileFolder } from '../../workers/src/host/case-files.ts';
