@@ -73,11 +73,7 @@ describe.each(['tcga-lgg-fg-6689', 'brats-tcia-pat222'])('preprocessing v2 = pre
   it('adds the neighbour slices context.py adds, as their FLAIR after the own channels', () => {
     for (const [c, bySlice] of Object.entries(meta.contextSlices)) {
       const context = Number(c);
-      const wide = modelFrame(
-        { flair: frameVolumes.flair, t1c: frameVolumes.t1c },
-        { ...withSpec(meta.spec), context },
-        name,
-      );
+      const wide = modelFrame(frameVolumes, { ...withSpec(meta.spec), context }, name);
       expect(wide.channels).toBe(2 + 2 * context);
       expect(wide.foregroundFloor).toEqual([
         ...frame.foregroundFloor,
