@@ -10,7 +10,8 @@
  * - paper: their UNet (models/train/paper_unet.py, random weights, 113.7 M parameters) exported
  *   to a temp dir by /usr/bin/python3 if missing, one 224x224 forward timed in onnxruntime-node,
  *   x 1000 steps x 5 members per slice. Without python3-torch these rows are skipped with a note.
- * Env: QUORUM_BENCH_SLICES=a:b limits the whole-volume run (for a quick look).
+ * Env: QUORUM_BENCH_SLICES=a:b limits the whole-volume run (for a quick look);
+ * QUORUM_BENCH_MODEL=DIR times a candidate model folder (export.py --candidate) instead of the shipped one.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -29,15 +30,19 @@ import type { ChannelVolume, EngineEvent, ProposeRequest, ProposeSummary } from 
 import { torchProblem } from './python.ts';
 import type { BenchRow } from './types.ts';
 
-export const title = 'diffusion engine (shipped model vs the paper, pat0003)';
+export const title = process.env.QUORUM_BENCH_MODEL
+  ? `diffusion engine (candidate ${process.env.QUORUM_BENCH_MODEL} vs the paper, pat0003)`
+  : 'diffusion engine (shipped model vs the paper, pat0003)';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PAT3 = join(REPO, '..', 'shared', 'data', 'brats2015-deepmedic', 'validation', 'brats_2013_pat0003_1');
 const WORK = join(tmpdir(), 'quorum-bench');
 const MEMBERS = 5;
 const DDPM_STEPS = 20;
+/** The model timed: a candidate's folder (a ship rule's speed criterion) or the shipped model. */
+const MODEL_DIR = process.env.QUORUM_BENCH_MODEL ?? DEFAULT_MODEL_DIR;
 /** The crop the app runs with: the shipped manifest's `recommended.crop`, else the first mode ('head'). */
-const DEFAULT_CROP: CropMode = recommendedCrop(readManifest(DEFAULT_MODEL_DIR));
+const DEFAULT_CROP: CropMode = recommendedCrop(readManifest(MODEL_DIR));
 /** Whole-volume runs per crop mode (alternating; the best kept). Env QUORUM_BENCH_REPEAT. */
 const REPEAT = Math.max(1, Number(process.env.QUORUM_BENCH_REPEAT ?? 2));
 
@@ -90,7 +95,7 @@ export async function run(): Promise<BenchRow[]> {
   ]);
   const volumes = { flair: ch(flair), t1c: ch(t1c) };
   const range = process.env.QUORUM_BENCH_SLICES?.split(':').map(Number) as [number, number] | undefined;
-  const engine = await EngineClient.start({ device: 'cpu' });
+  const engine = await EngineClient.start({ device: 'cpu', modelDir: MODEL_DIR });
   /** One proposal and its wall time (s). */
   const timedPropose = async (req: ProposeRequest, onEvent?: (e: EngineEvent) => void) => {
     const t0 = performance.now();
@@ -173,7 +178,7 @@ export async function run(): Promise<BenchRow[]> {
     }
 
     // the app's own number of members, where the manifest recommends other than the paper's 5
-    const recommended = readManifest(DEFAULT_MODEL_DIR).recommended;
+    const recommended = readManifest(MODEL_DIR).recommended;
     const shipped = recommended.members;
     // the members' std of the last run, for the uncertainty map's row
     const std = new Float32Array(flair.data.length);
