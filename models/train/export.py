@@ -57,7 +57,7 @@ def reexport_onnx(args):
     onnx_path = os.path.join(REPO, 'models', args.name or NAMES['v2'], 'model.onnx')
     new_path = onnx_path + '.new.onnx'
     export_onnx(model, meta, new_path)
-    img, lab = held_out_slices_v2()
+    img, lab = held_out_slices_v2(meta.get('context', 0))
     sel = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()[::10][:4]
     H, W = INPUT_SIZE
     x_img = img[sel]
@@ -167,7 +167,7 @@ def main():
 
     # numerical check on real held-out slices (tumour-bearing ones), several timesteps
     if version == 'v2':
-        img, lab = held_out_slices_v2()
+        img, lab = held_out_slices_v2(meta.get('context', 0))
     else:
         image, label, mask = load_subject(HELD_OUT)
         img, lab, ks = axial_slices(image, label, mask)

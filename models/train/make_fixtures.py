@@ -61,7 +61,7 @@ def main():
     if meta.get('data') == 'v2' or 'prompts' in meta:
         # v2 shares v1's schedule and samplers (tested on v1's fixtures): only its step is checked
         OUT = os.path.join(REPO, 'test', 'fixtures', 'quorum-wt-v2')
-        img, lab = held_out_slices_v2()
+        img, lab = held_out_slices_v2(meta.get('context', 0))
         idx = int((lab.sum((1, 2, 3))).argmax())
         x_img = img[idx:idx + 1]
         if 'prompts' in meta:

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import torch
 
+import context as through_plane
 from datasets import HELD_OUT_SITE, split
 from preprocess import CLIP, HIST_BINS, INPUT_SIZE, MIN_SLICE_FOREGROUND_MM2, SAMPLE_TARGET, SPACING_MM
 
@@ -31,11 +32,13 @@ def provenance(meta, model, git, max_err):
     }
 
 
-def held_out_slices_v2():
-    """Held-out model-grid slices of runs/cache-v2.npz (build_cache.py) -> (image, label) tensors."""
+def held_out_slices_v2(context=0):
+    """Held-out model-grid slices of runs/cache-v2.npz (build_cache.py) -> (image, label) tensors;
+    with a through-plane context (context.py), the neighbours' FLAIR as the model's extra channels."""
     d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
     keep = ~d['train'] & ~d['thick']
-    return (torch.from_numpy(d['image'][keep].astype(np.float32)),
+    image = through_plane.add_to_cache(d['image'], d['case'], d['thick'], context)
+    return (torch.from_numpy(image[keep].astype(np.float32)),
             torch.from_numpy((d['label'][keep] > 127).astype(np.float32)))
 
 
