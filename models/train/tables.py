@@ -1,14 +1,16 @@
 """README tables from evaluate_v2.py's JSON (so the README says exactly what was measured).
 
   /usr/bin/python3 models/train/tables.py runs/metrics-v2.8-all.json            # every method (EXPERIMENTS.md)
-  /usr/bin/python3 models/train/tables.py runs/metrics-v2.8-all.json --compact  # the README's: the four the model issue asks for
+  /usr/bin/python3 models/train/tables.py runs/metrics-v2.8-all.json --compact  # the README's: the four the model issue asks for, and the model shipped before
 """
 import json
 import sys
 
-SHIPPED = 'v3.0.1'  # the method whose confidence and false positives the case table shows
+SHIPPED = 'v5.0'  # the method whose confidence and false positives the case table shows
 METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
-           ('v3.0.1', 'v3.0.1 (shipped: v3.0 with the small uncertain islands dropped, under 0.5 mL with a mean map value of at least 0.2)'),
+           ('v5.0', 'v5.0 (shipped: v3.0.1\'s recipe and sampler with the FLAIR of the slice below and above as two more input channels)'),
+           ('v5.0-single', 'v5.0, single sample'),
+           ('v3.0.1', 'v3.0.1 (shipped before: v3.0 with the small uncertain islands dropped, under 0.5 mL with a mean map value of at least 0.2)'),
            ('v4-w24', 'v4 (v3.0.1\'s recipe and sampler at UNet width 24; not shipped: mean +0.004, the rule needed +0.010)'),
            ('v3.0', 'v3.0 (shipped before: v3 weights, trained from scratch with half of each batch the image alone at t = 999; v2.3.3\'s sampler on the whole frame, no crop)'),
            ('v3.0-crop', 'v3.0 weights with v2.3.3\'s crop to the head (16 px)'),
@@ -37,12 +39,15 @@ METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
            ('v2-single', 'v2, single sample'), ('v3.0.1-single', 'v3.0.1, single sample'),
            ('baseline-2000', 'deterministic UNet, same backbone + data, 2000 iterations'),
            ('baseline', 'deterministic UNet, same backbone + data, 600 iterations')]
-# The README's comparison (the model issue's): v1, the shipped v2 line, its single sample, the deterministic UNet.
+# The README's comparison (the model issue's): v1, the shipped v2 line, its single sample, the deterministic UNet;
+# and the model shipped before, so that a reader sees what the last change did.
 COMPACT = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
-           ('v3.0.1', 'v3.0.1, shipped (10 members)'),
-           ('v3.0.1-single', 'v3.0.1, single sample'),
+           ('v5.0', 'v5.0, shipped (10 members)'),
+           ('v5.0-single', 'v5.0, single sample'),
+           ('v3.0.1', 'v3.0.1, shipped before (10 members)'),
            ('baseline-2000', 'deterministic UNet, same backbone + data')]
-COMPACT_SHORT = {'v1': 'v1', 'v3.0.1': 'shipped', 'v3.0.1-single': 'single sample', 'baseline-2000': 'deterministic UNet'}
+COMPACT_SHORT = {'v1': 'v1', 'v5.0': 'shipped', 'v5.0-single': 'single sample', 'v3.0.1': 'v3.0.1',
+                 'baseline-2000': 'deterministic UNet'}
 
 
 def fmt(v, nd=3):
@@ -93,7 +98,7 @@ def main(path, *flags):
                   f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
                   f"{fmt(a.get('qu_brats'))} |")
     print()
-    shown = [k for k in ('v3.0.1', 'v4-w24', 'v3.0', 'v3.0-crop', 'v2.3.3', 'v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10', 'v2.6-io50') if any(k in r['methods'] for r in m['cases'])]
+    shown = [k for k in ('v5.0', 'v3.0.1', 'v4-w24', 'v3.0', 'v3.0-crop', 'v2.3.3', 'v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10', 'v2.6-io50') if any(k in r['methods'] for r in m['cases'])]
     print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 Dice | v2.2 DDIM 3 | '
           + ''.join(f"{k}{' (shipped)' if k == SHIPPED else ''} | " for k in shown)
           + f'baseline | baseline 2000 it. | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
