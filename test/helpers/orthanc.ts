@@ -47,6 +47,12 @@ export interface Orthanc {
   upload(files: string[]): Promise<{ ID: string; ParentStudy: string }[]>;
   /** What Orthanc printed (for a failing test's message). */
   log(): string;
+  /**
+   * Freezes Orthanc (SIGSTOP) until `resume()`: a transfer under way then stays under way for as
+   * long as a test needs, whatever the machine's load (a PACS that stops answering mid-study).
+   */
+  pause(): void;
+  resume(): void;
   /** Stops Orthanc and removes its folder (storage, index, log). */
   stop(): Promise<void>;
 }
@@ -160,8 +166,15 @@ export async function startOrthanc(opts: OrthancOptions = {}): Promise<Orthanc> 
       return out;
     },
     log,
+    pause: () => {
+      proc.kill('SIGSTOP');
+    },
+    resume: () => {
+      proc.kill('SIGCONT');
+    },
     stop: async () => {
       if (proc.exitCode === null) {
+        proc.kill('SIGCONT'); // a paused Orthanc would not act on SIGTERM
         proc.kill('SIGTERM');
         const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
         await exited;
