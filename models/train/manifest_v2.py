@@ -37,8 +37,9 @@ def held_out_slices_v2(context=0):
     with a through-plane context (context.py), the neighbours' FLAIR as the model's extra channels."""
     d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
     keep = ~d['train'] & ~d['thick']
-    image = through_plane.add_to_cache(d['image'], d['case'], d['thick'], context)
-    return (torch.from_numpy(image[keep].astype(np.float32)),
+    # a held-out case's kept slices are all of its native-thickness block, so its neighbours are among them
+    image = through_plane.add_to_cache(d['image'][keep], d['case'][keep], d['thick'][keep], context)
+    return (torch.from_numpy(image.astype(np.float32)),
             torch.from_numpy((d['label'][keep] > 127).astype(np.float32)))
 
 
