@@ -1,6 +1,6 @@
 """Pools the member masks of two or more propose-dataset runs (each with --export nifti-members)
 into one ensemble, as if one run had sampled all the members: mask = mean of the members > 0.5,
-uncertainty = their std (not smoothed), case confidence = member-agreement Dice (each member's
+uncertainty = their std (smoothed with --sigma voxels as the app does, uncertainty.py; 0 = not smoothed), case confidence = member-agreement Dice (each member's
 mask against the ensemble's, pooled), written as a propose-dataset output for evaluate_v2.py.
 
   /usr/bin/python3 models/train/combine_members.py --run runs/a --run runs/b --out runs/a+b
@@ -16,6 +16,8 @@ import os
 import nibabel as nib
 import numpy as np
 
+from uncertainty import uncertainty_map
+
 
 def members_of(case_dir):
     files = sorted(glob.glob(os.path.join(case_dir, 'members', 'member-*.nii.gz')))
@@ -28,6 +30,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--run', action='append', required=True, help='a propose-dataset output folder')
     ap.add_argument('--out', required=True)
+    ap.add_argument('--sigma', type=float, default=0.0,
+                    help="the uncertainty map's sigma in voxels (the app's recommended.uncertaintySigmaVoxels; 0: the std)")
     a = ap.parse_args()
     cases = sorted(d for d in os.listdir(a.run[0]) if not d.startswith('.') and os.path.isdir(os.path.join(a.run[0], d)))
     for case in cases:
@@ -35,7 +39,7 @@ def main():
         ref = nib.load(files[0])
         stack = np.stack([np.asarray(nib.load(f).dataobj, dtype=np.float32) for f in files])
         mean = stack.mean(0)
-        std = stack.std(0)
+        std = uncertainty_map(stack.std(0), a.sigma)
         mask = mean > 0.5
         member_masks = stack > 0.5
         inter = (member_masks & mask[None]).sum()
