@@ -1,7 +1,9 @@
 """Pools the member masks of two or more propose-dataset runs (each with --export nifti-members)
-into one ensemble, as if one run had sampled all the members: mask = mean of the members > 0.5,
-uncertainty = their std (smoothed with --sigma voxels as the app does, uncertainty.py; 0 = not smoothed), case confidence = member-agreement Dice (each member's
-mask against the ensemble's, pooled), written as a propose-dataset output for evaluate_v2.py.
+into one ensemble: mask = mean of the members' binary masks > 0.5 (a vote; the app thresholds the
+mean of the members' probabilities, which the exports do not hold, so the two can differ where the
+members are unsure), uncertainty = their std (smoothed by --sigma voxels as the app smooths its map,
+uncertainty.py; 0: not smoothed), case confidence = member-agreement Dice (each member's mask against
+the ensemble's, pooled), written as a propose-dataset output for evaluate_v2.py.
 
   /usr/bin/python3 models/train/combine_members.py --run runs/a --run runs/b --out runs/a+b
 

@@ -526,8 +526,7 @@ describe('viewer on the sample case', () => {
       .toMatch(/^([3-9]\d|\d{3,})\//);
     const streamedFor = (Date.now() - started) / 1000;
     const redraws = await page.evaluate(() => (window as unknown as { __redraws: number }).__redraws);
-    const count = (await page.getByTestId('run-count').textContent())!;
-    const [streamed, total] = (/^(\d+)\/(\d+) slices/.exec(count) ?? []).slice(1).map(Number);
+    const streamed = Number(/^(\d+)\//.exec((await page.getByTestId('run-count').textContent())!)?.[1]);
     console.log(`${streamed} slices streamed in ${streamedFor.toFixed(1)} s, ${redraws} redraws`);
     // Streamed slices are drawn at most once a second (viewer STREAM_REDRAW_MS), not once each:
     // without a GPU every redraw of the three views costs ~0.3 s of the engine's CPU.
@@ -543,7 +542,7 @@ describe('viewer on the sample case', () => {
     const msg = (await page.getByTestId('run-message').textContent())!;
     const done = Number(/Cancelled after (\d+) slices/.exec(msg)?.[1]);
     expect(done).toBeGreaterThan(0); // the slices streamed before the cancel are kept
-    expect(done).toBeLessThan(total - 30); // the run stopped far from the end of the volume
+    expect(done).toBeLessThan(100); // the run stopped far from the end of the volume
     // and stopped for good: nothing of the run arrives after 'Cancelled'
     const after = await hook(page, (t) => t.labelCounts());
     expect(after[PENDING]).toBeGreaterThanOrEqual(proposed[PENDING]);
