@@ -58,7 +58,8 @@ def main():
         manifest = json.load(f)
     results = check(metrics, manifest, args.candidate, plan['shipped'], plan['thresholds'])
     for r in results:
-        value = r['value'] if isinstance(r['value'], list) else f"{r['value']:.3f}"
+        # four decimals: a bar of 0.888 is missed by 0.8879, which three would print as 0.888
+        value = r['value'] if isinstance(r['value'], list) else f"{r['value']:.4f}"
         print(f"{'PASS' if r['ok'] else 'FAIL'}  {r['criterion']:<28} {value}  (bar {r['bar']})")
     print(f"also required: {plan['thresholds'].get('speed', 'npm run bench engine')}")
     sys.exit(0 if all(r['ok'] for r in results) else 1)
