@@ -17,8 +17,14 @@ export interface ModelManifest {
   name: string;
   version: string;
   description: string;
-  /** ONNX file name, relative to the manifest. */
+  /** ONNX file name, relative to the manifest (with `networks`: the first of them). */
   file: string;
+  /**
+   * A deep ensemble (Lakshminarayanan et al. 2017): ONNX files of the same I/O, trained apart,
+   * relative to the manifest; the members are split between them in contiguous blocks
+   * (networkOfMember), so 10 members of two networks cost what 10 of one do. Absent: `file` alone.
+   */
+  networks?: string[];
   channels: SequenceName[];
   /** How raw scans become model input; `kind` selects the preprocessor (core/src/model-frame.ts). */
   preprocess: PreprocessSpec;
@@ -83,6 +89,20 @@ export interface ModelManifest {
   training: { data: string; subjects: string[]; heldOut: string[]; licence: string; notes?: string };
   metrics?: Record<string, unknown>;
   provenance?: Record<string, unknown>;
+}
+
+/** The ONNX files a model runs, in manifest order: its `networks`, or its `file` alone. */
+export function networkFiles(m: Pick<ModelManifest, 'file' | 'networks'>): string[] {
+  return m.networks?.length ? m.networks : [m.file];
+}
+
+/**
+ * The network (index into networkFiles) that runs member m of `members`: contiguous blocks, as
+ * even as the count allows (10 members of 2 networks: 0-4 and 5-9; 3 of 2: 0-1 and 2). Blocks
+ * rather than alternation, which with `flipMembers` would flip every member of one network.
+ */
+export function networkOfMember(m: number, members: number, networks: number): number {
+  return Math.floor((m * networks) / members);
 }
 
 /** The v1 block (models/quorum-wt-2ch): no `kind` field, skull-stripped BraTS-style input. */

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, matchesGlob, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { type ModelManifest, networkFiles } from '../../core/src/manifest.ts';
 import { REPO } from '../helpers/paths.ts';
 
 /**
@@ -92,9 +93,10 @@ describe('electron-builder configuration', () => {
     const manifests = tracked.filter((f) => /^models\/[^/]+\/manifest\.json$/.test(f));
     expect(manifests.length).toBeGreaterThan(0);
     for (const m of manifests) {
-      const { file } = JSON.parse(readFileSync(join(REPO, m), 'utf8')) as { file: string };
-      const onnx = `${m.slice(0, m.lastIndexOf('/'))}/${file}`;
-      for (const f of [m, onnx]) {
+      // every network of a deep ensemble, not only the first (core/src/manifest.ts networkFiles)
+      const files = networkFiles(JSON.parse(readFileSync(join(REPO, m), 'utf8')) as ModelManifest);
+      const onnx = files.map((f) => `${m.slice(0, m.lastIndexOf('/'))}/${f}`);
+      for (const f of [m, ...onnx]) {
         expect(packaged(f), f).toBe(true);
         expect(unpacked(f), f).toBe(true);
       }

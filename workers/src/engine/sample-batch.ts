@@ -1,12 +1,13 @@
-import * as ort from 'onnxruntime-node';
 import { CLICK_GUIDANCE, clickGuide } from '../../../core/src/click-guidance.ts';
 import { createSampler, type X0Guide } from '../../../core/src/diffusion/samplers.ts';
 import { Schedule } from '../../../core/src/diffusion/schedule.ts';
 import type { CropMode, SamplerName } from '../../../core/src/lists.ts';
+import { networkOfMember } from '../../../core/src/manifest.ts';
 import type { ModelFrame } from '../../../core/src/model-frame.ts';
 import { clickMaps, type ModelClick } from '../../../core/src/prompts.ts';
 import { Rng } from '../../../core/src/rng.ts';
 import { type CropBox, cropGrid, cutPlanes, headBox, pastePlanes, recommendedCrop } from './crop.ts';
+import { NetworkRunner } from './networks.ts';
 import type { SampleCache } from './sample-cache.ts';
 import type { LoadedModel } from './session.ts';
 
@@ -85,7 +86,9 @@ export function batchSampler(
   progress: (batch: number[], step: number, steps: number) => void,
   cache?: SampleCache,
 ): BatchSampler {
-  const { manifest, session } = model;
+  const { manifest, sessions } = model;
+  const networks = new NetworkRunner(sessions);
+  const networkOf = Array.from({ length: members }, (_, m) => networkOfMember(m, members, sessions.length));
   const schedule = Schedule.fromSpec(manifest.schedule);
   const [H, W] = manifest.preprocess.inputSize;
   // the sequences, and the neighbour slices' channels of a context model (core/src/context-frame.ts)
@@ -101,7 +104,7 @@ export function batchSampler(
   const whole: CropBox = { r0: 0, c0: 0, h: H, w: W };
   const grid =
     (run.crop ?? recommendedCrop(manifest)) === 'head' && frame.foregroundFloor
-      ? cropGrid(manifest, session)
+      ? cropGrid(manifest, sessions[0])
       : undefined;
   const clickReach = P ? Math.ceil(4 * manifest.prompts!.sigmaPx) : 0;
   // what besides the slice and its clicks decides its members (the cache's key)
@@ -198,29 +201,38 @@ export function batchSampler(
       steps: run.steps,
     });
     const ts = sampler.timesteps;
-    const imageTensor = new ort.Tensor('float32', image, [B, CI, h, w]);
-    /** The network on n samples: image [n, CI, h, w], x_t [n, 1, h, w], at step i. */
-    const forward = async (img: ort.Tensor, xt: Float32Array, n: number, i: number) => {
-      const res = await session.run({
-        image: img,
-        x_t: new ort.Tensor('float32', xt, [n, 1, h, w]),
-        t: new ort.Tensor('float32', new Float32Array(n).fill(ts[i]), [n]),
-      });
-      state.pixels += n * hw;
-      return res.pred.data as Float32Array;
+    /** The networks on the rows of image [n, CI, h, w] and x_t [n, 1, h, w] at step i, row r being member memberOf[r]. */
+    const forward = async (img: Float32Array, xt: Float32Array, memberOf: number[], i: number) => {
+      const pred = await networks.run(
+        img,
+        xt,
+        ts[i],
+        memberOf.map((m) => networkOf[m]),
+        { channels: CI, h, w },
+      );
+      state.pixels += memberOf.length * hw;
+      return pred;
     };
-    // a shared first step runs each slice's first member of each kind (member 0 unflipped,
-    // member 1 flipped) and gives its x0 to the others of its kind
+    const allRows = batch.flatMap(() => networkOf.map((_, m) => m));
+    // a shared first step runs each slice's first member of each kind (unflipped, flipped) on
+    // each network and gives its x0 to the others of its kind and network
     const shareAtFirst = shareFirst && isSharedStep(schedule, ts[0]);
-    const kinds = flip && members > 1 ? 2 : 1;
-    const R = batch.length * kinds;
-    /** Rows of `size` values: each slice's first `kinds` members of src, packed into [R, size]. */
-    const firstOfKinds = (src: Float32Array, size: number) => {
-      const dst = new Float32Array(R * size);
+    const kindOf = (m: number) => networkOf[m] * 2 + (isFlippedMember(m, flip) ? 1 : 0);
+    const leaders: number[] = [];
+    const leaderOf: number[] = [];
+    for (let m = 0; m < members; m++) {
+      let at = leaders.findIndex((l) => kindOf(l) === kindOf(m));
+      if (at < 0) at = leaders.push(m) - 1;
+      leaderOf.push(at);
+    }
+    const L = leaders.length;
+    /** Rows of `size` values: each slice's leaders in src, packed into [batch * L, size]. */
+    const leaderRows = (src: Float32Array, size: number) => {
+      const dst = new Float32Array(batch.length * L * size);
       for (let bi = 0; bi < batch.length; bi++)
-        for (let r = 0; r < kinds; r++) {
-          const from = (bi * members + r) * size;
-          dst.set(src.subarray(from, from + size), (bi * kinds + r) * size);
+        for (const [r, m] of leaders.entries()) {
+          const from = (bi * members + m) * size;
+          dst.set(src.subarray(from, from + size), (bi * L + r) * size);
         }
       return dst;
     };
@@ -229,15 +241,15 @@ export function batchSampler(
       const tm = performance.now();
       let out: Float32Array;
       if (shareAtFirst && i === 0) {
-        const rows = new ort.Tensor('float32', firstOfKinds(image, CI * hw), [R, CI, h, w]);
-        const rep = await forward(rows, firstOfKinds(x, hw), R, i);
+        const leaderOfRow = batch.flatMap(() => leaders);
+        const led = await forward(leaderRows(image, CI * hw), leaderRows(x, hw), leaderOfRow, i);
         out = new Float32Array(B * hw);
         for (let bi = 0; bi < batch.length; bi++)
           for (let m = 0; m < members; m++) {
-            const from = (bi * kinds + (isFlippedMember(m, flip) ? 1 : 0)) * hw;
-            out.set(rep.subarray(from, from + hw), (bi * members + m) * hw);
+            const from = (bi * L + leaderOf[m]) * hw;
+            out.set(led.subarray(from, from + hw), (bi * members + m) * hw);
           }
-      } else out = await forward(imageTensor, x, B, i);
+      } else out = await forward(image, x, allRows, i);
       state.modelSeconds += (performance.now() - tm) / 1000;
       state.framePixels += B * HW;
       sampler.step(

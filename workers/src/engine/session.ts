@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { isIslandRule } from '../../../core/src/islands.ts';
 import { CROP_MODES, DEVICES, type Device, type ExecutionProvider } from '../../../core/src/lists.ts';
-import type { ModelManifest } from '../../../core/src/manifest.ts';
+import { type ModelManifest, networkFiles } from '../../../core/src/manifest.ts';
 import { oneOf } from '../../../core/src/registry.ts';
 import { autoProviders, PROVIDERS } from './providers.ts';
 
@@ -17,7 +17,8 @@ function providerProblem(e: unknown): string {
 
 export interface LoadedModel {
   manifest: ModelManifest;
-  session: ort.InferenceSession;
+  /** One session per ONNX file (core/src/manifest.ts networkFiles), in manifest order. */
+  sessions: ort.InferenceSession[];
   device: string;
   note?: string;
 }
@@ -44,12 +45,25 @@ export function readManifest(modelDir: string): ModelManifest {
       'recommended.dropIslands must be {"belowMl": mL > 0, "uncertaintyAtLeast": a number >= 0}',
       path,
     );
+  const networks = manifest.networks as unknown;
+  if (
+    networks !== undefined &&
+    !(Array.isArray(networks) && networks.length > 0 && networks.every((f) => typeof f === 'string' && f))
+  )
+    throw new QuorumError(
+      'model',
+      'networks must be a list of ONNX file names (relative to the manifest)',
+      path,
+    );
   return manifest;
 }
 
 export async function loadModel(modelDir: string, device: Device = 'auto'): Promise<LoadedModel> {
   const manifest = readManifest(modelDir);
-  const file = join(modelDir, manifest.file);
+  const files = networkFiles(manifest).map((f) => join(modelDir, f));
+  // a missing file is the model folder's problem, not the execution provider's
+  for (const file of files)
+    if (!existsSync(file)) throw new QuorumError('model', 'the model weights file is missing', file);
   const threads = Math.max(1, cpus().length);
   // 'auto' tries the platform's accelerators and falls back quietly (one short note); a device
   // asked for by name is tried alone and fails loudly: a user who wrote --device cuda must not get
@@ -59,9 +73,16 @@ export async function loadModel(modelDir: string, device: Device = 'auto'): Prom
   const failures: string[] = [];
   for (const ep of candidates) {
     try {
-      const session = await ort.InferenceSession.create(file, PROVIDERS.get(ep).sessionOptions(threads));
+      const sessions: ort.InferenceSession[] = [];
+      try {
+        for (const file of files)
+          sessions.push(await ort.InferenceSession.create(file, PROVIDERS.get(ep).sessionOptions(threads)));
+      } catch (e) {
+        await Promise.all(sessions.map((s) => s.release()));
+        throw e;
+      }
       const note = failures.length ? `auto: ${failures.join('; ')}; using ${ep}` : undefined;
-      return { manifest, session, device: ep, note };
+      return { manifest, sessions, device: ep, note };
     } catch (e) {
       failures.push(`${ep} not available (${providerProblem(e)})`);
     }
@@ -71,5 +92,9 @@ export async function loadModel(modelDir: string, device: Device = 'auto'): Prom
       'model',
       `--device ${device}: ${failures.join('; ')}. ${PROVIDERS.get(device).help ?? ''}Use --device auto (falls back to the CPU) or --device cpu.`,
     );
-  throw new QuorumError('model', `no execution provider could load the model: ${failures.join('; ')}`, file);
+  throw new QuorumError(
+    'model',
+    `no execution provider could load the model: ${failures.join('; ')}`,
+    files[0],
+  );
 }

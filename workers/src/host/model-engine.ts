@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ModelInfo, ProposeParams } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { DEVICES } from '../../../core/src/lists.ts';
-import type { ModelManifest } from '../../../core/src/manifest.ts';
+import { type ModelManifest, networkFiles } from '../../../core/src/manifest.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
@@ -31,8 +31,9 @@ export class ModelEngine {
     const dir = opts.modelDir ?? DEFAULT_MODEL_DIR;
     try {
       this.manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ModelManifest;
-      if (!existsSync(join(dir, this.manifest.file)))
-        this.manifestError = `${this.manifest.file} is missing in ${dir}`;
+      const missing = networkFiles(this.manifest).filter((f) => !existsSync(join(dir, f)));
+      if (missing.length)
+        this.manifestError = `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing in ${dir}`;
     } catch (e) {
       this.manifestError = `no usable model manifest in ${dir}: ${(e as Error).message}`;
     }
