@@ -49,6 +49,39 @@ def export_onnx(model, meta, onnx_path):
     os.replace(onnx_path + '.tmp', onnx_path)
 
 
+def onnx_check(model, meta, version, onnx_path):
+    """ONNX (onnxruntime-node) against PyTorch on real held-out tumour-bearing slices at several
+    timesteps; the max abs difference, or SystemExit above 1e-4."""
+    H, W = INPUT_SIZE
+    if version == 'v2':
+        img, lab = held_out_slices_v2(meta.get('context', 0))
+    else:
+        image, label, mask = load_subject(HELD_OUT)
+        img, lab, ks = axial_slices(image, label, mask)
+    sel = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()[::10][:4]
+    g = torch.Generator().manual_seed(1)
+    x_img = img[sel]
+    if 'prompts' in meta:
+        # a positive and a negative click on each slice (the zero maps of no clicks are checked by make_fixtures)
+        maps = [click_maps([(50 + 5 * i, 60, True), (70, 40 + 5 * i, False)], H, W, meta['prompts']['sigma'])
+                for i in range(len(sel))]
+        x_img = torch.cat([x_img, torch.from_numpy(np.stack(maps))], 1)
+    extra = meta['arch'].get('image_channels', len(CHANNELS)) - x_img.shape[1]
+    if extra:
+        # a stage-A run (train.py) of a prompt recipe: its click channels, if any, are zero here
+        x_img = torch.cat([x_img, torch.zeros(len(sel), extra, H, W)], 1)
+    x_t = torch.randn(len(sel), 1, H, W, generator=g)
+    t = torch.tensor([999.0, 600.0, 250.0, 10.0])[: len(sel)]
+    with torch.no_grad():
+        ref = model(x_img, x_t, t).numpy().ravel()
+    got = onnx_run(onnx_path, {'image': x_img.numpy(), 'x_t': x_t.numpy(), 't': t.numpy()})
+    max_err = float(np.abs(ref - got).max())
+    print(f'ONNX vs PyTorch max abs error on {len(sel)} real slices: {max_err:.2e}')
+    if max_err > 1e-4:
+        raise SystemExit('ONNX export differs from PyTorch by more than 1e-4')
+    return max_err
+
+
 def reexport_onnx(args):
     """--onnx-only: the ONNX of an existing export written again by this export code (e.g. with
     dynamic H/W), from the run's exported.pt (the exact float32 weights behind it). The old and
@@ -87,8 +120,13 @@ def write_candidate(args):
     out = args.candidate if os.path.isabs(args.candidate) else os.path.join(os.path.dirname(__file__), args.candidate)
     os.makedirs(out, exist_ok=True)
     export_onnx(model, meta, os.path.join(out, 'model.onnx'))
+    max_err = onnx_check(model, meta, 'v2', os.path.join(out, 'model.onnx'))
     manifest = json.load(open(os.path.join(REPO, 'models', args.name or NAMES['v2'], 'manifest.json')))
     manifest['version'] = f"{manifest['version']}+{os.path.basename(run)}-{ck['iter']}"
+    # the candidate's own weights, not the shipped model's (ensemble_model.py keeps each network's)
+    git = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    manifest['provenance'] = {**provenance(meta, model, git, max_err),
+                              'trainingConfig': json.loads(json.dumps(meta, default=str))}
     if args.crop_margin is not None:
         manifest['recommended']['cropMarginPx'] = args.crop_margin
     if 'prompts' not in meta:
@@ -153,7 +191,6 @@ def main():
     out_dir = os.path.join(REPO, 'models', NAME)
     os.makedirs(out_dir, exist_ok=True)
     onnx_path = os.path.join(out_dir, 'model.onnx')
-    H, W = INPUT_SIZE
     export_onnx(model, meta, onnx_path)
     if meta.get('init') and 'initNote' not in meta:
         # read before the compact checkpoint below may replace the one this run started from
@@ -165,29 +202,7 @@ def main():
         os.makedirs(os.path.join(REPO, 'models', 'train', 'checkpoints'), exist_ok=True)
         save_compact(dict(ck, meta=meta), os.path.join(REPO, 'models', 'train', 'checkpoints', NAME + '.pt'))
 
-    # numerical check on real held-out slices (tumour-bearing ones), several timesteps
-    if version == 'v2':
-        img, lab = held_out_slices_v2(meta.get('context', 0))
-    else:
-        image, label, mask = load_subject(HELD_OUT)
-        img, lab, ks = axial_slices(image, label, mask)
-    sel = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()[::10][:4]
-    g = torch.Generator().manual_seed(1)
-    x_img = img[sel]
-    if 'prompts' in meta:
-        # a positive and a negative click on each slice (the zero maps of no clicks are checked by make_fixtures)
-        maps = [click_maps([(50 + 5 * i, 60, True), (70, 40 + 5 * i, False)], H, W, meta['prompts']['sigma'])
-                for i in range(len(sel))]
-        x_img = torch.cat([x_img, torch.from_numpy(np.stack(maps))], 1)
-    x_t = torch.randn(len(sel), 1, H, W, generator=g)
-    t = torch.tensor([999.0, 600.0, 250.0, 10.0])[: len(sel)]
-    with torch.no_grad():
-        ref = model(x_img, x_t, t).numpy().ravel()
-    got = onnx_run(onnx_path, {'image': x_img.numpy(), 'x_t': x_t.numpy(), 't': t.numpy()})
-    max_err = float(np.abs(ref - got).max())
-    print(f'ONNX vs PyTorch max abs error on {len(sel)} real slices: {max_err:.2e}')
-    if max_err > 1e-4:
-        raise SystemExit('ONNX export differs from PyTorch by more than 1e-4')
+    max_err = onnx_check(model, meta, version, onnx_path)
 
     metrics = json.load(open(args.metrics)) if args.metrics else None
     git = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, cwd=REPO).stdout.strip()

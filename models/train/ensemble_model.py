@@ -1,0 +1,68 @@
+"""Writes a deep-ensemble model folder from two or more candidate model folders (export.py
+--candidate), trained apart but of the same I/O: their ONNX files side by side (model.onnx,
+model-2.onnx, ...) and the first one's manifest with "networks" naming them in that order (the
+engine splits the members between them in contiguous blocks: core/src/manifest.ts). Each network's
+provenance (its source manifest's: export.py writes the run's training config there), source
+folder and SHA-256 go into provenance.networks. --out may be the first --from folder (the shipped
+model after export.py, to which the other networks are added).
+
+  /usr/bin/python3 models/train/ensemble_model.py --from runs/model-v6b --from runs/model-v7b --out runs/model-v8
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--from', dest='sources', action='append', required=True, help='a candidate model folder')
+    ap.add_argument('--out', required=True, help='the ensemble model folder to write')
+    ap.add_argument('--version', help="the manifest's version (default: the first folder's)")
+    a = ap.parse_args()
+    if len(a.sources) < 2:
+        raise SystemExit('ensemble_model.py: two or more --from folders')
+    manifests = []
+    for src in a.sources:
+        with open(os.path.join(src, 'manifest.json')) as f:
+            manifests.append(json.load(f))
+    first = manifests[0]
+    for src, m in zip(a.sources[1:], manifests[1:]):
+        # the members of every network are pooled as one ensemble: everything but the weights must agree
+        for key in ('channels', 'preprocess', 'schedule', 'prediction', 'maskScale', 'prompts', 'context'):
+            if m.get(key) != first.get(key):
+                raise SystemExit(f'ensemble_model.py: {src} differs from {a.sources[0]} in "{key}"')
+    os.makedirs(a.out, exist_ok=True)
+    files, origins = [], []
+    for i, (src, m) in enumerate(zip(a.sources, manifests)):
+        name = 'model.onnx' if i == 0 else f'model-{i + 1}.onnx'
+        source, target = os.path.join(src, m['file']), os.path.join(a.out, name)
+        if not (os.path.exists(target) and os.path.samefile(source, target)):
+            shutil.copyfile(source, target)
+        files.append(name)
+        own = {k: v for k, v in m.get('provenance', {}).items() if k != 'networks'}
+        origins.append({'file': name, 'from': os.path.normpath(src), 'sha256': sha256(target), **own})
+    manifest = dict(first, file=files[0], networks=files)
+    if a.version:
+        manifest['version'] = a.version
+    top = {k: v for k, v in first.get('provenance', {}).items() if k != 'networks'}
+    manifest['provenance'] = dict(top, networks=origins)
+    tmp = os.path.join(a.out, 'manifest.json.tmp')
+    with open(tmp, 'w') as f:
+        json.dump(manifest, f, indent=2)
+        f.write('\n')
+    os.replace(tmp, os.path.join(a.out, 'manifest.json'))
+    print(f'wrote {a.out}: {", ".join(files)} from {", ".join(a.sources)}')
+
+
+if __name__ == '__main__':
+    main()
