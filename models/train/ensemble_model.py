@@ -4,9 +4,11 @@ model-2.onnx, ...) and the first one's manifest with "networks" naming them in t
 engine splits the members between them in contiguous blocks: core/src/manifest.ts). Each network's
 provenance (its source manifest's: export.py writes the run's training config there), source
 folder and SHA-256 go into provenance.networks. --out may be the first --from folder (the shipped
-model after export.py, to which the other networks are added).
+model after export.py, to which the other networks are added). Relative paths are taken from
+models/train/, as export.py's are.
 
   /usr/bin/python3 models/train/ensemble_model.py --from runs/model-v6b --from runs/model-v7b --out runs/model-v8
+  /usr/bin/python3 models/train/ensemble_model.py --from ../quorum-wt-v2 --from runs/model-v7b --out ../quorum-wt-v2 --version 8.0.0
 """
 import argparse
 import hashlib
@@ -29,6 +31,9 @@ def main():
     ap.add_argument('--out', required=True, help='the ensemble model folder to write')
     ap.add_argument('--version', help="the manifest's version (default: the first folder's)")
     a = ap.parse_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+    a.sources = [os.path.join(here, s) for s in a.sources]  # an absolute path stays as it is
+    a.out = os.path.join(here, a.out)
     if len(a.sources) < 2:
         raise SystemExit('ensemble_model.py: two or more --from folders')
     manifests = []
@@ -50,7 +55,7 @@ def main():
             shutil.copyfile(source, target)
         files.append(name)
         own = {k: v for k, v in m.get('provenance', {}).items() if k != 'networks'}
-        origins.append({'file': name, 'from': os.path.normpath(src), 'sha256': sha256(target), **own})
+        origins.append({'file': name, 'from': os.path.relpath(src, here), 'sha256': sha256(target), **own})
     manifest = dict(first, file=files[0], networks=files)
     if a.version:
         manifest['version'] = a.version

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { networkFiles } from '../../core/src/manifest.ts';
 import { readManifest } from '../../workers/src/engine/session.ts';
 import { loadFixture, maxAbsDiff } from '../helpers/fixtures.ts';
 import { REPO } from '../helpers/paths.ts';
@@ -79,8 +80,21 @@ describe('the v2 model (the default)', () => {
     expect(Object.keys(manifest.metrics ?? {})).toContain('summary');
   });
 
-  it('is small enough to commit (<= 30 MB)', () => {
-    expect(statSync(join(dir, manifest.file)).size).toBeLessThanOrEqual(30 * 1024 * 1024);
+  it('records, for each network of its ensemble, an ONNX check and a training set without held-out cases', () => {
+    const networks = manifest.provenance?.networks as
+      | { file: string; onnxVsTorchMaxAbsError: number; trainingConfig: { subjects: string[] } }[]
+      | undefined;
+    expect(networks?.map((n) => n.file)).toEqual(networkFiles(manifest));
+    for (const n of networks ?? []) {
+      expect(n.onnxVsTorchMaxAbsError, n.file).toBeLessThan(1e-4);
+      // a network trained on another split would leak held-out patients into the pooled proposal
+      expect([...n.trainingConfig.subjects].sort(), n.file).toEqual([...manifest.training.subjects].sort());
+    }
+  });
+
+  it('is small enough to commit (<= 30 MB, every network together)', () => {
+    const bytes = networkFiles(manifest).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+    expect(bytes).toBeLessThanOrEqual(30 * 1024 * 1024);
   });
 
   it("refuses a manifest whose island rule is malformed, naming the file (the shipped one's reads)", () => {

@@ -217,6 +217,7 @@ export function batchSampler(
     // a shared first step runs each slice's first member of each kind (unflipped, flipped) on
     // each network and gives its x0 to the others of its kind and network
     const shareAtFirst = shareFirst && isSharedStep(schedule, ts[0]);
+    // a member's kind: its network and whether it works mirrored; the first of each kind leads it
     const kindOf = (m: number) => networkOf[m] * 2 + (isFlippedMember(m, flip) ? 1 : 0);
     const leaders: number[] = [];
     const leaderOf: number[] = [];
@@ -241,8 +242,8 @@ export function batchSampler(
       const tm = performance.now();
       let out: Float32Array;
       if (shareAtFirst && i === 0) {
-        const leaderOfRow = batch.flatMap(() => leaders);
-        const led = await forward(leaderRows(image, CI * hw), leaderRows(x, hw), leaderOfRow, i);
+        const rowMembers = batch.flatMap(() => leaders);
+        const led = await forward(leaderRows(image, CI * hw), leaderRows(x, hw), rowMembers, i);
         out = new Float32Array(B * hw);
         for (let bi = 0; bi < batch.length; bi++)
           for (let m = 0; m < members; m++) {
