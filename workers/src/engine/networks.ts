@@ -51,8 +51,8 @@ export class NetworkRunner {
     if (networkOfRow.every((s) => s === first))
       return forward(first, new ort.Tensor('float32', image, [n, channels, h, w]), xt, n);
     const out = new Float32Array(n * hw);
-    let cached = this.images.get(image);
-    if (!cached) this.images.set(image, (cached = new Map()));
+    const cached = this.images.get(image) ?? new Map<number, ort.Tensor>();
+    this.images.set(image, cached);
     for (let s = 0; s < this.sessions.length; s++) {
       const rows = networkOfRow.flatMap((net, r) => (net === s ? [r] : []));
       if (!rows.length) continue;
