@@ -32,6 +32,10 @@ def check(metrics, manifest, candidate, shipped, t):
                                   ('error AUROC (all)', 'all held-out', 'auroc', 'auroc')):
         value = summary[group][candidate][key]
         add(name, value, t[bar], value >= t[bar])
+    if 'fp_ml_outside' in t:
+        # a plan may also bound the stray components (mL outside the lesion, mean over the cases): at most the bar
+        value = summary['all held-out'][candidate]['fp_ml_outside']
+        add('FP mL outside the lesion', value, t['fp_ml_outside'], value <= t['fp_ml_outside'])
     newly_low = []
     for row in metrics['cases']:
         if candidate not in row['methods']:
