@@ -16,9 +16,11 @@ describe('members sharing the first step', () => {
     on = await shippedModelOnSlice();
   }, 60_000);
 
-  // the shipped manifest may set the options either way: both are made explicit here
+  // the shipped manifest may set the options either way: both are made explicit here; one network
+  // (a deep ensemble shares per network and kind: test/integration/deep-ensemble.test.ts)
   const withOptions = (shareFirstStep: boolean): LoadedModel => ({
     ...on.model,
+    sessions: on.model.sessions.slice(0, 1),
     manifest: {
       ...on.model.manifest,
       recommended: { ...on.model.manifest.recommended, flipMembers: true, shareFirstStep },
