@@ -4,11 +4,12 @@ model-2.onnx, ...) and the first one's manifest with "networks" naming them in t
 engine splits the members between them in contiguous blocks: core/src/manifest.ts). Each network's
 provenance (its source manifest's: export.py writes the run's training config there), source
 folder and SHA-256 go into provenance.networks. --out may be the first --from folder (the shipped
-model after export.py, to which the other networks are added). Relative paths are taken from
-models/train/, as export.py's are.
+model after export.py, to which the other networks are added); a folder that is itself an
+ensemble brings all its networks. Relative paths are taken from models/train/, as export.py's are.
 
   /usr/bin/python3 models/train/ensemble_model.py --from runs/model-v6b --from runs/model-v7b --out runs/model-v8
   /usr/bin/python3 models/train/ensemble_model.py --from ../quorum-wt-v2 --from runs/model-v7b --out ../quorum-wt-v2 --version 8.0.0
+  /usr/bin/python3 models/train/ensemble_model.py --from ../quorum-wt-v2 --from runs/model-v9b --out runs/model-v9-trio
 """
 import argparse
 import hashlib
@@ -34,8 +35,6 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     a.sources = [os.path.join(here, s) for s in a.sources]  # an absolute path stays as it is
     a.out = os.path.join(here, a.out)
-    if len(a.sources) < 2:
-        raise SystemExit('ensemble_model.py: two or more --from folders')
     manifests = []
     for src in a.sources:
         with open(os.path.join(src, 'manifest.json')) as f:
@@ -46,16 +45,26 @@ def main():
         for key in ('channels', 'preprocess', 'schedule', 'prediction', 'maskScale', 'prompts', 'context'):
             if m.get(key) != first.get(key):
                 raise SystemExit(f'ensemble_model.py: {src} differs from {a.sources[0]} in "{key}"')
+    # every network of every folder, in order: a folder that is itself an ensemble (the shipped one)
+    # brings all of its networks, each with its own provenance
+    networks = []
+    for src, m in zip(a.sources, manifests):
+        prov = m.get('provenance', {})
+        own = {n['file']: n for n in prov.get('networks', [])}
+        for f in m.get('networks') or [m['file']]:
+            p = own.get(f) or {k: v for k, v in prov.items() if k != 'networks'}
+            networks.append((src, f, {k: v for k, v in p.items() if k not in ('file', 'sha256')}))
+    if len(networks) < 2:
+        raise SystemExit('ensemble_model.py: the --from folders hold one network; an ensemble needs two or more')
     os.makedirs(a.out, exist_ok=True)
     files, origins = [], []
-    for i, (src, m) in enumerate(zip(a.sources, manifests)):
+    for i, (src, f, prov) in enumerate(networks):
         name = 'model.onnx' if i == 0 else f'model-{i + 1}.onnx'
-        source, target = os.path.join(src, m['file']), os.path.join(a.out, name)
+        source, target = os.path.join(src, f), os.path.join(a.out, name)
         if not (os.path.exists(target) and os.path.samefile(source, target)):
             shutil.copyfile(source, target)
         files.append(name)
-        own = {k: v for k, v in m.get('provenance', {}).items() if k != 'networks'}
-        origins.append({'file': name, 'from': os.path.relpath(src, here), 'sha256': sha256(target), **own})
+        origins.append({**prov, 'file': name, 'from': os.path.relpath(source, here), 'sha256': sha256(target)})
     manifest = dict(first, file=files[0], networks=files)
     if a.version:
         manifest['version'] = a.version
