@@ -8,7 +8,7 @@ export interface RowShape {
 }
 
 /** Rows `rows` of `src` (each `size` values), packed in that order. */
-function gather(src: Float32Array, rows: readonly number[], size: number): Float32Array {
+export function gatherRows(src: Float32Array, rows: readonly number[], size: number): Float32Array {
   const dst = new Float32Array(rows.length * size);
   for (const [i, r] of rows.entries()) dst.set(src.subarray(r * size, (r + 1) * size), i * size);
   return dst;
@@ -21,7 +21,10 @@ function gather(src: Float32Array, rows: readonly number[], size: number): Float
  * what one network does on the same rows (plus the copies, small beside a UNet).
  */
 export class NetworkRunner {
-  /** Each image's rows per network, gathered once: the image stays the same over a chain's steps. */
+  /**
+   * Each image's rows per network, gathered once: an image stays the same over a chain's steps, and
+   * comes with the same rows (sample-batch.ts: the batch's members, or the first step's leaders).
+   */
   private readonly images = new WeakMap<Float32Array, Map<number, ort.Tensor>>();
 
   constructor(private readonly sessions: readonly ort.InferenceSession[]) {}
@@ -58,10 +61,15 @@ export class NetworkRunner {
       if (!rows.length) continue;
       let img = cached.get(s);
       if (!img) {
-        img = new ort.Tensor('float32', gather(image, rows, channels * hw), [rows.length, channels, h, w]);
+        img = new ort.Tensor('float32', gatherRows(image, rows, channels * hw), [
+          rows.length,
+          channels,
+          h,
+          w,
+        ]);
         cached.set(s, img);
       }
-      const pred = await forward(s, img, gather(xt, rows, hw), rows.length);
+      const pred = await forward(s, img, gatherRows(xt, rows, hw), rows.length);
       for (const [i, r] of rows.entries()) out.set(pred.subarray(i * hw, (i + 1) * hw), r * hw);
     }
     return out;

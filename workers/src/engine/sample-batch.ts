@@ -7,7 +7,7 @@ import type { ModelFrame } from '../../../core/src/model-frame.ts';
 import { clickMaps, type ModelClick } from '../../../core/src/prompts.ts';
 import { Rng } from '../../../core/src/rng.ts';
 import { type CropBox, cropGrid, cutPlanes, headBox, pastePlanes, recommendedCrop } from './crop.ts';
-import { NetworkRunner } from './networks.ts';
+import { gatherRows, NetworkRunner } from './networks.ts';
 import type { SampleCache } from './sample-cache.ts';
 import type { LoadedModel } from './session.ts';
 
@@ -213,7 +213,7 @@ export function batchSampler(
       state.pixels += memberOf.length * hw;
       return pred;
     };
-    const allRows = batch.flatMap(() => networkOf.map((_, m) => m));
+    const rowMembers = batch.flatMap(() => networkOf.map((_, m) => m));
     // a shared first step runs each slice's first member of each kind (unflipped, flipped) on
     // each network and gives its x0 to the others of its kind and network
     const shareAtFirst = shareFirst && isSharedStep(schedule, ts[0]);
@@ -227,30 +227,26 @@ export function batchSampler(
       leaderOf.push(at);
     }
     const L = leaders.length;
-    /** Rows of `size` values: each slice's leaders in src, packed into [batch * L, size]. */
-    const leaderRows = (src: Float32Array, size: number) => {
-      const dst = new Float32Array(batch.length * L * size);
-      for (let bi = 0; bi < batch.length; bi++)
-        for (const [r, m] of leaders.entries()) {
-          const from = (bi * members + m) * size;
-          dst.set(src.subarray(from, from + size), (bi * L + r) * size);
-        }
-      return dst;
-    };
+    // each slice's leaders: their rows in the batch, packed [batch * L]
+    const leaderRows = batch.flatMap((_, bi) => leaders.map((m) => bi * members + m));
     for (let i = 0; i < ts.length; i++) {
       if (hooks.isCancelled()) return 'cancelled';
       const tm = performance.now();
       let out: Float32Array;
       if (shareAtFirst && i === 0) {
-        const rowMembers = batch.flatMap(() => leaders);
-        const led = await forward(leaderRows(image, CI * hw), leaderRows(x, hw), rowMembers, i);
+        const led = await forward(
+          gatherRows(image, leaderRows, CI * hw),
+          gatherRows(x, leaderRows, hw),
+          batch.flatMap(() => leaders),
+          i,
+        );
         out = new Float32Array(B * hw);
         for (let bi = 0; bi < batch.length; bi++)
           for (let m = 0; m < members; m++) {
             const from = (bi * L + leaderOf[m]) * hw;
             out.set(led.subarray(from, from + hw), (bi * members + m) * hw);
           }
-      } else out = await forward(image, x, allRows, i);
+      } else out = await forward(image, x, rowMembers, i);
       state.modelSeconds += (performance.now() - tm) / 1000;
       state.framePixels += B * HW;
       sampler.step(
