@@ -21,10 +21,4 @@ for f in "$@"; do
   FROM+=(--from "$f")
 done
 [ -f "runs/model-${NAME}/manifest.json" ] || /usr/bin/python3 ensemble_model.py "${FROM[@]}" --out "runs/model-${NAME}"
-[ -d runs/heldout ] || /usr/bin/python3 evaluate_v2.py --link runs/heldout
-cd ../..
-[ -f "models/train/runs/pred-${NAME}/summary.csv" ] || node bin/quorum.mjs propose-dataset models/train/runs/heldout \
-  --out "models/train/runs/pred-${NAME}" --model "models/train/runs/model-${NAME}"
-cd models/train
-/usr/bin/python3 evaluate_v2.py --pred "${NAME}=runs/pred-${NAME}" --out "runs/metrics-${NAME}.json" > "runs/metrics-${NAME}.log"
-/usr/bin/python3 ship_check.py --metrics "runs/metrics-${NAME}.json" --candidate "$NAME" --plan "$PLAN"
+bash heldout_check.sh "runs/model-${NAME}" "$NAME" "$NAME" "$PLAN"

@@ -28,10 +28,4 @@ PLAN=../quorum-wt-v2/$4
 /usr/bin/python3 train_prompts.py --run "runs/${NAME}b" --init "checkpoints/${NAME}a-resume.pt" --iters 1000 \
   --seed "$SEED" --snapshot-every 100 --p-image-only 0.5 --threads "$THREADS"
 [ -f "runs/model-${NAME}b/model.onnx" ] || /usr/bin/python3 export.py --run "runs/${NAME}b" --candidate "runs/model-${NAME}b"
-[ -d runs/heldout ] || /usr/bin/python3 evaluate_v2.py --link runs/heldout
-cd ../..
-[ -f "models/train/runs/pred-${NAME}/summary.csv" ] || node bin/quorum.mjs propose-dataset models/train/runs/heldout \
-  --out "models/train/runs/pred-${NAME}" --model "models/train/runs/model-${NAME}b"
-cd models/train
-/usr/bin/python3 evaluate_v2.py --pred "${METHOD}=runs/pred-${NAME}" --out "runs/metrics-${NAME}.json" > "runs/metrics-${NAME}.log"
-/usr/bin/python3 ship_check.py --metrics "runs/metrics-${NAME}.json" --candidate "$METHOD" --plan "$PLAN"
+bash heldout_check.sh "runs/model-${NAME}b" "$NAME" "$METHOD" "$PLAN"
