@@ -123,6 +123,9 @@ def write_candidate(args):
     max_err = onnx_check(model, meta, 'v2', os.path.join(out, 'model.onnx'))
     manifest = json.load(open(os.path.join(REPO, 'models', args.name or NAMES['v2'], 'manifest.json')))
     manifest['version'] = f"{manifest['version']}+{os.path.basename(run)}-{ck['iter']}"
+    # one network: the shipped folder's other networks (a deep ensemble, 8.0.0) are not in this one
+    manifest['file'] = 'model.onnx'
+    manifest.pop('networks', None)
     # the candidate's own weights, not the shipped model's (ensemble_model.py keeps each network's)
     git = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, cwd=REPO).stdout.strip()
     manifest['provenance'] = {**provenance(meta, model, git, max_err),
