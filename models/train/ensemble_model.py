@@ -64,7 +64,9 @@ def main():
         if not (os.path.exists(target) and os.path.samefile(source, target)):
             shutil.copyfile(source, target)
         files.append(name)
-        origins.append({**prov, 'file': name, 'from': os.path.relpath(source, here), 'sha256': sha256(target)})
+        # a network already in an ensemble folder keeps where it first came from (its candidate folder)
+        origins.append({**prov, 'file': name, 'from': prov.get('from') or os.path.relpath(source, here),
+                        'sha256': sha256(target)})
     manifest = dict(first, file=files[0], networks=files)
     if a.version:
         manifest['version'] = a.version
