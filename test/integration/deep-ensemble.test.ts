@@ -47,7 +47,9 @@ describe('a deep ensemble of several networks', () => {
     const all = await sample(variant(nets, false));
     const alone = [];
     for (const n of nets) alone.push(await sample(variant([n], false)));
-    expect([0, 3, 4, 6, 7, 9].map((m) => networkOfMember(m, MEMBERS, nets.length))).toEqual([0, 0, 1, 1, 2, 2]);
+    expect([0, 3, 4, 6, 7, 9].map((m) => networkOfMember(m, MEMBERS, nets.length))).toEqual([
+      0, 0, 1, 1, 2, 2,
+    ]);
     for (let slice = 0; slice < 2; slice++)
       for (let m = 0; m < MEMBERS; m++) {
         const net = networkOfMember(m, MEMBERS, nets.length);
