@@ -18,6 +18,7 @@ import {
 import { uncertaintyScore } from '../../core/src/metrics.ts';
 import { assertCanWrite, type ReplacePolicy, writeOutputFile } from '../../core/src/node/atomic.ts';
 import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
+import { fileChannels } from '../../core/src/node/channels.ts';
 import { uncertaintyMap } from '../../core/src/uncertainty-map.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import type { EngineClient } from './client.ts';
@@ -345,7 +346,9 @@ export function completeReport(outDir: string, wanted: ProposeSettings = {}): Ca
 
 /**
  * The cases of a dataset folder: its subfolders (symlinks followed), sorted by name, hidden
- * ones and `exclude` (e.g. an output folder inside it) left out.
+ * ones and `exclude` (e.g. an output folder inside it) left out; and each 4-D NIfTI file in it
+ * whose volumes are named sequences (a Decathlon imagesTr folder: one file per case), named
+ * after the file without its extension.
  */
 export function listDatasetCases(folder: string, exclude: string[] = []): { name: string; path: string }[] {
   const root = resolve(folder);
@@ -356,7 +359,11 @@ export function listDatasetCases(folder: string, exclude: string[] = []): { name
     const path = join(root, name);
     if (skip.has(path)) continue;
     try {
-      if (!statSync(path).isDirectory()) continue;
+      if (!statSync(path).isDirectory()) {
+        if (fileChannels(path)?.channels.some((c) => c.sequence !== 'unknown'))
+          out.push({ name: name.replace(/\.(nii|nii\.gz|hdr|hdr\.gz)$/i, ''), path });
+        continue;
+      }
     } catch {
       // A dangling symlink is a broken case: list it so it is reported, not silently dropped.
       out.push({ name, path });

@@ -174,14 +174,27 @@ function voxelArray(
 }
 
 /**
+ * How many 3-D volumes a NIfTI file holds (dim[4] x dim[5] ...; 1 for a 3-D file), from its header
+ * alone: a multi-channel file (the Decathlon's 4 sequences in one file) is told from a 3-D one
+ * before any voxel is inflated.
+ */
+export function niftiVolumeCount(bytes: Uint8Array, fileName: string, headerOnly = false): number {
+  const buf = toArrayBuffer(isGzip(bytes) ? gunzipUpTo(bytes, fileName, HEADER_BYTES) : bytes);
+  const h = readHeaderOrThrow(buf, fileName, headerOnly);
+  const ndim = h.dims[0];
+  return h.dims.slice(4, ndim + 1).reduce((a: number, d: number) => a * Math.max(1, d), 1);
+}
+
+/**
  * Reads a NIfTI-1/2 volume (.nii, .nii.gz; for .hdr/.img pairs pass the image bytes as `imageBytes`).
- * 4-D and 5-D files load their first volume and say so in `source.warnings`.
+ * 4-D and 5-D files load volume `volume` (0, the first, unless asked) and say so in `source.warnings`.
  */
 export function readNifti(
   bytes: Uint8Array,
   fileName: string,
   imageBytes?: Uint8Array,
   inflate?: InflateUpTo,
+  volume = 0,
 ): Volume {
   // A .nii.gz is inflated twice: its header first, then as far as the header says the image goes.
   const gz = isGzip(bytes);
@@ -222,11 +235,14 @@ export function readNifti(
       fileName,
     );
 
+  if (!(Number.isInteger(volume) && volume >= 0 && volume < extra))
+    throw new QuorumError('bad-argument', `volume ${volume} asked of a file with ${extra}`, fileName);
   const offset = imageBytes ? Math.max(0, Math.floor(h.vox_offset)) : Math.floor(h.vox_offset);
   if (!imageBytes && !(offset >= 348))
     throw new QuorumError('corrupt', `vox_offset ${h.vox_offset} points inside the header`, fileName);
-  // Volume 0 is all that is read: nothing past it is inflated or allocated.
-  const need = offset + n * type.bytes;
+  // The volume asked for is all that is read: nothing past it is inflated or allocated.
+  const start = offset + volume * n * type.bytes;
+  const need = start + n * type.bytes;
   if (need > MAX_DECOMPRESSED_BYTES)
     throw new QuorumError('too-large', `the header puts the image ${need} bytes into the file`, fileName);
   const source = imageBytes ?? bytes;
@@ -244,7 +260,7 @@ export function readNifti(
     );
   }
 
-  let values: VoxelArray | Float64Array = voxelArray(data, offset, n, code, h.littleEndian);
+  let values: VoxelArray | Float64Array = voxelArray(data, start, n, code, h.littleEndian);
   const slope = h.scl_slope;
   const inter = h.scl_inter;
   // NIfTI: slope 0 (or non-finite) means "no scaling"; identity scaling keeps the stored type.
@@ -259,7 +275,7 @@ export function readNifti(
   if (affine.some((v) => !Number.isFinite(v)))
     throw new QuorumError('corrupt', `${from} affine has non-finite values`, fileName);
   const warnings: string[] = [];
-  if (extra > 1) warnings.push(`${ndim}-D file with ${extra} volumes: volume 0 loaded`);
+  if (extra > 1) warnings.push(`${ndim}-D file with ${extra} volumes: volume ${volume} loaded`);
   if (from === 'base') warnings.push('no qform or sform: orientation guessed from voxel sizes (as nibabel)');
   const base = fileName.split(/[\\/]/).pop() ?? fileName;
   const seq = classifySeries({ fileName: base, description: h.description });

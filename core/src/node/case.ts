@@ -5,6 +5,7 @@ import type { SequenceKind } from '../lists.ts';
 import { classifySeries, type SeriesRole } from '../sequence.ts';
 import type { SequenceName, Volume } from '../volume.ts';
 import { type AlignOptions, alignGrids, type SequenceAlignment } from './align.ts';
+import { fileChannels } from './channels.ts';
 import { loadVolume } from './load.ts';
 
 /** One file or DICOM series looked at while opening a case, and what became of it. */
@@ -39,6 +40,29 @@ export type CaseInput = string | Partial<Record<SequenceKind, string>>;
 
 const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
 
+/** A sequence or label to load: its file, and the volume of a multi-sequence 4-D file. */
+type Entry = [SequenceName | 'label', string, number?];
+
+/**
+ * The sequences inside one 4-D file whose volumes are named (core/src/node/channels.ts), as entries
+ * and inventory lines; undefined for a 3-D file or unnamed volumes (its first volume is then read as
+ * one sequence, with a warning).
+ */
+function channelEntries(file: string): { entries: Entry[]; items: CaseItem[] } | undefined {
+  const found = fileChannels(file);
+  if (!found?.channels.some((c) => c.sequence !== 'unknown')) return undefined;
+  const entries: Entry[] = [];
+  const items = found.channels.map((c): CaseItem => {
+    const taken = c.sequence !== 'unknown' && !entries.some(([s]) => s === c.sequence);
+    if (taken) entries.push([c.sequence, file, c.volume]);
+    const role = c.sequence === 'unknown' ? 'unrecognised' : 'sequence';
+    const reason =
+      taken || c.sequence === 'unknown' ? c.reason : `${c.reason}; an earlier volume is ${c.sequence}`;
+    return { source: file, role, sequence: c.sequence, taken, reason };
+  });
+  return { entries, items };
+}
+
 /**
  * Opens a case: a folder of NIfTI files named as sites name them (labels such as *seg*,
  * OTMultiClass* become `label`; masks are left out), a DICOM study folder (one series per
@@ -66,6 +90,8 @@ export async function openCase(input: CaseInput, opts: AlignOptions = {}): Promi
   const root = resolve(input);
   if (!existsSync(root)) throw new QuorumError('not-found', 'no such file or folder', input);
   if (!statSync(root).isDirectory()) {
+    const multi = channelEntries(root);
+    if (multi) return fromEntries(opts, multi.entries, root, multi.items);
     const d = classifySeries({ fileName: basename(root) });
     const seq = d.role === 'sequence' ? d.sequence : 'flair';
     const item: CaseItem = {
@@ -82,10 +108,25 @@ export async function openCase(input: CaseInput, opts: AlignOptions = {}): Promi
     .filter((f) => NIFTI.test(f))
     .sort();
   if (files.length) {
-    const entries: [SequenceName | 'label', string][] = [];
+    const entries: Entry[] = [];
     const inventory: CaseItem[] = [];
     const warnings: string[] = [];
     for (const f of files) {
+      const multi = channelEntries(join(root, f));
+      if (multi) {
+        for (const [seq, file, volume] of multi.entries) {
+          const same = entries.find(([s]) => s === seq);
+          if (same)
+            throw new QuorumError(
+              'inconsistent-series',
+              `two files look like ${seq}: ${basename(same[1])} and ${f}; name one explicitly (--${seq} FILE)`,
+              root,
+            );
+          entries.push([seq, file, volume]);
+        }
+        inventory.push(...multi.items);
+        continue;
+      }
       const d = classifySeries({ fileName: f });
       const item: CaseItem = {
         source: join(root, f),
@@ -164,13 +205,13 @@ async function fromDicom(root: string, opts: AlignOptions): Promise<Case> {
 
 async function fromEntries(
   opts: AlignOptions,
-  entries: [SequenceName | 'label', string][],
+  entries: Entry[],
   root: string,
   inventory: CaseItem[],
   warnings: string[] = [],
 ): Promise<Case> {
   const c: Case = { id: basename(root), root, sequences: {}, warnings, inventory, alignment: [] };
-  for (const [seq, file] of entries) {
+  for (const [seq, file, volume] of entries) {
     if (seq !== 'label' && c.sequences[seq]) {
       throw new QuorumError(
         'inconsistent-series',
@@ -178,13 +219,15 @@ async function fromEntries(
         root,
       );
     }
-    const v = await loadVolume(file);
+    const v = await loadVolume(file, { volume });
     if (seq === 'label') {
       c.label = v;
       c.labelPath = file;
     } else {
       v.source.sequence = seq;
-      v.source.sequenceReason = inventory.find((i) => i.source === file)?.reason;
+      v.source.sequenceReason = inventory.find(
+        (i) => i.source === file && i.taken && i.sequence === seq,
+      )?.reason;
       c.sequences[seq] = v;
     }
   }

@@ -29,8 +29,14 @@ function imagePartner(hdr: string): string | undefined {
   return candidates.find((c) => c !== hdr && existsSync(c));
 }
 
-/** Loads a NIfTI file (.nii, .nii.gz, .hdr/.img) or a DICOM folder into a Volume. */
-export async function loadVolume(path: string, opts: { series?: string } = {}): Promise<Volume> {
+/**
+ * Loads a NIfTI file (.nii, .nii.gz, .hdr/.img) or a DICOM folder into a Volume; `volume` picks one
+ * volume of a 4-D NIfTI (a channel of a multi-sequence file: core/src/node/channels.ts).
+ */
+export async function loadVolume(
+  path: string,
+  opts: { series?: string; volume?: number } = {},
+): Promise<Volume> {
   if (existsSync(path) && statSync(path).isDirectory()) {
     const { loadDicomSeries } = await import('./dicom-fs.ts');
     return loadDicomSeries(path, opts.series);
@@ -39,7 +45,7 @@ export async function loadVolume(path: string, opts: { series?: string } = {}): 
   if (/\.hdr(\.gz)?$/i.test(path)) {
     const img = imagePartner(path);
     if (!img) throw new QuorumError('not-found', 'the .img file that goes with this .hdr is missing', path);
-    return readNifti(bytes, path, readOrThrow(img), nativeInflateUpTo);
+    return readNifti(bytes, path, readOrThrow(img), nativeInflateUpTo, opts.volume);
   }
   // A file that is not NIfTI may be a single DICOM file.
   if (
@@ -52,7 +58,7 @@ export async function loadVolume(path: string, opts: { series?: string } = {}): 
     const { loadDicomSeries } = await import('./dicom-fs.ts');
     return loadDicomSeries([path], opts.series);
   }
-  return readNifti(bytes, path, undefined, nativeInflateUpTo);
+  return readNifti(bytes, path, undefined, nativeInflateUpTo, opts.volume);
 }
 
 /**

@@ -127,6 +127,12 @@ export function reassignSequence(
     ([, v]) => v.source.path === path,
   );
   if (!entry) throw new QuorumError('bad-argument', 'this file is not part of the case', path);
+  if (Object.values(c.data.sequences).filter((v) => v?.source.path === path).length > 1)
+    throw new QuorumError(
+      'unsupported',
+      "this file holds several sequences (a 4-D file named by its dataset.json or the Decathlon's order): correct the names there and open the case again",
+      path,
+    );
   const [old, vol] = entry;
   if (old === sequence) return c.info;
   const other = c.data.sequences[sequence];

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { QuorumError } from '../../../../core/src/errors.ts';
+import { fileChannels } from '../../../../core/src/node/channels.ts';
 import { loadVolume } from '../../../../core/src/node/load.ts';
 import { unusualWarnings } from '../../../../core/src/unusual.ts';
 import type { Volume } from '../../../../core/src/volume.ts';
@@ -59,6 +60,9 @@ export async function run(argv: string[]): Promise<number> {
     console.log(JSON.stringify({ folder: path, series }, null, 2));
     return 0;
   }
-  console.log(JSON.stringify(describeVolume(await loadVolume(path)), null, 2));
+  // a 4-D file of named sequences (Decathlon, nnU-Net): what `propose` will take from each volume
+  const channels = fileChannels(path)?.channels;
+  const described = describeVolume(await loadVolume(path));
+  console.log(JSON.stringify(channels?.length ? { ...described, channels } : described, null, 2));
   return 0;
 }
