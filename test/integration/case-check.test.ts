@@ -72,6 +72,16 @@ describe('case recognition and the check before the engine', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('a FLAIR alone: the refusal says how to propose on it anyway (the FLAIR as both), and only then', async () => {
+    const c = await openCase(caseOf('flair-only', { 'flair.nii.gz': 'Flair.nii.gz' }));
+    expect(() => requireSequences(c, ['flair', 't1c'])).toThrow(
+      /missing: t1c\n[\s\S]*with a FLAIR only, give it as both \(--flair FILE --t1c FILE\)/,
+    );
+    const t1cOnly = await openCase(caseOf('t1c-only', { 't1c.nii.gz': 'T1c.nii.gz' }));
+    expect(() => requireSequences(t1cOnly, ['flair', 't1c'])).toThrow(/missing: flair/);
+    expect(() => requireSequences(t1cOnly, ['flair', 't1c'])).not.toThrow(/FLAIR only/);
+  });
+
   it('propose-dataset: the refused case is an error row with the reason, and gets no folder of its own', () => {
     const ds = join(tmp, 'ds');
     mkdirSync(ds);

@@ -254,7 +254,11 @@ export function requireSequences(c: Case, channels: SequenceName[]): void {
     'missing-sequence',
     `the model needs ${channels.join(' + ')}; missing: ${missing.join(', ')}\n` +
       (found.length ? `found:\n${found.map((l) => `  ${l}`).join('\n')}\n` : 'found nothing usable\n') +
-      `assign files explicitly with ${channels.map((s) => `--${s} FILE`).join(' ')}`,
+      `assign files explicitly with ${channels.map((s) => `--${s} FILE`).join(' ')}` +
+      // 5 of the 44 TCGA-LGG training patients had their FLAIR in place of a missing T1c
+      (missing.length === 1 && missing[0] === 't1c' && c.sequences.flair
+        ? '\nwith a FLAIR only, give it as both (--flair FILE --t1c FILE): the model was trained on some cases so; expect a weaker proposal (its warnings say the T1c is a copy)'
+        : ''),
     c.root,
   );
 }
