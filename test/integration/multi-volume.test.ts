@@ -92,6 +92,14 @@ describe('a 4-D file of named sequences (Decathlon, nnU-Net)', () => {
     );
   });
 
+  it('quorum info lists the sequence of each volume', async () => {
+    const r = await cli('info', join(decathlon, 'BRATS_001.nii'));
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.channels.map((c: { sequence: string }) => c.sequence)).toEqual(['flair', 't1', 't1c', 't2']);
+    expect(info.warnings).toContain('4-D file with 4 volumes: volume 0 loaded');
+  });
+
   it('leaves an unnamed 4-D file to the old rule: first volume, a warning, not guessed', async () => {
     mkdirSync(join(root, 'unnamed'));
     write4d(join(root, 'unnamed', 'flair.nii'), ['flair', 't1c']);
