@@ -10,7 +10,7 @@ import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
 import { DATA, REPO } from '../helpers/paths.ts';
 
-// The Medical Segmentation Decathlon (Task01_BrainTumour) and nnU-Net v1 store a case's sequences
+// The Medical Segmentation Decathlon (Task01_BrainTumour) stores a case's sequences
 // as the volumes of one 4-D NIfTI file; these are built from a real BraTS case's four files.
 const PAT222 = resolve(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
 const FILES = { flair: 'Flair.nii.gz', t1: 'T1.nii.gz', t1c: 'T1c.nii.gz', t2: 'T2.nii.gz' } as const;
@@ -73,7 +73,7 @@ beforeAll(async () => {
     symlinkSync(join(PAT222, FILES[s]), join(root, 'files', FILES[s]));
 }, 60_000);
 
-describe('a 4-D file of named sequences (Decathlon, nnU-Net)', () => {
+describe('a 4-D file of named sequences (a Decathlon layout)', () => {
   it('opens a BRATS_<n> file in Task01 order, each sequence its own volume', async () => {
     const c = await openCase(join(decathlon, 'BRATS_001.nii'));
     for (const s of Object.keys(FILES) as Seq[]) {

@@ -6,11 +6,11 @@ import type { SequenceName } from '../volume.ts';
 
 /**
  * Sequences stored as the volumes of one 4-D NIfTI file, as the Medical Segmentation Decathlon
- * (Task01_BrainTumour: imagesTr/BRATS_001.nii.gz holds FLAIR, T1w, T1gd and T2w) and nnU-Net v1
- * datasets store them. The file name cannot say which volume is which, so the names come from the
- * dataset's `dataset.json` ("modality" in the Decathlon and nnU-Net v1, "channel_names" in nnU-Net
- * v2), found beside the file or one folder up; a 4-volume BRATS_<n> file without one is read in
- * Task01's published order, and says so.
+ * (Task01_BrainTumour: imagesTr/BRATS_001.nii.gz holds FLAIR, T1w, T1gd and T2w) and datasets laid
+ * out like it store them (nnU-Net v2's one file per channel is not read here). The file name cannot
+ * say which volume is which, so the names come from the dataset's `dataset.json` ("modality" in the
+ * Decathlon, or nnU-Net v2's "channel_names"), found beside the file or one folder up; a 4-volume
+ * BRATS_<n> file without one is read in Task01's published order, and says so.
  */
 export interface Channel {
   volume: number;

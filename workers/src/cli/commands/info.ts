@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(JSON.stringify({ folder: path, series }, null, 2));
     return 0;
   }
-  // a 4-D file of named sequences (Decathlon, nnU-Net): what `propose` will take from each volume
+  // a 4-D file of named sequences (a Decathlon layout): what `propose` will take from each volume
   const channels = fileChannels(path)?.channels;
   const described = describeVolume(await loadVolume(path));
   console.log(JSON.stringify(channels?.length ? { ...described, channels } : described, null, 2));

@@ -26,7 +26,7 @@ export const summary =
 const USAGE = `usage: quorum propose-dataset <folder> --out <folder> [--shard i/n] [options]
   ${PROPOSE_USAGE}
   One case per subfolder of <folder> (NIfTI or DICOM), and per 4-D file of named sequences in it
-  (a Decathlon or nnU-Net imagesTr folder); outputs in <out>/<case>/ as with
+  (a Decathlon imagesTr folder); outputs in <out>/<case>/ as with
   'quorum propose'; cases already complete in <out> are skipped. --shard i/n (0 <= i < n) takes
   every n-th case starting at the i-th, for one process per shard (SLURM array, Indexed Job).`;
 
