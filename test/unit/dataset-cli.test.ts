@@ -20,16 +20,17 @@ describe('propose-dataset helpers', () => {
         lowConfidence: true,
         longestMm: 41.23456,
         perpendicularMm: 30,
+        labelDice: 0.812345,
         seconds: 3.21,
       },
       { case: 'b,c', status: 'error', seconds: 0.5, error: 'bad "file", see\nline 2' },
       { case: 'd', status: 'skipped', lesionVolumeMl: 0, uncertaintyMl: Number.NaN, seconds: 0 },
     ]);
     expect(csv).toBe(
-      'case,status,lesion_ml,uncertainty_ml,confidence,low_confidence,longest_diameter_mm,perpendicular_diameter_mm,seconds,error\n' +
-        'a,done,12.3457,0.1,0.7123,yes,41.2346,30,3.21,\n' +
-        '"b,c",error,,,,,,,0.5,"bad ""file"", see line 2"\n' +
-        'd,skipped,0,,,,,,0,\n',
+      'case,status,lesion_ml,uncertainty_ml,confidence,low_confidence,longest_diameter_mm,perpendicular_diameter_mm,label_dice,seconds,error\n' +
+        'a,done,12.3457,0.1,0.7123,yes,41.2346,30,0.8123,3.21,\n' +
+        '"b,c",error,,,,,,,,0.5,"bad ""file"", see line 2"\n' +
+        'd,skipped,0,,,,,,,0,\n',
     );
   });
 

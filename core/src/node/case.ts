@@ -5,7 +5,7 @@ import type { SequenceKind } from '../lists.ts';
 import { classifySeries, type SeriesRole } from '../sequence.ts';
 import type { SequenceName, Volume } from '../volume.ts';
 import { type AlignOptions, alignGrids, type SequenceAlignment } from './align.ts';
-import { fileChannels } from './channels.ts';
+import { type Channel, caseChannelFiles, channelFile, fileChannels } from './channels.ts';
 import { loadVolume } from './load.ts';
 
 /** One file or DICOM series looked at while opening a case, and what became of it. */
@@ -43,24 +43,52 @@ const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
 /** A sequence or label to load: its file, and the volume of a multi-sequence 4-D file. */
 type Entry = [SequenceName | 'label', string, number?];
 
-/**
- * The sequences inside one 4-D file whose volumes are named (core/src/node/channels.ts), as entries
- * and inventory lines; undefined for a 3-D file or unnamed volumes (its first volume is then read as
- * one sequence, with a warning).
- */
-function channelEntries(file: string): { entries: Entry[]; items: CaseItem[] } | undefined {
-  const found = fileChannels(file);
-  if (!found?.channels.some((c) => c.sequence !== 'unknown')) return undefined;
+const known = (c: Channel) => c.sequence !== 'unknown';
+
+/** Entries and inventory lines of named channels, each sequence taken from its first channel. */
+function namedEntries(channels: (Channel & { file: string })[]): { entries: Entry[]; items: CaseItem[] } {
   const entries: Entry[] = [];
-  const items = found.channels.map((c): CaseItem => {
-    const taken = c.sequence !== 'unknown' && !entries.some(([s]) => s === c.sequence);
-    if (taken) entries.push([c.sequence, file, c.volume]);
-    const role = c.sequence === 'unknown' ? 'unrecognised' : 'sequence';
-    const reason =
-      taken || c.sequence === 'unknown' ? c.reason : `${c.reason}; an earlier volume is ${c.sequence}`;
-    return { source: file, role, sequence: c.sequence, taken, reason };
+  const items = channels.map((c): CaseItem => {
+    const taken = known(c) && !entries.some(([s]) => s === c.sequence);
+    if (taken) entries.push([c.sequence, c.file, c.volume]);
+    const role = known(c) ? 'sequence' : 'unrecognised';
+    const reason = taken || !known(c) ? c.reason : `${c.reason}; an earlier channel is ${c.sequence}`;
+    return { source: c.file, role, sequence: c.sequence, taken, reason };
   });
   return { entries, items };
+}
+
+/**
+ * The sequences inside one 4-D file whose volumes are named, or in the per-channel files of the
+ * case one such file belongs to (core/src/node/channels.ts), as entries and inventory lines;
+ * undefined for a 3-D file of no named case, or unnamed volumes (the first volume of a 4-D file is
+ * then read as one sequence, with a warning).
+ */
+function channelEntries(file: string): { entries: Entry[]; items: CaseItem[] } | undefined {
+  if (fileChannels(file)) return volumeEntries(file);
+  const group = caseChannelFiles(file);
+  return group.some(known) ? namedEntries(group) : undefined;
+}
+
+/** The named volumes of one 4-D file, as channelEntries; undefined for a 3-D file or unnamed volumes. */
+function volumeEntries(file: string): { entries: Entry[]; items: CaseItem[] } | undefined {
+  const found = fileChannels(file);
+  return found?.channels.some(known) ? namedEntries(found.channels.map((c) => ({ ...c, file }))) : undefined;
+}
+
+/**
+ * The cases a folder of files holds as a dataset (4-D files of named volumes, or nnU-Net channel
+ * files of named channels, of more than one case): opening it as one case would mix patients.
+ */
+function casesInFolder(root: string, files: string[]): string[] {
+  const ids = new Set<string>();
+  for (const f of files) {
+    const ch = channelFile(join(root, f));
+    if (ch) {
+      if (known(ch)) ids.add(ch.caseId);
+    } else if (fileChannels(join(root, f))?.channels.some(known)) ids.add(f.replace(NIFTI, ''));
+  }
+  return [...ids].sort();
 }
 
 /**
@@ -108,11 +136,20 @@ export async function openCase(input: CaseInput, opts: AlignOptions = {}): Promi
     .filter((f) => NIFTI.test(f))
     .sort();
   if (files.length) {
+    const ids = casesInFolder(root, files);
+    if (ids.length > 1) {
+      const shown = ids.length > 3 ? `${ids.slice(0, 3).join(', ')}, …` : ids.join(', ');
+      throw new QuorumError(
+        'inconsistent-series',
+        `this folder holds ${ids.length} cases (${shown}), not one: propose them all with \`quorum propose-dataset ${input}\`, or one by giving one of its files`,
+        root,
+      );
+    }
     const entries: Entry[] = [];
     const inventory: CaseItem[] = [];
     const warnings: string[] = [];
     for (const f of files) {
-      const multi = channelEntries(join(root, f));
+      const multi = volumeEntries(join(root, f));
       if (multi) {
         for (const [seq, file, volume] of multi.entries) {
           const same = entries.find(([s]) => s === seq);
@@ -127,13 +164,28 @@ export async function openCase(input: CaseInput, opts: AlignOptions = {}): Promi
         inventory.push(...multi.items);
         continue;
       }
+      const ch = channelFile(join(root, f));
+      if (ch && known(ch)) {
+        const same = entries.find(([s]) => s === ch.sequence);
+        inventory.push({
+          source: ch.file,
+          role: 'sequence',
+          sequence: ch.sequence,
+          taken: !same,
+          reason: ch.reason,
+        });
+        if (!same) entries.push([ch.sequence, ch.file]);
+        else inventory[inventory.length - 1].reason += `; ${basename(same[1])} is ${ch.sequence} already`;
+        continue;
+      }
       const d = classifySeries({ fileName: f });
       const item: CaseItem = {
         source: join(root, f),
         role: d.role,
         sequence: d.sequence,
         taken: false,
-        reason: d.reason,
+        // an unnamed channel file: say what would name it
+        reason: d.role === 'unrecognised' && ch ? `${d.reason}; ${ch.reason}` : d.reason,
       };
       inventory.push(item);
       if (d.role === 'unrecognised') warnings.push(`${f}: ${d.reason}; skipped`);

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { niftiVolumeCount } from '../nifti/read.ts';
 import { classifySeries } from '../sequence.ts';
@@ -7,10 +7,11 @@ import type { SequenceName } from '../volume.ts';
 /**
  * Sequences stored as the volumes of one 4-D NIfTI file, as the Medical Segmentation Decathlon
  * (Task01_BrainTumour: imagesTr/BRATS_001.nii.gz holds FLAIR, T1w, T1gd and T2w) and datasets laid
- * out like it store them (nnU-Net v2's one file per channel is not read here). The file name cannot
- * say which volume is which, so the names come from the dataset's `dataset.json` ("modality" in the
- * Decathlon, or nnU-Net v2's "channel_names"), found beside the file or one folder up; a 4-volume
- * BRATS_<n> file without one is read in Task01's published order, and says so.
+ * out like it store them, or as nnU-Net's one file per channel (imagesTr/BRATS_001_0000.nii.gz is
+ * channel 0 of case BRATS_001; v1 and v2 alike). Neither the file name nor the header says which
+ * channel is which, so the names come from the dataset's `dataset.json` ("modality" in the Decathlon
+ * and nnU-Net v1, "channel_names" in v2), found beside the file or one folder up; a BRATS_<n> case
+ * without one is read in Task01's published order, and says so.
  */
 export interface Channel {
   volume: number;
@@ -24,22 +25,42 @@ export interface Channel {
 const DECATHLON_BRAIN = ['FLAIR', 'T1w', 't1gd', 'T2w'];
 const DECATHLON_FILE = /^BRATS_\d+\.nii(\.gz)?$/i;
 
-function namesFromDatasetJson(file: string, volumes: number): { names: string[]; from: string } | undefined {
+type NameBlock = Record<string, unknown>;
+
+/** The channel names of the dataset.json beside `file` or one folder up, and where they came from. */
+function datasetJsonNames(file: string): { block: NameBlock; from: string } | undefined {
   for (const dir of [dirname(file), dirname(dirname(file))]) {
     const path = join(dir, 'dataset.json');
     if (!existsSync(path)) continue;
-    let json: { modality?: Record<string, string>; channel_names?: Record<string, string> };
+    let json: { modality?: NameBlock; channel_names?: NameBlock };
     try {
       json = JSON.parse(readFileSync(path, 'utf8'));
     } catch {
       continue; // not the dataset's description: names are looked for elsewhere
     }
     const block = json.modality ?? json.channel_names;
-    if (!block || typeof block !== 'object') continue;
-    const names = Array.from({ length: volumes }, (_, i) => block[String(i)]);
-    if (names.every((n) => typeof n === 'string' && n.trim())) return { names, from: path };
+    if (block && typeof block === 'object') return { block, from: path };
   }
   return undefined;
+}
+
+const nameAt = (block: NameBlock, i: number): string | undefined => {
+  const n = block[String(i)];
+  return typeof n === 'string' && n.trim() ? n : undefined;
+};
+
+/** One channel named `name`, as a sequence if Quorum knows it; `what` says which channel of what. */
+function channel(volume: number, name: string, what: string): Channel {
+  const d = classifySeries({ seriesDescription: name });
+  return {
+    volume,
+    name,
+    sequence: d.role === 'sequence' ? d.sequence : 'unknown',
+    reason:
+      d.role === 'sequence'
+        ? `${what}: ${d.reason.replace(/^SeriesDescription "[^"]*" \("[^"]*"\): /, '')}`
+        : `${what}: not a sequence Quorum knows`,
+  };
 }
 
 /** The first 64 KiB of a file: a header, inflated or not, without reading a large image (a dataset listing). */
@@ -66,27 +87,73 @@ export function fileChannels(file: string): { volumes: number; channels: Channel
     return undefined;
   }
   if (volumes <= 1) return undefined;
-  const fromJson = namesFromDatasetJson(file, volumes);
-  const decathlon = !fromJson && volumes === DECATHLON_BRAIN.length && DECATHLON_FILE.test(basename(file));
-  const names = fromJson?.names ?? (decathlon ? DECATHLON_BRAIN : undefined);
+  const json = datasetJsonNames(file);
+  const fromJson = json && Array.from({ length: volumes }, (_, i) => nameAt(json.block, i));
+  const named = fromJson?.every((n) => n) ? (fromJson as string[]) : undefined;
+  const decathlon = !named && volumes === DECATHLON_BRAIN.length && DECATHLON_FILE.test(basename(file));
+  const names = named ?? (decathlon ? DECATHLON_BRAIN : undefined);
   if (!names) return { volumes, channels: [] };
-  const from = fromJson
-    ? `named "%s" in ${fromJson.from}`
+  const from = named
+    ? `named "%s" in ${json?.from}`
     : `"%s" in the Decathlon's Task01_BrainTumour order (FLAIR, T1w, t1gd, T2w; no dataset.json beside the file)`;
   return {
     volumes,
-    channels: names.map((name, volume) => {
-      const d = classifySeries({ seriesDescription: name });
-      const what = `volume ${volume} of ${volumes}, ${from.replace('%s', name)}`;
-      return {
-        volume,
-        name,
-        sequence: d.role === 'sequence' ? d.sequence : 'unknown',
-        reason:
-          d.role === 'sequence'
-            ? `${what}: ${d.reason.replace(/^SeriesDescription "[^"]*" \("[^"]*"\): /, '')}`
-            : `${what}: not a sequence Quorum knows`,
-      };
-    }),
+    channels: names.map((name, volume) =>
+      channel(volume, name, `volume ${volume} of ${volumes}, ${from.replace('%s', name)}`),
+    ),
   };
+}
+
+/** nnU-Net's file per channel: `<case>_<4 digits>` and a NIfTI extension. */
+const CHANNEL_FILE = /^(.+)_(\d{4})\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
+const DECATHLON_CASE = /^BRATS_\d+$/i;
+
+/** One of nnU-Net's per-channel files: the case it belongs to and its channel (`volume` is 0). */
+export interface ChannelFile extends Channel {
+  file: string;
+  caseId: string;
+  index: number;
+}
+
+/**
+ * What a `<case>_<NNNN>.nii.gz` file is, or undefined for any other name. Its sequence is
+ * 'unknown' when nothing names the channel; the reason then says what would.
+ */
+export function channelFile(file: string): ChannelFile | undefined {
+  const m = CHANNEL_FILE.exec(basename(file));
+  if (!m) return undefined;
+  const [, caseId, digits] = m;
+  const index = Number(digits);
+  const json = datasetJsonNames(file);
+  const fromJson = json && nameAt(json.block, index);
+  const what = `channel ${index} of case ${caseId} (nnU-Net's file per channel)`;
+  let c: Channel;
+  if (fromJson) c = channel(0, fromJson, `${what}, named "${fromJson}" in ${json?.from}`);
+  else if (DECATHLON_CASE.test(caseId) && index < DECATHLON_BRAIN.length) {
+    const name = DECATHLON_BRAIN[index];
+    c = channel(
+      0,
+      name,
+      `${what}, "${name}" in the Decathlon's Task01_BrainTumour order (FLAIR, T1w, t1gd, T2w; no dataset.json beside the file)`,
+    );
+  } else {
+    c = {
+      volume: 0,
+      name: '',
+      sequence: 'unknown',
+      reason: `if it is ${what}, no dataset.json beside it or one folder up names channel ${index} ("channel_names" or "modality"): add one, or assign the file with --flair/--t1c`,
+    };
+  }
+  return { ...c, file, caseId, index };
+}
+
+/** Every channel file of `file`'s case in its folder, by channel. */
+export function caseChannelFiles(file: string): ChannelFile[] {
+  const own = channelFile(file);
+  if (!own) return [];
+  const dir = dirname(file);
+  return readdirSync(dir)
+    .filter((f) => CHANNEL_FILE.exec(f)?.[1] === own.caseId)
+    .map((f) => channelFile(join(dir, f)) as ChannelFile)
+    .sort((a, b) => a.index - b.index);
 }

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { type LabelDisagreement, labelDisagreement } from '../../../core/src/label-disagreement.ts';
 import { openCase } from '../../../core/src/node/case.ts';
@@ -9,8 +9,9 @@ import { referenceVolume } from './cases.ts';
 
 /**
  * Existing labels of a dataset (dataset mode): a `labels/` folder beside the case folders holding
- * `<case>.nii(.gz)` (or `<case>_seg.nii(.gz)`, or a DICOM SEG `<case>.dcm`) per case, or a
- * `<anything>_seg.nii(.gz)` file among a case's own images.
+ * `<case>.nii(.gz)` (or `<case>_seg.nii(.gz)`, or a DICOM SEG `<case>.dcm`) per case (or, for an
+ * imagesTr folder, the labelsTr folder beside it), or a `<anything>_seg.nii(.gz)` file among a
+ * case's own images.
  */
 const IN_LABELS_FOLDER = (name: string) => [
   `${name}.nii.gz`,
@@ -29,11 +30,19 @@ const isDir = (p: string) => {
   }
 };
 
+/** The Decathlon's and nnU-Net's images folders, whose labels are in labelsTr/labelsTs beside them. */
+const IMAGES_FOLDER = /^images(Tr|Ts|Va|Val)$/i;
+
 /**
  * The dataset's `labels/` folder, when it is one: it exists and names at least one other
- * subfolder's label (so a case that happens to be called "labels" stays a case).
+ * subfolder's label (so a case that happens to be called "labels" stays a case); for an
+ * `imagesTr` folder (the Decathlon, nnU-Net), its `labelsTr` sibling, whose `<case>.nii.gz` files
+ * are the references of the cases listed there.
  */
 export function labelsFolder(root: string): string | undefined {
+  const images = IMAGES_FOLDER.exec(basename(root));
+  const beside = images && join(dirname(root), `labels${images[1]}`);
+  if (beside && isDir(beside)) return beside;
   const dir = join(root, 'labels');
   if (!isDir(dir)) return undefined;
   const cases = readdirSync(root).filter((n) => n !== 'labels' && !n.startsWith('.') && isDir(join(root, n)));

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { QuorumError } from '../../../../core/src/errors.ts';
-import { fileChannels } from '../../../../core/src/node/channels.ts';
+import { channelFile, fileChannels } from '../../../../core/src/node/channels.ts';
 import { loadVolume } from '../../../../core/src/node/load.ts';
 import { unusualWarnings } from '../../../../core/src/unusual.ts';
 import type { Volume } from '../../../../core/src/volume.ts';
@@ -62,7 +62,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   // a 4-D file of named sequences (a Decathlon layout): what `propose` will take from each volume
   const channels = fileChannels(path)?.channels;
+  // one of nnU-Net's per-channel files: which channel of which case, and what propose takes it as
+  const channel = channelFile(path);
   const described = describeVolume(await loadVolume(path));
-  console.log(JSON.stringify(channels?.length ? { ...described, channels } : described, null, 2));
+  console.log(
+    JSON.stringify(
+      { ...described, ...(channels?.length ? { channels } : {}), ...(channel ? { channel } : {}) },
+      null,
+      2,
+    ),
+  );
   return 0;
 }

@@ -4,7 +4,7 @@ import { QuorumError } from '../../../../core/src/errors.ts';
 import { assertCanWrite, removeOwnFile, writeOutputFile } from '../../../../core/src/node/atomic.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
 import { EngineClient } from '../../client.ts';
-import { labelsFolder } from '../../host/dataset-labels.ts';
+import { caseLabelFile, labelsFolder, scoreAgainstLabel } from '../../host/dataset-labels.ts';
 import {
   type CaseReport,
   checkProposalOutputs,
@@ -25,10 +25,13 @@ export const summary =
 
 const USAGE = `usage: quorum propose-dataset <folder> --out <folder> [--shard i/n] [options]
   ${PROPOSE_USAGE}
-  One case per subfolder of <folder> (NIfTI or DICOM), and per 4-D file of named sequences in it
-  (a Decathlon imagesTr folder); outputs in <out>/<case>/ as with
-  'quorum propose'; cases already complete in <out> are skipped. --shard i/n (0 <= i < n) takes
-  every n-th case starting at the i-th, for one process per shard (SLURM array, Indexed Job).`;
+  One case per subfolder of <folder> (NIfTI or DICOM), per 4-D file of named sequences in it (a
+  Decathlon imagesTr folder) and per case of nnU-Net's per-channel files (<case>_0000.nii.gz, …,
+  named by dataset.json); outputs in <out>/<case>/ as with 'quorum propose'; cases already complete
+  in <out> are skipped. Where the dataset has labels (a labels/ folder of <case>.nii.gz, labelsTr/
+  beside imagesTr/, a *_seg file in a case folder), the summary adds each proposal's Dice with its
+  label (any label value above 0 is lesion; whole-volume runs only, not with --slices). --shard i/n (0 <= i < n) takes every n-th case starting
+  at the i-th, for one process per shard (SLURM array, Indexed Job).`;
 
 const SPEC: CommandSpec = {
   usage: USAGE,
@@ -49,6 +52,8 @@ export interface SummaryRow {
   /** The proposal's RANO measurement (report.json bidimensional): longest and perpendicular diameters. */
   longestMm?: number;
   perpendicularMm?: number;
+  /** Dice of the proposal with the dataset's existing label of the case (whole lesion: label > 0). */
+  labelDice?: number;
   seconds: number;
   error?: string;
 }
@@ -61,7 +66,7 @@ function csvField(v: string | number | undefined): string {
 
 export function summaryCsv(rows: SummaryRow[]): string {
   const lines = [
-    'case,status,lesion_ml,uncertainty_ml,confidence,low_confidence,longest_diameter_mm,perpendicular_diameter_mm,seconds,error',
+    'case,status,lesion_ml,uncertainty_ml,confidence,low_confidence,longest_diameter_mm,perpendicular_diameter_mm,label_dice,seconds,error',
   ];
   for (const r of rows)
     lines.push(
@@ -74,6 +79,7 @@ export function summaryCsv(rows: SummaryRow[]): string {
         r.lowConfidence === undefined ? undefined : r.lowConfidence ? 'yes' : 'no',
         r.longestMm,
         r.perpendicularMm,
+        r.labelDice,
         r.seconds,
         r.error?.replace(/\s+/g, ' '),
       ]
@@ -122,9 +128,9 @@ export async function run(argv: string[]): Promise<number> {
   const formats = proposalFormats(settings.exports);
   const { device, register, modelDir } = engineFlags(flags);
   let all: { name: string; path: string }[];
+  // A labels/ folder of existing labels (dataset mode, workers/src/host/dataset-labels.ts) is no case.
+  const labelsDir = labelsFolder(resolve(folder));
   try {
-    // A labels/ folder of existing labels (dataset mode, workers/src/host/dataset-labels.ts) is no case.
-    const labelsDir = labelsFolder(resolve(folder));
     all = listDatasetCases(folder, [outRoot, ...(labelsDir ? [labelsDir] : [])]);
   } catch (e) {
     throw new QuorumError('not-found', `cannot list the dataset folder (${(e as Error).message})`, folder);
@@ -142,6 +148,18 @@ export async function run(argv: string[]): Promise<number> {
   );
 
   const rows: SummaryRow[] = [];
+  /** The proposal's Dice with the case's existing label, if it has one; a label that cannot be read is said, not fatal. */
+  const labelDice = async (c: { name: string; path: string }, outDir: string) => {
+    const label = caseLabelFile(labelsDir, c.name, c.path);
+    // a --slices run proposes part of the volume: its Dice with a whole label would mislead
+    if (!label || settings.slices) return undefined;
+    try {
+      return (await scoreAgainstLabel(c.path, label, outDir)).dice;
+    } catch (e) {
+      log(`${c.name}: warning: the label ${label} was not compared (${(e as Error).message})`);
+      return undefined;
+    }
+  };
   const save = () => writeOutputFile(csvPath, summaryCsv(rows), { replace: 'own' });
   let engine: EngineClient | undefined;
   let current: { cancel(): void } | undefined;
@@ -169,6 +187,7 @@ export async function run(argv: string[]): Promise<number> {
           lowConfidence: done.lowConfidence,
           longestMm: done.bidimensional?.longestMm,
           perpendicularMm: done.bidimensional?.perpendicularMm,
+          labelDice: await labelDice(c, outDir),
           seconds: 0,
         });
         save();
@@ -217,9 +236,11 @@ export async function run(argv: string[]): Promise<number> {
           perpendicularMm: report.bidimensional?.perpendicularMm,
           seconds: (performance.now() - t0) / 1000,
         });
+        const dice = await labelDice(c, outDir);
+        if (dice !== undefined) rows[rows.length - 1].labelDice = dice;
         save(); // before the line: whoever sees the line finds the CSV up to date
         log(
-          `${c.name}: ${report.lesionVolumeMl.toFixed(2)} mL, ${report.slices.length} slices in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+          `${c.name}: ${report.lesionVolumeMl.toFixed(2)} mL, ${report.slices.length} slices in ${((performance.now() - t0) / 1000).toFixed(1)} s${dice !== undefined ? `, Dice with its label ${dice.toFixed(3)}` : ''}`,
         );
       } catch (e) {
         current = undefined;
@@ -247,6 +268,7 @@ export async function run(argv: string[]): Promise<number> {
     if (tty)
       process.stderr.write(`${bar(rows.length, mine.length, 0, interrupted ? 'interrupted' : 'finished')}\n`);
     const n = (s: CaseStatus) => rows.filter((r) => r.status === s).length;
+    const scored = rows.flatMap((r) => (r.labelDice === undefined ? [] : [r.labelDice]));
     console.log(
       JSON.stringify({
         out: outRoot,
@@ -255,6 +277,9 @@ export async function run(argv: string[]): Promise<number> {
         done: n('done'),
         skipped: n('skipped'),
         errors: n('error'),
+        ...(scored.length
+          ? { labelled: scored.length, meanLabelDice: scored.reduce((a, b) => a + b, 0) / scored.length }
+          : {}),
         interrupted,
       }),
     );

@@ -60,7 +60,8 @@ const USAGE = `usage: quorum propose <case> --out <dir> [--overwrite] [options]
     voxel: indices in the reference sequence's file, i fastest; lps: millimetres. A click
     conditions its own slice and, through the lesion it lands in, the slices that lesion spans.
   <case> is a folder of NIfTI sequences (BraTS-style names), a DICOM study folder or one file;
-  a 4-D file's volumes are its sequences where dataset.json names them (a Decathlon layout).
+  a 4-D file's volumes are its sequences where dataset.json names them (a Decathlon layout), and
+  one of nnU-Net's <case>_0000.nii.gz files opens every channel file of its case, named likewise.
   Writes <dir>/mask.nii.gz, uncertainty.nii.gz, report.json and the --export outputs
   (probability.nii.gz, members/member-<i>.nii.gz, ...) on the reference (FLAIR) grid.
   Sequences on other grids are resampled onto it through world coordinates; --register rigid
