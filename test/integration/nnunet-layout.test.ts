@@ -1,5 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,10 +92,18 @@ describe("nnU-Net's file per channel", () => {
     expect(listDatasetCases(bare)).toEqual([]);
   });
 
-  it('an unnamed channel file is refused with what would name it', async () => {
-    await expect(openCase(join(root, 'bare', 'imagesTr'))).rejects.toThrow(
+  it('an unnamed channel file is refused with what would name it, as a case and as a dataset', async () => {
+    const bare = join(root, 'bare', 'imagesTr');
+    await expect(openCase(bare)).rejects.toThrow(
       /x_0000\.nii\.gz: sequence not recognised .*; if it is channel 0 of case x \(nnU-Net's file per channel\), no dataset\.json beside it or one folder up names channel 0/,
     );
+    const out = join(root, 'bare-out');
+    const r = await cli('propose-dataset', bare, '--out', out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /no case in this folder: .*holds 1 NIfTI file\(s\).*x_0000\.nii\.gz: if it is channel 0/,
+    );
+    expect(existsSync(out)).toBe(false); // no empty output folder
   });
 
   it('reads a BRATS_<n> case without dataset.json in the Decathlon order (FLAIR, T1w, t1gd, T2w)', async () => {

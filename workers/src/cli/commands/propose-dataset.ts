@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { QuorumError } from '../../../../core/src/errors.ts';
 import { assertCanWrite, removeOwnFile, writeOutputFile } from '../../../../core/src/node/atomic.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
+import { channelFile } from '../../../../core/src/node/channels.ts';
 import { EngineClient } from '../../client.ts';
 import { caseLabelFile, labelsFolder, scoreAgainstLabel } from '../../host/dataset-labels.ts';
 import {
@@ -89,6 +90,25 @@ export function summaryCsv(rows: SummaryRow[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * A dataset folder with no case in it: refused before any output folder exists, with what it holds
+ * instead (NIfTI files of one case belong to `quorum propose`; unnamed channel files need dataset.json).
+ */
+function noCases(folder: string): QuorumError {
+  const files = readdirSync(folder).filter((f) => /\.(nii|nii\.gz|hdr|hdr\.gz)$/i.test(f));
+  const unnamed = files.map((f) => channelFile(join(folder, f))).find((c) => c && c.sequence === 'unknown');
+  return new QuorumError(
+    'not-found',
+    'no case in this folder: a case is a subfolder (NIfTI or DICOM), a 4-D file whose volumes dataset.json ' +
+      "names, or nnU-Net's <case>_0000.nii.gz, ... named by dataset.json" +
+      (files.length
+        ? `; it holds ${files.length} NIfTI file(s) of none of these kinds (propose one case with \`quorum propose\`)` +
+          (unnamed ? `; ${basename(unnamed.file)}: ${unnamed.reason}` : '')
+        : ''),
+    folder,
+  );
+}
+
 /** "i/n" → [i, n] with 0 <= i < n. */
 export function parseShard(v: string | boolean | undefined): [number, number] {
   if (v === undefined) return [0, 1];
@@ -135,6 +155,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw new QuorumError('not-found', `cannot list the dataset folder (${(e as Error).message})`, folder);
   }
+  if (!all.length) throw noCases(folder);
   const mine = all.filter((_, i) => i % shards === shard);
   // One CSV per shard: shards run as separate processes and must never write the same file.
   const csvPath = join(outRoot, shards > 1 ? `summary-shard-${shard}-of-${shards}.csv` : 'summary.csv');
