@@ -55,7 +55,14 @@ const service = new QuorumService({
       title: kind === 'folder' ? 'Open case folder (NIfTI or DICOM)' : 'Open MRI files',
       properties: kind === 'folder' ? ['openDirectory'] : ['openFile', 'multiSelections'],
       filters:
-        kind === 'folder' ? [] : [{ name: 'NIfTI / DICOM', extensions: ['nii', 'gz', 'hdr', 'img', 'dcm'] }],
+        kind === 'folder'
+          ? []
+          : [
+              {
+                name: 'NIfTI / NRRD / MetaImage / DICOM',
+                extensions: ['nii', 'gz', 'hdr', 'img', 'nrrd', 'nhdr', 'mha', 'mhd', 'dcm'],
+              },
+            ],
     });
     return r.canceled ? null : r.filePaths;
   },

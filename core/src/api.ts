@@ -56,7 +56,7 @@ export interface VolumeData extends VolumeGeometry {
 export interface CaseSequenceInfo {
   sequence: SequenceName;
   path: string;
-  format: 'nifti' | 'dicom' | 'generated';
+  format: VolumeSource['format'];
   description?: string;
   /** Why this file or series was taken as this sequence (core/src/sequence.ts). */
   reason?: string;

@@ -65,3 +65,33 @@ export type Registration = (typeof REGISTRATIONS)[number];
 /** How a DIMSE node sends a study (workers/src/pacs/): C-GET on Quorum's association, or C-MOVE to Quorum's storage SCP. */
 export const PACS_RETRIEVES = ['c-get', 'c-move'] as const;
 export type PacsRetrieve = (typeof PACS_RETRIEVES)[number];
+
+/**
+ * Image file formats a volume is read from (core/src/node/load.ts: one reader each), with the file
+ * endings that name them; a DICOM series is read from its folder or files, not by ending.
+ */
+export const VOLUME_FILE_FORMATS = {
+  nifti: ['.nii', '.nii.gz', '.hdr', '.hdr.gz'],
+  /** 3D Slicer's default (`.nrrd` attached, `.nhdr` with a detached data file). */
+  nrrd: ['.nrrd', '.nhdr'],
+  /** ITK's MetaImage (`.mha` one file, `.mhd` with a detached `.raw`/`.zraw`). */
+  metaimage: ['.mha', '.mhd'],
+} as const;
+export type VolumeFileFormat = keyof typeof VOLUME_FILE_FORMATS;
+
+/** A file name with one of the endings above (what a folder of images lists as images). */
+export const VOLUME_FILE = new RegExp(
+  `(${Object.values(VOLUME_FILE_FORMATS)
+    .flat()
+    .map((e) => e.replace(/\./g, '\\.'))
+    .join('|')})$`,
+  'i',
+);
+
+/** The format a file name's ending names, if any. */
+export function volumeFileFormat(name: string): VolumeFileFormat | undefined {
+  const lower = name.toLowerCase();
+  for (const [f, endings] of Object.entries(VOLUME_FILE_FORMATS))
+    if (endings.some((e) => lower.endsWith(e))) return f as VolumeFileFormat;
+  return undefined;
+}

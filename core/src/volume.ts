@@ -1,4 +1,4 @@
-import type { SequenceKind } from './lists.ts';
+import type { SequenceKind, VolumeFileFormat } from './lists.ts';
 
 /**
  * The one image type shared by every process.
@@ -34,7 +34,7 @@ export type Mat3 = [number, number, number, number, number, number, number, numb
 export interface VolumeSource {
   /** File or folder the volume came from (absolute path where known). Never written to. */
   path: string;
-  format: 'nifti' | 'dicom' | 'generated';
+  format: VolumeFileFormat | 'dicom' | 'generated';
   /** On-disk datatype name, e.g. 'int16', 'float32' (before scaling). */
   datatype: string;
   /** Sequence as detected from names/tags, possibly overridden by the user. */

@@ -14,6 +14,7 @@ import {
   type ExportFormat,
   type IslandMode,
   PROPOSAL_BASE_FORMATS,
+  VOLUME_FILE,
 } from '../../core/src/lists.ts';
 import { uncertaintyScore } from '../../core/src/metrics.ts';
 import { assertCanWrite, type ReplacePolicy, writeOutputFile } from '../../core/src/node/atomic.ts';
@@ -371,7 +372,7 @@ export function listDatasetCases(folder: string, exclude: string[] = []): { name
               out.push({ name: ch.caseId, path });
           }
         } else if (fileChannels(path)?.channels.some((c) => c.sequence !== 'unknown'))
-          out.push({ name: name.replace(/\.(nii|nii\.gz|hdr|hdr\.gz)$/i, ''), path });
+          out.push({ name: name.replace(VOLUME_FILE, ''), path });
         continue;
       }
     } catch {

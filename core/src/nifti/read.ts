@@ -1,4 +1,4 @@
-import { Gunzip } from 'fflate';
+import { Gunzip, Unzlib } from 'fflate';
 import * as niftiReader from 'nifti-reader-js';
 import { MAX_DECOMPRESSED_BYTES, MAX_VOXELS, QuorumError } from '../errors.ts';
 import { geometryFromAffine } from '../geometry.ts';
@@ -19,10 +19,16 @@ export function isGzip(b: Uint8Array): boolean {
  * that. A stream that ends early is "file is truncated"; damaged data says so. Neither trusts
  * the gzip footer's size (on a cut file those 4 bytes are image data).
  */
-export function gunzipUpTo(b: Uint8Array, fileName: string, limit: number): Uint8Array {
+export function gunzipUpTo(
+  b: Uint8Array,
+  fileName: string,
+  limit: number,
+  /** 'zlib': a zlib stream (MetaImage's CompressedData) instead of gzip. */
+  wrapper: 'gzip' | 'zlib' = 'gzip',
+): Uint8Array {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const g = new Gunzip((chunk) => {
+  const g = new (wrapper === 'zlib' ? Unzlib : Gunzip)((chunk) => {
     if (total < limit) chunks.push(total + chunk.length > limit ? chunk.subarray(0, limit - total) : chunk);
     total += chunk.length;
   });
@@ -64,7 +70,7 @@ export type InflateUpTo = (gz: Uint8Array, limit: number) => Uint8Array | undefi
 /** Inflated bytes enough for any NIfTI-1 or -2 header (540) and the extension flag after it. */
 const HEADER_BYTES = 544;
 
-function toArrayBuffer(b: Uint8Array): ArrayBuffer {
+export function toArrayBuffer(b: Uint8Array): ArrayBuffer {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
     ? (b.buffer as ArrayBuffer)
     : // not b.slice(): on a Node Buffer that is a view, and .buffer would be the whole pool
@@ -126,7 +132,8 @@ function readHeaderOrThrow(buf: ArrayBuffer, fileName: string, pairOk: boolean):
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function voxelArray(
+/** `n` voxels of NIfTI datatype `code` from `offset` (also the NRRD and MetaImage readers' decoder). */
+export function voxelArray(
   raw: ArrayBuffer,
   offset: number,
   n: number,

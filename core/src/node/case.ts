@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { QuorumError } from '../errors.ts';
-import type { SequenceKind } from '../lists.ts';
+import { type SequenceKind, VOLUME_FILE } from '../lists.ts';
 import { classifySeries, type SeriesRole } from '../sequence.ts';
 import type { SequenceName, Volume } from '../volume.ts';
 import { type AlignOptions, alignGrids, type SequenceAlignment } from './align.ts';
@@ -37,8 +37,6 @@ export interface Case {
 export type { AlignOptions, SequenceAlignment };
 
 export type CaseInput = string | Partial<Record<SequenceKind, string>>;
-
-const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
 
 /** A sequence or label to load: its file, and the volume of a multi-sequence 4-D file. */
 type Entry = [SequenceName | 'label', string, number?];
@@ -86,7 +84,7 @@ function casesInFolder(root: string, files: string[]): string[] {
     const ch = channelFile(join(root, f));
     if (ch) {
       if (known(ch)) ids.add(ch.caseId);
-    } else if (fileChannels(join(root, f))?.channels.some(known)) ids.add(f.replace(NIFTI, ''));
+    } else if (fileChannels(join(root, f))?.channels.some(known)) ids.add(f.replace(VOLUME_FILE, ''));
   }
   return [...ids].sort();
 }
@@ -133,7 +131,7 @@ export async function openCase(input: CaseInput, opts: AlignOptions = {}): Promi
     return fromEntries(opts, [[seq, root]], root, [item], warnings);
   }
   const files = readdirSync(root)
-    .filter((f) => NIFTI.test(f))
+    .filter((f) => VOLUME_FILE.test(f))
     .sort();
   if (files.length) {
     const ids = casesInFolder(root, files);

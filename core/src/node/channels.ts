@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { VOLUME_FILE } from '../lists.ts';
 import { niftiVolumeCount } from '../nifti/read.ts';
 import { classifySeries } from '../sequence.ts';
 import type { SequenceName } from '../volume.ts';
@@ -104,8 +105,8 @@ export function fileChannels(file: string): { volumes: number; channels: Channel
   };
 }
 
-/** nnU-Net's file per channel: `<case>_<4 digits>` and a NIfTI extension. */
-const CHANNEL_FILE = /^(.+)_(\d{4})\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
+/** nnU-Net's file per channel: `<case>_<4 digits>` and an image file's ending (nnU-Net reads .nrrd and .mha too). */
+const CHANNEL_FILE = new RegExp(`^(.+)_(\\d{4})${VOLUME_FILE.source}`, 'i');
 const DECATHLON_CASE = /^BRATS_\d+$/i;
 
 /** One of nnU-Net's per-channel files: the case it belongs to and its channel (`volume` is 0). */

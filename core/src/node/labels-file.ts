@@ -17,7 +17,7 @@ import { loadVolume } from './load.ts';
 export function sidecarFor(path: string): string {
   return join(
     dirname(path),
-    `${basename(path).replace(/\.(nii|nii\.gz|hdr|hdr\.gz|img|img\.gz)$/i, '')}.segments.json`,
+    `${basename(path).replace(/\.(nii|nii\.gz|hdr|hdr\.gz|img|img\.gz|nrrd|nhdr|mha|mhd)$/i, '')}.segments.json`,
   );
 }
 

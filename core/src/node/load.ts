@@ -1,7 +1,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { QuorumError } from '../errors.ts';
+import { type VolumeFileFormat, volumeFileFormat } from '../lists.ts';
+import { readMetaImage } from '../metaimage/read.ts';
 import { readNifti } from '../nifti/read.ts';
 import { type EncodeOptions, encodeNifti } from '../nifti/write.ts';
+import { readNrrd } from '../nrrd/read.ts';
 import type { Volume } from '../volume.ts';
 import { type ReplacePolicy, writeOutputFile } from './atomic.ts';
 import { nativeGzip, nativeInflateUpTo } from './gzip.ts';
@@ -29,9 +33,22 @@ function imagePartner(hdr: string): string | undefined {
   return candidates.find((c) => c !== hdr && existsSync(c));
 }
 
+/** The readers of files other than NIfTI (lists.ts VOLUME_FILE_FORMATS), by format. */
+const READERS: Record<
+  Exclude<VolumeFileFormat, 'nifti'>,
+  (bytes: Uint8Array, path: string, volume?: number) => Volume
+> = {
+  nrrd: (bytes, path, volume) => readNrrd(bytes, path, beside(path), nativeInflateUpTo, volume),
+  metaimage: (bytes, path, volume) => readMetaImage(bytes, path, beside(path), volume),
+};
+
+/** A detached header's data file, named relative to the header's folder. */
+const beside = (header: string) => (name: string) => readOrThrow(resolve(dirname(header), name));
+
 /**
- * Loads a NIfTI file (.nii, .nii.gz, .hdr/.img) or a DICOM folder into a Volume; `volume` picks one
- * volume of a 4-D NIfTI (a channel of a multi-sequence file: core/src/node/channels.ts).
+ * Loads a NIfTI file (.nii, .nii.gz, .hdr/.img), a NRRD or MetaImage file, or a DICOM folder into a
+ * Volume; `volume` picks one volume of a 4-D file (a channel of a multi-sequence file:
+ * core/src/node/channels.ts).
  */
 export async function loadVolume(
   path: string,
@@ -42,6 +59,9 @@ export async function loadVolume(
     return loadDicomSeries(path, opts.series);
   }
   const bytes = readOrThrow(path);
+  // NRRD says what it is in its first bytes, whatever the file is called
+  const format = String.fromCharCode(...bytes.subarray(0, 7)) === 'NRRD000' ? 'nrrd' : volumeFileFormat(path);
+  if (format && format !== 'nifti') return READERS[format](bytes, path, opts.volume);
   if (/\.hdr(\.gz)?$/i.test(path)) {
     const img = imagePartner(path);
     if (!img) throw new QuorumError('not-found', 'the .img file that goes with this .hdr is missing', path);

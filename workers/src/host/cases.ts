@@ -1,7 +1,7 @@
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import type { CaseInfo, CaseSequenceInfo, OpenCaseInput, VolumeGeometry } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { SEQUENCE_KINDS } from '../../../core/src/lists.ts';
+import { SEQUENCE_KINDS, VOLUME_FILE } from '../../../core/src/lists.ts';
 import { type AlignOptions, type Case, openCase } from '../../../core/src/node/case.ts';
 import { detectSequence, isBrainMaskFile, isLabelFile } from '../../../core/src/sequence.ts';
 import type { SequenceName, Volume } from '../../../core/src/volume.ts';
@@ -12,8 +12,6 @@ import type { OpenCase } from './propose-run.ts';
 import { engineRegistrar, type ScheduledRegistration } from './register-case.ts';
 
 export type LoadedCase = Case;
-
-const NIFTI = /\.(nii|nii\.gz|hdr|hdr\.gz)$/i;
 
 /** `opts.register` 'rigid' with `opts.registrar` from register-case.ts: registered in the engine. */
 export async function loadCase(input: OpenCaseInput, opts: AlignOptions = {}): Promise<LoadedCase> {
@@ -35,8 +33,8 @@ async function loadCaseUnchecked(input: OpenCaseInput, opts: AlignOptions): Prom
   if (Array.isArray(input)) {
     if (input.length === 0) throw new QuorumError('bad-argument', 'no files given');
     if (input.length === 1) return openCase(resolve(input[0]), opts);
-    // Several DICOM files (no NIfTI among them): the series they belong to is their folder.
-    if (!input.some((f) => NIFTI.test(f))) return openCase(resolve(input[0], '..'), opts);
+    // Several DICOM files (no image file among them): the series they belong to is their folder.
+    if (!input.some((f) => VOLUME_FILE.test(f))) return openCase(resolve(input[0], '..'), opts);
     // Several NIfTI files: map them by name, then open as an explicit mapping.
     const mapping: Record<string, string> = {};
     for (const f of input.map((p) => resolve(p))) {
@@ -95,7 +93,7 @@ export function describeCase(id: string, c: LoadedCase, modelChannels: SequenceN
   const name =
     format === 'dicom'
       ? dicom?.patientName || dicom?.patientID || basename(c.root)
-      : basename(c.root).replace(NIFTI, '');
+      : basename(c.root).replace(VOLUME_FILE, '');
   const warnings = [...c.warnings];
   for (const v of Object.values(c.sequences)) for (const w of v?.source.warnings ?? []) warnings.push(w);
   return {

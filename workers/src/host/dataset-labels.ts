@@ -19,6 +19,9 @@ const IN_LABELS_FOLDER = (name: string) => [
   `${name}_seg.nii.gz`,
   `${name}_seg.nii`,
   `${name}.dcm`,
+  `${name}.seg.nrrd`, // 3D Slicer's segmentation file
+  `${name}.nrrd`,
+  `${name}.mha`,
 ];
 const SEG_BESIDE = /_seg\.nii(\.gz)?$/i;
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { QuorumError } from '../../../../core/src/errors.ts';
+import { VOLUME_FILE } from '../../../../core/src/lists.ts';
 import { assertCanWrite, removeOwnFile, writeOutputFile } from '../../../../core/src/node/atomic.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
 import { channelFile } from '../../../../core/src/node/channels.ts';
@@ -95,14 +96,14 @@ export function summaryCsv(rows: SummaryRow[]): string {
  * instead (NIfTI files of one case belong to `quorum propose`; unnamed channel files need dataset.json).
  */
 function noCases(folder: string): QuorumError {
-  const files = readdirSync(folder).filter((f) => /\.(nii|nii\.gz|hdr|hdr\.gz)$/i.test(f));
+  const files = readdirSync(folder).filter((f) => VOLUME_FILE.test(f));
   const unnamed = files.map((f) => channelFile(join(folder, f))).find((c) => c && c.sequence === 'unknown');
   return new QuorumError(
     'not-found',
     'no case in this folder: a case is a subfolder (NIfTI or DICOM), a 4-D file whose volumes dataset.json ' +
       "names, or nnU-Net's <case>_0000.nii.gz, ... named by dataset.json" +
       (files.length
-        ? `; it holds ${files.length} NIfTI file(s) of none of these kinds (propose one case with \`quorum propose\`)` +
+        ? `; it holds ${files.length} image file(s) of none of these kinds (propose one case with \`quorum propose\`)` +
           (unnamed ? `; ${basename(unnamed.file)}: ${unnamed.reason}` : '')
         : ''),
     folder,

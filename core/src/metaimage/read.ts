@@ -1,0 +1,174 @@
+import { QuorumError } from '../errors.ts';
+import { gunzipUpTo, toArrayBuffer } from '../nifti/read.ts';
+import {
+  geometryFromAxes,
+  headerText,
+  numbers,
+  type RawLayout,
+  type RawType,
+  rawByteLength,
+  rawVolume,
+} from '../raw-volume.ts';
+import { classifySeries } from '../sequence.ts';
+import type { Vec3, Volume } from '../volume.ts';
+
+/**
+ * ITK's MetaImage: `Key = Value` lines, the last `ElementDataFile`, then the voxels (`LOCAL`, a
+ * .mha) or a data file beside the header (a .mhd with its .raw or .zraw). Read as ITK reads it:
+ * `TransformMatrix` holds the axes' unit vectors one after another, in LPS, and
+ * `AnatomicalOrientation` is not used (ITK ignores it too: writers leave it stale). Scalar types,
+ * either byte order, zlib `CompressedData`, 2-D to 4-D (a 4th axis or several channels: one volume
+ * loaded, said). Refused with what to do: a list of slice files, a type Quorum cannot use.
+ */
+
+const MET_TYPES: Record<string, RawType> = {
+  MET_UCHAR: 'uint8',
+  MET_CHAR: 'int8',
+  MET_USHORT: 'uint16',
+  MET_SHORT: 'int16',
+  MET_UINT: 'uint32',
+  MET_INT: 'int32',
+  // MetaIO's LONG is 32 bits, its LONG_LONG 64
+  MET_ULONG: 'uint32',
+  MET_LONG: 'int32',
+  MET_ULONG_LONG: 'uint64',
+  MET_LONG_LONG: 'int64',
+  MET_FLOAT: 'float32',
+  MET_DOUBLE: 'float64',
+};
+
+/** Where the header ends: after the line that names ElementDataFile. */
+function headerEnd(bytes: Uint8Array, fileName: string): number {
+  const limit = Math.min(bytes.length, 1 << 20);
+  const text = headerText(bytes, limit);
+  const m = /(^|\n)\s*ElementDataFile\s*=[^\n]*(\n|$)/.exec(text);
+  if (!m)
+    throw new QuorumError(
+      'corrupt',
+      'not a MetaImage file (no "ElementDataFile" line in its header)',
+      fileName,
+    );
+  return m.index + m[0].length;
+}
+
+function fields(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const at = line.indexOf('=');
+    if (at > 0) out.set(line.slice(0, at).trim().toLowerCase(), line.slice(at + 1).trim());
+  }
+  return out;
+}
+
+const yes = (v: string | undefined) => /^(true|1|yes)$/i.test(v ?? '');
+
+/**
+ * Reads a MetaImage volume. `readBeside(name)` reads the data file a .mhd names (relative to its
+ * folder).
+ */
+export function readMetaImage(
+  bytes: Uint8Array,
+  fileName: string,
+  readBeside?: (name: string) => Uint8Array,
+  volume = 0,
+): Volume {
+  const end = headerEnd(bytes, fileName);
+  const f = fields(headerText(bytes, end));
+  const need = (k: string) => {
+    const v = f.get(k.toLowerCase());
+    if (v === undefined) throw new QuorumError('corrupt', `the MetaImage header has no "${k}"`, fileName);
+    return v;
+  };
+  const object = f.get('objecttype');
+  if (object && !/^image$/i.test(object))
+    throw new QuorumError('unsupported', `a MetaImage "${object}" object, not an image`, fileName);
+  const ndims = Number(need('NDims'));
+  const dimSize = numbers(need('DimSize'));
+  if (!(ndims >= 2 && ndims <= 4) || dimSize.length !== ndims)
+    throw new QuorumError(
+      'unsupported',
+      `NDims ${ndims} with DimSize "${f.get('dimsize')}": not a 2-D to 4-D image`,
+      fileName,
+    );
+  const typeName = need('ElementType').toUpperCase();
+  const type = MET_TYPES[typeName];
+  if (!type)
+    throw new QuorumError(
+      'unsupported',
+      `element type ${typeName} is not a scalar image Quorum can use`,
+      fileName,
+    );
+  const channels = Number(f.get('elementnumberofchannels') ?? 1);
+  const spatialN = Math.min(ndims, 3);
+  // several channels are interleaved per voxel: a fastest axis before space
+  const sizes = channels > 1 ? [channels, ...dimSize] : dimSize;
+  const first = channels > 1 ? 1 : 0;
+  const spatial = Array.from({ length: spatialN }, (_, i) => first + i);
+  const msb = yes(f.get('binarydatabyteordermsb') ?? f.get('elementbyteordermsb'));
+  const layout: RawLayout = { sizes, spatial, type, littleEndian: !msb };
+  const voxelBytes = rawByteLength(layout, fileName);
+
+  // Geometry: spacing per axis, the axes' unit vectors (TransformMatrix, row after row), offset.
+  const spacing = numbers(f.get('elementspacing') ?? f.get('elementsize') ?? '1 1 1');
+  const matrix = numbers(f.get('transformmatrix') ?? f.get('rotation') ?? f.get('orientation') ?? '');
+  const offset = numbers(f.get('offset') ?? f.get('origin') ?? f.get('position') ?? '0 0 0');
+  const warnings: string[] = [];
+  if (matrix.length !== ndims * ndims)
+    warnings.push('no TransformMatrix in the MetaImage header: axes taken as L, P, S');
+  const axes = Array.from({ length: spatialN }, (_, c): Vec3 => {
+    const s = Number.isFinite(spacing[c]) && spacing[c] > 0 ? spacing[c] : 1;
+    const dir =
+      matrix.length === ndims * ndims
+        ? matrix.slice(c * ndims, c * ndims + spatialN)
+        : [0, 1, 2].map((r) => (r === c ? 1 : 0));
+    return [0, 1, 2].map((r) => s * (dir[r] ?? 0)) as Vec3;
+  });
+  const origin = [0, 1, 2].map((r) => offset[r] ?? 0) as Vec3;
+
+  // The voxels: after the header (LOCAL) or in the named file, zlib-compressed or not.
+  const dataFile = need('ElementDataFile');
+  let raw: Uint8Array;
+  if (/^local$/i.test(dataFile)) raw = bytes.subarray(end);
+  else if (/^list\b/i.test(dataFile) || /%/.test(dataFile) || /\s/.test(dataFile))
+    throw new QuorumError(
+      'unsupported',
+      `the voxels are spread over several files ("ElementDataFile = ${dataFile}"): save the image as one .mha`,
+      fileName,
+    );
+  else {
+    if (!readBeside)
+      throw new QuorumError(
+        'unsupported',
+        `a detached header: its data file ${dataFile} cannot be read here`,
+        fileName,
+      );
+    raw = readBeside(dataFile);
+    const skip = Number(f.get('headersize') ?? 0);
+    // HeaderSize -1: the voxels are the last bytes of the file
+    if (skip === -1 && !yes(f.get('compresseddata')))
+      raw = raw.subarray(Math.max(0, raw.length - voxelBytes));
+    else if (skip > 0) raw = raw.subarray(skip);
+  }
+  const data = yes(f.get('compresseddata')) ? gunzipUpTo(raw, fileName, voxelBytes, 'zlib') : raw;
+
+  const picked = rawVolume(toArrayBuffer(data), 0, layout, volume, fileName);
+  if (picked.volumes > 1)
+    warnings.push(
+      `${channels > 1 ? `${channels}-channel` : `${ndims}-D`} file with ${picked.volumes} volumes: volume ${volume} loaded`,
+    );
+  const base = fileName.split(/[\\/]/).pop() ?? fileName;
+  const seq = classifySeries({ fileName: base });
+  return {
+    dims: picked.dims,
+    ...geometryFromAxes(axes, origin, fileName),
+    data: picked.values,
+    source: {
+      path: fileName,
+      format: 'metaimage',
+      datatype: type,
+      sequence: seq.sequence,
+      sequenceReason: seq.reason,
+      warnings,
+    },
+  };
+}
