@@ -2,16 +2,18 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { type LabelDisagreement, labelDisagreement } from '../../../core/src/label-disagreement.ts';
+import { VOLUME_FILE } from '../../../core/src/lists.ts';
 import { openCase } from '../../../core/src/node/case.ts';
 import { readLabelsFile } from '../../../core/src/node/labels-file.ts';
 import { loadVolume } from '../../../core/src/node/load.ts';
+import { classifySeries } from '../../../core/src/sequence.ts';
 import { referenceVolume } from './cases.ts';
 
 /**
  * Existing labels of a dataset (dataset mode): a `labels/` folder beside the case folders holding
  * `<case>.nii(.gz)` (or `<case>_seg.nii(.gz)`, or a DICOM SEG `<case>.dcm`) per case (or, for an
- * imagesTr folder, the labelsTr folder beside it), or a `<anything>_seg.nii(.gz)` file among a
- * case's own images.
+ * imagesTr folder, the labelsTr folder beside it), or the file among a case's own images that
+ * opening the case takes as its label (`seg.nii.gz`, `<anything>_seg.nii.gz`, `*label*`, ...).
  */
 const IN_LABELS_FOLDER = (name: string) => [
   `${name}.nii.gz`,
@@ -23,7 +25,6 @@ const IN_LABELS_FOLDER = (name: string) => [
   `${name}.nrrd`,
   `${name}.mha`,
 ];
-const SEG_BESIDE = /_seg\.nii(\.gz)?$/i;
 
 const isDir = (p: string) => {
   try {
@@ -64,8 +65,9 @@ export function caseLabelFile(
       if (existsSync(p)) return p;
     }
   if (!isDir(casePath)) return undefined;
+  // the file openCase takes as the case's label (seg.nii.gz, *_seg*, *label*, ...: core/src/sequence.ts)
   const beside = readdirSync(casePath)
-    .filter((f) => SEG_BESIDE.test(f))
+    .filter((f) => VOLUME_FILE.test(f) && classifySeries({ fileName: f }).role === 'label')
     .sort();
   return beside.length ? join(casePath, beside[0]) : undefined;
 }
