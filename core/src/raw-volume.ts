@@ -1,7 +1,8 @@
 import { MAX_DECOMPRESSED_BYTES, MAX_VOXELS, QuorumError } from './errors.ts';
 import { NIFTI_TYPES } from './nifti/header.ts';
-import { voxelArray } from './nifti/read.ts';
-import type { Mat3, Vec3, VoxelArray } from './volume.ts';
+import { toArrayBuffer, voxelArray } from './nifti/read.ts';
+import { classifySeries } from './sequence.ts';
+import type { Mat3, Vec3, Volume, VoxelArray } from './volume.ts';
 
 /**
  * A block of voxels described by a text header (NRRD, MetaImage): the parts both readers share.
@@ -144,4 +145,47 @@ export function headerText(bytes: Uint8Array, end: number): string {
   let s = '';
   for (let i = 0; i < end; i++) s += String.fromCharCode(bytes[i]);
   return s;
+}
+
+/**
+ * The Volume a text-header reader returns: volume `volume` of the decoded block, placed by its axes'
+ * step vectors (LPS mm), its sequence guessed from the file name and description. `stack` names what
+ * the extra volumes are in the warning ("4-D", "3-channel").
+ */
+export function volumeOfRaw(
+  data: Uint8Array,
+  layout: RawLayout,
+  volume: number,
+  space: { axes: Vec3[]; origin: Vec3 },
+  source: {
+    fileName: string;
+    format: 'nrrd' | 'metaimage';
+    description?: string;
+    warnings: string[];
+    stack: string;
+  },
+): Volume {
+  const { fileName } = source;
+  const picked = rawVolume(toArrayBuffer(data), 0, layout, volume, fileName);
+  const warnings = [...source.warnings];
+  if (picked.volumes > 1)
+    warnings.push(`${source.stack} file with ${picked.volumes} volumes: volume ${volume} loaded`);
+  const seq = classifySeries({
+    fileName: fileName.split(/[\\/]/).pop() ?? fileName,
+    description: source.description,
+  });
+  return {
+    dims: picked.dims,
+    ...geometryFromAxes(space.axes, space.origin, fileName),
+    data: picked.values,
+    source: {
+      path: fileName,
+      format: source.format,
+      datatype: layout.type,
+      sequence: seq.sequence,
+      sequenceReason: seq.reason,
+      description: source.description || undefined,
+      warnings,
+    },
+  };
 }

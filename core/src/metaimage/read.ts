@@ -1,15 +1,13 @@
 import { QuorumError } from '../errors.ts';
-import { gunzipUpTo, toArrayBuffer } from '../nifti/read.ts';
+import { gunzipUpTo } from '../nifti/read.ts';
 import {
-  geometryFromAxes,
   headerText,
   numbers,
   type RawLayout,
   type RawType,
   rawByteLength,
-  rawVolume,
+  volumeOfRaw,
 } from '../raw-volume.ts';
-import { classifySeries } from '../sequence.ts';
 import type { Vec3, Volume } from '../volume.ts';
 
 /**
@@ -151,24 +149,12 @@ export function readMetaImage(
   }
   const data = yes(f.get('compresseddata')) ? gunzipUpTo(raw, fileName, voxelBytes, 'zlib') : raw;
 
-  const picked = rawVolume(toArrayBuffer(data), 0, layout, volume, fileName);
-  if (picked.volumes > 1)
-    warnings.push(
-      `${channels > 1 ? `${channels}-channel` : `${ndims}-D`} file with ${picked.volumes} volumes: volume ${volume} loaded`,
-    );
-  const base = fileName.split(/[\\/]/).pop() ?? fileName;
-  const seq = classifySeries({ fileName: base });
-  return {
-    dims: picked.dims,
-    ...geometryFromAxes(axes, origin, fileName),
-    data: picked.values,
-    source: {
-      path: fileName,
-      format: 'metaimage',
-      datatype: type,
-      sequence: seq.sequence,
-      sequenceReason: seq.reason,
-      warnings,
-    },
-  };
+  const stack = channels > 1 ? `${channels}-channel` : `${ndims}-D`;
+  return volumeOfRaw(
+    data,
+    layout,
+    volume,
+    { axes, origin },
+    { fileName, format: 'metaimage', warnings, stack },
+  );
 }

@@ -1,15 +1,13 @@
 import { QuorumError } from '../errors.ts';
-import { gunzipUpTo, type InflateUpTo, isGzip, toArrayBuffer } from '../nifti/read.ts';
+import { gunzipUpTo, type InflateUpTo, isGzip } from '../nifti/read.ts';
 import {
-  geometryFromAxes,
   headerText,
   numbers,
   type RawLayout,
   type RawType,
   rawByteLength,
-  rawVolume,
+  volumeOfRaw,
 } from '../raw-volume.ts';
-import { classifySeries } from '../sequence.ts';
 import type { Vec3, Volume } from '../volume.ts';
 
 /**
@@ -251,24 +249,11 @@ export function readNrrd(
     );
   else throw new QuorumError('corrupt', `unknown NRRD encoding "${encoding}"`, fileName);
 
-  const picked = rawVolume(toArrayBuffer(data), 0, { ...layout, littleEndian: little }, volume, fileName);
-  if (picked.volumes > 1)
-    warnings.push(`${dimension}-D file with ${picked.volumes} volumes: volume ${volume} loaded`);
-  const base = fileName.split(/[\\/]/).pop() ?? fileName;
-  const content = f.get('content');
-  const seq = classifySeries({ fileName: base, description: content });
-  return {
-    dims: picked.dims,
-    ...geometryFromAxes(axes, origin, fileName),
-    data: picked.values,
-    source: {
-      path: fileName,
-      format: 'nrrd',
-      datatype: type,
-      sequence: seq.sequence,
-      sequenceReason: seq.reason,
-      description: content || undefined,
-      warnings,
-    },
-  };
+  return volumeOfRaw(
+    data,
+    { ...layout, littleEndian: little },
+    volume,
+    { axes, origin },
+    { fileName, format: 'nrrd', description: f.get('content'), warnings, stack: `${dimension}-D` },
+  );
 }
