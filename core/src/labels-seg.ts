@@ -153,8 +153,11 @@ function frameSlice(g: Ds, ref: Volume, byUid: boolean, f: number, file: string)
   if (byUid && uids) {
     const srcImg = first(first(g.DerivationImageSequence)?.SourceImageSequence);
     const uid = srcImg?.ReferencedSOPInstanceUID;
+    // an enhanced source: the instance and the frame in it
+    const frames = ref.source.dicom?.frameNumbers;
+    const frame = Number(srcImg?.ReferencedFrameNumber);
     if (typeof uid === 'string') {
-      const k = uids.indexOf(uid);
+      const k = frames ? uids.findIndex((u, i) => u === uid && frames[i] === frame) : uids.indexOf(uid);
       if (k >= 0) return k;
     }
   }

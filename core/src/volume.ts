@@ -53,6 +53,8 @@ export interface VolumeSource {
     seriesInstanceUID?: string;
     frameOfReferenceUID?: string;
     sopInstanceUIDs?: string[];
+    /** Per slice, its frame number (1-based) in sopInstanceUIDs[k] when the source is multi-frame (enhanced). */
+    frameNumbers?: number[];
     sopClassUID?: string;
     modality?: string;
     patientName?: string;

@@ -262,14 +262,14 @@ describe('bad and unusual DICOM input gives typed errors that name the file', ()
     expect(v2.dims).toEqual([72, 72, 5]);
   });
 
-  it('multi-frame images are refused with a clear message', async () => {
+  it('multi-frame images without per-frame positions are refused with a clear message', async () => {
     // MR_small with NumberOfFrames (0028,0008) = 2 inserted: the only change to a valid file
     const f = join(tmp, 'multiframe.dcm');
     writeFileSync(f, insertElementLE(readFileSync(join(PYD, 'MR_small.dcm')), 0x0028, 0x0008, 'IS', '2'));
     const err = await loadDicomSeries([f]).catch((e) => e);
     expect(err).toBeInstanceOf(QuorumError);
     expect(err.code).toBe('unsupported');
-    expect(err.message).toMatch(/multi-frame.*not supported/);
+    expect(err.message).toMatch(/multi-frame image without per-frame positions.*dcm2niix/);
     expect(err.message).toContain(f);
     // the unmodified file loads
     await expect(loadDicomSeries([join(PYD, 'MR_small.dcm')])).resolves.toBeDefined();

@@ -36,6 +36,8 @@ export interface DicomImage {
   rows: number;
   columns: number;
   frames: number;
+  /** The frame of a multi-frame (enhanced) file this image is (0-based): core/src/dicom/frames.ts. */
+  frame?: number;
   imagePosition?: [number, number, number];
   imageOrientation?: [number, number, number, number, number, number];
   pixelSpacing: [number, number];
@@ -70,7 +72,7 @@ export const TRANSFER_SYNTAX_NAMES: Record<string, string> = {
   '1.2.840.10008.1.2.4.91': 'JPEG 2000',
 };
 
-function nums(ds: dicomParser.DataSet, tag: string): number[] | undefined {
+export function nums(ds: dicomParser.DataSet, tag: string): number[] | undefined {
   const s = ds.string(tag);
   if (!s) return undefined;
   const v = s.split('\\').map(Number);
@@ -78,7 +80,7 @@ function nums(ds: dicomParser.DataSet, tag: string): number[] | undefined {
 }
 
 /** A numeric string attribute, or `fallback` when absent or not a finite number ("1e309", "nan"). */
-function num(ds: dicomParser.DataSet, tag: string, fallback: number): number {
+export function num(ds: dicomParser.DataSet, tag: string, fallback: number): number {
   const v = Number(ds.string(tag) ?? Number.NaN);
   return Number.isFinite(v) ? v : fallback;
 }
@@ -88,7 +90,7 @@ function num(ds: dicomParser.DataSet, tag: string, fallback: number): number {
  * errors are renormalised; a zero, scaled or skewed pair (a damaged file) used to give a volume
  * with degenerate or non-unit axes, and is now refused.
  */
-function orientation(iop: number[] | undefined, file: string): DicomImage['imageOrientation'] {
+export function orientation(iop: number[] | undefined, file: string): DicomImage['imageOrientation'] {
   if (iop?.length !== 6) return undefined;
   const row = iop.slice(0, 3);
   const col = iop.slice(3, 6);

@@ -59,10 +59,12 @@ export function layoutSeries(images: DicomImage[]): SeriesLayout {
       name,
     );
   }
-  if (images.some((im) => im.frames > 1)) {
+  // frames of an enhanced object are placed by their functional groups (frames.ts); any other
+  // multi-frame image has no position per frame
+  if (images.some((im) => im.frames > 1 && im.frame === undefined)) {
     throw new QuorumError(
       'unsupported',
-      'multi-frame (enhanced) DICOM is not supported yet: convert it with dcm2niix first',
+      'a multi-frame image without per-frame positions (no functional groups): convert it with dcm2niix first',
       name,
     );
   }
@@ -299,7 +301,7 @@ export async function seriesToVolume(
         ? new Int16Array(nx * ny * nz)
         : new Uint16Array(nx * ny * nz);
   for (const [k, s] of slices.entries()) {
-    const px = await decodeFrame(s, 0, codecs);
+    const px = await decodeFrame(s, s.frame ?? 0, codecs);
     const off = k * nx * ny;
     for (let i = 0; i < nx * ny; i++)
       data[off + i] = rescaled ? px[i] * s.rescaleSlope + s.rescaleIntercept : px[i];
@@ -319,6 +321,10 @@ export async function seriesToVolume(
         seriesInstanceUID: first.seriesInstanceUID,
         frameOfReferenceUID: first.frameOfReferenceUID,
         sopInstanceUIDs: slices.map((s) => s.sopInstanceUID),
+        // an enhanced object's slices are frames of one instance
+        ...(slices.some((s) => s.frame !== undefined)
+          ? { frameNumbers: slices.map((s) => (s.frame ?? 0) + 1) }
+          : {}),
         sopClassUID: first.sopClassUID,
         modality: first.modality,
         patientName: first.patientName,

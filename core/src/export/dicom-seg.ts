@@ -182,7 +182,8 @@ export function buildDicomSeg(ref: Volume, mask: Uint8Array, opts: DicomSegOptio
     ReferencedSeriesSequence: [
       {
         SeriesInstanceUID: src.seriesInstanceUID,
-        ReferencedInstanceSequence: src.sopInstanceUIDs.map((uid) => ({
+        // one entry per instance: an enhanced source's slices are frames of one
+        ReferencedInstanceSequence: [...new Set(src.sopInstanceUIDs)].map((uid) => ({
           ReferencedSOPClassUID: sopClass,
           ReferencedSOPInstanceUID: uid,
         })),
@@ -234,6 +235,7 @@ export function buildDicomSeg(ref: Volume, mask: Uint8Array, opts: DicomSegOptio
             {
               ReferencedSOPClassUID: sopClass,
               ReferencedSOPInstanceUID: src.sopInstanceUIDs?.[k],
+              ...(src.frameNumbers ? { ReferencedFrameNumber: src.frameNumbers[k] } : {}),
               PurposeOfReferenceCodeSequence: [
                 code('121322', 'DCM', 'Source image for image processing operation'),
               ],

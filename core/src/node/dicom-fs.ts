@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { expandFrames } from '../dicom/frames.ts';
 import { type DicomImage, parseDicom } from '../dicom/parse.ts';
 import {
   groupSeries,
@@ -95,7 +96,7 @@ function readImages(pathOrFiles: string | string[]): { images: DicomImage[]; ski
   const explicit = Array.isArray(pathOrFiles);
   for (const f of listFiles(pathOrFiles)) {
     try {
-      images.push(parseDicom(readFileSync(f), f));
+      images.push(...expandFrames(parseDicom(readFileSync(f), f)));
     } catch (e) {
       if (e instanceof QuorumError && (e.code === 'not-dicom' || (!explicit && e.code === 'unsupported')))
         skipped.push(f);
@@ -136,7 +137,7 @@ export async function scanDicom(pathOrFiles: string | string[]): Promise<DicomSe
       role: decision.role,
       sequenceReason: decision.reason,
       modality: f.modality,
-      files: g.map((im) => im.file),
+      files: [...new Set(g.map((im) => im.file))], // the frames of an enhanced file share it
       rows: f.rows,
       columns: f.columns,
       slices,
