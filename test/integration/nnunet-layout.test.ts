@@ -101,7 +101,7 @@ describe("nnU-Net's file per channel", () => {
     const r = await cli('propose-dataset', bare, '--out', out);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /no case in this folder: .*holds 1 NIfTI file\(s\).*x_0000\.nii\.gz: if it is channel 0/,
+      /no case in this folder: .*holds 1 image file\(s\).*x_0000\.nii\.gz: if it is channel 0/,
     );
     expect(existsSync(out)).toBe(false); // no empty output folder
   });
