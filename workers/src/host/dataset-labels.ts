@@ -6,14 +6,13 @@ import { VOLUME_FILE } from '../../../core/src/lists.ts';
 import { openCase } from '../../../core/src/node/case.ts';
 import { readLabelsFile } from '../../../core/src/node/labels-file.ts';
 import { loadVolume } from '../../../core/src/node/load.ts';
-import { classifySeries } from '../../../core/src/sequence.ts';
 import { referenceVolume } from './cases.ts';
 
 /**
  * Existing labels of a dataset (dataset mode): a `labels/` folder beside the case folders holding
  * `<case>.nii(.gz)` (or `<case>_seg.nii(.gz)`, or a DICOM SEG `<case>.dcm`) per case (or, for an
- * imagesTr folder, the labelsTr folder beside it), or the file among a case's own images that
- * opening the case takes as its label (`seg.nii.gz`, `<anything>_seg.nii.gz`, `*label*`, ...).
+ * imagesTr folder, the labelsTr folder beside it), or a segmentation named so among a case's own
+ * images (`seg.nii.gz`, `<anything>_seg.nii.gz`, `<anything>_seg_<n>.nii.gz`).
  */
 const IN_LABELS_FOLDER = (name: string) => [
   `${name}.nii.gz`,
@@ -25,6 +24,8 @@ const IN_LABELS_FOLDER = (name: string) => [
   `${name}.nrrd`,
   `${name}.mha`,
 ];
+
+const SEG_BESIDE = /(^|[_-])seg([_.-])/i;
 
 const isDir = (p: string) => {
   try {
@@ -65,9 +66,11 @@ export function caseLabelFile(
       if (existsSync(p)) return p;
     }
   if (!isDir(casePath)) return undefined;
-  // the file openCase takes as the case's label (seg.nii.gz, *_seg*, *label*, ...: core/src/sequence.ts)
+  // a segmentation named so among the images: seg.nii.gz (TCGA-LGG), *_seg.nii.gz (BraTS), *-seg.nii.gz
+  // (BraTS 2023), *_seg_<n>_w.nii.gz (the paper's slices). Other label names openCase knows (BraTS
+  // 2013's OTMultiClass, *label*) are not taken as a dataset's labels to review.
   const beside = readdirSync(casePath)
-    .filter((f) => VOLUME_FILE.test(f) && classifySeries({ fileName: f }).role === 'label')
+    .filter((f) => VOLUME_FILE.test(f) && SEG_BESIDE.test(f))
     .sort();
   return beside.length ? join(casePath, beside[0]) : undefined;
 }
