@@ -4,32 +4,23 @@
  * independently of Quorum: a real GE EPI series (15 slices x 10 volumes, one file per slice) as one
  * object with its frames shuffled, and a held-out TCGA patient's FLAIR and T1c as two objects of a study.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dice } from '../../core/src/metrics.ts';
 import { openCase } from '../../core/src/node/case.ts';
 import { readLabelsFile } from '../../core/src/node/labels-file.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
+import { proposeBoth } from '../helpers/cli.ts';
 import { DATA, PYTHON, REPO } from '../helpers/paths.ts';
 
 const WRITER = join(REPO, 'test', 'helpers', 'pydicom_enhanced.py');
 const GE = join(DATA, 'dicom', 'dcm_qa_nih', 'In', '20180918GE', 'mr_0004');
 const FG = join(DATA, 'tcga-lgg', 'TCGA_FG_6689_20020326');
-const BIN = join(REPO, 'bin', 'quorum.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'quorum-enhanced-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((ok) => {
-    execFile('node', [BIN, ...args], { cwd: REPO }, (err, stdout, stderr) =>
-      ok({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 function sameVoxels(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let differ = Math.abs(a.length - b.length);
@@ -88,17 +79,15 @@ describe('enhanced (multi-frame) MR', () => {
   });
 
   it('proposes as on the NIfTI, and its DICOM SEG references each frame and reads back onto the same voxels', async () => {
-    const fast = ['--slices', '28:29', '--members', '2', '--steps', '2', '--seed', '6'];
-    const a = await cli('propose', study, '--out', join(dir, 'out-dicom'), '--export', 'dicom-seg', ...fast);
-    expect(a.code, a.stderr).toBe(0);
-    const b = await cli('propose', FG, '--out', join(dir, 'out-nifti'), ...fast);
-    expect(b.code, b.stderr).toBe(0);
-    const ma = await loadVolume(join(dir, 'out-dicom', 'mask.nii.gz'));
-    const mb = await loadVolume(join(dir, 'out-nifti', 'mask.nii.gz'));
-    let lesion = 0;
-    for (const x of mb.data) lesion += x ? 1 : 0;
+    const { masks, lesion, dice } = await proposeBoth(
+      dir,
+      { dicom: study, nifti: FG },
+      ['--slices', '28:29', '--members', '2', '--steps', '2', '--seed', '6'],
+      { dicom: ['--export', 'dicom-seg'] },
+    );
     expect(lesion).toBeGreaterThan(1000);
-    expect(dice(ma.data, mb.data)).toBe(1);
+    expect(dice).toBe(1);
+    const ma = masks[0];
     const ref: Volume = (await openCase(study)).sequences.flair!;
     const back = await readLabelsFile(join(dir, 'out-dicom', 'seg.dcm'), ref);
     expect(back.grid).toMatch(/placed by the source images they reference/);

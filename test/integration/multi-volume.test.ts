@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,14 +7,14 @@ import { encodeNifti } from '../../core/src/nifti/write.ts';
 import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
-import { DATA, REPO } from '../helpers/paths.ts';
+import { quorumAsync as cli } from '../helpers/cli.ts';
+import { DATA } from '../helpers/paths.ts';
 
 // The Medical Segmentation Decathlon (Task01_BrainTumour) stores a case's sequences
 // as the volumes of one 4-D NIfTI file; these are built from a real BraTS case's four files.
 const PAT222 = resolve(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
 const FILES = { flair: 'Flair.nii.gz', t1: 'T1.nii.gz', t1c: 'T1c.nii.gz', t2: 'T2.nii.gz' } as const;
 type Seq = keyof typeof FILES;
-const BIN = join(REPO, 'bin', 'quorum.mjs');
 const FAST = ['--slices', '100:101', '--members', '2', '--steps', '2', '--seed', '3'];
 
 const root = mkdtempSync(join(tmpdir(), 'quorum-4d-'));
@@ -46,14 +45,6 @@ function write4d(path: string, order: Seq[]): void {
     out.set(new Uint8Array(Float32Array.from(vols[s].data).buffer), offset + i * n * 4);
   });
   writeFileSync(path, out);
-}
-
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((ok) => {
-    execFile('node', [BIN, ...args], { cwd: REPO }, (err, stdout, stderr) =>
-      ok({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
 }
 
 const decathlon = join(root, 'Task01_BrainTumour', 'imagesTr');

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -15,26 +14,18 @@ import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { labelsFolder } from '../../workers/src/host/dataset-labels.ts';
 import { listDatasetCases } from '../../workers/src/propose-case.ts';
-import { DATA, REPO } from '../helpers/paths.ts';
+import { quorumAsync as cli } from '../helpers/cli.ts';
+import { DATA } from '../helpers/paths.ts';
 
 // nnU-Net (v1 and v2) stores a case as one file per channel, <case>_0000.nii.gz, …, named in
 // dataset.json, with the reference in labelsTr/<case>.nii.gz. Built here from real cases' files.
 const FG = join(DATA, 'tcga-lgg', 'TCGA_FG_6689_20020326'); // a held-out site's patient
 const PAT222 = resolve(DATA, 'brats-4seq', 'brats2015-tcia-pat222');
-const BIN = join(REPO, 'bin', 'quorum.mjs');
 
 const root = mkdtempSync(join(tmpdir(), 'quorum-nnunet-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const dataset = join(root, 'Dataset042_Glioma');
 const images = join(dataset, 'imagesTr');
-
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((ok) => {
-    execFile('node', [BIN, ...args], { cwd: REPO }, (err, stdout, stderr) =>
-      ok({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 beforeAll(async () => {
   mkdirSync(images, { recursive: true });

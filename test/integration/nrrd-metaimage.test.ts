@@ -1,20 +1,18 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dice } from '../../core/src/metrics.ts';
 import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
-import { DATA, PYTHON, REPO } from '../helpers/paths.ts';
+import { DATA, PYTHON } from '../helpers/paths.ts';
 
 // 3D Slicer saves volumes as NRRD, ITK tools as MetaImage. niivue's FLAIR.nrrd is the same scan as
 // its FLAIR.nii.gz; the other files are a held-out patient's real NIfTI written by nibabel + numpy
 // (an independent writer: its own RAS -> LPS arithmetic) in each layout a user may bring.
 const NIIVUE = join(DATA, 'nifti', 'niivue');
 const FG = join(DATA, 'tcga-lgg', 'TCGA_FG_6689_20020326');
-const BIN = join(REPO, 'bin', 'quorum.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'quorum-nrrd-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -52,13 +50,7 @@ open(out + '/pair.nrrd', 'wb').write(('NRRD0004\\ntype: ' + nrrd + '\\ndimension
 open(out + '/bz.nrrd', 'wb').write(nhead('left-posterior-superior', L, L[:3, 3], 'bzip2') + b'\\nBZh9')
 `;
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((ok) => {
-    execFile('node', [BIN, ...args], { cwd: REPO }, (err, stdout, stderr) =>
-      ok({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { proposeBoth } from '../helpers/cli.ts';
 
 /** Same grid (1e-4 mm) and the same voxel values. */
 function expectSame(a: Volume, b: Volume): void {
@@ -122,16 +114,17 @@ describe('NRRD and MetaImage volumes', () => {
     symlinkSync(join(dir, 't1c.mha'), join(asSaved, 't1c.mha'));
     const c = await openCase(asSaved);
     expect(Object.keys(c.sequences).sort()).toEqual(['flair', 't1c']);
-    const fast = ['--slices', '28:29', '--members', '2', '--steps', '2', '--seed', '4'];
-    const a = await cli('propose', asSaved, '--out', join(dir, 'out-nrrd'), ...fast);
-    expect(a.code, a.stderr).toBe(0);
-    const b = await cli('propose', FG, '--out', join(dir, 'out-nifti'), ...fast);
-    expect(b.code, b.stderr).toBe(0);
-    const ma = await loadVolume(join(dir, 'out-nrrd', 'mask.nii.gz'));
-    const mb = await loadVolume(join(dir, 'out-nifti', 'mask.nii.gz'));
-    let lesion = 0;
-    for (const v of mb.data) lesion += v ? 1 : 0;
+    const { lesion, dice } = await proposeBoth(dir, { nrrd: asSaved, nifti: FG }, [
+      '--slices',
+      '28:29',
+      '--members',
+      '2',
+      '--steps',
+      '2',
+      '--seed',
+      '4',
+    ]);
     expect(lesion).toBeGreaterThan(100);
-    expect(dice(ma.data, mb.data)).toBe(1);
+    expect(dice).toBe(1);
   }, 240_000);
 });

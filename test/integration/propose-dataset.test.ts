@@ -1,9 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
+import { quorumAsync as cli } from '../helpers/cli.ts';
 import { linkDataset } from '../helpers/dataset.ts';
 import { PAT3, REPO } from '../helpers/paths.ts';
 
@@ -15,14 +16,6 @@ linkDataset(ds, true);
 
 const FAST = ['--slices', '75:76', '--members', '2', '--steps', '2', '--seed', '3'];
 const BIN = join(REPO, 'bin', 'quorum.mjs');
-
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((ok) => {
-    execFile('node', [BIN, ...args], { cwd: REPO }, (err, stdout, stderr) =>
-      ok({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 function readCsv(path: string): Record<string, string>[] {
   const [head, ...lines] = readFileSync(path, 'utf8').trim().split('\n');

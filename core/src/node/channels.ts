@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { VOLUME_FILE } from '../lists.ts';
 import { niftiVolumeCount } from '../nifti/read.ts';
@@ -28,19 +28,41 @@ const DECATHLON_FILE = /^BRATS_\d+\.nii(\.gz)?$/i;
 
 type NameBlock = Record<string, unknown>;
 
-/** The channel names of the dataset.json beside `file` or one folder up, and where they came from. */
-function datasetJsonNames(file: string): { block: NameBlock; from: string } | undefined {
-  for (const dir of [dirname(file), dirname(dirname(file))]) {
-    const path = join(dir, 'dataset.json');
-    if (!existsSync(path)) continue;
-    let json: { modality?: NameBlock; channel_names?: NameBlock };
-    try {
-      json = JSON.parse(readFileSync(path, 'utf8'));
-    } catch {
-      continue; // not the dataset's description: names are looked for elsewhere
-    }
+interface DatasetNames {
+  block: NameBlock;
+  from: string;
+}
+
+/**
+ * Parsed dataset.json files by path, kept while the file's size and time are unchanged: a listing of
+ * an imagesTr folder asks once per channel file (thousands), and the answer is the same file's.
+ */
+const parsedJson = new Map<string, { stamp: string; names: DatasetNames | undefined }>();
+
+/** The "modality" / "channel_names" block of one dataset.json, if it is one. */
+function namesIn(path: string): DatasetNames | undefined {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st?.isFile()) return undefined;
+  const stamp = `${st.size}:${st.mtimeMs}`;
+  const known = parsedJson.get(path);
+  if (known?.stamp === stamp) return known.names;
+  let names: DatasetNames | undefined;
+  try {
+    const json: { modality?: NameBlock; channel_names?: NameBlock } = JSON.parse(readFileSync(path, 'utf8'));
     const block = json.modality ?? json.channel_names;
-    if (block && typeof block === 'object') return { block, from: path };
+    if (block && typeof block === 'object') names = { block, from: path };
+  } catch {
+    // not the dataset's description: names are looked for elsewhere
+  }
+  parsedJson.set(path, { stamp, names });
+  return names;
+}
+
+/** The channel names of the dataset.json beside `file` or one folder up, and where they came from. */
+function datasetJsonNames(file: string): DatasetNames | undefined {
+  for (const dir of [dirname(file), dirname(dirname(file))]) {
+    const names = namesIn(join(dir, 'dataset.json'));
+    if (names) return names;
   }
   return undefined;
 }
