@@ -50,6 +50,7 @@ export const EXPORT_FORMATS = [
   'nifti-probability',
   'nifti-members',
   'dicom-seg',
+  'slicer-seg',
   'report-json',
   'report-csv',
 ] as const;

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaseInfo, ExportResult } from '../../core/src/api.ts';
 import { bidimensional } from '../../core/src/diameters.ts';
 import { rgbToDicomLab } from '../../core/src/export/dicom-seg.ts';
+import { readLabelsFile } from '../../core/src/node/labels-file.ts';
+import { loadVolume } from '../../core/src/node/load.ts';
 import type { SegmentInfo } from '../../core/src/segments.ts';
 import { QuorumService, scratchDir } from '../../workers/src/host/service.ts';
 
@@ -47,7 +49,7 @@ describe('two-segment export over a real DICOM series', () => {
       for (let j = 35; j < 50; j++) for (let i = 30; i < 40 + (j % 7); i++) mask[i + nx * (j + ny * k)] = 3;
     res = await svc.export({
       caseId: info.id,
-      formats: ['nifti-mask', 'dicom-seg', 'report-json', 'report-csv'],
+      formats: ['nifti-mask', 'dicom-seg', 'slicer-seg', 'report-json', 'report-csv'],
       mask,
       segments: SEGMENTS,
       targetDir: join(state, 'two'),
@@ -127,6 +129,51 @@ describe('two-segment export over a real DICOM series', () => {
       }
     });
     expect(Buffer.from(rebuilt).equals(Buffer.from(mask))).toBe(true);
+  });
+
+  it('3D Slicer .seg.nrrd: a plain NRRD parse gives the NIfTI export voxels and affine, and the header names both segments', async () => {
+    const path = res.files['slicer-seg']!;
+    expect(path.endsWith('_quorum_mask.seg.nrrd')).toBe(true);
+    // NRRD as its specification reads (not Quorum's reader): header lines, gzip, Fortran order, LPS
+    const out = execFileSync('/usr/bin/python3', [
+      '-c',
+      `import sys, gzip, json, numpy as np, nibabel as nib
+b = open(sys.argv[1], 'rb').read()
+end = b.index(b'\\n\\n')
+f, kv = {}, {}
+for line in b[:end].decode('utf8').split('\\n')[1:]:
+    if line.startswith('#'): continue
+    if ':=' in line: k, v = line.split(':=', 1); kv[k] = v
+    elif ': ' in line: k, v = line.split(': ', 1); f[k] = v
+sizes = [int(x) for x in f['sizes'].split()]
+a = np.frombuffer(gzip.decompress(b[end + 2:]), np.uint8).reshape(sizes, order='F')
+A = np.eye(4)
+A[:3, :3] = np.array([[float(x) for x in d.strip('()').split(',')] for d in f['space directions'].split()]).T
+A[:3, 3] = [float(x) for x in f['space origin'].strip('()').split(',')]
+assert f['space'] == 'left-posterior-superior' and f['type'] == 'unsigned char', f
+A = np.diag([-1.0, -1, 1, 1]) @ A
+n = nib.load(sys.argv[2])
+print(json.dumps({'same': bool(np.array_equal(a, np.asarray(n.dataobj))), 'affine': float(np.abs(A - n.affine).max()), 'kv': kv}))`,
+      path,
+      res.files['nifti-mask']!,
+    ]).toString();
+    const r = JSON.parse(out);
+    expect(r.same).toBe(true);
+    expect(r.affine).toBeLessThan(1e-3);
+    for (const [n, s] of SEGMENTS.entries()) {
+      expect(r.kv[`Segment${n}_Name`]).toBe(s.name);
+      expect(Number(r.kv[`Segment${n}_LabelValue`])).toBe(s.value);
+      expect(r.kv[`Segment${n}_Layer`]).toBe('0');
+      const rgb = r.kv[`Segment${n}_Color`].split(' ').map((c: string) => Math.round(Number(c) * 255));
+      expect(rgb).toEqual(s.colour);
+    }
+    // and Quorum opens it back as the same labelmap with the same segments
+    const ref = await loadVolume(res.files['nifti-mask']!);
+    const back = await readLabelsFile(path, ref);
+    expect(Buffer.from(back.labels).equals(Buffer.from(mask))).toBe(true);
+    expect(back.segments.map(({ value, name, colour }) => ({ value, name, colour }))).toEqual(
+      SEGMENTS.map(({ value, name, colour }) => ({ value, name, colour })),
+    );
   });
 
   it('the report gives each segment its voxels and volume (JSON), and one CSV cell lists them', () => {

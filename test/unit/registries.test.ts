@@ -42,7 +42,7 @@ describe('registries', () => {
       [() => PROVIDERS.get('gpu'), "unknown device 'gpu' (allowed: cpu, webgpu, cuda, dml, coreml)"],
       [
         () => EXPORT_WRITERS.get('nifti'),
-        "unknown export format 'nifti' (allowed: nifti-mask, nifti-uncertainty, nifti-probability, nifti-members, dicom-seg, report-json, report-csv)",
+        "unknown export format 'nifti' (allowed: nifti-mask, nifti-uncertainty, nifti-probability, nifti-members, dicom-seg, slicer-seg, report-json, report-csv)",
       ],
       // a name inherited from Object.prototype is not an entry
       [() => EXPORT_WRITERS.get('toString'), "unknown export format 'toString'"],

@@ -6,6 +6,7 @@ import { classifySeries, type SeriesRole } from '../sequence.ts';
 import type { SequenceName, Volume } from '../volume.ts';
 import { type AlignOptions, alignGrids, type SequenceAlignment } from './align.ts';
 import { type Channel, caseChannelFiles, channelFile, fileChannels } from './channels.ts';
+import { loadLabelVolume } from './labels-file.ts';
 import { loadVolume } from './load.ts';
 
 /** One file or DICOM series looked at while opening a case, and what became of it. */
@@ -269,7 +270,8 @@ async function fromEntries(
         root,
       );
     }
-    const v = await loadVolume(file, { volume });
+    // a label's layers (a 3D Slicer segmentation with overlapping segments) are merged into one map
+    const v = seq === 'label' ? (await loadLabelVolume(file)).volume : await loadVolume(file, { volume });
     if (seq === 'label') {
       c.label = v;
       c.labelPath = file;

@@ -7,7 +7,10 @@ import {
   labelVolume,
   parseSegmentSidecar,
   readSegLabels,
+  type SegmentSidecarEntry,
 } from '../labels.ts';
+import { nrrdKeyValues } from '../nrrd/read.ts';
+import { mergeSlicerLayers, slicerSegments } from '../nrrd/segmentation.ts';
 import type { SegmentInfo } from '../segments.ts';
 import type { Volume } from '../volume.ts';
 import type { Case } from './case.ts';
@@ -44,10 +47,35 @@ export async function readLabelsFile(path: string, ref: Volume): Promise<LabelsI
   const head = readFileSync(file);
   if (isDicomBytes(head))
     return readSegLabels(new Uint8Array(head.buffer, head.byteOffset, head.byteLength), ref, file);
-  const vol = await loadVolume(file);
+  const { volume, segments, warnings } = await loadLabelVolume(file, head);
+  const l = labelsFromVolume(volume, ref, file, segments);
+  return { ...l, warnings: [...warnings, ...l.warnings] };
+}
+
+/**
+ * A label map file as one volume, and the names of its values where the file or a sidecar gives
+ * them: a 3D Slicer segmentation (.seg.nrrd: segment names in its header, overlapping segments in
+ * layers, merged: core/src/nrrd/segmentation.ts), or any volume with its `.segments.json`.
+ */
+export async function loadLabelVolume(
+  file: string,
+  bytes?: Uint8Array,
+): Promise<{ volume: Volume; segments?: SegmentSidecarEntry[]; warnings: string[] }> {
+  const head = bytes ?? readFileSync(file);
+  const slicer =
+    String.fromCharCode(...head.subarray(0, 7)) === 'NRRD000'
+      ? slicerSegments(nrrdKeyValues(head, file))
+      : undefined;
+  if (slicer) {
+    const layers = Math.max(...slicer.map((s) => s.layer)) + 1;
+    const volumes: Volume[] = [];
+    for (let l = 0; l < layers; l++) volumes.push(await loadVolume(file, { volume: l }));
+    const merged = mergeSlicerLayers(volumes, slicer, file);
+    return { volume: merged.volume, segments: merged.entries, warnings: merged.warnings };
+  }
   const side = sidecarFor(file);
   const sidecar = existsSync(side) ? parseSegmentSidecar(readFileSync(side, 'utf8'), side) : undefined;
-  return labelsFromVolume(vol, ref, file, sidecar);
+  return { volume: await loadVolume(file), segments: sidecar, warnings: [] };
 }
 
 /** What a case keeps of labels read in: their segments and how they reached its grid. */

@@ -8,6 +8,7 @@ import {
   rawByteLength,
   volumeOfRaw,
 } from '../raw-volume.ts';
+import { fromUtf8Bytes } from '../utf8.ts';
 import type { Vec3, Volume } from '../volume.ts';
 
 /**
@@ -84,6 +85,19 @@ function fields(text: string): Map<string, string> {
     const at = line.indexOf(': ');
     if (at < 0) continue;
     out.set(line.slice(0, at).trim().toLowerCase(), line.slice(at + 2).trim());
+  }
+  return out;
+}
+
+/**
+ * The header's `key:=value` lines (NRRD's free key/value pairs, where 3D Slicer keeps a
+ * segmentation's segment names, colours and label values: core/src/nrrd/segmentation.ts).
+ */
+export function nrrdKeyValues(bytes: Uint8Array, fileName: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of headerText(bytes, headerEnd(bytes, fileName)).split(/\r?\n/).slice(1)) {
+    const at = line.indexOf(':=');
+    if (at > 0 && !line.startsWith('#')) out.set(line.slice(0, at), fromUtf8Bytes(line.slice(at + 2)));
   }
   return out;
 }

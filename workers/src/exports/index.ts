@@ -10,6 +10,7 @@ import { niftiMembers } from './nifti-members.ts';
 import { niftiProbability } from './nifti-probability.ts';
 import { niftiUncertainty } from './nifti-uncertainty.ts';
 import { reportCsvWriter, reportJson } from './report.ts';
+import { slicerSeg } from './slicer-seg.ts';
 import type { ExportInput, ExportWriter } from './writer.ts';
 
 export type { ExportInput, ExportWriter } from './writer.ts';
@@ -25,6 +26,7 @@ export const EXPORT_WRITERS = new Registry<ExportFormat, ExportWriter>('export f
   'nifti-probability': niftiProbability,
   'nifti-members': niftiMembers,
   'dicom-seg': dicomSeg,
+  'slicer-seg': slicerSeg,
   'report-json': reportJson,
   'report-csv': reportCsvWriter,
 });
