@@ -139,6 +139,8 @@ export interface SeriesEvidence {
   scanningSequence?: string;
   /** DICOM ContrastBolusAgent (0018,0010). */
   contrastAgent?: string;
+  /** Enhanced MR's AcquisitionContrast (0008,9209), the scanner's own word for the weighting. */
+  acquisitionContrast?: string;
   /** ms */
   inversionTime?: number;
   repetitionTime?: number;
@@ -232,14 +234,22 @@ function fromAttributes(e: SeriesEvidence, ts: Text[]): SequenceDecision | undef
     rule: 'attributes',
     reason: `${why}: a sequence the model does not use`,
   });
-  if (/^\*?ep/.test(seqName) || /\bEP\b/.test(scanning))
-    return other(
-      `echo-planar (${seqName ? `SequenceName ${e.sequenceName}` : `ScanningSequence ${scanning}`})`,
-    );
   const named = (seq: 'flair' | 't1' | 't2', why: string) => ({
     ...taken(seq, e, ts, why),
     rule: 'attributes' as const,
   });
+  // the scanner says the weighting (enhanced MR): more direct than guessing it from TR, TE and TI
+  const contrast = e.acquisitionContrast?.trim().toUpperCase() ?? '';
+  const said = `AcquisitionContrast ${contrast}`;
+  if (contrast === 'FLUID_ATTENUATED') return named('flair', `${said} (FLAIR)`);
+  if (contrast === 'T1') return named('t1', `${said} (T1-weighted)`);
+  if (contrast === 'T2') return named('t2', `${said} (T2-weighted)`);
+  if (/^(DIFFUSION|PERFUSION|FLOW_ENCODED|TOF|TAGGING|STIR|T2_STAR|PROTON_DENSITY)$/.test(contrast))
+    return other(said);
+  if (/^\*?ep/.test(seqName) || /\bEP\b/.test(scanning))
+    return other(
+      `echo-planar (${seqName ? `SequenceName ${e.sequenceName}` : `ScanningSequence ${scanning}`})`,
+    );
   // FLAIR nulls fluid with a long inversion (TI ~1.5-2.8 s at 1.5-3 T); STIR's TI is ~0.15 s.
   if (ti >= 1500 && (tr === 0 || tr >= 4000))
     return named(

@@ -4,8 +4,12 @@ int16 at argv[-1] ... see the modes).
 
   series <classic folder> <out.dcm> <raw>   a real one-file-per-slice series as one enhanced object,
                                              frames shuffled, TemporalPositionIndex per volume
-  nifti <image.nii.gz> <out.dcm> <description> <series number>
-                                             a NIfTI volume as one enhanced object (nibabel geometry)
+  nifti <image.nii.gz> <out.dcm> <description> <series number> [extras JSON]
+                                             a NIfTI volume as one enhanced object (nibabel geometry);
+                                             extras put what scanners write in the shared functional
+                                             groups: {"contrast": AcquisitionContrast (MR Image Frame
+                                             Type), "agent": true (Contrast/Bolus Usage, administered),
+                                             "tr": ms (MR Timing), "ti": ms (MR Modifier InversionTimes)}
 """
 import json
 import os
@@ -61,6 +65,18 @@ def enhanced(frames, rows, cols, iop, spacing, thickness, header):
                                              SliceThickness=float(thickness))]),
         PixelValueTransformationSequence=Sequence([item(RescaleSlope=1, RescaleIntercept=0, RescaleType='US')]),
     )])
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    extras = header.get('extras', {})
+    if 'contrast' in extras:
+        shared.MRImageFrameTypeSequence = Sequence([item(
+            FrameType=['ORIGINAL', 'PRIMARY', 'M', 'NONE'], AcquisitionContrast=extras['contrast'])])
+    if extras.get('agent'):
+        shared.ContrastBolusUsageSequence = Sequence([item(
+            ContrastBolusAgentNumber=1, ContrastBolusAgentAdministered='YES')])
+    if 'tr' in extras:
+        shared.MRTimingAndRelatedParametersSequence = Sequence([item(RepetitionTime=float(extras['tr']))])
+    if 'ti' in extras:
+        shared.MRModifierSequence = Sequence([item(InversionRecovery='YES', InversionTimes=[float(extras['ti'])])])
     ds.PerFrameFunctionalGroupsSequence = Sequence([item(
         PlanePositionSequence=Sequence([item(ImagePositionPatient=[float(x) for x in ipp])]),
         FrameContentSequence=Sequence([item(TemporalPositionIndex=int(t), DimensionIndexValues=[int(t), i + 1])]),
@@ -97,7 +113,7 @@ def from_series(folder, out, raw):
     }))
 
 
-def from_nifti(path, out, description, number):
+def from_nifti(path, out, description, number, extras=None):
     import nibabel as nib
     img = nib.load(path)  # its own voxel order: the DICOM grid is the NIfTI's
     a = np.asanyarray(img.dataobj).astype(np.int16)
@@ -107,7 +123,7 @@ def from_nifti(path, out, description, number):
     frames = [((A[:3, :3] @ [0, 0, k] + A[:3, 3]).tolist(), 1, a[:, :, k].T) for k in range(a.shape[2])]
     ds = enhanced(frames, a.shape[1], a.shape[0], np.concatenate([row, col]), [sy, sx], sz,
                   {'description': description, 'number': number, 'study': '1.2.3.4.5.6.7.8.1',
-                   'frame': '1.2.3.4.5.6.7.8.2'})
+                   'frame': '1.2.3.4.5.6.7.8.2', 'extras': extras or {}})
     ds.save_as(out, write_like_original=False)
     print(json.dumps({'frames': len(frames)}))
 
@@ -116,4 +132,5 @@ if __name__ == '__main__':
     if sys.argv[1] == 'series':
         from_series(*sys.argv[2:5])
     else:
-        from_nifti(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        from_nifti(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]),
+                   json.loads(sys.argv[6]) if len(sys.argv) > 6 else None)

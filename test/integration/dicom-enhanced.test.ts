@@ -30,6 +30,7 @@ function sameVoxels(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 let expected: { frames: number; dims: number[]; spacing: number[]; origin: number[]; direction: number[] };
 const study = join(dir, 'study');
+const unnamed = join(dir, 'unnamed');
 beforeAll(() => {
   mkdirSync(join(dir, 'epi'));
   expected = JSON.parse(
@@ -47,6 +48,27 @@ beforeAll(() => {
     '3',
   ]);
   execFileSync(PYTHON, [WRITER, 'nifti', join(FG, 't1c.nii.gz'), join(study, 'IM2.dcm'), 'Ax T1 SE +C', '5']);
+  // names that say nothing: what the scanner puts in the functional groups must
+  mkdirSync(unnamed);
+  const extras = (o: object) => JSON.stringify(o);
+  execFileSync(PYTHON, [
+    WRITER,
+    'nifti',
+    join(FG, 'flair.nii.gz'),
+    join(unnamed, 'IM1.dcm'),
+    'ax 3mm',
+    '3',
+    extras({ tr: 9000, ti: 2500 }),
+  ]);
+  execFileSync(PYTHON, [
+    WRITER,
+    'nifti',
+    join(FG, 't1c.nii.gz'),
+    join(unnamed, 'IM2.dcm'),
+    'ax 3mm',
+    '5',
+    extras({ contrast: 'T1', agent: true }),
+  ]);
 }, 120_000);
 
 describe('enhanced (multi-frame) MR', () => {
@@ -76,6 +98,18 @@ describe('enhanced (multi-frame) MR', () => {
     for (const k of ['spacing', 'origin', 'direction'] as const)
       for (const [i, x] of c.sequences.flair![k].entries())
         expect(x, `${k}[${i}]`).toBeCloseTo(flair[k][i], 3);
+  });
+
+  it('names that say nothing: recognised by AcquisitionContrast, contrast usage, TR and TI in the functional groups', async () => {
+    const c = await openCase(unnamed);
+    expect(Object.keys(c.sequences).sort()).toEqual(['flair', 't1c']);
+    const why = (seq: string) => c.inventory.find((i) => i.taken && i.sequence === seq)?.reason ?? '';
+    expect(why('flair')).toMatch(/inversion recovery with TI 2500 ms, TR 9000 ms/);
+    expect(why('t1c')).toMatch(
+      /AcquisitionContrast T1 .*contrast-enhanced \(ContrastBolusAgent "administered/,
+    );
+    const flair = await loadVolume(join(FG, 'flair.nii.gz'));
+    expect(sameVoxels(c.sequences.flair!.data, flair.data)).toBe(0);
   });
 
   it('proposes as on the NIfTI, and its DICOM SEG references each frame and reads back onto the same voxels', async () => {

@@ -32,6 +32,10 @@ export function expandFrames(im: DicomImage): DicomImage[] {
     const transform = group(fr, 'x00289145');
     const content = item(fr, 'x00209111');
     const echo = group(fr, 'x00189114');
+    const timing = group(fr, 'x00189112');
+    const modifier = group(fr, 'x00189115');
+    const frameType = group(fr, 'x00189226');
+    const usage = group(fr, 'x00189341');
     return {
       ...im,
       frame: f,
@@ -54,6 +58,16 @@ export function expandFrames(im: DicomImage): DicomImage[] {
       temporalPosition: content?.elements.x00209128
         ? (content.uint32('x00209128') ?? im.temporalPosition)
         : im.temporalPosition,
+      // what sequence recognition reads (core/src/sequence.ts), where enhanced MR keeps it
+      repetitionTime: timing ? num(timing, 'x00180080', im.repetitionTime) : im.repetitionTime,
+      // InversionTimes is FD (several for multi-inversion sequences: the first)
+      inversionTime: modifier?.elements.x00189079
+        ? (modifier.double('x00189079') ?? im.inversionTime)
+        : im.inversionTime,
+      acquisitionContrast: frameType?.string('x00089209') ?? im.acquisitionContrast,
+      contrastAgent:
+        im.contrastAgent ||
+        (usage?.string('x00189342')?.toUpperCase() === 'YES' ? 'administered (Contrast/Bolus Usage)' : ''),
       // frames of one position in file order: the first is the first volume's
       instanceNumber: f,
     };

@@ -30,6 +30,8 @@ export interface DicomImage {
   sequenceName: string;
   scanningSequence: string;
   contrastAgent: string;
+  /** Enhanced MR's AcquisitionContrast (0008,9209): T1, T2, FLUID_ATTENUATED, DIFFUSION, ... */
+  acquisitionContrast: string;
   inversionTime: number;
   repetitionTime: number;
   manufacturer: string;
@@ -185,9 +187,11 @@ function attributes(ds: dicomParser.DataSet, file: string): DicomImage {
     accessionNumber: ds.string('x00080050') ?? '',
     imageType: ds.string('x00080008') ?? '',
     protocolName: ds.string('x00181030') ?? '',
-    sequenceName: ds.string('x00180024') ?? '',
+    // enhanced MR names the pulse sequence in PulseSequenceName (0018,9005)
+    sequenceName: ds.string('x00180024') ?? ds.string('x00189005') ?? '',
     scanningSequence: ds.string('x00180020') ?? '',
     contrastAgent: ds.string('x00180010') ?? '',
+    acquisitionContrast: ds.string('x00089209') ?? '',
     inversionTime: num(ds, 'x00180082', 0),
     repetitionTime: num(ds, 'x00180080', 0),
     manufacturer: ds.string('x00080070') ?? '',

@@ -20,6 +20,7 @@ export function seriesEvidence(im: DicomImage): SeriesEvidence {
     sequenceName: im.sequenceName,
     scanningSequence: im.scanningSequence,
     contrastAgent: im.contrastAgent,
+    acquisitionContrast: im.acquisitionContrast,
     inversionTime: im.inversionTime,
     repetitionTime: im.repetitionTime,
     echoTime: im.echoTime,
