@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
+import { proposeBoth } from '../helpers/cli.ts';
 import { DATA, PYTHON } from '../helpers/paths.ts';
 
 // 3D Slicer saves volumes as NRRD, ITK tools as MetaImage. niivue's FLAIR.nrrd is the same scan as
@@ -36,6 +37,10 @@ z = zlib.compress(fort(a))
 open(out + '/flair.mha', 'wb').write(mhead('BinaryData = True\\nBinaryDataByteOrderMSB = False\\nCompressedData = True\\nCompressedDataSize = %d\\n' % len(z), 'LOCAL') + z)
 open(out + '/flair.mhd', 'wb').write(mhead('BinaryData = True\\nBinaryDataByteOrderMSB = True\\nCompressedData = False\\n', 'flair.raw'))
 open(out + '/flair.raw', 'wb').write(fort(a.astype(a.dtype.newbyteorder('>'))))
+for k in range(a.shape[2]): open(out + '/sl_%03d.raw' % k, 'wb').write(fort(a[:, :, k]))   # one file per slice, as ITK writes a series
+lst = 'LIST 2D\\n' + '\\n'.join('sl_%03d.raw' % k for k in range(a.shape[2]))
+open(out + '/flair_list.mhd', 'wb').write(mhead('BinaryData = True\\nBinaryDataByteOrderMSB = False\\n', lst))
+open(out + '/flair_pattern.mhd', 'wb').write(mhead('BinaryData = True\\nBinaryDataByteOrderMSB = False\\n', 'sl_%%03d.raw 0 %d 1' % (a.shape[2] - 1)))
 zt = zlib.compress(fort(t1c))
 open(out + '/t1c.mha', 'wb').write(mhead('BinaryData = True\\nBinaryDataByteOrderMSB = False\\nCompressedData = True\\nCompressedDataSize = %d\\n' % len(zt), 'LOCAL') + zt)
 def nhead(space, M, o, enc, extra=''):
@@ -49,8 +54,6 @@ open(out + '/pair.nrrd', 'wb').write(('NRRD0004\\ntype: ' + nrrd + '\\ndimension
     '\\nspace directions: none ' + cols(L) + '\\nkinds: list domain domain domain\\nendian: little\\nencoding: raw\\nspace origin: ' + vec(L[:3, 3]) + '\\n\\n').encode() + fort(pair))
 open(out + '/bz.nrrd', 'wb').write(nhead('left-posterior-superior', L, L[:3, 3], 'bzip2') + b'\\nBZh9')
 `;
-
-import { proposeBoth } from '../helpers/cli.ts';
 
 /** Same grid (1e-4 mm) and the same voxel values. */
 function expectSame(a: Volume, b: Volume): void {
@@ -78,7 +81,14 @@ describe('NRRD and MetaImage volumes', () => {
   });
 
   it('every layout of a real scan reads back as its NIfTI: voxels, spacing, origin and axes', async () => {
-    for (const f of ['flair.mha', 'flair.mhd', 'flair_ras.nrrd', 'flair.nhdr']) {
+    for (const f of [
+      'flair.mha',
+      'flair.mhd',
+      'flair_list.mhd',
+      'flair_pattern.mhd',
+      'flair_ras.nrrd',
+      'flair.nhdr',
+    ]) {
       const v = await loadVolume(join(dir, f));
       expectSame(v, flair);
       expect(v.source.warnings, f).toEqual([]);
@@ -100,6 +110,14 @@ describe('NRRD and MetaImage volumes', () => {
     const mha = readFileSync(join(dir, 'flair.mha'));
     writeFileSync(join(dir, 'cut.mha'), mha.subarray(0, mha.length >> 1));
     await expect(loadVolume(join(dir, 'cut.mha'))).rejects.toThrow(/cut\.mha: file is truncated/);
+    // a slice file missing from a LIST, and a pattern without its numbers
+    const list = readFileSync(join(dir, 'flair_list.mhd'), 'latin1');
+    writeFileSync(join(dir, 'gap.mhd'), list.replace('sl_002.raw', 'sl_999.raw'), 'latin1');
+    await expect(loadVolume(join(dir, 'gap.mhd'))).rejects.toThrow(/sl_999\.raw: no such file/);
+    writeFileSync(join(dir, 'pattern.mhd'), list.replace(/LIST 2D[^]*$/, 'sl_%03d.raw\n'), 'latin1');
+    await expect(loadVolume(join(dir, 'pattern.mhd'))).rejects.toThrow(
+      /pattern\.mhd: ElementDataFile "sl_%03d\.raw": a file pattern needs its first and last number/,
+    );
     mkdirSync(join(dir, 'lonely'));
     symlinkSync(join(dir, 'flair.nhdr'), join(dir, 'lonely', 'flair.nhdr'));
     await expect(loadVolume(join(dir, 'lonely', 'flair.nhdr'))).rejects.toThrow(

@@ -127,12 +127,6 @@ export function readMetaImage(
   const dataFile = need('ElementDataFile');
   let raw: Uint8Array;
   if (/^local$/i.test(dataFile)) raw = bytes.subarray(end);
-  else if (/^list\b/i.test(dataFile) || /%/.test(dataFile) || /\s/.test(dataFile))
-    throw new QuorumError(
-      'unsupported',
-      `the voxels are spread over several files ("ElementDataFile = ${dataFile}"): save the image as one .mha`,
-      fileName,
-    );
   else {
     if (!readBeside)
       throw new QuorumError(
@@ -140,12 +134,30 @@ export function readMetaImage(
         `a detached header: its data file ${dataFile} cannot be read here`,
         fileName,
       );
-    raw = readBeside(dataFile);
     const skip = Number(f.get('headersize') ?? 0);
-    // HeaderSize -1: the voxels are the last bytes of the file
-    if (skip === -1 && !yes(f.get('compresseddata')))
-      raw = raw.subarray(Math.max(0, raw.length - voxelBytes));
-    else if (skip > 0) raw = raw.subarray(skip);
+    const files = sliceFiles(dataFile, bytes.subarray(end), fileName);
+    if (files) {
+      if (yes(f.get('compresseddata')))
+        throw new QuorumError(
+          'unsupported',
+          'compressed voxels spread over several files are not read: save the image as one .mha',
+          fileName,
+        );
+      // one file per slice (or volume), in order, each after its own HeaderSize bytes
+      const parts = files.map((name) => readBeside(name).subarray(Math.max(0, skip)));
+      raw = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        raw.set(p, at);
+        at += p.length;
+      }
+    } else {
+      raw = readBeside(dataFile);
+      // HeaderSize -1: the voxels are the last bytes of the file
+      if (skip === -1 && !yes(f.get('compresseddata')))
+        raw = raw.subarray(Math.max(0, raw.length - voxelBytes));
+      else if (skip > 0) raw = raw.subarray(skip);
+    }
   }
   const data = yes(f.get('compresseddata')) ? gunzipUpTo(raw, fileName, voxelBytes, 'zlib') : raw;
 
@@ -157,4 +169,47 @@ export function readMetaImage(
     { axes, origin },
     { fileName, format: 'metaimage', warnings, stack },
   );
+}
+
+/**
+ * The files of voxels spread over several, in order, as ITK writes them: `LIST` (the names on the
+ * lines after it) or a printf pattern with first, last and step (`slice%03d.raw 1 40 1`);
+ * undefined for one data file.
+ */
+function sliceFiles(dataFile: string, rest: Uint8Array, fileName: string): string[] | undefined {
+  if (/^list\b/i.test(dataFile)) {
+    const names = headerText(rest, Math.min(rest.length, 1 << 20))
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter(Boolean);
+    if (!names.length)
+      throw new QuorumError('corrupt', 'ElementDataFile = LIST names no file after it', fileName);
+    return names;
+  }
+  const m = /^(\S*%(0?)(\d*)d\S*)\s+(\d+)\s+(\d+)(?:\s+(-?\d+))?$/.exec(dataFile);
+  if (!m) {
+    if (/%/.test(dataFile))
+      throw new QuorumError(
+        'corrupt',
+        `ElementDataFile "${dataFile}": a file pattern needs its first and last number (e.g. slice%03d.raw 1 40 1)`,
+        fileName,
+      );
+    return undefined;
+  }
+  const [, pattern, zero, width, a, b, c] = m;
+  const [first, last, step] = [Number(a), Number(b), Number(c ?? 1)];
+  if (
+    step === 0 ||
+    Math.sign(last - first) * Math.sign(step) < 0 ||
+    Math.abs((last - first) / step) > 100_000
+  )
+    throw new QuorumError(
+      'corrupt',
+      `ElementDataFile "${dataFile}": no files from ${first} to ${last} by ${step}`,
+      fileName,
+    );
+  const out: string[] = [];
+  for (let i = first; step > 0 ? i <= last : i >= last; i += step)
+    out.push(pattern.replace(/%0?\d*d/, String(i).padStart(Number(width || 0), zero ? '0' : ' ')));
+  return out;
 }
