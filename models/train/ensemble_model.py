@@ -5,11 +5,14 @@ engine splits the members between them in contiguous blocks: core/src/manifest.t
 provenance (its source manifest's: export.py writes the run's training config there), source
 folder and SHA-256 go into provenance.networks. --out may be the first --from folder (the shipped
 model after export.py, to which the other networks are added); a folder that is itself an
-ensemble brings all its networks. Relative paths are taken from models/train/, as export.py's are.
+ensemble brings all its networks, but those named by --without (a network file of a --from folder,
+e.g. model-2.onnx: one draw replaced by another). Relative paths are taken from models/train/, as
+export.py's are.
 
   /usr/bin/python3 models/train/ensemble_model.py --from runs/model-v6b --from runs/model-v7b --out runs/model-v8
   /usr/bin/python3 models/train/ensemble_model.py --from ../quorum-wt-v2 --from runs/model-v7b --out ../quorum-wt-v2 --version 8.0.0
   /usr/bin/python3 models/train/ensemble_model.py --from ../quorum-wt-v2 --from runs/model-v9b --out runs/model-v9-trio
+  /usr/bin/python3 models/train/ensemble_model.py --from ../quorum-wt-v2 --without model-2.onnx --from runs/model-v10b --out runs/model-v10-trio
 """
 import argparse
 import hashlib
@@ -31,6 +34,8 @@ def main():
     ap.add_argument('--from', dest='sources', action='append', required=True, help='a candidate model folder')
     ap.add_argument('--out', required=True, help='the ensemble model folder to write')
     ap.add_argument('--version', help="the manifest's version (default: the first folder's)")
+    ap.add_argument('--without', action='append', default=[], metavar='FILE',
+                    help="leave out this network file of the --from folders (e.g. model-2.onnx of the shipped folder)")
     a = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
     a.sources = [os.path.join(here, s) for s in a.sources]  # an absolute path stays as it is
@@ -52,8 +57,13 @@ def main():
         prov = m.get('provenance', {})
         own = {n['file']: n for n in prov.get('networks', [])}
         for f in m.get('networks') or [m['file']]:
+            if f in a.without:
+                continue
             p = own.get(f) or {k: v for k, v in prov.items() if k != 'networks'}
             networks.append((src, f, {k: v for k, v in p.items() if k not in ('file', 'sha256')}))
+    left = set(a.without) - {f for m in manifests for f in (m.get('networks') or [m['file']])}
+    if left:
+        raise SystemExit(f'ensemble_model.py: --without {", ".join(sorted(left))}: no such network in the --from folders')
     if len(networks) < 2:
         raise SystemExit('ensemble_model.py: the --from folders hold one network; an ensemble needs two or more')
     os.makedirs(a.out, exist_ok=True)
