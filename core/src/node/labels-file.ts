@@ -48,14 +48,17 @@ export async function readLabelsFile(path: string, ref: Volume): Promise<LabelsI
   if (isDicomBytes(head))
     return readSegLabels(new Uint8Array(head.buffer, head.byteOffset, head.byteLength), ref, file);
   const { volume, segments, warnings } = await loadLabelVolume(file, head);
-  const l = labelsFromVolume(volume, ref, file, segments);
+  const side = sidecarFor(file);
+  const named =
+    segments ?? (existsSync(side) ? parseSegmentSidecar(readFileSync(side, 'utf8'), side) : undefined);
+  const l = labelsFromVolume(volume, ref, file, named);
   return { ...l, warnings: [...warnings, ...l.warnings] };
 }
 
 /**
- * A label map file as one volume, and the names of its values where the file or a sidecar gives
- * them: a 3D Slicer segmentation (.seg.nrrd: segment names in its header, overlapping segments in
- * layers, merged: core/src/nrrd/segmentation.ts), or any volume with its `.segments.json`.
+ * A label map file as one volume: a 3D Slicer segmentation (.seg.nrrd) with its segment names from
+ * the header and overlapping segments (layers) merged (core/src/nrrd/segmentation.ts), or any other
+ * volume as loadVolume reads it (names, if any, are in a `.segments.json` readLabelsFile reads).
  */
 export async function loadLabelVolume(
   file: string,
@@ -73,9 +76,7 @@ export async function loadLabelVolume(
     const merged = mergeSlicerLayers(volumes, slicer, file);
     return { volume: merged.volume, segments: merged.entries, warnings: merged.warnings };
   }
-  const side = sidecarFor(file);
-  const sidecar = existsSync(side) ? parseSegmentSidecar(readFileSync(side, 'utf8'), side) : undefined;
-  return { volume: await loadVolume(file), segments: sidecar, warnings: [] };
+  return { volume: await loadVolume(file), warnings: [] };
 }
 
 /** What a case keeps of labels read in: their segments and how they reached its grid. */
