@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCase } from '../../core/src/node/case.ts';
@@ -77,6 +77,31 @@ describe('3D Slicer .seg.nrrd labels in', () => {
     const got = (await svc.getVolume(c.id, 'label')).data;
     expect(count(got, (v) => v === 5)).toBe(layered.tumour);
     expect(count(got, (v) => v !== 0 && v !== 5)).toBe(0);
+  });
+
+  it('an empty segmentation (one voxel, as Slicer saves segments without voxels) brings its segments and no voxels', async () => {
+    const file = join(state, 'empty.seg.nrrd');
+    const header = [
+      'NRRD0004',
+      'type: unsigned char',
+      'dimension: 3',
+      'space: left-posterior-superior',
+      'sizes: 1 1 1',
+      'space directions: (1,0,0) (0,1,0) (0,0,1)',
+      'kinds: domain domain domain',
+      'encoding: raw',
+      'space origin: (-1000,-1000,-1000)',
+      'Segment0_Color:=1 0 0',
+      'Segment0_ID:=Segment_1',
+      'Segment0_LabelValue:=1',
+      'Segment0_Layer:=0',
+      'Segment0_Name:=Tumor',
+    ].join('\n');
+    writeFileSync(file, Buffer.concat([Buffer.from(`${header}\n\n`), Buffer.from([0])]));
+    const c = await svc.openCase(TCGA, { labels: file });
+    expect(c.labelsIn?.segments.map((s) => [s.value, s.name, s.colour])).toEqual([[1, 'Tumor', [255, 0, 0]]]);
+    expect(c.labelsIn?.voxels).toBe(0);
+    expect(c.labelsIn?.grid).toMatch(/empty 3D Slicer segmentation/);
   });
 
   it("in a case folder, Slicer's Segmentation.seg.nrrd is the case's label, all its layers", async () => {

@@ -272,6 +272,12 @@ async function fromEntries(
     }
     // a label's layers (a 3D Slicer segmentation with overlapping segments) are merged into one map
     const v = seq === 'label' ? (await loadLabelVolume(file)).volume : await loadVolume(file, { volume });
+    if (seq === 'label' && v.data.length === 1) {
+      c.warnings.push(
+        `${basename(file)}: an empty segmentation (one voxel, as 3D Slicer saves one): no label`,
+      );
+      continue;
+    }
     if (seq === 'label') {
       c.label = v;
       c.labelPath = file;

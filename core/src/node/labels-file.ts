@@ -11,7 +11,7 @@ import {
 } from '../labels.ts';
 import { nrrdKeyValues } from '../nrrd/read.ts';
 import { mergeSlicerLayers, slicerSegments } from '../nrrd/segmentation.ts';
-import type { SegmentInfo } from '../segments.ts';
+import { defaultSegment, type SegmentInfo } from '../segments.ts';
 import type { Volume } from '../volume.ts';
 import type { Case } from './case.ts';
 import { loadVolume } from './load.ts';
@@ -48,6 +48,18 @@ export async function readLabelsFile(path: string, ref: Volume): Promise<LabelsI
   if (isDicomBytes(head))
     return readSegLabels(new Uint8Array(head.buffer, head.byteOffset, head.byteLength), ref, file);
   const { volume, segments, warnings } = await loadLabelVolume(file, head);
+  if (segments && volume.data.length === 1)
+    // Slicer saves a segmentation whose segments are all empty as a single voxel, geometry meaningless
+    return {
+      labels: new Uint8Array(ref.data.length),
+      segments: segments.map((s) => {
+        const seg = defaultSegment(s.value, s.name);
+        if (s.colour) seg.colour = [...s.colour];
+        return seg;
+      }),
+      grid: 'an empty 3D Slicer segmentation (its segments, no voxels)',
+      warnings,
+    };
   const side = sidecarFor(file);
   const named =
     segments ?? (existsSync(side) ? parseSegmentSidecar(readFileSync(side, 'utf8'), side) : undefined);
