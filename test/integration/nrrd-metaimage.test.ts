@@ -114,7 +114,7 @@ describe('NRRD and MetaImage volumes', () => {
     const list = readFileSync(join(dir, 'flair_list.mhd'), 'latin1');
     writeFileSync(join(dir, 'gap.mhd'), list.replace('sl_002.raw', 'sl_999.raw'), 'latin1');
     await expect(loadVolume(join(dir, 'gap.mhd'))).rejects.toThrow(/sl_999\.raw: no such file/);
-    writeFileSync(join(dir, 'pattern.mhd'), list.replace(/LIST 2D[^]*$/, 'sl_%03d.raw\n'), 'latin1');
+    writeFileSync(join(dir, 'pattern.mhd'), list.replace(/LIST 2D[\s\S]*$/, 'sl_%03d.raw\n'), 'latin1');
     await expect(loadVolume(join(dir, 'pattern.mhd'))).rejects.toThrow(
       /pattern\.mhd: ElementDataFile "sl_%03d\.raw": a file pattern needs its first and last number/,
     );
