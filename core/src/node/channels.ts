@@ -86,11 +86,11 @@ function channel(volume: number, name: string, what: string): Channel {
   };
 }
 
-/** The first 64 KiB of a file: a header, inflated or not, without reading a large image (a dataset listing). */
-function head(file: string): Uint8Array {
+/** The first `bytes` of a file (64 KiB: a header, inflated or not) without reading a large image. */
+export function head(file: string, bytes = 64 * 1024): Uint8Array {
   const fd = openSync(file, 'r');
   try {
-    const buf = new Uint8Array(64 * 1024);
+    const buf = new Uint8Array(bytes);
     return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0));
   } finally {
     closeSync(fd);

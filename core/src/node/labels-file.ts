@@ -14,6 +14,7 @@ import { mergeSlicerLayers, slicerSegments } from '../nrrd/segmentation.ts';
 import { defaultSegment, type SegmentInfo } from '../segments.ts';
 import type { Volume } from '../volume.ts';
 import type { Case } from './case.ts';
+import { head as firstBytes } from './channels.ts';
 import { loadVolume } from './load.ts';
 
 /** `<name>.segments.json` beside a label file `<name>.nii(.gz)`: names and colours of its values. */
@@ -76,11 +77,10 @@ export async function loadLabelVolume(
   file: string,
   bytes?: Uint8Array,
 ): Promise<{ volume: Volume; segments?: SegmentSidecarEntry[]; warnings: string[] }> {
-  const head = bytes ?? readFileSync(file);
-  const slicer =
-    String.fromCharCode(...head.subarray(0, 7)) === 'NRRD000'
-      ? slicerSegments(nrrdKeyValues(head, file))
-      : undefined;
+  // the whole file only for a NRRD (its header): a case's seg.nii.gz is read once, by loadVolume
+  const isNrrd = (b: Uint8Array) => String.fromCharCode(...b.subarray(0, 7)) === 'NRRD000';
+  const head = bytes ?? (isNrrd(firstBytes(file, 7)) ? readFileSync(file) : undefined);
+  const slicer = head && isNrrd(head) ? slicerSegments(nrrdKeyValues(head, file)) : undefined;
   if (slicer) {
     const layers = Math.max(...slicer.map((s) => s.layer)) + 1;
     const volumes: Volume[] = [];
