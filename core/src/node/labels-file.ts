@@ -86,7 +86,7 @@ export async function loadLabelVolume(
     const volumes: Volume[] = [];
     for (let l = 0; l < layers; l++) volumes.push(await loadVolume(file, { volume: l }));
     const merged = mergeSlicerLayers(volumes, slicer, file);
-    return { volume: merged.volume, segments: merged.entries, warnings: merged.warnings };
+    return { volume: merged.volume, segments: merged.entries, warnings: merged.volume.source.warnings ?? [] };
   }
   return { volume: await loadVolume(file), warnings: [] };
 }

@@ -54,10 +54,8 @@ export function slicerSegments(kv: ReadonlyMap<string, string>): SlicerSegment[]
 export interface MergedSegmentation {
   /** One uint8 label map on the layers' grid: each segment's voxels hold its value in `entries`. */
   volume: Volume;
+  /** The segments' names and colours under their merged values (the warnings are in volume.source). */
   entries: SegmentSidecarEntry[];
-  /** Voxels that two or more segments share (each holds the later segment's value). */
-  overlapping: number;
-  warnings: string[];
 }
 
 /**
@@ -117,7 +115,5 @@ export function mergeSlicerLayers(
       source: { ...layers[0].source, datatype: 'uint8', warnings },
     },
     entries: segments.map((s, k) => ({ value: newValue[k], name: s.name, colour: s.colour })),
-    overlapping,
-    warnings,
   };
 }
