@@ -83,6 +83,14 @@ export function buildRenderer(): void {
   );
 }
 
+/**
+ * The page size of the browser tests: a 1024-pixel-wide screen, about one screen pixel per voxel of
+ * the sample case in the 1x3 layout. Without a GPU, SwiftShader shades every pixel of the image on
+ * the CPU for each redraw (three views per brush move), so 1400x900 made a brush drag ~1.8x
+ * dearer and the browser tests ~1/3 slower, testing nothing more.
+ */
+export const TEST_VIEWPORT = { width: 1024, height: 720 };
+
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   if (opts.build !== false && !opts.rendererDir && rendererStale()) buildRenderer();
   const state = opts.stateDir ?? scratchDir('quorum-harness');
@@ -95,7 +103,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...opts,
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-  const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 } });
+  const context = await browser.newContext({ viewport: opts.viewport ?? TEST_VIEWPORT });
   const page = await context.newPage();
   const externalRequests: string[] = [];
   const pageErrors: string[] = [];

@@ -7,7 +7,15 @@ import { PENDING } from '../../renderer/src/lib/label-values.ts';
 import { scratchDir } from '../../workers/src/host/service.ts';
 import { drag, quorumHook, voxelToPage } from '../helpers/browser-app.ts';
 import { children, spawnHost } from '../helpers/host-process.ts';
-import { buildRenderer, CHROMIUM, CHROMIUM_ARGS, openApp, REPO, rendererStale } from './harness.ts';
+import {
+  buildRenderer,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  openApp,
+  REPO,
+  rendererStale,
+  TEST_VIEWPORT,
+} from './harness.ts';
 import { countPixels, decodePng, isGreen, isRed, type Region } from './viewer-png.ts';
 
 /**
@@ -59,7 +67,7 @@ describe('crash recovery in the browser (kill -9 of the host mid-editing)', () =
   beforeAll(async () => {
     if (rendererStale()) buildRenderer();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-    page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    page = await (await browser.newContext({ viewport: TEST_VIEWPORT })).newPage();
   });
   afterAll(async () => {
     await browser?.close().catch(() => {});
