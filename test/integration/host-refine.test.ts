@@ -54,6 +54,9 @@ describe('Refine through the host (propose with prompts)', () => {
       caseId: info.id,
       slices: 'all',
       seed: 0,
+      // what is streamed, and in which order, not the masks' quality: the cheapest sampling will do
+      members: 2,
+      steps: 2,
       prompts: { points: [{ ijk: [c % nx, Math.floor(c / nx), k], positive: true }], protect: [k + 2] },
     });
     const last = events[events.length - 1];
