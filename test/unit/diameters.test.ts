@@ -21,22 +21,29 @@ const grid = (dims: Vec3, spacing: Vec3 = [1, 1, 1]): VolumeGeometry => ({
 });
 
 function bruteLongest(mask: ArrayLike<number>, nx: number, ny: number, k: number, sx: number, sy: number) {
+  const on = (i: number, j: number) => i >= 0 && j >= 0 && i < nx && j < ny && !!mask[i + nx * (j + ny * k)];
+  // every pair of corners of the edge pixels (a pixel with a 4-neighbour outside the lesion): the
+  // farthest pair of corners of the lesion lies on its outline, so no interior pixel can beat them
   const pts: [number, number][] = [];
+  let pixels = 0;
   for (let j = 0; j < ny; j++)
-    for (let i = 0; i < nx; i++)
-      if (mask[i + nx * (j + ny * k)])
-        for (const [a, b] of [
-          [0, 0],
-          [1, 0],
-          [0, 1],
-          [1, 1],
-        ])
-          pts.push([(i + a) * sx, (j + b) * sy]);
+    for (let i = 0; i < nx; i++) {
+      if (!on(i, j)) continue;
+      pixels++;
+      if (on(i - 1, j) && on(i + 1, j) && on(i, j - 1) && on(i, j + 1)) continue;
+      for (const [a, b] of [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ])
+        pts.push([(i + a) * sx, (j + b) * sy]);
+    }
   let best = 0;
   for (let a = 0; a < pts.length; a++)
     for (let b = a + 1; b < pts.length; b++)
-      best = Math.max(best, Math.hypot(pts[a][0] - pts[b][0], pts[a][1] - pts[b][1]));
-  return { longest: best, area: (pts.length / 4) * sx * sy };
+      best = Math.max(best, (pts[a][0] - pts[b][0]) ** 2 + (pts[a][1] - pts[b][1]) ** 2);
+  return { longest: Math.sqrt(best), area: pixels * sx * sy };
 }
 
 /**
