@@ -89,8 +89,8 @@ export function buildRenderer(): void {
 /**
  * The page size of the browser tests: a 1024-pixel-wide screen, about one screen pixel per voxel of
  * the sample case in the 1x3 layout. Without a GPU, SwiftShader shades every pixel of the image on
- * the CPU for each redraw (three views per brush move), so 1400x900 made a brush drag ~1.8x
- * dearer and the browser tests ~1/3 slower, testing nothing more.
+ * the CPU for each redraw (three views per brush move): four brush drags took 11 s at 1400x900
+ * and 6 s at this size (beside a training run), testing nothing more.
  */
 export const TEST_VIEWPORT = { width: 1024, height: 720 };
 
