@@ -472,9 +472,9 @@ describe('viewer on the sample case', () => {
     await page.mouse.down();
     for (let c = 1; c <= 4; c++) {
       const [a, b] = [corners[c - 1], corners[c % 4]];
-      // moves 2 voxels apart (the 6 mm brush overlaps): the outline must be closed, or the fill leaks
-      for (let s = 1; s <= 20; s++)
-        await page.mouse.move(a[0] + ((b[0] - a[0]) * s) / 20, a[1] + ((b[1] - a[1]) * s) / 20);
+      // moves 4 voxels apart, under the 6 mm brush's width: the outline must be closed, or the fill leaks
+      for (let s = 1; s <= 10; s++)
+        await page.mouse.move(a[0] + ((b[0] - a[0]) * s) / 10, a[1] + ((b[1] - a[1]) * s) / 10);
     }
     await page.mouse.up();
     await page.waitForTimeout(500);
