@@ -111,9 +111,9 @@ describe('proposals through the host with the real engine and shipped model (hel
   });
 
   it('streams the uncertainty map `quorum propose` writes, across slice batches (same slices and seed)', async () => {
-    // 2 members, 4 images a batch: slices 9-36 come in 14 batches, and a slice's map needs the
+    // 2 members, 4 images a batch: slices 9-24 come in 8 batches, and a slice's map needs the
     // members' std of 3 slices on either side (the shipped model's sigma of 1 voxel); 5-8 hold no
-    // head (skipped: certain), 4 and 37 are not asked for (unknown)
+    // head (skipped: certain), 4 and 25 are not asked for (unknown)
     const cut = new QuorumService({
       mode: 'browser',
       stateDir: join(state, 'cut'),
@@ -124,7 +124,7 @@ describe('proposals through the host with the real engine and shipped model (hel
       const c = await cut.openSample();
       const events = await proposeEvents(cut, {
         caseId: c.id,
-        slices: [5, 36],
+        slices: [5, 24],
         members: 2,
         steps: 3,
         seed: 3,
@@ -133,9 +133,9 @@ describe('proposals through the host with the real engine and shipped model (hel
       const results = events
         .filter((e) => e.type === 'slice')
         .map((e) => (e as { result: SliceResult }).result);
-      expect(results.map((r) => r.k)).toEqual(Array.from({ length: 28 }, (_, i) => 9 + i));
+      expect(results.map((r) => r.k)).toEqual(Array.from({ length: 16 }, (_, i) => 9 + i));
       const out = join(state, 'cli-map');
-      const args = ['--slices', '5:36', '--members', '2', '--steps', '3', '--seed', '3', '--device', 'cpu'];
+      const args = ['--slices', '5:24', '--members', '2', '--steps', '3', '--seed', '3', '--device', 'cpu'];
       const r = quorumWith({ timeoutMs: 600_000 }, 'propose', SAMPLE_CASE, '--out', out, ...args);
       expect(r.code, r.stderr).toBe(0);
       const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
