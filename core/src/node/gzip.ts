@@ -14,7 +14,8 @@ import type { InflateUpTo } from '../nifti/read.ts';
  */
 export const nativeInflateUpTo: InflateUpTo = (gz, limit) => {
   try {
-    const out = gunzipSync(gz, { maxOutputLength: Math.max(1, limit) });
+    // one output chunk of the whole size: the default 16 KiB chunks are joined by a copy at the end
+    const out = gunzipSync(gz, { maxOutputLength: Math.max(1, limit), chunkSize: Math.max(64, limit) });
     return out.length === limit ? out : undefined;
   } catch {
     return undefined;
