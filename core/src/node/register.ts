@@ -35,7 +35,12 @@ function toItk(v: Volume) {
     spacing: [...v.spacing],
     direction,
     size: [...v.dims],
-    data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data),
+    // itk-wasm copies the array's whole buffer into the module, from its start: a view (a volume
+    // read from a .nii.gz is one, past its header) goes as a copy of its own
+    data:
+      v.data instanceof Float32Array && v.data.byteLength === v.data.buffer.byteLength
+        ? v.data
+        : Float32Array.from(v.data),
     metadata: new Map(),
   };
 }
