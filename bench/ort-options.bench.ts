@@ -49,7 +49,9 @@ export async function run(): Promise<BenchRow[]> {
   const manifest = readManifest(DEFAULT_MODEL_DIR);
   const file = join(DEFAULT_MODEL_DIR, manifest.file);
   const [H, W] = manifest.preprocess.inputSize;
-  const CI = manifest.channels.length + (manifest.prompts?.channels.length ?? 0);
+  // the sequences, the neighbour slices' first sequence below and above (manifest context), the clicks
+  const CI =
+    manifest.channels.length + 2 * (manifest.context ?? 0) + (manifest.prompts?.channels.length ?? 0);
   const cores = cpus().length;
   const engine = PROVIDERS.get('cpu').sessionOptions(cores);
   const sets: [string, ort.InferenceSession.SessionOptions, number, number, number][] = [
