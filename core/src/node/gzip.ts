@@ -7,6 +7,9 @@ import type { InflateUpTo } from '../nifti/read.ts';
  * 300 vs 690 ms on this 2-core machine), which every case open and every output written pays.
  */
 
+/** The most a deflate stream inflates per input byte (258-byte matches in ~2 bits: 1032x), rounded up. */
+const DEFLATE_MAX_RATIO = 1040;
+
 /**
  * Exactly the first `limit` bytes, or undefined: a stream with more than `limit` bytes (a 4-D
  * file, of which only volume 0 is read) stops at `limit` (maxOutputLength) and is left to
@@ -14,8 +17,11 @@ import type { InflateUpTo } from '../nifti/read.ts';
  */
 export const nativeInflateUpTo: InflateUpTo = (gz, limit) => {
   try {
-    // one output chunk of the whole size: the default 16 KiB chunks are joined by a copy at the end
-    const out = gunzipSync(gz, { maxOutputLength: Math.max(1, limit), chunkSize: Math.max(64, limit) });
+    // one output chunk of the whole size (the default 16 KiB chunks are joined by a copy at the
+    // end), allocated up front, so never larger than the input can inflate to (deflate: at most
+    // ~1032x): a small file whose header claims a huge image does not allocate that image
+    const chunkSize = Math.max(64, Math.min(limit, gz.length * DEFLATE_MAX_RATIO));
+    const out = gunzipSync(gz, { maxOutputLength: Math.max(1, limit), chunkSize });
     return out.length === limit ? out : undefined;
   } catch {
     return undefined;
