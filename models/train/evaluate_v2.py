@@ -31,6 +31,7 @@ from scipy.ndimage import label as cc_label
 from scipy.stats import rankdata, spearmanr
 
 sys.path.insert(0, os.path.dirname(__file__))
+import context as through_plane  # noqa: E402
 from datasets import load_case, split  # noqa: E402
 from evaluate import dice, hd95, load_model  # noqa: E402
 from preprocess import INPUT_SIZE, ModelFrame, foreground  # noqa: E402
@@ -74,12 +75,14 @@ def qu_brats(pred, truth, u, region):
 
 
 @torch.no_grad()
-def baseline_mask(model, frame, vols):
+def baseline_mask(model, frame, vols, context=0):
+    """One pass per slice at the model frame; context: the FLAIR of that many slices below and above as
+    more channels, built as the network's training built them (context.py)."""
     ks = frame.slices
     out = np.zeros(frame.shape, np.float64)
     for i in range(0, len(ks), 32):
         chunk = ks[i:i + 32]
-        img = torch.from_numpy(np.stack([frame.model_input(vols, k) for k in chunk]))
+        img = torch.from_numpy(through_plane.frame_inputs(frame, vols, range(i, i + len(chunk)), context))
         prob = torch.sigmoid(model(img, torch.zeros(len(chunk), 1, *INPUT_SIZE), torch.zeros(len(chunk))))
         for k, p in zip(chunk, prob[:, 0].numpy()):
             frame.place(out, k, frame.to_native(p))
@@ -104,6 +107,7 @@ def main():
     ap.add_argument('--link', help='only make a folder of held-out cases (symlinks) for propose-dataset')
     ap.add_argument('--pred', action='append', default=[], help='name=dir of a propose-dataset output')
     ap.add_argument('--baseline', help='run dir of the deterministic baseline (train.py --mode deterministic)')
+    ap.add_argument('--baseline-name', default='baseline', help="the baseline's method name in the output")
     ap.add_argument('--out', default='metrics-v2.json')
     ap.add_argument('--only', action='append', help='evaluate only these cases (a quick check)')
     ap.add_argument('--merge', nargs='+', help='combine the case rows of earlier outputs (methods run apart)')
@@ -113,7 +117,7 @@ def main():
     if args.merge:
         return merge(args.merge, args.out)
     preds = dict(p.split('=', 1) for p in args.pred)
-    base = load_model(args.baseline, deterministic=True)[0] if args.baseline else None
+    base, base_meta, _ = load_model(args.baseline, deterministic=True) if args.baseline else (None, {}, 0)
     _, held = split()
     held = [c for c in held if not args.only or c['name'] in args.only]
     rows = []
@@ -140,8 +144,8 @@ def main():
                 m['qu_brats'], m['qu_brats_aucs'] = qu_brats(masks[name], truth, np.clip(std / 0.5, 0, 1), region)
             row['methods'][name] = m
         if base is not None:
-            masks['baseline'] = baseline_mask(base, frame, vols)
-            row['methods']['baseline'] = {}
+            masks[args.baseline_name] = baseline_mask(base, frame, vols, base_meta.get('context', 0))
+            row['methods'][args.baseline_name] = {}
         for name, pred in masks.items():
             row['methods'][name].update(dice=dice(pred, truth), hd95_mm=hd95(pred, truth, spacing),
                                         fp_ml_outside=fp_ml_outside(pred, truth, voxel_ml),
