@@ -44,6 +44,7 @@ METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
            ('v2', 'v2.1, DDIM 5, 5 members'),
            ('v2.0', 'v2.0 (before fine-tuning), 5 members'), ('v2.0-single', 'v2.0, single sample'),
            ('v2-single', 'v2, single sample'), ('v3.0.1-single', 'v3.0.1, single sample'),
+           ('baseline-ctx1', 'deterministic UNet, same backbone + data + context, 10000 iterations (det-ctx1-baseline-plan.json)'),
            ('baseline-2000', 'deterministic UNet, same backbone + data, 2000 iterations'),
            ('baseline', 'deterministic UNet, same backbone + data, 600 iterations')]
 # The README's comparison (the model issue's): v1, the shipped v2 line, its single sample, the deterministic UNet;
@@ -52,9 +53,9 @@ COMPACT = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
            ('v9.0', 'v9.0, shipped (10 members, 3 networks)'),
            ('v9.0-single', 'v9.0, single sample'),
            ('v8.0', 'v8.0, shipped before (10 members, 2 networks)'),
-           ('baseline-2000', 'deterministic UNet, same backbone + data')]
+           ('baseline-ctx1', 'deterministic UNet, same backbone + data')]
 COMPACT_SHORT = {'v1': 'v1', 'v9.0': 'shipped', 'v9.0-single': 'single sample', 'v8.0': 'v8.0',
-                 'baseline-2000': 'deterministic UNet'}
+                 'baseline-ctx1': 'deterministic UNet'}
 
 
 def fmt(v, nd=3):
@@ -108,14 +109,14 @@ def main(path, *flags):
     shown = [k for k in ('v9.0', 'v9-long', 'v8.0', 'v6-long', 'v7-long', 'v5.0', 'v3.0.1', 'v4-w24', 'v3.0', 'v3.0-crop', 'v2.3.3', 'v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10', 'v2.6-io50') if any(k in r['methods'] for r in m['cases'])]
     print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 Dice | v2.2 DDIM 3 | '
           + ''.join(f"{k}{' (shipped)' if k == SHIPPED else ''} | " for k in shown)
-          + f'baseline | baseline 2000 it. | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
-    print('| --- ' * (12 + len(shown)) + '|')
+          + f'baseline | baseline 2000 it. | baseline 10000 it. + context | {SHIPPED} confidence | {SHIPPED} FP mL outside |')
+    print('| --- ' * (13 + len(shown)) + '|')
     for r in m['cases']:
         mm = r['methods']
         d = lambda k: fmt(mm.get(k, {}).get('dice'))  # noqa: E731
         print(f"| {r['case']} | {r['role']} | {r['truth_ml']:.1f} | {d('v1')} | {d('v2.0')} | {d('v2')} | {d('v2.2')} | {d('v2.2-3')} | "
               + ''.join(f'{d(k)} | ' for k in shown)
-              + f"{d('baseline')} | {d('baseline-2000')} | {fmt(mm.get(SHIPPED, {}).get('confidence'))} | "
+              + f"{d('baseline')} | {d('baseline-2000')} | {d('baseline-ctx1')} | {fmt(mm.get(SHIPPED, {}).get('confidence'))} | "
               f"{fmt(mm.get(SHIPPED, {}).get('fp_ml_outside'), 1)} |")
     print()
     for k, c in s.get('confidence', {}).items():
