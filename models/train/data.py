@@ -15,7 +15,6 @@ re-implemented in TypeScript by the app (core/src/preprocess.ts); change both to
 import glob
 import os
 
-import nibabel as nib
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -70,6 +69,8 @@ def resize_slices(x, size=INPUT_SIZE, mode='bilinear'):
 
 def load_subject(subject):
     """Returns (image [C, X, Y, Z] normalised, label [X, Y, Z] whole tumour 0/1, brain [X,Y,Z])."""
+    import nibabel as nib  # here, not at the top: training from a pack (pack.py) runs where nibabel is not
+
     d = subject_dir(subject)
     raw = [np.asarray(nib.load(os.path.join(d, _FILES[c])).dataobj, dtype=np.float32) for c in CHANNELS]
     mask = brain_mask(raw)
@@ -105,6 +106,8 @@ def load_slices(subjects):
 def load_wolleb_slice_dir(folder):
     """The paper's BraTS2020 slice layout: <folder>/<id>/brats_train_XXX_<seq>_NNN_w.nii.gz.
     Returns image [4, 240, 240] (t1, t1ce, t2, flair as in the paper) and seg [240, 240]."""
+    import nibabel as nib
+
     out = {}
     for f in sorted(glob.glob(os.path.join(folder, '*.nii.gz'))):
         seq = os.path.basename(f).split('_')[3]

@@ -67,21 +67,29 @@ def load_cache_v2(hold_out_site=None, add_held_out='none', context=0):
     neighbour channels (2 * context more)."""
     d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
     cases = json.loads(str(d['cases']))
-    if hold_out_site and add_held_out != 'none':
-        raise ValueError('a site fold holds a site out; it cannot also add the held-out cases')
-    if hold_out_site:
-        ok = np.array([(c['role'] == 'train' or c['role'] == 'held-out site') and c['site'] != hold_out_site
-                       for c in cases])
-    else:
-        ok = np.array([c['role'] == 'train'
-                       or (add_held_out == 'site' and c['role'] == 'held-out site')
-                       or (add_held_out == 'patients' and c['role'] != 'held-out site' and c['name'] != 'brainlesion_case')
-                       or (add_held_out == 'all' and c['name'] != 'brainlesion_case') for c in cases])
-    keep = ok[d['case']]
+    selection = dict(hold_out_site=hold_out_site, add_held_out=add_held_out)
+    if 'pack_selection' in d.files and json.loads(str(d['pack_selection'])) != selection:
+        # a cache unpacked from pack.py holds only the slices of the selection it was packed for
+        raise SystemExit(f"runs/cache-v2.npz was unpacked from a training pack made for {str(d['pack_selection'])}, "
+                         f"not {json.dumps(selection)}: pack.py again with this run's options")
+    keep = cases_kept(cases, hold_out_site, add_held_out)[d['case']]
     names = sorted({cases[i]['name'] for i in np.unique(d['case'][keep])})
     img = torch.from_numpy(through_plane.add_to_cache(d['image'], d['case'], d['thick'], context)[keep])
     lab = torch.from_numpy((d['label'][keep] > 127).astype(np.float32))
     return img, lab, names, keep
+
+
+def cases_kept(cases, hold_out_site=None, add_held_out='none'):
+    """Which of build_cache.py's cases a run trains on (load_cache_v2's arguments), one bool per case."""
+    if hold_out_site and add_held_out != 'none':
+        raise ValueError('a site fold holds a site out; it cannot also add the held-out cases')
+    if hold_out_site:
+        return np.array([(c['role'] == 'train' or c['role'] == 'held-out site') and c['site'] != hold_out_site
+                         for c in cases])
+    return np.array([c['role'] == 'train'
+                     or (add_held_out == 'site' and c['role'] == 'held-out site')
+                     or (add_held_out == 'patients' and c['role'] != 'held-out site' and c['name'] != 'brainlesion_case')
+                     or (add_held_out == 'all' and c['name'] != 'brainlesion_case') for c in cases])
 
 
 def dice_loss(logits_or_prob, target):
@@ -208,7 +216,7 @@ def main():
     start, t_start = 0, time.time()
     last = os.path.join(run, 'last.pt')
     if os.path.exists(last):
-        ck = torch.load(last, map_location=dev)
+        ck = torch.load(last, map_location=dev, weights_only=False)  # our own file; torch >= 2.6 defaults to True
         same_head(ck, arch, f'resuming {last}')
         model.load_state_dict(ck['model'])
         ema.load_state_dict(ck['ema'])
@@ -217,7 +225,7 @@ def main():
         print(f'resumed at {start}', flush=True)
     elif args.init:
         # a committed compact checkpoint (export.py --compact): weights only, fresh optimiser
-        ck = torch.load(args.init, map_location=dev)
+        ck = torch.load(args.init, map_location=dev, weights_only=False)
         same_head(ck, arch, f'--init {args.init}')
         model.load_state_dict({k: v.float() for k, v in ck['model'].items()})
         ema.load_state_dict({k: v.float() for k, v in ck['ema'].items()})

@@ -115,9 +115,10 @@ class PromptUNet(torch.nn.Module):
 
     def merged_state(self):
         """State dict of UNet(image_channels = n_img + 2): prompt weights between image and x_t weights."""
-        sd = {k[len('unet.'):]: v.detach().clone() for k, v in self.state_dict().items() if k.startswith('unet.')}
+        # on the CPU, so that a checkpoint written on a GPU loads on any machine
+        sd = {k[len('unet.'):]: v.detach().cpu().clone() for k, v in self.state_dict().items() if k.startswith('unet.')}
         w = sd['inp.weight']
-        sd['inp.weight'] = torch.cat([w[:, :self.n_img], self.prompt_inp.weight.detach(), w[:, self.n_img:]], 1)
+        sd['inp.weight'] = torch.cat([w[:, :self.n_img], self.prompt_inp.weight.detach().cpu(), w[:, self.n_img:]], 1)
         return sd
 
     def load_merged(self, sd):
@@ -160,6 +161,7 @@ def main():
                          '(which stays held out to validate on); all: every held-out case with an expert reference '
                          '(nothing is held out then)')
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (a lent GPU machine: device_train.sh)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # heap.py: 1.7x faster here
@@ -169,7 +171,7 @@ def main():
     last = os.path.join(run, 'last.pt')
     # the network's width, depth and through-plane context are those of what it starts from
     # (v3: width 16; v4: 24; a train.py --context run: its neighbour channels, context.py)
-    start_meta = torch.load(last if os.path.exists(last) else args.init, map_location='cpu').get('meta', {})
+    start_meta = torch.load(last if os.path.exists(last) else args.init, map_location='cpu', weights_only=False).get('meta', {})
     size, context = start_meta.get('arch', {}), start_meta.get('context', 0)
     img, lab, subjects, keep = load_cache_v2(add_held_out=args.add_held_out, context=context)
     cache = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
@@ -184,22 +186,23 @@ def main():
     arch = dict(ARCH, base=size.get('base', ARCH['base']), mults=tuple(size.get('mults', ARCH['mults'])),
                 image_channels=n_img + len(PROMPT_CHANNELS))
     print(f"UNet width {arch['base']}, multipliers {arch['mults']}, context {context}", flush=True)
-    model = PromptUNet(arch)
-    ema = PromptUNet(arch).eval()  # not deepcopy: the input hook must see its own module
+    dev = torch.device(args.device)
+    model = PromptUNet(arch).to(dev)
+    ema = PromptUNet(arch).to(dev).eval()  # not deepcopy: the input hook must see its own module
     opt = torch.optim.AdamW([{'params': model.unet.parameters(), 'scale': 1.0},
                              {'params': model.prompt_inp.parameters(), 'scale': args.prompt_lr_scale}],
                             lr=args.lr, weight_decay=1e-4)
     schedule = Schedule(linear_betas(1000))
     start, t_start = 0, time.time()
     if os.path.exists(last):
-        ck = torch.load(last)
+        ck = torch.load(last, map_location=dev, weights_only=False)  # our own file; torch >= 2.6 defaults to True
         model.load_merged(ck['model'])
         ema.load_merged(ck['ema'])
         opt.load_state_dict(ck['opt'])
         start = ck['iter']
         print(f'resumed at {start}', flush=True)
     else:
-        ck = torch.load(args.init)
+        ck = torch.load(args.init, weights_only=False)
         fl = lambda sd: {k: v.float() for k, v in sd.items()}  # noqa: E731
         # both from the shipped (EMA) weights: with empty click maps this is exactly the shipped model
         shipped = fl(ck['ema'])
@@ -243,7 +246,7 @@ def main():
             with torch.no_grad():
                 t_first = torch.full((n,), float(schedule.T - 1))
                 x_T = torch.randn((n, 1, h, w), generator=g)
-                first = ema(torch.cat([x_img, torch.zeros(n, 2, h, w)], 1), x_T, t_first) > 0
+                first = (ema(torch.cat([x_img, torch.zeros(n, 2, h, w)], 1).to(dev), x_T.to(dev), t_first.to(dev)) > 0).cpu()
             maps = np.zeros((n, 2, h, w), np.float32)
             for i in range(n):
                 if rng.random() < args.p_empty:
@@ -259,11 +262,12 @@ def main():
             noise = torch.randn(x0.shape, generator=g)
             x_t = schedule.q_sample(x0, t, noise)
             x_t, t = image_only(x_t, t, args.p_image_only, schedule, g)
-            pred = model(x_in, x_t, t.float())
+            # noise, t and clicks are drawn on the CPU (one generator): the same run on any device
+            pred = model(x_in.to(dev), x_t.to(dev), t.float().to(dev))
             # each group's pixel mean weighted by its share of the batch
-            loss = loss + F.mse_loss(pred, x0) * (n / b)
+            loss = loss + F.mse_loss(pred, x0.to(dev)) * (n / b)
             if args.dice_weight:
-                loss = loss + args.dice_weight * dice_loss(((pred + 1) / 2).clamp(0, 1), x_lab) * (n / b)
+                loss = loss + args.dice_weight * dice_loss(((pred + 1) / 2).clamp(0, 1), x_lab.to(dev)) * (n / b)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
