@@ -10,8 +10,10 @@ the labels as build_cache.py stores them (0-255), and each slice's case and thic
   python3 models/train/pack.py --unpack runs/pack     # there: writes runs/cache-v2.npz for train*.py
 
 An unpacked cache says which selection it was packed for; train.load_cache_v2 refuses another. The 8 bits
-cost at most half a step of a slice's range (measured on the shipped split when packing: printed); the
-training augmentation adds noise of up to 0.08 and a gamma of every slice, far more than that.
+cost at most half a step of a slice's range (printed when packing: at most 0.009 on the shipped split); the
+training augmentation adds noise of up to 0.08 and a gamma of every slice, far more than that, and the shipped
+network's masks on 240 training tumour slices (t = 999) agree at Dice 0.9995 between the float16 cache and
+the pack (2026-12-06).
 Needs numpy only to unpack (the GPU machine has no nibabel).
 """
 import argparse
