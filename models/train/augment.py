@@ -46,7 +46,7 @@ def _u(n, g, lo, hi, *shape):
 
 def spatial(img, lab, g):
     n = img.shape[0]
-    flip = torch.rand(n, generator=g) < 0.5
+    flip = (torch.rand(n, generator=g) < 0.5).to(img.device)
     img[flip] = img[flip].flip(-1)
     lab[flip] = lab[flip].flip(-1)
     ang = _u(n, g, -math.radians(20), math.radians(20))
@@ -56,7 +56,7 @@ def spatial(img, lab, g):
     cos, sin = torch.cos(ang), torch.sin(ang)
     theta = torch.stack([torch.stack([cos / (sc * aniso), -sin / sc, tx], 1),
                          torch.stack([sin / (sc * aniso), cos / sc, ty], 1)], 1)
-    grid = F.affine_grid(theta, img.shape, align_corners=False)
+    grid = F.affine_grid(theta.to(img.device), img.shape, align_corners=False)
     img = F.grid_sample(img, grid, mode='bilinear', padding_mode='border', align_corners=False)
     lab = (F.grid_sample(lab, grid, mode='bilinear', padding_mode='zeros', align_corners=False) > 0.5).float()
     return img, lab
@@ -122,7 +122,7 @@ def _gauss_kernel(sigma):
 
 def _blur(x, sigma):
     """x [n, 1, h, w] -> Gaussian-blurred (separable, radius 3 px, edges replicated)."""
-    k = _gauss_kernel(sigma)
+    k = _gauss_kernel(sigma).to(x.device)
     x = F.conv2d(F.pad(x, (3, 3, 0, 0), mode='replicate'), k.view(1, 1, 1, -1))
     return F.conv2d(F.pad(x, (0, 0, 3, 3), mode='replicate'), k.view(1, 1, -1, 1))
 
@@ -133,19 +133,21 @@ def intensity(img, g, seq=None):
     n, c, h, w = img.shape
     seq = torch.arange(c) if seq is None else torch.as_tensor(seq)
     k = int(seq.max()) + 1
+    # drawn on the CPU (one generator, the same draws on any device), applied where img is (a GPU: train.py)
+    on = lambda x: x.to(img.device)  # noqa: E731
     lo = img.amin((2, 3), keepdim=True)
     hi = img.amax((2, 3), keepdim=True)
     rng = (hi - lo).clamp_min(1e-3)
     u = (img - lo) / rng
-    gamma = torch.exp(_u(n, g, -0.4, 0.4, k, 1, 1))[:, seq]
+    gamma = on(torch.exp(_u(n, g, -0.4, 0.4, k, 1, 1))[:, seq])
     u = u.clamp(0, 1) ** gamma
-    field = F.interpolate(_u(n, g, -0.3, 0.3, k, 4, 4), size=(h, w), mode='bicubic', align_corners=False)[:, seq]
-    bias_on = (torch.rand(n, 1, 1, 1, generator=g) < 0.5).float()
+    field = on(F.interpolate(_u(n, g, -0.3, 0.3, k, 4, 4), size=(h, w), mode='bicubic', align_corners=False)[:, seq])
+    bias_on = on((torch.rand(n, 1, 1, 1, generator=g) < 0.5).float())
     u = u * torch.exp(field * bias_on)
     img = u * rng + lo
-    img = img * _u(n, g, 0.85, 1.15, k, 1, 1)[:, seq] + _u(n, g, -0.15, 0.15, k, 1, 1)[:, seq]
+    img = img * on(_u(n, g, 0.85, 1.15, k, 1, 1)[:, seq]) + on(_u(n, g, -0.15, 0.15, k, 1, 1)[:, seq])
     noisy = (torch.rand(n, 1, 1, 1, generator=g) < 0.3).float()
-    img = img + noisy * _u(n, g, 0, 0.08, 1, 1, 1) * torch.randn(img.shape, generator=g)
+    img = img + on(noisy * _u(n, g, 0, 0.08, 1, 1, 1) * torch.randn(img.shape, generator=g))
     for i in range(n):
         r = float(torch.rand(1, generator=g))
         if r < 0.2:
@@ -154,7 +156,7 @@ def intensity(img, g, seq=None):
             f = float(_u(1, g, 0.5, 0.75))
             x = F.interpolate(img[i:i + 1], scale_factor=f, mode='bilinear', align_corners=False, recompute_scale_factor=False)
             img[i] = F.interpolate(x, size=(h, w), mode='bilinear', align_corners=False)[0]
-    swap = torch.rand(n, generator=g) < 0.05
+    swap = on(torch.rand(n, generator=g) < 0.05)
     img[swap, 1] = img[swap, 0]
     return img.clamp(*CLIP)
 
@@ -266,7 +268,7 @@ def dup_flair(img, g, p):
     """A missing T1c stored as a copy of the FLAIR (5 of the 44 TCGA-LGG patients: the source filled a
     missing sequence with the FLAIR): channel 1 := channel 0 in a share p of the slices, after the
     intensity changes, as the two are equal after normalisation at inference."""
-    pick = torch.rand(len(img), generator=g) < p
+    pick = (torch.rand(len(img), generator=g) < p).to(img.device)
     if pick.any():
         img = img.clone()
         img[pick, 1] = img[pick, 0]

@@ -14,6 +14,9 @@ stage A --iters B --seed S+1 --p-image-only 0.5), all draws at once on the one G
 kept, not shortened to fit: after a warm-up the measured rates decide how many draws can finish in the budget,
 and the draws beyond that are stopped (a draw that cannot finish is worth nothing: its cosine schedule is cut).
 At the budget everything still running is stopped and what finished is returned.
+Stage A keeps its slices on the GPU and augments them there (train.py; augment.py draws on the CPU, so a seed
+gives the same run on any device: checked here, same losses as before to the last digit); stage B's skull
+stripping and simulated clicks are numpy, on the machine's CPUs (16 there, shared by the draws).
 """
 import argparse
 import json

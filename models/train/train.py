@@ -203,12 +203,17 @@ def main():
         subjects, aug = TRAIN_SUBJECTS, augment
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
+    # On a GPU the slices are kept and augmented there (augment.py draws on the CPU, so a run is the same on
+    # any device); the drawn lesion cores are numpy, so those runs augment on the CPU
+    dev = torch.device(args.device)
+    aug_dev = dev if args.data == 'v2' and not args.p_lesion_core else torch.device('cpu')
+    img, lab = img.to(aug_dev), lab.to(aug_dev)
 
     arch = dict(ARCH, base=args.base, mults=tuple(int(m) for m in args.mults.split(',')),
                 image_channels=ARCH['image_channels'] + 2 * args.context)
     if args.x0_loss == 'bce':
         arch['x0_head'] = 'sigmoid'
-    dev = torch.device(args.device)
+    torch.manual_seed(args.seed)  # the initial weights too: a run is its seed's, on any device
     model = UNet(**arch, time_conditioned=args.mode == 'diffusion').to(dev)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -243,7 +248,8 @@ def main():
         n_t = int(args.batch * args.tumour_fraction)
         idx = torch.cat([tumour[torch.randint(len(tumour), (n_t,), generator=g)],
                          torch.randint(len(img), (args.batch - n_t,), generator=g)])
-        x_img, x_lab = aug(img[idx].float(), lab[idx].float(), g)
+        x_img, x_lab = aug(img[idx.to(aug_dev)].float(), lab[idx.to(aug_dev)].float(), g)
+        x_img, x_lab = x_img.cpu(), x_lab.cpu()  # the noise below is drawn on the CPU too (one generator)
         x0 = x_lab * 2 - 1
         if args.mode == 'diffusion':
             # noise and the noisy mask are drawn on the CPU (one generator): the same run on any device
