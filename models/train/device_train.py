@@ -15,8 +15,9 @@ kept, not shortened to fit: after a warm-up the measured rates decide how many d
 and the draws beyond that are stopped (a draw that cannot finish is worth nothing: its cosine schedule is cut).
 At the budget everything still running is stopped and what finished is returned.
 Stage A keeps its slices on the GPU and augments them there (train.py; augment.py draws on the CPU, so a seed
-gives the same run on any device: checked here, same losses as before to the last digit); stage B's skull
-stripping and simulated clicks are numpy, on the machine's CPUs (16 there, shared by the draws).
+gives the same batches, noise and initial weights on any device; on this CPU the moved code gave the same
+losses to the last digit); stage B's skull stripping and simulated clicks are numpy, on the machine's CPUs
+(16 there, shared by the draws).
 """
 import argparse
 import json
