@@ -107,6 +107,10 @@ def main():
     ap.add_argument('--device', default='cuda')
     ap.add_argument('--out', default=os.environ.get('OUT', os.path.join(HERE, 'runs', 'device-out')))
     args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(',') if s.strip().isdigit()]
+    if len(seeds) != len(args.seeds.split(',')) or len(set(seeds)) != len(seeds) or not 1 <= len(seeds) <= 6:
+        # the device tool returns at most 8 files: one tar per draw, the JSON and the log
+        ap.error(f'--seeds {args.seeds}: 1 to 6 different seeds')
     t0 = time.time()
     left = lambda: args.budget - (time.time() - t0)  # noqa: E731
     report = dict(device=gpu_name(args.device), cpus=os.cpu_count(), budget_s=args.budget, iters_a=args.iters_a,
@@ -119,7 +123,6 @@ def main():
             json.dump(report, f, indent=1)
 
     subprocess.run([PY, os.path.join(HERE, 'pack.py'), '--unpack', args.pack], check=True)
-    seeds = [int(s) for s in args.seeds.split(',')]
     threads = max(1, (os.cpu_count() or 2) // len(seeds))
     draws = [Draw(s, args, threads) for s in seeds]
     for d in draws:
