@@ -45,25 +45,27 @@ def dequantise(codes, lo, hi):
 
 def pack(out, hold_out_site, add_held_out):
     sys.path.insert(0, HERE)
-    from train import cases_kept  # torch, only here
+    from train import cache_selection, cases_kept  # torch, only here
 
     if not os.path.exists(CACHE):
         sys.exit(f'pack.py: no {CACHE}: run build_cache.py first')
-    d = np.load(CACHE)
+    d = np.load(CACHE)  # an npz: each d[key] reads that array again, so each is read once here
     cases = json.loads(str(d['cases']))
-    keep = cases_kept(cases, hold_out_site, add_held_out)[d['case']]
-    codes, lo, hi = quantise(d['image'][keep])
-    err = np.abs(dequantise(codes, lo, hi).astype(np.float32) - d['image'][keep].astype(np.float32))
-    selection = dict(hold_out_site=hold_out_site, add_held_out=add_held_out)
+    case = d['case']
+    keep = cases_kept(cases, hold_out_site, add_held_out)[case]
+    image = d['image'][keep]
+    codes, lo, hi = quantise(image)
+    err = np.abs(dequantise(codes, lo, hi).astype(np.float32) - image.astype(np.float32))
+    selection = cache_selection(hold_out_site, add_held_out)
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, PACK)
     # the cases' file paths stay here: they name this machine's data, not the pack's
     slim = [{k: c[k] for k in ('name', 'dataset', 'site', 'role')} for c in cases]
-    np.savez_compressed(path + '.tmp.npz', codes=codes, lo=lo, hi=hi, label=d['label'][keep], case=d['case'][keep],
+    np.savez_compressed(path + '.tmp.npz', codes=codes, lo=lo, hi=hi, label=d['label'][keep], case=case[keep],
                         thick=d['thick'][keep], train=d['train'][keep], cases=np.array(json.dumps(slim)),
                         pack_selection=np.array(json.dumps(selection)))
     os.replace(path + '.tmp.npz', path)
-    names = sorted({cases[i]['name'] for i in np.unique(d['case'][keep])})
+    names = sorted({cases[i]['name'] for i in np.unique(case[keep])})
     print(f'{path}: {int(keep.sum())} slices of {len(names)} cases for {json.dumps(selection)}, '
           f'{os.path.getsize(path) / 1e6:.1f} MB; 8-bit error mean {err.mean():.5f}, max {err.max():.4f}')
 

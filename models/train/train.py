@@ -67,7 +67,7 @@ def load_cache_v2(hold_out_site=None, add_held_out='none', context=0):
     neighbour channels (2 * context more)."""
     d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
     cases = json.loads(str(d['cases']))
-    selection = dict(hold_out_site=hold_out_site, add_held_out=add_held_out)
+    selection = cache_selection(hold_out_site, add_held_out)
     if 'pack_selection' in d.files and json.loads(str(d['pack_selection'])) != selection:
         # a cache unpacked from pack.py holds only the slices of the selection it was packed for
         raise SystemExit(f"runs/cache-v2.npz was unpacked from a training pack made for {str(d['pack_selection'])}, "
@@ -77,6 +77,11 @@ def load_cache_v2(hold_out_site=None, add_held_out='none', context=0):
     img = torch.from_numpy(through_plane.add_to_cache(d['image'], d['case'], d['thick'], context)[keep])
     lab = torch.from_numpy((d['label'][keep] > 127).astype(np.float32))
     return img, lab, names, keep
+
+
+def cache_selection(hold_out_site=None, add_held_out='none'):
+    """load_cache_v2's arguments as a training pack records them (pack.py), compared when a run loads it."""
+    return dict(hold_out_site=hold_out_site, add_held_out=add_held_out)
 
 
 def cases_kept(cases, hold_out_site=None, add_held_out='none'):
