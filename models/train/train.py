@@ -208,8 +208,8 @@ def main():
         subjects, aug = TRAIN_SUBJECTS, augment
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
-    # On a GPU the slices are kept and augmented there (augment.py draws on the CPU, so a run is the same on
-    # any device); the drawn lesion cores are numpy, so those runs augment on the CPU
+    # On a GPU the slices are kept and augmented there (augment.py draws on the CPU, so a seed gives the same
+    # batches on any device); the drawn lesion cores are numpy, so those runs augment on the CPU
     dev = torch.device(args.device)
     aug_dev = dev if args.data == 'v2' and not args.p_lesion_core else torch.device('cpu')
     img, lab = img.to(aug_dev), lab.to(aug_dev)
@@ -218,7 +218,7 @@ def main():
                 image_channels=ARCH['image_channels'] + 2 * args.context)
     if args.x0_loss == 'bce':
         arch['x0_head'] = 'sigmoid'
-    torch.manual_seed(args.seed)  # the initial weights too: a run is its seed's, on any device
+    torch.manual_seed(args.seed)  # the initial weights too are the seed's, on any device
     model = UNet(**arch, time_conditioned=args.mode == 'diffusion').to(dev)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)

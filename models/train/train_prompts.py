@@ -161,7 +161,7 @@ def main():
                          '(which stays held out to validate on); all: every held-out case with an expert reference '
                          '(nothing is held out then)')
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
-    ap.add_argument('--device', default='cpu', help='cpu or cuda (a lent GPU machine: device_train.sh)')
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (a lent GPU machine: device_train.py)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # heap.py: 1.7x faster here
