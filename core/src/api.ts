@@ -8,7 +8,15 @@ import type {
 } from './api-dataset.ts';
 import { PACS_METHODS, PACS_STREAM_METHODS, type PacsApi, type PacsEvent } from './api-pacs.ts';
 import type { Bidimensional } from './diameters.ts';
-import type { Device, ExportFormat, IslandMode, Registration, SamplerName, SequenceKind } from './lists.ts';
+import type {
+  Device,
+  EdgeMode,
+  ExportFormat,
+  IslandMode,
+  Registration,
+  SamplerName,
+  SequenceKind,
+} from './lists.ts';
 import type { Prompts } from './prompts.ts';
 import type { DisconnectedEvent } from './rpc/channel.ts';
 import type { WireError } from './rpc/errors.ts';
@@ -206,6 +214,11 @@ export interface ProposeParams {
    * a run over every slice (slices 'all', no prompts) is done; 'keep' never.
    */
   islands?: IslandMode;
+  /**
+   * The proposal's edge (core/src/contrast-grow.ts): 'grow' (default) applies the model's rule after
+   * the island rule, on the same runs; 'keep' leaves the edge as the members' mean draws it.
+   */
+  edge?: EdgeMode;
 }
 
 /**
@@ -266,6 +279,11 @@ export type ProposalEvent =
        * slices came again as 'slice' events without them, before this. Absent: the rule did not run.
        */
       islands?: { count: number; ml: number };
+      /**
+       * What the edge rule added at the end of the run (core/src/contrast-grow.ts), after the islands;
+       * its slices came again as 'slice' events. Absent: the rule did not run.
+       */
+      edge?: { ml: number };
     }
   | { type: 'cancelled'; runId: string; slicesDone: number[] }
   | { type: 'error'; runId: string; code: string; message: string }

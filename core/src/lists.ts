@@ -31,6 +31,9 @@ export type CropMode = (typeof CROP_MODES)[number];
  */
 export const ISLAND_MODES = ['drop', 'keep'] as const;
 export type IslandMode = (typeof ISLAND_MODES)[number];
+/** The proposal's edge (core/src/contrast-grow.ts): grown by the model's rule, or kept as proposed. */
+export const EDGE_MODES = ['grow', 'keep'] as const;
+export type EdgeMode = (typeof EDGE_MODES)[number];
 
 /** What a user may ask for: a provider by name, or 'auto' (the platform's accelerators, then the CPU). */
 export const DEVICES = ['auto', ...EXECUTION_PROVIDERS] as const;

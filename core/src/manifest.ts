@@ -1,3 +1,4 @@
+import type { EdgeRule } from './contrast-grow.ts';
 import type { IslandRule } from './islands.ts';
 import type { CropMode, SamplerName } from './lists.ts';
 import type { SequenceName } from './volume.ts';
@@ -56,6 +57,9 @@ export interface ModelManifest {
    * `dropIslands`: once a whole volume is proposed, its 26-connected components under `belowMl`
    * whose mean uncertainty map is at least `uncertaintyAtLeast` are dropped from the mask
    * (core/src/islands.ts; a request can keep them). Absent: every component stays.
+   * `growEdge`: then, the proposal's edge grown into the adjacent voxels its own FLAIR shows as
+   * bright as the lesion (core/src/contrast-grow.ts; a request can keep the edge as proposed).
+   * Absent: the mask is the members' mean > 0.5 (less islands).
    */
   recommended: {
     sampler: SamplerName;
@@ -68,6 +72,7 @@ export interface ModelManifest {
     shareFirstStep?: boolean;
     uncertaintySigmaVoxels?: number;
     dropIslands?: IslandRule;
+    growEdge?: EdgeRule;
   };
   /**
    * Case confidence (core/src/metrics.ts caseConfidence): a proposal whose member-agreement Dice

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { type EdgeRule, edgeGrowth, growEdge } from '../../core/src/contrast-grow.ts';
 import { type Bidimensional, bidimensional } from '../../core/src/diameters.ts';
 import { QuorumError } from '../../core/src/errors.ts';
 import { voxelVolumeMl } from '../../core/src/geometry.ts';
@@ -11,6 +12,7 @@ import {
 } from '../../core/src/islands.ts';
 import {
   type CropMode,
+  type EdgeMode,
   type ExportFormat,
   type IslandMode,
   PROPOSAL_BASE_FORMATS,
@@ -51,6 +53,11 @@ export type ProposeSettings = Pick<
    * every slice was proposed without prompts; 'keep' never.
    */
   islands?: IslandMode;
+  /**
+   * The proposal's edge (core/src/contrast-grow.ts): 'grow' (default) applies the model's rule, as
+   * the island rule, after it; 'keep' leaves the edge as the members' mean draws it.
+   */
+  edge?: EdgeMode;
   /** Outputs besides report.json (workers/src/exports/; always PROPOSAL_BASE_FORMATS). */
   exports?: ExportFormat[];
   /**
@@ -94,6 +101,8 @@ export interface CaseReport {
      * 'none' (the model has no rule), 'partial' (some slices or prompts). Absent in older reports.
      */
     islands?: IslandRule | 'keep' | 'none' | 'partial';
+    /** The edge rule applied (the model's, core/src/contrast-grow.ts), or why none was, as `islands`. */
+    edge?: EdgeRule | 'keep' | 'none' | 'partial';
     slices: [number, number] | 'all with brain';
   };
   device: string;
@@ -118,6 +127,11 @@ export interface CaseReport {
   confidenceLowBelow?: number;
   /** The components the island rule took out of the mask (lesionVolumeMl is without them). */
   droppedIslands?: DroppedIsland[];
+  /**
+   * What the edge rule added (core/src/contrast-grow.ts): mL, and the FLAIR levels it used (image
+   * units; absent where the lesion was not brighter than its surround, and nothing was added).
+   */
+  grownEdge?: { ml: number; lesionLevel?: number; normalLevel?: number; threshold?: number };
   slices: { k: number; lesionAreaMm2: number; uncertainty: number }[];
   skippedSlices: number[];
   outputs: string[];
@@ -225,18 +239,23 @@ export function proposeCaseToDir(
     for (const r of results)
       r.score = uncertaintyScore(uncertainty.subarray(r.k * plane, (r.k + 1) * plane), pixelArea);
     const voxelMl = voxelVolumeMl(reference);
-    const islands = islandStep(settings, s.dropIslands);
+    const islands = wholeVolumeStep(settings, settings.islands === 'keep' ? 'keep' : 'apply', s.dropIslands);
     const dropped =
       typeof islands === 'object'
         ? uncertainIslands(mask, uncertainty, reference.dims, voxelMl, islands)
         : undefined;
-    if (dropped?.voxels.length) {
-      dropIslands(mask, dropped);
-      const bySlice = new Map(results.map((r) => [r.k, r]));
-      for (const k of dropped.slices) {
-        const r = bySlice.get(k);
-        if (r) r.lesionAreaMm2 = lesionVoxelsIn(mask, k * plane, plane) * pixelArea;
-      }
+    if (dropped?.voxels.length) dropIslands(mask, dropped);
+    const edge = wholeVolumeStep(settings, settings.edge, s.growEdge);
+    const flair = kase.sequences.flair;
+    const grown =
+      typeof edge === 'object' && flair && sameDims(flair.dims, reference.dims)
+        ? edgeGrowth(mask, maps.probability, flair.data, reference.dims, reference.spacing, voxelMl, edge)
+        : undefined;
+    if (grown?.voxels.length) growEdge(mask, grown);
+    const bySlice = new Map(results.map((r) => [r.k, r]));
+    for (const k of new Set([...(dropped?.slices ?? []), ...(grown?.slices ?? [])])) {
+      const r = bySlice.get(k);
+      if (r) r.lesionAreaMm2 = lesionVoxelsIn(mask, k * plane, plane) * pixelArea;
     }
     const written = writeFormats(
       {
@@ -268,6 +287,7 @@ export function proposeCaseToDir(
         crop: s.crop,
         uncertaintySigmaVoxels: s.uncertaintySigmaVoxels,
         islands,
+        edge: typeof edge === 'object' && !grown ? 'none' : edge,
         slices: settings.slices ?? 'all with brain',
       },
       device: s.device,
@@ -286,6 +306,16 @@ export function proposeCaseToDir(
       lowConfidence: s.confidence < s.confidenceLowBelow,
       confidenceLowBelow: s.confidenceLowBelow,
       ...(dropped ? { droppedIslands: dropped.islands } : {}),
+      ...(grown
+        ? {
+            grownEdge: {
+              ml: grown.ml,
+              lesionLevel: grown.lesionLevel,
+              normalLevel: grown.normalLevel,
+              threshold: grown.threshold,
+            },
+          }
+        : {}),
       slices: results.map((r) => ({ k: r.k, lesionAreaMm2: r.lesionAreaMm2, uncertainty: r.score })),
       skippedSlices: s.skipped,
       outputs: written.written.map((p) => relative(outDir, p)),
@@ -385,16 +415,24 @@ export function listDatasetCases(folder: string, exclude: string[] = []): { name
   return out;
 }
 
-/** The island rule a run applies, or why none (CaseReport.settings.islands). */
-function islandStep(
+/**
+ * The rule a whole-volume step applies (islands, edge), or why none (CaseReport.settings): 'keep'
+ * (asked), 'none' (the model has no rule), 'partial' (a slab or prompts: a component cut by the
+ * edge of a slab, or a click's lesion, is not the whole proposal the rule was chosen on).
+ */
+function wholeVolumeStep<R>(
   settings: ProposeSettings,
-  rule: IslandRule | undefined,
-): IslandRule | 'keep' | 'none' | 'partial' {
-  if (settings.islands === 'keep') return 'keep';
+  mode: string | undefined,
+  rule: R | undefined,
+): R | 'keep' | 'none' | 'partial' {
+  if (mode === 'keep') return 'keep';
   if (!rule) return 'none';
-  // a component cut by the edge of a slab, or a click's lesion, is not the rule's island
   if (settings.slices || settings.prompts) return 'partial';
   return rule;
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function lesionVoxelsIn(mask: Uint8Array, from: number, n: number): number {

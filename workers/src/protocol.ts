@@ -1,4 +1,5 @@
 import type { SliceResult } from '../../core/src/api.ts';
+import type { EdgeRule } from '../../core/src/contrast-grow.ts';
 import type { IslandRule } from '../../core/src/islands.ts';
 import type { CropMode, SamplerName } from '../../core/src/lists.ts';
 import type { AgreementSums } from '../../core/src/metrics.ts';
@@ -124,6 +125,11 @@ export interface ProposeSummary {
    * whoever assembles the whole volume (core/src/islands.ts); absent: the model has none.
    */
   dropIslands?: IslandRule;
+  /**
+   * The model's rule for the proposal's edge (manifest recommended.growEdge), applied after the
+   * island rule by whoever assembles the whole volume (core/src/contrast-grow.ts); absent: none.
+   */
+  growEdge?: EdgeRule;
   /**
    * With prompts: the slices whose proposal the clicks conditioned (own slice and propagated),
    * along the model's slice axis (native k for a file stored in axial slices).

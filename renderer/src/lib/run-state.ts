@@ -26,7 +26,7 @@ export function nextRunState(prev: RunState, e: ProposalEvent, slicesKept: numbe
         ...run,
         running: false,
         slicesDone: e.slices.length,
-        message: `Done: ${e.slices.length} slices in ${e.seconds.toFixed(1)} s${islandsNote(e.islands)}`,
+        message: `Done: ${e.slices.length} slices in ${e.seconds.toFixed(1)} s${islandsNote(e.islands)}${edgeNote(e.edge)}`,
       };
     case 'cancelled':
       return { ...run, running: false, message: `Cancelled after ${e.slicesDone.length} slices` };
@@ -42,4 +42,10 @@ function islandsNote(islands?: { count: number; ml: number }): string {
   if (!islands?.count) return '';
   const n = islands.count === 1 ? '1 small uncertain island' : `${islands.count} small uncertain islands`;
   return `; ${n} (${islands.ml.toFixed(2)} mL) left out`;
+}
+
+/** What the edge rule added (core/src/contrast-grow.ts), in the run's closing message. */
+function edgeNote(edge?: { ml: number }): string {
+  if (!edge?.ml) return '';
+  return `; edge grown by ${edge.ml.toFixed(2)} mL to the FLAIR contrast`;
 }

@@ -186,6 +186,7 @@ export async function propose(
     confidenceLowBelow: lowConfidenceThreshold(manifest),
     uncertaintySigmaVoxels: manifest.recommended.uncertaintySigmaVoxels ?? 0,
     ...(manifest.recommended.dropIslands ? { dropIslands: manifest.recommended.dropIslands } : {}),
+    ...(manifest.recommended.growEdge ? { growEdge: manifest.recommended.growEdge } : {}),
   };
 }
 

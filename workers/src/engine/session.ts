@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { isEdgeRule } from '../../../core/src/contrast-grow.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { isIslandRule } from '../../../core/src/islands.ts';
 import { CROP_MODES, DEVICES, type Device, type ExecutionProvider } from '../../../core/src/lists.ts';
@@ -43,6 +44,13 @@ export function readManifest(modelDir: string): ModelManifest {
     throw new QuorumError(
       'model',
       'recommended.dropIslands must be {"belowMl": mL > 0, "uncertaintyAtLeast": a number >= 0}',
+      path,
+    );
+  const edge = manifest.recommended?.growEdge as unknown;
+  if (edge !== undefined && !isEdgeRule(edge))
+    throw new QuorumError(
+      'model',
+      'recommended.growEdge must be {"alpha": 0..1, "bandMm": mm in (0, 50], "minProbability": 0..0.5}',
       path,
     );
   const networks = manifest.networks as unknown;

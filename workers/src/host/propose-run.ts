@@ -7,6 +7,7 @@ import type {
   SliceResult,
 } from '../../../core/src/api.ts';
 import { isFinalEvent } from '../../../core/src/api.ts';
+import { type EdgeRule, edgeGrowth, growEdge } from '../../../core/src/contrast-grow.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { voxelVolumeMl } from '../../../core/src/geometry.ts';
 import { dropIslands, droppedMl, type IslandRule, uncertainIslands } from '../../../core/src/islands.ts';
@@ -252,11 +253,20 @@ export async function startProposal(
     if (ended) throw new QuorumError('cancelled', 'cancelled');
     // Every slice sent, so the map is whole: the island rule may run (a run over every slice only).
     sendReady(true);
-    const islands =
-      sel === 'all' && !request.prompts && params.islands !== 'keep' && summaries[0]?.dropIslands
-        ? dropCaseIslands(c, summaries[0].dropIslands, summaries[0].members, sendSlice)
-        : undefined;
-    return { slices: inRange.length && batches.length ? summaries.flatMap((s) => s.slices) : [], islands };
+    const whole = sel === 'all' && !request.prompts && summaries[0];
+    const finished = whole
+      ? finishCase(
+          c,
+          params.islands !== 'keep' ? whole.dropIslands : undefined,
+          params.edge !== 'keep' ? whole.growEdge : undefined,
+          whole.members,
+          sendSlice,
+        )
+      : {};
+    return {
+      slices: inRange.length && batches.length ? summaries.flatMap((s) => s.slices) : [],
+      ...finished,
+    };
   })().then(
     (summary) =>
       emit({
@@ -265,6 +275,7 @@ export async function startProposal(
         slices: summary.slices,
         seconds: (Date.now() - t0) / 1000,
         ...(summary.islands ? { islands: summary.islands } : {}),
+        ...(summary.edge ? { edge: summary.edge } : {}),
       }),
     (err: unknown) => {
       const { code, message } = toWireError(err);
@@ -281,28 +292,43 @@ export async function startProposal(
 }
 
 /**
- * The model's island rule on the case's whole proposal (core/src/islands.ts): each slice with a
- * dropped island goes to `send` again without it (the renderer clears the PENDING voxels a new
- * mask drops; what the user accepted stays). -> what was dropped.
+ * The model's whole-volume rules on the case's proposal, in order: small uncertain islands out
+ * (core/src/islands.ts), then the edge grown by the scan's FLAIR contrast (core/src/contrast-grow.ts).
+ * Each slice either changed goes to `send` again (the renderer replaces the PENDING voxels of a
+ * slice with its new mask; what the user accepted stays). -> what each rule did (absent: not run).
  */
-function dropCaseIslands(
+function finishCase(
   c: OpenCase,
-  rule: IslandRule,
+  islandRule: IslandRule | undefined,
+  edgeRule: EdgeRule | undefined,
   memberCount: number,
   send: (r: SliceResult) => void,
-): { count: number; ml: number } | undefined {
+): { islands?: { count: number; ml: number }; edge?: { ml: number } } {
   const maps = c.maps;
   const map = c.uncertainty;
-  if (!maps || !map) return undefined;
+  if (!maps || !map || (!islandRule && !edgeRule)) return {};
   const { dims, spacing } = c.info.geometry;
+  const voxelMl = voxelVolumeMl(c.info.geometry);
   const plane = dims[0] * dims[1];
   const mask = new Uint8Array(maps.probability.length);
   // the engine's mask: mean > 0.5 (workers/src/engine/assemble.ts)
   for (let i = 0; i < mask.length; i++) mask[i] = maps.probability[i] > 0.5 ? 1 : 0;
-  const found = uncertainIslands(mask, map, dims, voxelVolumeMl(c.info.geometry), rule);
-  if (!found.islands.length) return { count: 0, ml: 0 };
-  dropIslands(mask, found);
-  for (const k of found.slices) {
+  const out: { islands?: { count: number; ml: number }; edge?: { ml: number } } = {};
+  const changed = new Set<number>();
+  if (islandRule) {
+    const found = uncertainIslands(mask, map, dims, voxelMl, islandRule);
+    dropIslands(mask, found);
+    for (const k of found.slices) changed.add(k);
+    out.islands = { count: found.islands.length, ml: droppedMl(found) };
+  }
+  const flair = c.data.sequences.flair;
+  if (edgeRule && flair?.dims.every((d, a) => d === dims[a])) {
+    const grown = edgeGrowth(mask, maps.probability, flair.data, dims, spacing, voxelMl, edgeRule);
+    growEdge(mask, grown);
+    for (const k of grown.slices) changed.add(k);
+    out.edge = { ml: grown.ml };
+  }
+  for (const k of [...changed].sort((a, b) => a - b)) {
     const at = k * plane;
     const std = map.slice(at, at + plane);
     const members = maps.members?.map((m) => m.slice(at, at + plane));
@@ -318,5 +344,5 @@ function dropCaseIslands(
       score: uncertaintyScore(std, spacing[0] * spacing[1]),
     });
   }
-  return { count: found.islands.length, ml: droppedMl(found) };
+  return out;
 }

@@ -6,6 +6,7 @@ import {
   CROP_MODES,
   DEVICES,
   type Device,
+  EDGE_MODES,
   ISLAND_MODES,
   PROPOSAL_BASE_FORMATS,
   REGISTRATIONS,
@@ -46,11 +47,13 @@ export const summary =
 
 /** The options propose and propose-dataset share, as --help shows them (the values from core/src/lists.ts). */
 export const PROPOSE_USAGE = `options: [--members N] [--steps N] [--sampler ${SAMPLERS.join('|')}] [--eta E] [--seed S]
-    [--crop ${CROP_MODES.join('|')}] [--islands ${ISLAND_MODES.join('|')}] [--slices a:b] [--device ${DEVICES.join('|')}] [--model DIR] [--register ${REGISTRATIONS.join('|')}]
+    [--crop ${CROP_MODES.join('|')}] [--islands ${ISLAND_MODES.join('|')}] [--edge ${EDGE_MODES.join('|')}] [--slices a:b] [--device ${DEVICES.join('|')}] [--model DIR] [--register ${REGISTRATIONS.join('|')}]
     [--export F,...]  outputs besides mask, uncertainty and report.json, of: ${PROPOSE_EXTRA.join(', ')}
   Unset sampling options are the model's (its manifest.json, recommended).
   --islands drop (default): once every slice is proposed, small components the members disagree on
-    are dropped as the model's manifest says (recommended.dropIslands; report.json lists them).`;
+    are dropped as the model's manifest says (recommended.dropIslands; report.json lists them).
+  --edge grow (default): then the edge is grown into adjacent voxels as bright on the FLAIR as the
+    lesion, as the model's manifest says (recommended.growEdge; report.json's grownEdge); keep: not.`;
 
 const USAGE = `usage: quorum propose <case> --out <dir> [--overwrite] [options]
        quorum propose ${SEQUENCE_KINDS.map((s) => `[--${s} FILE]`).join(' ')} --out <dir> [options]
@@ -79,6 +82,7 @@ export const PROPOSE_OPTIONS: CommandSpec['options'] = {
   seed: { type: 'string' },
   crop: { type: 'string' },
   islands: { type: 'string' },
+  edge: { type: 'string' },
   slices: { type: 'string' },
   device: { type: 'string' },
   model: { type: 'string' },
@@ -114,6 +118,7 @@ export function proposeSettings(flags: Flags): ProposeSettings {
     seed: intFlag(flags, 'seed', 0),
     crop: choiceFlag(flags, 'crop', CROP_MODES),
     islands: choiceFlag(flags, 'islands', ISLAND_MODES),
+    edge: choiceFlag(flags, 'edge', EDGE_MODES),
     exports: listFlag(flags, 'export', PROPOSAL_FORMATS),
   };
 }
