@@ -16,7 +16,11 @@ export const title = 'edge growth by the FLAIR contrast (whole volume)';
 
 const DATA = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
 const CASES = [
-  ['TCGA-LGG head', 'tcga-lgg/TCGA_CS_6666_20011109/flair.nii.gz', 'tcga-lgg/TCGA_CS_6666_20011109/seg.nii.gz'],
+  [
+    'TCGA-LGG head',
+    'tcga-lgg/TCGA_CS_6666_20011109/flair.nii.gz',
+    'tcga-lgg/TCGA_CS_6666_20011109/seg.nii.gz',
+  ],
   [
     'BraTS 240x240x155',
     'brats-4seq/brats2015-tcia-pat222/Flair.nii.gz',
