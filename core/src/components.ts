@@ -32,19 +32,29 @@ function grow(
   seen: Uint8Array,
   out: number[],
 ) {
-  const [nx, ny, nz] = dims;
-  const sxy = nx * ny;
   out.length = 0;
   out.push(seed);
   seen[seed] = 1;
+  floodFaces(dims, out, (w) => {
+    if (seen[w] || labels[w] !== value) return false;
+    seen[w] = 1;
+    return true;
+  });
+}
+
+/**
+ * Breadth-first by faces (6-connected) from the voxels in `queue` (flat indices, i fastest): each
+ * face neighbour for which `joins` says true (it marks its own visited set) is appended to `queue`,
+ * which then holds every voxel reached.
+ */
+export function floodFaces(dims: Vec3, queue: number[], joins: (w: number) => boolean): void {
+  const [nx, ny, nz] = dims;
+  const sxy = nx * ny;
   const visit = (w: number) => {
-    if (!seen[w] && labels[w] === value) {
-      seen[w] = 1;
-      out.push(w);
-    }
+    if (joins(w)) queue.push(w);
   };
-  for (let q = 0; q < out.length; q++) {
-    const v = out[q];
+  for (let q = 0; q < queue.length; q++) {
+    const v = queue[q];
     const i = v % nx;
     const j = ((v - i) / nx) % ny;
     const k = Math.floor(v / sxy);

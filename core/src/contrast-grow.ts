@@ -1,3 +1,4 @@
+import { floodFaces } from './components.ts';
 import { distanceToMask } from './distance-map.ts';
 import type { Vec3 } from './volume.ts';
 
@@ -105,31 +106,18 @@ export function edgeGrowth(
   const t32 = Math.fround(threshold);
   const pMin = Math.fround(rule.minProbability);
   // grow from the proposal through candidate voxels, by faces
-  const [nx, ny, nz] = dims;
-  const sxy = nx * ny;
   const joined = new Uint8Array(n);
   const queue: number[] = [];
   for (let v = 0; v < n; v++) if (mask[v]) queue.push(v);
   const added: number[] = [];
-  const visit = (w: number) => {
-    if (mask[w] || joined[w] || dist[w] > rule.bandMm || flair[w] < t32) return;
-    if (probability[w] < pMin || probability[w] > 0.5) return;
+  floodFaces(dims, queue, (w) => {
+    if (mask[w] || joined[w] || dist[w] > rule.bandMm || flair[w] < t32) return false;
+    if (probability[w] < pMin || probability[w] > 0.5) return false;
     joined[w] = 1;
     added.push(w);
-    queue.push(w);
-  };
-  for (let q = 0; q < queue.length; q++) {
-    const v = queue[q];
-    const i = v % nx;
-    const j = Math.floor(v / nx) % ny;
-    const k = Math.floor(v / sxy);
-    if (i > 0) visit(v - 1);
-    if (i < nx - 1) visit(v + 1);
-    if (j > 0) visit(v - nx);
-    if (j < ny - 1) visit(v + nx);
-    if (k > 0) visit(v - sxy);
-    if (k < nz - 1) visit(v + sxy);
-  }
+    return true;
+  });
+  const sxy = dims[0] * dims[1];
   const voxels = Uint32Array.from(added).sort();
   const slices = [...new Set(Array.from(voxels, (v) => Math.floor(v / sxy)))];
   return { voxels, slices, ml: voxels.length * voxelMl, lesionLevel, normalLevel, threshold };
