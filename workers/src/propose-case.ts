@@ -101,8 +101,11 @@ export interface CaseReport {
      * 'none' (the model has no rule), 'partial' (some slices or prompts). Absent in older reports.
      */
     islands?: IslandRule | 'keep' | 'none' | 'partial';
-    /** The edge rule applied (the model's, core/src/contrast-grow.ts), or why none was, as `islands`. */
-    edge?: EdgeRule | 'keep' | 'none' | 'partial';
+    /**
+     * The edge rule applied (the model's, core/src/contrast-grow.ts), or why none was, as `islands`;
+     * 'no-flair': the case has no FLAIR on the reference grid to read the lesion's contrast from.
+     */
+    edge?: EdgeRule | 'keep' | 'none' | 'partial' | 'no-flair';
     slices: [number, number] | 'all with brain';
   };
   device: string;
@@ -287,7 +290,7 @@ export function proposeCaseToDir(
         crop: s.crop,
         uncertaintySigmaVoxels: s.uncertaintySigmaVoxels,
         islands,
-        edge: typeof edge === 'object' && !grown ? 'none' : edge,
+        edge: typeof edge === 'object' && !grown ? 'no-flair' : edge,
         slices: settings.slices ?? 'all with brain',
       },
       device: s.device,
