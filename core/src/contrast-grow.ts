@@ -13,7 +13,9 @@ import type { Vec3 } from './volume.ts';
  * - lesion level L: the median FLAIR over the confident core (mean probability >= 0.8; the whole
  *   proposal when the core has under 10 voxels);
  * - normal level N: the median FLAIR over a shell 5-20 mm outside the proposal, of its voxels above
- *   the 25th percentile of the scan's non-zero voxels (leaves out air and CSF);
+ *   the shell's own 25th percentile (leaves out air and CSF). Every level is an order statistic of
+ *   the case's own voxels, so an increasing affine change of the stored intensities (another
+ *   scanner's scale, an int16 writer's offset, z-scores) changes no voxel of the result;
  * - a voxel joins when it lies within `bandMm` of the proposal, its FLAIR >= N + alpha (L - N), its
  *   mean probability >= `minProbability`, and it connects (by faces) to the proposal through such
  *   voxels. Nothing joins when L <= N: a lesion not brighter than its surround is left as proposed;
@@ -95,12 +97,13 @@ export function edgeGrowth(
   const core = new Float32Array(inCore >= 10 ? inCore : inMask);
   let c = 0;
   for (let v = 0; v < n; v++) if (inCore >= 10 ? probability[v] >= coreAt : mask[v]) core[c++] = flair[v];
-  const floor = orderStatistic(nonZero(flair), 0.25) ?? 0;
   const [near, far] = EDGE_SHELL_MM;
-  const shell: number[] = [];
-  for (let v = 0; v < n; v++) if (dist[v] > near && dist[v] < far && flair[v] > floor) shell.push(flair[v]);
+  const around: number[] = [];
+  for (let v = 0; v < n; v++) if (dist[v] > near && dist[v] < far) around.push(flair[v]);
+  const floor = orderStatistic(Float32Array.from(around), 0.25);
+  const shell = Float32Array.from(floor === undefined ? [] : around.filter((x) => x > floor));
   const lesionLevel = orderStatistic(core, 0.5) as number;
-  const normalLevel = orderStatistic(Float32Array.from(shell), 0.5);
+  const normalLevel = orderStatistic(shell, 0.5);
   if (normalLevel === undefined || lesionLevel <= normalLevel) return { ...none, lesionLevel, normalLevel };
   const threshold = normalLevel + rule.alpha * (lesionLevel - normalLevel);
   const t32 = Math.fround(threshold);
@@ -127,16 +130,6 @@ export function edgeGrowth(
 export function growEdge<T extends { [i: number]: number }>(mask: T, growth: EdgeGrowth): T {
   for (const v of growth.voxels) mask[v] = 1;
   return mask;
-}
-
-/** The non-zero values, in a new array. */
-function nonZero(values: ArrayLike<number>): Float32Array {
-  let count = 0;
-  for (let v = 0; v < values.length; v++) if (values[v] > 0) count++;
-  const out = new Float32Array(count);
-  let c = 0;
-  for (let v = 0; v < values.length; v++) if (values[v] > 0) out[c++] = values[v];
-  return out;
 }
 
 /** The value at floor(q (n - 1)) of the sorted values (quickselect; `values` is reordered). */

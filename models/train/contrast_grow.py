@@ -8,7 +8,8 @@ is on an unseen scanner; the scan itself can. So, per case, after the ensemble:
   lesion level L  the median FLAIR over the confident core (mean probability >= CORE_P; the whole
                   proposal when the core has fewer than 10 voxels)
   normal level N  the median FLAIR over a shell SHELL_MM outside the proposal, of its voxels above
-                  the 25th percentile of the scan's non-zero voxels (leaves out air and CSF)
+                  the shell's own 25th percentile (leaves out air and CSF; every level an order
+                  statistic, so the rule does not change under any increasing affine intensity map)
   a voxel joins   when it lies within band_mm of the proposal, its FLAIR >= N + alpha (L - N), its
                   mean probability >= min_p, and it connects (faces) to the proposal through such
                   voxels. Nothing joins when L <= N (a lesion not brighter than its surround), nor a voxel
@@ -57,9 +58,10 @@ def grow(mask, prob, flair, spacing, alpha, band_mm, min_p):
     if core.sum() < 10:
         core = mask
     dist = ndi.distance_transform_edt(~mask, sampling=spacing)
-    floor = order_stat(flair[flair > 0], 0.25)
-    shell = (dist > SHELL_MM[0]) & (dist < SHELL_MM[1]) & (flair > (floor if floor is not None else 0))
-    lesion, normal = order_stat(flair[core], 0.5), order_stat(flair[shell], 0.5)
+    around = flair[(dist > SHELL_MM[0]) & (dist < SHELL_MM[1])]
+    floor = order_stat(around, 0.25)
+    shell = around[around > floor] if floor is not None else around
+    lesion, normal = order_stat(flair[core], 0.5), order_stat(shell, 0.5)
     info.update(lesion=lesion, normal=normal)
     if normal is None or lesion <= normal:
         return mask, info

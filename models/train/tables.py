@@ -6,9 +6,10 @@
 import json
 import sys
 
-SHIPPED = 'v9.1'  # the method whose confidence and false positives the case table shows
+SHIPPED = 'v9.1.1'  # the method whose confidence and false positives the case table shows
 METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
-           ('v9.1', 'v9.1 (shipped: v9.0 with the proposal\'s edge grown by the scan\'s FLAIR contrast, contrast-grow-plan.json)'),
+           ('v9.1.1', 'v9.1.1 (shipped: v9.0 with the proposal\'s edge grown by the scan\'s FLAIR contrast, contrast-grow-plan.json)'),
+           ('v9.1', 'v9.1.0 (the same edge rule with its air/CSF floor from the scan\'s positive voxels; replaced the same day)'),
            ('v9.0', 'v9.0 (shipped before: a deep ensemble, 4, 3 and 3 members from three networks trained with v6\'s recipe and different seeds)'),
            ('v9.0-single', 'v9.0, single sample (the first network, as v8.0\'s)'),
            ('v9-long', 'v9 (v6\'s recipe, a third pair of seeds; alone, for the record: mean 0.8316)'),
@@ -51,11 +52,11 @@ METHODS = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
 # The README's comparison (the model issue's): v1, the shipped v2 line, its single sample, the deterministic UNet;
 # and the model shipped before, so that a reader sees what the last change did.
 COMPACT = [('v1', 'v1 (quorum-wt-2ch), 5 members'),
-           ('v9.1', 'v9.1, shipped (10 members, 3 networks, edge grown)'),
+           ('v9.1.1', 'v9.1.1, shipped (10 members, 3 networks, edge grown)'),
            ('v9.0-single', 'v9.0 and v9.1, single sample'),
            ('v9.0', 'v9.0, shipped before (the same without the edge rule)'),
            ('baseline-ctx1', 'deterministic UNet, same backbone + data')]
-COMPACT_SHORT = {'v1': 'v1', 'v9.1': 'shipped', 'v9.0-single': 'single sample', 'v9.0': 'v9.0',
+COMPACT_SHORT = {'v1': 'v1', 'v9.1.1': 'shipped', 'v9.0-single': 'single sample', 'v9.0': 'v9.0',
                  'baseline-ctx1': 'deterministic UNet'}
 
 
@@ -107,7 +108,7 @@ def main(path, *flags):
                   f"{fmt(a.get('hd95_mm'), 1)} | {fmt(a.get('fp_ml_outside'), 1)} | {fmt(a.get('auroc'))} | "
                   f"{fmt(a.get('qu_brats'))} |")
     print()
-    shown = [k for k in ('v9.1', 'v9.0', 'v9-long', 'v8.0', 'v6-long', 'v7-long', 'v5.0', 'v3.0.1', 'v4-w24', 'v3.0', 'v3.0-crop', 'v2.3.3', 'v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10', 'v2.6-io50') if any(k in r['methods'] for r in m['cases'])]
+    shown = [k for k in ('v9.1.1', 'v9.1', 'v9.0', 'v9-long', 'v8.0', 'v6-long', 'v7-long', 'v5.0', 'v3.0.1', 'v4-w24', 'v3.0', 'v3.0-crop', 'v2.3.3', 'v2.3.1', 'v2.3-crop', 'v2.4-m16', 'v2.4-lc-s4sh', 'v2.5-core', 'v2.5-core10', 'v2.6-io50') if any(k in r['methods'] for r in m['cases'])]
     print('| case | role | reference mL | v1 Dice | v2.0 Dice | v2.1 Dice | v2.2 Dice | v2.2 DDIM 3 | '
           + ''.join(f"{k}{' (shipped)' if k == SHIPPED else ''} | " for k in shown)
           + f'baseline | baseline 2000 it. | baseline 10000 it. + context | {SHIPPED} confidence | {SHIPPED} FP mL outside |')

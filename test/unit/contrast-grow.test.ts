@@ -31,12 +31,23 @@ describe('edge growth by the FLAIR contrast (core/src/contrast-grow.ts)', () => 
     }
     const plane = dims[0] * dims[1];
     expect(r.slices).toEqual([...new Set(Array.from(r.voxels, (v) => Math.floor(v / plane)))]);
+    // the same voxels stored with another scale and offset (an int16 writer's, z-scores): every
+    // level is an order statistic of the case's own voxels, so the same voxels join
+    for (const [scale, offset] of [
+      [3.7, -300],
+      [0.5, 20],
+      [0.02, -1.5],
+    ]) {
+      const stored = Float32Array.from(fx.arrays.flair.data, (v) => scale * v + offset);
+      const again = edgeGrowth(mask, prob, stored, dims, spacing, 0.001, rule);
+      expect(Array.from(again.voxels), `${scale} v + ${offset}`).toEqual(Array.from(r.voxels));
+    }
   });
 
   it('adds nothing when the lesion is not brighter than its surround, or the mask is empty', () => {
     const dims: Vec3 = [40, 40, 3];
     const n = 1600 * 3;
-    // slice 1 holds the lesion in tissue at 100; slices 0 and 2 are dark (air: below the floor)
+    // slice 1 holds the lesion in tissue at 100; slices 0 and 2 are dark (air: below the shell's floor)
     const flair = Float32Array.from({ length: n }, (_, v) => (Math.floor(v / 1600) === 1 ? 100 : 50));
     const prob = new Float32Array(n).fill(0.3);
     const mask = new Uint8Array(n);
