@@ -1,15 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { type EdgeRule, edgeGrowth, growEdge } from '../../core/src/contrast-grow.ts';
+import type { EdgeRule } from '../../core/src/contrast-grow.ts';
 import { type Bidimensional, bidimensional } from '../../core/src/diameters.ts';
 import { QuorumError } from '../../core/src/errors.ts';
+import { finishProposal } from '../../core/src/finish-proposal.ts';
 import { voxelVolumeMl } from '../../core/src/geometry.ts';
-import {
-  type DroppedIsland,
-  dropIslands,
-  type IslandRule,
-  uncertainIslands,
-} from '../../core/src/islands.ts';
+import type { DroppedIsland, IslandRule } from '../../core/src/islands.ts';
 import {
   type CropMode,
   type EdgeMode,
@@ -242,21 +238,21 @@ export function proposeCaseToDir(
     for (const r of results)
       r.score = uncertaintyScore(uncertainty.subarray(r.k * plane, (r.k + 1) * plane), pixelArea);
     const voxelMl = voxelVolumeMl(reference);
-    const islands = wholeVolumeStep(settings, settings.islands === 'keep' ? 'keep' : 'apply', s.dropIslands);
-    const dropped =
-      typeof islands === 'object'
-        ? uncertainIslands(mask, uncertainty, reference.dims, voxelMl, islands)
-        : undefined;
-    if (dropped?.voxels.length) dropIslands(mask, dropped);
+    const islands = wholeVolumeStep(settings, settings.islands, s.dropIslands);
     const edge = wholeVolumeStep(settings, settings.edge, s.growEdge);
-    const flair = kase.sequences.flair;
-    const grown =
-      typeof edge === 'object' && flair && sameDims(flair.dims, reference.dims)
-        ? edgeGrowth(mask, maps.probability, flair.data, reference.dims, reference.spacing, voxelMl, edge)
-        : undefined;
-    if (grown?.voxels.length) growEdge(mask, grown);
+    const { dropped, grown, slices } = finishProposal(
+      mask,
+      maps.probability,
+      uncertainty,
+      reference,
+      kase.sequences.flair,
+      {
+        islands: typeof islands === 'object' ? islands : undefined,
+        edge: typeof edge === 'object' ? edge : undefined,
+      },
+    );
     const bySlice = new Map(results.map((r) => [r.k, r]));
-    for (const k of new Set([...(dropped?.slices ?? []), ...(grown?.slices ?? [])])) {
+    for (const k of slices) {
       const r = bySlice.get(k);
       if (r) r.lesionAreaMm2 = lesionVoxelsIn(mask, k * plane, plane) * pixelArea;
     }
@@ -432,10 +428,6 @@ function wholeVolumeStep<R>(
   if (!rule) return 'none';
   if (settings.slices || settings.prompts) return 'partial';
   return rule;
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function lesionVoxelsIn(mask: Uint8Array, from: number, n: number): number {

@@ -7,10 +7,10 @@ import type {
   SliceResult,
 } from '../../../core/src/api.ts';
 import { isFinalEvent } from '../../../core/src/api.ts';
-import { type EdgeRule, edgeGrowth, growEdge } from '../../../core/src/contrast-grow.ts';
+import type { EdgeRule } from '../../../core/src/contrast-grow.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { voxelVolumeMl } from '../../../core/src/geometry.ts';
-import { dropIslands, droppedMl, type IslandRule, uncertainIslands } from '../../../core/src/islands.ts';
+import { finishProposal } from '../../../core/src/finish-proposal.ts';
+import { droppedMl, type IslandRule } from '../../../core/src/islands.ts';
 import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { uncertaintyScore } from '../../../core/src/metrics.ts';
 import { checkPrompts } from '../../../core/src/prompts.ts';
@@ -308,27 +308,22 @@ function finishCase(
   const map = c.uncertainty;
   if (!maps || !map || (!islandRule && !edgeRule)) return {};
   const { dims, spacing } = c.info.geometry;
-  const voxelMl = voxelVolumeMl(c.info.geometry);
   const plane = dims[0] * dims[1];
   const mask = new Uint8Array(maps.probability.length);
   // the engine's mask: mean > 0.5 (workers/src/engine/assemble.ts)
   for (let i = 0; i < mask.length; i++) mask[i] = maps.probability[i] > 0.5 ? 1 : 0;
-  const out: { islands?: { count: number; ml: number }; edge?: { ml: number } } = {};
-  const changed = new Set<number>();
-  if (islandRule) {
-    const found = uncertainIslands(mask, map, dims, voxelMl, islandRule);
-    dropIslands(mask, found);
-    for (const k of found.slices) changed.add(k);
-    out.islands = { count: found.islands.length, ml: droppedMl(found) };
-  }
-  const flair = c.data.sequences.flair;
-  if (edgeRule && flair?.dims.every((d, a) => d === dims[a])) {
-    const grown = edgeGrowth(mask, maps.probability, flair.data, dims, spacing, voxelMl, edgeRule);
-    growEdge(mask, grown);
-    for (const k of grown.slices) changed.add(k);
-    out.edge = { ml: grown.ml };
-  }
-  for (const k of [...changed].sort((a, b) => a - b)) {
+  const { dropped, grown, slices } = finishProposal(
+    mask,
+    maps.probability,
+    map,
+    c.info.geometry,
+    c.data.sequences.flair,
+    {
+      islands: islandRule,
+      edge: edgeRule,
+    },
+  );
+  for (const k of slices) {
     const at = k * plane;
     const std = map.slice(at, at + plane);
     const members = maps.members?.map((m) => m.slice(at, at + plane));
@@ -344,5 +339,8 @@ function finishCase(
       score: uncertaintyScore(std, spacing[0] * spacing[1]),
     });
   }
-  return out;
+  return {
+    ...(dropped ? { islands: { count: dropped.islands.length, ml: droppedMl(dropped) } } : {}),
+    ...(grown ? { edge: { ml: grown.ml } } : {}),
+  };
 }
