@@ -24,6 +24,12 @@ export interface LoadedModel {
   note?: string;
 }
 
+/** The manifest's post-processing rules: the key under recommended, its check, the shape a message shows. */
+const POSTPROCESSING_RULES = [
+  ['dropIslands', isIslandRule, '{"belowMl": mL > 0, "uncertaintyAtLeast": a number >= 0}'],
+  ['growEdge', isEdgeRule, '{"alpha": 0..1, "bandMm": mm in (0, 50], "minProbability": 0..0.5}'],
+] as const satisfies readonly (readonly [string, (x: unknown) => boolean, string])[];
+
 export function readManifest(modelDir: string): ModelManifest {
   const path = join(modelDir, 'manifest.json');
   let manifest: ModelManifest;
@@ -39,20 +45,11 @@ export function readManifest(modelDir: string): ModelManifest {
       `recommended.crop is '${String(crop)}' (allowed: ${CROP_MODES.join(', ')})`,
       path,
     );
-  const islands = manifest.recommended?.dropIslands as unknown;
-  if (islands !== undefined && !isIslandRule(islands))
-    throw new QuorumError(
-      'model',
-      'recommended.dropIslands must be {"belowMl": mL > 0, "uncertaintyAtLeast": a number >= 0}',
-      path,
-    );
-  const edge = manifest.recommended?.growEdge as unknown;
-  if (edge !== undefined && !isEdgeRule(edge))
-    throw new QuorumError(
-      'model',
-      'recommended.growEdge must be {"alpha": 0..1, "bandMm": mm in (0, 50], "minProbability": 0..0.5}',
-      path,
-    );
+  for (const [key, valid, shape] of POSTPROCESSING_RULES) {
+    const rule = (manifest.recommended as Record<string, unknown> | undefined)?.[key];
+    if (rule !== undefined && !valid(rule))
+      throw new QuorumError('model', `recommended.${key} must be ${shape}`, path);
+  }
   const networks = manifest.networks as unknown;
   if (
     networks !== undefined &&
