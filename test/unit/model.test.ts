@@ -97,15 +97,25 @@ describe('the v2 model (the default)', () => {
     expect(bytes).toBeLessThanOrEqual(30 * 1024 * 1024);
   });
 
-  it("refuses a manifest whose island rule is malformed, naming the file (the shipped one's reads)", () => {
+  it("refuses a manifest whose island or edge rule is malformed, naming the file (the shipped one's reads)", () => {
     expect(manifest.recommended.dropIslands).toEqual({ belowMl: 0.5, uncertaintyAtLeast: 0.2 });
+    expect(readManifest(dir).recommended.growEdge).toBeDefined();
     const bad = mkdtempSync(join(tmpdir(), 'quorum-manifest-'));
     try {
-      const text = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-      text.recommended.dropIslands = { belowMl: '0.5', uncertaintyAtLeast: 0.2 };
-      writeFileSync(join(bad, 'manifest.json'), JSON.stringify(text));
-      expect(() => readManifest(bad)).toThrow(/recommended\.dropIslands must be/);
-      expect(() => readManifest(bad)).toThrow(expect.objectContaining({ file: join(bad, 'manifest.json') }));
+      const shipped = readFileSync(join(dir, 'manifest.json'), 'utf8');
+      const broken: [string, unknown][] = [
+        ['dropIslands', { belowMl: '0.5', uncertaintyAtLeast: 0.2 }],
+        ['growEdge', { alpha: 0.5, bandMm: 0, minProbability: 0.05 }],
+      ];
+      for (const [key, rule] of broken) {
+        const text = JSON.parse(shipped);
+        text.recommended[key] = rule;
+        writeFileSync(join(bad, 'manifest.json'), JSON.stringify(text));
+        expect(() => readManifest(bad)).toThrow(new RegExp(`recommended\\.${key} must be`));
+        expect(() => readManifest(bad)).toThrow(
+          expect.objectContaining({ file: join(bad, 'manifest.json') }),
+        );
+      }
     } finally {
       rmSync(bad, { recursive: true, force: true });
     }
