@@ -44,11 +44,28 @@ def set_model_spacing(mm):
     print(f'model grid {n} x {n} pixels of {mm} mm', flush=True)
 
 
+def member_gammas(members, spread):
+    """Each member's gamma for --tta-gamma: log-spread evenly over [exp(-spread), exp(spread)], the middle
+    member (odd counts) at 1."""
+    if members == 1 or spread == 0:
+        return np.ones(members)
+    return np.exp(np.linspace(-spread, spread, members))
+
+
+def gamma_curve(img, gamma):
+    """img [n, c, h, w] model inputs, gamma [n]: the training augmentation's gamma (augment.intensity), on
+    each slice and channel's own range, without its random parts."""
+    lo = img.amin((2, 3), keepdim=True)
+    rng = (img.amax((2, 3), keepdim=True) - lo).clamp_min(1e-3)
+    return ((img - lo) / rng).clamp(0, 1) ** gamma.view(-1, 1, 1, 1) * rng + lo
+
+
 @torch.no_grad()
 def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu', per_step=None, start='noise',
-            context=0):
+            context=0, tta_gamma=0.0):
     """per_step: a list that receives, for each DDIM step, the members' mean predicted x0 as a 0-1 map on
-    the native grid (where a miss is decided: --per-step). start='zeros': x_T = 0, the input train.py
+    the native grid (where a miss is decided: --per-step). tta_gamma: each member reads the image under its own
+gamma curve (member_gammas; 0 = off). start='zeros': x_T = 0, the input train.py
     --p-image-only fits from the image alone; the members part from the second step (eta = 1)."""
     sched = Schedule(linear_betas(1000))
     g = torch.Generator().manual_seed(seed)
@@ -60,6 +77,9 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu',
         ks = frame.slices[i:i + 8]
         img = torch.from_numpy(through_plane.frame_inputs(frame, vols, range(i, i + len(ks)), context))
         img = img.repeat_interleave(members, 0)
+        if tta_gamma:
+            g_m = torch.from_numpy(member_gammas(members, tta_gamma)).float().repeat(len(ks))
+            img = gamma_curve(img, g_m)
         x_T = torch.randn(len(img), 1, *INPUT_SIZE, generator=g)  # drawn either way: the same later noise
         if start == 'zeros':
             x_T = torch.zeros_like(x_T)
@@ -169,7 +189,12 @@ def main():
                          'as train.py --p-image-only trains a share of the batch)')
     ap.add_argument('--spacing', type=float, help='model pixel size in mm instead of preprocess.SPACING_MM '
                     '(a test-time scale; the grid grows to keep the 240 mm field of view, in multiples of 8)')
+    ap.add_argument('--tta-gamma', type=float, default=0.0, metavar='G',
+                    help='intensity test-time augmentation: member m reads the input under gamma member_gammas(M, G)[m], '
+                         'log-spread over [exp(-G), exp(G)] (tta-gamma-arm.json); 0 = off')
     args = ap.parse_args()
+    if args.tta_gamma < 0:
+        sys.exit(f'--tta-gamma: {args.tta_gamma} is negative (the spread is symmetric: give its half-width)')
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # heap.py: 1.7x faster here
     if args.spacing:
@@ -188,6 +213,8 @@ def main():
             sys.exit('--per-step: not for a deterministic run (one pass, no DDIM steps)')
         if args.start != 'noise':
             sys.exit('--start: not for a deterministic run (one pass, no x_T)')
+        if args.tta_gamma:
+            sys.exit('--tta-gamma: not for a deterministic run (one pass, no members)')
         from evaluate_v2 import baseline_mask
     model.to(args.device)
     if args.site:
@@ -212,7 +239,7 @@ def main():
             steps_x0 = [] if args.per_step else None
             mean, std = propose(model, frame, vols, args.members, args.steps, seed=args.seed,
                                 kind=meta.get('prediction', 'x0'), device=args.device, per_step=steps_x0,
-                                start=args.start, context=meta.get('context', 0))
+                                start=args.start, context=meta.get('context', 0), tta_gamma=args.tta_gamma)
             if steps_x0:
                 t = truth > 0
                 print(f"{c['name']:28s} per step: " + ' '.join(
@@ -227,6 +254,7 @@ def main():
     print(f'iter {it} mean Dice {np.mean(scores):.3f}')
     if args.out:
         json.dump(dict(run=args.run, iter=it, site=args.site, members=args.members, steps=args.steps, start=args.start,
+                       tta_gamma=args.tta_gamma,
                        dice={c['name']: s for c, s in zip(pick, scores)}, mean=float(np.mean(scores)),
                        min=float(np.min(scores))), open(args.out, 'w'), indent=1)
 
