@@ -165,10 +165,13 @@ LESION_CONTRAST = (0.4, 1.0)  # the lesion's contrast against the brain is scale
 MIN_LESION_PX = 20  # smaller lesions keep their contrast
 
 
-def lesion_contrast(img, lesion, g, p):
+def lesion_contrast(img, lesion, g, p, seq=None):
     """img [n, c, h, w], lesion [n, 1, h, w] (0-1): in each channel with probability p, the lesion's
     deviation from the median of the rest of the slice's tissue is scaled by a factor in
-    LESION_CONTRAST, through a mask blurred by 1 px so that no edge is drawn."""
+    LESION_CONTRAST, through a mask blurred by 1 px so that no edge is drawn. seq (as intensity's):
+    channels of one sequence share the draw, so a context model's neighbour FLAIR slices are lowered
+    with the slice's own (through the slice's own lesion: the neighbours' lesions are about as large).
+    Default: every channel its own draw (the order of draws of the runs before seq)."""
     n, c = img.shape[:2]
     soft = _blur(lesion, 1.0)
     img = img.clone()
@@ -176,15 +179,20 @@ def lesion_contrast(img, lesion, g, p):
         inside = lesion[i, 0] > 0.5
         if int(inside.sum()) < MIN_LESION_PX:
             continue
+        drawn = {}
         for ch in range(c):
-            if float(torch.rand(1, generator=g)) >= p:
+            k = ch if seq is None else int(seq[ch])
+            if k not in drawn:
+                on = float(torch.rand(1, generator=g)) < p
+                drawn[k] = float(_u(1, g, *LESION_CONTRAST)) if on and seq is not None else on
+            if drawn[k] is False:
                 continue
             x = img[i, ch]
             rest = above_air(x.flatten()).view(x.shape) & ~inside
             if int(rest.sum()) < MIN_LESION_PX:
                 continue
             ref = float(x[rest].median())
-            scale = float(_u(1, g, *LESION_CONTRAST))
+            scale = float(_u(1, g, *LESION_CONTRAST)) if seq is None else drawn[k]
             img[i, ch] = x + soft[i, 0] * (scale - 1) * (x - ref)
     return img
 
@@ -255,7 +263,7 @@ def augment_v2(img, lab, g, raw_head=None, p_strip=0.35, p_lesion_contrast=0.0, 
         img = strip_skull(img, lab, raw_head & (torch.rand(len(img), generator=g) < p_strip), g)
     img, lab = spatial(img, lab, g)
     if p_lesion_contrast > 0:
-        img = lesion_contrast(img, lab[:, :1], g, p_lesion_contrast)
+        img = lesion_contrast(img, lab[:, :1], g, p_lesion_contrast, seq)
     if p_lesion_core > 0:
         img = lesion_core(img, lab[:, :1], g, p_lesion_core)
     img = intensity(img, g, seq)

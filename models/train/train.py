@@ -167,6 +167,9 @@ def main():
     ap.add_argument('--hold-out-site', help='leave-one-site-out fold: TCGA-LGG site to hold out (default: the shipped split)')
     ap.add_argument('--data', choices=['v1', 'v2'], default='v2',
                     help='v2: every training case of datasets.py, preprocess.py (build_cache.py first); v1: 3 BraTS subjects')
+    ap.add_argument('--p-lesion-contrast', type=share, default=0.0,
+                    help="v2: chance per slice and sequence that the lesion's contrast against the tissue is lowered "
+                         '(augment.lesion_contrast, a fainter lesion than the training sites show; 0 draws nothing)')
     ap.add_argument('--p-lesion-core', type=share, default=0.0,
                     help="chance per slice that a dark necrotic / cystic core is drawn in the lesion (augment.lesion_core)")
     ap.add_argument('--p-dup-flair', type=share, default=0.0,
@@ -201,7 +204,8 @@ def main():
 
     if args.data == 'v2':
         img, lab, subjects, _ = load_cache_v2(args.hold_out_site, context=args.context)
-        aug = functools.partial(augment_v2, p_lesion_core=args.p_lesion_core, p_dup_flair=args.p_dup_flair,
+        aug = functools.partial(augment_v2, p_lesion_contrast=args.p_lesion_contrast,
+                                p_lesion_core=args.p_lesion_core, p_dup_flair=args.p_dup_flair,
                                 seq=through_plane.sequence_of_channels(ARCH['image_channels'], args.context))
     else:
         img, lab = load_slices(TRAIN_SUBJECTS)
