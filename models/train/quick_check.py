@@ -65,7 +65,7 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu',
             context=0, tta_gamma=0.0):
     """per_step: a list that receives, for each DDIM step, the members' mean predicted x0 as a 0-1 map on
     the native grid (where a miss is decided: --per-step). tta_gamma: each member reads the image under its own
-gamma curve (member_gammas; 0 = off). start='zeros': x_T = 0, the input train.py
+    gamma curve (member_gammas; 0 = off). start='zeros': x_T = 0, the input train.py
     --p-image-only fits from the image alone; the members part from the second step (eta = 1)."""
     sched = Schedule(linear_betas(1000))
     g = torch.Generator().manual_seed(seed)

@@ -195,6 +195,8 @@ def main():
                  'the noisy mask it replaces)')
     if args.context and args.data != 'v2':
         ap.error('--context needs --data v2 (the cache keeps each case\'s slices in order)')
+    if args.data != 'v2' and (args.p_lesion_contrast or args.p_lesion_core or args.p_dup_flair):
+        ap.error('--p-lesion-contrast, --p-lesion-core and --p-dup-flair need --data v2 (augment_v2; v1 has its own augment)')
     if args.high_t_share and args.mode != 'diffusion':
         ap.error('--high-t-share is for the diffusion mode (the deterministic UNet has no t)')
     torch.set_num_threads(args.threads)
