@@ -127,6 +127,14 @@ def _blur(x, sigma):
     return F.conv2d(F.pad(x, (0, 0, 3, 3), mode='replicate'), k.view(1, 1, -1, 1))
 
 
+def unit_range(img):
+    """img [n, c, h, w] -> (u, lo, rng): each slice and channel mapped from its own [min, max] to [0, 1]
+    (u = (img - lo) / rng; rng at least 1e-3), the range intensity's gamma and bias field work on."""
+    lo = img.amin((2, 3), keepdim=True)
+    rng = (img.amax((2, 3), keepdim=True) - lo).clamp_min(1e-3)
+    return (img - lo) / rng, lo, rng
+
+
 def intensity(img, g, seq=None):
     """seq: the sequence each channel shows (context.sequence_of_channels): channels of one sequence get
     the same gamma, bias field and contrast. Default: every channel its own (the same random draws)."""
@@ -135,10 +143,7 @@ def intensity(img, g, seq=None):
     k = int(seq.max()) + 1
     # drawn on the CPU (one generator, the same draws on any device), applied where img is (a GPU: train.py)
     on = lambda x: x.to(img.device)  # noqa: E731
-    lo = img.amin((2, 3), keepdim=True)
-    hi = img.amax((2, 3), keepdim=True)
-    rng = (hi - lo).clamp_min(1e-3)
-    u = (img - lo) / rng
+    u, lo, rng = unit_range(img)
     gamma = on(torch.exp(_u(n, g, -0.4, 0.4, k, 1, 1))[:, seq])
     u = u.clamp(0, 1) ** gamma
     field = on(F.interpolate(_u(n, g, -0.3, 0.3, k, 4, 4), size=(h, w), mode='bicubic', align_corners=False)[:, seq])
@@ -179,21 +184,22 @@ def lesion_contrast(img, lesion, g, p, seq=None):
         inside = lesion[i, 0] > 0.5
         if int(inside.sum()) < MIN_LESION_PX:
             continue
-        drawn = {}
+        on, scale = {}, {}  # per sequence (per channel without seq)
         for ch in range(c):
             k = ch if seq is None else int(seq[ch])
-            if k not in drawn:
-                on = float(torch.rand(1, generator=g)) < p
-                drawn[k] = float(_u(1, g, *LESION_CONTRAST)) if on and seq is not None else on
-            if drawn[k] is False:
+            if k not in on:
+                on[k] = float(torch.rand(1, generator=g)) < p
+                if on[k] and seq is not None:
+                    scale[k] = float(_u(1, g, *LESION_CONTRAST))
+            if not on[k]:
                 continue
             x = img[i, ch]
             rest = above_air(x.flatten()).view(x.shape) & ~inside
             if int(rest.sum()) < MIN_LESION_PX:
                 continue
             ref = float(x[rest].median())
-            scale = float(_u(1, g, *LESION_CONTRAST)) if seq is None else drawn[k]
-            img[i, ch] = x + soft[i, 0] * (scale - 1) * (x - ref)
+            f = float(_u(1, g, *LESION_CONTRAST)) if seq is None else scale[k]
+            img[i, ch] = x + soft[i, 0] * (f - 1) * (x - ref)
     return img
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
+from augment import unit_range  # noqa: E402
 from datasets import load_case, split  # noqa: E402
 from diffusion import Schedule, linear_betas, sample_ddim  # noqa: E402
 from evaluate import dice, load_model  # noqa: E402
@@ -47,17 +48,16 @@ def set_model_spacing(mm):
 def member_gammas(members, spread):
     """Each member's gamma for --tta-gamma: log-spread evenly over [exp(-spread), exp(spread)], the middle
     member (odd counts) at 1."""
-    if members == 1 or spread == 0:
-        return np.ones(members)
+    if members == 1:
+        return np.ones(1)
     return np.exp(np.linspace(-spread, spread, members))
 
 
 def gamma_curve(img, gamma):
     """img [n, c, h, w] model inputs, gamma [n]: the training augmentation's gamma (augment.intensity), on
-    each slice and channel's own range, without its random parts."""
-    lo = img.amin((2, 3), keepdim=True)
-    rng = (img.amax((2, 3), keepdim=True) - lo).clamp_min(1e-3)
-    return ((img - lo) / rng).clamp(0, 1) ** gamma.view(-1, 1, 1, 1) * rng + lo
+    each slice and channel's own range (augment.unit_range), without its random parts."""
+    u, lo, rng = unit_range(img)
+    return u.clamp(0, 1) ** gamma.view(-1, 1, 1, 1) * rng + lo
 
 
 @torch.no_grad()
