@@ -62,8 +62,10 @@ def gamma_curve(img, gamma):
 
 @torch.no_grad()
 def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu', per_step=None, start='noise',
-            context=0, tta_gamma=0.0):
-    """per_step: a list that receives, for each DDIM step, the members' mean predicted x0 as a 0-1 map on
+            context=0, tta_gamma=0.0, agreement=None):
+    """agreement: a list that receives the case's member-agreement sums on the model grid, [Σ_m |b_m ∧ c|,
+    Σ_m |b_m|, M |c|] with b_m = member m > 0.5 and c = mean > 0.5 (core/src/metrics.ts sliceAgreement, summed
+    over slices as caseConfidence sums them). per_step: a list that receives, for each DDIM step, the members' mean predicted x0 as a 0-1 map on
     the native grid (where a miss is decided: --per-step). tta_gamma: each member reads the image under its own
     gamma curve (member_gammas; 0 = off). start='zeros': x_T = 0, the input train.py
     --p-image-only fits from the image alone; the members part from the second step (eta = 1)."""
@@ -94,6 +96,10 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu',
             for k, pk in zip(ks, p_s):
                 frame.place(per_step[s], k, frame.to_native(pk))
         p = ((x0.cpu() + 1) / 2).clamp(0, 1).view(len(ks), members, *INPUT_SIZE)
+        if agreement is not None:
+            b, c = p > 0.5, p.mean(1, keepdim=True) > 0.5
+            sums = [int((b & c).sum()), int(b.sum()), members * int(c.sum())]
+            agreement[:] = [a + s for a, s in zip(agreement or [0, 0, 0], sums)]
         for k, pk, sk in zip(ks, p.mean(1).numpy(), p.std(1, unbiased=False).numpy()):
             frame.place(mean, k, frame.to_native(pk))
             frame.place(std, k, frame.to_native(sk))
@@ -228,7 +234,7 @@ def main():
         if args.only:
             sys.exit('--only: needs --site')
         pick = held[::max(1, len(held) // args.cases)][:args.cases]
-    scores = []
+    scores, confidence = [], {}
     for c in pick:
         vols, truth, spacing, direction = load_case(c)
         frame = ModelFrame(vols, spacing, direction)
@@ -237,9 +243,13 @@ def main():
             std = np.zeros(frame.shape)
         else:
             steps_x0 = [] if args.per_step else None
+            sums = []
             mean, std = propose(model, frame, vols, args.members, args.steps, seed=args.seed,
                                 kind=meta.get('prediction', 'x0'), device=args.device, per_step=steps_x0,
-                                start=args.start, context=meta.get('context', 0), tta_gamma=args.tta_gamma)
+                                start=args.start, context=meta.get('context', 0), tta_gamma=args.tta_gamma,
+                                agreement=sums)
+            den = sums[1] + sums[2]
+            confidence[c['name']] = 2 * sums[0] / den if den else 1.0  # caseConfidence's 1 when nothing is proposed
             if steps_x0:
                 t = truth > 0
                 print(f"{c['name']:28s} per step: " + ' '.join(
@@ -250,12 +260,14 @@ def main():
             np.save(os.path.join(args.save, c['name'] + '.npy'), mean.astype(np.float16))
             np.save(os.path.join(args.save, 'std', c['name'] + '.npy'), std.astype(np.float16))
         scores.append(dice(mean > 0.5, truth > 0))
-        print(f"iter {it} {c['name']:28s} {c['role']:18s} Dice {scores[-1]:.3f}", flush=True)
+        conf = f" confidence {confidence[c['name']]:.3f}" if c['name'] in confidence else ''
+        print(f"iter {it} {c['name']:28s} {c['role']:18s} Dice {scores[-1]:.3f}{conf}", flush=True)
     print(f'iter {it} mean Dice {np.mean(scores):.3f}')
     if args.out:
         json.dump(dict(run=args.run, iter=it, site=args.site, members=args.members, steps=args.steps, start=args.start,
                        tta_gamma=args.tta_gamma,
-                       dice={c['name']: s for c, s in zip(pick, scores)}, mean=float(np.mean(scores)),
+                       dice={c['name']: s for c, s in zip(pick, scores)}, confidence=confidence or None,
+                       mean=float(np.mean(scores)),
                        min=float(np.min(scores))), open(args.out, 'w'), indent=1)
 
 
