@@ -79,6 +79,22 @@ def load_cache_v2(hold_out_site=None, add_held_out='none', context=0):
     return img, lab, names, keep
 
 
+def slice_cases(kept):
+    """The cache's case index of each slice load_cache_v2 kept (its `keep` mask)."""
+    return np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))['case'][kept]
+
+
+def case_weights(case_of, tumour):
+    """-> (a weight per tumour slice, a weight per slice): each case's slices share one unit, so a
+    multinomial draw picks a case uniformly, then one of its (tumour) slices uniformly."""
+    case_of = torch.from_numpy(np.asarray(case_of)).long()
+    out = []
+    for c in (case_of[tumour], case_of):
+        count = torch.bincount(c)
+        out.append(1.0 / count[c].double())
+    return out
+
+
 def cache_selection(hold_out_site=None, add_held_out='none'):
     """load_cache_v2's arguments as a training pack records them (pack.py), compared when a run loads it."""
     return dict(hold_out_site=hold_out_site, add_held_out=add_held_out)
@@ -172,6 +188,10 @@ def main():
                          '(augment.lesion_contrast, a fainter lesion than the training sites show; 0 draws nothing)')
     ap.add_argument('--p-lesion-core', type=share, default=0.0,
                     help="chance per slice that a dark necrotic / cystic core is drawn in the lesion (augment.lesion_core)")
+    ap.add_argument('--balance-cases', action='store_true',
+                    help='draw each slice of a batch by case first (every training case equally likely, as nnU-Net '
+                         'samples cases), then a slice of it: without it the 155-slice BraTS volumes give 63%% of the '
+                         'tumour slices drawn on a site fold against 25 cases (case-balance-arm.json)')
     ap.add_argument('--p-dup-flair', type=share, default=0.0,
                     help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
     ap.add_argument('--x0-loss', choices=('mse', 'bce'), default='mse',
@@ -197,6 +217,8 @@ def main():
         ap.error('--context needs --data v2 (the cache keeps each case\'s slices in order)')
     if args.data != 'v2' and (args.p_lesion_contrast or args.p_lesion_core or args.p_dup_flair):
         ap.error('--p-lesion-contrast, --p-lesion-core and --p-dup-flair need --data v2 (augment_v2; v1 has its own augment)')
+    if args.data != 'v2' and args.balance_cases:
+        ap.error('--balance-cases needs --data v2 (the cache records each slice\'s case)')
     if args.high_t_share and args.mode != 'diffusion':
         ap.error('--high-t-share is for the diffusion mode (the deterministic UNet has no t)')
     torch.set_num_threads(args.threads)
@@ -205,7 +227,7 @@ def main():
     os.makedirs(run, exist_ok=True)
 
     if args.data == 'v2':
-        img, lab, subjects, _ = load_cache_v2(args.hold_out_site, context=args.context)
+        img, lab, subjects, kept = load_cache_v2(args.hold_out_site, context=args.context)
         aug = functools.partial(augment_v2, p_lesion_contrast=args.p_lesion_contrast,
                                 p_lesion_core=args.p_lesion_core, p_dup_flair=args.p_dup_flair,
                                 seq=through_plane.sequence_of_channels(ARCH['image_channels'], args.context))
@@ -214,6 +236,7 @@ def main():
         subjects, aug = TRAIN_SUBJECTS, augment
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
+    weights = case_weights(slice_cases(kept), tumour) if args.balance_cases else None
     # On a GPU the slices are kept and augmented there (augment.py draws on the CPU, so a seed gives the same
     # batches on any device); the drawn lesion cores are numpy, so those runs augment on the CPU
     dev = torch.device(args.device)
@@ -257,8 +280,12 @@ def main():
         for group in opt.param_groups:
             group['lr'] = lr
         n_t = int(args.batch * args.tumour_fraction)
-        idx = torch.cat([tumour[torch.randint(len(tumour), (n_t,), generator=g)],
-                         torch.randint(len(img), (args.batch - n_t,), generator=g)])
+        if weights is None:
+            idx = torch.cat([tumour[torch.randint(len(tumour), (n_t,), generator=g)],
+                             torch.randint(len(img), (args.batch - n_t,), generator=g)])
+        else:
+            idx = torch.cat([tumour[torch.multinomial(weights[0], n_t, replacement=True, generator=g)],
+                             torch.multinomial(weights[1], args.batch - n_t, replacement=True, generator=g)])
         x_img, x_lab = aug(img[idx.to(aug_dev)].float(), lab[idx.to(aug_dev)].float(), g)
         x_img, x_lab = x_img.cpu(), x_lab.cpu()  # the noise below is drawn on the CPU too (one generator)
         x0 = x_lab * 2 - 1
