@@ -178,7 +178,7 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--site', help='score every TCGA-LGG patient of this site instead')
     ap.add_argument('--only', nargs='+', metavar='PATIENT',
-                    help='with --site: score only these patients (the rest of a fold cut short; each patient\'s '
+                    help='score only these patients of --site, or these held-out cases without it (each patient\'s '
                          'members are seeded alone, so its Dice does not depend on which others are scored)')
     ap.add_argument('--device', default='cpu')
     ap.add_argument('--out', help='JSON with the per-patient Dice')
@@ -231,9 +231,13 @@ def main():
                 sys.exit(f'--only: {", ".join(unknown)}: not a patient of site {args.site}')
             pick = [c for c in pick if c['name'] in args.only]
     else:
-        if args.only:
-            sys.exit('--only: needs --site')
-        pick = held[::max(1, len(held) // args.cases)][:args.cases]
+        if args.only:  # held-out cases by name (a site fold's network never saw them either)
+            unknown = sorted(set(args.only) - {c['name'] for c in held})
+            if unknown:
+                sys.exit(f'--only: {", ".join(unknown)}: not a held-out case of datasets.split()')
+            pick = [c for c in held if c['name'] in args.only]
+        else:
+            pick = held[::max(1, len(held) // args.cases)][:args.cases]
     scores, confidence = [], {}
     for c in pick:
         vols, truth, spacing, direction = load_case(c)
