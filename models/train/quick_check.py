@@ -65,8 +65,8 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu',
             context=0, tta_gamma=0.0, agreement=None):
     """agreement: a list that receives the case's member-agreement sums on the model grid, [Σ_m |b_m ∧ c|,
     Σ_m |b_m|, M |c|] with b_m = member m > 0.5 and c = mean > 0.5 (core/src/metrics.ts sliceAgreement, summed
-    over slices as caseConfidence sums them). per_step: a list that receives, for each DDIM step, the members' mean predicted x0 as a 0-1 map on
-    the native grid (where a miss is decided: --per-step). tta_gamma: each member reads the image under its own
+    over slices as caseConfidence sums them). per_step: a list that receives, for each DDIM step, the members'
+    mean predicted x0 as a 0-1 map on the native grid (where a miss is decided: --per-step). tta_gamma: each member reads the image under its own
     gamma curve (member_gammas; 0 = off). start='zeros': x_T = 0, the input train.py
     --p-image-only fits from the image alone; the members part from the second step (eta = 1)."""
     sched = Schedule(linear_betas(1000))
