@@ -183,6 +183,12 @@ def group_of(row):
         row['dataset'], row['dataset'])
 
 
+def lowest_quarter(scores):
+    """Indices of the lowest-scoring quarter of the cases (ceil(n / 4), at least one): where the worst case
+    must fall for the case confidence to send a reviewer to it first."""
+    return np.argsort(scores)[:max(1, int(np.ceil(len(scores) / 4)))]
+
+
 def summarise(rows):
     out = {}
     methods = sorted({m for r in rows for m in r['methods']})
@@ -209,7 +215,7 @@ def summarise(rows):
         if len(pairs) >= 4 and len({c for c, _ in pairs}) > 1:  # one member always agrees with itself
             conf, dc = map(np.array, zip(*pairs))
             rho = spearmanr(conf, dc).correlation
-            quarter = np.argsort(conf)[:max(1, int(np.ceil(len(conf) / 4)))]
+            quarter = lowest_quarter(conf)
             out.setdefault('confidence', {})[m] = dict(
                 spearman_with_dice=float(rho), cases=len(pairs),
                 worst_case_in_lowest_quarter=bool(np.argmin(dc) in quarter))

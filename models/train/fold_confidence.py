@@ -12,7 +12,6 @@ the worst patient and every patient under Dice 0.5 are among them, and how many 
 """
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -23,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from contrast_grow import SETTINGS, grow  # noqa: E402
 from datasets import all_cases, load_case  # noqa: E402
 from evaluate import dice  # noqa: E402
+from evaluate_v2 import lowest_quarter  # noqa: E402
 
 SHIPPED_EDGE = SETTINGS[1]  # alpha 0.5, B 3 mm, pmin 0.05 (model 9.1.1's manifest)
 SCORES = ('C0', 'C1', 'C2')
@@ -56,6 +56,7 @@ def patient_rows(saved, qc_files):
         mean = np.load(path).astype(np.float32)
         std = np.load(os.path.join(saved, 'std', name + '.npy')).astype(np.float32)
         t = truth > 0
+        # grown from mean >= 0.5 as contrast_grow.score_saved grew the folds (the README's figures with the rule)
         grown, _ = grow(mean >= 0.5, mean, vols[0], spacing, **SHIPPED_EDGE)
         rows.append(dict(case=name, dice_raw=dice(mean > 0.5, t), dice=dice(grown, t), C0=conf[name],
                          C1=uncertain_share(mean), C2=std_share(mean, std), reference_ml=float(t.sum() * np.prod(spacing) / 1000)))
@@ -68,8 +69,7 @@ def summary(rows):
     worst = min(rows, key=lambda r: r['dice'])['case']
     failed = [r['case'] for r in rows if r['dice'] < 0.5]
     for s in SCORES:
-        q = sorted(rows, key=lambda r: r[s])[:math.ceil(len(rows) / 4)]
-        low = [r['case'] for r in q]
+        low = [rows[i]['case'] for i in lowest_quarter(np.array([r[s] for r in rows]))]
         out[s] = dict(spearman=float(spearmanr([r[s] for r in rows], [r['dice'] for r in rows]).correlation),
                       spearman_raw=float(spearmanr([r[s] for r in rows], [r['dice_raw'] for r in rows]).correlation),
                       lowest_quarter=low, worst_in_quarter=worst in low, failed_in_quarter=[c in low for c in failed])

@@ -63,12 +63,13 @@ def gamma_curve(img, gamma):
 @torch.no_grad()
 def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu', per_step=None, start='noise',
             context=0, tta_gamma=0.0, agreement=None):
-    """agreement: a list that receives the case's member-agreement sums on the model grid, [Σ_m |b_m ∧ c|,
-    Σ_m |b_m|, M |c|] with b_m = member m > 0.5 and c = mean > 0.5 (core/src/metrics.ts sliceAgreement, summed
-    over slices as caseConfidence sums them). per_step: a list that receives, for each DDIM step, the members'
-    mean predicted x0 as a 0-1 map on the native grid (where a miss is decided: --per-step). tta_gamma: each member reads the image under its own
-    gamma curve (member_gammas; 0 = off). start='zeros': x_T = 0, the input train.py
-    --p-image-only fits from the image alone; the members part from the second step (eta = 1)."""
+    """agreement: a list [0, 0, 0] that accumulates the case's member-agreement sums on the model grid,
+    [Σ_m |b_m ∧ c|, Σ_m |b_m|, M |c|] with b_m = member m > 0.5 and c = mean > 0.5 (core/src/metrics.ts
+    sliceAgreement, summed over slices as caseConfidence sums them). per_step: a list that receives, for each
+    DDIM step, the members' mean predicted x0 as a 0-1 map on the native grid (where a miss is decided:
+    --per-step). tta_gamma: each member reads the image under its own gamma curve (member_gammas; 0 = off).
+    start='zeros': x_T = 0, the input train.py --p-image-only fits from the image alone; the members part from
+    the second step (eta = 1)."""
     sched = Schedule(linear_betas(1000))
     g = torch.Generator().manual_seed(seed)
     mean = np.zeros(frame.shape)
@@ -99,7 +100,7 @@ def propose(model, frame, vols, members, steps, seed=0, kind='x0', device='cpu',
         if agreement is not None:
             b, c = p > 0.5, p.mean(1, keepdim=True) > 0.5
             sums = [int((b & c).sum()), int(b.sum()), members * int(c.sum())]
-            agreement[:] = [a + s for a, s in zip(agreement or [0, 0, 0], sums)]
+            agreement[:] = [a + s for a, s in zip(agreement, sums)]
         for k, pk, sk in zip(ks, p.mean(1).numpy(), p.std(1, unbiased=False).numpy()):
             frame.place(mean, k, frame.to_native(pk))
             frame.place(std, k, frame.to_native(sk))
@@ -247,7 +248,7 @@ def main():
             std = np.zeros(frame.shape)
         else:
             steps_x0 = [] if args.per_step else None
-            sums = []
+            sums = [0, 0, 0]
             mean, std = propose(model, frame, vols, args.members, args.steps, seed=args.seed,
                                 kind=meta.get('prediction', 'x0'), device=args.device, per_step=steps_x0,
                                 start=args.start, context=meta.get('context', 0), tta_gamma=args.tta_gamma,
