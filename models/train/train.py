@@ -79,19 +79,35 @@ def load_cache_v2(hold_out_site=None, add_held_out='none', context=0):
     return img, lab, names, keep
 
 
+# How a batch's slices are drawn (--balance): 'slices' uniformly over the training slices (every run
+# before case-balance-arm.json); 'cases' a case uniformly, then one of its slices (nnU-Net's way);
+# 'cases-in-dataset' each dataset (datasets.py's 'dataset': brats2015, tcga-lgg) keeps the share of
+# draws 'slices' gives it, and within it a case uniformly, then a slice (dataset-balance-arm.json).
+BALANCE = ('slices', 'cases', 'cases-in-dataset')
+
+
 def slice_cases(kept):
-    """The cache's case index of each slice load_cache_v2 kept (its `keep` mask)."""
-    return np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))['case'][kept]
+    """The cache's case index of each slice load_cache_v2 kept (its `keep` mask), and each case's dataset."""
+    d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
+    return d['case'][kept], [c['dataset'] for c in json.loads(str(d['cases']))]
 
 
-def case_weights(case_of, tumour):
-    """-> (a weight per tumour slice, a weight per slice): each case's slices share one unit, so a
-    multinomial draw picks a case uniformly, then one of its (tumour) slices uniformly."""
+def case_weights(case_of, tumour, dataset_of=None):
+    """-> (a weight per tumour slice, a weight per slice) for a multinomial draw. Without dataset_of every
+    case's slices share one unit: a case uniformly, then one of its (tumour) slices. With it (a dataset name
+    per case index) a dataset's slices share what a uniform draw gives them (their count), split equally
+    among its cases: w = n_D / (k_D n_c) for n_D slices and k_D cases in dataset D, n_c slices in case c."""
     case_of = torch.from_numpy(np.asarray(case_of)).long()
     out = []
     for c in (case_of[tumour], case_of):
         count = torch.bincount(c)
-        out.append(1.0 / count[c].double())
+        w = 1.0 / count[c].double()
+        if dataset_of is not None:
+            ds = np.array([dataset_of[i] for i in c.tolist()])
+            for name in np.unique(ds):
+                of = torch.from_numpy(ds == name)
+                w[of] *= float(of.sum()) / len(torch.unique(c[of]))
+        out.append(w)
     return out
 
 
@@ -188,10 +204,13 @@ def main():
                          '(augment.lesion_contrast, a fainter lesion than the training sites show; 0 draws nothing)')
     ap.add_argument('--p-lesion-core', type=share, default=0.0,
                     help="chance per slice that a dark necrotic / cystic core is drawn in the lesion (augment.lesion_core)")
-    ap.add_argument('--balance-cases', action='store_true',
-                    help='draw each slice of a batch by case first (every training case equally likely, as nnU-Net '
-                         'samples cases), then a slice of it: without it the 155-slice BraTS volumes give 63%% of the '
-                         'tumour slices drawn on a site fold against 25 cases (case-balance-arm.json)')
+    ap.add_argument('--balance', choices=BALANCE, default='slices',
+                    help="how a batch's slices are drawn: slices (uniformly), cases (a case uniformly, then a slice, "
+                         'as nnU-Net; without it the 155-slice BraTS volumes give 63%% of the tumour slices drawn on a '
+                         'site fold against 25 cases: case-balance-arm.json) or cases-in-dataset (each dataset keeps '
+                         "its uniform share, its cases drawn equally: dataset-balance-arm.json)")
+    ap.add_argument('--balance-cases', dest='balance', action='store_const', const='cases',
+                    help='the same as --balance cases (the case-balance arm\'s command)')
     ap.add_argument('--p-dup-flair', type=share, default=0.0,
                     help='chance per slice that T1c is replaced by the FLAIR (augment.dup_flair: a missing T1c filled with FLAIR)')
     ap.add_argument('--x0-loss', choices=('mse', 'bce'), default='mse',
@@ -217,8 +236,8 @@ def main():
         ap.error('--context needs --data v2 (the cache keeps each case\'s slices in order)')
     if args.data != 'v2' and (args.p_lesion_contrast or args.p_lesion_core or args.p_dup_flair):
         ap.error('--p-lesion-contrast, --p-lesion-core and --p-dup-flair need --data v2 (augment_v2; v1 has its own augment)')
-    if args.data != 'v2' and args.balance_cases:
-        ap.error('--balance-cases needs --data v2 (the cache records each slice\'s case)')
+    if args.data != 'v2' and args.balance != 'slices':
+        ap.error('--balance needs --data v2 (the cache records each slice\'s case)')
     if args.high_t_share and args.mode != 'diffusion':
         ap.error('--high-t-share is for the diffusion mode (the deterministic UNet has no t)')
     torch.set_num_threads(args.threads)
@@ -236,7 +255,10 @@ def main():
         subjects, aug = TRAIN_SUBJECTS, augment
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
-    weights = case_weights(slice_cases(kept), tumour) if args.balance_cases else None
+    weights = None
+    if args.balance != 'slices':
+        case_of, dataset_of = slice_cases(kept)
+        weights = case_weights(case_of, tumour, dataset_of if args.balance == 'cases-in-dataset' else None)
     # On a GPU the slices are kept and augmented there (augment.py draws on the CPU, so a seed gives the same
     # batches on any device); the drawn lesion cores are numpy, so those runs augment on the CPU
     dev = torch.device(args.device)
