@@ -39,7 +39,9 @@ def std_share(mean, std):
     return 1.0 - u / (u + p) if u + p else 1.0
 
 
-def patient_rows(saved, qc_files):
+def saved_patients(saved, qc_files):
+    """Each patient of a saved fold run: (name, its confidence, load_case's (vols, truth, spacing, _), the mean
+    probability) for every patient in the quick_check.py --out files, from the --save folder `saved`."""
     conf = {}
     for f in qc_files:
         q = json.load(open(f))
@@ -47,18 +49,21 @@ def patient_rows(saved, qc_files):
             sys.exit(f'{f}: no per-patient confidence (written by a quick_check.py older than this check?)')
         conf.update(q['confidence'])
     by_name = {c['name']: c for c in all_cases()}
-    rows = []
     for name in sorted(conf):
         path = os.path.join(saved, name + '.npy')
         if not os.path.exists(path):
             sys.exit(f'{path}: missing (quick_check.py --save into {saved} for this patient)')
-        vols, truth, spacing, _ = load_case(by_name[name])
-        mean = np.load(path).astype(np.float32)
+        yield name, conf[name], load_case(by_name[name]), np.load(path).astype(np.float32)
+
+
+def patient_rows(saved, qc_files):
+    rows = []
+    for name, conf, (vols, truth, spacing, _), mean in saved_patients(saved, qc_files):
         std = np.load(os.path.join(saved, 'std', name + '.npy')).astype(np.float32)
         t = truth > 0
         # grown from mean >= 0.5 as contrast_grow.score_saved grew the folds (the README's figures with the rule)
         grown, _ = grow(mean >= 0.5, mean, vols[0], spacing, **SHIPPED_EDGE)
-        rows.append(dict(case=name, dice_raw=dice(mean > 0.5, t), dice=dice(grown, t), C0=conf[name],
+        rows.append(dict(case=name, dice_raw=dice(mean > 0.5, t), dice=dice(grown, t), C0=conf,
                          C1=uncertain_share(mean), C2=std_share(mean, std), reference_ml=float(t.sum() * np.prod(spacing) / 1000)))
         print(' '.join(f'{k} {v:.3f}' if isinstance(v, float) else str(v) for k, v in rows[-1].items()), flush=True)
     return rows

@@ -19,43 +19,27 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from contrast_grow import SETTINGS as EDGE_SETTINGS, grow  # noqa: E402
-from datasets import all_cases, load_case  # noqa: E402
 from evaluate import dice  # noqa: E402
+from fold_confidence import saved_patients  # noqa: E402
 
 SHIPPED_EDGE = EDGE_SETTINGS[1]
 SETTINGS = [dict(t=t, gate=g) for g in (0.93, 1.01) for t in (0.2, 0.3, 0.4)]
 MIN_GAIN, MAX_LOSS = 0.005, 0.03  # the plan's rule
 
 
-def confidences(qc_files):
-    conf = {}
-    for f in qc_files:
-        q = json.load(open(f))
-        if not q.get('confidence'):
-            sys.exit(f'{f}: no per-patient confidence (written by a quick_check.py older than fold_confidence?)')
-        conf.update(q['confidence'])
-    return conf
-
-
 def fold_rows(site, saved, qc_files):
-    conf = confidences(qc_files)
-    by_name = {c['name']: c for c in all_cases()}
     rows = []
-    for name in sorted(conf):
-        path = os.path.join(saved, name + '.npy')
-        if not os.path.exists(path):
-            sys.exit(f'{path}: missing (quick_check.py --save into {saved} for this patient)')
-        vols, truth, spacing, _ = load_case(by_name[name])
-        mean, t = np.load(path).astype(np.float32), truth > 0
+    for name, conf, (vols, truth, spacing, _), mean in saved_patients(saved, qc_files):
+        t = truth > 0
 
         def scored(mask):
             return dice(grow(mask, mean, vols[0], spacing, **SHIPPED_EDGE)[0], t)
 
         base = scored(mean >= 0.5)  # contrast_grow.score_saved's proposal, as the fold figures
-        row = dict(site=site, case=name, confidence=conf[name], shipped=base, settings=[])
+        row = dict(site=site, case=name, confidence=conf, shipped=base, settings=[])
         for s in SETTINGS:
-            row['settings'].append(scored(mean >= s['t']) if conf[name] < s['gate'] else base)
-        print(site, name, f"C0 {conf[name]:.3f} shipped {base:.3f}",
+            row['settings'].append(scored(mean >= s['t']) if conf < s['gate'] else base)
+        print(site, name, f"C0 {conf:.3f} shipped {base:.3f}",
               ' '.join(f'{d - base:+.3f}' for d in row['settings']), flush=True)
         rows.append(row)
     return rows
