@@ -103,7 +103,7 @@ def case_weights(case_of, tumour, dataset_of=None):
         count = torch.bincount(c)
         w = 1.0 / count[c].double()
         if dataset_of is not None:
-            ds = np.array([dataset_of[i] for i in c.tolist()])
+            ds = np.asarray(dataset_of)[c.numpy()]
             for name in np.unique(ds):
                 of = torch.from_numpy(ds == name)
                 w[of] *= float(of.sum()) / len(torch.unique(c[of]))
