@@ -50,11 +50,13 @@ def augment(img, lab, g):
     return img, lab
 
 
-# which held-out cases may join the training set (train_prompts.py --add-held-out): 'site' is the
-# held-out site (does a site more help the others?); 'patients' every held-out case but that site,
-# which stays a held-out site to validate the model on; 'all' every case with an expert reference.
+# which held-out cases may join the training set (--add-held-out): 'site' is the held-out site (does a
+# site more help the others?); 'site-but-validation' that site but VALIDATION_PATIENT, the patient the
+# integration tests propose on as a held-out one (v11-fourth-site-plan.json); 'patients' every held-out
+# case but that site, which stays a held-out site to validate the model on; 'all' every case with an expert reference.
 # The BrainLesion case's reference is a model's: it never trains.
-ADD_HELD_OUT = ('none', 'site', 'patients', 'all')
+ADD_HELD_OUT = ('none', 'site', 'site-but-validation', 'patients', 'all')
+VALIDATION_PATIENT = 'TCGA_FG_6689_20020326'  # test/integration/model-v2.test.ts and others (not datasets.py: no nibabel here)
 
 
 def load_cache_v2(hold_out_site=None, add_held_out='none', context=0):
@@ -125,6 +127,8 @@ def cases_kept(cases, hold_out_site=None, add_held_out='none'):
                          for c in cases])
     return np.array([c['role'] == 'train'
                      or (add_held_out == 'site' and c['role'] == 'held-out site')
+                     or (add_held_out == 'site-but-validation' and c['role'] == 'held-out site'
+                         and c['name'] != VALIDATION_PATIENT)
                      or (add_held_out == 'patients' and c['role'] != 'held-out site' and c['name'] != 'brainlesion_case')
                      or (add_held_out == 'all' and c['name'] != 'brainlesion_case') for c in cases])
 
@@ -197,6 +201,8 @@ def main():
                     help='continue its iteration count (same --iters schedule) instead of a new schedule from 0')
     ap.add_argument('--device', default='cpu', help='cpu or cuda (a lent GPU machine)')
     ap.add_argument('--hold-out-site', help='leave-one-site-out fold: TCGA-LGG site to hold out (default: the shipped split)')
+    ap.add_argument('--add-held-out', choices=ADD_HELD_OUT, default='none',
+                    help="held-out cases that train too (ADD_HELD_OUT; train_prompts.py's option of the same name)")
     ap.add_argument('--data', choices=['v1', 'v2'], default='v2',
                     help='v2: every training case of datasets.py, preprocess.py (build_cache.py first); v1: 3 BraTS subjects')
     ap.add_argument('--p-lesion-contrast', type=share, default=0.0,
@@ -246,7 +252,7 @@ def main():
     os.makedirs(run, exist_ok=True)
 
     if args.data == 'v2':
-        img, lab, subjects, kept = load_cache_v2(args.hold_out_site, context=args.context)
+        img, lab, subjects, kept = load_cache_v2(args.hold_out_site, args.add_held_out, context=args.context)
         aug = functools.partial(augment_v2, p_lesion_contrast=args.p_lesion_contrast,
                                 p_lesion_core=args.p_lesion_core, p_dup_flair=args.p_dup_flair,
                                 seq=through_plane.sequence_of_channels(ARCH['image_channels'], args.context))
