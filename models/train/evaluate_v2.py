@@ -35,6 +35,7 @@ import context as through_plane  # noqa: E402
 from datasets import load_case, split  # noqa: E402
 from evaluate import dice, hd95, load_model  # noqa: E402
 from preprocess import INPUT_SIZE, ModelFrame, foreground  # noqa: E402
+from train import ADD_HELD_OUT, cases_kept  # noqa: E402
 
 HERE = os.path.dirname(__file__)
 
@@ -89,8 +90,15 @@ def baseline_mask(model, frame, vols, context=0):
     return out > 0.5
 
 
-def link_cases(folder):
+def held_out(add_held_out='none'):
+    """datasets.split()'s held-out cases but those a run with this --add-held-out trained on (v11's
+    fourth site: its 5 training patients are no longer held out for it, nor for an ensemble holding it)."""
     _, held = split()
+    return [c for c, trained in zip(held, cases_kept(held, None, add_held_out)) if not trained]
+
+
+def link_cases(folder, add_held_out='none'):
+    held = held_out(add_held_out)
     os.makedirs(folder, exist_ok=True)
     for c in held:
         d = os.path.join(folder, c['name'])
@@ -111,15 +119,17 @@ def main():
     ap.add_argument('--out', default='metrics-v2.json')
     ap.add_argument('--only', action='append', help='evaluate only these cases (a quick check)')
     ap.add_argument('--merge', nargs='+', help='combine the case rows of earlier outputs (methods run apart)')
+    ap.add_argument('--add-held-out', choices=ADD_HELD_OUT, default='none',
+                    help="the candidate's training option (train.py): the held-out cases it trained on are neither "
+                         'linked nor scored')
     args = ap.parse_args()
     if args.link:
-        return link_cases(args.link)
+        return link_cases(args.link, args.add_held_out)
     if args.merge:
         return merge(args.merge, args.out)
     preds = dict(p.split('=', 1) for p in args.pred)
     base, base_meta, _ = load_model(args.baseline, deterministic=True) if args.baseline else (None, {}, 0)
-    _, held = split()
-    held = [c for c in held if not args.only or c['name'] in args.only]
+    held = [c for c in held_out(args.add_held_out) if not args.only or c['name'] in args.only]
     rows = []
     for c in held:
         vols, truth, spacing, direction = load_case(c)

@@ -8,9 +8,12 @@
 #   SEED     stage B's seed (the plan's)
 #   METHOD   the candidate's name in the metrics (v4-w24, v5-ctx)
 #   PLAN     the plan file in models/quorum-wt-v2/
-# Run from anywhere: [THREADS=N] bash models/train/finish_candidate.sh NAME SEED METHOD PLAN
+# Run from anywhere: [THREADS=N] [ADD_HELD_OUT=X] bash models/train/finish_candidate.sh NAME SEED METHOD PLAN
+#   ADD_HELD_OUT: stage A's --add-held-out, given to stage B too, and to heldout_check.sh (it scores only
+#   the cases still held out); PROPOSE_ARGS goes to heldout_check.sh
 #   v4: bash models/train/finish_candidate.sh v4 41 v4-w24 v4-width24-plan.json
 #   v5: bash models/train/finish_candidate.sh v5 51 v5-ctx v5-context-plan.json
+#   v11: ADD_HELD_OUT=site-but-validation PROPOSE_ARGS="--edge keep" bash models/train/finish_candidate.sh v11 111 v11-site4 v11-fourth-site-plan.json
 set -euo pipefail
 if [ $# -ne 4 ]; then
   echo "usage: finish_candidate.sh NAME SEED METHOD PLAN (see the comment at the top)" >&2
@@ -26,6 +29,6 @@ PLAN=../quorum-wt-v2/$4
 # resumes from runs/NAMEb/last.pt when there is one; at iteration 1000 it loads the cache and returns.
 # The width and the context come from stage A's checkpoint.
 /usr/bin/python3 train_prompts.py --run "runs/${NAME}b" --init "checkpoints/${NAME}a-resume.pt" --iters 1000 \
-  --seed "$SEED" --snapshot-every 100 --p-image-only 0.5 --threads "$THREADS"
+  --seed "$SEED" --snapshot-every 100 --p-image-only 0.5 --threads "$THREADS" --add-held-out "${ADD_HELD_OUT:-none}"
 [ -f "runs/model-${NAME}b/model.onnx" ] || /usr/bin/python3 export.py --run "runs/${NAME}b" --candidate "runs/model-${NAME}b"
 bash heldout_check.sh "runs/model-${NAME}b" "$NAME" "$METHOD" "$PLAN"
