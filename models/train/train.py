@@ -53,10 +53,11 @@ def augment(img, lab, g):
 # which held-out cases may join the training set (--add-held-out): 'site' is the held-out site (does a
 # site more help the others?); 'site-but-validation' that site but VALIDATION_PATIENT, the patient the
 # integration tests propose on as a held-out one (v11-fourth-site-plan.json); 'patients' every held-out
-# case but that site, which stays a held-out site to validate the model on; 'all' every case with an expert reference.
-# The BrainLesion case's reference is a model's: it never trains.
+# case but that site, which stays a held-out site to validate the model on; 'all' every case with an
+# expert reference. The BrainLesion case's reference is a model's: it never trains.
 ADD_HELD_OUT = ('none', 'site', 'site-but-validation', 'patients', 'all')
-VALIDATION_PATIENT = 'TCGA_FG_6689_20020326'  # test/integration/model-v2.test.ts and others (not datasets.py: no nibabel here)
+# test/integration/model-v2.test.ts and others; here, not in datasets.py, so that a GPU machine needs no nibabel
+VALIDATION_PATIENT = 'TCGA_FG_6689_20020326'
 
 
 def load_cache_v2(hold_out_site=None, add_held_out='none', context=0):
