@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A candidate model folder on the 15 held-out cases through the app, scored, and the plan's ship rule:
+# A candidate model folder on the held-out cases (the 15, or those ADD_HELD_OUT leaves) through the app,
+# scored, and the plan's ship rule:
 # the tail of finish_candidate.sh and ensemble_check.sh. The proposals are skipped when they exist.
 #   bash models/train/heldout_check.sh MODEL OUT METHOD PLAN
 #   MODEL   the candidate folder, relative to models/train (runs/model-v7b)
