@@ -2,7 +2,8 @@
 
 Each held-out case is rewritten as another site or tool might store it (voxel order, matrix, pixel
 size, slice thickness, intensity scale and type, background noise, bias field, partial coverage,
-an oblique header), with its reference rewritten the same way, then proposed through the app's own
+an oblique header, coarser pixels, a tilted head, another grey-level curve), with its reference
+rewritten the same way, then proposed through the app's own
 CLI (`quorum propose`, the shipped model and settings) and scored against that reference. A
 preprocessing that assumes nothing about the scan keeps the Dice of the case as stored; a drop
 names the transformation that breaks it.
@@ -135,10 +136,40 @@ def oblique_header(vols, lab, aff):
     return vols, lab, r @ aff
 
 
+def coarse_pixels(vols, lab, aff):
+    """In-plane pixels twice the size (each the mean of 2 x 2; the reference too), as a quick clinical FLAIR."""
+    n0, n1 = vols[0].shape[0] // 2 * 2, vols[0].shape[1] // 2 * 2
+
+    def avg(v):
+        v = v[:n0, :n1].astype(np.float32)
+        return v.reshape(n0 // 2, 2, n1 // 2, 2, v.shape[2]).mean((1, 3))
+    a = _shift_origin(aff, (0.5, 0.5, 0)) @ np.diag([2, 2, 1, 1])  # voxel 0 sits between the old 0 and 1
+    return [avg(v) for v in vols], (avg(lab) >= 0.5).astype(np.uint8), a
+
+
+def tilted_head(vols, lab, aff, degrees=15):
+    """The head itself turned 15 degrees in the axial plane, the header not saying so (a patient lying
+    askew: nothing in the file can undo it, the model has to read a tilted brain)."""
+    def rot(v, order):
+        return ndimage.rotate(v.astype(np.float32), degrees, axes=(0, 1), reshape=False, order=order,
+                              mode='constant', cval=float(v.min()))
+    return [rot(v, 1) for v in vols], (rot(lab, 1) >= 0.5).astype(np.uint8), aff
+
+
+def another_contrast(vols, lab, aff):
+    """Another scanner's grey-level curve baked into the pixels: FLAIR ** 0.7 and T1c ** 1.4 of their
+    0.1-99.9 percentile range, monotone but not linear (a linear rescaling is int16_scaled's)."""
+    out = []
+    for v, g in zip(vols, (0.7, 1.4)):
+        lo, hi = np.percentile(v, [0.1, 99.9])
+        out.append((np.clip((v - lo) / max(hi - lo, 1e-6), 0, None) ** g * 1000).astype(np.float32))
+    return out, lab, aff
+
+
 TRANSFORMS = {f.__name__: f for f in (identity, reversed_axes, coronal_order, int16_scaled, padded_matrix,
                                       fine_pixels, thick_slices, noisy_background, bias_field, strong_bias_field,
-                                      partial_coverage,
-                                      oblique_header)}
+                                      partial_coverage, oblique_header, coarse_pixels, tilted_head,
+                                      another_contrast)}
 
 
 def write_case(folder, vols, lab, aff):
