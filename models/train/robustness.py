@@ -3,8 +3,8 @@
 Each held-out case is rewritten as another site or tool might store it (voxel order, matrix, pixel
 size, slice thickness, intensity scale and type, background noise, bias field, partial coverage,
 an oblique header, coarser pixels, a tilted head, another grey-level curve), with its reference
-rewritten the same way, then proposed through the app's own
-CLI (`quorum propose`, the shipped model and settings) and scored against that reference. A
+rewritten the same way, then proposed through the app's own CLI (`quorum propose`, the shipped model
+and settings) and scored against that reference. A
 preprocessing that assumes nothing about the scan keeps the Dice of the case as stored; a drop
 names the transformation that breaks it.
 
@@ -82,15 +82,22 @@ def fine_pixels(vols, lab, aff):
     return ([ndimage.zoom(v.astype(np.float32), z, order=1) for v in vols], ndimage.zoom(lab, z, order=0), a)
 
 
-def thick_slices(vols, lab, aff, n=5):
-    """Slices n times thicker (each the mean of n), as a 2-D clinical sequence."""
-    k = vols[0].shape[2] // n * n
+def _block_means(vols, lab, aff, factors):
+    """Each voxel the mean of a block of `factors` voxels (axes cropped to whole blocks), the reference
+    too (a voxel is lesion when at least half its block is), and the header moved to the blocks' centres."""
+    n = [s // f * f for s, f in zip(vols[0].shape, factors)]
 
     def avg(v):
-        return v[:, :, :k].astype(np.float32).reshape(v.shape[0], v.shape[1], k // n, n).mean(3)
-    a = aff @ np.diag([1, 1, n, 1])
-    a = _shift_origin(a, (0, 0, (n - 1) / (2 * n)))
+        v = v[:n[0], :n[1], :n[2]].astype(np.float32)
+        return v.reshape(n[0] // factors[0], factors[0], n[1] // factors[1], factors[1],
+                         n[2] // factors[2], factors[2]).mean((1, 3, 5))
+    a = _shift_origin(aff, [(f - 1) / 2 for f in factors]) @ np.diag([*factors, 1])
     return [avg(v) for v in vols], (avg(lab) >= 0.5).astype(np.uint8), a
+
+
+def thick_slices(vols, lab, aff, n=5):
+    """Slices n times thicker (each the mean of n), as a 2-D clinical sequence."""
+    return _block_means(vols, lab, aff, (1, 1, n))
 
 
 def noisy_background(vols, lab, aff):
@@ -138,13 +145,7 @@ def oblique_header(vols, lab, aff):
 
 def coarse_pixels(vols, lab, aff):
     """In-plane pixels twice the size (each the mean of 2 x 2; the reference too), as a quick clinical FLAIR."""
-    n0, n1 = vols[0].shape[0] // 2 * 2, vols[0].shape[1] // 2 * 2
-
-    def avg(v):
-        v = v[:n0, :n1].astype(np.float32)
-        return v.reshape(n0 // 2, 2, n1 // 2, 2, v.shape[2]).mean((1, 3))
-    a = _shift_origin(aff, (0.5, 0.5, 0)) @ np.diag([2, 2, 1, 1])  # voxel 0 sits between the old 0 and 1
-    return [avg(v) for v in vols], (avg(lab) >= 0.5).astype(np.uint8), a
+    return _block_means(vols, lab, aff, (2, 2, 1))
 
 
 def tilted_head(vols, lab, aff, degrees=15):

@@ -4,9 +4,10 @@
       --plan models/quorum-wt-v2/v4-width24-plan.json
 
 The rule compares the candidate with the shipped model's rows in the manifest (the same held-out
-cases: the 15, or those evaluate_v2.py --add-held-out leaves; same app, same sampler settings). The Dice, AUROC and per-case floors are read from the
-plan's "thresholds" so the rule stays where it was written; the speed criterion (10 members per
-slice) is npm run bench's and is printed as a reminder, not checked here.
+cases: the 15, or those evaluate_v2.py --add-held-out leaves; same app, same sampler settings). The
+Dice, AUROC and per-case floors are read from the plan's "thresholds" so the rule stays where it was
+written; the speed criterion (10 members per slice) is npm run bench's and is printed as a reminder,
+not checked here.
 Exit status 0 when every checked criterion holds, 1 otherwise.
 """
 import argparse
