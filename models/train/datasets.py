@@ -14,7 +14,7 @@ import os
 import nibabel as nib
 import numpy as np
 
-from preprocess import lps_geometry
+from preprocess import finite_or_background, lps_geometry
 
 DATA_ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data'))
 HELD_OUT_SITE = 'FG'
@@ -80,7 +80,7 @@ def split():
 def load_case(case):
     """-> (vols [flair, t1c] as float32 arrays (i, j, k), label 0/1 uint8, spacing, direction)."""
     imgs = [nib.load(case[k]) for k in ('flair', 't1c')]
-    vols = [np.asarray(im.dataobj, dtype=np.float32) for im in imgs]
+    vols = [finite_or_background(np.asarray(im.dataobj, dtype=np.float32), case[k]) for im, k in zip(imgs, ('flair', 't1c'))]
     label = (np.asarray(nib.load(case['label']).dataobj) > 0).astype(np.uint8)
     spacing, direction = lps_geometry(imgs[0].affine)
     return vols, label, spacing, direction

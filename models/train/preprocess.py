@@ -57,6 +57,21 @@ def model_axes(direction):
     return slice_axis, col_axis, col_sign, row_axis, row_sign
 
 
+def finite_or_background(vol, name='image'):
+    """NaN and +-Inf voxels (outside an SPM-masked image, a failed division) -> the lowest finite
+    value, the background whatever the scale; the app does the same when it reads any file
+    (core/src/finite.ts fillNonFinite). Integer arrays are returned as they are."""
+    vol = np.asarray(vol)
+    if not np.issubdtype(vol.dtype, np.floating):
+        return vol
+    ok = np.isfinite(vol)
+    if ok.all():
+        return vol
+    if not ok.any():
+        raise ValueError(f'{name}: no voxel holds a number (all are NaN or infinite)')
+    return np.where(ok, vol, vol[ok].min()).astype(vol.dtype)
+
+
 def _bin(x, lo, hi):
     return np.minimum(HIST_BINS - 1, np.floor((x - lo) / (hi - lo) * HIST_BINS)).astype(np.int64)
 

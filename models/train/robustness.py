@@ -2,7 +2,7 @@
 
 Each held-out case is rewritten as another site or tool might store it (voxel order, matrix, pixel
 size, slice thickness, intensity scale and type, background noise, bias field, partial coverage,
-an oblique header, coarser pixels, a tilted head, another grey-level curve), with its reference
+an oblique header, coarser pixels, a tilted head, another grey-level curve, NaN background), with its reference
 rewritten the same way, then proposed through the app's own CLI (`quorum propose`, the shipped model
 and settings) and scored against that reference. A
 preprocessing that assumes nothing about the scan keeps the Dice of the case as stored; a drop
@@ -167,10 +167,22 @@ def another_contrast(vols, lab, aff):
     return out, lab, aff
 
 
+
+def nan_background(vols, lab, aff):
+    """The background stored as NaN (float32), as SPM writes a masked image: every voxel at the
+    volume's lowest value (the air of a head, the outside of a skull-stripped brain) holds no number."""
+    out = []
+    for v in vols:
+        f = v.astype(np.float32)
+        f[v == v.min()] = np.nan
+        out.append(f)
+    return out, lab, aff
+
+
 TRANSFORMS = {f.__name__: f for f in (identity, reversed_axes, coronal_order, int16_scaled, padded_matrix,
                                       fine_pixels, thick_slices, noisy_background, bias_field, strong_bias_field,
                                       partial_coverage, oblique_header, coarse_pixels, tilted_head,
-                                      another_contrast)}
+                                      another_contrast, nan_background)}
 
 
 def write_case(folder, vols, lab, aff):

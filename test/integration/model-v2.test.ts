@@ -198,7 +198,8 @@ describe('v2 model on an unseen site (quorum propose + quorum evaluate)', () => 
   }, 240_000);
 
   it('proposes as well on the same scan stored as another site would store it', async () => {
-    // Another writer's storage of the same voxels: signed 16-bit with its own scale and offset,
+    // Another writer's storage of the same voxels: signed 16-bit with its own scale and offset (the
+    // T1c float32 with NaN for its background),
     // i and j reversed (a RAS-ordered file), and a matrix half as wide again of background around
     // the head (a quarter on each side). Every voxel keeps its world position, so the re-stored
     // reference is the same lesion.
@@ -221,11 +222,16 @@ describe('v2 model on an unseen site (quorum propose + quorum evaluate)', () => 
           }
       return { ...r, dims, data, origin: world(r, [-px, -py, 0]) };
     };
-    for (const s of ['flair', 't1c'])
-      writeNiftiFile(
-        join(restored, `${s}.nii.gz`),
-        restore(await loadVolume(join(PATIENT, `${s}.nii.gz`)), true),
-      );
+    // ... and the T1c as float32 with NaN for that background, as SPM writes a masked image
+    // (core/src/finite.ts reads it back as the lowest value)
+    const nanBackground = (v: Volume): Volume => ({
+      ...v,
+      data: Float32Array.from(v.data, (x) => (x === -300 ? Number.NaN : x)),
+    });
+    for (const s of ['flair', 't1c']) {
+      const v = restore(await loadVolume(join(PATIENT, `${s}.nii.gz`)), true);
+      writeNiftiFile(join(restored, `${s}.nii.gz`), s === 't1c' ? nanBackground(v) : v);
+    }
     const seg = restore(await loadVolume(join(PATIENT, 'seg.nii.gz')), false);
     writeNiftiFile(join(out, 'restored-seg.nii.gz'), seg);
     const outRestored = join(out, 'restored-proposal');
@@ -244,6 +250,9 @@ describe('v2 model on an unseen site (quorum propose + quorum evaluate)', () => 
     cli('propose', restored, '--out', outRestored, '--seed', '0', ...slab);
     const kept = JSON.parse(readFileSync(join(outRestored, 'report.json'), 'utf8')) as CaseReport;
     expect(kept.settings.islands).toBe('keep');
+    expect((kept.warnings ?? []).join('\n')).toMatch(
+      /t1c \(t1c\.nii\.gz\): \d+ voxels \([\d.]+%\) are NaN.*read as background/,
+    );
     expect(kept.droppedIslands).toBeUndefined();
     const r = JSON.parse(
       cli(

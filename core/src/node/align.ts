@@ -122,7 +122,9 @@ export async function alignGrids(c: Case, opts: AlignOptions = {}): Promise<Case
     const unusual = seq === 'label' ? [] : unusualWarnings(v);
     const name =
       v.source.format === 'dicom' ? `series "${v.source.description ?? ''}"` : basename(v.source.path);
-    for (const w of unusual) c.warnings.push(`${seq} (${name}): ${w}`);
+    // how the file was read (a 4-D file's first volume, NaN read as background, ...), then what is unusual in it
+    const read = seq === 'label' ? [] : (v.source.warnings ?? []);
+    for (const w of [...read, ...unusual]) c.warnings.push(`${seq} (${name}): ${w}`);
     const base = {
       sequence: seq,
       file: v.source.path,

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { QuorumError } from '../errors.ts';
+import { fillNonFinite } from '../finite.ts';
 import { type SequenceKind, VOLUME_FILE } from '../lists.ts';
 import { classifySeries, type SeriesRole } from '../sequence.ts';
 import type { SequenceName, Volume } from '../volume.ts';
@@ -247,6 +248,7 @@ async function fromDicom(root: string, opts: AlignOptions): Promise<Case> {
     }
     item.taken = true;
     const v = await loadDicomSeries(s.files, s.seriesInstanceUID);
+    fillNonFinite(v); // as loadVolume does (float pixel data may hold NaN)
     v.source.sequence = s.sequence;
     v.source.sequenceReason = s.sequenceReason;
     c.sequences[s.sequence] = v;

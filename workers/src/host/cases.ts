@@ -94,8 +94,7 @@ export function describeCase(id: string, c: LoadedCase, modelChannels: SequenceN
     format === 'dicom'
       ? dicom?.patientName || dicom?.patientID || basename(c.root)
       : basename(c.root).replace(VOLUME_FILE, '');
-  const warnings = [...c.warnings];
-  for (const v of Object.values(c.sequences)) for (const w of v?.source.warnings ?? []) warnings.push(w);
+  const warnings = [...c.warnings]; // with each sequence's reader warnings (core/src/node/align.ts)
   return {
     id,
     name,
