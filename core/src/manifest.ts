@@ -91,6 +91,14 @@ export interface ModelManifest {
    * order of the frame's proposed slices, the edge slice repeated. Absent or 0: one slice alone.
    */
   context?: number;
+  /**
+   * With `context`: the neighbours are read `s` slices away, s the smallest stride (up to 8) at which
+   * the first sequence's inputs of slices s apart differ by at least this much (median over slice
+   * pairs of their mean absolute difference in the foreground; core/src/context-frame.ts
+   * contextStride), so that a stack resampled onto thinner slices shows the network neighbours as
+   * different as its training's. Absent: the adjacent slices, whatever their spacing.
+   */
+  contextMinChange?: number;
   training: { data: string; subjects: string[]; heldOut: string[]; licence: string; notes?: string };
   metrics?: Record<string, unknown>;
   provenance?: Record<string, unknown>;

@@ -84,5 +84,5 @@ export function modelFrame(
       'model',
       `the model ${manifest.name} has context ${String(context)} (a whole number >= 0)`,
     );
-  return withContext(p.frame(volumes, manifest, spec, caseName), context);
+  return withContext(p.frame(volumes, manifest, spec, caseName), context, manifest.contextMinChange);
 }

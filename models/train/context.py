@@ -9,6 +9,8 @@ slice stands in for the missing one (as a replicate pad). Channel order: the sli
 """
 import numpy as np
 
+from preprocess import CLIP, HIST_BINS
+
 FLAIR = 0  # the channel of data.CHANNELS whose neighbours are added
 
 
@@ -36,18 +38,57 @@ def add_to_cache(image, case, thick, context):
     return np.concatenate([image] + extra, 1)
 
 
-def neighbour_slices(ks, p, context):
-    """The slices whose FLAIR follows slice ks[p]'s own channels (core/src/context-frame.ts contextSlices)."""
-    return [ks[min(max(p + o, 0), len(ks) - 1)] for o in offsets(context)]
+def neighbour_slices(ks, p, context, stride=1):
+    """The slices whose FLAIR follows slice ks[p]'s own channels, `stride` places apart
+    (core/src/context-frame.ts contextSlices)."""
+    return [ks[min(max(p + o * stride, 0), len(ks) - 1)] for o in offsets(context)]
 
 
-def frame_inputs(frame, vols, positions, context):
+MAX_STRIDE = 8
+MIN_PAIR_PIXELS = 500
+
+
+def slice_differences(frame, vols, up_to=MAX_STRIDE):
+    """d(s), s = 1, 2, ...: median over the frame's slice pairs s apart of the mean |difference| of their
+    FLAIR model input over pixels both have above the foreground floor (pairs with < 500 left out);
+    stops at up_to or where no pair counts (core/src/context-frame.ts sliceDifferences). float32 sums
+    there are float64 here: equal to ~1e-6."""
+    st = frame.stats[FLAIR]
+    raw = st['lo'] + (st['otsu_bin'] + 1) * (st['hi'] - st['lo']) / HIST_BINS
+    floor = min(CLIP[1], max(CLIP[0], (raw - st['p50']) / (st['p99'] - st['p1'])))
+    planes = [frame.model_input(vols, k)[FLAIR].astype(np.float64) for k in frame.slices]
+    out = []
+    for s in range(1, up_to + 1):
+        pairs = []
+        for p in range(len(planes) - s):
+            both = (planes[p] > floor) & (planes[p + s] > floor)
+            if both.sum() >= MIN_PAIR_PIXELS:
+                pairs.append(np.abs(planes[p] - planes[p + s])[both].mean())
+        if not pairs:
+            break
+        out.append(float(np.median(pairs)))
+    return out
+
+
+def context_stride(frame, vols, min_change):
+    """The neighbours' stride (manifest contextMinChange; context-stride-plan.json): the smallest s whose
+    d(s) reaches min_change, else the largest s measured; 1 when min_change is None."""
+    if min_change is None:
+        return 1
+    d = slice_differences(frame, vols)
+    for s, x in enumerate(d, 1):
+        if x >= min_change:
+            return s
+    return max(1, len(d))
+
+
+def frame_inputs(frame, vols, positions, context, stride=1):
     """Model inputs [len(positions), C + 2 * context, H, W] of frame.slices[p] for p in positions,
-    built the same way as add_to_cache from the whole frame's slices."""
+    built the same way as add_to_cache from the whole frame's slices (neighbours `stride` apart)."""
     ks = frame.slices
     out = []
     for p in positions:
         own = frame.model_input(vols, ks[p])
-        extra = [frame.model_input(vols, k)[FLAIR:FLAIR + 1] for k in neighbour_slices(ks, p, context)]
+        extra = [frame.model_input(vols, k)[FLAIR:FLAIR + 1] for k in neighbour_slices(ks, p, context, stride)]
         out.append(np.concatenate([own] + extra, 0))
     return np.stack(out)

@@ -9,6 +9,7 @@ reads the same NIfTIs with the app's own reader and compares:
            centre, axes, slices (proposed), inputSlices, backSlice
   inputs   [len(inputSlices), C, H, W] model inputs
   contextSlices  {context: {slice: the slices whose FLAIR follows it}} (context.py)
+  sliceDifferences, contextStride, contextSlicesStride3   the context stride (context.py)
   backMap  [H, W] the model map that is mapped back: channel 0 of the input of backSlice
   back     the back-mapped native plane of backSlice, as a volume stores it (lower voxel axis fastest)
 Re-run after any change to preprocess.py (cheap: a few seconds per case).
@@ -21,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import preprocess as P  # noqa: E402
-from context import neighbour_slices  # noqa: E402
+from context import context_stride, neighbour_slices, slice_differences  # noqa: E402
 from make_fixtures import write as write_fixture  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -75,6 +76,11 @@ def case(name, files):
         # context.py's neighbours (core/src/context-frame.ts), 1 and 2 slices each way, at both ends and inside
         contextSlices={str(c): {str(ks[p]): neighbour_slices(ks, p, c) for p in (0, 1, len(ks) // 2, len(ks) - 1)}
                        for c in (1, 2)},
+        # context.py's slice differences d(1..) and the stride at the shipped contextMinChange, and the
+        # neighbours 3 places apart (the stride a thin stack gets)
+        sliceDifferences=slice_differences(frame, vols),
+        contextStride={str(m): context_stride(frame, vols, m) for m in (0.07, 0.1)},
+        contextSlicesStride3={str(ks[p]): neighbour_slices(ks, p, 1, 3) for p in (0, 2, len(ks) // 2, len(ks) - 2)},
     )
     write(name, meta, dict(inputs=inputs, backMap=back_map, back=back))
     print(f'{name}: {len(ks)} slices, centre {np.round(frame.centre, 2).tolist()}, stats {frame.stats}')

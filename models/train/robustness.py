@@ -2,14 +2,15 @@
 
 Each held-out case is rewritten as another site or tool might store it (voxel order, matrix, pixel
 size, slice thickness, intensity scale and type, background noise, bias field, partial coverage,
-an oblique header, coarser pixels, a tilted head, another grey-level curve, NaN background), with its reference
+an oblique header, coarser pixels, a tilted head, another grey-level curve, NaN background,
+thinner slices), with its reference
 rewritten the same way, then proposed through the app's own CLI (`quorum propose`, the shipped model
 and settings) and scored against that reference. A
 preprocessing that assumes nothing about the scan keeps the Dice of the case as stored; a drop
 names the transformation that breaks it.
 
   /usr/bin/python3 models/train/robustness.py --out runs/robust [--cases NAME ...] [--only T ...]
-      [--members N]   -> runs/robust/robustness.json and a table on stdout
+      [--members N] [--model DIR]   -> runs/robust/robustness.json and a table on stdout
   /usr/bin/python3 models/train/robustness.py --table runs/robust/robustness.json ...   (the README's table)
 """
 import argparse
@@ -168,6 +169,19 @@ def another_contrast(vols, lab, aff):
 
 
 
+def thin_slices(vols, lab, aff, n=3):
+    """Slices n times thinner, each in between read by linear interpolation (the reference by the
+    nearest slice), as resampling a clinical stack onto a finer atlas grid writes it."""
+    k = vols[0].shape[2]
+    z = np.arange((k - 1) * n + 1) / n  # the stored slices stay where they were
+    lo = np.minimum(np.floor(z).astype(int), k - 1)
+    hi = np.minimum(lo + 1, k - 1)
+    w = (z - lo).astype(np.float32)
+    out = [(v[:, :, lo] * (1 - w) + v[:, :, hi] * w).astype(np.float32) for v in vols]
+    near = np.minimum(np.rint(z).astype(int), k - 1)
+    return out, lab[:, :, near], aff @ np.diag([1, 1, 1 / n, 1])
+
+
 def nan_background(vols, lab, aff):
     """The background stored as NaN (float32), as SPM writes a masked image: every voxel at the
     volume's lowest value (the air of a head, the outside of a skull-stripped brain) holds no number."""
@@ -182,7 +196,7 @@ def nan_background(vols, lab, aff):
 TRANSFORMS = {f.__name__: f for f in (identity, reversed_axes, coronal_order, int16_scaled, padded_matrix,
                                       fine_pixels, thick_slices, noisy_background, bias_field, strong_bias_field,
                                       partial_coverage, oblique_header, coarse_pixels, tilted_head,
-                                      another_contrast, nan_background)}
+                                      another_contrast, nan_background, thin_slices)}
 
 
 def write_case(folder, vols, lab, aff):
@@ -221,6 +235,7 @@ def main():
     ap.add_argument('--cases', nargs='+', default=DEFAULT_CASES)
     ap.add_argument('--only', nargs='+', choices=list(TRANSFORMS), help='these transformations only')
     ap.add_argument('--members', type=int, help="the CLI's --members (default: the model's)")
+    ap.add_argument('--model', help="the CLI's --model (default: the shipped one)")
     args = ap.parse_args()
     if args.table:
         merged = {}
@@ -248,6 +263,8 @@ def main():
             cmd = ['node', os.path.join(ROOT, 'bin', 'quorum.mjs'), 'propose', folder, '--out', out, '--overwrite']
             if args.members:
                 cmd += ['--members', str(args.members)]
+            if args.model:
+                cmd += ['--model', args.model]
             t0 = time.time()
             run = subprocess.run(cmd, capture_output=True, text=True)
             row = dict(seconds=round(time.time() - t0, 1), shape=list(tv[0].shape))

@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { contextSlices } from '../../core/src/context-frame.ts';
+import {
+  contextSlices,
+  contextStride,
+  frameContextStride,
+  sliceDifferences,
+} from '../../core/src/context-frame.ts';
 import { QuorumError } from '../../core/src/errors.ts';
 import type { ModelManifest, PreprocessHeadRobustV2 } from '../../core/src/manifest.ts';
 import { modelFrame } from '../../core/src/model-frame.ts';
@@ -37,6 +42,9 @@ describe.each(['tcga-lgg-fg-6689', 'brats-tcia-pat222'])('preprocessing v2 = pre
     inputSlices: number[];
     backSlice: number;
     contextSlices: Record<string, Record<string, number[]>>;
+    sliceDifferences: number[];
+    contextStride: Record<string, number>;
+    contextSlicesStride3: Record<string, number[]>;
   };
   let frame: HeadRobustFrame;
   let frameVolumes: { flair: Volume; t1c: Volume };
@@ -98,6 +106,31 @@ describe.each(['tcga-lgg-fg-6689', 'brats-tcia-pat222'])('preprocessing v2 = pre
     }
     expect(() => modelFrame(frameVolumes, { ...withSpec(meta.spec), context: 1.5 }, name)).toThrow(
       /context 1.5/,
+    );
+  });
+
+  it('reads the context as far apart as context.py: slice differences, stride, neighbours', () => {
+    const d = sliceDifferences(frame);
+    expect(d).toHaveLength(meta.sliceDifferences.length);
+    for (const [s, x] of d.entries()) expect(Math.abs(x - meta.sliceDifferences[s])).toBeLessThan(1e-6);
+    for (const [m, stride] of Object.entries(meta.contextStride)) {
+      expect(contextStride(frame, Number(m))).toBe(stride);
+      const wide = modelFrame(
+        frameVolumes,
+        { ...withSpec(meta.spec), context: 1, contextMinChange: Number(m) },
+        name,
+      );
+      expect(frameContextStride(wide)).toBe(stride);
+      const k = frame.slices[frame.slices.length >> 1];
+      const HW = meta.spec.inputSize[0] * meta.spec.inputSize[1];
+      const below = contextSlices(frame.slices, k, 1, stride)[0];
+      expect(maxAbsDiff(wide.input(k).subarray(2 * HW, 3 * HW), frame.input(below).subarray(0, HW))).toBe(0);
+    }
+    for (const [k, neighbours] of Object.entries(meta.contextSlicesStride3))
+      expect(contextSlices(frame.slices, Number(k), 1, 3)).toEqual(neighbours);
+    // without the manifest field: the adjacent slices, as before
+    expect(frameContextStride(modelFrame(frameVolumes, { ...withSpec(meta.spec), context: 1 }, name))).toBe(
+      1,
     );
   });
 

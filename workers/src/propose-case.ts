@@ -92,6 +92,8 @@ export interface CaseReport {
      * 0: the std itself; absent in reports before it existed: the std).
      */
     uncertaintySigmaVoxels?: number;
+    /** Slices apart that the context neighbours were read (absent: a model without context, or an older report). */
+    contextStride?: number;
     /**
      * The island rule applied (the model's, core/src/islands.ts), or why none was: 'keep' (asked),
      * 'none' (the model has no rule), 'partial' (some slices or prompts). Absent in older reports.
@@ -285,6 +287,7 @@ export function proposeCaseToDir(
         seed: s.seed,
         crop: s.crop,
         uncertaintySigmaVoxels: s.uncertaintySigmaVoxels,
+        ...(s.contextStride ? { contextStride: s.contextStride } : {}),
         islands,
         edge: typeof edge === 'object' && !grown ? 'no-flair' : edge,
         slices: settings.slices ?? 'all with brain',

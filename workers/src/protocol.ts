@@ -101,6 +101,11 @@ export interface ProposeSummary {
    */
   frameFraction: number;
   /**
+   * Slices apart that the context neighbours were read (manifest contextMinChange,
+   * core/src/context-frame.ts contextStride); absent for a model without context.
+   */
+  contextStride?: number;
+  /**
    * Model slices the network ran on (with their clicks); a slice already sampled with the same
    * settings and clicks, in this run or an earlier one on the same host case, is taken from
    * workers/src/engine/sample-cache.ts instead.

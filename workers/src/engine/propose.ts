@@ -1,3 +1,4 @@
+import { frameContextStride } from '../../../core/src/context-frame.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import {
   type AgreementSums,
@@ -172,6 +173,7 @@ export async function propose(
     seed,
     crop: sampler.crop,
     frameFraction: sampler.frameFraction,
+    contextStride: frameContextStride(frame),
     sampled: sampler.sampled,
     device: model.device,
     deviceNote: model.note,
