@@ -2,8 +2,9 @@ import { QuorumError } from './errors.ts';
 import type { Volume } from './volume.ts';
 
 /**
- * Voxels that hold no number (NaN) or an infinite one become the image's lowest finite value, in
- * place, and the volume's `source.warnings` says how many.
+ * Voxels of a scan that hold no number (NaN) or an infinite one become the image's lowest finite
+ * value, in place, and the volume's `source.warnings` says how many (core/src/node/case.ts, for each
+ * sequence of a case; a label's or a proposal map's NaN is an error, so the reader keeps them).
  *
  * SPM writes NaN outside the mask of a masked image, FSL and ANTs tools can leave NaN or ±Inf where a
  * division by a zero voxel happened, and a NIfTI float file may carry either. Every step that reads

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { QuorumError } from '../../core/src/errors.ts';
 import { fillNonFinite } from '../../core/src/finite.ts';
+import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { channelStats } from '../../core/src/preprocess-v2.ts';
 import type { Volume } from '../../core/src/volume.ts';
@@ -36,7 +37,12 @@ describe('voxels that hold no number', () => {
     data[12345 + 240 * 240 * 77] = Number.POSITIVE_INFINITY; // and one division by zero
     const file = join(dir, 'masked.nii.gz');
     writeNiftiFile(file, { ...stored, data });
-    const v = await loadVolume(file);
+    // the reader keeps the NaN (a proposal's or a label's NaN is refused as corrupt); a case's scan is filled
+    const read = await loadVolume(file);
+    expect(Number.isNaN(read.data[data.findIndex((x) => Number.isNaN(x))])).toBe(true);
+    const c = await openCase({ flair: file, t1c: FLAIR });
+    const v = c.sequences.flair!;
+    expect(c.warnings.join('\n')).toMatch(/^flair \(masked\.nii\.gz\): \d+ voxels .* NaN or infinite/m);
     let bad = 0;
     for (const x of v.data) if (!Number.isFinite(x)) bad++;
     expect(bad).toBe(0);

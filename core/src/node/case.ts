@@ -248,7 +248,7 @@ async function fromDicom(root: string, opts: AlignOptions): Promise<Case> {
     }
     item.taken = true;
     const v = await loadDicomSeries(s.files, s.seriesInstanceUID);
-    fillNonFinite(v); // as loadVolume does (float pixel data may hold NaN)
+    fillNonFinite(v); // as fromEntries does for a file's scan (float pixel data may hold NaN)
     v.source.sequence = s.sequence;
     v.source.sequenceReason = s.sequenceReason;
     c.sequences[s.sequence] = v;
@@ -284,6 +284,8 @@ async function fromEntries(
       c.label = v;
       c.labelPath = file;
     } else {
+      // a scan's NaN is its background (outside a masked image); a label's or a proposal's is an error
+      fillNonFinite(v);
       v.source.sequence = seq;
       v.source.sequenceReason = inventory.find(
         (i) => i.source === file && i.taken && i.sequence === seq,

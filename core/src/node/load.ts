@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { QuorumError } from '../errors.ts';
-import { fillNonFinite } from '../finite.ts';
 import { type VolumeFileFormat, volumeFileFormat } from '../lists.ts';
 import { readMetaImage } from '../metaimage/read.ts';
 import { readNifti } from '../nifti/read.ts';
@@ -55,12 +54,6 @@ export async function loadVolume(
   path: string,
   opts: { series?: string; volume?: number } = {},
 ): Promise<Volume> {
-  const v = await readVolume(path, opts);
-  fillNonFinite(v); // NaN outside a masked image is its background, for every reader at once
-  return v;
-}
-
-async function readVolume(path: string, opts: { series?: string; volume?: number }): Promise<Volume> {
   if (existsSync(path) && statSync(path).isDirectory()) {
     const { loadDicomSeries } = await import('./dicom-fs.ts');
     return loadDicomSeries(path, opts.series);
