@@ -85,6 +85,53 @@ export function otsuBin(hist: ArrayLike<number>): number {
 /** Percentile of a sorted array by nearest rank, rounded down (as the Python). */
 const rank = (s: ArrayLike<number>, q: number, n: number) => s[Math.floor(q * (n - 1))];
 
+/** Every s-th voxel (s = max(1, N // sampleTarget), file order), sorted: the sample of the statistics. */
+function sortedSample(
+  data: ArrayLike<number>,
+  spec: Pick<PreprocessHeadRobustV2, 'sampleTarget'>,
+): Float64Array {
+  const stride = Math.max(1, Math.floor(data.length / spec.sampleTarget));
+  const s = new Float64Array(Math.ceil(data.length / stride));
+  for (let i = 0, j = 0; i < data.length; i += stride) s[j++] = data[i];
+  return s.sort();
+}
+
+/** A fill value must cover this share of the sample ... */
+const FILL_SHARE = 0.2;
+/** ... and sit this far up the sample's [min, 99.9th percentile] (the air of 53 real heads: at most 0.03). */
+const FILL_POSITION = 0.1;
+
+/**
+ * The background fill of an image normalised inside a brain mask and filled with 0 outside (nnU-Net's
+ * z-score with a mask, many BraTS pipelines): one exact value covering >= 20% of the voxels but lying
+ * inside the tissue's range, where Otsu's split would read it as tissue. Those voxels are read as the
+ * sample's lowest value instead, the background of a scan stored the usual way (preprocess.py
+ * `fill_to_background`). Undefined when no value qualifies: the mode of every shared case (the air of
+ * an 8-bit head, a stored 0 or minimum) lies in the bottom 3% of its range.
+ */
+export function backgroundFill(
+  data: ArrayLike<number>,
+  spec: Pick<PreprocessHeadRobustV2, 'sampleTarget'>,
+): { value: number; to: number } | undefined {
+  const s = sortedSample(data, spec);
+  const n = s.length;
+  let best = 0;
+  let value = s[0];
+  for (let i = 0; i < n; ) {
+    let j = i;
+    while (j < n && s[j] === s[i]) j++;
+    if (j - i > best) {
+      best = j - i;
+      value = s[i];
+    }
+    i = j;
+  }
+  const lo = s[0];
+  const hi = rank(s, 0.999, n);
+  if (best < FILL_SHARE * n || !(hi > lo) || (value - lo) / (hi - lo) < FILL_POSITION) return undefined;
+  return { value, to: lo };
+}
+
 /**
  * lo, hi (99.9th percentile), Otsu bin, foreground p1/p50/p99 of every s-th voxel. `name` is the
  * sequence, `file` the case; both end up in the error a user sees.
@@ -96,10 +143,7 @@ export function channelStats(
   file?: string,
 ): ChannelStats {
   const bins = spec.histogramBins;
-  const stride = Math.max(1, Math.floor(data.length / spec.sampleTarget));
-  const s = new Float64Array(Math.ceil(data.length / stride));
-  for (let i = 0, j = 0; i < data.length; i += stride) s[j++] = data[i];
-  s.sort();
+  const s = sortedSample(data, spec);
   const n = s.length;
   const lo = s[0];
   let hi = rank(s, 0.999, n);
@@ -221,15 +265,18 @@ export class HeadRobustFrame implements ModelFrame {
     this.axes = modelAxes(vols[0].direction);
     this.sliceAxis = this.axes.sliceAxis;
     // integer and float64 arrays are rounded to float32 once: the training read every scan as float32
-    this.data = vols.map((v) =>
-      v.data instanceof Float32Array ||
-      v.data instanceof Uint8Array ||
-      v.data instanceof Int8Array ||
-      v.data instanceof Uint16Array ||
-      v.data instanceof Int16Array
-        ? v.data
-        : Float32Array.from(v.data),
-    );
+    this.data = vols.map((v) => {
+      const data =
+        v.data instanceof Float32Array ||
+        v.data instanceof Uint8Array ||
+        v.data instanceof Int8Array ||
+        v.data instanceof Uint16Array ||
+        v.data instanceof Int16Array
+          ? v.data
+          : Float32Array.from(v.data);
+      const fill = backgroundFill(data, spec);
+      return fill ? Float32Array.from(data, (x) => (x === fill.value ? fill.to : x)) : data;
+    });
     this.stats = this.data.map((x, c) => channelStats(x, spec, names?.[c] ?? `channel ${c}`, file));
 
     // foreground (any channel above its Otsu bin): its mean index and its count per plane of each axis

@@ -5,7 +5,8 @@
 Writes test/fixtures/preprocess-v2/<case>.json + .bin (format of test/fixtures/README.md:
 {meta, arrays: {name: {offset, shape}}} + little-endian float32, C order). test/unit/preprocess-v2.test.ts
 reads the same NIfTIs with the app's own reader and compares:
-  meta     inputs (paths relative to ../shared/data), the manifest constants, stats per channel,
+  meta     inputs (paths relative to ../shared/data; derive: how the test rewrites them first), the
+           manifest constants, background fills (null: none), stats per channel,
            centre, axes, slices (proposed), inputSlices, backSlice
   inputs   [len(inputSlices), C, H, W] model inputs
   contextSlices  {context: {slice: the slices whose FLAIR follows it}} (context.py)
@@ -35,7 +36,19 @@ CASES = {
     # BraTS 2015 tcia pat222: raw float intensities, skull-stripped
     'brats-tcia-pat222': ('brats-4seq/brats2015-tcia-pat222/Flair.nii.gz',
                           'brats-4seq/brats2015-tcia-pat222/T1c.nii.gz'),
+    # BraTS 2015 pat0003, z-scored in the brain, rewritten with 0 outside it (as nnU-Net normalises with a
+    # mask): the voxels at each volume's minimum set to 0, in memory (meta.derive; the test does the same)
+    'brats-pat0003-zero-background': ('brats2015-deepmedic/validation/brats_2013_pat0003_1/Flair_subtrMeanDivStd.nii.gz',
+                                      'brats2015-deepmedic/validation/brats_2013_pat0003_1/T1c_subtrMeanDivStd.nii.gz'),
 }
+DERIVE = {'brats-pat0003-zero-background': 'zero-background'}
+
+
+def derive(how, vol):
+    if how == 'zero-background':
+        vol = vol.copy()
+        vol[vol == vol.min()] = 0
+    return vol
 
 
 def write(name, meta, arrays):
@@ -45,7 +58,7 @@ def write(name, meta, arrays):
 def case(name, files):
     # as datasets.load_case reads training cases: float32 voxels, LPS geometry from the affine
     imgs = [nib.load(os.path.join(DATA, f)) for f in files]
-    vols = [np.asarray(im.dataobj, dtype=np.float32) for im in imgs]
+    vols = [derive(DERIVE.get(name), np.asarray(im.dataobj, dtype=np.float32)) for im in imgs]
     spacing, direction = P.lps_geometry(imgs[0].affine)
     frame = P.ModelFrame(vols, spacing, direction, names=['flair', 't1c'])
     ks = frame.slices
@@ -62,6 +75,8 @@ def case(name, files):
     back = vol[tuple(sl)].ravel(order='F')
     meta = dict(
         files=list(files),
+        **({'derive': DERIVE[name]} if name in DERIVE else {}),
+        fills=[None if f is None else dict(value=f[0], to=f[1]) for f in frame.fills],
         spec=dict(kind='head-robust-v2', inputSize=list(P.INPUT_SIZE), spacingMm=P.SPACING_MM, clip=list(P.CLIP),
                   histogramBins=P.HIST_BINS, sampleTarget=P.SAMPLE_TARGET,
                   minSliceForegroundMm2=P.MIN_SLICE_FOREGROUND_MM2),

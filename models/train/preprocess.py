@@ -17,6 +17,10 @@ Geometry is LPS (DICOM), as core/src/volume.ts: `direction[:, c]` is voxel axis 
               from tissue; the foreground percentiles p1, p50, p99 of that sample give
               z = (v - p50) / (p99 - p1), clipped to CLIP. Invariant to any positive affine change
               of intensities (raw, z-scored, 8-bit, 12-bit all look alike).
+  fill        An image normalised inside a brain mask and filled with 0 outside has its fill value inside
+              the tissue's range, where Otsu would call it tissue: a single value covering >= 20% of the
+              sample, >= 0.1 of the way up [min, hi], is read as the sample's minimum (background_fill).
+              No shared case has one (their modes sit in the bottom 3%), so their inputs are unchanged.
   centre      Head centre = mean (i, j, k) index of the foreground voxels (any channel).
   grid        Each slice is resampled onto INPUT_SIZE pixels of SPACING_MM, centred on the head
               centre: a separable box-supersampled bilinear filter (n = ceil(source pixels per
@@ -76,11 +80,39 @@ def _bin(x, lo, hi):
     return np.minimum(HIST_BINS - 1, np.floor((x - lo) / (hi - lo) * HIST_BINS)).astype(np.int64)
 
 
-def channel_stats(vol, name='channel'):
-    """vol: 3-D array (i, j, k). -> dict lo, hi, otsu_bin, p1, p50, p99."""
+def _sorted_sample(vol):
+    """Every s-th voxel (s = max(1, N // SAMPLE_TARGET), file order), sorted."""
     flat = np.asarray(vol, dtype=np.float32).ravel(order='F').astype(np.float64)
     stride = max(1, flat.size // SAMPLE_TARGET)
-    s = np.sort(flat[::stride])
+    return np.sort(flat[::stride])
+
+
+FILL_SHARE = 0.2  # a background fill covers this share of the sample
+FILL_POSITION = 0.1  # and sits this far up [min, 99.9th percentile] (the air of 53 real heads: <= 0.03)
+
+
+def background_fill(vol):
+    """(value, to) of an image normalised inside a brain mask and filled with 0 outside (nnU-Net's z-score
+    with a mask): one exact value covering >= 20% of the voxels inside the tissue's range, read as the
+    sample's lowest value instead; None when no value qualifies (every shared case).
+    core/src/preprocess-v2.ts backgroundFill."""
+    s = _sorted_sample(vol)
+    n = s.size
+    vals, counts = np.unique(s, return_counts=True)
+    i = int(np.argmax(counts))  # the first (lowest) of equal counts, as the TypeScript
+    lo, hi = float(s[0]), float(s[int(math.floor(0.999 * (n - 1)))])
+    if counts[i] < FILL_SHARE * n or not hi > lo or (float(vals[i]) - lo) / (hi - lo) < FILL_POSITION:
+        return None
+    return float(vals[i]), lo
+
+
+def fill_to_background(vol, fill):
+    return vol if fill is None else np.where(vol == fill[0], fill[1], vol).astype(vol.dtype)
+
+
+def channel_stats(vol, name='channel'):
+    """vol: 3-D array (i, j, k). -> dict lo, hi, otsu_bin, p1, p50, p99."""
+    s = _sorted_sample(vol)
     n = s.size
     lo = float(s[0])
     hi = float(s[int(math.floor(0.999 * (n - 1)))])
@@ -159,6 +191,8 @@ class ModelFrame:
         self.spacing = np.asarray(spacing, np.float64)
         self.slice_axis, self.col_axis, self.col_sign, self.row_axis, self.row_sign = model_axes(direction)
         names = names or [f'channel {i}' for i in range(len(vols))]
+        self.fills = [background_fill(v) for v in vols]
+        vols = [fill_to_background(np.asarray(v, np.float32), f) for v, f in zip(vols, self.fills)]
         self.stats = [channel_stats(v, n) for v, n in zip(vols, names)]
         fg = foreground(vols, self.stats)
         idx = np.nonzero(fg)
@@ -189,8 +223,8 @@ class ModelFrame:
     def model_input(self, vols, k):
         """-> float32 [C, H, W] normalised model input for slice k."""
         out = []
-        for v, st in zip(vols, self.stats):
-            x = self.resample(self.native_plane(v, k), st['lo'])
+        for v, st, fill in zip(vols, self.stats, self.fills):
+            x = self.resample(fill_to_background(self.native_plane(v, k), fill), st['lo'])
             z = (x - st['p50']) / (st['p99'] - st['p1'])
             out.append(np.clip(z, *CLIP))
         return np.stack(out).astype(np.float32)

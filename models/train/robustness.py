@@ -3,7 +3,7 @@
 Each held-out case is rewritten as another site or tool might store it (voxel order, matrix, pixel
 size, slice thickness, intensity scale and type, background noise, bias field, partial coverage,
 an oblique header, coarser pixels, a tilted head, another grey-level curve, NaN background,
-thinner slices), with its reference
+thinner slices, a zero background around a z-scored brain), with its reference
 rewritten the same way, then proposed through the app's own CLI (`quorum propose`, the shipped model
 and settings) and scored against that reference. A
 preprocessing that assumes nothing about the scan keeps the Dice of the case as stored; a drop
@@ -182,6 +182,18 @@ def thin_slices(vols, lab, aff, n=3):
     return out, lab[:, :, near], aff @ np.diag([1, 1, 1 / n, 1])
 
 
+def zero_background(vols, lab, aff):
+    """Normalised inside the brain and 0 outside (nnU-Net's z-score with a mask): the voxels at the volume's
+    lowest value set to 0. A change only where 0 lies inside the tissue's range (a z-scored scan); a scan
+    whose lowest value is 0 already is stored as it was."""
+    out = []
+    for v in vols:
+        f = v.astype(np.float32)
+        f[v == v.min()] = 0
+        out.append(f)
+    return out, lab, aff
+
+
 def nan_background(vols, lab, aff):
     """The background stored as NaN (float32), as SPM writes a masked image: every voxel at the
     volume's lowest value (the air of a head, the outside of a skull-stripped brain) holds no number."""
@@ -196,7 +208,7 @@ def nan_background(vols, lab, aff):
 TRANSFORMS = {f.__name__: f for f in (identity, reversed_axes, coronal_order, int16_scaled, padded_matrix,
                                       fine_pixels, thick_slices, noisy_background, bias_field, strong_bias_field,
                                       partial_coverage, oblique_header, coarse_pixels, tilted_head,
-                                      another_contrast, nan_background, thin_slices)}
+                                      another_contrast, nan_background, thin_slices, zero_background)}
 
 
 def write_case(folder, vols, lab, aff):

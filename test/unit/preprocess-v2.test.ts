@@ -11,7 +11,7 @@ import type { ModelManifest, PreprocessHeadRobustV2 } from '../../core/src/manif
 import { modelFrame } from '../../core/src/model-frame.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { prepareCase, resizeBilinear, sliceInput } from '../../core/src/preprocess.ts';
-import { type ChannelStats, HeadRobustFrame } from '../../core/src/preprocess-v2.ts';
+import { backgroundFill, type ChannelStats, HeadRobustFrame } from '../../core/src/preprocess-v2.ts';
 import type { Mat3, Vec3, Volume } from '../../core/src/volume.ts';
 import { readManifest } from '../../workers/src/engine/session.ts';
 import { loadFixture, maxAbsDiff } from '../helpers/fixtures.ts';
@@ -30,117 +30,139 @@ const withSpec = (spec: PreprocessHeadRobustV2): ModelManifest => ({
   preprocess: spec,
 });
 
-describe.each(['tcga-lgg-fg-6689', 'brats-tcia-pat222'])('preprocessing v2 = preprocess.py on %s', (name) => {
-  const fx = loadFixture(name, 'preprocess-v2');
-  const meta = fx.meta as {
-    files: [string, string];
-    spec: PreprocessHeadRobustV2;
-    stats: ChannelStats[];
-    centre: Vec3;
-    axes: Record<string, number>;
-    slices: number[];
-    inputSlices: number[];
-    backSlice: number;
-    contextSlices: Record<string, Record<string, number[]>>;
-    sliceDifferences: number[];
-    contextStride: Record<string, number>;
-    contextSlicesStride3: Record<string, number[]>;
-  };
-  let frame: HeadRobustFrame;
-  let frameVolumes: { flair: Volume; t1c: Volume };
-  beforeAll(async () => {
-    const [flair, t1c] = await Promise.all(meta.files.map((f) => loadVolume(join(DATA, f))));
-    frameVolumes = { flair, t1c };
-    // through the registry, as the engine gets it: the constants come from the manifest block
-    frame = modelFrame({ flair, t1c }, withSpec(meta.spec), name) as HeadRobustFrame;
-  });
+/** make_preprocess_fixture.py's `derive`: the voxels at the volume's minimum set to 0 (a mask's fill). */
+function derive(how: string | undefined, v: Volume): Volume {
+  if (how === undefined) return v;
+  expect(how).toBe('zero-background');
+  let low = Number.POSITIVE_INFINITY;
+  for (const x of v.data) if (x < low) low = x;
+  return { ...v, data: Float32Array.from(v.data, (x) => (x === low ? 0 : x)) };
+}
 
-  it('has the same statistics, axes, head centre and proposed slices', () => {
-    expect(frame).toBeInstanceOf(HeadRobustFrame);
-    expect(frame.stats).toHaveLength(2);
-    for (const [c, st] of frame.stats.entries()) {
-      expect(st.otsuBin).toBe(meta.stats[c].otsuBin);
-      for (const key of ['lo', 'hi', 'p1', 'p50', 'p99'] as const) expectClose(st[key], meta.stats[c][key]);
-    }
-    expect(frame.axes).toEqual(meta.axes);
-    for (let a = 0; a < 3; a++) expectClose(frame.centre[a], meta.centre[a]);
-    expect(frame.slices).toEqual(meta.slices);
-    expect(frame.nativeSlices).toEqual(meta.slices);
-  });
-
-  it('gives the same model inputs (1e-5)', () => {
-    const ref = fx.arrays.inputs;
-    const size = ref.shape.slice(1).reduce((a, b) => a * b, 1);
-    expect(ref.shape.slice(1)).toEqual([2, ...meta.spec.inputSize]);
-    for (const [s, k] of meta.inputSlices.entries()) {
-      const ours = frame.input(k);
-      expect(maxAbsDiff(ours, ref.data.subarray(s * size, (s + 1) * size))).toBeLessThan(1e-5);
-    }
-  });
-
-  it('adds the neighbour slices context.py adds, as their FLAIR after the own channels', () => {
-    for (const [c, bySlice] of Object.entries(meta.contextSlices)) {
-      const context = Number(c);
-      const wide = modelFrame(frameVolumes, { ...withSpec(meta.spec), context }, name);
-      expect(wide.channels).toBe(2 + 2 * context);
-      expect(wide.foregroundFloor).toEqual([
-        ...frame.foregroundFloor,
-        ...Array(2 * context).fill(frame.foregroundFloor[0]),
-      ]);
-      const HW = meta.spec.inputSize[0] * meta.spec.inputSize[1];
-      for (const [k, neighbours] of Object.entries(bySlice)) {
-        expect(contextSlices(frame.slices, Number(k), context)).toEqual(neighbours);
-        const input = wide.input(Number(k));
-        expect(input).toHaveLength((2 + 2 * context) * HW);
-        expect(maxAbsDiff(input.subarray(0, 2 * HW), frame.input(Number(k)))).toBe(0);
-        for (const [i, n] of neighbours.entries())
-          expect(maxAbsDiff(input.subarray((2 + i) * HW, (3 + i) * HW), frame.input(n).subarray(0, HW))).toBe(
-            0,
-          );
-      }
-      // the frame's other duties are the inner frame's
-      expect(wide.slices).toEqual(frame.slices);
-      expect(
-        maxAbsDiff(wide.toNative(fx.arrays.backMap.data, meta.backSlice), fx.arrays.back.data),
-      ).toBeLessThan(1e-5);
-    }
-    expect(() => modelFrame(frameVolumes, { ...withSpec(meta.spec), context: 1.5 }, name)).toThrow(
-      /context 1.5/,
-    );
-  });
-
-  it('reads the context as far apart as context.py: slice differences, stride, neighbours', () => {
-    const d = sliceDifferences(frame);
-    expect(d).toHaveLength(meta.sliceDifferences.length);
-    for (const [s, x] of d.entries()) expect(Math.abs(x - meta.sliceDifferences[s])).toBeLessThan(1e-6);
-    for (const [m, stride] of Object.entries(meta.contextStride)) {
-      expect(contextStride(frame, Number(m))).toBe(stride);
-      const wide = modelFrame(
-        frameVolumes,
-        { ...withSpec(meta.spec), context: 1, contextMinChange: Number(m) },
-        name,
+describe.each(['tcga-lgg-fg-6689', 'brats-tcia-pat222', 'brats-pat0003-zero-background'])(
+  'preprocessing v2 = preprocess.py on %s',
+  (name) => {
+    const fx = loadFixture(name, 'preprocess-v2');
+    const meta = fx.meta as {
+      files: [string, string];
+      spec: PreprocessHeadRobustV2;
+      stats: ChannelStats[];
+      centre: Vec3;
+      axes: Record<string, number>;
+      slices: number[];
+      inputSlices: number[];
+      backSlice: number;
+      contextSlices: Record<string, Record<string, number[]>>;
+      derive?: string;
+      fills: ({ value: number; to: number } | null)[];
+      sliceDifferences: number[];
+      contextStride: Record<string, number>;
+      contextSlicesStride3: Record<string, number[]>;
+    };
+    let frame: HeadRobustFrame;
+    let frameVolumes: { flair: Volume; t1c: Volume };
+    beforeAll(async () => {
+      const [flair, t1c] = (await Promise.all(meta.files.map((f) => loadVolume(join(DATA, f))))).map((v) =>
+        derive(meta.derive, v),
       );
-      expect(frameContextStride(wide)).toBe(stride);
-      const k = frame.slices[frame.slices.length >> 1];
-      const HW = meta.spec.inputSize[0] * meta.spec.inputSize[1];
-      const below = contextSlices(frame.slices, k, 1, stride)[0];
-      expect(maxAbsDiff(wide.input(k).subarray(2 * HW, 3 * HW), frame.input(below).subarray(0, HW))).toBe(0);
-    }
-    for (const [k, neighbours] of Object.entries(meta.contextSlicesStride3))
-      expect(contextSlices(frame.slices, Number(k), 1, 3)).toEqual(neighbours);
-    // without the manifest field: the adjacent slices, as before
-    expect(frameContextStride(modelFrame(frameVolumes, { ...withSpec(meta.spec), context: 1 }, name))).toBe(
-      1,
-    );
-  });
+      frameVolumes = { flair, t1c };
+      // through the registry, as the engine gets it: the constants come from the manifest block
+      frame = modelFrame({ flair, t1c }, withSpec(meta.spec), name) as HeadRobustFrame;
+    });
 
-  it('maps a model map back onto the same native plane (1e-5, 0 outside)', () => {
-    const ours = frame.toNative(fx.arrays.backMap.data, meta.backSlice);
-    expect(maxAbsDiff(ours, fx.arrays.back.data)).toBeLessThan(1e-5);
-    // the native grid is larger than the 240 mm field of view on these cases: zeros exist
-    expect(ours.some((v) => v === 0)).toBe(true);
-  });
-});
+    it('has the same statistics, axes, head centre and proposed slices', () => {
+      expect(frame).toBeInstanceOf(HeadRobustFrame);
+      // a background fill inside the tissue's range (only the rewritten pat0003 has one)
+      for (const [c, v] of [frameVolumes.flair, frameVolumes.t1c].entries())
+        expect(backgroundFill(v.data, meta.spec) ?? null).toEqual(meta.fills[c]);
+      expect(meta.fills.every((f) => f === null)).toBe(meta.derive === undefined);
+      expect(frame.stats).toHaveLength(2);
+      for (const [c, st] of frame.stats.entries()) {
+        expect(st.otsuBin).toBe(meta.stats[c].otsuBin);
+        for (const key of ['lo', 'hi', 'p1', 'p50', 'p99'] as const) expectClose(st[key], meta.stats[c][key]);
+      }
+      expect(frame.axes).toEqual(meta.axes);
+      for (let a = 0; a < 3; a++) expectClose(frame.centre[a], meta.centre[a]);
+      expect(frame.slices).toEqual(meta.slices);
+      expect(frame.nativeSlices).toEqual(meta.slices);
+    });
+
+    it('gives the same model inputs (1e-5)', () => {
+      const ref = fx.arrays.inputs;
+      const size = ref.shape.slice(1).reduce((a, b) => a * b, 1);
+      expect(ref.shape.slice(1)).toEqual([2, ...meta.spec.inputSize]);
+      for (const [s, k] of meta.inputSlices.entries()) {
+        const ours = frame.input(k);
+        expect(maxAbsDiff(ours, ref.data.subarray(s * size, (s + 1) * size))).toBeLessThan(1e-5);
+      }
+    });
+
+    it('adds the neighbour slices context.py adds, as their FLAIR after the own channels', () => {
+      for (const [c, bySlice] of Object.entries(meta.contextSlices)) {
+        const context = Number(c);
+        const wide = modelFrame(frameVolumes, { ...withSpec(meta.spec), context }, name);
+        expect(wide.channels).toBe(2 + 2 * context);
+        expect(wide.foregroundFloor).toEqual([
+          ...frame.foregroundFloor,
+          ...Array(2 * context).fill(frame.foregroundFloor[0]),
+        ]);
+        const HW = meta.spec.inputSize[0] * meta.spec.inputSize[1];
+        for (const [k, neighbours] of Object.entries(bySlice)) {
+          expect(contextSlices(frame.slices, Number(k), context)).toEqual(neighbours);
+          const input = wide.input(Number(k));
+          expect(input).toHaveLength((2 + 2 * context) * HW);
+          expect(maxAbsDiff(input.subarray(0, 2 * HW), frame.input(Number(k)))).toBe(0);
+          for (const [i, n] of neighbours.entries())
+            expect(
+              maxAbsDiff(input.subarray((2 + i) * HW, (3 + i) * HW), frame.input(n).subarray(0, HW)),
+            ).toBe(0);
+        }
+        // the frame's other duties are the inner frame's
+        expect(wide.slices).toEqual(frame.slices);
+        expect(
+          maxAbsDiff(wide.toNative(fx.arrays.backMap.data, meta.backSlice), fx.arrays.back.data),
+        ).toBeLessThan(1e-5);
+      }
+      expect(() => modelFrame(frameVolumes, { ...withSpec(meta.spec), context: 1.5 }, name)).toThrow(
+        /context 1.5/,
+      );
+    });
+
+    it('reads the context as far apart as context.py: slice differences, stride, neighbours', () => {
+      const d = sliceDifferences(frame);
+      expect(d).toHaveLength(meta.sliceDifferences.length);
+      for (const [s, x] of d.entries()) expect(Math.abs(x - meta.sliceDifferences[s])).toBeLessThan(1e-6);
+      for (const [m, stride] of Object.entries(meta.contextStride)) {
+        expect(contextStride(frame, Number(m))).toBe(stride);
+        const wide = modelFrame(
+          frameVolumes,
+          { ...withSpec(meta.spec), context: 1, contextMinChange: Number(m) },
+          name,
+        );
+        expect(frameContextStride(wide)).toBe(stride);
+        const k = frame.slices[frame.slices.length >> 1];
+        const HW = meta.spec.inputSize[0] * meta.spec.inputSize[1];
+        const below = contextSlices(frame.slices, k, 1, stride)[0];
+        expect(maxAbsDiff(wide.input(k).subarray(2 * HW, 3 * HW), frame.input(below).subarray(0, HW))).toBe(
+          0,
+        );
+      }
+      for (const [k, neighbours] of Object.entries(meta.contextSlicesStride3))
+        expect(contextSlices(frame.slices, Number(k), 1, 3)).toEqual(neighbours);
+      // without the manifest field: the adjacent slices, as before
+      expect(frameContextStride(modelFrame(frameVolumes, { ...withSpec(meta.spec), context: 1 }, name))).toBe(
+        1,
+      );
+    });
+
+    it('maps a model map back onto the same native plane (1e-5, 0 outside)', () => {
+      const ours = frame.toNative(fx.arrays.backMap.data, meta.backSlice);
+      expect(maxAbsDiff(ours, fx.arrays.back.data)).toBeLessThan(1e-5);
+      // the native grid is larger than the 240 mm field of view on these cases: zeros exist
+      expect(ours.some((v) => v === 0)).toBe(true);
+    });
+  },
+);
 
 describe('preprocessing v2 in any voxel order', () => {
   const spec = EVERY_VOXEL_V2;
