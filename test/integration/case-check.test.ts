@@ -72,11 +72,21 @@ describe('case recognition and the check before the engine', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('a FLAIR alone: the refusal says how to propose on it anyway (the FLAIR as both), and only then', async () => {
+  it('a FLAIR alone: the refusal says how to propose on it anyway (the FLAIR as both, or the T1 where there is one), and only then', async () => {
     const c = await openCase(caseOf('flair-only', { 'flair.nii.gz': 'Flair.nii.gz' }));
     expect(() => requireSequences(c, ['flair', 't1c'])).toThrow(
       /missing: t1c\n[\s\S]*with a FLAIR only, give it as both \(--flair FILE --t1c FILE\)/,
     );
+    // with a T1 (no contrast) beside the FLAIR, the T1 in the T1c's place: README, the numbers in case.ts
+    const withT1 = await openCase(
+      caseOf('flair-t1', { 'flair.nii.gz': 'Flair.nii.gz', 't1.nii.gz': 'T1.nii.gz' }),
+    );
+    expect(() => requireSequences(withT1, ['flair', 't1c'])).toThrow(
+      new RegExp(
+        `missing: t1c\\n[\\s\\S]*give the T1 \\(no contrast\\) in its place: --t1c ${join(tmp, 'flair-t1', 't1.nii.gz')}`,
+      ),
+    );
+    expect(() => requireSequences(withT1, ['flair', 't1c'])).not.toThrow(/FLAIR only/);
     const t1cOnly = await openCase(caseOf('t1c-only', { 't1c.nii.gz': 'T1c.nii.gz' }));
     expect(() => requireSequences(t1cOnly, ['flair', 't1c'])).toThrow(/missing: flair/);
     expect(() => requireSequences(t1cOnly, ['flair', 't1c'])).not.toThrow(/FLAIR only/);
