@@ -12,6 +12,7 @@ import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { channelStats } from '../../core/src/preprocess-v2.ts';
 import type { Volume } from '../../core/src/volume.ts';
+import { describeVolume } from '../../workers/src/cli/commands/info.ts';
 import { DATA } from '../helpers/paths.ts';
 
 const FLAIR = join(DATA, 'brats-4seq', 'brats2015-tcia-pat222', 'Flair.nii.gz');
@@ -40,6 +41,10 @@ describe('voxels that hold no number', () => {
     // the reader keeps the NaN (a proposal's or a label's NaN is refused as corrupt); a case's scan is filled
     const read = await loadVolume(file);
     expect(Number.isNaN(read.data[data.findIndex((x) => Number.isNaN(x))])).toBe(true);
+    // quorum info says so, and what a case does with them
+    expect(describeVolume(read).warnings.join('\n')).toMatch(
+      / are NaN or infinite.*when a case reads it as a sequence/,
+    );
     const c = await openCase({ flair: file, t1c: FLAIR });
     const v = c.sequences.flair!;
     expect(c.warnings.join('\n')).toMatch(/^flair \(masked\.nii\.gz\): \d+ voxels .* NaN or infinite/m);

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { QuorumError } from '../../../../core/src/errors.ts';
+import { nonFiniteVoxels, nonFiniteWarning } from '../../../../core/src/finite.ts';
 import { channelFile, fileChannels } from '../../../../core/src/node/channels.ts';
 import { loadVolume } from '../../../../core/src/node/load.ts';
 import { unusualWarnings } from '../../../../core/src/unusual.ts';
@@ -16,6 +17,7 @@ export function describeVolume(v: Volume) {
     if (x < min) min = x;
     if (x > max) max = x;
   }
+  const nonFinite = nonFiniteVoxels(v.data);
   return {
     file: v.source.path,
     format: v.source.format,
@@ -29,8 +31,14 @@ export function describeVolume(v: Volume) {
     sequence: v.source.sequence,
     sequenceReason: v.source.sequenceReason,
     description: v.source.description,
-    // how the file was read, then what is unusual about the scan itself
-    warnings: [...(v.source.warnings ?? []), ...unusualWarnings(v)],
+    // how the file was read (and how a case would read it), then what is unusual about the scan itself
+    warnings: [
+      ...(v.source.warnings ?? []),
+      ...(nonFinite.bad
+        ? [`${nonFiniteWarning(nonFinite, v.data.length)} when a case reads it as a sequence`]
+        : []),
+      ...unusualWarnings(v),
+    ],
   };
 }
 
