@@ -79,8 +79,11 @@ export function sliceDifferences(frame: ModelFrame, upTo = MAX_CONTEXT_STRIDE): 
  * (models/quorum-wt-v2/context-stride-plan.json).
  */
 export function contextStride(frame: ModelFrame, minChange: number | undefined): number {
-  if (minChange === undefined) return 1;
-  const d = sliceDifferences(frame);
+  return minChange === undefined ? 1 : strideOf(sliceDifferences(frame), minChange);
+}
+
+/** The stride contextStride picks from the differences d(1), d(2), ... */
+export function strideOf(d: readonly number[], minChange: number): number {
   const s = d.findIndex((x) => x >= minChange);
   return s >= 0 ? s + 1 : Math.max(1, d.length);
 }

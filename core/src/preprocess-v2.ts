@@ -275,7 +275,10 @@ export class HeadRobustFrame implements ModelFrame {
           ? v.data
           : Float32Array.from(v.data);
       const fill = backgroundFill(data, spec);
-      return fill ? Float32Array.from(data, (x) => (x === fill.value ? fill.to : x)) : data;
+      if (!fill) return data;
+      const out = new Float32Array(data.length); // a loop: Float32Array.from with a callback is ~10x slower
+      for (let i = 0; i < data.length; i++) out[i] = data[i] === fill.value ? fill.to : data[i];
+      return out;
     });
     this.stats = this.data.map((x, c) => channelStats(x, spec, names?.[c] ?? `channel ${c}`, file));
 
