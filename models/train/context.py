@@ -9,8 +9,6 @@ slice stands in for the missing one (as a replicate pad). Channel order: the sli
 """
 import numpy as np
 
-from preprocess import CLIP, HIST_BINS
-
 FLAIR = 0  # the channel of data.CHANNELS whose neighbours are added
 
 
@@ -53,9 +51,7 @@ def slice_differences(frame, vols, up_to=MAX_STRIDE):
     FLAIR model input over pixels both have above the foreground floor (pairs with < 500 left out);
     stops at up_to or where no pair counts (core/src/context-frame.ts sliceDifferences). float32 sums
     there are float64 here: equal to ~1e-6."""
-    st = frame.stats[FLAIR]
-    raw = st['lo'] + (st['otsu_bin'] + 1) * (st['hi'] - st['lo']) / HIST_BINS
-    floor = min(CLIP[1], max(CLIP[0], (raw - st['p50']) / (st['p99'] - st['p1'])))
+    floor = frame.foreground_floor[FLAIR]
     planes = [frame.model_input(vols, k)[FLAIR].astype(np.float64) for k in frame.slices]
     out = []
     for s in range(1, up_to + 1):
@@ -73,9 +69,11 @@ def slice_differences(frame, vols, up_to=MAX_STRIDE):
 def context_stride(frame, vols, min_change):
     """The neighbours' stride (manifest contextMinChange; context-stride-plan.json): the smallest s whose
     d(s) reaches min_change, else the largest s measured; 1 when min_change is None."""
-    if min_change is None:
-        return 1
-    d = slice_differences(frame, vols)
+    return 1 if min_change is None else stride_of(slice_differences(frame, vols), min_change)
+
+
+def stride_of(d, min_change):
+    """The stride context_stride picks from the differences d(1), d(2), ... (context-frame.ts strideOf)."""
     for s, x in enumerate(d, 1):
         if x >= min_change:
             return s

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import preprocess as P  # noqa: E402
-from context import context_stride, neighbour_slices, slice_differences  # noqa: E402
+from context import neighbour_slices, slice_differences, stride_of  # noqa: E402
 from make_fixtures import write as write_fixture  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -73,6 +73,7 @@ def case(name, files):
     sl = [slice(None)] * 3
     sl[frame.slice_axis] = back_slice
     back = vol[tuple(sl)].ravel(order='F')
+    differences = slice_differences(frame, vols)
     meta = dict(
         files=list(files),
         **({'derive': DERIVE[name]} if name in DERIVE else {}),
@@ -93,8 +94,8 @@ def case(name, files):
                        for c in (1, 2)},
         # context.py's slice differences d(1..) and the stride at the shipped contextMinChange, and the
         # neighbours 3 places apart (the stride a thin stack gets)
-        sliceDifferences=slice_differences(frame, vols),
-        contextStride={str(m): context_stride(frame, vols, m) for m in (0.07, 0.1)},
+        sliceDifferences=differences,
+        contextStride={str(m): stride_of(differences, m) for m in (0.07, 0.1)},
         contextSlicesStride3={str(ks[p]): neighbour_slices(ks, p, 1, 3) for p in (0, 2, len(ks) // 2, len(ks) - 2)},
     )
     write(name, meta, dict(inputs=inputs, backMap=back_map, back=back))

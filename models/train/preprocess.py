@@ -194,6 +194,11 @@ class ModelFrame:
         self.fills = [background_fill(v) for v in vols]
         vols = [fill_to_background(np.asarray(v, np.float32), f) for v, f in zip(vols, self.fills)]
         self.stats = [channel_stats(v, n) for v, n in zip(vols, names)]
+        # the lowest raw value of a foreground bin, normalised and clipped as model_input does
+        # (core/src/preprocess-v2.ts foregroundFloor)
+        self.foreground_floor = [
+            min(CLIP[1], max(CLIP[0], (st['lo'] + (st['otsu_bin'] + 1) * (st['hi'] - st['lo']) / HIST_BINS
+                                       - st['p50']) / (st['p99'] - st['p1']))) for st in self.stats]
         fg = foreground(vols, self.stats)
         idx = np.nonzero(fg)
         self.centre = [float(np.sum(a, dtype=np.int64)) / len(a) for a in idx]
