@@ -10,7 +10,7 @@ preprocessing that assumes nothing about the scan keeps the Dice of the case as 
 names the transformation that breaks it.
 
   /usr/bin/python3 models/train/robustness.py --out runs/robust [--cases NAME ...] [--only T ...]
-      [--members N] [--model DIR]   -> runs/robust/robustness.json and a table on stdout
+      [--members N] [--model DIR] [--register rigid]   -> runs/robust/robustness.json and a table on stdout
   /usr/bin/python3 models/train/robustness.py --table runs/robust/robustness.json ...   (the README's table)
 """
 import argparse
@@ -205,18 +205,99 @@ def nan_background(vols, lab, aff):
     return out, lab, aff
 
 
+# -- the sequences on grids of their own: every rewriting above keeps FLAIR and T1c on one grid, so the app's
+# alignment (align.ts: each sequence resampled onto the FLAIR's grid by its header) is only measured here.
+# These return one affine per file: {'flair': ..., 't1c': ..., 'label': ...}.
+
+def t1c_own_grid(vols, lab, aff):
+    """The T1c stored as a sagittal series (slices stacked left to right) with pixels of 0.8 of the size in
+    its plane, the FLAIR as stored: the app resamples the T1c onto the FLAIR's grid by the headers."""
+    perm = (1, 2, 0)  # new voxel (a, b, c) = old (c, a, b)
+    p = np.eye(4)[list(perm) + [3]].T  # new index -> old index, as coronal_order
+    t = np.ascontiguousarray(vols[1].transpose(perm)).astype(np.float32)
+    # grid_mode: pixel edges kept, so new pixel o is centred at old index 0.8 o - 0.1 in the two zoomed axes
+    t = ndimage.zoom(t, (1.25, 1.25, 1), order=1, grid_mode=True, mode='nearest')
+    a = aff @ p @ np.array([[0.8, 0, 0, -0.1], [0, 0.8, 0, -0.1], [0, 0, 1, 0], [0, 0, 0, 1.0]])
+    return [vols[0], t], lab, {'flair': aff, 't1c': a, 'label': aff}
+
+
+def thick_flair(vols, lab, aff, n=5):
+    """A 2-D FLAIR of slices n times thicker (each the mean of n; the reference too) beside the T1c as
+    stored, a 3-D acquisition of thin slices, as a clinical study has them: the FLAIR's thick grid is the
+    one the app proposes on, the T1c is resampled onto it (compare thick_slices, where both are thick)."""
+    (f,), l2, a2 = _block_means([vols[0]], lab, aff, (1, 1, n))
+    return [f, vols[1]], l2, {'flair': a2, 't1c': aff, 'label': a2}
+
+
+def _rigid_about_centre(aff, shape, degrees, shift_mm):
+    """A rigid motion of the world about the volume's centre: turned `degrees` about the left-right
+    axis (a nod), then moved `shift_mm`."""
+    c = aff @ np.array([(shape[0] - 1) / 2, (shape[1] - 1) / 2, (shape[2] - 1) / 2, 1.0])
+    t = np.deg2rad(degrees)
+    r = np.array([[1, 0, 0, 0], [0, np.cos(t), -np.sin(t), 0], [0, np.sin(t), np.cos(t), 0], [0, 0, 0, 1.0]])
+    to_c, back = np.eye(4), np.eye(4)
+    to_c[:3, 3], back[:3, 3] = -c[:3], c[:3] + np.asarray(shift_mm, np.float64)
+    return back @ r @ to_c
+
+
+def t1c_moved(vols, lab, aff):
+    """The patient moved between the FLAIR and the T1c (3 degrees of nod, 3 mm forward and 2 mm up) and
+    the headers do not say so: by world coordinates the T1c sits off the FLAIR. `--register rigid` is the
+    app's answer (robustness.py --register rigid)."""
+    m = _rigid_about_centre(aff, vols[0].shape, 3.0, (0.0, 3.0, 2.0))
+    return vols, lab, {'flair': aff, 't1c': m @ aff, 'label': aff}
+
+
+def defaced(vols, lab, aff):
+    """The face cut away, as research sites deface a head before sharing it (pydeface, mri_deface): the
+    anterior fifth of the head below 40% of its height set to background. Only a head with skull has a face:
+    on a skull-stripped brain this cuts the brain, so run it on heads (--cases the TCGA ones); a case whose
+    lesion it would touch is stored as it was."""
+    flair = vols[0]
+    lo, hi = float(flair.min()), float(np.percentile(flair, 99))
+    head = flair > lo + 0.05 * (hi - lo)
+    ijk = np.indices(flair.shape).reshape(3, -1)
+    world = (aff[:3, :3] @ ijk + aff[:3, 3:4]).reshape(3, *flair.shape)
+    y, z = world[1], world[2]
+    yh, zh = y[head], z[head]
+    face = (y > yh.max() - 0.2 * (yh.max() - yh.min())) & (z < zh.min() + 0.4 * (zh.max() - zh.min()))
+    if (face & (lab > 0)).any():
+        return vols, lab, aff
+    out = []
+    for v in vols:
+        f = v.astype(np.float32)
+        f[face] = float(v.min())
+        out.append(f)
+    return out, lab, aff
+
+
+def saturated_window(vols, lab, aff):
+    """Exported as 8-bit through a display window, as a PACS export or a screenshot stores it: each sequence
+    mapped to 0-255 from its lowest value to the 98th percentile of its non-background voxels, the
+    brightest 2% (the FLAIR lesion's core among them) all 255."""
+    out = []
+    for v in vols:
+        lo = float(v.min())
+        hi = float(np.percentile(v[v > lo], 98))
+        out.append(np.clip(np.rint((v - lo) / max(hi - lo, 1e-6) * 255), 0, 255).astype(np.uint8))
+    return out, lab, aff
+
+
 TRANSFORMS = {f.__name__: f for f in (identity, reversed_axes, coronal_order, int16_scaled, padded_matrix,
                                       fine_pixels, thick_slices, noisy_background, bias_field, strong_bias_field,
                                       partial_coverage, oblique_header, coarse_pixels, tilted_head,
-                                      another_contrast, nan_background, thin_slices, zero_background)}
+                                      another_contrast, nan_background, thin_slices, zero_background,
+                                      t1c_own_grid, thick_flair, t1c_moved, defaced, saturated_window)}
 
 
 def write_case(folder, vols, lab, aff):
+    """`aff` one affine for all files, or one per file ({'flair', 't1c', 'label'})."""
+    affs = aff if isinstance(aff, dict) else {'flair': aff, 't1c': aff, 'label': aff}
     os.makedirs(folder, exist_ok=True)
     for name, v in zip(('flair', 't1c'), vols):
-        nib.save(nib.Nifti1Image(np.asarray(v), aff), os.path.join(folder, f'{name}.nii.gz'))
+        nib.save(nib.Nifti1Image(np.asarray(v), affs[name]), os.path.join(folder, f'{name}.nii.gz'))
     ref = folder + '-reference.nii.gz'  # beside the case folder, so propose does not read it as a sequence
-    nib.save(nib.Nifti1Image(np.asarray(lab, np.uint8), aff), ref)
+    nib.save(nib.Nifti1Image(np.asarray(lab, np.uint8), affs['label']), ref)
     return ref
 
 
@@ -248,6 +329,7 @@ def main():
     ap.add_argument('--only', nargs='+', choices=list(TRANSFORMS), help='these transformations only')
     ap.add_argument('--members', type=int, help="the CLI's --members (default: the model's)")
     ap.add_argument('--model', help="the CLI's --model (default: the shipped one)")
+    ap.add_argument('--register', choices=['none', 'rigid'], help="the CLI's --register (default: none)")
     args = ap.parse_args()
     if args.table:
         merged = {}
@@ -277,6 +359,8 @@ def main():
                 cmd += ['--members', str(args.members)]
             if args.model:
                 cmd += ['--model', args.model]
+            if args.register:
+                cmd += ['--register', args.register]
             t0 = time.time()
             run = subprocess.run(cmd, capture_output=True, text=True)
             row = dict(seconds=round(time.time() - t0, 1), shape=list(tv[0].shape))
