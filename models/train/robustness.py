@@ -301,12 +301,21 @@ def write_case(folder, vols, lab, aff):
     return ref
 
 
+def sfx_missing(results, cases, t):
+    """A row with a suffix ('t1c_moved@rigid') is printed only where it was measured."""
+    return '@' in t and not any(f'{c}/{t}' in results for c in cases)
+
+
 def table(results):
     """Markdown: one row per transformation, Dice per case (and the change from the file as stored)."""
     cases = list(dict.fromkeys(k.split('/')[0] for k in results))
     print('| stored as | ' + ' | '.join(cases) + ' |')
     print('| --- |' + ' --- |' * len(cases))
-    for t in TRANSFORMS:
+    suffixes = sorted({k.split('/')[1][len(t):] for k in results for t in TRANSFORMS
+                       if k.split('/')[1].startswith(t + '@')})
+    for t in [t + sfx for t in TRANSFORMS for sfx in [''] + suffixes]:
+        if sfx_missing(results, cases, t):
+            continue
         cells = []
         for c in cases:
             row, base = results.get(f'{c}/{t}'), results.get(f'{c}/identity', {})
@@ -373,7 +382,8 @@ def main():
                 row.update(dice=dice(mask, truth), confidence=report.get('confidence'),
                            warnings=[w if isinstance(w, str) else w.get('message', str(w))
                                      for w in report.get('warnings', [])])
-            results[f'{name}/{tname}'] = row
+            # a run with --register keeps its rows apart from the same rewriting opened by world coordinates
+            results[f'{name}/{tname}' + (f'@{args.register}' if args.register and args.register != 'none' else '')] = row
             print(f'{name:24s} {tname:18s} ' + (f"Dice {row['dice']:.3f}" if 'dice' in row else f"ERROR {row['error']}")
                   + f"  {row['seconds']} s", flush=True)
     os.makedirs(args.out, exist_ok=True)
