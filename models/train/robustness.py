@@ -3,11 +3,12 @@
 Each held-out case is rewritten as another site or tool might store it (voxel order, matrix, pixel
 size, slice thickness, intensity scale and type, background noise, bias field, partial coverage,
 an oblique header, coarser pixels, a tilted head, another grey-level curve, NaN background,
-thinner slices, a zero background around a z-scored brain), with its reference
-rewritten the same way, then proposed through the app's own CLI (`quorum propose`, the shipped model
-and settings) and scored against that reference. A
-preprocessing that assumes nothing about the scan keeps the Dice of the case as stored; a drop
-names the transformation that breaks it.
+thinner slices, a zero background around a z-scored brain; the T1c on a grid of its own, a thick 2-D
+FLAIR beside a thin T1c, a T1c moved between series; a defaced head, a windowed 8-bit export, motion
+ghosts, strong noise, and a brain without its lesion), with its reference rewritten the same way,
+then proposed through the app's own CLI (`quorum propose`, the shipped model and settings) and scored
+against that reference. A preprocessing that assumes nothing about the scan keeps the Dice of the
+case as stored; a drop names the transformation that breaks it.
 
   /usr/bin/python3 models/train/robustness.py --out runs/robust [--cases NAME ...] [--only T ...]
       [--members N] [--model DIR] [--register rigid]   -> runs/robust/robustness.json and a table on stdout
@@ -283,11 +284,70 @@ def saturated_window(vols, lab, aff):
     return out, lab, aff
 
 
+def motion_ghosts(vols, lab, aff, amplitude=0.08):
+    """Periodic motion's ghosts along the phase-encoding axis (here j, anterior-posterior): two copies of the
+    image a quarter of the matrix away each side, at 8% of its intensity each, as breathing or pulsation
+    leaves them on a clinical scan."""
+    out = []
+    for v in vols:
+        f = v.astype(np.float32)
+        base = f - float(f.min())
+        n = f.shape[1] // 4
+        out.append(f + amplitude * (np.roll(base, n, axis=1) + np.roll(base, -n, axis=1)))
+    return out, lab, aff
+
+
+def strong_noise(vols, lab, aff):
+    """Rician noise of 8% of the tissue's 99th percentile (a low-field or fast acquisition), against
+    noisy_background's 3%."""
+    g = np.random.default_rng(1)
+    out = []
+    for v in vols:
+        s = 0.08 * np.percentile(v[v > v.min()], 99)
+        base = v.astype(np.float32) - float(v.min())
+        out.append(np.hypot(base + g.normal(0, s, v.shape), g.normal(0, s, v.shape)).astype(np.float32))
+    return out, lab, aff
+
+
+def healthy_mirror(vols, lab, aff):
+    """A brain without a lesion: the hemisphere with the lesion replaced by the mirror image of the other,
+    about the left-right centre of the head (i is left-right in every case here), the reference empty.
+    What is proposed is all false positive: the row reports the proposed mL, not a Dice. Only for a
+    lesion that stays 3 voxels clear of that plane; otherwise the case is stored as it was, reference
+    and all. The seam at the midline is not a real brain's, so this bounds what a healthy scan gets."""
+    flair = vols[0]
+    head = flair > float(flair.min()) + 0.05 * (float(np.percentile(flair, 99)) - float(flair.min()))
+    ii = np.nonzero(head.any((1, 2)))[0]
+    c = int(round((ii.min() + ii.max()) / 2))
+    li = np.nonzero(lab.any((1, 2)))[0]
+    if li.min() > c + 3:
+        keep_lo = True  # the lesion is on the high-i side: mirror the low side onto it
+    elif li.max() < c - 3:
+        keep_lo = False
+    else:
+        return vols, lab, aff
+    n = flair.shape[0]
+    out = []
+    for v in vols:
+        f = v.astype(np.float32).copy()
+        for i in range(n):
+            m = 2 * c - i
+            if (i > c) == keep_lo and 0 <= m < n:
+                f[i] = f[m]
+        out.append(f)
+    return out, np.zeros_like(lab), aff
+
+
 TRANSFORMS = {f.__name__: f for f in (identity, reversed_axes, coronal_order, int16_scaled, padded_matrix,
                                       fine_pixels, thick_slices, noisy_background, bias_field, strong_bias_field,
                                       partial_coverage, oblique_header, coarse_pixels, tilted_head,
                                       another_contrast, nan_background, thin_slices, zero_background,
-                                      t1c_own_grid, thick_flair, t1c_moved, defaced, saturated_window)}
+                                      t1c_own_grid, thick_flair, t1c_moved, defaced, saturated_window,
+                                      motion_ghosts, strong_noise, healthy_mirror)}
+
+
+def voxel_ml(path):
+    return float(np.prod(nib.load(path).header.get_zooms()[:3])) / 1000
 
 
 def write_case(folder, vols, lab, aff):
@@ -380,6 +440,7 @@ def main():
                 truth = np.asarray(nib.load(ref).dataobj) > 0
                 report = json.load(open(os.path.join(out, 'report.json')))
                 row.update(dice=dice(mask, truth), confidence=report.get('confidence'),
+                           ml=report.get('lesionVolumeMl'), reference_ml=float(truth.sum() * voxel_ml(ref)),
                            warnings=[w if isinstance(w, str) else w.get('message', str(w))
                                      for w in report.get('warnings', [])])
             # a run with --register keeps its rows apart from the same rewriting opened by world coordinates
