@@ -20,14 +20,33 @@ export function fmtConfidence(v?: number): string {
   return v === undefined ? '–' : (Math.floor(v * 100 + 1e-9) / 100).toFixed(2);
 }
 
+/**
+ * Why a low-confidence case with an empty proposal is flagged: its members marked small regions
+ * that no majority shares, so their agreement with the (empty) consensus is ~0. That is a lesion-free
+ * scan (robustness.py healthy_mirror: 0.00-0.05 on four heads) or a lesion the model missed.
+ */
+export const NOTHING_PROPOSED = 'nothing proposed: check for a missed lesion';
+
+/** The worklist's marker of a low-confidence case (NOTHING_PROPOSED added when its proposal is empty). */
+export function lowConfidenceMarker(c: WorklistCase): string {
+  return c.lesionVolumeMl === 0 ? `${LOW_CONFIDENCE} · ${NOTHING_PROPOSED}` : LOW_CONFIDENCE;
+}
+
 /** The viewer's notice for a case opened for review whose proposal was low-confidence. */
 export function lowConfidenceNotice(c: WorklistCase): string | undefined {
   if (!c.lowConfidence) return undefined;
+  const first = LOW_CONFIDENCE[0].toUpperCase() + LOW_CONFIDENCE.slice(1);
+  const level = c.confidence === undefined ? '' : ` (agreement ${fmtConfidence(c.confidence)})`;
+  if (c.lesionVolumeMl === 0)
+    return (
+      `${first}. Nothing was proposed: the ensemble members marked only small regions that no majority of ` +
+      `them shares${level}. A lesion-free scan looks like this, and so does a lesion the model missed: ` +
+      'check the scan for one.'
+    );
   const agree =
     c.confidence === undefined
       ? 'Its ensemble members disagree'
       : `Its ensemble members agree at only ${fmtConfidence(c.confidence)} (1 = full agreement)`;
-  const first = LOW_CONFIDENCE[0].toUpperCase() + LOW_CONFIDENCE.slice(1);
   return `${first}. ${agree}, so the pre-labelled proposal may have failed: check it slice by slice.`;
 }
 
