@@ -72,7 +72,7 @@ describe('case recognition and the check before the engine', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('a FLAIR alone: the refusal says how to propose on it anyway (the FLAIR as both, or the T1 where there is one), and only then', async () => {
+  it('a FLAIR alone: the refusal says how to propose on it anyway (the FLAIR as both, or the T1 where there is one), and only then; a T2 is said to be no FLAIR', async () => {
     const c = await openCase(caseOf('flair-only', { 'flair.nii.gz': 'Flair.nii.gz' }));
     expect(() => requireSequences(c, ['flair', 't1c'])).toThrow(
       /missing: t1c\n[\s\S]*with a FLAIR only, give it as both \(--flair FILE --t1c FILE\)/,
@@ -90,6 +90,12 @@ describe('case recognition and the check before the engine', () => {
     const t1cOnly = await openCase(caseOf('t1c-only', { 't1c.nii.gz': 'T1c.nii.gz' }));
     expect(() => requireSequences(t1cOnly, ['flair', 't1c'])).toThrow(/missing: flair/);
     expect(() => requireSequences(t1cOnly, ['flair', 't1c'])).not.toThrow(/FLAIR only/);
+    expect(() => requireSequences(t1cOnly, ['flair', 't1c'])).not.toThrow(/stand-in/);
+    // a T2 but no FLAIR: the refusal says the T2 is no stand-in (README, the numbers in case.ts)
+    const t2 = await openCase(caseOf('t1c-t2', { 't1c.nii.gz': 'T1c.nii.gz', 't2.nii.gz': 'T2.nii.gz' }));
+    expect(() => requireSequences(t2, ['flair', 't1c'])).toThrow(
+      /missing: flair\n[\s\S]*the T2 \(t2\.nii\.gz\) is no stand-in for the FLAIR: given as the FLAIR on two BraTS cases it scored 0\.115/,
+    );
   });
 
   it('propose-dataset: the refused case is an error row with the reason, and gets no folder of its own', () => {

@@ -317,7 +317,8 @@ export function requireSequences(c: Case, channels: SequenceName[]): void {
     `the model needs ${channels.join(' + ')}; missing: ${missing.join(', ')}\n` +
       (found.length ? `found:\n${found.map((l) => `  ${l}`).join('\n')}\n` : 'found nothing usable\n') +
       `assign files explicitly with ${channels.map((s) => `--${s} FILE`).join(' ')}` +
-      (missing.length === 1 && missing[0] === 't1c' && c.sequences.flair ? noT1cAdvice(c) : ''),
+      (missing.length === 1 && missing[0] === 't1c' && c.sequences.flair ? noT1cAdvice(c) : '') +
+      (missing.includes('flair') && c.sequences.t2 ? noFlairAdvice(c) : ''),
     c.root,
   );
 }
@@ -335,6 +336,16 @@ function noT1cAdvice(c: Case): string {
   return t1
     ? `\nwith no T1c, give the T1 (no contrast) in its place: --t1c ${t1} (on two BraTS cases as good as their T1c for the whole tumour: 0.857 and 0.866 against 0.849 and 0.861; the FLAIR as both scored 0.854 and 0.808)`
     : `\nwith a FLAIR only, ${flairTwice}`;
+}
+
+/**
+ * Without a FLAIR, a T2 is no stand-in, though its lesions are bright too: so is its CSF, which the
+ * FLAIR suppresses. On the two BraTS cases that have one (2026-12-07), the T2 given as the FLAIR
+ * scored 0.115 (pat222, 24 mL proposed of 198) and 0.604 (BrainLesion), against 0.849 and 0.861 with
+ * their FLAIR. Said so that nobody tries it unwarned.
+ */
+function noFlairAdvice(c: Case): string {
+  return `\nthe T2 (${basename(c.sequences.t2?.source.path ?? 't2')}) is no stand-in for the FLAIR: given as the FLAIR on two BraTS cases it scored 0.115 and 0.604 against 0.849 and 0.861 (its CSF is bright, the FLAIR's is not)`;
 }
 
 /** A case with no sequence is refused with what was found; any other is put on one grid. */
