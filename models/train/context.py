@@ -21,9 +21,10 @@ def sequence_of_channels(n_own, context):
     return list(range(n_own)) + [FLAIR] * (2 * context)
 
 
-def add_to_cache(image, case, thick, context):
+def add_to_cache(image, case, thick, context, strides=(1,)):
     """image [N, C, H, W] of build_cache.py (slices of a case and thickness block in frame order),
-    case [N], thick [N] -> [N, C + 2 * context, H, W]."""
+    case [N], thick [N] -> [N, C + 2 * context * len(strides), H, W]: the neighbours at each stride in
+    turn (at_stride picks one per sample; one stride, the default, is what every model so far read)."""
     if context == 0:
         return image
     n = len(image)
@@ -32,8 +33,20 @@ def add_to_cache(image, case, thick, context):
     first = np.repeat(starts, ends - starts)
     last = np.repeat(ends - 1, ends - starts)
     i = np.arange(n)
-    extra = [image[np.clip(i + o, first, last), FLAIR][:, None] for o in offsets(context)]
+    extra = [image[np.clip(i + o * s, first, last), FLAIR][:, None] for s in strides for o in offsets(context)]
     return np.concatenate([image] + extra, 1)
+
+
+def at_stride(x, choice, n_own, context):
+    """x [B, n_own + 2 * context * S, H, W] (add_to_cache with S strides), choice [B] (each sample's index
+    into those strides) -> [B, n_own + 2 * context, H, W]: each sample's own channels, then its neighbours
+    at its stride. Training with random strides (train.py --context-strides) teaches the network to read
+    its context at any distance, which the app's contextMinChange then uses (context-stride-plan.json)."""
+    import torch
+    k = 2 * context
+    cols = n_own + choice.long()[:, None] * k + torch.arange(k, device=x.device)[None]
+    rows = torch.arange(len(x), device=x.device)[:, None]
+    return torch.cat([x[:, :n_own], x[rows, cols]], 1)
 
 
 def neighbour_slices(ks, p, context, stride=1):

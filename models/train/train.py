@@ -60,14 +60,14 @@ ADD_HELD_OUT = ('none', 'site', 'site-but-validation', 'patients', 'all')
 VALIDATION_PATIENT = 'TCGA_FG_6689_20020326'
 
 
-def load_cache_v2(hold_out_site=None, add_held_out='none', context=0):
+def load_cache_v2(hold_out_site=None, add_held_out='none', context=0, strides=(1,)):
     """Training slices of runs/cache-v2.npz (build_cache.py) -> image [N,2,H,W], label 0/1 [N,1,H,W],
     the case names and the mask of the cache's slices kept.
 
     hold_out_site: a leave-one-site-out fold other than the shipped one: that TCGA-LGG site is left
     out and the shipped fold's held-out site (datasets.HELD_OUT_SITE) trains instead; the held-out
     patients of every site stay held out. add_held_out: one of ADD_HELD_OUT. context: context.py's
-    neighbour channels (2 * context more)."""
+    neighbour channels (2 * context more, for each of `strides`: context.at_stride picks one)."""
     d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
     cases = json.loads(str(d['cases']))
     selection = cache_selection(hold_out_site, add_held_out)
@@ -77,7 +77,7 @@ def load_cache_v2(hold_out_site=None, add_held_out='none', context=0):
                          f"not {json.dumps(selection)}: pack.py again with this run's options")
     keep = cases_kept(cases, hold_out_site, add_held_out)[d['case']]
     names = sorted({cases[i]['name'] for i in np.unique(d['case'][keep])})
-    img = torch.from_numpy(through_plane.add_to_cache(d['image'], d['case'], d['thick'], context)[keep])
+    img = torch.from_numpy(through_plane.add_to_cache(d['image'], d['case'], d['thick'], context, strides)[keep])
     lab = torch.from_numpy((d['label'][keep] > 127).astype(np.float32))
     return img, lab, names, keep
 
@@ -132,6 +132,29 @@ def cases_kept(cases, hold_out_site=None, add_held_out='none'):
                          and c['name'] != VALIDATION_PATIENT)
                      or (add_held_out == 'patients' and c['role'] != 'held-out site' and c['name'] != 'brainlesion_case')
                      or (add_held_out == 'all' and c['name'] != 'brainlesion_case') for c in cases])
+
+
+def parse_strides(text):
+    strides = tuple(int(x) for x in text.split(','))
+    if not strides or min(strides) < 1 or len(set(strides)) != len(strides):
+        raise argparse.ArgumentTypeError(f'{text!r}: distinct strides >= 1, comma-separated (1,2,3)')
+    return strides
+
+
+def add_context_strides(ap):
+    ap.add_argument('--context-strides', type=parse_strides, default=(1,), metavar='S,S,...',
+                    help='read each sample\'s context neighbours at one of these strides, drawn uniformly (with '
+                         '--context; default 1: the adjacent slices, as every model so far). 1,2,3 teaches the '
+                         'network to read its context at any distance (context-stride-plan.json)')
+
+
+def pick_stride(batch, strides, context, g):
+    """The batch's context at one of `strides` per sample (context.at_stride); with one stride the batch as it
+    is, and no draw from g, so a run without --context-strides gets the batches it always did."""
+    if len(strides) == 1:
+        return batch
+    choice = torch.randint(len(strides), (len(batch),), generator=g)
+    return through_plane.at_stride(batch, choice.to(batch.device), ARCH['image_channels'], context)
 
 
 def dice_loss(logits_or_prob, target):
@@ -230,6 +253,7 @@ def main():
                          'slice to the MSE, so that a small lesion weighs as much as a large one')
     ap.add_argument('--context', type=int, default=0,
                     help='the FLAIR of this many slices above and below as more input channels (context.py)')
+    add_context_strides(ap)
     ap.add_argument('--mults', default=','.join(map(str, ARCH['mults'])), help='UNet channel multipliers')
     args = ap.parse_args()
     if args.dice_weight and (args.mode != 'diffusion' or args.prediction != 'x0'):
@@ -241,6 +265,8 @@ def main():
                  'the noisy mask it replaces)')
     if args.context and args.data != 'v2':
         ap.error('--context needs --data v2 (the cache keeps each case\'s slices in order)')
+    if args.context_strides != (1,) and not args.context:
+        ap.error('--context-strides needs --context')
     if args.data != 'v2' and (args.p_lesion_contrast or args.p_lesion_core or args.p_dup_flair):
         ap.error('--p-lesion-contrast, --p-lesion-core and --p-dup-flair need --data v2 (augment_v2; v1 has its own augment)')
     if args.data != 'v2' and args.balance != 'slices':
@@ -253,7 +279,8 @@ def main():
     os.makedirs(run, exist_ok=True)
 
     if args.data == 'v2':
-        img, lab, subjects, kept = load_cache_v2(args.hold_out_site, args.add_held_out, context=args.context)
+        img, lab, subjects, kept = load_cache_v2(args.hold_out_site, args.add_held_out, context=args.context,
+                                                 strides=args.context_strides)
         aug = functools.partial(augment_v2, p_lesion_contrast=args.p_lesion_contrast,
                                 p_lesion_core=args.p_lesion_core, p_dup_flair=args.p_dup_flair,
                                 seq=through_plane.sequence_of_channels(ARCH['image_channels'], args.context))
@@ -315,7 +342,8 @@ def main():
         else:
             idx = torch.cat([tumour[torch.multinomial(weights[0], n_t, replacement=True, generator=g)],
                              torch.multinomial(weights[1], args.batch - n_t, replacement=True, generator=g)])
-        x_img, x_lab = aug(img[idx.to(aug_dev)].float(), lab[idx.to(aug_dev)].float(), g)
+        batch = pick_stride(img[idx.to(aug_dev)].float(), args.context_strides, args.context, g)
+        x_img, x_lab = aug(batch, lab[idx.to(aug_dev)].float(), g)
         x_img, x_lab = x_img.cpu(), x_lab.cpu()  # the noise below is drawn on the CPU too (one generator)
         x0 = x_lab * 2 - 1
         if args.mode == 'diffusion':

@@ -32,7 +32,8 @@ from augment import augment_v2, crop_groups  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
 from heap import keep_freed_memory  # noqa: E402
 import context as through_plane  # noqa: E402
-from train import ADD_HELD_OUT, ARCH, add_high_t_share, add_p_image_only, dice_loss, image_only, load_cache_v2, share  # noqa: E402
+from train import (ADD_HELD_OUT, ARCH, add_context_strides, add_high_t_share, add_p_image_only, dice_loss,  # noqa: E402
+                   image_only, load_cache_v2, pick_stride, share)
 from unet import UNet  # noqa: E402
 
 # prompt channels follow the image channels, before x_t (the UNet concatenates image then x_t)
@@ -152,6 +153,7 @@ def main():
                     help="share of batches cut to their slices' head boxes (augment.crop_groups; v2.4: 0.5)")
     add_high_t_share(ap)
     add_p_image_only(ap)
+    add_context_strides(ap)
     ap.add_argument('--dice-weight', type=float, default=0.0,
                     help='add this times a soft Dice loss of the predicted x0 (train.py --dice-weight)')
     ap.add_argument('--snapshot-every', type=int, default=200, help='also keep the EMA weights every this many iterations')
@@ -173,7 +175,10 @@ def main():
     # (v3: width 16; v4: 24; a train.py --context run: its neighbour channels, context.py)
     start_meta = torch.load(last if os.path.exists(last) else args.init, map_location='cpu', weights_only=False).get('meta', {})
     size, context = start_meta.get('arch', {}), start_meta.get('context', 0)
-    img, lab, subjects, keep = load_cache_v2(add_held_out=args.add_held_out, context=context)
+    if args.context_strides != (1,) and not context:
+        raise SystemExit('--context-strides: the network it starts from reads no context')
+    img, lab, subjects, keep = load_cache_v2(add_held_out=args.add_held_out, context=context,
+                                             strides=args.context_strides)
     cache = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
     case_of = torch.from_numpy(cache['case'][keep])
     thick_of = torch.from_numpy(cache['thick'][keep])
@@ -232,7 +237,8 @@ def main():
         nb = (idx + step).clamp(0, len(img) - 1)
         same = (case_of[nb] == case_of[idx]) & (thick_of[nb] == thick_of[idx])
         nb_lab = lab[nb].float() * same.float().view(-1, 1, 1, 1)
-        x_img, both = augment_v2(img[idx].float(), torch.cat([lab[idx].float(), nb_lab], 1), g,
+        x_img, both = augment_v2(pick_stride(img[idx].float(), args.context_strides, context, g),
+                                 torch.cat([lab[idx].float(), nb_lab], 1), g,
                                  raw_head[idx], args.p_strip, args.p_lesion_contrast, args.p_lesion_core,
                                  args.p_dup_flair, through_plane.sequence_of_channels(ARCH['image_channels'], context))
         # a share of batches cut to their head boxes, as the engine crops (groups of one crop size)
