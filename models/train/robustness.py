@@ -102,12 +102,12 @@ def thick_slices(vols, lab, aff, n=5):
     return _block_means(vols, lab, aff, (1, 1, n))
 
 
-def noisy_background(vols, lab, aff):
+def noisy_background(vols, lab, aff, share=0.03, seed=0):
     """Rician noise of 3% of the tissue's 99th percentile everywhere (a raw magnitude image)."""
-    g = np.random.default_rng(0)
+    g = np.random.default_rng(seed)
     out = []
     for v in vols:
-        s = 0.03 * np.percentile(v[v > v.min()], 99)
+        s = share * np.percentile(v[v > v.min()], 99)
         base = v.astype(np.float32) - float(v.min())
         out.append(np.hypot(base + g.normal(0, s, v.shape), g.normal(0, s, v.shape)).astype(np.float32))
     return out, lab, aff
@@ -300,13 +300,7 @@ def motion_ghosts(vols, lab, aff, amplitude=0.08):
 def strong_noise(vols, lab, aff):
     """Rician noise of 8% of the tissue's 99th percentile (a low-field or fast acquisition), against
     noisy_background's 3%."""
-    g = np.random.default_rng(1)
-    out = []
-    for v in vols:
-        s = 0.08 * np.percentile(v[v > v.min()], 99)
-        base = v.astype(np.float32) - float(v.min())
-        out.append(np.hypot(base + g.normal(0, s, v.shape), g.normal(0, s, v.shape)).astype(np.float32))
-    return out, lab, aff
+    return noisy_background(vols, lab, aff, share=0.08, seed=1)
 
 
 def healthy_mirror(vols, lab, aff):
