@@ -203,7 +203,7 @@ describe('v2 model on an unseen site (quorum propose + quorum evaluate)', () => 
     // i and j reversed (a RAS-ordered file), and a matrix half as wide again of background around
     // the head (a quarter on each side). Every voxel keeps its world position, so the re-stored
     // reference is the same lesion.
-    // (models/train/robustness.py runs this and 16 other rewritings on held-out cases.)
+    // (models/train/robustness.py runs this and 25 other rewritings, models/train/rewritings.py, on held-out cases.)
     expect(storedDice, 'the scan as stored is proposed first').toBeGreaterThan(0);
     const restored = join(out, 'restored');
     mkdirSync(restored);
