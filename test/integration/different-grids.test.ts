@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sameGrid } from '../../core/src/geometry.ts';
 import { dice } from '../../core/src/metrics.ts';
+import { MOVED_HINT } from '../../core/src/node/align.ts';
 import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import { resampleToGrid } from '../../core/src/resample.ts';
@@ -86,6 +87,8 @@ describe('a T1c on a tilted, thicker grid than the FLAIR', () => {
           `its axes are 10° from flair's`,
       ),
     );
+    // a header cannot say whether the patient moved between the series: the warning says what to do if so
+    expect(c.warnings[2].endsWith(`; ${MOVED_HINT}`)).toBe(true);
     // 5 mm slices lose detail along z; what is left must still be the same image
     const m = agreement(back, t1c, brain);
     expect(m.relMae).toBeLessThan(0.1);
