@@ -41,11 +41,17 @@ describe('v2 model on an unseen site (quorum propose + quorum evaluate)', () => 
   let storedDice = 0;
   let cliReport: CaseReport | undefined;
   it('whole-volume Dice >= 0.7 against the expert mask, with a case confidence in report.json', () => {
-    cli('propose', PATIENT, '--out', out, '--seed', '0');
+    const run = quorumWith({}, 'propose', PATIENT, '--out', out, '--seed', '0');
+    expect(run.code, run.stderr).toBe(0);
+    const said = JSON.parse(run.stdout.trim().split('\n').at(-1) as string);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.model.name).toBe('quorum-wt-v2');
     expect(report.confidence).toBeGreaterThanOrEqual(0);
     expect(report.confidence).toBeLessThanOrEqual(1);
+    // the CLI's summary line carries it too, as report.json has it
+    expect(said).toMatchObject({ confidence: report.confidence, lowConfidence: report.lowConfidence });
+    // and a flagged case says so on stderr (this patient is not flagged with the shipped model: 0.947)
+    expect(run.stderr.includes('low confidence (')).toBe(report.lowConfidence);
     const r = JSON.parse(
       cli('evaluate', '--pred', join(out, 'mask.nii.gz'), '--truth', join(PATIENT, 'seg.nii.gz')),
     );

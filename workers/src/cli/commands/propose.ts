@@ -202,12 +202,22 @@ export async function run(argv: string[]): Promise<number> {
       console.error(
         `proposed ${n} slices in ${report.timings.engineSeconds.toFixed(1)} s (${report.timings.secondsPerSlice.toFixed(2)} s/slice) on ${report.device}`,
       );
+    // a flagged proposal is said where the user looks, not only in report.json (README, Dataset mode)
+    if (report.lowConfidence && report.confidence !== undefined)
+      console.error(
+        `low confidence (${report.confidence.toFixed(2)} < ${report.confidenceLowBelow}): review this case first` +
+          (report.lesionVolumeMl === 0
+            ? '; nothing proposed: check for a missed lesion'
+            : '; the ensemble members disagree, so the proposal may have failed'),
+      );
     console.log(
       JSON.stringify({
         out: outDir,
         lesionVolumeMl: report.lesionVolumeMl,
         slices: n,
         secondsPerSlice: report.timings.secondsPerSlice,
+        confidence: report.confidence,
+        lowConfidence: report.lowConfidence,
       }),
     );
     return 0;
