@@ -113,7 +113,11 @@ export function backgroundFill(
   data: ArrayLike<number>,
   spec: Pick<PreprocessHeadRobustV2, 'sampleTarget'>,
 ): { value: number; to: number } | undefined {
-  const s = sortedSample(data, spec);
+  return fillOfSample(sortedSample(data, spec));
+}
+
+/** backgroundFill of a sorted sample (sortedSample's). */
+function fillOfSample(s: Float64Array): { value: number; to: number } | undefined {
   const n = s.length;
   let best = 0;
   let value = s[0];
@@ -133,6 +137,21 @@ export function backgroundFill(
 }
 
 /**
+ * The sorted sample of the data with `fill` applied, from the sorted sample before it (the same
+ * voxels, each mapped): the fill's run of values becomes as many of its `to`, the sample's lowest
+ * value, so they go first and the rest keeps its order. Saves sorting the sample a second time.
+ */
+function sampleAfterFill(s: Float64Array, fill: { value: number; to: number }): Float64Array {
+  const out = new Float64Array(s.length);
+  let moved = 0;
+  for (const x of s) if (x === fill.value) moved++;
+  out.fill(fill.to, 0, moved);
+  let j = moved;
+  for (const x of s) if (x !== fill.value) out[j++] = x;
+  return out;
+}
+
+/**
  * lo, hi (99.9th percentile), Otsu bin, foreground p1/p50/p99 of every s-th voxel. `name` is the
  * sequence, `file` the case; both end up in the error a user sees.
  */
@@ -141,9 +160,11 @@ export function channelStats(
   spec: Pick<PreprocessHeadRobustV2, 'histogramBins' | 'sampleTarget'>,
   name = 'channel',
   file?: string,
+  /** sortedSample(data, spec), when the caller has it already */
+  sample?: Float64Array,
 ): ChannelStats {
   const bins = spec.histogramBins;
-  const s = sortedSample(data, spec);
+  const s = sample ?? sortedSample(data, spec);
   const n = s.length;
   const lo = s[0];
   let hi = rank(s, 0.999, n);
@@ -265,6 +286,7 @@ export class HeadRobustFrame implements ModelFrame {
     this.axes = modelAxes(vols[0].direction);
     this.sliceAxis = this.axes.sliceAxis;
     // integer and float64 arrays are rounded to float32 once: the training read every scan as float32
+    const samples: Float64Array[] = [];
     this.data = vols.map((v) => {
       const data =
         v.data instanceof Float32Array ||
@@ -274,13 +296,21 @@ export class HeadRobustFrame implements ModelFrame {
         v.data instanceof Int16Array
           ? v.data
           : Float32Array.from(v.data);
-      const fill = backgroundFill(data, spec);
-      if (!fill) return data;
+      // one sorted sample serves the fill and the statistics (the latter's is derived, not sorted again)
+      const sample = sortedSample(data, spec);
+      const fill = fillOfSample(sample);
+      if (!fill) {
+        samples.push(sample);
+        return data;
+      }
+      samples.push(sampleAfterFill(sample, fill));
       const out = new Float32Array(data.length); // a loop: Float32Array.from with a callback is ~10x slower
       for (let i = 0; i < data.length; i++) out[i] = data[i] === fill.value ? fill.to : data[i];
       return out;
     });
-    this.stats = this.data.map((x, c) => channelStats(x, spec, names?.[c] ?? `channel ${c}`, file));
+    this.stats = this.data.map((x, c) =>
+      channelStats(x, spec, names?.[c] ?? `channel ${c}`, file, samples[c]),
+    );
 
     // foreground (any channel above its Otsu bin): its mean index and its count per plane of each axis
     const bins = spec.histogramBins;
