@@ -238,6 +238,14 @@ export function caseConfidence(slices: Iterable<AgreementSums>): number {
   return den === 0 ? 1 : num / den;
 }
 
+/**
+ * What a flagged case whose proposal is empty is told (the worklist, the viewer, `quorum propose`):
+ * its members marked small regions no majority shares, so their agreement with the empty consensus
+ * is ~0, as on a lesion-free scan (0.00-0.05 on four heads, robustness.py healthy_mirror) or a
+ * lesion the model missed.
+ */
+export const NOTHING_PROPOSED = 'nothing proposed: check for a missed lesion';
+
 /** Below this case confidence a proposal is flagged low-confidence unless the model's manifest says otherwise. */
 export const DEFAULT_LOW_CONFIDENCE = 0.8;
 

@@ -6,12 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { WorklistCase } from '../../core/src/api-dataset.ts';
-import {
-  LOW_CONFIDENCE,
-  lowConfidenceMarker,
-  lowConfidenceNotice,
-  NOTHING_PROPOSED,
-} from '../../renderer/src/lib/dataset.ts';
+import { NOTHING_PROPOSED } from '../../core/src/metrics.ts';
+import { LOW_CONFIDENCE, lowConfidenceMarker, lowConfidenceNotice } from '../../renderer/src/lib/dataset.ts';
 
 const flagged = (o: Partial<WorklistCase>): WorklistCase => ({
   name: 'c',

@@ -6,6 +6,7 @@ import type {
   Worklist,
   WorklistCase,
 } from '../../../core/src/api.ts';
+import { NOTHING_PROPOSED } from '../../../core/src/metrics.ts';
 import { errorMessage } from '../api.ts';
 import type { Session } from './session.ts';
 
@@ -19,13 +20,6 @@ export const LOW_CONFIDENCE = 'low confidence: review this case first';
 export function fmtConfidence(v?: number): string {
   return v === undefined ? '–' : (Math.floor(v * 100 + 1e-9) / 100).toFixed(2);
 }
-
-/**
- * Why a low-confidence case with an empty proposal is flagged: its members marked small regions
- * that no majority shares, so their agreement with the (empty) consensus is ~0. That is a lesion-free
- * scan (robustness.py healthy_mirror: 0.00-0.05 on four heads) or a lesion the model missed.
- */
-export const NOTHING_PROPOSED = 'nothing proposed: check for a missed lesion';
 
 /** The worklist's marker of a low-confidence case (NOTHING_PROPOSED added when its proposal is empty). */
 export function lowConfidenceMarker(c: WorklistCase): string {

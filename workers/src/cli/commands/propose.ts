@@ -14,6 +14,7 @@ import {
   SAMPLERS,
   SEQUENCE_KINDS,
 } from '../../../../core/src/lists.ts';
+import { NOTHING_PROPOSED } from '../../../../core/src/metrics.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
 import { type Prompts, parsePrompts } from '../../../../core/src/prompts.ts';
 import { EngineClient } from '../../client.ts';
@@ -207,7 +208,7 @@ export async function run(argv: string[]): Promise<number> {
       console.error(
         `low confidence (${report.confidence.toFixed(2)} < ${report.confidenceLowBelow}): review this case first` +
           (report.lesionVolumeMl === 0
-            ? '; nothing proposed: check for a missed lesion'
+            ? `; ${NOTHING_PROPOSED}`
             : '; the ensemble members disagree, so the proposal may have failed'),
       );
     console.log(
