@@ -33,10 +33,6 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
 DEFAULT_CASES = ['TCGA_FG_6689_20020326', 'brats_2013_pat0003']
 
 
-def voxel_ml(path):
-    return float(np.prod(nib.load(path).header.get_zooms()[:3])) / 1000
-
-
 def write_case(folder, vols, lab, aff):
     """`aff` one affine for all files, or one per file ({'flair', 't1c', 'label'})."""
     affs = aff if isinstance(aff, dict) else {'flair': aff, 't1c': aff, 'label': aff}
@@ -124,10 +120,12 @@ def main():
                 row['error'] = (run.stderr or run.stdout).strip().splitlines()[-1:]
             else:
                 mask = np.asarray(nib.load(os.path.join(out, 'mask.nii.gz')).dataobj) > 0
-                truth = np.asarray(nib.load(ref).dataobj) > 0
+                ref_img = nib.load(ref)
+                truth = np.asarray(ref_img.dataobj) > 0
+                voxel_ml = float(np.prod(ref_img.header.get_zooms()[:3])) / 1000
                 report = json.load(open(os.path.join(out, 'report.json')))
                 row.update(dice=dice(mask, truth), confidence=report.get('confidence'),
-                           ml=report.get('lesionVolumeMl'), reference_ml=float(truth.sum() * voxel_ml(ref)),
+                           ml=report.get('lesionVolumeMl'), reference_ml=float(truth.sum() * voxel_ml),
                            warnings=[w if isinstance(w, str) else w.get('message', str(w))
                                      for w in report.get('warnings', [])])
             # a run with --register keeps its rows apart from the same rewriting opened by world coordinates
