@@ -318,7 +318,7 @@ export function requireSequences(c: Case, channels: SequenceName[]): void {
       (found.length ? `found:\n${found.map((l) => `  ${l}`).join('\n')}\n` : 'found nothing usable\n') +
       `assign files explicitly with ${channels.map((s) => `--${s} FILE`).join(' ')}` +
       (missing.length === 1 && missing[0] === 't1c' && c.sequences.flair ? noT1cAdvice(c) : '') +
-      (missing.includes('flair') && c.sequences.t2 ? noFlairAdvice(c) : ''),
+      (missing.includes('flair') && c.sequences.t2 ? noFlairAdvice(c.sequences.t2.source.path) : ''),
     c.root,
   );
 }
@@ -344,8 +344,8 @@ function noT1cAdvice(c: Case): string {
  * scored 0.115 (pat222, 24 mL proposed of 198) and 0.604 (BrainLesion), against 0.849 and 0.861 with
  * their FLAIR. Said so that nobody tries it unwarned.
  */
-function noFlairAdvice(c: Case): string {
-  return `\nthe T2 (${basename(c.sequences.t2?.source.path ?? 't2')}) is no stand-in for the FLAIR: given as the FLAIR on two BraTS cases it scored 0.115 and 0.604 against 0.849 and 0.861 (its CSF is bright, the FLAIR's is not)`;
+function noFlairAdvice(t2Path: string): string {
+  return `\nthe T2 (${basename(t2Path)}) is no stand-in for the FLAIR: given as the FLAIR on two BraTS cases it scored 0.115 and 0.604 against 0.849 and 0.861 (its CSF is bright, the FLAIR's is not)`;
 }
 
 /** A case with no sequence is refused with what was found; any other is put on one grid. */
