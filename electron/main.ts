@@ -143,6 +143,10 @@ function buildMenu() {
         ...(app.isPackaged ? [] : [{ role: 'toggleDevTools' as const }]),
       ],
     },
+    {
+      role: 'help',
+      submenu: [{ label: 'About the Model…', click: () => send('about-model') }],
+    },
   ];
   Menu.setApplicationMenu(Menu.buildFromTemplate(template));
 }

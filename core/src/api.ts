@@ -17,6 +17,7 @@ import type {
   SamplerName,
   SequenceKind,
 } from './lists.ts';
+import type { ModelCard } from './manifest.ts';
 import type { Prompts } from './prompts.ts';
 import type { DisconnectedEvent } from './rpc/channel.ts';
 import type { WireError } from './rpc/errors.ts';
@@ -153,6 +154,12 @@ export interface ModelInfo {
   devices: Device[];
   /** The model takes clicks (manifest `prompts`): the viewer's Refine tool works. */
   prompts?: boolean;
+  /** What the reader is told about it (manifest `card`; About the model); absent when the manifest has none. */
+  card?: ModelCard;
+  /** A proposal whose case confidence is below this is flagged (manifest caseConfidence.lowBelow). */
+  lowConfidenceBelow?: number;
+  /** The licences of its training data (manifest training.licence). */
+  licence?: string;
 }
 
 export interface AppInfo {
@@ -403,6 +410,7 @@ export type MenuCommand =
   | 'layout-1x1'
   | 'layout-1x3'
   | 'next-uncertain'
+  | 'about-model'
   | 'propose-slice'
   | 'propose-all'
   | 'cancel-proposal';

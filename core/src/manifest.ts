@@ -100,8 +100,39 @@ export interface ModelManifest {
    */
   contextMinChange?: number;
   training: { data: string; subjects: string[]; heldOut: string[]; licence: string; notes?: string };
+  /** What a reader is told about the model (About the model); models/train/model_card.py writes it. */
+  card?: ModelCard;
   metrics?: Record<string, unknown>;
   provenance?: Record<string, unknown>;
+}
+
+/**
+ * The model card (Mitchell et al. 2019, "Model Cards for Model Reporting"): what the model is for, what
+ * its validation predicts on a reader's own scans, and where it is known to fail, in sentences a
+ * radiologist reads. Every number in it comes from the model folder's measurements
+ * (models/train/model_card.py, checked against them by npm test).
+ */
+export interface ModelCard {
+  intendedUse: string;
+  trainedOn: string;
+  expected: string[];
+  limitations: string[];
+}
+
+/** The manifest's card when it has that shape; undefined otherwise (a model without one shows none). */
+export function modelCard(x: unknown): ModelCard | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const c = x as Record<string, unknown>;
+  const text = (v: unknown) => typeof v === 'string' && v.trim() !== '';
+  const lines = (v: unknown) => Array.isArray(v) && v.every(text);
+  if (!text(c.intendedUse) || !text(c.trainedOn) || !lines(c.expected) || !lines(c.limitations))
+    return undefined;
+  return {
+    intendedUse: c.intendedUse as string,
+    trainedOn: c.trainedOn as string,
+    expected: [...(c.expected as string[])],
+    limitations: [...(c.limitations as string[])],
+  };
 }
 
 /** The ONNX files a model runs, in manifest order: its `networks`, or its `file` alone. */

@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import type { ModelManifest } from '../../core/src/manifest.ts';
 import { appForTests } from '../helpers/browser-app.ts';
+import { REPO } from '../helpers/paths.ts';
 import { DATA } from './harness.ts';
 
 /**
@@ -9,6 +12,7 @@ import { DATA } from './harness.ts';
  * named by its title, modal, focus moved in and kept in (Tab wraps), Escape closes it (also with
  * the focus fallen out of it) and gives the focus back, and the viewer's letter shortcuts do not
  * fire while it is open. The PACS panel's Escape during a transfer is in pacs-browser.test.ts.
+ * About the model shows the shipped manifest's model card (models/train/model_card.py).
  */
 const TCGA = join(DATA, 'tcga-lgg', 'TCGA_CS_4941_19960909');
 
@@ -60,6 +64,29 @@ describe('Dialog: the Open dialog as a modal (browser)', () => {
     expect(await page.evaluate(() => document.activeElement === document.body)).toBe(true);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
+    expect(h.pageErrors).toEqual([]);
+  });
+
+  it("About the model shows the shipped manifest's name, version and model card, and closes on Escape", async () => {
+    const { h, page } = app;
+    const m = JSON.parse(
+      readFileSync(join(REPO, 'models', 'quorum-wt-v2', 'manifest.json'), 'utf8'),
+    ) as ModelManifest;
+    const card = m.card as NonNullable<ModelManifest['card']>;
+    expect(await page.getByTestId('model-label').textContent()).toBe(`${m.name} ${m.version}`);
+    await page.getByTestId('about-model').click();
+    const dialog = page.getByRole('dialog', { name: 'About the model' });
+    await dialog.waitFor();
+    expect(await dialog.getByTestId('model-name').textContent()).toContain(`version ${m.version}`);
+    expect(await dialog.getByTestId('model-use').textContent()).toBe(card.intendedUse);
+    expect(await dialog.getByTestId('model-expected').locator('li').allTextContents()).toEqual(card.expected);
+    expect(await dialog.getByTestId('model-limitations').locator('li').allTextContents()).toEqual(
+      card.limitations,
+    );
+    await h.screenshot('about-model');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('About the model…');
     expect(h.pageErrors).toEqual([]);
   });
 });

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { ModelInfo, ProposeParams } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { DEVICES } from '../../../core/src/lists.ts';
-import { type ModelManifest, networkFiles } from '../../../core/src/manifest.ts';
+import { type ModelManifest, modelCard, networkFiles } from '../../../core/src/manifest.ts';
+import { lowConfidenceThreshold } from '../../../core/src/metrics.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
@@ -56,6 +57,9 @@ export class ModelEngine {
       recommended: resolveSampling(m),
       devices: [...DEVICES],
       prompts: !!m?.prompts,
+      card: modelCard(m?.card),
+      lowConfidenceBelow: m ? lowConfidenceThreshold(m) : undefined,
+      licence: m?.training?.licence,
     };
   }
 
