@@ -11,7 +11,7 @@ import { affineFromVolume, voxelToWorld, worldToVoxel } from '../../core/src/geo
 import { loadVolume } from '../../core/src/node/load.ts';
 import type { Vec3 } from '../../core/src/volume.ts';
 import { quorum } from '../helpers/cli.ts';
-import { DATA, PAT3, PYTHON } from '../helpers/paths.ts';
+import { DATA, PAT3, PYTHON, REPO } from '../helpers/paths.ts';
 
 describe('quorum info', () => {
   it('a NIfTI file: dims, geometry (LPS), datatype, range and sequence as nibabel sees them', () => {
@@ -91,6 +91,24 @@ describe('quorum info', () => {
       }
     }
     expect(compared).toBe(6); // 5 NIH series (GE EPI, 4 Siemens mosaics) + the dcm_qa_ts mosaic
+  });
+
+  it("a model folder: its name, version and model card as the app's About the model shows them", () => {
+    const dir = join(REPO, 'models', 'quorum-wt-v2');
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    const r = quorum('info', dir);
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect([info.name, info.version, info.lowConfidenceBelow]).toEqual([
+      m.name,
+      m.version,
+      m.caseConfidence.lowBelow,
+    ]);
+    expect(info.card).toEqual(m.card);
+    // v1 has no card: said, not left out silently
+    const v1 = JSON.parse(quorum('info', join(REPO, 'models', 'quorum-wt-2ch')).stdout);
+    expect(v1.card).toBeNull();
+    expect(v1.note).toMatch(/no model card/);
   });
 
   it('not-nifti.nii: a one-line error naming the file, exit code 1, nothing on stdout', () => {

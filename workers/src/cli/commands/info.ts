@@ -1,6 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { QuorumError } from '../../../../core/src/errors.ts';
 import { nonFiniteVoxels, nonFiniteWarning } from '../../../../core/src/finite.ts';
+import { type ModelManifest, modelCard } from '../../../../core/src/manifest.ts';
+import { lowConfidenceThreshold } from '../../../../core/src/metrics.ts';
 import { channelFile, fileChannels } from '../../../../core/src/node/channels.ts';
 import { loadVolume } from '../../../../core/src/node/load.ts';
 import { unusualWarnings } from '../../../../core/src/unusual.ts';
@@ -8,7 +11,7 @@ import type { Volume } from '../../../../core/src/volume.ts';
 import { type CommandSpec, parseCommand } from '../args.ts';
 
 export const summary =
-  'describe a NIfTI file or DICOM folder as JSON (dims, spacing, geometry, datatype, range, sequence, series)';
+  "describe a NIfTI file, DICOM folder or model folder as JSON (geometry, range, sequence, series; a model's card)";
 
 export function describeVolume(v: Volume) {
   let min = Number.POSITIVE_INFINITY;
@@ -42,10 +45,33 @@ export function describeVolume(v: Volume) {
   };
 }
 
+/** A model folder (its manifest.json): what About the model shows in the app, for the command line. */
+export function describeModel(dir: string) {
+  const path = join(dir, 'manifest.json');
+  let m: ModelManifest;
+  try {
+    m = JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
+  } catch (e) {
+    throw new QuorumError('model', `cannot read the model manifest (${(e as Error).message})`, path);
+  }
+  const card = modelCard(m.card);
+  return {
+    model: dir,
+    name: m.name,
+    version: m.version,
+    description: m.description,
+    channels: m.channels,
+    lowConfidenceBelow: lowConfidenceThreshold(m),
+    ...(card ? { card } : { card: null, note: 'no model card: no validation is described for this model' }),
+  };
+}
+
 const SPEC: CommandSpec = {
   usage: `usage: quorum info <file-or-folder>
   A NIfTI file: its geometry (LPS), datatype, value range and sequence. A folder: every DICOM
-  series in it, with its geometry and the sequence recognised (and why), as JSON on stdout.`,
+  series in it, with its geometry and the sequence recognised (and why). A model folder (with a
+  manifest.json): its name, version and model card (what it is for, what to expect, where it
+  fails). As JSON on stdout.`,
   options: {},
   maxPositionals: 1,
 };
@@ -62,6 +88,10 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (!existsSync(path)) throw new QuorumError('not-found', 'no such file or folder', path);
+  if (statSync(path).isDirectory() && existsSync(join(path, 'manifest.json'))) {
+    console.log(JSON.stringify(describeModel(path), null, 2));
+    return 0;
+  }
   if (statSync(path).isDirectory()) {
     const { scanDicom } = await import('../../../../core/src/node/dicom-fs.ts');
     const series = await scanDicom(path);
