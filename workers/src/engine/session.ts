@@ -1,14 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { isEdgeRule } from '../../../core/src/contrast-grow.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
-import { isIslandRule } from '../../../core/src/islands.ts';
-import { CROP_MODES, DEVICES, type Device, type ExecutionProvider } from '../../../core/src/lists.ts';
+import { DEVICES, type Device, type ExecutionProvider } from '../../../core/src/lists.ts';
 import { type ModelManifest, networkFiles } from '../../../core/src/manifest.ts';
+import { readManifest } from '../../../core/src/node/model-manifest.ts';
 import { oneOf } from '../../../core/src/registry.ts';
 import { autoProviders, PROVIDERS } from './providers.ts';
+
+/** Tests and tools read a manifest as the engine does. */
+export { readManifest };
 
 /** The first line of onnxruntime's error, without its internal function names. */
 function providerProblem(e: unknown): string {
@@ -22,45 +24,6 @@ export interface LoadedModel {
   sessions: ort.InferenceSession[];
   device: string;
   note?: string;
-}
-
-/** The manifest's post-processing rules: the key under recommended, its check, the shape a message shows. */
-const POSTPROCESSING_RULES = [
-  ['dropIslands', isIslandRule, '{"belowMl": mL > 0, "uncertaintyAtLeast": a number >= 0}'],
-  ['growEdge', isEdgeRule, '{"alpha": 0..1, "bandMm": mm in (0, 50], "minProbability": 0..0.5}'],
-] as const satisfies readonly (readonly [string, (x: unknown) => boolean, string])[];
-
-export function readManifest(modelDir: string): ModelManifest {
-  const path = join(modelDir, 'manifest.json');
-  let manifest: ModelManifest;
-  try {
-    manifest = JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
-  } catch (e) {
-    throw new QuorumError('model', `cannot read the model manifest (${(e as Error).message})`, path);
-  }
-  const crop = manifest.recommended?.crop;
-  if (crop !== undefined && !(CROP_MODES as readonly unknown[]).includes(crop))
-    throw new QuorumError(
-      'model',
-      `recommended.crop is '${String(crop)}' (allowed: ${CROP_MODES.join(', ')})`,
-      path,
-    );
-  for (const [key, valid, shape] of POSTPROCESSING_RULES) {
-    const rule = (manifest.recommended as Record<string, unknown> | undefined)?.[key];
-    if (rule !== undefined && !valid(rule))
-      throw new QuorumError('model', `recommended.${key} must be ${shape}`, path);
-  }
-  const networks = manifest.networks as unknown;
-  if (
-    networks !== undefined &&
-    !(Array.isArray(networks) && networks.length > 0 && networks.every((f) => typeof f === 'string' && f))
-  )
-    throw new QuorumError(
-      'model',
-      'networks must be a list of ONNX file names (relative to the manifest)',
-      path,
-    );
-  return manifest;
 }
 
 export async function loadModel(modelDir: string, device: Device = 'auto'): Promise<LoadedModel> {

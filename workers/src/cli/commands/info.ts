@@ -1,11 +1,12 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { QuorumError } from '../../../../core/src/errors.ts';
 import { nonFiniteVoxels, nonFiniteWarning } from '../../../../core/src/finite.ts';
-import { type ModelManifest, modelCard } from '../../../../core/src/manifest.ts';
+import { modelCard } from '../../../../core/src/manifest.ts';
 import { lowConfidenceThreshold } from '../../../../core/src/metrics.ts';
 import { channelFile, fileChannels } from '../../../../core/src/node/channels.ts';
 import { loadVolume } from '../../../../core/src/node/load.ts';
+import { readManifest } from '../../../../core/src/node/model-manifest.ts';
 import { unusualWarnings } from '../../../../core/src/unusual.ts';
 import type { Volume } from '../../../../core/src/volume.ts';
 import { type CommandSpec, parseCommand } from '../args.ts';
@@ -47,13 +48,7 @@ export function describeVolume(v: Volume) {
 
 /** A model folder (its manifest.json): what About the model shows in the app, for the command line. */
 export function describeModel(dir: string) {
-  const path = join(dir, 'manifest.json');
-  let m: ModelManifest;
-  try {
-    m = JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
-  } catch (e) {
-    throw new QuorumError('model', `cannot read the model manifest (${(e as Error).message})`, path);
-  }
+  const m = readManifest(dir);
   const card = modelCard(m.card);
   return {
     model: dir,
