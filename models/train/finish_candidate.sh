@@ -10,7 +10,8 @@
 #   PLAN     the plan file in models/quorum-wt-v2/
 # Run from anywhere: [THREADS=N] [ADD_HELD_OUT=X] bash models/train/finish_candidate.sh NAME SEED METHOD PLAN
 #   ADD_HELD_OUT: stage A's --add-held-out, given to stage B too, and to heldout_check.sh (it scores only
-#   the cases still held out); PROPOSE_ARGS goes to heldout_check.sh
+#   the cases still held out); PROPOSE_ARGS goes to heldout_check.sh; B_OPTS: more train_prompts.py options
+#   (a plan's stage B options, e.g. '--context-strides 1,2,3')
 #   v4: bash models/train/finish_candidate.sh v4 41 v4-w24 v4-width24-plan.json
 #   v5: bash models/train/finish_candidate.sh v5 51 v5-ctx v5-context-plan.json
 #   v11: ADD_HELD_OUT=site-but-validation PROPOSE_ARGS="--edge keep" bash models/train/finish_candidate.sh v11 111 v11-site4 v11-fourth-site-plan.json
@@ -29,6 +30,7 @@ PLAN=../quorum-wt-v2/$4
 # resumes from runs/NAMEb/last.pt when there is one; at iteration 1000 it loads the cache and returns.
 # The width and the context come from stage A's checkpoint.
 /usr/bin/python3 train_prompts.py --run "runs/${NAME}b" --init "checkpoints/${NAME}a-resume.pt" --iters 1000 \
-  --seed "$SEED" --snapshot-every 100 --p-image-only 0.5 --threads "$THREADS" --add-held-out "${ADD_HELD_OUT:-none}"
+  --seed "$SEED" --snapshot-every 100 --p-image-only 0.5 --threads "$THREADS" --add-held-out "${ADD_HELD_OUT:-none}" \
+  ${B_OPTS:-}
 [ -f "runs/model-${NAME}b/model.onnx" ] || /usr/bin/python3 export.py --run "runs/${NAME}b" --candidate "runs/model-${NAME}b"
 bash heldout_check.sh "runs/model-${NAME}b" "$NAME" "$METHOD" "$PLAN"
