@@ -126,6 +126,8 @@ def write_candidate(args):
     # one network: the shipped folder's other networks (a deep ensemble, 8.0.0) are not in this one
     manifest['file'] = 'model.onnx'
     manifest.pop('networks', None)
+    # the shipped model's card quotes its measurements, not this candidate's
+    manifest.pop('card', None)
     # the candidate's own weights, not the shipped model's (ensemble_model.py keeps each network's)
     git = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, cwd=REPO).stdout.strip()
     manifest['provenance'] = {**provenance(meta, model, git, max_err),
