@@ -100,7 +100,12 @@ def main():
     what.add_argument('--write', action='store_true', help="write the card into the model's manifest.json")
     what.add_argument('--check', action='store_true', help="exit 1 when the manifest's card is not this one")
     args = ap.parse_args()
-    c = card(args.model)
+    try:
+        c = card(args.model)
+    except (OSError, KeyError, StopIteration, ValueError) as e:
+        # a measurement the card quotes is missing (a new version not yet measured, a renamed group)
+        what = f'{e.filename}: {e.strerror}' if isinstance(e, OSError) else f'no {e!r} in its measurements'
+        sys.exit(f'{args.model}: cannot write its card: {what}')
     path = os.path.join(args.model, 'manifest.json')
     if args.check:
         stored = load(args.model, 'manifest.json').get('card')
