@@ -2,7 +2,7 @@
 
 Every number in it is read from the measurements in the model folder, never typed: the manifest's
 held-out metrics (evaluate_v2.py), the site folds' prediction (predict_unseen.py -> unseen-prediction.json)
-and the robustness rows (robustness.py -> robustness-v9.1.json, robustness-healthy-v9.1.json). The card
+and the robustness rows (robustness.py -> robustness-vX.Y.json, robustness-healthy-vX.Y.json of the model's version). The card
 is written into manifest.json as `card` (core/src/manifest.ts ModelCard); `--check` says whether the
 manifest's card is the one these measurements give (npm test runs it, so a new measurement cannot
 leave the app showing an old one).
@@ -16,8 +16,6 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MODEL = os.path.normpath(os.path.join(HERE, '..', 'quorum-wt-v2'))
-ROBUSTNESS = 'robustness-v9.1.json'
-HEALTHY = 'robustness-healthy-v9.1.json'
 
 INTENDED_USE = ('A first draft of the whole tumour of a brain glioma (the FLAIR abnormality: oedema, enhancing and '
                 'necrotic parts together) on FLAIR + T1c, for a reader to check and correct. Not a diagnosis, not '
@@ -39,8 +37,10 @@ def card(folder):
     method = 'v' + m['version']
     summary = m['metrics']['summary']
     p = load(folder, 'unseen-prediction.json')
-    rob = load(folder, ROBUSTNESS)
-    healthy = load(folder, HEALTHY)
+    # the robustness rows of this version (robustness-v9.1.json for 9.1.x): a new version has none until measured
+    release = '.'.join(m['version'].split('.')[:2])
+    rob = load(folder, f'robustness-v{release}.json')
+    healthy = load(folder, f'robustness-healthy-v{release}.json')
     low = m['caseConfidence']['lowBelow']
     pt, size, flag = p['patient'], p['by_lesion_size'], p['flag']
     small_key = next(k for k in size if k.startswith('under'))

@@ -6,7 +6,7 @@ to "a new site's scans as they come from the scanner". This turns them into the 
 the distribution of a new patient's Dice, the share of failures with a Wilson interval, how that depends
 on the lesion's size, what the case confidence's flag (< 0.93) says about a patient, and how far a site's
 mean strays from another's. The unseen site FG scored by the shipped model (manifest metrics, method
-v9.1.1: three networks, 10 members) is reported beside them, not pooled: a different protocol.
+v<version>: three networks, 10 members) is reported beside them, not pooled: a different protocol.
 
   /usr/bin/python3 models/train/predict_unseen.py [--out models/quorum-wt-v2/unseen-prediction.json]
 """
@@ -62,8 +62,10 @@ def main():
     flagged = conf < LOW_CONFIDENCE
     small = ml < SMALL_ML
     site_means = {s: round(float(d.mean()), 3) for s, d in by_site.items()}
-    fg = [c['methods']['v9.1.1'] for c in json.load(open(args.manifest))['metrics']['cases']
-          if c.get('role') == 'held-out site' and 'v9.1.1' in c['methods']]
+    manifest = json.load(open(args.manifest))
+    shipped = 'v' + manifest['version']  # the shipped model's method name in its metrics
+    fg = [c['methods'][shipped] for c in manifest['metrics']['cases']
+          if c.get('role') == 'held-out site' and shipped in c['methods']]
     out = {
         'what': __doc__.split('\n\n')[0],
         'data': f'{len(cases)} patients of {len(folds)} site folds ({", ".join(f"{s} {len(d)}" for s, d in by_site.items())})',

@@ -35,7 +35,8 @@ for S in 120 130 140; do
     t=$(left)
     [ "$t" -gt 600 ] || { echo "v12_cpu.sh: under 10 min left before $UNTIL: nothing started"; exit 0; }
     timeout "$t" /usr/bin/python3 train.py "${args[@]}" || [ $? -eq 124 ]
-    [ "$(iter_of "$A")" -ge 10000 ] || { echo "v12_cpu.sh: stage A of seed $S stopped at iteration $(iter_of "$A"): commit $A"; exit 0; }
+    n=$(iter_of "$A")
+    [ "$n" -ge 10000 ] || { echo "v12_cpu.sh: stage A of seed $S stopped at iteration $n: commit $A"; exit 0; }
   fi
   [ "$(left)" -gt 3600 ] || { echo "v12_cpu.sh: stage A of seed $S done; stage B needs ~50 min, not left: commit $A"; exit 0; }
   B_OPTS='--context-strides 1,2,3' bash finish_candidate.sh "v12s${S}" $((S + 1)) "v12-s${S}" "$PLAN"

@@ -83,11 +83,12 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (!existsSync(path)) throw new QuorumError('not-found', 'no such file or folder', path);
-  if (statSync(path).isDirectory() && existsSync(join(path, 'manifest.json'))) {
+  const folder = statSync(path).isDirectory();
+  if (folder && existsSync(join(path, 'manifest.json'))) {
     console.log(JSON.stringify(describeModel(path), null, 2));
     return 0;
   }
-  if (statSync(path).isDirectory()) {
+  if (folder) {
     const { scanDicom } = await import('../../../../core/src/node/dicom-fs.ts');
     const series = await scanDicom(path);
     console.log(JSON.stringify({ folder: path, series }, null, 2));
