@@ -91,12 +91,12 @@ FILL_SHARE = 0.2  # a background fill covers this share of the sample
 FILL_POSITION = 0.1  # and sits this far up [min, 99.9th percentile] (the air of 53 real heads: <= 0.03)
 
 
-def background_fill(vol):
+def background_fill(vol, s=None):
     """(value, to) of an image normalised inside a brain mask and filled with 0 outside (nnU-Net's z-score
     with a mask): one exact value covering >= 20% of the voxels inside the tissue's range, read as the
     sample's lowest value instead; None when no value qualifies (every shared case).
-    core/src/preprocess-v2.ts backgroundFill."""
-    s = _sorted_sample(vol)
+    s: _sorted_sample(vol) when the caller has it. core/src/preprocess-v2.ts backgroundFill."""
+    s = _sorted_sample(vol) if s is None else s
     n = s.size
     vals, counts = np.unique(s, return_counts=True)
     i = int(np.argmax(counts))  # the first (lowest) of equal counts, as the TypeScript
@@ -110,9 +110,20 @@ def fill_to_background(vol, fill):
     return vol if fill is None else np.where(vol == fill[0], fill[1], vol).astype(vol.dtype)
 
 
-def channel_stats(vol, name='channel'):
-    """vol: 3-D array (i, j, k). -> dict lo, hi, otsu_bin, p1, p50, p99."""
-    s = _sorted_sample(vol)
+def sample_after_fill(s, fill):
+    """The sorted sample of the data with `fill` applied, from the sorted sample before it (the same voxels,
+    each mapped): the fill's values become as many of its `to`, the sample's lowest value, so they go first
+    and the rest keeps its order. Saves sorting a second time (core/src/preprocess-v2.ts sampleAfterFill)."""
+    if fill is None:
+        return s
+    keep = s != fill[0]
+    return np.concatenate([np.full(s.size - int(keep.sum()), fill[1]), s[keep]])
+
+
+def channel_stats(vol, name='channel', s=None):
+    """vol: 3-D array (i, j, k). -> dict lo, hi, otsu_bin, p1, p50, p99. s: _sorted_sample(vol) when the
+    caller has it."""
+    s = _sorted_sample(vol) if s is None else s
     n = s.size
     lo = float(s[0])
     hi = float(s[int(math.floor(0.999 * (n - 1)))])
@@ -191,9 +202,12 @@ class ModelFrame:
         self.spacing = np.asarray(spacing, np.float64)
         self.slice_axis, self.col_axis, self.col_sign, self.row_axis, self.row_sign = model_axes(direction)
         names = names or [f'channel {i}' for i in range(len(vols))]
-        self.fills = [background_fill(v) for v in vols]
+        # one sorted sample per channel serves the fill and the statistics (the latter's is derived)
+        samples = [_sorted_sample(v) for v in vols]
+        self.fills = [background_fill(v, s) for v, s in zip(vols, samples)]
         vols = [fill_to_background(np.asarray(v, np.float32), f) for v, f in zip(vols, self.fills)]
-        self.stats = [channel_stats(v, n) for v, n in zip(vols, names)]
+        self.stats = [channel_stats(v, n, sample_after_fill(s, f))
+                      for v, n, s, f in zip(vols, names, samples, self.fills)]
         # the lowest raw value of a foreground bin, normalised and clipped as model_input does
         # (core/src/preprocess-v2.ts foregroundFloor)
         self.foreground_floor = [

@@ -62,6 +62,26 @@ describe('model card', () => {
     expect(v1.card).toBeUndefined();
   });
 
+  it('a manifest the engine would refuse makes the model unavailable at start, naming the file and the value', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quorum-host-manifest-'));
+    try {
+      writeFileSync(
+        join(dir, 'manifest.json'),
+        JSON.stringify({ ...manifest, recommended: { ...manifest.recommended, crop: 'brain' } }),
+      );
+      const info = new ModelEngine({ modelDir: dir }).info();
+      expect(info.available).toBe(false);
+      expect(info.message).toContain(join(dir, 'manifest.json'));
+      expect(info.message).toMatch(/recommended\.crop is 'brain'/);
+      rmSync(join(dir, 'manifest.json'));
+      expect(new ModelEngine({ modelDir: dir }).info().message).toMatch(
+        /manifest\.json: cannot read the model manifest/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a card of the wrong shape is not shown', () => {
     const card = manifest.card as NonNullable<ModelManifest['card']>;
     expect(modelCard(card)).toEqual(card);

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ModelManifest } from '../../../core/src/manifest.ts';
 import { type Case, inventoryLines, requireSequences } from '../../../core/src/node/case.ts';
+import { readManifest } from '../../../core/src/node/model-manifest.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import { DEFAULT_MODEL_DIR } from '../client.ts';
 
@@ -12,7 +10,7 @@ import { DEFAULT_MODEL_DIR } from '../client.ts';
  */
 export function modelChannels(modelDir = DEFAULT_MODEL_DIR): SequenceName[] | undefined {
   try {
-    const m = JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8')) as ModelManifest;
+    const m = readManifest(modelDir);
     return Array.isArray(m.channels) ? m.channels : undefined;
   } catch {
     return undefined;

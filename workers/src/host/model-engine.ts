@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelInfo, ProposeParams } from '../../../core/src/api.ts';
 import { QuorumError } from '../../../core/src/errors.ts';
 import { DEVICES } from '../../../core/src/lists.ts';
 import { type ModelManifest, modelCard, networkFiles } from '../../../core/src/manifest.ts';
 import { lowConfidenceThreshold } from '../../../core/src/metrics.ts';
+import { readManifest } from '../../../core/src/node/model-manifest.ts';
 import { resolveSampling } from '../../../core/src/sampling.ts';
 import type { SequenceName } from '../../../core/src/volume.ts';
 import type { EngineClient } from '../client.ts';
@@ -31,12 +32,15 @@ export class ModelEngine {
   ) {
     const dir = opts.modelDir ?? DEFAULT_MODEL_DIR;
     try {
-      this.manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ModelManifest;
+      // checked as the engine checks it, so that a wrong value is said at start (in the model's
+      // info) rather than at the first proposal
+      this.manifest = readManifest(dir);
       const missing = networkFiles(this.manifest).filter((f) => !existsSync(join(dir, f)));
       if (missing.length)
         this.manifestError = `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing in ${dir}`;
     } catch (e) {
-      this.manifestError = `no usable model manifest in ${dir}: ${(e as Error).message}`;
+      // readManifest's errors name the file
+      this.manifestError = `no usable model manifest: ${(e as Error).message}`;
     }
   }
 
