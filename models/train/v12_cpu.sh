@@ -56,3 +56,11 @@ json.dump(m, open(p, 'w'), indent=2)
 PY
 fi
 bash ensemble_check.sh v12-trio "$PLAN" runs/model-v12s120b runs/model-v12s130b runs/model-v12s140b
+# the rule's criteria that the held-out metrics do not hold (the plan's "rule"; heldout_check.sh says the same)
+cat <<'TODO'
+v12_cpu.sh: the trio's held-out metrics are in runs/metrics-v12-trio.json (rule 1: 'all held-out' dice and the
+12 TCGA cases; rule 3: auroc and summary.confidence.worst_case_in_lowest_quarter). The rest of the rule:
+  (2) /usr/bin/python3 robustness.py --out runs/robust-v12-trio --cases TCGA_FG_6689_20020326 TCGA_CS_6669_20020102 \
+        --only identity thin_slices --model runs/model-v12-trio
+  (4) (cd ../.. && QUORUM_BENCH_MODEL=models/train/runs/model-v12-trio npm run bench)   # engine: <= 1 s a slice
+TODO
