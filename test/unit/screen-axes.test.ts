@@ -8,7 +8,13 @@ import { CONSTANTS, type Types } from '@cornerstonejs/core';
 import { describe, expect, it } from 'vitest';
 import { loadVolume } from '../../core/src/node/load.ts';
 import { markersFor } from '../../renderer/src/lib/markers.ts';
-import { placeSlice, screenAxes, sliceOnScreen } from '../../renderer/src/lib/screen-axes.ts';
+import {
+  cameraOnPlaneOf,
+  nearestVoxelAxis,
+  placeSlice,
+  screenAxes,
+  sliceOnScreen,
+} from '../../renderer/src/lib/screen-axes.ts';
 import { DATA } from '../helpers/paths.ts';
 import { CORONAL, reorder } from '../helpers/reorder.ts';
 
@@ -71,5 +77,41 @@ describe('a slice k on screen', () => {
       flipX: false,
       flipY: true,
     });
+  });
+});
+
+describe('the voxel axis a view steps through, and a step to slice k', () => {
+  it('is k in the axial view of an axial file, and follows the file when it is stored sagittally', async () => {
+    const v = await flair();
+    const axisIn = (d: ArrayLike<number>, id: keyof typeof CAMERAS) =>
+      nearestVoxelAxis(camera(id).viewPlaneNormal!, d);
+    expect([
+      axisIn(v.direction, 'sagittal'),
+      axisIn(v.direction, 'coronal'),
+      axisIn(v.direction, 'axial'),
+    ]).toEqual([0, 1, 2]);
+    // stored in sagittal slices: new axes (A-P, S-I, L-R)
+    const { volume } = reorder(v, [1, 2, 0], [false, false, false]);
+    const d = volume.direction;
+    expect([axisIn(d, 'sagittal'), axisIn(d, 'coronal'), axisIn(d, 'axial')]).toEqual([2, 0, 1]);
+  });
+
+  it('moves the camera along its normal only: the target lies on the new focal plane, the view keeps its offset', () => {
+    const cam = {
+      viewPlaneNormal: [0, 0.6, 0.8] as Types.Point3,
+      focalPoint: [10, 20, 30] as Types.Point3,
+      position: [10, 80, 110] as Types.Point3,
+    };
+    const target = [-5, 27, 44];
+    const moved = cameraOnPlaneOf(cam, target);
+    const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    expect(dot(moved.focalPoint, cam.viewPlaneNormal)).toBeCloseTo(dot(target, cam.viewPlaneNormal), 10);
+    for (let a = 0; a < 3; a++)
+      expect(moved.position[a] - moved.focalPoint[a]).toBeCloseTo(cam.position[a] - cam.focalPoint[a], 10);
+    // in the plane, the focal point did not move
+    const shift = moved.focalPoint.map((x, a) => x - cam.focalPoint[a]);
+    const along = dot(shift, cam.viewPlaneNormal);
+    for (let a = 0; a < 3; a++) expect(shift[a] - along * cam.viewPlaneNormal[a]).toBeCloseTo(0, 10);
+    expect(along).not.toBeCloseTo(0, 3);
   });
 });

@@ -57,3 +57,37 @@ export function placeSlice(
     }
   return { width, height };
 }
+
+/**
+ * The voxel axis (row a of `direction`, axis a in LPS) closest to a view-plane normal: the axis a
+ * view steps through. A 3-D FLAIR stored in sagittal slices has its axial view on voxel axis 0.
+ */
+export function nearestVoxelAxis(normal: ArrayLike<number>, direction: ArrayLike<number>): 0 | 1 | 2 {
+  let best: 0 | 1 | 2 = 0;
+  let most = -1;
+  for (const a of [0, 1, 2] as const) {
+    const c = Math.abs(
+      normal[0] * direction[3 * a] + normal[1] * direction[3 * a + 1] + normal[2] * direction[3 * a + 2],
+    );
+    if (c > most) [best, most] = [a, c];
+  }
+  return best;
+}
+
+/**
+ * The camera moved along its view-plane normal until its focal plane holds `target` (world
+ * coordinates): the slice under the view changes; pan, zoom and rotation stay.
+ */
+export function cameraOnPlaneOf(
+  camera: Pick<Types.ICamera, 'viewPlaneNormal' | 'focalPoint' | 'position'>,
+  target: ArrayLike<number>,
+): { focalPoint: Types.Point3; position: Types.Point3 } {
+  const n = camera.viewPlaneNormal!;
+  const fp = camera.focalPoint!;
+  const pos = camera.position!;
+  const d = (target[0] - fp[0]) * n[0] + (target[1] - fp[1]) * n[1] + (target[2] - fp[2]) * n[2];
+  return {
+    focalPoint: [fp[0] + d * n[0], fp[1] + d * n[1], fp[2] + d * n[2]],
+    position: [pos[0] + d * n[0], pos[1] + d * n[1], pos[2] + d * n[2]],
+  };
+}

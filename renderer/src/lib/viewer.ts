@@ -21,44 +21,29 @@ import {
   setPrimaryTool,
   TOOL_GROUP_ID,
   type ToolMode,
-  UNCERTAINTY_COLORMAP,
   VIEWPORTS,
   type ViewportName,
 } from './engine.ts';
-import { LESION, PENDING, PENDING_COLOR } from './label-values.ts';
+import { LESION, PENDING } from './label-values.ts';
+import {
+  applyLabelmapLook,
+  applySegmentState,
+  applyUncertaintyStyle,
+  DEFAULT_UNCERTAINTY_STYLE,
+  type SegmentState,
+  type UncertaintyStyle,
+} from './overlay-style.ts';
 import { RateLimited } from './rate-limit.ts';
-import { type ScreenAxes, screenAxes } from './screen-axes.ts';
+import { cameraOnPlaneOf, nearestVoxelAxis, type ScreenAxes, screenAxes } from './screen-axes.ts';
 import { createFloatOverlay, createImageVolume, createLabelmap, markSlices } from './volumes.ts';
 
 export { LESION, PENDING, PENDING_COLOR } from './label-values.ts';
+export type { UncertaintyStyle } from './overlay-style.ts';
 
 export interface SliceInfo {
   /** Voxel index along the viewport's normal axis (axial k, sagittal i, coronal j). */
   index: number;
   count: number;
-}
-
-export interface UncertaintyStyle {
-  visible: boolean;
-  opacity: number;
-  /** Values below are transparent (std units). */
-  threshold: number;
-  /** Top of the colour range (std of 0/1 members is at most 0.5). */
-  max: number;
-  /** Follow the largest std received so far (else `max` stays where the user put it). */
-  autoMax: boolean;
-}
-
-/** Transparent below the threshold (and at 0, where nothing was proposed), `opacity` above. */
-function opacityMapping(s: UncertaintyStyle): { value: number; opacity: number }[] {
-  const o = s.visible ? s.opacity : 0;
-  const t = Math.max(s.threshold, 1e-4);
-  return [
-    { value: 0, opacity: 0 },
-    { value: t * 0.999, opacity: 0 },
-    { value: t, opacity: o },
-    { value: Math.max(s.max, t * 1.01), opacity: o },
-  ];
 }
 
 /** The voxel axis each viewport steps through in a file stored in axial slices (Viewer.axisOf). */
@@ -83,13 +68,7 @@ export class Viewer {
   private frame = 'quorum-frame';
   private listeners = new Set<() => void>();
   private labelmapShown = true;
-  uncertaintyStyle: UncertaintyStyle = {
-    visible: true,
-    opacity: 0.6,
-    threshold: 0.01,
-    max: 0.5,
-    autoMax: true,
-  };
+  uncertaintyStyle: UncertaintyStyle = { ...DEFAULT_UNCERTAINTY_STYLE };
 
   constructor(readonly elements: Record<ViewportName, HTMLDivElement>) {}
 
@@ -193,10 +172,7 @@ export class Viewer {
     await segmentation.addLabelmapRepresentationToViewportMap(map);
     for (const id of VIEWPORTS)
       segmentation.activeSegmentation.setActiveSegmentation(id, this.segmentationId);
-    segmentation.segmentationStyle.setStyle(
-      { type: ToolEnums.SegmentationRepresentations.Labelmap },
-      { fillAlpha: 0.45, renderOutline: true, outlineWidth: 1 },
-    );
+    applyLabelmapLook();
     this.setLabelmapVisible(this.labelmapShown);
   }
 
@@ -221,59 +197,14 @@ export class Viewer {
     this.engine?.render();
   }
 
-  private segments: { list: readonly SegmentInfo[]; active: number; locked: ReadonlySet<number> } = {
+  private segments: SegmentState = {
     list: DEFAULT_SEGMENTS,
     active: LESION,
     locked: new Set(),
   };
 
-  /**
-   * Writes the segmentation's own state objects (typed in @cornerstonejs/tools) in one pass rather
-   * than through setSegmentIndexLocked / setSegmentIndexColor / setSegmentIndexVisibility: those
-   * fire an event per call and skip (or throw for) segment indices the state does not list yet,
-   * such as a segment added a moment ago; one representation-modified event per viewport follows.
-   */
   private applySegments() {
-    const seg = segmentation.state.getSegmentation(this.segmentationId);
-    if (!seg) return;
-    const { list, active, locked } = this.segments;
-    const values = new Set(list.map((s) => s.value));
-    for (const key of Object.keys(seg.segments)) {
-      const v = Number(key);
-      if (v !== PENDING && !values.has(v)) delete seg.segments[v];
-    }
-    for (const s of [...list, { value: PENDING, name: 'Proposal (pending)' }]) {
-      seg.segments[s.value] ??= {
-        segmentIndex: s.value,
-        label: s.name,
-        locked: false,
-        cachedStats: {},
-        active: false,
-      };
-      seg.segments[s.value].label = s.name;
-      seg.segments[s.value].locked = locked.has(s.value);
-    }
-    segmentation.segmentIndex.setActiveSegmentIndex(this.segmentationId, active);
-    const rgba = new Map<number, Types.Color>(list.map((s) => [s.value, [...s.colour, 255] as Types.Color]));
-    rgba.set(PENDING, PENDING_COLOR);
-    for (const id of VIEWPORTS) {
-      const reps = segmentation.state.getSegmentationRepresentations(id, {
-        segmentationId: this.segmentationId,
-      });
-      for (const rep of reps ?? []) {
-        const lut = segmentation.state.getColorLUT(rep.colorLUTIndex);
-        if (lut) for (let v = 1; v < 256; v++) lut[v] = rgba.get(v) ?? [0, 0, 0, 0];
-        for (const s of list) {
-          rep.segments[s.value] ??= { visible: true };
-          rep.segments[s.value].visible = s.visible;
-        }
-        rep.segments[PENDING] ??= { visible: true };
-      }
-      segmentation.triggerSegmentationEvents.triggerSegmentationRepresentationModified(
-        id,
-        this.segmentationId,
-      );
-    }
+    applySegmentState(this.segmentationId, this.segments);
   }
 
   setLabelmapVisible(visible: boolean): void {
@@ -294,18 +225,12 @@ export class Viewer {
   }
 
   private applyUncertaintyStyle() {
-    const unc = this.uncertaintyVolume;
-    if (!unc) return;
-    const s = this.uncertaintyStyle;
-    for (const id of VIEWPORTS) {
-      const vp = this.viewport(id);
-      // The range first: the colour map is stretched over the transfer function's current range.
-      vp.setProperties({ voiRange: { lower: 0, upper: s.max } }, unc.volumeId);
-      vp.setProperties(
-        { colormap: { name: UNCERTAINTY_COLORMAP, opacity: opacityMapping(s) } },
-        unc.volumeId,
+    if (this.uncertaintyVolume)
+      applyUncertaintyStyle(
+        (id) => this.viewport(id),
+        this.uncertaintyVolume.volumeId,
+        this.uncertaintyStyle,
       );
-    }
   }
 
   /** After writing labelmap voxels of these k-slices: upload and redraw (now, with any streamed ones). */
@@ -414,14 +339,7 @@ export class Viewer {
   axisOf(id: ViewportName): 0 | 1 | 2 {
     const n = this.base ? this.viewport(id).getCamera().viewPlaneNormal : undefined;
     const d = this.geometry?.direction;
-    if (!n || !d) return AXIS[id];
-    let best: 0 | 1 | 2 = 0;
-    let most = -1;
-    for (const a of [0, 1, 2] as const) {
-      const c = Math.abs(n[0] * d[3 * a] + n[1] * d[3 * a + 1] + n[2] * d[3 * a + 2]);
-      if (c > most) [best, most] = [a, c];
-    }
-    return best;
+    return n && d ? nearestVoxelAxis(n, d) : AXIS[id];
   }
 
   /**
@@ -451,15 +369,7 @@ export class Viewer {
     ijk[axis] = Math.max(0, Math.min(this.geometry.dims[axis] - 1, index));
     const target = this.base.imageData!.indexToWorld(ijk as Types.Point3) as Types.Point3;
     const vp = this.viewport(id);
-    const cam = vp.getCamera();
-    const n = cam.viewPlaneNormal!;
-    const fp = cam.focalPoint!;
-    const pos = cam.position!;
-    const d = (target[0] - fp[0]) * n[0] + (target[1] - fp[1]) * n[1] + (target[2] - fp[2]) * n[2];
-    vp.setCamera({
-      focalPoint: [fp[0] + d * n[0], fp[1] + d * n[1], fp[2] + d * n[2]],
-      position: [pos[0] + d * n[0], pos[1] + d * n[1], pos[2] + d * n[2]],
-    });
+    vp.setCamera(cameraOnPlaneOf(vp.getCamera(), target));
     vp.render();
     this.emit();
   }
