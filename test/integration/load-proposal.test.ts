@@ -8,10 +8,11 @@ import { uncertaintyScore } from '../../core/src/metrics.ts';
 import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
 import type { Volume } from '../../core/src/volume.ts';
+import type { CaseReport } from '../../workers/src/case-report.ts';
 import { EngineClient } from '../../workers/src/client.ts';
 import { QuorumService } from '../../workers/src/host/service.ts';
 import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
-import { type CaseReport, proposeCaseToDir } from '../../workers/src/propose-case.ts';
+import { proposeCaseToDir } from '../../workers/src/propose-case.ts';
 import { connectApi } from '../helpers/dataset.ts';
 import { PAT3 } from '../helpers/paths.ts';
 

@@ -12,8 +12,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCase } from '../../core/src/node/case.ts';
 import { loadVolume, writeNiftiFile } from '../../core/src/node/load.ts';
+import { listDatasetCases } from '../../workers/src/dataset-cases.ts';
 import { labelsFolder } from '../../workers/src/host/dataset-labels.ts';
-import { listDatasetCases } from '../../workers/src/propose-case.ts';
 import { quorumAsync as cli } from '../helpers/cli.ts';
 import { DATA } from '../helpers/paths.ts';
 

@@ -97,7 +97,7 @@ describe('quorum propose-dataset', () => {
     // no engine was started: well under the time of one proposal
     expect(seconds).toBeLessThan(5);
     // other settings are not "complete": the case would be redone (checked without running it)
-    const { completeReport } = await import('../../workers/src/propose-case.ts');
+    const { completeReport } = await import('../../workers/src/case-report.ts');
     expect(completeReport(join(out, 'pat3'), { steps: 2, seed: 3 })).toBeDefined();
     expect(completeReport(join(out, 'pat3'), { steps: 5 })).toBeUndefined();
     // a listed output gone: incomplete

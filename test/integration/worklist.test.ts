@@ -15,10 +15,10 @@ import type { WebSocket } from 'ws';
 import type { DatasetEvent, PrelabelParams, QuorumApi } from '../../core/src/api.ts';
 import { lowConfidenceThreshold } from '../../core/src/metrics.ts';
 import { loadVolume } from '../../core/src/node/load.ts';
+import type { CaseReport } from '../../workers/src/case-report.ts';
 import { DEFAULT_MODEL_DIR } from '../../workers/src/host/paths.ts';
 import { QuorumService } from '../../workers/src/host/service.ts';
 import { startWebHost, type WebHost } from '../../workers/src/host/web.ts';
-import type { CaseReport } from '../../workers/src/propose-case.ts';
 import { connectApi, linkDataset, modelWithThreshold } from '../helpers/dataset.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'quorum-worklist-'));

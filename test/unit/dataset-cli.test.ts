@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseShard, summaryCsv } from '../../workers/src/cli/commands/propose-dataset.ts';
-import { listDatasetCases } from '../../workers/src/propose-case.ts';
+import { listDatasetCases } from '../../workers/src/dataset-cases.ts';
 
 describe('propose-dataset helpers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'quorum-ds-list-'));

@@ -1,28 +1,24 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import type { EdgeRule } from '../../core/src/contrast-grow.ts';
-import { type Bidimensional, bidimensional } from '../../core/src/diameters.ts';
+import { mkdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { bidimensional } from '../../core/src/diameters.ts';
 import { QuorumError } from '../../core/src/errors.ts';
 import { finishProposal } from '../../core/src/finish-proposal.ts';
 import { voxelVolumeMl } from '../../core/src/geometry.ts';
-import type { DroppedIsland, IslandRule } from '../../core/src/islands.ts';
 import {
-  type CropMode,
   type EdgeMode,
   type ExportFormat,
   type IslandMode,
   PROPOSAL_BASE_FORMATS,
-  VOLUME_FILE,
 } from '../../core/src/lists.ts';
 import { uncertaintyScore } from '../../core/src/metrics.ts';
-import { assertCanWrite, type ReplacePolicy, writeOutputFile } from '../../core/src/node/atomic.ts';
-import type { Case, SequenceAlignment } from '../../core/src/node/case.ts';
-import { caseChannelFiles, channelFile, fileChannels } from '../../core/src/node/channels.ts';
+import { type ReplacePolicy, writeOutputFile } from '../../core/src/node/atomic.ts';
+import type { Case } from '../../core/src/node/case.ts';
 import { uncertaintyMap } from '../../core/src/uncertainty-map.ts';
 import type { Volume } from '../../core/src/volume.ts';
+import { type CaseReport, REPORT_FILE } from './case-report.ts';
 import type { EngineClient } from './client.ts';
 import { canExportDicomSeg } from './exports/dicom-seg.ts';
-import { EXPORT_WRITERS, exportPath, PROPOSAL_FORMATS, writeFormats } from './exports/index.ts';
+import { EXPORT_WRITERS, PROPOSAL_FORMATS, writeFormats } from './exports/index.ts';
 import { ProposalMaps } from './exports/proposal-maps.ts';
 import type {
   ChannelVolume,
@@ -30,7 +26,6 @@ import type {
   EngineSliceResult,
   ProposeRequest,
   ProposeSummary,
-  SamplerName,
 } from './protocol.ts';
 
 /**
@@ -74,77 +69,6 @@ export function proposalFormats(asked: readonly ExportFormat[] = []): ExportForm
       );
   return [...new Set([...PROPOSAL_BASE_FORMATS, ...asked])];
 }
-
-export interface CaseReport {
-  case: string;
-  inputs: Record<string, string>;
-  model: { name: string; version: string };
-  settings: {
-    members: number;
-    steps: number;
-    sampler: SamplerName;
-    eta: number;
-    seed: number;
-    /** Where the network ran (absent in reports before the crop to the head). */
-    crop?: CropMode;
-    /**
-     * The uncertainty map's smoothing of the members' std, in voxels (core/src/uncertainty-map.ts;
-     * 0: the std itself; absent in reports before it existed: the std).
-     */
-    uncertaintySigmaVoxels?: number;
-    /** Slices apart that the context neighbours were read (absent: a model without context, or an older report). */
-    contextStride?: number;
-    /**
-     * The island rule applied (the model's, core/src/islands.ts), or why none was: 'keep' (asked),
-     * 'none' (the model has no rule), 'partial' (some slices or prompts). Absent in older reports.
-     */
-    islands?: IslandRule | 'keep' | 'none' | 'partial';
-    /**
-     * The edge rule applied (the model's, core/src/contrast-grow.ts), or why none was, as `islands`;
-     * 'no-flair': the case has no FLAIR on the reference grid to read the lesion's contrast from.
-     */
-    edge?: EdgeRule | 'keep' | 'none' | 'partial' | 'no-flair';
-    slices: [number, number] | 'all with brain';
-  };
-  device: string;
-  deviceNote?: string;
-  timings: { totalSeconds: number; engineSeconds: number; modelSeconds: number; secondsPerSlice: number };
-  lesionVolumeMl: number;
-  /** The proposal's RANO bidimensional measurement (core/src/diameters.ts); absent when it is empty. */
-  bidimensional?: Bidimensional;
-  /** Expected disagreement volume: sum over slices of the slice uncertainty score times thickness. */
-  uncertaintyMm3: number;
-  /** uncertaintyMm3 in mL (uncertain tissue). Absent in reports written before the case confidence. */
-  uncertainMl?: number;
-  /**
-   * Case confidence, 0..1: how well the ensemble members agree with their consensus mask over the
-   * proposed slices (member-agreement Dice, core/src/metrics.ts caseConfidence). Low = the
-   * proposal probably failed. Absent in reports written before it existed (unknown).
-   */
-  confidence?: number;
-  /** confidence < confidenceLowBelow: review this case first. */
-  lowConfidence?: boolean;
-  /** The model's threshold used for lowConfidence (manifest caseConfidence.lowBelow, else 0.8). */
-  confidenceLowBelow?: number;
-  /** The components the island rule took out of the mask (lesionVolumeMl is without them). */
-  droppedIslands?: DroppedIsland[];
-  /**
-   * What the edge rule added (core/src/contrast-grow.ts): mL, and the FLAIR levels it used (image
-   * units; absent where the lesion was not brighter than its surround, and nothing was added).
-   */
-  grownEdge?: { ml: number; lesionLevel?: number; normalLevel?: number; threshold?: number };
-  slices: { k: number; lesionAreaMm2: number; uncertainty: number }[];
-  skippedSlices: number[];
-  outputs: string[];
-  /** The formats of `outputs` (absent in older reports: mask and uncertainty). */
-  exports?: ExportFormat[];
-  /** What opening the case said (sequences resampled, unusual geometry). Absent in older reports. */
-  warnings?: string[];
-  /** Per sequence: file, why it was taken, and how it reached the reference grid. Absent in older reports. */
-  sequences?: SequenceAlignment[];
-}
-
-export const REPORT_FILE = 'report.json';
 
 function toChannel(v: Volume): ChannelVolume {
   return {
@@ -332,89 +256,6 @@ export function proposeCaseToDir(
     return report;
   });
   return { result, cancel: run.cancel };
-}
-
-/**
- * Refuses, before any work, a proposal folder whose outputs (report.json, each format's file, the
- * files in members/) exist and may not be replaced (`replace`), or are inputs: the message names the file.
- */
-export function checkProposalOutputs(
-  outDir: string,
-  formats: readonly ExportFormat[],
-  sources: string[],
-  replace: ReplacePolicy = 'own',
-): void {
-  for (const f of [...formats.map((x) => exportPath(outDir, '', x)), join(outDir, REPORT_FILE)]) {
-    let inside: string[] = [];
-    try {
-      if (statSync(f).isDirectory()) inside = readdirSync(f).filter((n) => !n.startsWith('.'));
-    } catch {}
-    if (inside.length) for (const n of inside) assertCanWrite(join(f, n), { sources, replace });
-    else assertCanWrite(f, { sources, replace });
-  }
-}
-
-/**
- * The report of a finished case in `outDir`, or undefined when the case must be (re)done: no
- * report, an unreadable one, a listed output missing, or settings other than those asked for
- * (only the settings given explicitly are compared).
- */
-export function completeReport(outDir: string, wanted: ProposeSettings = {}): CaseReport | undefined {
-  let r: CaseReport;
-  try {
-    r = JSON.parse(readFileSync(join(outDir, REPORT_FILE), 'utf8')) as CaseReport;
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(r.outputs) || typeof r.lesionVolumeMl !== 'number') return undefined;
-  if (!r.outputs.every((f) => existsSync(join(outDir, f)))) return undefined;
-  const s = r.settings ?? {};
-  const has = r.exports ?? PROPOSAL_BASE_FORMATS;
-  if (wanted.exports?.some((f) => !has.includes(f))) return undefined;
-  for (const k of ['members', 'steps', 'sampler', 'eta', 'seed', 'crop'] as const)
-    if (wanted[k] !== undefined && s[k] !== wanted[k]) return undefined;
-  if (wanted.slices && JSON.stringify(s.slices) !== JSON.stringify(wanted.slices)) return undefined;
-  return r;
-}
-
-/**
- * The cases of a dataset folder: its subfolders (symlinks followed), sorted by name, hidden
- * ones and `exclude` (e.g. an output folder inside it) left out; and each 4-D NIfTI file in it
- * whose volumes are named sequences (a Decathlon imagesTr folder: one file per case), named
- * after the file without its extension; and each case of nnU-Net's per-channel files
- * (`<case>_0000.nii.gz`, … with named channels), named after the case.
- */
-export function listDatasetCases(folder: string, exclude: string[] = []): { name: string; path: string }[] {
-  const root = resolve(folder);
-  const skip = new Set(exclude.map((p) => resolve(p)));
-  const out: { name: string; path: string }[] = [];
-  const cases = new Set<string>();
-  for (const name of readdirSync(root).sort()) {
-    if (name.startsWith('.')) continue;
-    const path = join(root, name);
-    if (skip.has(path)) continue;
-    try {
-      if (!statSync(path).isDirectory()) {
-        const ch = channelFile(path);
-        if (ch) {
-          // nnU-Net's file per channel: the case once, by its first channel file (which opens them all)
-          if (!cases.has(ch.caseId)) {
-            cases.add(ch.caseId);
-            if (caseChannelFiles(path).some((c) => c.sequence !== 'unknown'))
-              out.push({ name: ch.caseId, path });
-          }
-        } else if (fileChannels(path)?.channels.some((c) => c.sequence !== 'unknown'))
-          out.push({ name: name.replace(VOLUME_FILE, ''), path });
-        continue;
-      }
-    } catch {
-      // A dangling symlink is a broken case: list it so it is reported, not silently dropped.
-      out.push({ name, path });
-      continue;
-    }
-    out.push({ name, path });
-  }
-  return out;
 }
 
 /**

@@ -5,8 +5,8 @@ import { QuorumError } from '../../../core/src/errors.ts';
 import { uncertaintyScore } from '../../../core/src/metrics.ts';
 import { loadVolume } from '../../../core/src/node/load.ts';
 import type { Volume } from '../../../core/src/volume.ts';
+import { type CaseReport, REPORT_FILE } from '../case-report.ts';
 import { ProposalMaps } from '../exports/proposal-maps.ts';
-import { type CaseReport, REPORT_FILE } from '../propose-case.ts';
 import type { OpenCase } from './propose-run.ts';
 
 /**

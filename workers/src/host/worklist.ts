@@ -12,14 +12,10 @@ import type {
 import { QuorumError } from '../../../core/src/errors.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
 import { openCase } from '../../../core/src/node/case.ts';
+import { type CaseReport, completeReport } from '../case-report.ts';
 import type { EngineClient } from '../client.ts';
-import {
-  type CaseReport,
-  completeReport,
-  listDatasetCases,
-  type ProposeCaseRun,
-  proposeCaseToDir,
-} from '../propose-case.ts';
+import { listDatasetCases } from '../dataset-cases.ts';
+import { type ProposeCaseRun, proposeCaseToDir } from '../propose-case.ts';
 import { caseLabelFile, labelsFolder, scoreAgainstLabel } from './dataset-labels.ts';
 import { type ScheduledCaseOptions, scheduledRunner } from './prelabel-run.ts';
 import { projectDirFor } from './project-dir.ts';

@@ -5,18 +5,11 @@ import { VOLUME_FILE } from '../../../../core/src/lists.ts';
 import { assertCanWrite, removeOwnFile, writeOutputFile } from '../../../../core/src/node/atomic.ts';
 import { openCase } from '../../../../core/src/node/case.ts';
 import { channelFile } from '../../../../core/src/node/channels.ts';
+import { type CaseReport, checkProposalOutputs, completeReport, REPORT_FILE } from '../../case-report.ts';
 import { EngineClient } from '../../client.ts';
+import { listDatasetCases } from '../../dataset-cases.ts';
 import { caseLabelFile, labelsFolder, scoreAgainstLabel } from '../../host/dataset-labels.ts';
-import {
-  type CaseReport,
-  checkProposalOutputs,
-  completeReport,
-  listDatasetCases,
-  type ProposeSettings,
-  proposalFormats,
-  proposeCaseToDir,
-  REPORT_FILE,
-} from '../../propose-case.ts';
+import { type ProposeSettings, proposalFormats, proposeCaseToDir } from '../../propose-case.ts';
 import { type CommandSpec, parseCommand } from '../args.ts';
 import { checkCase } from '../case-check.ts';
 import { ProgressLines } from '../progress.ts';

@@ -23,12 +23,8 @@ import { PROPOSAL_FORMATS } from '../../exports/index.ts';
 /** What --export can add (mask and uncertainty are always written). */
 const PROPOSE_EXTRA = PROPOSAL_FORMATS.filter((f) => !PROPOSAL_BASE_FORMATS.includes(f));
 
-import {
-  checkProposalOutputs,
-  type ProposeSettings,
-  proposalFormats,
-  proposeCaseToDir,
-} from '../../propose-case.ts';
+import { checkProposalOutputs } from '../../case-report.ts';
+import { type ProposeSettings, proposalFormats, proposeCaseToDir } from '../../propose-case.ts';
 import {
   type CommandSpec,
   choiceFlag,
