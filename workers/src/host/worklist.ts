@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type {
   DatasetEvent,
@@ -12,15 +12,35 @@ import type {
 import { QuorumError } from '../../../core/src/errors.ts';
 import { writeFileAtomic } from '../../../core/src/node/atomic.ts';
 import { openCase } from '../../../core/src/node/case.ts';
-import { type CaseReport, completeReport } from '../case-report.ts';
+import { completeReport } from '../case-report.ts';
 import type { EngineClient } from '../client.ts';
 import { listDatasetCases } from '../dataset-cases.ts';
 import { type ProposeCaseRun, proposeCaseToDir } from '../propose-case.ts';
 import { caseLabelFile, labelsFolder, scoreAgainstLabel } from './dataset-labels.ts';
 import { type ScheduledCaseOptions, scheduledRunner } from './prelabel-run.ts';
 import { projectDirFor } from './project-dir.ts';
+import {
+  fromReport,
+  type OpenCase,
+  PROJECT_VERSION,
+  type ProjectFile,
+  readProjectFile,
+  type StoredCase,
+  worklistOrder,
+  worklistRow,
+} from './project-file.ts';
 
 export { projectDirFor };
+
+export interface WorklistOptions {
+  /** App state folder: where the project goes when the dataset's parent folder is read-only. */
+  stateDir: string;
+  engine: () => Promise<EngineClient>;
+  /** Settings for what prelabel params leave out (the model's recommendation). */
+  defaults?: PrelabelParams;
+  /** The host's engine scheduler: cases go through it in slice batches, in their own turn (prelabel-run.ts). */
+  scheduled?: Omit<ScheduledCaseOptions, 'engine' | 'owner'>;
+}
 
 /**
  * A dataset folder worked through as a worklist. State lives in a project folder NEXT TO the
@@ -33,49 +53,13 @@ export { projectDirFor };
  * and persisted, so a queue left running resumes when the dataset is opened after a restart.
  * A case whose proposal is interrupted has no report.json and is simply redone.
  */
-export const PROJECT_VERSION = 1;
-
-/** What project.json keeps per case: the worklist row less what is found again at open. */
-interface StoredCase extends Omit<WorklistCase, 'path' | 'proposalDir' | 'labelPath'> {
-  /** ISO time the running review period began (status in-review). */
-  reviewStartedAt?: string;
-}
-
-interface ProjectFile {
-  quorumProject: number;
-  folder: string;
-  savedAt: string;
-  queue: { state: PrelabelState; params: PrelabelParams };
-  cases: StoredCase[];
-}
-
-export interface WorklistOptions {
-  /** App state folder: where the project goes when the dataset's parent folder is read-only. */
-  stateDir: string;
-  engine: () => Promise<EngineClient>;
-  /** Settings for what prelabel params leave out (the model's recommendation). */
-  defaults?: PrelabelParams;
-  /** The host's engine scheduler: cases go through it in slice batches, in their own turn (prelabel-run.ts). */
-  scheduled?: Omit<ScheduledCaseOptions, 'engine' | 'owner'>;
-}
-
-/** What the worklist keeps of a proposal's report.json (older reports have no confidence). */
-function fromReport(c: StoredCase, r: CaseReport): void {
-  c.lesionVolumeMl = r.lesionVolumeMl;
-  c.uncertaintyMl = typeof r.uncertainMl === 'number' ? r.uncertainMl : r.uncertaintyMm3 / 1000;
-  const known = typeof r.confidence === 'number' && r.confidence >= 0 && r.confidence <= 1;
-  c.confidence = known ? r.confidence : undefined;
-  c.lowConfidence = known && typeof r.lowConfidence === 'boolean' ? r.lowConfidence : undefined;
-  c.error = undefined;
-}
-
 export class DatasetWorklist {
   readonly id: string;
   readonly folder: string;
   readonly projectDir: string;
   readonly projectFile: string;
   readonly proposalsDir: string;
-  private cases = new Map<string, StoredCase & { path: string; labelPath?: string }>();
+  private cases = new Map<string, OpenCase>();
   private queueState: PrelabelState = 'idle';
   private params: PrelabelParams = {};
   private current?: { name: string; run?: ProposeCaseRun };
@@ -108,15 +92,7 @@ export class DatasetWorklist {
     if (!existsSync(root) || !statSync(root).isDirectory())
       throw new QuorumError('not-found', 'no such folder', folder);
     const w = new DatasetWorklist(root, opts);
-    let stored: ProjectFile | undefined;
-    if (existsSync(w.projectFile)) {
-      try {
-        stored = JSON.parse(readFileSync(w.projectFile, 'utf8')) as ProjectFile;
-        if (stored.quorumProject !== PROJECT_VERSION) throw new Error(`version ${stored.quorumProject}`);
-      } catch (e) {
-        throw new QuorumError('corrupt', `unreadable project file (${(e as Error).message})`, w.projectFile);
-      }
-    }
+    const stored = readProjectFile(w.projectFile);
     const byName = new Map(stored?.cases.map((c) => [c.name, c]));
     // A labels/ folder beside the cases holds their existing labels: not a case itself.
     const labelsDir = labelsFolder(root);
@@ -185,31 +161,15 @@ export class DatasetWorklist {
     if (this.queueState === 'running') this.queueState = 'paused';
   }
 
-  private view(c: StoredCase & { path: string; labelPath?: string }): WorklistCase {
-    const running = c.reviewStartedAt ? (Date.now() - Date.parse(c.reviewStartedAt)) / 1000 : 0;
-    const proposalDir = join(this.proposalsDir, c.name);
-    return {
-      name: c.name,
-      path: c.path,
-      status: c.status,
-      lesionVolumeMl: c.lesionVolumeMl,
-      uncertaintyMl: c.uncertaintyMl,
-      confidence: c.confidence,
-      lowConfidence: c.lowConfidence,
-      secondsSpent: Math.round((c.secondsSpent + running) * 10) / 10,
-      proposalDir: c.uncertaintyMl !== undefined ? proposalDir : undefined,
-      error: c.error,
-      ...(c.labelPath
-        ? { labelPath: c.labelPath, labelDisagreement: c.labelDisagreement, labelDice: c.labelDice }
-        : {}),
-    };
+  private view(c: OpenCase): WorklistCase {
+    return worklistRow(c, this.proposalsDir);
   }
 
   /**
    * A proposed case with an existing label: how much they disagree (dataset-labels.ts). A label
    * that cannot be read is said in the worklist's warnings; opening the case says it again.
    */
-  private async scoreLabel(c: StoredCase & { path: string; labelPath?: string }): Promise<void> {
+  private async scoreLabel(c: OpenCase): Promise<void> {
     if (!c.labelPath) return;
     try {
       const d = await scoreAgainstLabel(c.path, c.labelPath, join(this.proposalsDir, c.name));
@@ -222,25 +182,12 @@ export class DatasetWorklist {
     }
   }
 
-  /**
-   * Lowest confidence first, ties by most uncertain mL; then proposals of unknown confidence
-   * (reports written before it), most uncertain first; cases without a proposal last; by name.
-   */
-  private ordered(): (StoredCase & { path: string })[] {
-    const rank = (c: StoredCase) => (c.uncertaintyMl === undefined ? 2 : c.confidence === undefined ? 1 : 0);
-    return [...this.cases.values()].sort((a, b) => {
-      const ua = a.uncertaintyMl ?? Number.NEGATIVE_INFINITY;
-      const ub = b.uncertaintyMl ?? Number.NEGATIVE_INFINITY;
-      return (
-        rank(a) - rank(b) ||
-        (a.confidence ?? 0) - (b.confidence ?? 0) ||
-        ub - ua ||
-        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
-      );
-    });
+  /** The cases in worklist order (project-file.ts worklistOrder). */
+  private ordered(): OpenCase[] {
+    return [...this.cases.values()].sort(worklistOrder);
   }
 
-  private pendingCases(): (StoredCase & { path: string })[] {
+  private pendingCases(): OpenCase[] {
     return [...this.cases.values()]
       .filter((c) => c.status === 'new' && !c.error)
       .sort((a, b) => (a.name < b.name ? -1 : 1));
