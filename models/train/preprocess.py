@@ -95,7 +95,7 @@ def background_fill(vol, s=None):
     """(value, to) of an image normalised inside a brain mask and filled with 0 outside (nnU-Net's z-score
     with a mask): one exact value covering >= 20% of the voxels inside the tissue's range, read as the
     sample's lowest value instead; None when no value qualifies (every shared case).
-    s: _sorted_sample(vol) when the caller has it. core/src/preprocess-v2.ts backgroundFill."""
+    s: _sorted_sample(vol) when the caller has it. core/src/preprocess-v2-intensity.ts backgroundFill."""
     s = _sorted_sample(vol) if s is None else s
     n = s.size
     vals, counts = np.unique(s, return_counts=True)
@@ -113,7 +113,7 @@ def fill_to_background(vol, fill):
 def sample_after_fill(s, fill):
     """The sorted sample of the data with `fill` applied, from the sorted sample before it (the same voxels,
     each mapped): the fill's values become as many of its `to`, the sample's lowest value, so they go first
-    and the rest keeps its order. Saves sorting a second time (core/src/preprocess-v2.ts sampleAfterFill)."""
+    and the rest keeps its order. Saves sorting a second time (core/src/preprocess-v2-intensity.ts sampleAfterFill)."""
     if fill is None:
         return s
     keep = s != fill[0]
