@@ -58,7 +58,7 @@ export interface Orthanc {
 }
 
 /** A port free on 127.0.0.1 now (the OS picks it). */
-export function freePort(): Promise<number> {
+function osPort(): Promise<number> {
   return new Promise((ok, fail) => {
     const s = createServer();
     s.once('error', fail);
@@ -67,6 +67,25 @@ export function freePort(): Promise<number> {
       s.close(() => ok(port));
     });
   });
+}
+
+/** The ports freePort handed out in this process: one is not listened on until later, so the OS may offer it again. */
+const handedOut = new Set<number>();
+
+/**
+ * A port free on 127.0.0.1 now and not handed out before by this process: Orthanc's DICOM and HTTP
+ * ports, and a test's own SCP port, are asked for one after another and each is only listened on
+ * later, so the OS may give the same one twice (it did: Orthanc then found its HTTP port taken).
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await osPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: the OS kept offering ports already handed out');
 }
 
 /** Every .dcm file under `dir` (recursively), sorted. */
@@ -80,8 +99,22 @@ export function dicomFiles(dir: string): string[] {
   return out;
 }
 
+/** Orthanc stopped at start because one of its ports was taken meanwhile (by another test process). */
+class PortTakenError extends Error {}
+
 export async function startOrthanc(opts: OrthancOptions = {}): Promise<Orthanc> {
   if (ORTHANC_MISSING) throw new Error(ORTHANC_MISSING);
+  // a port free when asked for may be taken before Orthanc binds it: new ports, at most three times
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (!(e instanceof PortTakenError) || attempt === 3) throw e;
+    }
+  }
+}
+
+async function startOnce(opts: OrthancOptions): Promise<Orthanc> {
   const dir = join(tmpdir(), `quorum-orthanc-${process.pid}-${Date.now()}`);
   mkdirSync(join(dir, 'db'), { recursive: true });
   const dicomPort = await freePort();
@@ -139,7 +172,8 @@ export async function startOrthanc(opts: OrthancOptions = {}): Promise<Orthanc> 
     proc.kill('SIGKILL');
     const text = log().slice(-3000);
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`Orthanc did not start on ${rest}:\n${text}`);
+    const message = `Orthanc did not start on ${rest}:\n${text}`;
+    throw text.includes('already in use') ? new PortTakenError(message) : new Error(message);
   }
   const check = async (r: Response, path: string) => {
     if (!r.ok) throw new Error(`Orthanc ${path}: HTTP ${r.status} ${await r.text()}`);
