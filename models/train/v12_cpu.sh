@@ -17,10 +17,13 @@ UNTIL=${2:-}
 PLAN=v12-context-strides-plan.json
 left() { [ -z "$UNTIL" ] && echo 999999 || echo $(($(date -u -d "$UNTIL" +%s) - $(date -u +%s))); }
 iter_of() { /usr/bin/python3 -c "import sys, torch; print(torch.load(sys.argv[1], map_location='cpu', weights_only=False)['iter'])" "$1"; }
-# decided (the plan's "result", 2026-12-07): its checkpoints left the tree for git history
-if /usr/bin/python3 -c "import json, sys; sys.exit('result' not in json.load(open('../quorum-wt-v2/$PLAN')))"; then
-  echo "v12_cpu.sh: v12 is decided (not shipped; $PLAN \"result\"); its checkpoints are in git history:" \
-    "git show COMMIT:models/train/checkpoints/NAME (checkpoints/README.md has each COMMIT)"
+# decided (the plan's "result", 2026-12-07): its checkpoints left the tree for git history. With the three
+# candidates put back (git show), the loop below only rebuilds their folders, then the trio and its check.
+if /usr/bin/python3 -c "import json, sys; sys.exit('result' not in json.load(open('../quorum-wt-v2/$PLAN')))" &&
+  ! ls checkpoints/v12s1{2,3,4}0b-candidate.pt > /dev/null 2>&1; then
+  echo "v12_cpu.sh: v12 is decided (not shipped; $PLAN \"result\"). To rebuild its folders, put its candidates" \
+    "back: git show COMMIT:models/train/checkpoints/v12sSb-candidate.pt > checkpoints/v12sSb-candidate.pt" \
+    "(checkpoints/README.md has each COMMIT), then run this again"
   exit 0
 fi
 [ -f runs/cache-v2.npz ] || /usr/bin/python3 build_cache.py
