@@ -7,7 +7,15 @@ its case index, a 'thick' flag and whether it is in the training split.
 Thick slices: for cases acquired with thin (< 2 mm) slices, the average of 5 neighbouring
 slices is added as well (image and label), so that the model sees the partial-volume blur of
 the 5-6 mm slices of routine 2-D FLAIR.
+
+Thin stacks (--thin N, v15-thin-tune-plan.json): each TCGA-LGG training head's slices are added
+again N times thinner (N - 1 slices linearly interpolated between each pair of neighbours, the
+label alike), flagged `thin`: a head with skull as a 3-D FLAIR's thin slices show it, which no
+training case did (9.1.1 lost ~0.02-0.03 Dice on such stacks, robustness.py thin_slices).
+
+  /usr/bin/python3 models/train/build_cache.py --thin 3 --out models/train/runs/cache-v2-thin.npz
 """
+import argparse
 import json
 import os
 import sys
@@ -20,6 +28,18 @@ from datasets import load_case, split  # noqa: E402
 from preprocess import ModelFrame  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz')
+
+
+def thinner(x, n):
+    """x [k, ...] slices in frame order -> [(k - 1) * n + 1, ...]: n - 1 slices linearly interpolated
+    between each pair of neighbours (robustness.py's thin_slices makes its stacks the same way)."""
+    x = x.astype(np.float32)
+    out = [x[:1]]
+    for p in range(len(x) - 1):
+        for j in range(1, n + 1):
+            f = j / n
+            out.append(((1 - f) * x[p] + f * x[p + 1])[None])
+    return np.concatenate(out)
 
 
 def case_slices(case):
@@ -40,9 +60,14 @@ def case_slices(case):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--thin', type=int, default=0, help='add each TCGA-LGG training head N times thinner')
+    ap.add_argument('--out', default=OUT)
+    args = ap.parse_args()
+    out = os.path.abspath(args.out)
     train, held = split()
     cases = train + held
-    imgs, labs, case_idx, thick_all, is_train = [], [], [], [], []
+    imgs, labs, case_idx, thick_all, is_train, thin_all = [], [], [], [], [], []
     t0 = time.time()
     for ci, c in enumerate(cases):
         img, lab, thick = case_slices(c)
@@ -51,13 +76,24 @@ def main():
         case_idx.append(np.full(len(img), ci, np.int32))
         thick_all.append(thick)
         is_train.append(np.full(len(img), c['role'] == 'train'))
+        thin_all.append(np.zeros(len(img), bool))
+        if args.thin > 1 and c['role'] == 'train' and c['dataset'] == 'tcga-lgg':
+            native = ~thick
+            img_n, lab_n = thinner(img[native], args.thin), thinner(lab[native], args.thin)
+            imgs.append(img_n.astype(np.float16))
+            labs.append(np.round(np.clip(lab_n, 0, 1) * 255).astype(np.uint8))
+            case_idx.append(np.full(len(img_n), ci, np.int32))
+            thick_all.append(np.zeros(len(img_n), bool))
+            is_train.append(np.ones(len(img_n), bool))
+            thin_all.append(np.ones(len(img_n), bool))
         print(f"{c['name']:32s} {c['role']:18s} {len(img):4d} slices  {time.time() - t0:.0f}s", flush=True)
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    np.savez(OUT + '.tmp.npz', image=np.concatenate(imgs), label=np.concatenate(labs),
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    thin = {'thin': np.concatenate(thin_all)} if args.thin > 1 else {}
+    np.savez(out + '.tmp.npz', image=np.concatenate(imgs), label=np.concatenate(labs),
              case=np.concatenate(case_idx), thick=np.concatenate(thick_all), train=np.concatenate(is_train),
-             cases=np.array(json.dumps(cases)))
-    os.replace(OUT + '.tmp.npz', OUT)
-    print('wrote', OUT)
+             cases=np.array(json.dumps(cases)), **thin)
+    os.replace(out + '.tmp.npz', out)
+    print('wrote', out)
 
 
 if __name__ == '__main__':

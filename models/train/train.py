@@ -60,15 +60,28 @@ ADD_HELD_OUT = ('none', 'site', 'site-but-validation', 'patients', 'all')
 VALIDATION_PATIENT = 'TCGA_FG_6689_20020326'
 
 
-def load_cache_v2(hold_out_site=None, add_held_out='none', context=0, strides=(1,)):
+CACHE_V2 = os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz')
+
+
+def block_kind(d):
+    """Each cached slice's block within its case: 0 as stored, 1 the thick average, 2 the thin stack
+    (build_cache.py --thin): a slice's context neighbours and its neighbouring slice come from its own block."""
+    kind = d['thick'].astype(np.int8)
+    if 'thin' in d.files:
+        kind = kind + 2 * d['thin'].astype(np.int8)
+    return kind
+
+
+def load_cache_v2(hold_out_site=None, add_held_out='none', context=0, strides=(1,), path=None):
     """Training slices of runs/cache-v2.npz (build_cache.py) -> image [N,2,H,W], label 0/1 [N,1,H,W],
     the case names and the mask of the cache's slices kept.
 
     hold_out_site: a leave-one-site-out fold other than the shipped one: that TCGA-LGG site is left
     out and the shipped fold's held-out site (datasets.HELD_OUT_SITE) trains instead; the held-out
     patients of every site stay held out. add_held_out: one of ADD_HELD_OUT. context: context.py's
-    neighbour channels (2 * context more, for each of `strides`: context.at_stride picks one)."""
-    d = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
+    neighbour channels (2 * context more, for each of `strides`: context.at_stride picks one). path: another
+    cache than runs/cache-v2.npz (build_cache.py --out, e.g. with --thin)."""
+    d = np.load(path or CACHE_V2)
     cases = json.loads(str(d['cases']))
     selection = cache_selection(hold_out_site, add_held_out)
     if 'pack_selection' in d.files and json.loads(str(d['pack_selection'])) != selection:
@@ -77,7 +90,7 @@ def load_cache_v2(hold_out_site=None, add_held_out='none', context=0, strides=(1
                          f"not {json.dumps(selection)}: pack.py again with this run's options")
     keep = cases_kept(cases, hold_out_site, add_held_out)[d['case']]
     names = sorted({cases[i]['name'] for i in np.unique(d['case'][keep])})
-    img = torch.from_numpy(through_plane.add_to_cache(d['image'], d['case'], d['thick'], context, strides)[keep])
+    img = torch.from_numpy(through_plane.add_to_cache(d['image'], d['case'], block_kind(d), context, strides)[keep])
     lab = torch.from_numpy((d['label'][keep] > 127).astype(np.float32))
     return img, lab, names, keep
 

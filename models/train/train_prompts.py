@@ -32,8 +32,8 @@ from augment import augment_v2, crop_groups  # noqa: E402
 from diffusion import Schedule, linear_betas  # noqa: E402
 from heap import keep_freed_memory  # noqa: E402
 import context as through_plane  # noqa: E402
-from train import (ADD_HELD_OUT, ARCH, add_context_strides, add_high_t_share, add_p_image_only, dice_loss,  # noqa: E402
-                   image_only, load_cache_v2, pick_stride, share)
+from train import (ADD_HELD_OUT, ARCH, CACHE_V2, add_context_strides, add_high_t_share, add_p_image_only,  # noqa: E402
+                   block_kind, dice_loss, image_only, load_cache_v2, pick_stride, share)
 from unet import UNet  # noqa: E402
 
 # prompt channels follow the image channels, before x_t (the UNet concatenates image then x_t)
@@ -164,6 +164,7 @@ def main():
                          '(nothing is held out then)')
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
     ap.add_argument('--device', default='cpu', help='cpu or cuda (a lent GPU machine: device_train.py)')
+    ap.add_argument('--cache', default=CACHE_V2, help='the training slices (build_cache.py --out; v15: --thin 3)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # heap.py: 1.7x faster here
@@ -178,10 +179,10 @@ def main():
     if args.context_strides != (1,) and not context:
         raise SystemExit('--context-strides: the network it starts from reads no context')
     img, lab, subjects, keep = load_cache_v2(add_held_out=args.add_held_out, context=context,
-                                             strides=args.context_strides)
-    cache = np.load(os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz'))
+                                             strides=args.context_strides, path=args.cache)
+    cache = np.load(args.cache)
     case_of = torch.from_numpy(cache['case'][keep])
-    thick_of = torch.from_numpy(cache['thick'][keep])
+    thick_of = torch.from_numpy(block_kind(cache)[keep])  # the block: as stored, thick or thin
     raw_case = torch.tensor([c['dataset'] == 'tcga-lgg' for c in json.loads(str(cache['cases']))])
     raw_head = raw_case[case_of.long()]  # TCGA-LGG heads come with skull; the others are stripped
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
