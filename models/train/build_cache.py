@@ -26,20 +26,18 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from datasets import load_case, split  # noqa: E402
 from preprocess import ModelFrame  # noqa: E402
+from rewritings import thin_positions  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz')
 
 
 def thinner(x, n):
     """x [k, ...] slices in frame order -> [(k - 1) * n + 1, ...]: n - 1 slices linearly interpolated
-    between each pair of neighbours (robustness.py's thin_slices makes its stacks the same way)."""
+    between each pair of neighbours, as robustness.py's thin_slices makes its stacks (rewritings.py)."""
+    lo, hi, w, _ = thin_positions(len(x), n)
+    w = w.reshape(-1, *[1] * (x.ndim - 1))
     x = x.astype(np.float32)
-    out = [x[:1]]
-    for p in range(len(x) - 1):
-        for j in range(1, n + 1):
-            f = j / n
-            out.append(((1 - f) * x[p] + f * x[p + 1])[None])
-    return np.concatenate(out)
+    return x[lo] * (1 - w) + x[hi] * w
 
 
 def case_slices(case):

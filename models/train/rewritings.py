@@ -144,16 +144,21 @@ def another_contrast(vols, lab, aff):
 
 
 
+def thin_positions(k, n):
+    """A stack of k slices made n times thinner: for each new slice the stored slices below and above it
+    (lo, hi), its weight on hi and the nearest stored slice; the stored slices stay where they were.
+    thin_slices reads volumes with it, build_cache.py --thin the training heads' model-frame slices."""
+    z = np.arange((k - 1) * n + 1) / n
+    lo = np.minimum(np.floor(z).astype(int), k - 1)
+    hi = np.minimum(lo + 1, k - 1)
+    return lo, hi, (z - lo).astype(np.float32), np.minimum(np.rint(z).astype(int), k - 1)
+
+
 def thin_slices(vols, lab, aff, n=3):
     """Slices n times thinner, each in between read by linear interpolation (the reference by the
     nearest slice), as resampling a clinical stack onto a finer atlas grid writes it."""
-    k = vols[0].shape[2]
-    z = np.arange((k - 1) * n + 1) / n  # the stored slices stay where they were
-    lo = np.minimum(np.floor(z).astype(int), k - 1)
-    hi = np.minimum(lo + 1, k - 1)
-    w = (z - lo).astype(np.float32)
+    lo, hi, w, near = thin_positions(vols[0].shape[2], n)
     out = [(v[:, :, lo] * (1 - w) + v[:, :, hi] * w).astype(np.float32) for v in vols]
-    near = np.minimum(np.rint(z).astype(int), k - 1)
     return out, lab[:, :, near], aff @ np.diag([1, 1, 1 / n, 1])
 
 

@@ -182,7 +182,7 @@ def main():
                                              strides=args.context_strides, path=args.cache)
     cache = np.load(args.cache)
     case_of = torch.from_numpy(cache['case'][keep])
-    thick_of = torch.from_numpy(block_kind(cache)[keep])  # the block: as stored, thick or thin
+    block_of = torch.from_numpy(block_kind(cache)[keep])  # the block: as stored, thick or thin
     raw_case = torch.tensor([c['dataset'] == 'tcga-lgg' for c in json.loads(str(cache['cases']))])
     raw_head = raw_case[case_of.long()]  # TCGA-LGG heads come with skull; the others are stripped
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
@@ -236,7 +236,7 @@ def main():
         # each sample's neighbouring slice (same case, same kind), whose label travels through the augmentation
         step = torch.where(torch.rand(b, generator=g) < 0.5, -1, 1)
         nb = (idx + step).clamp(0, len(img) - 1)
-        same = (case_of[nb] == case_of[idx]) & (thick_of[nb] == thick_of[idx])
+        same = (case_of[nb] == case_of[idx]) & (block_of[nb] == block_of[idx])
         nb_lab = lab[nb].float() * same.float().view(-1, 1, 1, 1)
         x_img, both = augment_v2(pick_stride(img[idx].float(), args.context_strides, context, g),
                                  torch.cat([lab[idx].float(), nb_lab], 1), g,
