@@ -53,6 +53,20 @@ def click_maps(points, h, w, sigma=CLICK_SIGMA):
     return out
 
 
+def draw_slices(pool, n, g, thin=None, thin_share=None):
+    """n slice indices drawn uniformly from pool (an index tensor); with thin_share, each draw comes from
+    pool's thin-stack slices with that chance and from its other slices otherwise (v16: a thin stack is 3x
+    the slices of its head, so uniform draws are ~63% thin). Without it, exactly the draws of before."""
+    if thin_share is None:
+        return pool[torch.randint(len(pool), (n,), generator=g)]
+    thin_pool, other = pool[thin[pool]], pool[~thin[pool]]
+    if not len(thin_pool) or not len(other):
+        raise SystemExit('--thin-share: the cache needs thin stacks and other slices (build_cache.py --thin)')
+    from_thin = torch.rand(n, generator=g) < thin_share
+    return torch.where(from_thin, thin_pool[torch.randint(len(thin_pool), (n,), generator=g)],
+                       other[torch.randint(len(other), (n,), generator=g)])
+
+
 def region_centre(region):
     """The pixel deepest inside a region (max of its distance transform): the simulated user's click."""
     dist = ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
@@ -165,6 +179,8 @@ def main():
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
     ap.add_argument('--device', default='cpu', help='cpu or cuda (a lent GPU machine: device_train.py)')
     ap.add_argument('--cache', default=CACHE_V2, help='the training slices (build_cache.py --out; v15: --thin 3)')
+    ap.add_argument('--thin-share', type=share, default=None,
+                    help="chance that a drawn slice is from a thin stack (draw_slices); default: uniform over the cache's slices")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # heap.py: 1.7x faster here
@@ -186,6 +202,7 @@ def main():
     raw_case = torch.tensor([c['dataset'] == 'tcga-lgg' for c in json.loads(str(cache['cases']))])
     raw_head = raw_case[case_of.long()]  # TCGA-LGG heads come with skull; the others are stripped
     tumour = (lab.sum((1, 2, 3)) > 0).nonzero().flatten()
+    every, thin = torch.arange(len(img)), block_of >= 2  # block_kind: 2 (+1 if thick) a thin stack
     print(f'{len(img)} brain slices, {len(tumour)} with tumour', flush=True)
 
     n_img = ARCH['image_channels'] + 2 * context
@@ -231,8 +248,8 @@ def main():
         for group in opt.param_groups:
             group['lr'] = lr * group['scale']
         n_t = int(b * args.tumour_fraction)
-        idx = torch.cat([tumour[torch.randint(len(tumour), (n_t,), generator=g)],
-                         torch.randint(len(img), (b - n_t,), generator=g)])
+        idx = torch.cat([draw_slices(tumour, n_t, g, thin, args.thin_share),
+                         draw_slices(every, b - n_t, g, thin, args.thin_share)])
         # each sample's neighbouring slice (same case, same kind), whose label travels through the augmentation
         step = torch.where(torch.rand(b, generator=g) < 0.5, -1, 1)
         nb = (idx + step).clamp(0, len(img) - 1)
