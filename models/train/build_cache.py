@@ -26,18 +26,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from datasets import load_case, split  # noqa: E402
 from preprocess import ModelFrame  # noqa: E402
-from rewritings import thin_positions  # noqa: E402
+from thin_stack import thinner  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz')
-
-
-def thinner(x, n):
-    """x [k, ...] slices in frame order -> [(k - 1) * n + 1, ...]: n - 1 slices linearly interpolated
-    between each pair of neighbours, as robustness.py's thin_slices makes its stacks (rewritings.py)."""
-    lo, hi, w, _ = thin_positions(len(x), n)
-    w = w.reshape(-1, *[1] * (x.ndim - 1))
-    x = x.astype(np.float32)
-    return x[lo] * (1 - w) + x[hi] * w
 
 
 def case_slices(case):
@@ -86,7 +77,8 @@ def main():
             thin_all.append(np.ones(len(img_n), bool))
         print(f"{c['name']:32s} {c['role']:18s} {len(img):4d} slices  {time.time() - t0:.0f}s", flush=True)
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    thin = {'thin': np.concatenate(thin_all)} if args.thin > 1 else {}
+    # thin_factor: pack.py rebuilds the thin stacks from it rather than carrying them
+    thin = {'thin': np.concatenate(thin_all), 'thin_factor': np.array(args.thin)} if args.thin > 1 else {}
     np.savez(out + '.tmp.npz', image=np.concatenate(imgs), label=np.concatenate(labs),
              case=np.concatenate(case_idx), thick=np.concatenate(thick_all), train=np.concatenate(is_train),
              cases=np.array(json.dumps(cases)), **thin)

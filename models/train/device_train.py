@@ -5,7 +5,8 @@ Here, before the call (the pack is the only data that travels; see pack.py):
 The call (the device tool's run; carry ["models/train/runs/pack"], timeout_s 600, under 64 MiB with the tree):
   python3 models/train/device_train.py --seeds 110,120,130 --budget 480
   (v12-context-strides-plan.json: add --a-opts '--p-image-only 0.5 --context 1 --context-strides 1,2,3'
-   --b-opts '--p-image-only 0.5 --context-strides 1,2,3')
+   --b-opts '--p-image-only 0.5 --context-strides 1,2,3'; a thin-stack plan, v16-thin-share-plan.json: pack.py
+   --cache runs/cache-v2-thin.npz, and --b-opts '--p-image-only 0.5 --thin-share 0.25')
 Back here, per draw S (files under the call's files_at):
   draw-S.tar: runs/dA-S/compact.pt (stage A, train.py --compact: float16 model + EMA) and runs/dB-S/ema-N.pt
   (stage B's EMA, float16) -> tar xf, then export.py --run runs/dB-S --candidate runs/model-dB-S --snapshot ema-N.pt

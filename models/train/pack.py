@@ -4,9 +4,11 @@ The device tool sends the working tree and the paths named in its `carry` (64 Mi
 (../shared/data) and runs/cache-v2.npz (223 MB, every case) stay here. A pack holds only the slices the run's
 selection keeps (train.py's --hold-out-site or train_prompts.py's --add-held-out, the same rule:
 train.cases_kept), each slice's image as 8 bits per channel between that slice's own minimum and maximum,
-the labels as build_cache.py stores them (0-255), and each slice's case and thickness flag, compressed.
+the labels as build_cache.py stores them (0-255), and each slice's case and thickness flag, compressed. A
+build_cache.py --thin cache's thin stacks do not travel (3x the slices of their heads: 75 MB with them): the
+pack names their cases and factor, and unpacking makes them again from the packed slices (thin_stack.py).
 
-  /usr/bin/python3 models/train/pack.py --out runs/pack [--hold-out-site S | --add-held-out X]   # here
+  /usr/bin/python3 models/train/pack.py --out runs/pack [--hold-out-site S | --add-held-out X] [--cache F]   # here
   python3 models/train/pack.py --unpack runs/pack     # there: writes runs/cache-v2.npz for train*.py
 
 An unpacked cache says which selection it was packed for; train.load_cache_v2 refuses another. The 8 bits
@@ -23,6 +25,8 @@ import sys
 import time
 
 import numpy as np
+
+from thin_stack import thinner
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, 'runs', 'cache-v2.npz')
@@ -43,16 +47,22 @@ def dequantise(codes, lo, hi):
     return (lo[..., None, None] + codes.astype(np.float32) / 255 * scale[..., None, None]).astype(np.float16)
 
 
-def pack(out, hold_out_site, add_held_out):
+def pack(out, hold_out_site, add_held_out, cache=CACHE):
     sys.path.insert(0, HERE)
     from train import cache_selection, cases_kept  # torch, only here
 
-    if not os.path.exists(CACHE):
-        sys.exit(f'pack.py: no {CACHE}: run build_cache.py first')
-    d = np.load(CACHE)  # an npz: each d[key] reads that array again, so each is read once here
+    if not os.path.exists(cache):
+        sys.exit(f'pack.py: no {cache}: run build_cache.py first')
+    d = np.load(cache)  # an npz: each d[key] reads that array again, so each is read once here
     cases = json.loads(str(d['cases']))
     case = d['case']
     keep = cases_kept(cases, hold_out_site, add_held_out)[case]
+    thin = {}
+    if 'thin' in d.files:  # build_cache.py --thin: the stacks are made again on unpacking
+        if 'thin_factor' not in d.files:
+            sys.exit(f'pack.py: {cache} has thin stacks but not their factor (an older build_cache.py): build it again')
+        thin = dict(thin_cases=np.unique(case[keep & d['thin']]), thin_factor=d['thin_factor'])
+        keep &= ~d['thin']
     image = d['image'][keep]
     codes, lo, hi = quantise(image)
     err = np.abs(dequantise(codes, lo, hi).astype(np.float32) - image.astype(np.float32))
@@ -63,11 +73,28 @@ def pack(out, hold_out_site, add_held_out):
     slim = [{k: c[k] for k in ('name', 'dataset', 'site', 'role')} for c in cases]
     np.savez_compressed(path + '.tmp.npz', codes=codes, lo=lo, hi=hi, label=d['label'][keep], case=case[keep],
                         thick=d['thick'][keep], train=d['train'][keep], cases=np.array(json.dumps(slim)),
-                        pack_selection=np.array(json.dumps(selection)))
+                        pack_selection=np.array(json.dumps(selection)), **thin)
     os.replace(path + '.tmp.npz', path)
     names = sorted({cases[i]['name'] for i in np.unique(case[keep])})
     print(f'{path}: {int(keep.sum())} slices of {len(names)} cases for {json.dumps(selection)}, '
-          f'{os.path.getsize(path) / 1e6:.1f} MB; 8-bit error mean {err.mean():.5f}, max {err.max():.4f}')
+          f'{os.path.getsize(path) / 1e6:.1f} MB; 8-bit error mean {err.mean():.5f}, max {err.max():.4f}'
+          + (f"; the thin stacks of {len(thin['thin_cases'])} heads are made again on unpacking" if thin else ''))
+
+
+def with_thin_stacks(arrays, thin_cases, n):
+    """The unpacked slices with each of thin_cases' stacks n times thinner after them, flagged 'thin', as
+    build_cache.py --thin writes them (from 8-bit slices here, so equal to its stacks within the 8 bits)."""
+    parts = {k: [v] for k, v in arrays.items()}
+    parts['thin'] = [np.zeros(len(arrays['case']), bool)]
+    for ci in thin_cases:
+        native = (arrays['case'] == ci) & ~arrays['thick']
+        img = thinner(arrays['image'][native], n).astype(np.float16)
+        lab = np.round(np.clip(thinner(arrays['label'][native] / 255, n), 0, 1) * 255).astype(np.uint8)
+        m = len(img)
+        for key, value in (('image', img), ('label', lab), ('case', np.full(m, ci, arrays['case'].dtype)),
+                           ('thick', np.zeros(m, bool)), ('train', np.ones(m, bool)), ('thin', np.ones(m, bool))):
+            parts[key].append(value)
+    return {k: np.concatenate(v) for k, v in parts.items()} | {'thin_factor': np.array(n)}
 
 
 def unpack(folder):
@@ -81,10 +108,14 @@ def unpack(folder):
     p = np.load(path)
     t0 = time.time()
     os.makedirs(os.path.dirname(CACHE), exist_ok=True)
-    np.savez(CACHE + '.tmp.npz', image=dequantise(p['codes'], p['lo'], p['hi']), label=p['label'], case=p['case'],
-             thick=p['thick'], train=p['train'], cases=p['cases'], pack_selection=p['pack_selection'])
+    thin = {'thin': p['thin']} if 'thin' in p.files else {}
+    arrays = dict(image=dequantise(p['codes'], p['lo'], p['hi']), label=p['label'], case=p['case'],
+                  thick=p['thick'], train=p['train'])
+    if 'thin_factor' in p.files:
+        arrays = with_thin_stacks(arrays, p['thin_cases'], int(p['thin_factor']))
+    np.savez(CACHE + '.tmp.npz', **arrays, cases=p['cases'], pack_selection=p['pack_selection'])
     os.replace(CACHE + '.tmp.npz', CACHE)
-    print(f"{CACHE}: {len(p['case'])} slices from {path} for {str(p['pack_selection'])} ({time.time() - t0:.1f} s)")
+    print(f"{CACHE}: {len(arrays['case'])} slices from {path} for {str(p['pack_selection'])} ({time.time() - t0:.1f} s)")
 
 
 def main():
@@ -93,12 +124,14 @@ def main():
     ap.add_argument('--unpack', help='a pack folder -> runs/cache-v2.npz')
     ap.add_argument('--hold-out-site', help="train.py's --hold-out-site of the run the pack is for")
     ap.add_argument('--add-held-out', default='none', help="train_prompts.py's --add-held-out of the run")
+    ap.add_argument('--cache', default=CACHE, help='the cache to pack (build_cache.py --out, e.g. with --thin); '
+                    'it unpacks as runs/cache-v2.npz')
     args = ap.parse_args()
     if bool(args.out) == bool(args.unpack):
         ap.error('give --out (pack) or --unpack (unpack)')
     where = lambda p: p if os.path.isabs(p) else os.path.join(HERE, p)  # noqa: E731
     if args.out:
-        pack(where(args.out), args.hold_out_site, args.add_held_out)
+        pack(where(args.out), args.hold_out_site, args.add_held_out, where(args.cache))
     else:
         unpack(where(args.unpack))
 

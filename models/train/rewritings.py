@@ -6,6 +6,8 @@ them all, in the order of the README's table.
 import numpy as np
 from scipy import ndimage
 
+from thin_stack import thin_positions
+
 
 def _shift_origin(affine, index):
     """Affine whose voxel `index` (may be negative) becomes voxel 0."""
@@ -141,17 +143,6 @@ def another_contrast(vols, lab, aff):
         lo, hi = np.percentile(v, [0.1, 99.9])
         out.append((np.clip((v - lo) / max(hi - lo, 1e-6), 0, None) ** g * 1000).astype(np.float32))
     return out, lab, aff
-
-
-
-def thin_positions(k, n):
-    """A stack of k slices made n times thinner: for each new slice the stored slices below and above it
-    (lo, hi), its weight on hi and the nearest stored slice; the stored slices stay where they were.
-    thin_slices reads volumes with it, build_cache.py --thin the training heads' model-frame slices."""
-    z = np.arange((k - 1) * n + 1) / n
-    lo = np.minimum(np.floor(z).astype(int), k - 1)
-    hi = np.minimum(lo + 1, k - 1)
-    return lo, hi, (z - lo).astype(np.float32), np.minimum(np.rint(z).astype(int), k - 1)
 
 
 def thin_slices(vols, lab, aff, n=3):
