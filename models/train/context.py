@@ -49,6 +49,19 @@ def at_stride(x, choice, n_own, context):
     return torch.cat([x[:, :n_own], x[rows, cols]], 1)
 
 
+def nearer(x, pick, n_own, n=3):
+    """x [B, n_own + 2 * context, H, W] (one stride), pick [B] bool -> the picked samples' neighbours moved
+    1/n of the way from their own slice (v17-near-context-plan.json): the context of a real slice in a stack
+    resampled n times thinner (rewritings.thin_slices), whose neighbours are blends 1/n of a slice away, while
+    the slice itself and its reference stay as acquired (build_cache.py --thin also blends the slices)."""
+    if not bool(pick.any()):
+        return x
+    x = x.clone()
+    own = x[pick, FLAIR:FLAIR + 1]
+    x[pick, n_own:] = own * (1 - 1 / n) + x[pick, n_own:] / n
+    return x
+
+
 def neighbour_slices(ks, p, context, stride=1):
     """The slices whose FLAIR follows slice ks[p]'s own channels, `stride` places apart
     (core/src/context-frame.ts contextSlices)."""

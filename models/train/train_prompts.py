@@ -179,6 +179,8 @@ def main():
     ap.add_argument('--init', default=os.path.join(os.path.dirname(__file__), 'checkpoints', 'quorum-wt-v2.pt'))
     ap.add_argument('--device', default='cpu', help='cpu or cuda (a lent GPU machine: device_train.py)')
     ap.add_argument('--cache', default=CACHE_V2, help='the training slices (build_cache.py --out; v15: --thin 3)')
+    ap.add_argument('--p-near-context', type=share, default=0.0,
+                    help="chance per raw-head (TCGA) sample that its neighbours are read 1/3 of a slice away (context.nearer)")
     ap.add_argument('--thin-share', type=share, default=None,
                     help="chance that a drawn slice is from a thin stack (draw_slices); default: uniform over the cache's slices")
     args = ap.parse_args()
@@ -255,7 +257,11 @@ def main():
         nb = (idx + step).clamp(0, len(img) - 1)
         same = (case_of[nb] == case_of[idx]) & (block_of[nb] == block_of[idx])
         nb_lab = lab[nb].float() * same.float().view(-1, 1, 1, 1)
-        x_img, both = augment_v2(pick_stride(img[idx].float(), args.context_strides, context, g),
+        x_img = pick_stride(img[idx].float(), args.context_strides, context, g)
+        if args.p_near_context > 0 and context:
+            near = raw_head[idx] & (block_of[idx] == 0) & (torch.rand(b, generator=g) < args.p_near_context)
+            x_img = through_plane.nearer(x_img, near, ARCH['image_channels'])
+        x_img, both = augment_v2(x_img,
                                  torch.cat([lab[idx].float(), nb_lab], 1), g,
                                  raw_head[idx], args.p_strip, args.p_lesion_contrast, args.p_lesion_core,
                                  args.p_dup_flair, through_plane.sequence_of_channels(ARCH['image_channels'], context))
