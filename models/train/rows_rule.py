@@ -3,8 +3,11 @@ committed ones, every row (case/rewriting) not lower by more than --drop, and on
 (healthy_mirror) no more proposed than 9.1.1 where the reference has no lesion. Prints the rows that fall; exits 1 if any
 row is missing or falls too far.
 
-  /usr/bin/python3 models/train/rows_rule.py --rows runs/robust-v17-card/robustness.json \\
-      [--healthy runs/robust-healthy-v17/robustness.json]
+  /usr/bin/python3 models/train/rows_rule.py --rows runs/robust-X-*/robustness.json \\
+      [--healthy runs/robust-healthy-X/robustness.json]
+
+--rows takes several files (a run per case, and the --register rigid run for the @rigid rows: robustness.py
+writes its file only at its end, ~30 min a case here), merged.
 """
 import argparse
 import json
@@ -24,19 +27,27 @@ def compare(cand, base, drop):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--rows', required=True, help="the candidate's robustness.json on 9.1.1's four cases, every rewriting")
+    ap.add_argument('--rows', nargs='+', required=True,
+                    help="the candidate's robustness.json files on 9.1.1's four cases, every rewriting (merged)")
     ap.add_argument('--healthy', help="the candidate's robustness.json, --only identity healthy_mirror on the five heads")
     ap.add_argument('--drop', type=float, default=0.010)
+    ap.add_argument('--skip-identity', action='store_true',
+                    help="leave out each case's identity row (the case as stored, which a plan's part (2) judges)")
     ap.add_argument('--base', default='robustness-v9.1.json', help="9.1.1's rows (in models/quorum-wt-v2)")
     ap.add_argument('--base-healthy', default='robustness-healthy-v9.1.json')
     args = ap.parse_args()
     ok = True
-    pairs = [(args.rows, args.base)] + ([(args.healthy, args.base_healthy)] if args.healthy else [])
-    for cand_file, base_file in pairs:
-        with open(cand_file) as f:
-            cand = json.load(f)
+    pairs = [(args.rows, args.base)] + ([([args.healthy], args.base_healthy)] if args.healthy else [])
+    for cand_files, base_file in pairs:
+        cand = {}
+        for path in cand_files:
+            with open(path) as f:
+                cand.update(json.load(f))
+        cand_file = ', '.join(cand_files)
         with open(os.path.join(MODEL, base_file)) as f:
             base = json.load(f)
+        if args.skip_identity:
+            base = {k: v for k, v in base.items() if not k.endswith('/identity')}
         worse, missing = compare(cand, base, args.drop)
         for row, b, c in worse:
             print(f'{row:55s} 9.1.1 {b:.3f}  candidate {c:.3f}  {c - b:+.3f}')
