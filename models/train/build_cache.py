@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from datasets import load_case, split  # noqa: E402
 from preprocess import ModelFrame  # noqa: E402
-from thin_stack import thinner  # noqa: E402
+from thin_stack import thin_block  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), 'runs', 'cache-v2.npz')
 
@@ -68,9 +68,9 @@ def main():
         thin_all.append(np.zeros(len(img), bool))
         if args.thin > 1 and c['role'] == 'train' and c['dataset'] == 'tcga-lgg':
             native = ~thick
-            img_n, lab_n = thinner(img[native], args.thin), thinner(lab[native], args.thin)
-            imgs.append(img_n.astype(np.float16))
-            labs.append(np.round(np.clip(lab_n, 0, 1) * 255).astype(np.uint8))
+            img_n, lab_n = thin_block(img[native], lab[native], args.thin)
+            imgs.append(img_n)
+            labs.append(lab_n)
             case_idx.append(np.full(len(img_n), ci, np.int32))
             thick_all.append(np.zeros(len(img_n), bool))
             is_train.append(np.ones(len(img_n), bool))

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from thin_stack import thinner
+from thin_stack import thin_block
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, 'runs', 'cache-v2.npz')
@@ -88,8 +88,7 @@ def with_thin_stacks(arrays, thin_cases, n):
     parts['thin'] = [np.zeros(len(arrays['case']), bool)]
     for ci in thin_cases:
         native = (arrays['case'] == ci) & ~arrays['thick']
-        img = thinner(arrays['image'][native], n).astype(np.float16)
-        lab = np.round(np.clip(thinner(arrays['label'][native] / 255, n), 0, 1) * 255).astype(np.uint8)
+        img, lab = thin_block(arrays['image'][native], arrays['label'][native] / 255, n)
         m = len(img)
         for key, value in (('image', img), ('label', lab), ('case', np.full(m, ci, arrays['case'].dtype)),
                            ('thick', np.zeros(m, bool)), ('train', np.ones(m, bool)), ('thin', np.ones(m, bool))):
@@ -108,7 +107,6 @@ def unpack(folder):
     p = np.load(path)
     t0 = time.time()
     os.makedirs(os.path.dirname(CACHE), exist_ok=True)
-    thin = {'thin': p['thin']} if 'thin' in p.files else {}
     arrays = dict(image=dequantise(p['codes'], p['lo'], p['hi']), label=p['label'], case=p['case'],
                   thick=p['thick'], train=p['train'])
     if 'thin_factor' in p.files:

@@ -11,10 +11,9 @@ writes its file only at its end, ~30 min a case here), merged.
 """
 import argparse
 import json
-import os
 import sys
 
-MODEL = os.path.join(os.path.dirname(__file__), '..', 'quorum-wt-v2')
+from thin_rule import load  # 9.1.1's committed files in models/quorum-wt-v2
 
 
 def compare(cand, base, drop):
@@ -44,8 +43,7 @@ def main():
             with open(path) as f:
                 cand.update(json.load(f))
         cand_file = ', '.join(cand_files)
-        with open(os.path.join(MODEL, base_file)) as f:
-            base = json.load(f)
+        base = load(base_file)
         if args.skip_identity:
             base = {k: v for k, v in base.items() if not k.endswith('/identity')}
         worse, missing = compare(cand, base, args.drop)

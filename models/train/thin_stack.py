@@ -22,3 +22,9 @@ def thinner(x, n):
     w = w.reshape(-1, *[1] * (x.ndim - 1))
     x = x.astype(np.float32)
     return x[lo] * (1 - w) + x[hi] * w
+
+
+def thin_block(image, label, n):
+    """A head's slices (image, label 0..1) -> its stack n times thinner as build_cache.py stores slices: image
+    float16, label uint8 x255. build_cache.py --thin and pack.py's unpacking both write their stacks with it."""
+    return thinner(image, n).astype(np.float16), np.round(np.clip(thinner(label, n), 0, 1) * 255).astype(np.uint8)
